@@ -1,0 +1,52 @@
+/*
+ * fh_addr: a transport address (IPv4 or IPv6 plus UDP port) as a small value type.
+ * Used by the dataplane, the control plane and the test client; carried by value through the
+ * ring region, so it holds no pointer and has a fixed layout.
+ */
+#ifndef FH_ADDR_H
+#define FH_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define FH_AF_INET 4
+#define FH_AF_INET6 6
+
+struct fh_addr {
+	uint8_t family; /* FH_AF_INET or FH_AF_INET6, 0 when unset */
+	uint8_t pad;
+	uint16_t port;  /* host byte order */
+	uint8_t ip[16]; /* IPv4 in the first four bytes */
+};
+
+static inline bool fh_addr_eq(const struct fh_addr *a, const struct fh_addr *b)
+{
+	if (a->family != b->family || a->port != b->port)
+		return false;
+	return memcmp(a->ip, b->ip, a->family == FH_AF_INET ? 4 : 16) == 0;
+}
+
+/* FNV-1a over the significant bytes; good enough for the small per-worker tables. */
+static inline uint32_t fh_addr_hash(const struct fh_addr *a)
+{
+	uint32_t h = 2166136261u;
+	size_t n = a->family == FH_AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ a->ip[i]) * 16777619u;
+	h = (h ^ (a->port & 0xff)) * 16777619u;
+	h = (h ^ (a->port >> 8)) * 16777619u;
+	return h;
+}
+
+int fh_addr_from_sockaddr(struct fh_addr *a, const struct sockaddr *sa, socklen_t len);
+socklen_t fh_addr_to_sockaddr(const struct fh_addr *a, struct sockaddr_storage *ss);
+/* "1.2.3.4" or "::1" plus a port; returns 0 or -1 */
+int fh_addr_parse(struct fh_addr *a, const char *ip, uint16_t port);
+/* Writes the IP only (no port) into buf; returns buf. */
+const char *fh_addr_ip_str(const struct fh_addr *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,104 @@
+/* fh_conf: INI parser for funkhaus.conf. Runs at start and on reload, never on a hot path. */
+#include "fh_conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int fh_conf_load(const char *path, fh_conf_cb cb, void *ctx, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	char section[64] = "";
+	int lineno = 0, rc = 0;
+
+	if (!f) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, err_len, "%s:%d: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		char *s = trim(line);
+
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+
+			if (!e || e[1] != '\0' || e - s - 1 >= (long)sizeof(section)) {
+				snprintf(err, err_len, "%s:%d: bad section header", path, lineno);
+				rc = -1;
+				break;
+			}
+			*e = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			continue;
+		}
+		char *eq = strchr(s, '=');
+
+		if (!eq) {
+			snprintf(err, err_len, "%s:%d: expected key = value", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s);
+		char *val = trim(eq + 1);
+		char msg[256] = "";
+
+		if (cb(ctx, section, key, val, msg, sizeof(msg)) < 0) {
+			snprintf(err, err_len, "%s:%d: [%s] %s: %s", path, lineno, section, key,
+				 msg[0] ? msg : "unknown key");
+			rc = -1;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int fh_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!*v || *v == '-')
+		return -1;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, 10);
+
+	if (errno || *end || x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+int fh_conf_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0")) {
+		*out = false;
+		return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,24 @@
+/*
+ * fh_conf: the INI-style configuration file both daemons read ("[section]", "key = value",
+ * "#" comments). Each daemon passes a callback that takes the keys it knows; an unknown key
+ * or a malformed line is an error with its line number, so a typo never goes unnoticed.
+ */
+#ifndef FH_CONF_H
+#define FH_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns 0 to accept, -1 to reject (unknown key or bad value); may fill err. */
+typedef int (*fh_conf_cb)(void *ctx, const char *section, const char *key, const char *value,
+			  char *err, size_t err_len);
+
+/* 0 on success; -1 with a message "path:line: what" in err. */
+int fh_conf_load(const char *path, fh_conf_cb cb, void *ctx, char *err, size_t err_len);
+
+/* Value helpers: 0 on success, -1 when the text is not a valid value in range. */
+int fh_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out);
+int fh_conf_bool(const char *v, bool *out);
+
+#endif

@@ -1,0 +1,274 @@
+/*
+ * fh_region: the ring region, the only thing funkhaus-dp and funkhaus-cp share.
+ *
+ * funkhaus-dp creates one POSIX shared-memory object; funkhaus-cp maps it. It holds a header
+ * (magic, ABI version, worker count, generation, heartbeat) and, per worker, four single-
+ * producer/single-consumer rte_rings initialised in place plus a counters block that only that
+ * worker writes. Messages are fixed-size structs copied by value; no pointer crosses.
+ *
+ * Bump FH_REGION_ABI whenever any struct below changes layout.
+ */
+#ifndef FH_REGION_H
+#define FH_REGION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "fh_addr.h"
+
+#define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
+#define FH_REGION_ABI 1
+#define FH_MAX_WORKERS 64
+#define FH_MAX_SLOTS 1024 /* participants per worker */
+
+#define FH_CMD_RING_SIZE 1024
+#define FH_EVT_RING_SIZE 1024
+#define FH_PKT_RING_SIZE 256
+#define FH_PKT_MAX 1472 /* largest UDP payload carried up or down */
+
+#define FH_UFRAG_MAX 32
+#define FH_PWD_MAX 64
+#define FH_KEY_MAX 32 /* SRTP master key + salt */
+
+enum fh_srtp_profile {
+	FH_SRTP_NONE = 0,
+	FH_SRTP_AES128_CM_SHA1_80 = 1,
+	FH_SRTP_AEAD_AES_128_GCM = 7, /* the DTLS-SRTP protection profile numbers */
+};
+
+enum fh_media_kind { FH_KIND_AUDIO = 0, FH_KIND_VIDEO = 1 };
+
+/* Commands, control plane -> worker. */
+enum fh_cmd_type {
+	FH_CMD_PART_ADD = 1, /* a participant on this worker, with its ICE credentials */
+	FH_CMD_PART_DEL,     /* remove it with everything it publishes and receives */
+	FH_CMD_KEYS,         /* SRTP keys after the DTLS handshake */
+	FH_CMD_STREAM_ADD,   /* a stream the participant publishes */
+	FH_CMD_STREAM_DEL,
+	FH_CMD_SUB_ADD,      /* the participant receives a publisher's stream */
+	FH_CMD_SUB_DEL,
+	FH_CMD_KEYFRAME,     /* ask a publisher for a key frame */
+	FH_CMD_MUTE,         /* stop or resume forwarding one published stream */
+	FH_CMD_DUMP,         /* report every participant as FH_EVT_PART_INFO, then FH_EVT_DUMP_END */
+};
+
+struct fh_cmd_part_add {
+	char local_ufrag[FH_UFRAG_MAX + 1];
+	char local_pwd[FH_PWD_MAX + 1];
+	char remote_ufrag[FH_UFRAG_MAX + 1];
+};
+
+struct fh_cmd_keys {
+	uint8_t profile; /* enum fh_srtp_profile */
+	uint8_t key_len; /* master key + salt, each direction */
+	uint8_t rx_key[FH_KEY_MAX]; /* decrypts what the participant sends */
+	uint8_t tx_key[FH_KEY_MAX]; /* encrypts what we send to it */
+};
+
+struct fh_cmd_stream {
+	uint32_t ssrc;
+	uint32_t rtx_ssrc; /* 0 when none */
+	uint8_t kind;      /* enum fh_media_kind */
+	uint8_t pt;
+	uint8_t rtx_pt;
+	uint32_t clock_rate;
+};
+
+struct fh_cmd_sub {
+	uint16_t pub_slot;
+	uint32_t pub_ssrc;
+	uint32_t out_ssrc;
+	uint32_t out_rtx_ssrc; /* 0: retransmit on out_ssrc */
+	uint8_t out_pt;
+	uint8_t out_rtx_pt;
+	uint8_t kind;
+};
+
+struct fh_cmd {
+	uint16_t type;
+	uint16_t slot;
+	uint32_t room;
+	uint32_t seq; /* echoed in FH_EVT_CMD_ERR */
+	uint32_t pad;
+	union {
+		struct fh_cmd_part_add part;
+		struct fh_cmd_keys keys;
+		struct fh_cmd_stream stream;
+		struct fh_cmd_sub sub;
+		struct {
+			uint32_t ssrc;
+			uint8_t muted;
+		} mute;
+		uint8_t raw[240];
+	} u;
+};
+
+/* Events, worker -> control plane. */
+enum fh_evt_type {
+	FH_EVT_BOUND = 1,     /* first valid check: addr is the participant's media address */
+	FH_EVT_CONSENT_LOST,  /* no valid check for the consent timeout: binding removed */
+	FH_EVT_PART_INFO,     /* answer to FH_CMD_DUMP */
+	FH_EVT_DUMP_END,
+	FH_EVT_CMD_ERR,       /* a command was refused; arg holds the command type */
+	FH_EVT_KEYFRAME_REQ,  /* a receiver asked for a key frame: arg = publisher ssrc */
+};
+
+struct fh_evt {
+	uint16_t type;
+	uint16_t slot;
+	uint32_t room;
+	uint32_t arg;
+	uint32_t seq;
+	struct fh_addr addr;
+	uint64_t pad;
+};
+
+/* Control packets (DTLS records, both ways): a copy of one datagram. */
+struct fh_pkt_msg {
+	uint16_t slot;
+	uint16_t len;
+	uint32_t room;
+	struct fh_addr addr;
+	uint8_t data[FH_PKT_MAX];
+	uint8_t pad[12];
+};
+
+/* Counters a worker keeps; every drop has its own named reason. */
+#define FH_FOREACH_COUNTER(_)                                                       \
+	_(rx_packets, "UDP datagrams received")                                     \
+	_(rx_bytes, "UDP payload bytes received")                                   \
+	_(tx_packets, "UDP datagrams sent")                                         \
+	_(tx_bytes, "UDP payload bytes sent")                                       \
+	_(stun_answered, "Binding requests answered")                               \
+	_(dtls_up, "DTLS records passed to the control plane")                      \
+	_(dtls_down, "DTLS records sent for the control plane")                     \
+	_(rtp_in, "SRTP packets decrypted")                                         \
+	_(rtp_forwarded, "RTP packets encrypted and sent to a receiver")            \
+	_(rtcp_in, "SRTCP packets decrypted")                                       \
+	_(rtcp_out, "SRTCP packets sent")                                           \
+	_(rtx_sent, "retransmissions answered from the packet cache")               \
+	_(pli_sent, "key frame requests sent to publishers")                        \
+	_(consent_lost, "bindings removed after the consent timeout")               \
+	_(commands, "commands applied")
+
+#define FH_FOREACH_DROP(_)                                                          \
+	_(not_webrtc, "first byte outside the RFC 7983 ranges")                     \
+	_(stun_malformed, "STUN that does not parse")                               \
+	_(stun_not_request, "STUN other than a Binding request or indication")      \
+	_(stun_bad_fingerprint, "STUN without a valid FINGERPRINT")                 \
+	_(stun_unknown_user, "STUN USERNAME that matches no participant")           \
+	_(stun_bad_integrity, "STUN MESSAGE-INTEGRITY that does not check")         \
+	_(stun_role_conflict, "STUN from a peer that also claims to be controlled") \
+	_(dtls_unbound, "DTLS from an address without a valid check")               \
+	_(dtls_malformed, "DTLS record too short or too long")                      \
+	_(up_ring_full, "control packet with no room in the ring to cp")            \
+	_(media_unbound, "RTP/RTCP from an address without a valid check")          \
+	_(media_no_keys, "RTP/RTCP before the DTLS handshake finished")             \
+	_(rtp_malformed, "RTP header that does not parse")                          \
+	_(rtcp_malformed, "RTCP compound that does not parse")                      \
+	_(srtp_auth_fail, "SRTP that fails authentication")                         \
+	_(srtp_replay, "SRTP replayed or too old")                                  \
+	_(srtcp_auth_fail, "SRTCP that fails authentication or replay check")       \
+	_(rtp_unknown_ssrc, "RTP whose SSRC the participant did not announce")      \
+	_(rtx_in, "retransmissions and padding from publishers, not forwarded")     \
+	_(muted, "RTP of a stream a moderator muted")                               \
+	_(receiver_not_ready, "copy skipped: receiver has no address or keys yet")  \
+	_(srtp_protect_fail, "outbound packet that could not be encrypted")         \
+	_(no_mbuf, "no packet buffer for a copy")                                   \
+	_(tx_fail, "datagram the socket did not take")                              \
+	_(down_unbound, "DTLS record from cp for a participant with no address")    \
+	_(cmd_invalid, "command with a bad slot or arguments")                      \
+	_(nack_miss, "NACKed packet no longer in the cache")
+
+#define FH_CTR_ENUM(n, d) FH_CTR_##n,
+#define FH_DROP_ENUM(n, d) FH_DROP_##n,
+enum fh_ctr { FH_FOREACH_COUNTER(FH_CTR_ENUM) FH_CTR_MAX };
+enum fh_drop { FH_FOREACH_DROP(FH_DROP_ENUM) FH_DROP_MAX };
+
+struct fh_counters {
+	uint64_t ctr[FH_CTR_MAX];
+	uint64_t drop[FH_DROP_MAX];
+	uint64_t busy_cycles;  /* TSC cycles spent processing */
+	uint64_t total_cycles; /* TSC cycles since start */
+	uint32_t participants; /* current count */
+	uint32_t bound;
+} __attribute__((aligned(64)));
+
+extern const char *const fh_ctr_names[FH_CTR_MAX];
+extern const char *const fh_ctr_help[FH_CTR_MAX];
+extern const char *const fh_drop_names[FH_DROP_MAX];
+extern const char *const fh_drop_help[FH_DROP_MAX];
+
+struct fh_worker_desc {
+	uint64_t cmd_off;
+	uint64_t evt_off;
+	uint64_t up_off;   /* worker -> cp control packets */
+	uint64_t down_off; /* cp -> worker control packets */
+	uint64_t ctr_off;
+	uint16_t port;     /* the worker's UDP port */
+	uint16_t lcore;
+	uint32_t pad;
+};
+
+struct fh_region_hdr {
+	uint32_t magic;
+	uint32_t abi;
+	uint32_t n_workers;
+	uint32_t dp_pid;
+	uint64_t size;
+	uint64_t generation;         /* dp start time, ns since the epoch */
+	volatile uint64_t heartbeat; /* bumped by dp's main thread; cp checks it moves */
+	struct fh_worker_desc w[FH_MAX_WORKERS];
+};
+
+struct fh_region {
+	struct fh_region_hdr *hdr;
+	size_t size;
+	int fd;
+	bool owner;
+	char name[64];
+};
+
+size_t fh_region_size(unsigned n_workers);
+/* dp: creates (replacing an old one) and initialises the region; 0 or -errno. */
+int fh_region_create(struct fh_region *r, const char *name, unsigned n_workers,
+		     const uint16_t *ports);
+/* cp: maps an existing region and checks magic and ABI; 0 or -errno (-EPROTO on mismatch). */
+int fh_region_attach(struct fh_region *r, const char *name);
+void fh_region_close(struct fh_region *r);
+
+static inline void *fh_region_at(const struct fh_region *r, uint64_t off)
+{
+	return (uint8_t *)r->hdr + off;
+}
+
+static inline struct rte_ring *fh_region_cmd(const struct fh_region *r, unsigned w)
+{
+	return fh_region_at(r, r->hdr->w[w].cmd_off);
+}
+
+static inline struct rte_ring *fh_region_evt(const struct fh_region *r, unsigned w)
+{
+	return fh_region_at(r, r->hdr->w[w].evt_off);
+}
+
+static inline struct rte_ring *fh_region_up(const struct fh_region *r, unsigned w)
+{
+	return fh_region_at(r, r->hdr->w[w].up_off);
+}
+
+static inline struct rte_ring *fh_region_down(const struct fh_region *r, unsigned w)
+{
+	return fh_region_at(r, r->hdr->w[w].down_off);
+}
+
+static inline struct fh_counters *fh_region_counters(const struct fh_region *r, unsigned w)
+{
+	return fh_region_at(r, r->hdr->w[w].ctr_off);
+}
+
+#endif

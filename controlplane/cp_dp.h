@@ -1,0 +1,36 @@
+/*
+ * cp_dp: the control plane's side of the ring region. Attaches to funkhaus-dp's region,
+ * hands out participant slots per worker, sends commands and DTLS records down, and drains
+ * events and DTLS records coming up. Runs on the event loop; never blocks.
+ */
+#ifndef CP_DP_H
+#define CP_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fh_region.h"
+
+struct cp_dp_handlers {
+	void (*event)(unsigned worker, const struct fh_evt *e);
+	void (*packet)(unsigned worker, const struct fh_pkt_msg *m);
+	void (*lost)(void); /* the dataplane stopped or restarted: all media state is gone */
+};
+
+void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h);
+/* Attaches when possible, checks the heartbeat and drains the rings; call often. */
+void cp_dp_poll(uint64_t now_ms);
+bool cp_dp_ready(void);
+unsigned cp_dp_workers(void);
+uint16_t cp_dp_worker_port(unsigned w);
+const struct fh_counters *cp_dp_counters(unsigned w);
+/* Slots: -1 when the worker is full. */
+int cp_dp_slot_alloc(unsigned w);
+void cp_dp_slot_free(unsigned w, int slot);
+unsigned cp_dp_slots_used(unsigned w);
+/* 0, or -1 when the ring is full or the dataplane is not attached. */
+int cp_dp_cmd(unsigned w, struct fh_cmd *c);
+int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len);
+void cp_dp_fini(void);
+
+#endif

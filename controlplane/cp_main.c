@@ -1,0 +1,249 @@
+/*
+ * funkhaus-cp: the control plane process. Reads the configuration, creates this run's DTLS
+ * certificate, attaches to the dataplane's ring region (waiting for it when it is not up yet)
+ * and serves the web client, signalling and health on one TLS port until SIGTERM/SIGINT.
+ * When it stops, running calls keep their media: the dataplane does not depend on it.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cp_dp.h"
+#include "cp_room.h"
+#include "cp_server.h"
+#include "fh_conf.h"
+#include "fh_log.h"
+
+struct cp_conf {
+	char instance[32];
+	char log_level[16];
+	unsigned port;
+	char bind[64];
+	char cert[512];
+	char key[512];
+	char web_root[512];
+	char announce[512];
+	unsigned max_participants;
+	unsigned dtls_timeout;
+	unsigned msg_rate;
+	bool chat;
+};
+
+static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
+		   size_t elen)
+{
+	struct cp_conf *c = ctx;
+	unsigned long v;
+
+#define STR(field)                                                     \
+	do {                                                           \
+		if (strlen(val) >= sizeof(c->field)) {                 \
+			snprintf(err, elen, "value too long");         \
+			return -1;                                     \
+		}                                                      \
+		snprintf(c->field, sizeof(c->field), "%s", val);       \
+	} while (0)
+
+	if (!strcmp(sec, "instance")) {
+		if (!strcmp(key, "name")) {
+			if (!*val || strchr(val, '/'))
+				return -1;
+			STR(instance);
+		}
+		return 0;
+	}
+	if (!strcmp(sec, "dataplane"))
+		return 0;
+	if (!strcmp(sec, "tenant"))
+		return 0; /* shown by the web client; policy arrives with tenants */
+	if (strcmp(sec, "controlplane") != 0) {
+		snprintf(err, elen, "unknown section");
+		return -1;
+	}
+	if (!strcmp(key, "port")) {
+		if (fh_conf_uint(val, 1, 65535, &v) < 0)
+			return -1;
+		c->port = (unsigned)v;
+	} else if (!strcmp(key, "bind")) {
+		STR(bind);
+	} else if (!strcmp(key, "tls_cert")) {
+		STR(cert);
+	} else if (!strcmp(key, "tls_key")) {
+		STR(key);
+	} else if (!strcmp(key, "web_root")) {
+		STR(web_root);
+	} else if (!strcmp(key, "announce")) {
+		STR(announce);
+	} else if (!strcmp(key, "max_participants")) {
+		if (fh_conf_uint(val, 2, 1000, &v) < 0)
+			return -1;
+		c->max_participants = (unsigned)v;
+	} else if (!strcmp(key, "dtls_timeout")) {
+		if (fh_conf_uint(val, 5, 120, &v) < 0)
+			return -1;
+		c->dtls_timeout = (unsigned)v;
+	} else if (!strcmp(key, "signalling_rate")) {
+		if (fh_conf_uint(val, 1, 1000, &v) < 0)
+			return -1;
+		c->msg_rate = (unsigned)v;
+	} else if (!strcmp(key, "chat")) {
+		if (fh_conf_bool(val, &c->chat) < 0)
+			return -1;
+	} else if (!strcmp(key, "log_level")) {
+		enum fh_log_level l;
+
+		if (fh_log_level_parse(val, &l) < 0)
+			return -1;
+		STR(log_level);
+	} else {
+		return -1;
+	}
+	return 0;
+#undef STR
+}
+
+/* "auto": every IPv4 address of an interface that is up, loopback included. */
+static unsigned announce_auto(struct fh_addr *out, unsigned max)
+{
+	struct ifaddrs *ifa, *i;
+	unsigned n = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		if (fh_addr_from_sockaddr(&out[n], i->ifa_addr, sizeof(struct sockaddr_in)) == 0)
+			n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+static unsigned announce_parse(const char *list, struct fh_addr *out, unsigned max)
+{
+	char buf[512], *save = NULL;
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ", ", &save); t && n < max; t = strtok_r(NULL, ", ", &save)) {
+		if (!strcmp(t, "auto")) {
+			n += announce_auto(out + n, max - n);
+			continue;
+		}
+		if (fh_addr_parse(&out[n], t, 0) < 0) {
+			FH_ERR("announce: %s is not an IP address", t);
+			return 0;
+		}
+		n++;
+	}
+	return n;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cp_server_stop();
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: funkhaus-cp -c CONFIG\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cp_conf conf = {
+		.instance = "default",
+		.log_level = "info",
+		.port = 8443,
+		.web_root = "controlplane/web",
+		.announce = "auto",
+		.max_participants = 16,
+		.dtls_timeout = 30,
+		.msg_rate = 20,
+		.chat = true,
+	};
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					       { "help", no_argument, NULL, 'h' },
+					       { NULL, 0, NULL, 0 } };
+	const char *path = NULL;
+	char err[512];
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (o == 'c') {
+			path = optarg;
+		} else {
+			usage();
+			return o == 'h' ? 0 : 2;
+		}
+	}
+	if (!path) {
+		usage();
+		return 2;
+	}
+	if (fh_conf_load(path, conf_cb, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "funkhaus-cp: %s\n", err);
+		return 2;
+	}
+	if (!conf.cert[0] || !conf.key[0]) {
+		fprintf(stderr, "funkhaus-cp: [controlplane] tls_cert and tls_key are required\n");
+		return 2;
+	}
+	enum fh_log_level lvl = FH_LOG_INFO;
+
+	fh_log_level_parse(conf.log_level, &lvl);
+	fh_log_init("funkhaus-cp", lvl);
+
+	struct fh_addr announce[16];
+	unsigned n_ann = announce_parse(conf.announce, announce, 16);
+
+	if (n_ann == 0) {
+		FH_ERR("no media address to announce (controlplane.announce = %s)", conf.announce);
+		return 2;
+	}
+	char region[64];
+
+	snprintf(region, sizeof(region), "/funkhaus-%s", conf.instance);
+	struct cp_room_conf rc = {
+		.max_participants = conf.max_participants,
+		.announce = announce,
+		.n_announce = n_ann,
+		.dtls_timeout_s = conf.dtls_timeout,
+		.msg_rate = conf.msg_rate,
+		.chat = conf.chat,
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	if (cp_room_init(&rc, region) < 0)
+		return 1;
+	struct cp_server_conf sc = {
+		.port = (uint16_t)conf.port,
+		.cert = conf.cert,
+		.key = conf.key,
+		.web_root = conf.web_root,
+		.bind = conf.bind[0] ? conf.bind : NULL,
+	};
+
+	if (cp_server_init(&sc) < 0) {
+		cp_room_fini();
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	FH_INFO("instance %s: serving https://localhost:%u/ (%u media address(es) announced)",
+		conf.instance, conf.port, n_ann);
+	cp_server_run(cp_room_tick);
+	FH_INFO("stopping; running calls keep their media");
+	/* Detach first: closing the connections must not tear down calls in the dataplane. */
+	cp_dp_fini();
+	cp_server_fini();
+	cp_room_fini();
+	return 0;
+}

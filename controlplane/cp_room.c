@@ -1,0 +1,933 @@
+/*
+ * cp_room: room and participant state of funkhaus-cp, and the signalling behind it.
+ *
+ * Negotiation is always offered by the browser. Each participant publishes at most one audio
+ * and one video track (sendonly m-lines) and receives every other participant's tracks on
+ * recvonly m-lines the server assigns in its answer. When there is something new to receive
+ * (or something ended) the server sends "renegotiate" with the number of receive m-lines of
+ * each kind the client should have; the client adds what is missing and offers again.
+ *
+ * Logs name participants only by a random per-session pseudonym; display names, chat text and
+ * room names never reach them.
+ */
+#include "cp_room.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "cp_dp.h"
+#include "cp_dtls.h"
+#include "cp_sdp.h"
+#include "cp_server.h"
+#include "cp_sig.h"
+#include "fh_log.h"
+
+struct cp_track {
+	bool present;
+	uint32_t ssrc;
+	uint32_t rtx_ssrc;
+	uint8_t pt;
+	uint8_t rtx_pt;
+};
+
+struct cp_mline {
+	char mid[CP_MID_MAX + 1];
+	enum cp_kind kind;
+	bool publish;  /* carries this participant's own track */
+	bool assigned; /* carries another participant's track */
+	bool dead;     /* its source left; never reused */
+	uint64_t src;  /* id of the participant whose track it carries */
+	uint32_t out_ssrc;
+	uint32_t out_rtx_ssrc;
+	int pt;
+	int rtx_pt;
+};
+
+struct cp_room;
+
+struct cp_part {
+	uint64_t id;
+	char pseudo[9];
+	char name[CP_NAME_MAX * 4 + 1];
+	struct cp_room *room;
+	struct cp_conn *conn;
+	struct cp_part *next;
+	unsigned worker;
+	int slot;
+	bool in_dp;
+	bool media_up;
+	bool audio_muted;
+	bool video_muted;
+	char lufrag[FH_UFRAG_MAX + 1];
+	char lpwd[FH_PWD_MAX + 1];
+	char rufrag[FH_UFRAG_MAX + 1];
+	char fp_alg[16];
+	uint8_t fp[64];
+	size_t fp_len;
+	struct cp_dtls *dtls;
+	uint64_t dtls_start_ms;
+	uint64_t sess_id;
+	uint64_t sess_ver;
+	struct cp_track pub[2];
+	struct cp_mline *ml;
+	unsigned n_ml;
+	/* signalling rate limit: a token bucket */
+	double tokens;
+	uint64_t tokens_ms;
+};
+
+struct cp_room {
+	char key[CP_ROOM_MAX + 1]; /* lower-cased name */
+	uint32_t id;
+	unsigned worker;
+	unsigned n;
+	struct cp_part *parts;
+	struct cp_room *next;
+};
+
+static struct {
+	struct cp_room_conf conf;
+	struct fh_addr announce[16];
+	struct cp_room *rooms;
+	unsigned n_rooms;
+	unsigned n_parts;
+	uint32_t next_room_id;
+	struct cp_part *by_slot[FH_MAX_WORKERS][FH_MAX_SLOTS];
+	uint64_t now_ms;
+	uint64_t last_dtls_tick;
+} g;
+
+static void rand_bytes(void *p, size_t n)
+{
+	if (RAND_bytes(p, (int)n) != 1)
+		abort(); /* no randomness, no secrets: better to stop than to guess */
+}
+
+static void rand_alnum(char *out, size_t n)
+{
+	static const char a[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	uint8_t r[64];
+
+	rand_bytes(r, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = a[r[i] % 62]; /* 256 % 62 bias is irrelevant for ICE credentials' entropy */
+	out[n] = '\0';
+}
+
+static uint32_t rand_ssrc(void)
+{
+	uint32_t v;
+
+	do
+		rand_bytes(&v, sizeof(v));
+	while (v == 0);
+	return v;
+}
+
+/* ---- sending to clients ---- */
+
+static void send_json(struct cp_part *p, json_t *o)
+{
+	if (!o)
+		return;
+	if (p && p->conn) {
+		char *s = json_dumps(o, JSON_COMPACT);
+
+		if (s)
+			cp_conn_send(p->conn, s);
+	}
+	json_decref(o);
+}
+
+static void send_error(struct cp_conn *c, enum cp_err e)
+{
+	char *s = cp_sig_error_json(e);
+
+	if (s)
+		cp_conn_send(c, s);
+}
+
+static json_t *part_json(const struct cp_part *p)
+{
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+	return json_pack("{s:s, s:s, s:b, s:b}", "id", id, "name", p->name, "audioMuted",
+			 p->audio_muted, "videoMuted", p->video_muted);
+}
+
+static void broadcast(struct cp_room *r, const struct cp_part *except, json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	for (struct cp_part *q = r->parts; s && q; q = q->next)
+		if (q != except && q->conn)
+			cp_conn_send(q->conn, strdup(s));
+	free(s);
+	json_decref(o);
+}
+
+/* ---- dataplane commands ---- */
+
+static void dp_cmd(struct cp_part *p, struct fh_cmd *c)
+{
+	c->slot = (uint16_t)p->slot;
+	c->room = p->room->id;
+	cp_dp_cmd(p->worker, c);
+}
+
+static void dtls_send(void *user, const uint8_t *data, size_t len)
+{
+	struct cp_part *p = user;
+
+	if (cp_dp_send(p->worker, (uint16_t)p->slot, data, len) < 0)
+		FH_WARN("participant %s: DTLS record dropped, ring full", p->pseudo);
+}
+
+/* ---- rooms ---- */
+
+static struct cp_room *room_get(const char *name, bool create)
+{
+	char key[CP_ROOM_MAX + 1];
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i <= n; i++)
+		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		if (!strcmp(r->key, key))
+			return r;
+	if (!create)
+		return NULL;
+	struct cp_room *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	memcpy(r->key, key, n + 1);
+	r->id = ++g.next_room_id;
+	/* A room lives on one worker so its fan-out never crosses cores: the least loaded. */
+	unsigned best = 0;
+
+	for (unsigned w = 1; w < cp_dp_workers(); w++)
+		if (cp_dp_slots_used(w) < cp_dp_slots_used(best))
+			best = w;
+	r->worker = best;
+	r->next = g.rooms;
+	g.rooms = r;
+	g.n_rooms++;
+	return r;
+}
+
+static void room_unlink(struct cp_room *r)
+{
+	for (struct cp_room **pp = &g.rooms; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			g.n_rooms--;
+			free(r);
+			return;
+		}
+	}
+}
+
+/* ---- negotiation ---- */
+
+static bool has_mline_for(const struct cp_part *p, uint64_t src, enum cp_kind k)
+{
+	for (unsigned i = 0; i < p->n_ml; i++)
+		if (p->ml[i].assigned && p->ml[i].src == src && p->ml[i].kind == k)
+			return true;
+	return false;
+}
+
+/* Asks the client to offer again with enough receive m-lines for everything in the room. */
+static void request_renegotiation(struct cp_part *p)
+{
+	unsigned want[2] = { 0, 0 };
+
+	if (!p->conn || !p->sess_ver)
+		return; /* before its first offer the client learns everything from "joined" */
+	for (unsigned i = 0; i < p->n_ml; i++)
+		if (!p->ml[i].publish && p->ml[i].kind <= CP_KIND_VIDEO && p->ml[i].pt >= 0)
+			want[p->ml[i].kind]++;
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		if (q == p)
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (q->pub[k].present && !has_mline_for(p, q->id, (enum cp_kind)k))
+				want[k]++;
+	}
+	send_json(p, json_pack("{s:s, s:{s:i, s:i}}", "type", "renegotiate", "recv", "audio",
+			       want[0], "video", want[1]));
+}
+
+static void unassign(struct cp_part *p, struct cp_mline *ml)
+{
+	if (!ml->assigned)
+		return;
+	struct fh_cmd c = { .type = FH_CMD_SUB_DEL };
+
+	c.u.sub.out_ssrc = ml->out_ssrc;
+	dp_cmd(p, &c);
+	ml->assigned = false;
+	ml->dead = true;
+}
+
+static void unpublish(struct cp_part *p, enum cp_kind k)
+{
+	if (!p->pub[k].present)
+		return;
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		bool changed = false;
+
+		for (unsigned i = 0; q != p && i < q->n_ml; i++) {
+			if (q->ml[i].assigned && q->ml[i].src == p->id && q->ml[i].kind == k) {
+				unassign(q, &q->ml[i]);
+				changed = true;
+			}
+		}
+		if (changed)
+			request_renegotiation(q);
+	}
+	struct fh_cmd c = { .type = FH_CMD_STREAM_DEL };
+
+	c.u.stream.ssrc = p->pub[k].ssrc;
+	dp_cmd(p, &c);
+	memset(&p->pub[k], 0, sizeof(p->pub[k]));
+	for (unsigned i = 0; i < p->n_ml; i++)
+		if (p->ml[i].kind == k)
+			p->ml[i].publish = false;
+}
+
+static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_mline *om)
+{
+	enum cp_kind k = om->kind;
+	struct fh_cmd c = { .type = FH_CMD_STREAM_ADD };
+
+	c.u.stream.ssrc = om->ssrc;
+	c.u.stream.rtx_ssrc = om->rtx_ssrc;
+	c.u.stream.kind = k == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+	c.u.stream.pt = (uint8_t)om->pt;
+	c.u.stream.rtx_pt = om->rtx_pt >= 0 ? (uint8_t)om->rtx_pt : 0;
+	c.u.stream.clock_rate = k == CP_KIND_AUDIO ? 48000 : 90000;
+	dp_cmd(p, &c);
+	p->pub[k] = (struct cp_track){ .present = true, .ssrc = om->ssrc,
+				       .rtx_ssrc = om->rtx_ssrc, .pt = (uint8_t)om->pt };
+	ml->publish = true;
+	return true;
+}
+
+static void assign(struct cp_part *p, struct cp_mline *ml)
+{
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		if (q == p || !q->pub[ml->kind].present || has_mline_for(p, q->id, ml->kind))
+			continue;
+		struct fh_cmd c = { .type = FH_CMD_SUB_ADD };
+
+		ml->assigned = true;
+		ml->src = q->id;
+		ml->out_ssrc = rand_ssrc();
+		ml->out_rtx_ssrc = (ml->kind == CP_KIND_VIDEO && ml->rtx_pt >= 0) ? rand_ssrc() : 0;
+		c.u.sub.pub_slot = (uint16_t)q->slot;
+		c.u.sub.pub_ssrc = q->pub[ml->kind].ssrc;
+		c.u.sub.out_ssrc = ml->out_ssrc;
+		c.u.sub.out_rtx_ssrc = ml->out_rtx_ssrc;
+		c.u.sub.out_pt = (uint8_t)ml->pt;
+		c.u.sub.out_rtx_pt = ml->rtx_pt >= 0 ? (uint8_t)ml->rtx_pt : 0;
+		c.u.sub.kind = ml->kind == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+		dp_cmd(p, &c);
+		return;
+	}
+}
+
+static int first_offer(struct cp_part *p, const struct cp_sdp_offer *o)
+{
+	struct fh_cmd c = { .type = FH_CMD_PART_ADD };
+
+	snprintf(p->rufrag, sizeof(p->rufrag), "%s", o->ufrag);
+	snprintf(p->fp_alg, sizeof(p->fp_alg), "%s", o->fp_alg);
+	memcpy(p->fp, o->fp, o->fp_len);
+	p->fp_len = o->fp_len;
+	snprintf(c.u.part.local_ufrag, sizeof(c.u.part.local_ufrag), "%s", p->lufrag);
+	snprintf(c.u.part.local_pwd, sizeof(c.u.part.local_pwd), "%s", p->lpwd);
+	snprintf(c.u.part.remote_ufrag, sizeof(c.u.part.remote_ufrag), "%s", p->rufrag);
+	p->dtls = cp_dtls_new(dtls_send, p);
+	if (!p->dtls)
+		return -1;
+	p->dtls_start_ms = g.now_ms;
+	dp_cmd(p, &c);
+	p->in_dp = true;
+	return 0;
+}
+
+static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
+{
+	struct cp_sdp_offer *o = malloc(sizeof(*o));
+	struct cp_sdp_answer_ml *am = NULL;
+	char why[128];
+	bool new_pub = false;
+
+	if (!o) {
+		send_error(p->conn, CP_ERR_INTERNAL);
+		return;
+	}
+	if (cp_sdp_parse_offer(sdp, len, o, why, sizeof(why)) < 0) {
+		FH_INFO("participant %s: offer refused: %s", p->pseudo, why);
+		send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
+				       CP_ERR_BAD_SDP, "message", cp_err_message(CP_ERR_BAD_SDP),
+				       "detail", why));
+		goto out;
+	}
+	if (!cp_dp_ready()) {
+		send_error(p->conn, CP_ERR_UNAVAILABLE);
+		goto out;
+	}
+	if (p->in_dp && (strcmp(p->rufrag, o->ufrag) || p->fp_len != o->fp_len ||
+			 memcmp(p->fp, o->fp, o->fp_len))) {
+		send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
+				       CP_ERR_BAD_SDP, "message", cp_err_message(CP_ERR_BAD_SDP),
+				       "detail", "ICE restart and new certificates are not supported"));
+		goto out;
+	}
+	if (o->n < p->n_ml) {
+		send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
+				       CP_ERR_BAD_SDP, "message", cp_err_message(CP_ERR_BAD_SDP),
+				       "detail", "m-lines may not disappear"));
+		goto out;
+	}
+	if (!p->in_dp && first_offer(p, o) < 0) {
+		send_error(p->conn, CP_ERR_INTERNAL);
+		goto out;
+	}
+	if (o->n > p->n_ml) {
+		struct cp_mline *ml = realloc(p->ml, o->n * sizeof(*ml));
+
+		if (!ml) {
+			send_error(p->conn, CP_ERR_INTERNAL);
+			goto out;
+		}
+		memset(ml + p->n_ml, 0, (o->n - p->n_ml) * sizeof(*ml));
+		p->ml = ml;
+	}
+	unsigned old_n = p->n_ml;
+
+	/* New entries are zeroed, so assignments below see every m-line of this offer. */
+	p->n_ml = o->n;
+	for (unsigned i = 0; i < o->n; i++) {
+		const struct cp_sdp_mline *om = &o->m[i];
+		struct cp_mline *ml = &p->ml[i];
+
+		if (i >= old_n || strcmp(ml->mid, om->mid) != 0) {
+			/* a new m-line, or JSEP recycled a stopped one under a new mid */
+			if (i < old_n) {
+				unassign(p, ml);
+				if (ml->publish)
+					unpublish(p, ml->kind);
+			}
+			memset(ml, 0, sizeof(*ml));
+			snprintf(ml->mid, sizeof(ml->mid), "%s", om->mid);
+			ml->kind = om->kind;
+		}
+		ml->pt = om->pt;
+		ml->rtx_pt = om->rtx_pt;
+		bool usable = om->port != 0 && om->kind != CP_KIND_OTHER && om->pt >= 0;
+
+		if (!usable) {
+			unassign(p, ml);
+			if (ml->publish)
+				unpublish(p, ml->kind);
+			continue;
+		}
+		bool sends = (om->dir & CP_DIR_SENDONLY) && om->ssrc;
+
+		if (ml->publish && (!sends || p->pub[ml->kind].ssrc != om->ssrc))
+			unpublish(p, ml->kind);
+		if (sends && !ml->assigned && !p->pub[ml->kind].present)
+			new_pub |= publish(p, ml, om);
+		if ((om->dir & CP_DIR_RECVONLY) && !ml->publish && !ml->assigned && !ml->dead)
+			assign(p, ml);
+	}
+
+	am = calloc(o->n, sizeof(*am));
+	if (!am) {
+		send_error(p->conn, CP_ERR_INTERNAL);
+		goto out;
+	}
+	for (unsigned i = 0; i < o->n; i++) {
+		struct cp_mline *ml = &p->ml[i];
+
+		am[i].reject = o->m[i].port == 0 || o->m[i].kind == CP_KIND_OTHER || o->m[i].pt < 0;
+		if (ml->publish) {
+			am[i].dir = CP_DIR_RECVONLY;
+		} else if (ml->assigned) {
+			am[i].dir = CP_DIR_SENDONLY;
+			am[i].ssrc = ml->out_ssrc;
+			am[i].rtx_ssrc = ml->out_rtx_ssrc;
+			snprintf(am[i].stream_id, sizeof(am[i].stream_id), "%016llx",
+				 (unsigned long long)ml->src);
+			snprintf(am[i].track_id, sizeof(am[i].track_id), "%016llx-%s",
+				 (unsigned long long)ml->src, ml->kind == CP_KIND_AUDIO ? "a" : "v");
+		} else {
+			am[i].dir = CP_DIR_INACTIVE;
+		}
+	}
+	struct fh_addr cands[16];
+	unsigned n_c = g.conf.n_announce;
+
+	for (unsigned i = 0; i < n_c; i++) {
+		cands[i] = g.announce[i];
+		cands[i].port = cp_dp_worker_port(p->worker);
+	}
+	char cname[17];
+
+	snprintf(cname, sizeof(cname), "%08x%08x", (uint32_t)(p->sess_id >> 32),
+		 (uint32_t)p->room->id);
+	struct cp_sdp_local l = {
+		.ufrag = p->lufrag,
+		.pwd = p->lpwd,
+		.fingerprint = cp_dtls_fingerprint(),
+		.cands = cands,
+		.n_cands = n_c,
+		.sess_id = p->sess_id,
+		.sess_ver = ++p->sess_ver,
+		.cname = cname,
+	};
+	char *answer = cp_sdp_build_answer(o, &l, am);
+
+	if (!answer) {
+		send_error(p->conn, CP_ERR_BAD_SDP);
+		goto out;
+	}
+	send_json(p, json_pack("{s:s, s:s}", "type", "answer", "sdp", answer));
+	free(answer);
+	if (new_pub)
+		for (struct cp_part *q = p->room->parts; q; q = q->next)
+			if (q != p)
+				request_renegotiation(q);
+	/* Tracks this offer had no m-line for yet: ask for one more round. */
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		if (q == p)
+			continue;
+		if ((q->pub[0].present && !has_mline_for(p, q->id, CP_KIND_AUDIO)) ||
+		    (q->pub[1].present && !has_mline_for(p, q->id, CP_KIND_VIDEO))) {
+			request_renegotiation(p);
+			break;
+		}
+	}
+out:
+	free(am);
+	free(o);
+}
+
+/* ---- join and leave ---- */
+
+static void part_free(struct cp_part *p)
+{
+	cp_dtls_free(p->dtls);
+	free(p->ml);
+	memset(p->name, 0, sizeof(p->name));
+	free(p);
+}
+
+static void leave(struct cp_part *p, const char *why)
+{
+	struct cp_room *r = p->room;
+	char id[17];
+
+	for (struct cp_part **pp = &r->parts; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	r->n--;
+	g.n_parts--;
+	/* Receivers of this participant's tracks lose them; the worker forgets it entirely. */
+	for (struct cp_part *q = r->parts; q; q = q->next) {
+		bool changed = false;
+
+		for (unsigned i = 0; i < q->n_ml; i++) {
+			if (q->ml[i].assigned && q->ml[i].src == p->id) {
+				unassign(q, &q->ml[i]);
+				changed = true;
+			}
+		}
+		if (changed)
+			request_renegotiation(q);
+	}
+	if (p->in_dp) {
+		struct fh_cmd c = { .type = FH_CMD_PART_DEL };
+
+		c.slot = (uint16_t)p->slot;
+		c.room = r->id;
+		cp_dp_cmd(p->worker, &c);
+	}
+	if (p->slot >= 0) {
+		g.by_slot[p->worker][p->slot] = NULL;
+		cp_dp_slot_free(p->worker, p->slot);
+	}
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+	broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "participant-left", "id", id));
+	FH_INFO("participant %s left (%s); %u left in its room", p->pseudo, why, r->n);
+	if (p->conn)
+		cp_conn_set_part(p->conn, NULL);
+	part_free(p);
+	if (r->n == 0)
+		room_unlink(r);
+}
+
+static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
+{
+	if (!cp_dp_ready()) {
+		send_error(c, CP_ERR_UNAVAILABLE);
+		return;
+	}
+	struct cp_room *r = room_get(m->room, true);
+
+	if (!r) {
+		send_error(c, CP_ERR_INTERNAL);
+		return;
+	}
+	if (r->n >= g.conf.max_participants) {
+		send_error(c, CP_ERR_ROOM_FULL);
+		if (r->n == 0)
+			room_unlink(r);
+		return;
+	}
+	struct cp_part *p = calloc(1, sizeof(*p));
+	int slot = cp_dp_slot_alloc(r->worker);
+
+	if (!p || slot < 0) {
+		send_error(c, p ? CP_ERR_SERVER_FULL : CP_ERR_INTERNAL);
+		free(p);
+		if (slot >= 0)
+			cp_dp_slot_free(r->worker, slot);
+		if (r->n == 0)
+			room_unlink(r);
+		return;
+	}
+	rand_bytes(&p->id, sizeof(p->id));
+	rand_bytes(&p->sess_id, sizeof(p->sess_id));
+	p->sess_id &= 0x3fffffffffffffffull;
+	uint32_t ps;
+
+	rand_bytes(&ps, sizeof(ps));
+	snprintf(p->pseudo, sizeof(p->pseudo), "%08x", ps);
+	snprintf(p->name, sizeof(p->name), "%s", m->name);
+	p->worker = r->worker;
+	p->slot = slot;
+	/* ufrag: slot in hex (the worker's O(1) lookup) then random characters */
+	snprintf(p->lufrag, sizeof(p->lufrag), "%04x", slot);
+	rand_alnum(p->lufrag + 4, 12);
+	rand_alnum(p->lpwd, 32);
+	p->room = r;
+	p->conn = c;
+	p->tokens = g.conf.msg_rate;
+	p->tokens_ms = g.now_ms;
+	g.by_slot[p->worker][slot] = p;
+	cp_conn_set_part(c, p);
+
+	json_t *list = json_array();
+
+	for (struct cp_part *q = r->parts; q; q = q->next)
+		json_array_append_new(list, part_json(q));
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+	send_json(p, json_pack("{s:s, s:s, s:s, s:o, s:b}", "type", "joined", "id", id, "room",
+			       m->room, "participants", list, "chat", g.conf.chat));
+	broadcast(r, NULL, json_pack("{s:s, s:o}", "type", "participant-joined", "participant",
+				     part_json(p)));
+	p->next = r->parts;
+	r->parts = p;
+	r->n++;
+	g.n_parts++;
+	FH_INFO("participant %s joined a room on worker %u (%u in the room)", p->pseudo, p->worker,
+		r->n);
+}
+
+static bool rate_ok(struct cp_part *p)
+{
+	double rate = g.conf.msg_rate;
+
+	p->tokens += (double)(g.now_ms - p->tokens_ms) * rate / 1000.0;
+	p->tokens_ms = g.now_ms;
+	if (p->tokens > rate * 2)
+		p->tokens = rate * 2;
+	if (p->tokens < 1)
+		return false;
+	p->tokens -= 1;
+	return true;
+}
+
+void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
+{
+	struct cp_sig_msg m;
+	struct cp_part *p = cp_conn_part(c);
+	enum cp_err e;
+
+	g.now_ms = cp_now_ms();
+	if (p && !rate_ok(p)) {
+		send_error(c, CP_ERR_RATE_LIMITED);
+		return;
+	}
+	e = cp_sig_parse(buf, len, &m);
+	if (e != CP_ERR_OK) {
+		send_error(c, e);
+		goto out;
+	}
+	if (m.type == CP_MSG_PING) {
+		cp_conn_send(c, strdup("{\"type\":\"pong\"}"));
+		goto out;
+	}
+	if (m.type == CP_MSG_JOIN) {
+		if (p)
+			send_error(c, CP_ERR_ALREADY_JOINED);
+		else
+			handle_join(c, &m);
+		goto out;
+	}
+	if (!p) {
+		send_error(c, CP_ERR_NOT_JOINED);
+		goto out;
+	}
+	switch (m.type) {
+	case CP_MSG_OFFER:
+		handle_offer(p, m.sdp, m.sdp_len);
+		break;
+	case CP_MSG_CHAT: {
+		if (!g.conf.chat) {
+			send_error(c, CP_ERR_CHAT_OFF);
+			break;
+		}
+		char id[17];
+
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+		/* relayed to the room as it is and never written anywhere */
+		broadcast(p->room, NULL,
+			  json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "chat", "from", id, "name",
+				    p->name, "text", m.text, "ts", (json_int_t)cp_now_ms()));
+		break;
+	}
+	case CP_MSG_MUTE: {
+		char id[17];
+
+		if (m.audio_muted >= 0)
+			p->audio_muted = m.audio_muted;
+		if (m.video_muted >= 0)
+			p->video_muted = m.video_muted;
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+		broadcast(p->room, NULL,
+			  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted",
+				    p->audio_muted, "videoMuted", p->video_muted));
+		break;
+	}
+	case CP_MSG_LEAVE:
+		leave(p, "left");
+		cp_conn_send(c, strdup("{\"type\":\"left\"}"));
+		break;
+	default:
+		break;
+	}
+out:
+	cp_sig_msg_free(&m);
+}
+
+void cp_room_closed(struct cp_conn *c)
+{
+	struct cp_part *p = cp_conn_part(c);
+
+	if (!p)
+		return;
+	p->conn = NULL;
+	leave(p, "connection closed");
+}
+
+/* ---- dataplane events ---- */
+
+static void fail_part(struct cp_part *p, enum cp_err e, const char *why)
+{
+	struct cp_conn *c = p->conn;
+
+	if (c)
+		send_error(c, e);
+	leave(p, why);
+	if (c)
+		cp_conn_close(c);
+}
+
+static void media_up(struct cp_part *p)
+{
+	struct fh_cmd c = { .type = FH_CMD_KEYS };
+
+	if (!cp_dtls_peer_matches(p->dtls, p->fp_alg, p->fp, p->fp_len)) {
+		FH_WARN("participant %s: DTLS certificate does not match its SDP fingerprint",
+			p->pseudo);
+		fail_part(p, CP_ERR_DTLS_FAILED, "fingerprint mismatch");
+		return;
+	}
+	if (cp_dtls_srtp_keys(p->dtls, &c.u.keys) < 0) {
+		fail_part(p, CP_ERR_DTLS_FAILED, "no SRTP profile");
+		return;
+	}
+	uint8_t profile = c.u.keys.profile;
+
+	dp_cmd(p, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
+	p->media_up = true;
+	FH_INFO("participant %s: media connected (%s) after %llu ms", p->pseudo,
+		profile == FH_SRTP_AES128_CM_SHA1_80 ? "AES_CM_128_HMAC_SHA1_80" :
+						       "AEAD_AES_128_GCM",
+		(unsigned long long)(g.now_ms - p->dtls_start_ms));
+	send_json(p, json_pack("{s:s, s:s}", "type", "media", "state", "connected"));
+}
+
+static void on_packet(unsigned w, const struct fh_pkt_msg *m)
+{
+	struct cp_part *p = g.by_slot[w][m->slot];
+
+	if (!p || !p->dtls)
+		return;
+	enum cp_dtls_state before = cp_dtls_state(p->dtls);
+	enum cp_dtls_state st = cp_dtls_input(p->dtls, m->data, m->len);
+
+	if (st == CP_DTLS_DONE && before == CP_DTLS_HANDSHAKE)
+		media_up(p);
+	else if (st == CP_DTLS_FAILED && before != CP_DTLS_FAILED) {
+		FH_INFO("participant %s: DTLS ended: %s", p->pseudo, cp_dtls_error(p->dtls));
+		fail_part(p, CP_ERR_DTLS_FAILED, "DTLS failed or closed");
+	}
+}
+
+static void on_event(unsigned w, const struct fh_evt *e)
+{
+	struct cp_part *p = e->slot < FH_MAX_SLOTS ? g.by_slot[w][e->slot] : NULL;
+
+	switch (e->type) {
+	case FH_EVT_BOUND:
+		if (p)
+			FH_DEBUG("participant %s: ICE check from a %s address", p->pseudo,
+				 e->addr.family == FH_AF_INET ? "IPv4" : "IPv6");
+		break;
+	case FH_EVT_CONSENT_LOST:
+		if (p) {
+			FH_INFO("participant %s: consent expired", p->pseudo);
+			fail_part(p, CP_ERR_MEDIA_TIMEOUT, "consent expired");
+		}
+		break;
+	case FH_EVT_CMD_ERR:
+		FH_WARN("worker %u refused command %u for slot %u", w, e->arg, e->slot);
+		break;
+	case FH_EVT_PART_INFO:
+		if (e->room >= g.next_room_id)
+			g.next_room_id = e->room + 1; /* never reuse the room id of a running call */
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_lost(void)
+{
+	/* Media state died with the dataplane: everyone must rejoin. */
+	while (g.rooms) {
+		struct cp_part *p = g.rooms->parts;
+
+		if (!p) {
+			room_unlink(g.rooms);
+			continue;
+		}
+		p->in_dp = false;
+		g.by_slot[p->worker][p->slot] = NULL;
+		p->slot = -1;
+		fail_part(p, CP_ERR_UNAVAILABLE, "dataplane lost");
+	}
+	memset(g.by_slot, 0, sizeof(g.by_slot));
+}
+
+/* The participant whose handshake is overdue or failed, if any. */
+static struct cp_part *dtls_casualty(uint64_t now_ms, enum cp_err *e)
+{
+	for (struct cp_room *r = g.rooms; r; r = r->next) {
+		for (struct cp_part *p = r->parts; p; p = p->next) {
+			if (!p->dtls || p->media_up)
+				continue;
+			if (now_ms - p->dtls_start_ms > g.conf.dtls_timeout_s * 1000ull ||
+			    cp_dtls_tick(p->dtls) == CP_DTLS_FAILED) {
+				*e = CP_ERR_DTLS_FAILED;
+				return p;
+			}
+		}
+	}
+	return NULL;
+}
+
+void cp_room_tick(uint64_t now_ms)
+{
+	struct cp_part *p;
+	enum cp_err e;
+
+	g.now_ms = now_ms;
+	cp_dp_poll(now_ms);
+	if (now_ms - g.last_dtls_tick < 50)
+		return;
+	g.last_dtls_tick = now_ms;
+	while ((p = dtls_casualty(now_ms, &e)))
+		fail_part(p, e, "no secure media connection in time");
+}
+
+void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants)
+{
+	*dp_ready = cp_dp_ready();
+	*rooms = g.n_rooms;
+	*participants = g.n_parts;
+}
+
+int cp_room_init(const struct cp_room_conf *c, const char *region_name)
+{
+	static const struct cp_dp_handlers h = { .event = on_event, .packet = on_packet,
+						 .lost = on_lost };
+
+	memset(&g, 0, sizeof(g));
+	g.conf = *c;
+	if (c->n_announce > 16 || c->n_announce == 0)
+		return -1;
+	memcpy(g.announce, c->announce, c->n_announce * sizeof(*c->announce));
+	g.conf.announce = g.announce;
+	rand_bytes(&g.next_room_id, sizeof(g.next_room_id));
+	g.next_room_id &= 0x7fffffff;
+	if (cp_dtls_global_init() < 0) {
+		FH_ERR("cannot create the DTLS certificate");
+		return -1;
+	}
+	cp_dp_init(region_name, &h);
+	return 0;
+}
+
+void cp_room_fini(void)
+{
+	for (struct cp_room *r = g.rooms; r;) {
+		struct cp_room *rn = r->next;
+
+		while (r->parts) {
+			struct cp_part *p = r->parts;
+
+			r->parts = p->next;
+			if (p->in_dp) {
+				struct fh_cmd c = { .type = FH_CMD_PART_DEL, .slot = (uint16_t)p->slot };
+
+				cp_dp_cmd(p->worker, &c);
+			}
+			part_free(p);
+		}
+		free(r);
+		r = rn;
+	}
+	g.rooms = NULL;
+	cp_dp_fini();
+	cp_dtls_global_fini();
+}

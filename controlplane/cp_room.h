@@ -1,0 +1,33 @@
+/*
+ * cp_room: rooms and participants, the authority over who receives what. Turns signalling
+ * messages into dataplane commands and SDP answers, runs each participant's DTLS handshake and
+ * reacts to the dataplane's events. Event loop only.
+ */
+#ifndef CP_ROOM_H
+#define CP_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fh_addr.h"
+
+struct cp_conn;
+
+struct cp_room_conf {
+	unsigned max_participants; /* per room */
+	const struct fh_addr *announce; /* media addresses put in candidates (port unused) */
+	unsigned n_announce;
+	unsigned dtls_timeout_s;
+	unsigned msg_rate; /* signalling messages per second per connection */
+	bool chat;
+};
+
+int cp_room_init(const struct cp_room_conf *c, const char *region_name);
+void cp_room_fini(void);
+void cp_room_message(struct cp_conn *c, const char *buf, size_t len);
+void cp_room_closed(struct cp_conn *c);
+void cp_room_tick(uint64_t now_ms);
+/* For /healthz: dataplane attached, rooms and participants now. */
+void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants);
+
+#endif

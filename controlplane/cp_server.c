@@ -1,0 +1,405 @@
+/*
+ * cp_server: libwebsockets plumbing of funkhaus-cp. One TLS port serves the web client's
+ * static files (a fixed set of file names from the web root; any valid room path gets the
+ * client page), /healthz, and WebSocket signalling on /ws. Outgoing messages wait in a
+ * per-connection queue until lws says the socket is writable; a client that stops reading
+ * is cut off instead of growing the queue without bound.
+ */
+#include "cp_server.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "cp_room.h"
+#include "cp_sig.h"
+#include "fh_log.h"
+
+#define CP_QUEUE_MAX_BYTES (4 << 20)
+#define CP_BODY_MAX 1024
+
+struct cp_msg {
+	struct cp_msg *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
+};
+
+struct cp_conn {
+	struct lws *wsi;
+	struct cp_part *part;
+	char *rx;
+	size_t rx_len;
+	bool rx_overflow;
+	bool closing;
+	struct cp_msg *head, *tail;
+	size_t queued;
+	size_t body_len;
+	unsigned char body[LWS_PRE + CP_BODY_MAX];
+};
+
+static struct {
+	struct lws_context *ctx;
+	char web_root[512];
+	volatile bool stop;
+	void (*tick)(uint64_t);
+	lws_sorted_usec_list_t sul;
+} s;
+
+uint64_t cp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void cp_conn_set_part(struct cp_conn *c, struct cp_part *p)
+{
+	c->part = p;
+}
+
+struct cp_part *cp_conn_part(struct cp_conn *c)
+{
+	return c->part;
+}
+
+void cp_conn_send(struct cp_conn *c, char *json)
+{
+	if (!json)
+		return;
+	size_t len = strlen(json);
+
+	if (c->closing || !c->wsi || c->queued + len > CP_QUEUE_MAX_BYTES) {
+		if (!c->closing && c->wsi) {
+			FH_WARN("signalling client too slow; closing its connection");
+			cp_conn_close(c);
+		}
+		free(json);
+		return;
+	}
+	struct cp_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+
+	if (!m) {
+		free(json);
+		return;
+	}
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->buf + LWS_PRE, json, len);
+	free(json);
+	if (c->tail)
+		c->tail->next = m;
+	else
+		c->head = m;
+	c->tail = m;
+	c->queued += len;
+	lws_callback_on_writable(c->wsi);
+}
+
+void cp_conn_close(struct cp_conn *c)
+{
+	c->closing = true;
+	if (c->wsi)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void conn_free(struct cp_conn *c)
+{
+	while (c->head) {
+		struct cp_msg *m = c->head;
+
+		c->head = m->next;
+		free(m);
+	}
+	c->tail = NULL;
+	free(c->rx);
+	c->rx = NULL;
+	c->wsi = NULL;
+}
+
+static const char *mime_of(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (!dot)
+		return "application/octet-stream";
+	if (!strcmp(dot, ".html"))
+		return "text/html; charset=utf-8";
+	if (!strcmp(dot, ".js"))
+		return "text/javascript; charset=utf-8";
+	if (!strcmp(dot, ".css"))
+		return "text/css; charset=utf-8";
+	if (!strcmp(dot, ".svg"))
+		return "image/svg+xml";
+	if (!strcmp(dot, ".png"))
+		return "image/png";
+	if (!strcmp(dot, ".ico"))
+		return "image/x-icon";
+	if (!strcmp(dot, ".json"))
+		return "application/json";
+	return "application/octet-stream";
+}
+
+/* "/app.js": one path segment of [a-z0-9._-] with an extension, never "..". */
+static bool static_name(const char *uri)
+{
+	if (uri[0] != '/' || !strchr(uri, '.') || strstr(uri, ".."))
+		return false;
+	for (const char *p = uri + 1; *p; p++)
+		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '.' &&
+		    *p != '_' && *p != '-')
+			return false;
+	return strlen(uri) < 64;
+}
+
+static int reply(struct lws *wsi, struct cp_conn *c, unsigned status, const char *ctype,
+		 const char *body)
+{
+	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+					   *end = hdr + sizeof(hdr) - 1;
+	size_t len = strlen(body);
+
+	if (len > CP_BODY_MAX)
+		len = CP_BODY_MAX;
+	memcpy(c->body + LWS_PRE, body, len);
+	c->body_len = len;
+	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int serve_file(struct lws *wsi, const char *name)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", s.web_root, name);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	int n = lws_serve_http_file(wsi, path, mime_of(path), "cache-control: no-cache\r\n",
+				    (int)strlen("cache-control: no-cache\r\n"));
+
+	if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))
+		return -1;
+	return 0;
+}
+
+static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
+{
+	if (!strcmp(uri, "/healthz")) {
+		char body[256];
+		int ready;
+		unsigned rooms, parts;
+
+		cp_room_stats(&ready, &rooms, &parts);
+		snprintf(body, sizeof(body),
+			 "{\"status\":\"ok\",\"dataplane\":%s,\"rooms\":%u,\"participants\":%u}\n",
+			 ready ? "true" : "false", rooms, parts);
+		return reply(wsi, c, HTTP_STATUS_OK, "application/json", body);
+	}
+	if (!strcmp(uri, "/") || !strcmp(uri, "/index.html"))
+		return serve_file(wsi, "index.html");
+	if (static_name(uri))
+		return serve_file(wsi, uri + 1);
+	if (uri[0] == '/' && cp_sig_valid_room(uri + 1))
+		return serve_file(wsi, "index.html"); /* the room page; the client reads its path */
+	lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Only /ws upgrades, and only from a page of our own origin (no cross-site signalling). */
+static int filter_ws(struct lws *wsi)
+{
+	char uri[64], origin[256], host[256];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws"))
+		return 1;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+		if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+		    lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
+			return 1;
+		const char *o = strstr(origin, "://");
+
+		if (!o || strcmp(o + 3, host) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int rx_message(struct lws *wsi, struct cp_conn *c, const void *in, size_t len)
+{
+	if (lws_is_first_fragment(wsi)) {
+		c->rx_len = 0;
+		c->rx_overflow = false;
+	}
+	if (lws_frame_is_binary(wsi))
+		c->rx_overflow = true;
+	if (!c->rx_overflow) {
+		if (c->rx_len + len > CP_SIG_MAX_MSG) {
+			c->rx_overflow = true;
+		} else {
+			char *n = realloc(c->rx, c->rx_len + len + 1);
+
+			if (!n)
+				return -1;
+			c->rx = n;
+			memcpy(c->rx + c->rx_len, in, len);
+			c->rx_len += len;
+		}
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	if (c->rx_overflow) {
+		cp_conn_send(c, cp_sig_error_json(CP_ERR_TOO_LARGE));
+	} else {
+		c->rx[c->rx_len] = '\0';
+		cp_room_message(c, c->rx, c->rx_len);
+	}
+	c->rx_len = 0;
+	/* A large offer's buffer is not kept for the life of the connection. */
+	if (c->rx) {
+		free(c->rx);
+		c->rx = NULL;
+	}
+	return 0;
+}
+
+static int tx_ready(struct lws *wsi, struct cp_conn *c)
+{
+	struct cp_msg *m = c->head;
+
+	if (!m) {
+		if (c->closing) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		return 0;
+	}
+	c->head = m->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->queued -= m->len;
+	int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+
+	free(m);
+	if (n < 0)
+		return -1;
+	if (c->head || c->closing)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct cp_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return http_request(wsi, c, (const char *)in);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (c->body_len) {
+			if (lws_write(wsi, c->body + LWS_PRE, c->body_len, LWS_WRITE_HTTP_FINAL) < 0)
+				return -1;
+			c->body_len = 0;
+		}
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter_ws(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(c, 0, sizeof(*c));
+		c->wsi = wsi;
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return rx_message(wsi, c, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return tx_ready(wsi, c);
+	case LWS_CALLBACK_CLOSED:
+		cp_room_closed(c);
+		conn_free(c);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "funkhaus", callback, sizeof(struct cp_conn), 65536, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n'))
+		n--;
+	fh_log(level == LLL_ERR ? FH_LOG_ERR : FH_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+int cp_server_init(const struct cp_server_conf *conf)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	snprintf(s.web_root, sizeof(s.web_root), "%s", conf->web_root);
+	/* Errors only: lws warnings can carry request lines, which we keep out of logs. */
+	lws_set_log_level(LLL_ERR, log_emit);
+	info.port = conf->port;
+	info.iface = conf->bind;
+	info.protocols = protocols;
+	info.ssl_cert_filepath = conf->cert;
+	info.ssl_private_key_filepath = conf->key;
+	info.alpn = "http/1.1";
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.timeout_secs = 30;
+	s.ctx = lws_create_context(&info);
+	if (!s.ctx) {
+		FH_ERR("cannot start the HTTPS/WSS server on port %u (certificate %s)", conf->port,
+		       conf->cert);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	s.tick(cp_now_ms());
+	lws_sul_schedule(s.ctx, 0, sul, on_tick, 5 * LWS_US_PER_MS);
+}
+
+void cp_server_run(void (*tick)(uint64_t now_ms))
+{
+	s.tick = tick;
+	lws_sul_schedule(s.ctx, 0, &s.sul, on_tick, 1);
+	while (!s.stop && lws_service(s.ctx, 0) >= 0)
+		;
+}
+
+void cp_server_stop(void)
+{
+	s.stop = true;
+	if (s.ctx)
+		lws_cancel_service(s.ctx);
+}
+
+void cp_server_fini(void)
+{
+	if (s.ctx)
+		lws_context_destroy(s.ctx);
+	s.ctx = NULL;
+}

@@ -1,0 +1,37 @@
+/*
+ * cp_server: the control plane's one libwebsockets event loop on one TLS port: the static web
+ * client, WebSocket signalling on /ws and /healthz. A WebSocket connection is a struct cp_conn;
+ * cp_room decides what its messages mean.
+ */
+#ifndef CP_SERVER_H
+#define CP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cp_conn;
+struct cp_part;
+
+struct cp_server_conf {
+	uint16_t port;
+	const char *cert;
+	const char *key;
+	const char *web_root;
+	const char *bind; /* NULL: every address */
+};
+
+int cp_server_init(const struct cp_server_conf *c);
+/* Runs the loop until cp_server_stop; calls tick about every 10 ms. */
+void cp_server_run(void (*tick)(uint64_t now_ms));
+void cp_server_stop(void);
+void cp_server_fini(void);
+
+/* Queues a text message (takes ownership of json, a malloc'd string). */
+void cp_conn_send(struct cp_conn *c, char *json);
+/* Closes after what is queued has gone out. */
+void cp_conn_close(struct cp_conn *c);
+void cp_conn_set_part(struct cp_conn *c, struct cp_part *p);
+struct cp_part *cp_conn_part(struct cp_conn *c);
+uint64_t cp_now_ms(void);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * cp_sig: parsing and validation of signalling messages against parameter tables, plus the
+ * error-code table. Runs on the control plane's event loop for each WebSocket message.
+ */
+#include "cp_sig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CP_ERR_MSG(n, c, m) case CP_ERR_##n: return m;
+
+const char *cp_err_message(enum cp_err e)
+{
+	switch (e) {
+		CP_FOREACH_ERR(CP_ERR_MSG)
+	}
+	return "unknown error";
+}
+
+enum ptype { P_STRING, P_BOOL };
+
+struct cp_param {
+	const char *name;
+	enum ptype type;
+	bool required;
+	size_t max_len;
+};
+
+struct cp_msg_spec {
+	const char *type;
+	enum cp_msg_type id;
+	const struct cp_param *params;
+};
+
+static const struct cp_param join_params[] = {
+	{ "room", P_STRING, true, CP_ROOM_MAX },
+	{ "name", P_STRING, true, CP_NAME_MAX * 4 },
+	{ NULL },
+};
+static const struct cp_param offer_params[] = {
+	{ "sdp", P_STRING, true, CP_SIG_MAX_MSG },
+	{ NULL },
+};
+static const struct cp_param chat_params[] = {
+	{ "text", P_STRING, true, CP_CHAT_MAX * 4 },
+	{ NULL },
+};
+static const struct cp_param mute_params[] = {
+	{ "audio", P_BOOL, false, 0 },
+	{ "video", P_BOOL, false, 0 },
+	{ NULL },
+};
+static const struct cp_param no_params[] = { { NULL } };
+
+static const struct cp_msg_spec specs[] = {
+	{ "join", CP_MSG_JOIN, join_params },	 { "offer", CP_MSG_OFFER, offer_params },
+	{ "chat", CP_MSG_CHAT, chat_params },	 { "mute", CP_MSG_MUTE, mute_params },
+	{ "leave", CP_MSG_LEAVE, no_params },	 { "ping", CP_MSG_PING, no_params },
+};
+
+static size_t utf8_chars(const char *s, bool *ok)
+{
+	size_t n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+
+	*ok = true;
+	while (*p) {
+		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+
+		if (!len) {
+			*ok = false;
+			return n;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			*ok = false;
+			return n;
+		}
+		for (int i = 1; i < len; i++) {
+			if ((p[i] & 0xC0) != 0x80) {
+				*ok = false;
+				return n;
+			}
+		}
+		p += len;
+		n++;
+	}
+	return n;
+}
+
+bool cp_sig_valid_room(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CP_ROOM_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+bool cp_sig_valid_name(const char *s)
+{
+	bool ok;
+	size_t n = utf8_chars(s, &ok);
+
+	if (!ok || n == 0 || n > CP_NAME_MAX)
+		return false;
+	/* not only blanks */
+	for (const char *p = s; *p; p++)
+		if (*p != ' ')
+			return true;
+	return false;
+}
+
+static enum cp_err check_params(json_t *root, const struct cp_param *params)
+{
+	for (const struct cp_param *p = params; p->name; p++) {
+		json_t *v = json_object_get(root, p->name);
+
+		if (!v) {
+			if (p->required)
+				return CP_ERR_MISSING_FIELD;
+			continue;
+		}
+		if (p->type == P_STRING) {
+			if (!json_is_string(v) || json_string_length(v) > p->max_len ||
+			    strlen(json_string_value(v)) != json_string_length(v))
+				return CP_ERR_BAD_FIELD;
+		} else if (p->type == P_BOOL && !json_is_boolean(v)) {
+			return CP_ERR_BAD_FIELD;
+		}
+	}
+	return CP_ERR_OK;
+}
+
+enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
+{
+	json_error_t jerr;
+	const struct cp_msg_spec *spec = NULL;
+	enum cp_err e;
+
+	memset(m, 0, sizeof(*m));
+	m->audio_muted = m->video_muted = -1;
+	if (len > CP_SIG_MAX_MSG)
+		return CP_ERR_TOO_LARGE;
+	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!m->root || !json_is_object(m->root))
+		return CP_ERR_BAD_JSON;
+	json_t *t = json_object_get(m->root, "type");
+
+	if (!t)
+		return CP_ERR_MISSING_FIELD;
+	if (!json_is_string(t))
+		return CP_ERR_BAD_FIELD;
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+		if (!strcmp(json_string_value(t), specs[i].type))
+			spec = &specs[i];
+	if (!spec)
+		return CP_ERR_UNKNOWN_TYPE;
+	e = check_params(m->root, spec->params);
+	if (e != CP_ERR_OK)
+		return e;
+	m->type = spec->id;
+	switch (m->type) {
+	case CP_MSG_JOIN:
+		m->room = json_string_value(json_object_get(m->root, "room"));
+		m->name = json_string_value(json_object_get(m->root, "name"));
+		if (!cp_sig_valid_room(m->room))
+			return CP_ERR_BAD_ROOM;
+		if (!cp_sig_valid_name(m->name))
+			return CP_ERR_BAD_NAME;
+		break;
+	case CP_MSG_OFFER:
+		m->sdp = json_string_value(json_object_get(m->root, "sdp"));
+		m->sdp_len = json_string_length(json_object_get(m->root, "sdp"));
+		break;
+	case CP_MSG_CHAT: {
+		bool ok;
+		size_t n;
+
+		m->text = json_string_value(json_object_get(m->root, "text"));
+		/* chat may carry line breaks; other control characters are refused */
+		n = 0;
+		ok = true;
+		for (const unsigned char *p = (const unsigned char *)m->text; *p; p++) {
+			if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
+				ok = false;
+			if ((*p & 0xC0) != 0x80)
+				n++;
+		}
+		if (!ok || n == 0 || n > CP_CHAT_MAX)
+			return CP_ERR_BAD_FIELD;
+		break;
+	}
+	case CP_MSG_MUTE: {
+		json_t *a = json_object_get(m->root, "audio");
+		json_t *v = json_object_get(m->root, "video");
+
+		if (!a && !v)
+			return CP_ERR_MISSING_FIELD;
+		if (a)
+			m->audio_muted = json_is_true(a);
+		if (v)
+			m->video_muted = json_is_true(v);
+		break;
+	}
+	default:
+		break;
+	}
+	return CP_ERR_OK;
+}
+
+void cp_sig_msg_free(struct cp_sig_msg *m)
+{
+	if (m->root)
+		json_decref(m->root);
+	m->root = NULL;
+}
+
+char *cp_sig_error_json(enum cp_err e)
+{
+	json_t *o = json_pack("{s:s, s:i, s:s}", "type", "error", "code", (int)e, "message",
+			      cp_err_message(e));
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}

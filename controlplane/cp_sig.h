@@ -1,0 +1,47 @@
+/*
+ * cp_sig: the signalling messages a web client sends, checked against declared parameter
+ * tables before anything else looks at them. Pure: no sockets, no room state, so the unit
+ * tests and the fuzzer drive it directly. The protocol is documented in docs/PROTOCOL.md.
+ */
+#ifndef CP_SIG_H
+#define CP_SIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cp_err.h"
+
+#define CP_SIG_MAX_MSG (256 * 1024)
+#define CP_NAME_MAX 64
+#define CP_ROOM_MAX 64
+#define CP_CHAT_MAX 2000
+
+enum cp_msg_type { CP_MSG_JOIN, CP_MSG_OFFER, CP_MSG_CHAT, CP_MSG_MUTE, CP_MSG_LEAVE, CP_MSG_PING };
+
+struct cp_sig_msg {
+	enum cp_msg_type type;
+	const char *room; /* join */
+	const char *name; /* join */
+	const char *sdp;  /* offer */
+	size_t sdp_len;
+	const char *text; /* chat */
+	int audio_muted;  /* mute: -1 when not given */
+	int video_muted;
+	json_t *root; /* owns the strings above */
+};
+
+/* 0 (CP_ERR_OK) with m filled, or an error code; free with cp_sig_msg_free either way. */
+enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m);
+void cp_sig_msg_free(struct cp_sig_msg *m);
+
+/* Room names: 1-64 of [A-Za-z0-9_-]; compared case-insensitively. */
+bool cp_sig_valid_room(const char *s);
+/* Display names: 1-64 bytes of valid UTF-8 without control characters. */
+bool cp_sig_valid_name(const char *s);
+
+/* {"type":"error","code":N,"message":"..."} as a malloc'd string. */
+char *cp_sig_error_json(enum cp_err e);
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * Funkhaus web client. Plain JavaScript, no build step. One WebSocket to /ws for signalling and
+ * one RTCPeerConnection to the SFU: this page always makes the offers; the server assigns the
+ * receive m-lines and says when to offer again ("renegotiate"). Messages are in
+ * docs/PROTOCOL.md. Nothing typed here is stored in the browser but the language choice.
+ */
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let lang = localStorage.getItem('funkhaus.lang') === 'en' ? 'en' : 'de';
+const t = (k) => (window.FH_I18N[lang] && window.FH_I18N[lang][k]) || k;
+
+function applyLang() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll('[data-i18n-placeholder]'))
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  $('lang').textContent = t('lang');
+  if (state.joined) { updateControls(); renderPeople(); }
+}
+
+const state = {
+  room: null, name: null, id: null, ws: null, pc: null, local: null,
+  joined: false, leaving: false, busy: false, pending: false,
+  want: { audio: 0, video: 0 },
+  peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
+  audioMuted: false, videoMuted: false, retry: 0,
+};
+
+function show(section) {
+  for (const s of ['start', 'prejoin', 'conference', 'left']) $(s).hidden = s !== section;
+}
+
+function toast(msg) {
+  const el = $('toast');
+  el.textContent = msg;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
+}
+
+function hashParams() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  return { name: p.get('name'), prejoin: p.get('prejoin') };
+}
+
+/* ---- media ---- */
+
+async function getLocalMedia() {
+  if (state.local) return state.local;
+  try {
+    state.local = await navigator.mediaDevices.getUserMedia({
+      audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } } });
+  } catch (e) {
+    try { state.local = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (e2) {
+      state.local = new MediaStream();
+    }
+  }
+  return state.local;
+}
+
+/* ---- tiles and lists ---- */
+
+function tileFor(id, name, self) {
+  let peer = state.peers.get(id);
+  if (peer && peer.tile) return peer.tile;
+  const tile = document.createElement('figure');
+  tile.className = 'tile';
+  tile.dataset.id = id;
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  if (self) video.muted = true;
+  const cap = document.createElement('figcaption');
+  cap.textContent = self ? `${name} ${t('conf.you')}` : name;
+  tile.append(video, cap);
+  $('tiles').append(tile);
+  if (peer) peer.tile = tile;
+  return tile;
+}
+
+function renderPeople() {
+  const ul = $('people');
+  ul.textContent = '';
+  const me = document.createElement('li');
+  me.textContent = `${state.name} ${t('conf.you')}`;
+  ul.append(me);
+  for (const [id, p] of state.peers) {
+    const li = document.createElement('li');
+    li.dataset.id = id;
+    li.textContent = p.name + (p.audioMuted ? ` (${t('conf.muted')})` : '');
+    ul.append(li);
+    if (p.tile) p.tile.classList.toggle('novideo', !!p.videoMuted);
+  }
+}
+
+function addPeer(p) {
+  if (p.id === state.id || state.peers.has(p.id)) return;
+  state.peers.set(p.id, { name: p.name, audioMuted: p.audioMuted, videoMuted: p.videoMuted,
+    stream: new MediaStream(), tile: null });
+  const peer = state.peers.get(p.id);
+  peer.tile = tileFor(p.id, p.name, false);
+  peer.tile.querySelector('video').srcObject = peer.stream;
+  renderPeople();
+}
+
+function removePeer(id) {
+  const p = state.peers.get(id);
+  if (!p) return;
+  if (p.tile) p.tile.remove();
+  state.peers.delete(id);
+  renderPeople();
+}
+
+function playWithSound(video) {
+  video.play().catch(() => {
+    if (document.querySelector('.sound-btn')) return;
+    const b = document.createElement('button');
+    b.className = 'sound-btn primary';
+    b.textContent = t('conf.sound');
+    b.onclick = () => { for (const v of document.querySelectorAll('#tiles video')) v.play(); b.remove(); };
+    $('conference').append(b);
+  });
+}
+
+/* ---- signalling ---- */
+
+function send(msg) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(msg));
+}
+
+function connect() {
+  const ws = new WebSocket(`wss://${location.host}/ws`);
+  state.ws = ws;
+  ws.onopen = () => send({ type: 'join', room: state.room, name: state.name });
+  ws.onmessage = (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch (e) { return; }
+    handle(msg).catch((e) => console.error('funkhaus:', e));
+  };
+  ws.onclose = () => {
+    if (state.ws !== ws || state.leaving) return;
+    teardown();
+    toast(t('conf.reconnect'));
+    const delay = Math.min(1000 * 2 ** state.retry++, 15000);
+    setTimeout(() => { if (!state.leaving) connect(); }, delay);
+  };
+}
+
+async function handle(msg) {
+  switch (msg.type) {
+    case 'joined':
+      state.id = msg.id;
+      state.joined = true;
+      state.retry = 0;
+      for (const p of msg.participants) addPeer(p);
+      await startPeerConnection();
+      break;
+    case 'answer':
+      await state.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+      state.busy = false;
+      if (state.pending) { state.pending = false; negotiate(); }
+      break;
+    case 'renegotiate':
+      state.want = msg.recv;
+      negotiate();
+      break;
+    case 'participant-joined':
+      addPeer(msg.participant);
+      break;
+    case 'participant-left':
+      removePeer(msg.id);
+      break;
+    case 'mute': {
+      const p = state.peers.get(msg.id);
+      if (p) { p.audioMuted = msg.audioMuted; p.videoMuted = msg.videoMuted; renderPeople(); }
+      break;
+    }
+    case 'chat':
+      addChat(msg);
+      break;
+    case 'error':
+      toast(`${msg.message} (${msg.code})`);
+      if (msg.code === 4009) { state.busy = false; }
+      break;
+    default:
+      break;
+  }
+}
+
+function addChat(msg) {
+  const li = document.createElement('li');
+  const who = document.createElement('strong');
+  who.textContent = msg.from === state.id ? `${state.name} ${t('conf.you')}` : msg.name;
+  const text = document.createElement('span');
+  text.textContent = msg.text; // never innerHTML: chat text is a stranger's input
+  li.append(who, document.createTextNode(': '), text);
+  $('chat-log').append(li);
+  li.scrollIntoView({ block: 'end' });
+}
+
+function ensureRecv(kind, n) {
+  const have = state.pc.getTransceivers().filter(
+    (tr) => tr.receiver.track.kind === kind && tr.direction === 'recvonly').length;
+  for (let i = have; i < n; i++) state.pc.addTransceiver(kind, { direction: 'recvonly' });
+}
+
+async function negotiate() {
+  if (!state.pc) return;
+  if (state.busy) { state.pending = true; return; }
+  state.busy = true;
+  ensureRecv('audio', state.want.audio || 0);
+  ensureRecv('video', state.want.video || 0);
+  const offer = await state.pc.createOffer();
+  await state.pc.setLocalDescription(offer);
+  send({ type: 'offer', sdp: state.pc.localDescription.sdp });
+}
+
+async function startPeerConnection() {
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  state.pc = pc;
+  const local = await getLocalMedia();
+  for (const track of local.getTracks())
+    pc.addTransceiver(track, { direction: 'sendonly', streams: [local] });
+  const self = tileFor('self', state.name, true);
+  self.querySelector('video').srcObject = local;
+  pc.ontrack = (ev) => {
+    const id = ev.streams[0] && ev.streams[0].id;
+    const peer = state.peers.get(id);
+    if (!peer) return;
+    for (const old of peer.stream.getTracks().filter((x) => x.kind === ev.track.kind))
+      peer.stream.removeTrack(old);
+    peer.stream.addTrack(ev.track);
+    playWithSound(peer.tile.querySelector('video'));
+  };
+  state.want = { audio: 0, video: 0 };
+  show('conference');
+  updateControls();
+  renderPeople();
+  await negotiate();
+}
+
+function teardown() {
+  if (state.pc) state.pc.close();
+  state.pc = null;
+  state.busy = state.pending = false;
+  state.joined = false;
+  for (const id of [...state.peers.keys()]) removePeer(id);
+  $('tiles').textContent = '';
+}
+
+function updateControls() {
+  $('mic').textContent = t(state.audioMuted ? 'conf.micon' : 'conf.mic');
+  $('cam').textContent = t(state.videoMuted ? 'conf.camon' : 'conf.cam');
+}
+
+function setMute(kind) {
+  const key = kind === 'audio' ? 'audioMuted' : 'videoMuted';
+  state[key] = !state[key];
+  if (state.local) for (const tr of state.local.getTracks()) if (tr.kind === kind) tr.enabled = !state[key];
+  send({ type: 'mute', audio: state.audioMuted, video: state.videoMuted });
+  updateControls();
+}
+
+function leave() {
+  state.leaving = true;
+  send({ type: 'leave' });
+  if (state.ws) state.ws.close();
+  teardown();
+  if (state.local) for (const tr of state.local.getTracks()) tr.stop();
+  state.local = null;
+  show('left');
+}
+
+/* ---- pages ---- */
+
+async function enterRoom(name) {
+  state.name = name;
+  state.leaving = false;
+  $('room-title').textContent = state.room;
+  await getLocalMedia();
+  connect();
+}
+
+async function prejoin() {
+  show('prejoin');
+  const local = await getLocalMedia();
+  $('preview').srcObject = local;
+  $('preview-note').hidden = local.getTracks().length > 0;
+  $('name-input').focus();
+}
+
+function init() {
+  applyLang();
+  $('lang').onclick = () => {
+    lang = lang === 'de' ? 'en' : 'de';
+    localStorage.setItem('funkhaus.lang', lang);
+    applyLang();
+  };
+  const path = decodeURIComponent(location.pathname.slice(1));
+  if (!path) {
+    show('start');
+    $('start-form').onsubmit = (e) => {
+      e.preventDefault();
+      location.href = '/' + encodeURIComponent($('room-input').value.trim());
+    };
+    return;
+  }
+  state.room = path;
+  document.title = `${path} – Funkhaus`;
+  $('join-form').onsubmit = (e) => {
+    e.preventDefault();
+    const name = $('name-input').value.trim();
+    if (name) enterRoom(name);
+  };
+  $('mic').onclick = () => setMute('audio');
+  $('cam').onclick = () => setMute('video');
+  $('leave').onclick = leave;
+  $('rejoin').onclick = () => enterRoom(state.name);
+  $('toggle-side').onclick = () => $('side').classList.toggle('open');
+  $('invite').onclick = () => {
+    const link = `${location.origin}/${encodeURIComponent(state.room)}`;
+    navigator.clipboard.writeText(link).then(() => toast(t('conf.copied')), () => toast(link));
+  };
+  $('chat-form').onsubmit = (e) => {
+    e.preventDefault();
+    const text = $('chat-input').value.trim();
+    if (text) send({ type: 'chat', text });
+    $('chat-input').value = '';
+  };
+  const hp = hashParams();
+  if (hp.name && hp.prejoin === 'off') enterRoom(hp.name.slice(0, 64));
+  else { if (hp.name) $('name-input').value = hp.name.slice(0, 64); prejoin(); }
+}
+
+/* For tests and curious people: per participant, what this page decodes. */
+window.funkhaus = {
+  state,
+  async received() {
+    const out = {};
+    if (!state.pc) return out;
+    const byMid = new Map();
+    for (const tr of state.pc.getTransceivers()) {
+      const id = [...state.peers.entries()].find(([, p]) =>
+        p.stream.getTracks().includes(tr.receiver.track));
+      if (id && tr.mid !== null) byMid.set(tr.mid, id[0]);
+    }
+    const stats = await state.pc.getStats();
+    stats.forEach((s) => {
+      if (s.type !== 'inbound-rtp' || !byMid.has(s.mid)) return;
+      const id = byMid.get(s.mid);
+      out[id] = out[id] || { name: state.peers.get(id).name, framesDecoded: 0, audioPackets: 0, audioEnergy: 0 };
+      if (s.kind === 'video') out[id].framesDecoded += s.framesDecoded || 0;
+      else { out[id].audioPackets += s.packetsReceived || 0; out[id].audioEnergy += s.totalAudioEnergy || 0; }
+    });
+    return out;
+  },
+  peerNames() { return [...state.peers.values()].map((p) => p.name); },
+};
+
+init();

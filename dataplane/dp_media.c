@@ -1,0 +1,485 @@
+/*
+ * dp_media: the media path of a worker. SRTP/SRTCP with libsrtp2 (one inbound and one
+ * outbound session per participant), forwarding each published packet to every receiver with
+ * its own SSRC / sequence / timestamp, a short packet cache per video stream to answer NACKs
+ * with RTX, rate-limited key frame requests, and the RTCP that keeps browsers' statistics
+ * and bandwidth estimation sane (receiver reports and REMB to publishers, translated sender
+ * reports to receivers). Runs on the worker's lcore; allocates nothing but packet buffers.
+ *
+ * Cost note: per forwarded copy one rte_pktmbuf_alloc, one memcpy of the packet and one
+ * srtp_protect; the protect dominates (about 1 us with AEAD_AES_128_GCM on the CI machine,
+ * about 4.7 us with AES_CM_128_HMAC_SHA1_80, see ../shared FACTS and bench/README.md).
+ */
+#include <string.h>
+
+#include "dp_worker.h"
+
+int dp_media_set_keys(struct dp_part *p, const struct fh_cmd_keys *k)
+{
+	srtp_policy_t pol;
+	unsigned char rx[FH_KEY_MAX], tx[FH_KEY_MAX];
+	size_t need;
+
+	if (k->profile == FH_SRTP_AEAD_AES_128_GCM)
+		need = 16 + 12;
+	else if (k->profile == FH_SRTP_AES128_CM_SHA1_80)
+		need = 16 + 14;
+	else
+		return -1;
+	if (k->key_len != need)
+		return -1;
+	dp_media_free_keys(p);
+	memcpy(rx, k->rx_key, need);
+	memcpy(tx, k->tx_key, need);
+	memset(&pol, 0, sizeof(pol));
+	if (k->profile == FH_SRTP_AEAD_AES_128_GCM) {
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+	} else {
+		srtp_crypto_policy_set_rtp_default(&pol.rtp);
+		srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
+	}
+	pol.window_size = 1024;
+	pol.allow_repeat_tx = 1;
+	pol.ssrc.type = ssrc_any_inbound;
+	pol.key = rx;
+	if (srtp_create(&p->rx, &pol) != srtp_err_status_ok)
+		goto err;
+	pol.ssrc.type = ssrc_any_outbound;
+	pol.key = tx;
+	if (srtp_create(&p->tx, &pol) != srtp_err_status_ok) {
+		srtp_dealloc(p->rx);
+		p->rx = NULL;
+		goto err;
+	}
+	p->has_keys = true;
+	memset(rx, 0, sizeof(rx));
+	memset(tx, 0, sizeof(tx));
+	return 0;
+err:
+	memset(rx, 0, sizeof(rx));
+	memset(tx, 0, sizeof(tx));
+	return -1;
+}
+
+void dp_media_free_keys(struct dp_part *p)
+{
+	if (p->rx)
+		srtp_dealloc(p->rx);
+	if (p->tx)
+		srtp_dealloc(p->tx);
+	p->rx = p->tx = NULL;
+	p->has_keys = false;
+}
+
+static struct dp_pub *find_pub(struct dp_part *p, uint32_t ssrc)
+{
+	for (int i = 0; i < DP_MAX_PUB; i++)
+		if (p->pub[i].used && p->pub[i].ssrc == ssrc)
+			return &p->pub[i];
+	return NULL;
+}
+
+static bool is_rtx_of_any(struct dp_part *p, uint32_t ssrc)
+{
+	for (int i = 0; i < DP_MAX_PUB; i++)
+		if (p->pub[i].used && p->pub[i].rtx_ssrc == ssrc)
+			return true;
+	return false;
+}
+
+static struct dp_out *find_out(struct dp_part *p, uint32_t out_ssrc)
+{
+	for (int i = 0; i < DP_MAX_OUT; i++)
+		if (p->out[i].used && p->out[i].out_ssrc == out_ssrc)
+			return &p->out[i];
+	return NULL;
+}
+
+/* RFC 3550 A.1, without the probation of new sources (cp announces them in SDP). */
+static void stats_seq(struct dp_rx_stats *s, uint16_t seq)
+{
+	if (!s->init) {
+		s->init = true;
+		s->base_seq = seq;
+		s->max_seq = seq;
+		s->received = 1;
+		return;
+	}
+	uint16_t delta = (uint16_t)(seq - s->max_seq);
+
+	if (delta == 0)
+		return;
+	if (delta < 3000) {
+		if (seq < s->max_seq)
+			s->cycles += 65536;
+		s->max_seq = seq;
+	} else if (delta <= 65536 - 100) {
+		/* a jump too large to be loss: the sender restarted its numbering */
+		s->base_seq = seq;
+		s->max_seq = seq;
+		s->cycles = 0;
+		s->received = 0;
+		s->expected_prior = s->received_prior = 0;
+	}
+	s->received++;
+}
+
+/* RFC 3550 A.8 interarrival jitter, scaled by 16. */
+static void stats_jitter(struct dp_worker *w, struct dp_pub *pub, uint32_t ts, uint64_t now)
+{
+	uint32_t arrival =
+		(uint32_t)((double)(now - w->start_tsc) * pub->clock_rate / (double)w->hz);
+	int64_t transit = (int32_t)(arrival - ts);
+
+	if (pub->st.received > 1) {
+		int64_t d = transit - pub->st.last_transit;
+
+		if (d < 0)
+			d = -d;
+		pub->st.jitter += (uint32_t)d - ((pub->st.jitter + 8) >> 4);
+	}
+	pub->st.last_transit = transit;
+}
+
+static struct rte_mbuf *copy_pkt(struct dp_worker *w, const uint8_t *d, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+	if (unlikely(!m)) {
+		dp_drop(w, FH_DROP_no_mbuf);
+		return NULL;
+	}
+	memcpy(rte_pktmbuf_mtod(m, void *), d, len);
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	return m;
+}
+
+/* Encrypts m for participant p and queues it; consumes m. */
+static void send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, bool rtcp)
+{
+	int len = m->data_len;
+	srtp_err_status_t st;
+
+	if (rtcp)
+		st = srtp_protect_rtcp(p->tx, rte_pktmbuf_mtod(m, void *), &len);
+	else
+		st = srtp_protect(p->tx, rte_pktmbuf_mtod(m, void *), &len);
+	if (unlikely(st != srtp_err_status_ok)) {
+		dp_drop(w, FH_DROP_srtp_protect_fail);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	dp_meta(m)->peer = p->addr;
+	dp_worker_send(w, m);
+}
+
+static void send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *buf, size_t len)
+{
+	struct rte_mbuf *m = copy_pkt(w, buf, len);
+
+	if (!m)
+		return;
+	send_srtp(w, p, m, true);
+	dp_count(w, FH_CTR_rtcp_out, 1);
+}
+
+static inline uint32_t ts_gap(const struct dp_pub *pub)
+{
+	/* one frame: 20 ms of Opus, or 1/30 s of video */
+	return pub->kind == FH_KIND_AUDIO ? pub->clock_rate / 50 : pub->clock_rate / 30;
+}
+
+static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd *f,
+		    const uint8_t *d, size_t len, const struct fh_rtp_hdr *h)
+{
+	struct dp_part *s = &w->parts[f->slot];
+	struct dp_out *o = &s->out[f->out];
+	uint16_t seq;
+	uint32_t ts;
+
+	if (unlikely(!s->bound || !s->has_keys)) {
+		dp_drop(w, FH_DROP_receiver_not_ready);
+		return;
+	}
+	struct rte_mbuf *m = copy_pkt(w, d, len);
+
+	if (unlikely(!m))
+		return;
+	uint8_t *q = rte_pktmbuf_mtod(m, uint8_t *);
+
+	fh_rewrite_map(&o->rw, h->ssrc, h->seq, h->ts, ts_gap(pub), &seq, &ts);
+	fh_rtp_set_seq(q, seq);
+	fh_rtp_set_ts(q, ts);
+	fh_rtp_set_ssrc(q, o->out_ssrc);
+	q[1] = (uint8_t)((q[1] & 0x80) | o->out_pt);
+	o->packets++;
+	o->octets += h->payload_len;
+	send_srtp(w, s, m, false);
+	dp_count(w, FH_CTR_rtp_forwarded, 1);
+}
+
+void dp_media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now)
+{
+	struct dp_part *p = &w->parts[slot];
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	int len = m->data_len;
+	struct fh_rtp_hdr h;
+	srtp_err_status_t st;
+
+	if (unlikely(len < FH_RTP_HDR_MIN)) {
+		dp_drop(w, FH_DROP_rtp_malformed);
+		return;
+	}
+	st = srtp_unprotect(p->rx, d, &len);
+	if (unlikely(st != srtp_err_status_ok)) {
+		if (st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old)
+			dp_drop(w, FH_DROP_srtp_replay);
+		else
+			dp_drop(w, FH_DROP_srtp_auth_fail);
+		return;
+	}
+	if (unlikely(fh_rtp_parse(d, (size_t)len, &h) < 0)) {
+		dp_drop(w, FH_DROP_rtp_malformed);
+		return;
+	}
+	struct dp_pub *pub = find_pub(p, h.ssrc);
+
+	if (unlikely(!pub)) {
+		dp_drop(w, is_rtx_of_any(p, h.ssrc) ? FH_DROP_rtx_in : FH_DROP_rtp_unknown_ssrc);
+		return;
+	}
+	dp_count(w, FH_CTR_rtp_in, 1);
+	stats_seq(&pub->st, h.seq);
+	stats_jitter(w, pub, h.ts, now);
+	if (pub->muted) {
+		dp_drop(w, FH_DROP_muted);
+		return;
+	}
+	if (pub->cache && len <= DP_CACHE_PKT) {
+		struct dp_cache_ent *e = &pub->cache[h.seq % DP_CACHE];
+
+		e->seq = h.seq;
+		e->len = (uint16_t)len;
+		memcpy(e->data, d, (size_t)len);
+	}
+	for (uint16_t i = 0; i < pub->n_fwd; i++)
+		forward(w, pub, &pub->fwd[i], d, (size_t)len, &h);
+}
+
+void dp_media_send_pli(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, uint64_t now,
+		       bool force)
+{
+	struct dp_part *p = &w->parts[slot];
+	uint64_t min = force ? w->pli_min_cycles / 4 : w->pli_min_cycles;
+	uint8_t buf[64];
+	size_t n;
+
+	if (!p->bound || !p->has_keys || now - pub->last_pli_tsc < min)
+		return;
+	n = fh_rtcp_build_rr(buf, sizeof(buf), w->sfu_ssrc, NULL, 0);
+	n += fh_rtcp_build_pli(buf + n, sizeof(buf) - n, w->sfu_ssrc, pub->ssrc);
+	send_rtcp(w, p, buf, n);
+	pub->last_pli_tsc = now;
+	dp_count(w, FH_CTR_pli_sent, 1);
+}
+
+static void answer_nack(struct dp_worker *w, struct dp_part *p, const struct fh_rtcp_pkt *pkt)
+{
+	struct dp_out *o = find_out(p, fh_rtcp_fb_media_ssrc(pkt));
+	uint16_t seqs[64];
+
+	if (!o || !o->pub_ssrc || !o->rw.started)
+		return;
+	struct dp_part *pp = &w->parts[o->pub_slot];
+	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_ssrc) : NULL;
+
+	if (!pub || !pub->cache)
+		return;
+	unsigned n = fh_rtcp_nack_seqs(pkt, seqs, 64);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t in_seq = fh_rewrite_unmap_seq(&o->rw, seqs[i]);
+		struct dp_cache_ent *e = &pub->cache[in_seq % DP_CACHE];
+		struct fh_rtp_hdr h;
+
+		if (!e->len || e->seq != in_seq || fh_rtp_parse(e->data, e->len, &h) < 0 ||
+		    h.ssrc != o->rw.src_ssrc) {
+			dp_drop(w, FH_DROP_nack_miss);
+			continue;
+		}
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+		if (!m) {
+			dp_drop(w, FH_DROP_no_mbuf);
+			return;
+		}
+		uint8_t *q = rte_pktmbuf_mtod(m, uint8_t *);
+		size_t len;
+
+		memcpy(q, e->data, h.hdr_len);
+		fh_rtp_set_ts(q, h.ts + o->rw.ts_off);
+		if (o->out_rtx_ssrc) {
+			/* RFC 4588: own SSRC and numbering, original sequence number first. */
+			q[0] &= (uint8_t)~0x20; /* the padding is not carried over */
+			q[1] = (uint8_t)((q[1] & 0x80) | o->out_rtx_pt);
+			fh_rtp_set_seq(q, o->rtx_seq++);
+			fh_rtp_set_ssrc(q, o->out_rtx_ssrc);
+			fh_wr16(q + h.hdr_len, seqs[i]);
+			memcpy(q + h.hdr_len + 2, e->data + h.hdr_len, h.payload_len);
+			len = h.hdr_len + 2u + h.payload_len;
+		} else {
+			q[1] = (uint8_t)((q[1] & 0x80) | o->out_pt);
+			fh_rtp_set_seq(q, seqs[i]);
+			fh_rtp_set_ssrc(q, o->out_ssrc);
+			memcpy(q + h.hdr_len, e->data + h.hdr_len, e->len - h.hdr_len);
+			len = e->len;
+		}
+		m->data_len = (uint16_t)len;
+		m->pkt_len = (uint32_t)len;
+		send_srtp(w, p, m, false);
+		dp_count(w, FH_CTR_rtx_sent, 1);
+	}
+}
+
+/* A publisher's sender report, translated for each receiver so lip sync and stats hold. */
+static void relay_sr(struct dp_worker *w, struct dp_pub *pub, const struct fh_rtcp_pkt *pkt,
+		     uint64_t now)
+{
+	if (pkt->len < 28)
+		return;
+	uint64_t ntp = (uint64_t)fh_rd32(pkt->data + 8) << 32 | fh_rd32(pkt->data + 12);
+	uint32_t rtp_ts = fh_rd32(pkt->data + 16);
+
+	pub->st.last_sr_mid = (uint32_t)(ntp >> 16);
+	pub->st.last_sr_tsc = now;
+	for (uint16_t i = 0; i < pub->n_fwd; i++) {
+		struct dp_part *s = &w->parts[pub->fwd[i].slot];
+		struct dp_out *o = &s->out[pub->fwd[i].out];
+		uint8_t buf[32];
+
+		if (!s->bound || !s->has_keys || !o->rw.started || o->rw.src_ssrc != pub->ssrc)
+			continue;
+		struct fh_rtcp_sr_info sr = {
+			.ssrc = o->out_ssrc,
+			.ntp = ntp,
+			.rtp_ts = rtp_ts + o->rw.ts_off,
+			.packets = o->packets,
+			.octets = o->octets,
+		};
+		size_t n = fh_rtcp_build_sr(buf, sizeof(buf), &sr);
+
+		send_rtcp(w, s, buf, n);
+	}
+}
+
+static void keyframe_for(struct dp_worker *w, struct dp_part *p, uint32_t out_ssrc,
+			 uint64_t now)
+{
+	struct dp_out *o = find_out(p, out_ssrc);
+
+	if (!o || !o->pub_ssrc)
+		return;
+	struct dp_part *pp = &w->parts[o->pub_slot];
+	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_ssrc) : NULL;
+
+	if (pub)
+		dp_media_send_pli(w, o->pub_slot, pub, now, false);
+}
+
+void dp_media_rtcp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now)
+{
+	struct dp_part *p = &w->parts[slot];
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	int len = m->data_len;
+	struct fh_rtcp_pkt pkt;
+	size_t off = 0;
+
+	if (unlikely(len < 8)) {
+		dp_drop(w, FH_DROP_rtcp_malformed);
+		return;
+	}
+	if (srtp_unprotect_rtcp(p->rx, d, &len) != srtp_err_status_ok) {
+		dp_drop(w, FH_DROP_srtcp_auth_fail);
+		return;
+	}
+	if (fh_rtcp_validate(d, (size_t)len) < 0) {
+		dp_drop(w, FH_DROP_rtcp_malformed);
+		return;
+	}
+	dp_count(w, FH_CTR_rtcp_in, 1);
+	while (fh_rtcp_next(d, (size_t)len, &off, &pkt) == 1) {
+		switch (pkt.pt) {
+		case FH_RTCP_SR: {
+			struct dp_pub *pub = find_pub(p, fh_rd32(pkt.data + 4));
+
+			if (pub)
+				relay_sr(w, pub, &pkt, now);
+			break;
+		}
+		case FH_RTCP_RTPFB:
+			if (pkt.count == FH_RTPFB_NACK)
+				answer_nack(w, p, &pkt);
+			break;
+		case FH_RTCP_PSFB:
+			if (pkt.count == FH_PSFB_PLI)
+				keyframe_for(w, p, fh_rtcp_fb_media_ssrc(&pkt), now);
+			else if (pkt.count == FH_PSFB_FIR && pkt.len >= 20)
+				keyframe_for(w, p, fh_rd32(pkt.data + 12), now);
+			break;
+		default:
+			/* RR, SDES, BYE, XR, REMB: terminated here, never relayed blindly */
+			break;
+		}
+	}
+}
+
+void dp_media_periodic_rtcp(struct dp_worker *w, uint16_t slot, uint64_t now)
+{
+	struct dp_part *p = &w->parts[slot];
+	struct fh_rtcp_report_block rb[DP_MAX_PUB];
+	uint32_t video[DP_MAX_PUB];
+	unsigned n = 0, nv = 0;
+	uint8_t buf[256];
+
+	for (int i = 0; i < DP_MAX_PUB; i++) {
+		struct dp_pub *pub = &p->pub[i];
+		struct dp_rx_stats *s = &pub->st;
+
+		if (!pub->used || !s->init)
+			continue;
+		uint32_t ext_max = s->cycles + s->max_seq;
+		uint32_t expected = ext_max - s->base_seq + 1;
+		uint32_t exp_int = expected - s->expected_prior;
+		uint32_t rec_int = s->received - s->received_prior;
+		int64_t lost_int = (int64_t)exp_int - rec_int;
+
+		s->expected_prior = expected;
+		s->received_prior = s->received;
+		rb[n] = (struct fh_rtcp_report_block){
+			.ssrc = pub->ssrc,
+			.fraction_lost = (exp_int == 0 || lost_int <= 0) ?
+						 0 : (uint8_t)((lost_int << 8) / exp_int),
+			.cumulative_lost = (int32_t)(expected - s->received),
+			.ext_highest_seq = ext_max,
+			.jitter = s->jitter >> 4,
+			.lsr = s->last_sr_mid,
+			.dlsr = s->last_sr_tsc ?
+					(uint32_t)((now - s->last_sr_tsc) * 65536 / w->hz) : 0,
+		};
+		n++;
+		if (pub->kind == FH_KIND_VIDEO)
+			video[nv++] = pub->ssrc;
+	}
+	if (n == 0)
+		return;
+	size_t len = fh_rtcp_build_rr(buf, sizeof(buf), w->sfu_ssrc, rb, n);
+
+	if (nv)
+		len += fh_rtcp_build_remb(buf + len, sizeof(buf) - len, w->sfu_ssrc,
+					  w->remb_bitrate, video, nv);
+	send_rtcp(w, p, buf, len);
+}

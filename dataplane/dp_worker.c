@@ -1,0 +1,579 @@
+/*
+ * dp_worker: the run-to-completion loop of one worker (receive a burst, classify, process,
+ * send a burst), the commands from funkhaus-cp that build its state, and its timers
+ * (consent freshness, periodic RTCP). Runs on the worker's own lcore.
+ *
+ * Cost note: the loop itself is a handful of ring-count reads per burst; what bounds a core is
+ * SRTP, once to decrypt and once per receiver to encrypt (see bench/README.md).
+ */
+#include "dp_worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_random.h>
+
+#define DP_IDLE_POLLS 16  /* empty polls before sleeping */
+#define DP_IDLE_SLEEP_MS 5
+
+int dp_addr_lookup(const struct dp_worker *w, const struct fh_addr *a)
+{
+	uint32_t h = fh_addr_hash(a) & (DP_ADDR_HASH - 1);
+
+	for (unsigned i = 0; i < DP_ADDR_HASH; i++) {
+		int16_t s = w->addr_hash[(h + i) & (DP_ADDR_HASH - 1)];
+
+		if (s < 0)
+			return -1;
+		if (fh_addr_eq(&w->parts[s].addr, a))
+			return s;
+	}
+	return -1;
+}
+
+void dp_addr_insert(struct dp_worker *w, const struct fh_addr *a, uint16_t slot)
+{
+	uint32_t h = fh_addr_hash(a) & (DP_ADDR_HASH - 1);
+
+	/* The table has twice as many cells as slots, so a free cell always exists. */
+	while (w->addr_hash[h] >= 0)
+		h = (h + 1) & (DP_ADDR_HASH - 1);
+	w->addr_hash[h] = (int16_t)slot;
+}
+
+void dp_addr_remove(struct dp_worker *w, const struct fh_addr *a)
+{
+	uint32_t h = fh_addr_hash(a) & (DP_ADDR_HASH - 1);
+	uint32_t i;
+
+	for (i = h;; i = (i + 1) & (DP_ADDR_HASH - 1)) {
+		if (w->addr_hash[i] < 0)
+			return;
+		if (fh_addr_eq(&w->parts[w->addr_hash[i]].addr, a))
+			break;
+	}
+	/* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
+	w->addr_hash[i] = -1;
+	for (uint32_t j = (i + 1) & (DP_ADDR_HASH - 1); w->addr_hash[j] >= 0;
+	     j = (j + 1) & (DP_ADDR_HASH - 1)) {
+		int16_t s = w->addr_hash[j];
+		uint32_t home = fh_addr_hash(&w->parts[s].addr) & (DP_ADDR_HASH - 1);
+
+		/* move s into the hole at i when its home is not cyclically within (i, j] */
+		if (((j - home) & (DP_ADDR_HASH - 1)) >= ((j - i) & (DP_ADDR_HASH - 1))) {
+			w->addr_hash[i] = s;
+			w->addr_hash[j] = -1;
+			i = j;
+		}
+	}
+}
+
+void dp_worker_emit(struct dp_worker *w, uint16_t type, uint16_t slot, uint32_t arg)
+{
+	struct fh_evt e = { .type = type, .slot = slot, .arg = arg };
+
+	if (slot < FH_MAX_SLOTS && w->parts[slot].used) {
+		e.room = w->parts[slot].room;
+		e.addr = w->parts[slot].addr;
+	}
+	/* A full event ring means cp is gone or stuck; media must go on regardless. */
+	rte_ring_sp_enqueue_elem(w->evt, &e, sizeof(e));
+}
+
+void dp_worker_flush(struct dp_worker *w)
+{
+	uint64_t bytes = 0;
+
+	if (w->n_tx == 0)
+		return;
+	for (uint16_t i = 0; i < w->n_tx; i++)
+		bytes += w->tx[i]->data_len;
+	uint16_t sent = w->io->tx_burst(w->port, w->tx, w->n_tx);
+
+	/* The backend may reorder what it refused to the tail; those are still ours. */
+	for (uint16_t i = sent; i < w->n_tx; i++) {
+		bytes -= w->tx[i]->data_len;
+		dp_drop(w, FH_DROP_tx_fail);
+		rte_pktmbuf_free(w->tx[i]);
+	}
+	dp_count(w, FH_CTR_tx_packets, sent);
+	dp_count(w, FH_CTR_tx_bytes, bytes);
+	w->n_tx = 0;
+}
+
+static void part_unbind(struct dp_worker *w, struct dp_part *p)
+{
+	if (!p->bound)
+		return;
+	dp_addr_remove(w, &p->addr);
+	p->bound = false;
+	w->ctr->bound--;
+}
+
+static struct dp_pub *find_pub(struct dp_part *p, uint32_t ssrc)
+{
+	for (int i = 0; i < DP_MAX_PUB; i++)
+		if (p->pub[i].used && p->pub[i].ssrc == ssrc)
+			return &p->pub[i];
+	return NULL;
+}
+
+static void fwd_remove(struct dp_pub *pub, uint16_t slot, uint8_t out)
+{
+	for (uint16_t i = 0; i < pub->n_fwd; i++) {
+		if (pub->fwd[i].slot == slot && pub->fwd[i].out == out) {
+			pub->fwd[i] = pub->fwd[--pub->n_fwd];
+			return;
+		}
+	}
+}
+
+static void out_remove(struct dp_worker *w, uint16_t slot, uint8_t idx)
+{
+	struct dp_out *o = &w->parts[slot].out[idx];
+
+	if (!o->used)
+		return;
+	struct dp_part *pp = &w->parts[o->pub_slot];
+	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_ssrc) : NULL;
+
+	if (pub)
+		fwd_remove(pub, slot, idx);
+	memset(o, 0, sizeof(*o));
+}
+
+static void pub_remove(struct dp_worker *w, struct dp_pub *pub)
+{
+	/* Receivers keep their out entry (cp removes it with SUB_DEL); only the link goes. */
+	for (uint16_t i = 0; i < pub->n_fwd; i++) {
+		struct dp_out *o = &w->parts[pub->fwd[i].slot].out[pub->fwd[i].out];
+
+		o->pub_ssrc = 0;
+	}
+	free(pub->cache);
+	memset(pub, 0, sizeof(*pub));
+}
+
+static void part_del(struct dp_worker *w, uint16_t slot)
+{
+	struct dp_part *p = &w->parts[slot];
+
+	if (!p->used)
+		return;
+	for (uint8_t i = 0; i < DP_MAX_OUT; i++)
+		out_remove(w, slot, i);
+	for (int i = 0; i < DP_MAX_PUB; i++)
+		if (p->pub[i].used)
+			pub_remove(w, &p->pub[i]);
+	part_unbind(w, p);
+	dp_media_free_keys(p);
+	memset(p, 0, sizeof(*p));
+	w->ctr->participants--;
+}
+
+static bool valid_cred(const char *s, size_t max, uint8_t *len)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n == 0 || n > max)
+		return false;
+	*len = (uint8_t)n;
+	return true;
+}
+
+static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c)
+{
+	struct dp_part *p = &w->parts[c->slot];
+	uint8_t lu, ru, pw;
+
+	if (!valid_cred(c->u.part.local_ufrag, FH_UFRAG_MAX, &lu) ||
+	    !valid_cred(c->u.part.remote_ufrag, FH_UFRAG_MAX, &ru) ||
+	    !valid_cred(c->u.part.local_pwd, FH_PWD_MAX, &pw))
+		return -EINVAL;
+	part_del(w, c->slot);
+	p->used = true;
+	p->room = c->room;
+	memcpy(p->lufrag, c->u.part.local_ufrag, lu);
+	memcpy(p->rufrag, c->u.part.remote_ufrag, ru);
+	memcpy(p->lpwd, c->u.part.local_pwd, pw);
+	p->lufrag_len = lu;
+	p->rufrag_len = ru;
+	p->lpwd_len = pw;
+	w->ctr->participants++;
+	return 0;
+}
+
+static int cmd_stream_add(struct dp_worker *w, const struct fh_cmd *c)
+{
+	struct dp_part *p = &w->parts[c->slot];
+	const struct fh_cmd_stream *s = &c->u.stream;
+	struct dp_pub *pub = NULL;
+
+	if (!s->ssrc || s->kind > FH_KIND_VIDEO || !s->clock_rate || find_pub(p, s->ssrc))
+		return -EINVAL;
+	for (int i = 0; i < DP_MAX_PUB && !pub; i++)
+		if (!p->pub[i].used)
+			pub = &p->pub[i];
+	if (!pub)
+		return -ENOSPC;
+	memset(pub, 0, sizeof(*pub));
+	if (s->kind == FH_KIND_VIDEO) {
+		pub->cache = calloc(DP_CACHE, sizeof(*pub->cache));
+		if (!pub->cache)
+			return -ENOMEM;
+	}
+	pub->used = true;
+	pub->kind = s->kind;
+	pub->ssrc = s->ssrc;
+	pub->rtx_ssrc = s->rtx_ssrc;
+	pub->pt = s->pt;
+	pub->rtx_pt = s->rtx_pt;
+	pub->clock_rate = s->clock_rate;
+	return 0;
+}
+
+static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
+{
+	const struct fh_cmd_sub *s = &c->u.sub;
+	struct dp_part *sub = &w->parts[c->slot];
+	struct dp_part *pp;
+	struct dp_pub *pub;
+	int idx = -1;
+
+	if (s->pub_slot >= FH_MAX_SLOTS || s->pub_slot == c->slot || !s->out_ssrc)
+		return -EINVAL;
+	pp = &w->parts[s->pub_slot];
+	if (!pp->used || !(pub = find_pub(pp, s->pub_ssrc)) || pub->n_fwd == DP_MAX_FWD)
+		return -ENOENT;
+	for (int i = 0; i < DP_MAX_OUT; i++) {
+		if (sub->out[i].used && sub->out[i].out_ssrc == s->out_ssrc)
+			return -EEXIST;
+		if (!sub->out[i].used && idx < 0)
+			idx = i;
+	}
+	if (idx < 0)
+		return -ENOSPC;
+	struct dp_out *o = &sub->out[idx];
+
+	memset(o, 0, sizeof(*o));
+	o->used = true;
+	o->kind = s->kind;
+	o->pub_slot = s->pub_slot;
+	o->pub_ssrc = s->pub_ssrc;
+	o->out_ssrc = s->out_ssrc;
+	o->out_rtx_ssrc = s->out_rtx_ssrc;
+	o->out_pt = s->out_pt;
+	o->out_rtx_pt = s->out_rtx_pt;
+	o->rtx_seq = (uint16_t)rte_rand();
+	fh_rewrite_init(&o->rw, (uint16_t)rte_rand(), (uint32_t)rte_rand());
+	pub->fwd[pub->n_fwd++] = (struct dp_fwd){ .slot = c->slot, .out = (uint8_t)idx };
+	/* A newcomer needs a key frame to show anything. */
+	if (pub->kind == FH_KIND_VIDEO)
+		dp_media_send_pli(w, s->pub_slot, pub, now, true);
+	return 0;
+}
+
+static int cmd_sub_del(struct dp_worker *w, const struct fh_cmd *c)
+{
+	struct dp_part *sub = &w->parts[c->slot];
+
+	for (uint8_t i = 0; i < DP_MAX_OUT; i++) {
+		if (sub->out[i].used && sub->out[i].out_ssrc == c->u.sub.out_ssrc) {
+			out_remove(w, c->slot, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void cmd_dump(struct dp_worker *w)
+{
+	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++)
+		if (w->parts[s].used)
+			dp_worker_emit(w, FH_EVT_PART_INFO, s, w->parts[s].bound);
+	dp_worker_emit(w, FH_EVT_DUMP_END, 0xffff, 0);
+}
+
+void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
+{
+	int rc = 0;
+
+	if (c->type == FH_CMD_DUMP) {
+		cmd_dump(w);
+		return;
+	}
+	if (c->slot >= FH_MAX_SLOTS) {
+		rc = -EINVAL;
+		goto out;
+	}
+	struct dp_part *p = &w->parts[c->slot];
+
+	if (c->type != FH_CMD_PART_ADD && !p->used) {
+		rc = -ENOENT;
+		goto out;
+	}
+	switch (c->type) {
+	case FH_CMD_PART_ADD:
+		rc = cmd_part_add(w, c);
+		break;
+	case FH_CMD_PART_DEL:
+		part_del(w, c->slot);
+		break;
+	case FH_CMD_KEYS:
+		rc = dp_media_set_keys(p, &c->u.keys);
+		break;
+	case FH_CMD_STREAM_ADD:
+		rc = cmd_stream_add(w, c);
+		break;
+	case FH_CMD_STREAM_DEL: {
+		struct dp_pub *pub = find_pub(p, c->u.stream.ssrc);
+
+		if (pub)
+			pub_remove(w, pub);
+		else
+			rc = -ENOENT;
+		break;
+	}
+	case FH_CMD_SUB_ADD:
+		rc = cmd_sub_add(w, c, now);
+		break;
+	case FH_CMD_SUB_DEL:
+		rc = cmd_sub_del(w, c);
+		break;
+	case FH_CMD_KEYFRAME: {
+		struct dp_pub *pub = find_pub(p, c->u.stream.ssrc);
+
+		if (pub)
+			dp_media_send_pli(w, c->slot, pub, now, false);
+		else
+			rc = -ENOENT;
+		break;
+	}
+	case FH_CMD_MUTE: {
+		struct dp_pub *pub = find_pub(p, c->u.mute.ssrc);
+
+		if (pub)
+			pub->muted = c->u.mute.muted;
+		else
+			rc = -ENOENT;
+		break;
+	}
+	default:
+		rc = -EINVAL;
+	}
+out:
+	if (rc < 0) {
+		dp_drop(w, FH_DROP_cmd_invalid);
+		struct fh_evt e = { .type = FH_EVT_CMD_ERR, .slot = c->slot, .room = c->room,
+				    .arg = c->type, .seq = c->seq };
+
+		rte_ring_sp_enqueue_elem(w->evt, &e, sizeof(e));
+	} else {
+		dp_count(w, FH_CTR_commands, 1);
+	}
+}
+
+static void dtls_up(struct dp_worker *w, struct rte_mbuf *m)
+{
+	struct dp_pkt_meta *meta = dp_meta(m);
+	int slot = dp_addr_lookup(w, &meta->peer);
+
+	if (slot < 0) {
+		dp_drop(w, FH_DROP_dtls_unbound);
+		return;
+	}
+	if (m->data_len < 13 || m->data_len > FH_PKT_MAX) {
+		dp_drop(w, FH_DROP_dtls_malformed);
+		return;
+	}
+	struct fh_pkt_msg msg;
+
+	msg.slot = (uint16_t)slot;
+	msg.len = m->data_len;
+	msg.room = w->parts[slot].room;
+	msg.addr = meta->peer;
+	memcpy(msg.data, rte_pktmbuf_mtod(m, void *), m->data_len);
+	if (rte_ring_sp_enqueue_elem(w->up, &msg, sizeof(msg)) != 0)
+		dp_drop(w, FH_DROP_up_ring_full);
+	else
+		dp_count(w, FH_CTR_dtls_up, 1);
+}
+
+static void dtls_down(struct dp_worker *w)
+{
+	struct fh_pkt_msg msg;
+
+	for (int i = 0; i < 16; i++) {
+		if (rte_ring_sc_dequeue_elem(w->down, &msg, sizeof(msg)) != 0)
+			return;
+		struct dp_part *p = msg.slot < FH_MAX_SLOTS ? &w->parts[msg.slot] : NULL;
+
+		if (!p || !p->used || !p->bound || msg.len == 0 || msg.len > FH_PKT_MAX) {
+			dp_drop(w, FH_DROP_down_unbound);
+			continue;
+		}
+		struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+		if (!m) {
+			dp_drop(w, FH_DROP_no_mbuf);
+			continue;
+		}
+		memcpy(rte_pktmbuf_mtod(m, void *), msg.data, msg.len);
+		m->data_len = msg.len;
+		m->pkt_len = msg.len;
+		dp_meta(m)->peer = p->addr;
+		dp_worker_send(w, m);
+		dp_count(w, FH_CTR_dtls_down, 1);
+	}
+}
+
+void dp_worker_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct dp_pkt_meta *meta = dp_meta(m);
+	int slot;
+
+	dp_count(w, FH_CTR_rx_packets, 1);
+	dp_count(w, FH_CTR_rx_bytes, m->data_len);
+	if (unlikely(meta->flags & DP_META_TRUNCATED)) {
+		dp_drop(w, FH_DROP_not_webrtc);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	switch (fh_demux(d, m->data_len)) {
+	case FH_DEMUX_STUN:
+		dp_stun_input(w, m, now); /* consumes m */
+		return;
+	case FH_DEMUX_DTLS:
+		dtls_up(w, m);
+		break;
+	case FH_DEMUX_RTP:
+	case FH_DEMUX_RTCP:
+		slot = dp_addr_lookup(w, &meta->peer);
+		if (slot < 0) {
+			dp_drop(w, FH_DROP_media_unbound);
+			break;
+		}
+		if (!w->parts[slot].has_keys) {
+			dp_drop(w, FH_DROP_media_no_keys);
+			break;
+		}
+		if (fh_demux(d, m->data_len) == FH_DEMUX_RTP)
+			dp_media_rtp(w, m, slot, now);
+		else
+			dp_media_rtcp(w, m, slot, now);
+		break;
+	default:
+		dp_drop(w, FH_DROP_not_webrtc);
+		break;
+	}
+	rte_pktmbuf_free(m);
+}
+
+void dp_worker_timers(struct dp_worker *w, uint64_t now)
+{
+	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++) {
+		struct dp_part *p = &w->parts[s];
+
+		if (!p->used || !p->bound)
+			continue;
+		if (now - p->last_check_tsc > w->consent_cycles) {
+			/* RFC 7675: without fresh consent we stop sending at once. */
+			dp_worker_emit(w, FH_EVT_CONSENT_LOST, s, 0);
+			part_unbind(w, p);
+			dp_count(w, FH_CTR_consent_lost, 1);
+			continue;
+		}
+		if (p->has_keys && now >= p->next_rtcp_tsc) {
+			dp_media_periodic_rtcp(w, s, now);
+			/* about once a second, spread so that slots do not fire together */
+			p->next_rtcp_tsc = now + w->hz - w->hz / 8 + (rte_rand() % (w->hz / 4));
+		}
+	}
+}
+
+int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct fh_region *reg,
+		   struct rte_mempool *pool, volatile bool *stop)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = c->id;
+	w->stop = stop;
+	w->io = c->io;
+	w->pool = pool;
+	w->cmd = fh_region_cmd(reg, c->id);
+	w->evt = fh_region_evt(reg, c->id);
+	w->up = fh_region_up(reg, c->id);
+	w->down = fh_region_down(reg, c->id);
+	w->ctr = fh_region_counters(reg, c->id);
+	w->hz = rte_get_tsc_hz();
+	w->consent_cycles = w->hz * c->consent_timeout_s;
+	w->pli_min_cycles = w->hz / 3;
+	w->remb_bitrate = c->remb_bitrate;
+	w->sfu_ssrc = (uint32_t)rte_rand() | 1;
+	memset(w->addr_hash, 0xff, sizeof(w->addr_hash));
+	w->parts = calloc(FH_MAX_SLOTS, sizeof(*w->parts));
+	if (!w->parts)
+		return -ENOMEM;
+	w->port = w->io->open(&c->io_conf, pool);
+	if (!w->port) {
+		int e = errno;
+
+		free(w->parts);
+		return -e;
+	}
+	return 0;
+}
+
+void dp_worker_fini(struct dp_worker *w)
+{
+	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++)
+		part_del(w, s);
+	w->io->close(w->port);
+	free(w->parts);
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct rte_mbuf *pkts[DP_BURST];
+	struct fh_cmd cmd;
+	unsigned idle = 0;
+	uint64_t last = rte_rdtsc(), next_timer = last;
+
+	w->start_tsc = last;
+	while (!*w->stop) {
+		uint64_t now = rte_rdtsc();
+		uint16_t n = w->io->rx_burst(w->port, pkts, DP_BURST);
+
+		for (uint16_t i = 0; i < n; i++)
+			dp_worker_input(w, pkts[i], now);
+		/* Commands are applied between bursts, so state never changes mid-packet. */
+		for (int i = 0; i < 32 && rte_ring_sc_dequeue_elem(w->cmd, &cmd, sizeof(cmd)) == 0;
+		     i++) {
+			dp_worker_apply(w, &cmd, now);
+			n++;
+		}
+		dtls_down(w);
+		if (now >= next_timer) {
+			dp_worker_timers(w, now);
+			next_timer = now + w->hz / 10;
+		}
+		dp_worker_flush(w);
+
+		uint64_t end = rte_rdtsc();
+
+		w->ctr->total_cycles += end - last;
+		if (n) {
+			w->ctr->busy_cycles += end - now;
+			idle = 0;
+		} else if (++idle >= DP_IDLE_POLLS) {
+			w->io->idle(w->port, DP_IDLE_SLEEP_MS);
+		}
+		last = end;
+	}
+	return 0;
+}

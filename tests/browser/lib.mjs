@@ -1,0 +1,98 @@
+// Shared helpers of the browser tests: start both daemons with a private configuration and
+// drive Debian's Chromium with playwright-core. Runs inside the network namespace run.sh made.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function fail(msg) {
+  console.error(`FAIL: ${msg}`);
+  process.exitCode = 1;
+  throw new Error(msg);
+}
+
+export async function startFunkhaus({ build, source, workers = 1, port = 8443, basePort = 40000 }) {
+  const dir = mkdtempSync(join(tmpdir(), 'funkhaus-browser-'));
+  const name = `b${process.pid}`;
+  const conf = join(dir, 'funkhaus.conf');
+  const gen = spawn(`${source}/scripts/gen-cert.sh`, [join(dir, 'tls')], { stdio: 'inherit' });
+  await new Promise((r) => gen.on('exit', r));
+  writeFileSync(conf, `[instance]\nname = ${name}\n[dataplane]\nworkers = ${workers}\n` +
+    `base_port = ${basePort}\nbind = 127.0.0.1\n[controlplane]\nport = ${port}\n` +
+    `tls_cert = ${dir}/tls/cert.pem\ntls_key = ${dir}/tls/key.pem\n` +
+    `web_root = ${source}/controlplane/web\nannounce = 127.0.0.1\n`);
+  const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
+  const { openSync } = await import('node:fs');
+  const dp = spawn(`${build}/dataplane/funkhaus-dp`, ['-c', conf],
+    { stdio: ['ignore', 'ignore', openSync(logs.dp, 'a')] });
+  await sleep(500);
+  const cp = spawn(`${build}/controlplane/funkhaus-cp`, ['-c', conf],
+    { stdio: ['ignore', 'ignore', openSync(logs.cp, 'a')] });
+  const url = `https://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if ((await r.json()).dataplane) break;
+    } catch (e) { /* not up yet */ }
+    await sleep(100);
+  }
+  return {
+    url, dir, logs,
+    async stop() {
+      for (const p of [cp, dp]) if (p.exitCode === null) p.kill('SIGTERM');
+      await sleep(300);
+    },
+    dumpLogs() {
+      for (const [k, f] of Object.entries(logs)) {
+        try { console.error(`--- ${k} log ---\n${readFileSync(f, 'utf8')}`); } catch (e) { /* none */ }
+      }
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'],
+  });
+}
+
+export async function openPage(browser, url, room, name) {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
+  await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}&prejoin=off`);
+  return page;
+}
+
+// Waits until the page decodes video frames and audio from every named peer.
+export async function waitReceives(page, names, timeoutMs, label) {
+  const deadline = Date.now() + timeoutMs;
+  let last = {};
+  while (Date.now() < deadline) {
+    last = await page.evaluate(() => window.funkhaus.received());
+    const ok = names.every((n) => Object.values(last).some(
+      (r) => r.name === n && r.framesDecoded > 0 && r.audioPackets > 0));
+    if (ok) return last;
+    await sleep(250);
+  }
+  fail(`${label}: did not decode video and audio from ${names.join(', ')} within ` +
+    `${timeoutMs} ms; got ${JSON.stringify(last)}`);
+}
+
+export async function waitPeers(page, names, timeoutMs, label) {
+  const deadline = Date.now() + timeoutMs;
+  let got = [];
+  while (Date.now() < deadline) {
+    got = (await page.evaluate(() => window.funkhaus.peerNames())).sort();
+    if (JSON.stringify(got) === JSON.stringify([...names].sort())) return;
+    await sleep(200);
+  }
+  fail(`${label}: participant list is ${JSON.stringify(got)}, expected ${JSON.stringify(names)}`);
+}
