@@ -1,0 +1,99 @@
+/* Unit tests of fh_region: messages cross the shared rings in order and by value; an
+ * attaching process checks magic and ABI; a second control plane is refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fh_region.h"
+#include "fh_test.h"
+
+static void name_for(char *buf, size_t n, const char *what)
+{
+	snprintf(buf, n, "/funkhaus-test-%s-%d", what, (int)getpid());
+}
+
+static void messages_in_order(void)
+{
+	struct fh_region dp, cp;
+	uint16_t ports[2] = { 40000, 40001 };
+	char name[64];
+
+	name_for(name, sizeof(name), "order");
+	CHECK_EQ(fh_region_create(&dp, name, 2, ports), 0);
+	CHECK_EQ(fh_region_attach(&cp, name), 0);
+	CHECK_EQ(cp.hdr->n_workers, 2);
+	CHECK_EQ(cp.hdr->w[1].port, 40001);
+	CHECK_EQ(cp.hdr->generation, dp.hdr->generation);
+
+	/* cp -> worker 1 commands, in order, carried by value */
+	for (uint32_t i = 0; i < 100; i++) {
+		struct fh_cmd c = { .type = FH_CMD_KEYFRAME, .slot = (uint16_t)i, .seq = i };
+
+		c.u.stream.ssrc = 1000 + i;
+		CHECK_EQ(rte_ring_sp_enqueue_elem(fh_region_cmd(&cp, 1), &c, sizeof(c)), 0);
+	}
+	CHECK_EQ(rte_ring_count(fh_region_cmd(&dp, 0)), 0);
+	for (uint32_t i = 0; i < 100; i++) {
+		struct fh_cmd c;
+
+		CHECK_EQ(rte_ring_sc_dequeue_elem(fh_region_cmd(&dp, 1), &c, sizeof(c)), 0);
+		CHECK(c.seq == i && c.slot == i && c.u.stream.ssrc == 1000 + i);
+	}
+	/* a full ring refuses instead of overwriting */
+	struct fh_evt e = { .type = FH_EVT_BOUND };
+	unsigned n = 0;
+
+	while (rte_ring_sp_enqueue_elem(fh_region_evt(&dp, 0), &e, sizeof(e)) == 0)
+		n++;
+	CHECK_EQ(n, FH_EVT_RING_SIZE - 1);
+	/* a whole DTLS record up */
+	struct fh_pkt_msg m = { .slot = 3, .len = FH_PKT_MAX }, got;
+
+	memset(m.data, 0x5a, sizeof(m.data));
+	CHECK_EQ(rte_ring_sp_enqueue_elem(fh_region_up(&dp, 1), &m, sizeof(m)), 0);
+	CHECK_EQ(rte_ring_sc_dequeue_elem(fh_region_up(&cp, 1), &got, sizeof(got)), 0);
+	CHECK(got.len == FH_PKT_MAX && got.data[FH_PKT_MAX - 1] == 0x5a);
+	/* counters are the worker's, visible to cp */
+	fh_region_counters(&dp, 1)->drop[FH_DROP_stun_bad_integrity] = 7;
+	CHECK_EQ(fh_region_counters(&cp, 1)->drop[FH_DROP_stun_bad_integrity], 7);
+
+	/* one control plane at a time */
+	struct fh_region cp2;
+
+	CHECK_EQ(fh_region_attach(&cp2, name), -EBUSY);
+	fh_region_close(&cp);
+	CHECK_EQ(fh_region_attach(&cp2, name), 0);
+	fh_region_close(&cp2);
+	fh_region_close(&dp);
+	CHECK(fh_region_attach(&cp2, name) < 0); /* the owner removed it */
+}
+
+static void abi_checked(void)
+{
+	struct fh_region dp, cp;
+	uint16_t ports[1] = { 40000 };
+	char name[64];
+
+	name_for(name, sizeof(name), "abi");
+	CHECK_EQ(fh_region_create(&dp, name, 1, ports), 0);
+	dp.hdr->abi = FH_REGION_ABI + 1;
+	CHECK_EQ(fh_region_attach(&cp, name), -EPROTO);
+	dp.hdr->abi = FH_REGION_ABI;
+	dp.hdr->magic = 0;
+	CHECK_EQ(fh_region_attach(&cp, name), -EPROTO);
+	fh_region_close(&dp);
+	CHECK_EQ(fh_region_create(&dp, name, 0, ports), -EINVAL);
+	CHECK_EQ(fh_region_create(&dp, name, FH_MAX_WORKERS + 1, ports), -EINVAL);
+
+	/* a truncated object is not trusted */
+	int fd = shm_open(name, O_RDWR | O_CREAT, 0600);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(ftruncate(fd, 100), 0);
+	close(fd);
+	CHECK_EQ(fh_region_attach(&cp, name), -EPROTO);
+	shm_unlink(name);
+}
+
+TEST_MAIN(messages_in_order, abi_checked)

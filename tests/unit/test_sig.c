@@ -1,0 +1,103 @@
+/* Unit tests of cp_sig: the parameter tables accept what the web client sends and give
+ * every kind of bad message its own error code. */
+#include <stdlib.h>
+
+#include "cp_sig.h"
+#include "fh_test.h"
+
+static enum cp_err parse(const char *s)
+{
+	struct cp_sig_msg m;
+	enum cp_err e = cp_sig_parse(s, strlen(s), &m);
+
+	cp_sig_msg_free(&m);
+	return e;
+}
+
+static void accepted(void)
+{
+	struct cp_sig_msg m;
+	const char *join = "{\"type\":\"join\",\"room\":\"KulturvereinMarion\",\"name\":\"Jürgen Ö\"}";
+
+	CHECK_EQ(cp_sig_parse(join, strlen(join), &m), CP_ERR_OK);
+	CHECK_EQ(m.type, CP_MSG_JOIN);
+	CHECK(!strcmp(m.room, "KulturvereinMarion"));
+	CHECK(!strcmp(m.name, "Jürgen Ö"));
+	cp_sig_msg_free(&m);
+
+	const char *mute = "{\"type\":\"mute\",\"audio\":true}";
+
+	CHECK_EQ(cp_sig_parse(mute, strlen(mute), &m), CP_ERR_OK);
+	CHECK(m.audio_muted == 1 && m.video_muted == -1);
+	cp_sig_msg_free(&m);
+
+	CHECK_EQ(parse("{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"Hallo\\nzusammen\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"leave\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"ping\",\"extra\":1}"), CP_ERR_OK);
+}
+
+static void refused(void)
+{
+	CHECK_EQ(parse("not json"), CP_ERR_BAD_JSON);
+	CHECK_EQ(parse("[1,2]"), CP_ERR_BAD_JSON);
+	CHECK_EQ(parse("{\"type\":\"join\",\"type\":\"leave\"}"), CP_ERR_BAD_JSON); /* duplicate */
+	CHECK_EQ(parse("{}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":5}"), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"shutdown\"}"), CP_ERR_UNKNOWN_TYPE);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":\"a\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":1,\"name\":\"x\"}"), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":\"../etc\",\"name\":\"x\"}"), CP_ERR_BAD_ROOM);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":\"\",\"name\":\"x\"}"), CP_ERR_BAD_ROOM);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":\"a\",\"name\":\"\\u0007bell\"}"),
+		 CP_ERR_BAD_NAME);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":\"a\",\"name\":\"   \"}"), CP_ERR_BAD_NAME);
+	CHECK_EQ(parse("{\"type\":\"join\",\"room\":\"a\",\"name\":\"a\\u0000b\"}"),
+		 CP_ERR_BAD_JSON); /* embedded NUL */
+	CHECK_EQ(parse("{\"type\":\"mute\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"mute\",\"audio\":\"yes\"}"), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"\"}"), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"\\u001b[31m\"}"), CP_ERR_BAD_FIELD);
+
+	/* length limits: 64 characters of name and room, 2000 of chat */
+	char buf[16384];
+	char name[300];
+
+	memset(name, 'x', 65);
+	name[65] = '\0';
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"a\",\"name\":\"%s\"}", name);
+	CHECK_EQ(parse(buf), CP_ERR_BAD_NAME);
+	name[64] = '\0';
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"a\",\"name\":\"%s\"}", name);
+	CHECK_EQ(parse(buf), CP_ERR_OK);
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"%sy\",\"name\":\"n\"}", name);
+	CHECK_EQ(parse(buf), CP_ERR_BAD_FIELD);
+	int n = snprintf(buf, sizeof(buf), "{\"type\":\"chat\",\"text\":\"");
+
+	memset(buf + n, 'c', 2001);
+	strcpy(buf + n + 2001, "\"}");
+	CHECK_EQ(parse(buf), CP_ERR_BAD_FIELD);
+
+	/* oversized messages are refused before parsing */
+	size_t big = CP_SIG_MAX_MSG + 1;
+	char *huge = malloc(big);
+	struct cp_sig_msg m;
+
+	memset(huge, ' ', big);
+	CHECK_EQ(cp_sig_parse(huge, big, &m), CP_ERR_TOO_LARGE);
+	cp_sig_msg_free(&m);
+	free(huge);
+}
+
+static void error_json(void)
+{
+	char *s = cp_sig_error_json(CP_ERR_ROOM_FULL);
+
+	CHECK_STR_CONTAINS(s, "\"code\":4010");
+	CHECK_STR_CONTAINS(s, "\"type\":\"error\"");
+	free(s);
+	CHECK(cp_sig_valid_room("Rastatt-schnatzt_2"));
+	CHECK(!cp_sig_valid_room("Rastatt schnatzt!"));
+}
+
+TEST_MAIN(accepted, refused, error_json)
