@@ -171,6 +171,33 @@ err_close:
 	return err;
 }
 
+int fh_region_peek(struct fh_region *r, const char *name)
+{
+	struct stat st;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = shm_open(name, O_RDONLY, 0);
+	if (r->fd < 0)
+		return -errno;
+	if (fstat(r->fd, &st) < 0 || (size_t)st.st_size < sizeof(struct fh_region_hdr)) {
+		close(r->fd);
+		return -EPROTO;
+	}
+	r->size = (size_t)st.st_size;
+	r->hdr = mmap(NULL, r->size, PROT_READ, MAP_SHARED, r->fd, 0);
+	if (r->hdr == MAP_FAILED) {
+		close(r->fd);
+		r->hdr = NULL;
+		return -EPROTO;
+	}
+	if (r->hdr->magic != FH_REGION_MAGIC || r->hdr->abi != FH_REGION_ABI ||
+	    fh_region_size(r->hdr->n_workers) != r->size) {
+		fh_region_close(r);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 void fh_region_close(struct fh_region *r)
 {
 	if (!r->hdr)

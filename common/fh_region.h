@@ -239,6 +239,8 @@ int fh_region_create(struct fh_region *r, const char *name, unsigned n_workers,
 		     const uint16_t *ports);
 /* cp: maps an existing region and checks magic and ABI; 0 or -errno (-EPROTO on mismatch). */
 int fh_region_attach(struct fh_region *r, const char *name);
+/* Read-only view for monitoring and tests: no lock, counters only. 0 or -errno. */
+int fh_region_peek(struct fh_region *r, const char *name);
 void fh_region_close(struct fh_region *r);
 
 static inline void *fh_region_at(const struct fh_region *r, uint64_t off)

@@ -1,0 +1,58 @@
+/*
+ * fhc: a small Funkhaus client in C, the way a browser talks to Funkhaus: WebSocket
+ * signalling over TLS, SDP offers, ICE checks, a DTLS client handshake and SRTP. The
+ * integration tests use it to hold calls; funkhaus-bench builds its simulated participants
+ * on it. Single-threaded: one fhc is driven by fhc_poll from one thread.
+ */
+#ifndef FHC_H
+#define FHC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FHC_MAX_RECV 64
+
+struct fhc;
+
+/* What arrived from one remote participant's stream. */
+struct fhc_stream_stats {
+	char stream_id[24]; /* the sending participant's id */
+	uint32_t ssrc;
+	bool video;
+	uint64_t packets;
+	uint64_t bytes;
+	uint8_t last_payload[64];
+	size_t last_len;
+};
+
+struct fhc_opts {
+	const char *host; /* signalling server (IPv4 literal or name) */
+	uint16_t port;
+	const char *room;
+	const char *name;
+	bool audio; /* publish */
+	bool video;
+	unsigned timeout_ms; /* for each blocking step */
+};
+
+/* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. */
+struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t err_len);
+/* Handles signalling and media for up to timeout_ms; -1 when the session ended. */
+int fhc_poll(struct fhc *c, int timeout_ms);
+/* Sends one RTP packet on our audio (video=false) or video stream. */
+int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool marker);
+/* Sends one raw text message on the signalling socket (tests use it for bad input). */
+int fhc_send_text(struct fhc *c, const char *text, size_t len);
+/* The last error message the server sent: its code, 0 when none since the last call. */
+int fhc_last_error(struct fhc *c);
+/* Whether the signalling connection is still open. */
+bool fhc_signalling_open(const struct fhc *c);
+const char *fhc_id(const struct fhc *c);
+unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned max);
+/* Packets received from the given participant id, audio + video. */
+uint64_t fhc_received_from(const struct fhc *c, const char *id, bool video);
+uint16_t fhc_media_port(const struct fhc *c);
+void fhc_close(struct fhc *c);
+
+#endif

@@ -1,0 +1,171 @@
+/* harness: daemon lifecycle for integration tests (see harness.h). */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pid_t spawn(const char *bin, const char *conf, const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(bin, bin, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int count_in_log(const char *log, const char *what)
+{
+	char line[512];
+	FILE *f = fopen(log, "r");
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+int harness_start_cp(struct harness *h)
+{
+	char log[300];
+
+	snprintf(log, sizeof(log), "%s/cp.log", h->dir);
+	int before = count_in_log(log, "dataplane attached");
+
+	h->cp = spawn(h->cp_bin, h->conf, log);
+	/* ready once this run has logged that it attached to the dataplane */
+	for (int i = 0; i < 100; i++) {
+		if (count_in_log(log, "dataplane attached") > before)
+			return 0;
+		sleep_ms(100);
+	}
+	fprintf(stderr, "funkhaus-cp did not attach to the dataplane\n");
+	return -1;
+}
+
+int harness_start(struct harness *h, char **argv, unsigned workers)
+{
+	char cmd[600], log[300];
+	unsigned salt = (unsigned)getpid() % 500;
+
+	memset(h, 0, sizeof(*h));
+	h->dp_bin = argv[1];
+	h->cp_bin = argv[2];
+	snprintf(h->dir, sizeof(h->dir), "/tmp/funkhaus-it-XXXXXX");
+	if (!mkdtemp(h->dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s %s/tls >/dev/null", argv[3], h->dir);
+	if (system(cmd) != 0)
+		return -1;
+	h->port = (uint16_t)(20000 + salt * 2);
+	h->base_port = (uint16_t)(30000 + salt * 8);
+	snprintf(h->region, sizeof(h->region), "/funkhaus-it%d", (int)getpid());
+	snprintf(h->conf, sizeof(h->conf), "%s/funkhaus.conf", h->dir);
+	FILE *f = fopen(h->conf, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f,
+		"[instance]\nname = it%d\n[dataplane]\nworkers = %u\nbase_port = %u\n"
+		"bind = 127.0.0.1\nconsent_timeout = 30\n[controlplane]\nport = %u\n"
+		"bind = 127.0.0.1\ntls_cert = %s/tls/cert.pem\ntls_key = %s/tls/key.pem\n"
+		"web_root = %s\nannounce = 127.0.0.1\nsignalling_rate = 50\n",
+		(int)getpid(), workers, h->base_port, h->port, h->dir, h->dir, argv[4]);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/dp.log", h->dir);
+	h->dp = spawn(h->dp_bin, h->conf, log);
+	for (int i = 0; i < 100; i++) {
+		struct fh_region r;
+
+		if (fh_region_peek(&r, h->region) == 0) {
+			fh_region_close(&r);
+			return harness_start_cp(h);
+		}
+		sleep_ms(100);
+	}
+	fprintf(stderr, "funkhaus-dp did not create its region\n");
+	return -1;
+}
+
+void harness_kill_cp(struct harness *h, int sig)
+{
+	if (h->cp > 0) {
+		kill(h->cp, sig);
+		waitpid(h->cp, NULL, 0);
+		h->cp = 0;
+	}
+}
+
+static uint64_t peek(struct harness *h, unsigned w, int drop, int idx)
+{
+	struct fh_region r;
+	uint64_t v = 0;
+
+	if (fh_region_peek(&r, h->region) < 0)
+		return 0;
+	if (w < r.hdr->n_workers) {
+		const struct fh_counters *c = fh_region_counters(&r, w);
+
+		v = drop ? c->drop[idx] : c->ctr[idx];
+	}
+	fh_region_close(&r);
+	return v;
+}
+
+uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d)
+{
+	return peek(h, worker, 1, d);
+}
+
+uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c)
+{
+	return peek(h, worker, 0, c);
+}
+
+void harness_stop(struct harness *h, bool show_logs)
+{
+	char cmd[1024];
+
+	harness_kill_cp(h, SIGTERM);
+	if (h->dp > 0) {
+		kill(h->dp, SIGTERM);
+		waitpid(h->dp, NULL, 0);
+		h->dp = 0;
+	}
+	if (getenv("FUNKHAUS_KEEP_LOGS")) {
+		fprintf(stderr, "logs kept in %s\n", h->dir);
+		return;
+	}
+	if (show_logs)
+		snprintf(cmd, sizeof(cmd), "cat %s/dp.log %s/cp.log >&2; rm -rf %s", h->dir,
+			 h->dir, h->dir);
+	else
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", h->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", h->dir);
+}

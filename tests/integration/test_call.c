@@ -1,0 +1,240 @@
+/*
+ * Integration test: both daemons on loopback and C clients holding real calls (WSS
+ * signalling, ICE, DTLS, SRTP). Media sent in a room arrives decrypted at the other member
+ * and nowhere else; bad UDP and bad signalling are dropped, counted and answered with error
+ * codes while the calls go on; killing funkhaus-cp does not interrupt media, and after it
+ * comes back new joins work.
+ *
+ * Usage: test_call DP_BIN CP_BIN GEN_CERT WEB_ROOT
+ */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fh_stun.h"
+#include "fhc.h"
+#include "harness.h"
+
+static int failures;
+static struct harness h;
+
+static struct fhc *join(const char *room, const char *name)
+{
+	char err[256];
+	struct fhc_opts o = { .host = "127.0.0.1", .port = h.port, .room = room, .name = name,
+			      .audio = true, .video = true, .timeout_ms = 5000 };
+	struct fhc *c = fhc_connect(&o, err, sizeof(err));
+
+	if (!c) {
+		fprintf(stderr, "FAIL: %s cannot join %s: %s\n", name, room, err);
+		failures++;
+	}
+	return c;
+}
+
+/* Drives every client for ms milliseconds. */
+static void pump(struct fhc **cs, int n, int ms)
+{
+	for (int t = 0; t < ms; t += 10)
+		for (int i = 0; i < n; i++)
+			if (cs[i])
+				fhc_poll(cs[i], 10 / n ? 10 / n : 1);
+}
+
+/* Sends n audio and n video packets from c, pumping everyone in between. */
+static void talk(struct fhc *c, const char *tag, int n, struct fhc **all, int n_all)
+{
+	for (int i = 0; i < n; i++) {
+		char payload[64];
+		int len = snprintf(payload, sizeof(payload), "%s:%d", tag, i);
+
+		fhc_send(c, false, (uint8_t *)payload, (size_t)len, false);
+		fhc_send(c, true, (uint8_t *)payload, (size_t)len, true);
+		pump(all, n_all, 20);
+	}
+	pump(all, n_all, 300);
+}
+
+static bool last_payload_is(struct fhc *c, const char *from, bool video, const char *want)
+{
+	struct fhc_stream_stats st[FHC_MAX_RECV];
+	unsigned n = fhc_streams(c, st, FHC_MAX_RECV);
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(st[i].stream_id, from) && st[i].video == video &&
+		    st[i].last_len == strlen(want) && !memcmp(st[i].last_payload, want, st[i].last_len))
+			return true;
+	return false;
+}
+
+static uint64_t total_received(struct fhc *c)
+{
+	struct fhc_stream_stats st[FHC_MAX_RECV];
+	unsigned n = fhc_streams(c, st, FHC_MAX_RECV);
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		t += st[i].packets;
+	return t;
+}
+
+static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct fhc **all, int n)
+{
+	talk(a, "A", 50, all, n);
+	talk(b, "B", 50, all, n);
+	uint64_t ba = fhc_received_from(b, fhc_id(a), false), bv = fhc_received_from(b, fhc_id(a), true);
+
+	EXPECT(ba >= 48 && bv >= 48, "B got %llu audio / %llu video of 50 from A",
+	       (unsigned long long)ba, (unsigned long long)bv);
+	EXPECT(last_payload_is(b, fhc_id(a), false, "A:49"), "B's last audio from A intact");
+	EXPECT(last_payload_is(b, fhc_id(a), true, "A:49"), "B's last video from A intact");
+	EXPECT(fhc_received_from(a, fhc_id(b), true) >= 48, "A got B's video");
+	EXPECT(total_received(c) == 0, "C in another room received %llu packets",
+	       (unsigned long long)total_received(c));
+}
+
+static int raw_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(h.base_port) };
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	return fd;
+}
+
+static void bad_udp(struct fhc **all, int n)
+{
+	int fd = raw_socket();
+	uint8_t junk[64] = { 0x70, 1, 2, 3 }, rtp[5] = { 0x80, 0x60, 0, 1, 2 };
+	uint8_t buf[256], tid[12] = { 9 };
+	struct fh_stun_builder b;
+	uint64_t nw = harness_drop(&h, 0, FH_DROP_not_webrtc);
+	uint64_t uu = harness_drop(&h, 0, FH_DROP_stun_unknown_user);
+	uint64_t mu = harness_drop(&h, 0, FH_DROP_media_unbound);
+	uint64_t sm = harness_drop(&h, 0, FH_DROP_stun_malformed);
+	uint64_t du = harness_drop(&h, 0, FH_DROP_dtls_unbound);
+
+	send(fd, junk, sizeof(junk), 0);
+	send(fd, rtp, sizeof(rtp), 0);
+	send(fd, "\x16\xfe\xfd\0\0\0\0\0\0\0\0\0\0\0\0", 15, 0); /* DTLS from a stranger */
+	send(fd, "\x00\x01\x00\x08\x21\x12\xa4\x42", 8, 0);     /* truncated STUN */
+	/* a well-formed check for a participant that does not exist (slot 0x03ff) */
+	fh_stun_build_start(&b, buf, sizeof(buf), FH_STUN_BINDING_REQUEST, tid);
+	fh_stun_build_attr(&b, FH_STUN_ATTR_USERNAME, "03ffabcdefghijkl:xyz", 20);
+	fh_stun_build_integrity(&b, "wrongwrongwrongwrongwrongwrong12", 32);
+	fh_stun_build_fingerprint(&b);
+	send(fd, buf, fh_stun_build_end(&b), 0);
+	pump(all, n, 300);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	EXPECT(poll(&p, 1, 200) == 0, "the SFU answered an unauthenticated stranger");
+	EXPECT(harness_drop(&h, 0, FH_DROP_not_webrtc) > nw, "garbage counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_media_unbound) > mu, "unbound RTP counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_stun_unknown_user) > uu, "unknown user counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_stun_malformed) > sm, "truncated STUN counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_dtls_unbound) > du, "stranger's DTLS counted");
+	close(fd);
+}
+
+static void bad_signalling(struct fhc *a, struct fhc **all, int n)
+{
+	static const struct {
+		const char *msg;
+		int code;
+	} cases[] = {
+		{ "not json", 4000 },
+		{ "{\"type\":\"reboot\"}", 4002 },
+		{ "{\"type\":\"join\",\"room\":\"x\",\"name\":\"again\"}", 4007 },
+		{ "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\nnonsense\"}", 4009 },
+		{ "{\"type\":\"chat\"}", 4003 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fhc_last_error(a);
+		fhc_send_text(a, cases[i].msg, strlen(cases[i].msg));
+		pump(all, n, 200);
+		int e = fhc_last_error(a);
+
+		EXPECT(e == cases[i].code, "'%s' got error %d, expected %d", cases[i].msg, e,
+		       cases[i].code);
+	}
+	size_t big = 300 * 1024;
+	char *huge = malloc(big);
+
+	memset(huge, 'x', big);
+	fhc_send_text(a, huge, big);
+	free(huge);
+	pump(all, n, 300);
+	EXPECT(fhc_last_error(a) == 4001, "oversized message refused with 4001");
+	EXPECT(fhc_signalling_open(a), "the connection survives bad messages");
+}
+
+static void cp_restart(struct fhc *a, struct fhc *b, struct fhc **all, int n)
+{
+	uint64_t before = fhc_received_from(b, fhc_id(a), true);
+
+	harness_kill_cp(&h, SIGKILL);
+	talk(a, "down", 100, all, n);
+	uint64_t during = fhc_received_from(b, fhc_id(a), true) - before;
+
+	EXPECT(during >= 95, "with funkhaus-cp down B got %llu of 100 video packets from A",
+	       (unsigned long long)during);
+	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp restarts");
+	struct fhc *d = join("Nachher", "Dora");
+	struct fhc *e = join("Nachher", "Emil");
+	struct fhc *all2[] = { a, b, d, e };
+
+	if (d && e) {
+		pump(all2, 4, 500);
+		talk(d, "D", 30, all2, 4);
+		EXPECT(fhc_received_from(e, fhc_id(d), false) >= 28, "after the restart E hears D");
+		EXPECT(fhc_received_from(e, fhc_id(d), true) >= 28, "after the restart E sees D");
+		EXPECT(last_payload_is(e, fhc_id(d), true, "D:29"), "E's last video from D intact");
+	}
+	before = fhc_received_from(b, fhc_id(a), true);
+	talk(a, "after", 20, all2, 4);
+	EXPECT(fhc_received_from(b, fhc_id(a), true) - before >= 19,
+	       "the call from before the restart still runs");
+	fhc_close(d);
+	fhc_close(e);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5) {
+		fprintf(stderr, "usage: test_call DP_BIN CP_BIN GEN_CERT WEB_ROOT\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (harness_start(&h, argv, 1) < 0) {
+		harness_stop(&h, true);
+		return 1;
+	}
+	struct fhc *a = join("KulturvereinMarion", "Anna");
+	struct fhc *b = join("kulturvereinmarion", "Bernd");
+	struct fhc *c = join("Gemeinderat", "Clara");
+	struct fhc *all[] = { a, b, c };
+
+	if (a && b && c) {
+		pump(all, 3, 500); /* renegotiation: A learns about B's tracks */
+		same_room_only(a, b, c, all, 3);
+		printf("media: same room only ok (%d failures so far)\n", failures);
+		bad_udp(all, 3);
+		printf("bad UDP: dropped and counted (%d failures so far)\n", failures);
+		bad_signalling(a, all, 3);
+		printf("bad signalling: error codes (%d failures so far)\n", failures);
+		cp_restart(a, b, all, 3);
+		printf("control plane restart (%d failures so far)\n", failures);
+	}
+	fhc_close(a);
+	fhc_close(b);
+	fhc_close(c);
+	harness_stop(&h, failures > 0);
+	printf("%s\n", failures ? "FAIL" : "PASS");
+	return failures ? 1 : 0;
+}
