@@ -228,7 +228,7 @@ int cp_sdp_parse_offer(const char *sdp, size_t len, struct cp_sdp_offer *o, char
 		WHY("empty, oversized or binary SDP");
 		return -1;
 	}
-	if (len < 2 || strncmp(sdp, "v=0", 3) != 0) {
+	if (len < 3 || memcmp(sdp, "v=0", 3) != 0) {
 		WHY("SDP must start with v=0");
 		return -1;
 	}

@@ -161,8 +161,8 @@ static void refused(void)
 		"",
 		"x=0\r\n",
 		"v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n", /* no ICE, no DTLS */
-		"v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"
-		"a=fingerprint:sha-256 AB:CD\r\nm=audio 9 X 111\r\na=mid:0\r\n", /* short fp */
+		("v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"
+		 "a=fingerprint:sha-256 AB:CD\r\nm=audio 9 X 111\r\na=mid:0\r\n"), /* short fp */
 		"v=0\r\na=ice-ufrag:ab\"d\r\n",
 		"v=0\r\nm=audio 99999 X 1\r\n",
 		"v=0\r\nbroken\r\n",

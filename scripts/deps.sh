@@ -1,0 +1,25 @@
+#!/bin/bash
+# Installs the Debian packages Funkhaus needs. "build": compilers and libraries to build and
+# run it; "test": also what the test suites need (clang with libFuzzer, Chromium, Node.js).
+# Runs apt-get update only when something is missing. Needs root.
+set -euo pipefail
+what=${1:-build}
+pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
+	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev curl ca-certificates)
+if [ "$what" = test ]; then
+	pkgs+=(clang libclang-rt-14-dev chromium iproute2 clang-format)
+	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "funkhaus: missing Debian packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "funkhaus: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
