@@ -502,7 +502,7 @@ static int send_offer(struct fhc *c)
 
 /* ---- ICE, DTLS, SRTP ---- */
 
-static int send_check(struct fhc *c)
+static int check_with(struct fhc *c, const char *pwd)
 {
 	uint8_t buf[256], tid[12];
 	char user[200];
@@ -515,12 +515,35 @@ static int send_check(struct fhc *c)
 	fh_stun_build_u32(&b, FH_STUN_ATTR_PRIORITY, 0x6e0001ff);
 	fh_stun_build_u64(&b, FH_STUN_ATTR_ICE_CONTROLLING, 0x1234567812345678ull);
 	fh_stun_build_attr(&b, FH_STUN_ATTR_USE_CANDIDATE, NULL, 0);
-	fh_stun_build_integrity(&b, c->rpwd, strlen(c->rpwd));
+	fh_stun_build_integrity(&b, pwd, strlen(pwd));
 	fh_stun_build_fingerprint(&b);
 	size_t n = fh_stun_build_end(&b);
 
-	c->last_check_ms = now_ms();
 	return n && send(c->udp, buf, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
+static int send_check(struct fhc *c)
+{
+	c->last_check_ms = now_ms();
+	return check_with(c, c->rpwd);
+}
+
+int fhc_send_check_with(struct fhc *c, const char *pwd)
+{
+	return c->udp >= 0 ? check_with(c, pwd) : -1;
+}
+
+int fhc_send_raw(struct fhc *c, const uint8_t *data, size_t len, bool protect)
+{
+	uint8_t buf[1600];
+	int n = (int)len;
+
+	if (c->udp < 0 || len > 1400 || (protect && !c->media_up))
+		return -1;
+	memcpy(buf, data, len);
+	if (protect && srtp_protect(c->srtp_tx, buf, &n) != srtp_err_status_ok)
+		return -1;
+	return send(c->udp, buf, (size_t)n, 0) == n ? 0 : -1;
 }
 
 static int ice(struct fhc *c, char *err, size_t el)
@@ -769,8 +792,8 @@ int fhc_poll(struct fhc *c, int timeout_ms)
 				on_datagram(c, buf, (size_t)n);
 			}
 		}
-		/* consent freshness (RFC 7675): well inside the server's 30 s */
-		if (c->media_up && now_ms() - c->last_check_ms > 5000)
+		/* consent freshness (RFC 7675): every 2 s, well inside any server timeout */
+		if (c->media_up && now_ms() - c->last_check_ms > 2000)
 			send_check(c);
 	} while (now_ms() < end);
 	return c->ws_open || c->media_up ? 0 : -1;

@@ -42,6 +42,11 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t err_len);
 int fhc_poll(struct fhc *c, int timeout_ms);
 /* Sends one RTP packet on our audio (video=false) or video stream. */
 int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool marker);
+/* For tests of bad input: a datagram as it is (protect=false) or SRTP-protected RTP with our
+ * keys (protect=true; the caller picks the SSRC), and an ICE check signed with another
+ * password than the server's. */
+int fhc_send_raw(struct fhc *c, const uint8_t *buf, size_t len, bool protect);
+int fhc_send_check_with(struct fhc *c, const char *pwd);
 /* Sends one raw text message on the signalling socket (tests use it for bad input). */
 int fhc_send_text(struct fhc *c, const char *text, size_t len);
 /* The last error message the server sent: its code, 0 when none since the last call. */

@@ -92,10 +92,10 @@ int harness_start(struct harness *h, char **argv, unsigned workers)
 		return -1;
 	fprintf(f,
 		"[instance]\nname = it%d\n[dataplane]\nworkers = %u\nbase_port = %u\n"
-		"bind = 127.0.0.1\nconsent_timeout = 30\n[controlplane]\nport = %u\n"
+		"bind = 127.0.0.1\nconsent_timeout = %u\n[controlplane]\nport = %u\n"
 		"bind = 127.0.0.1\ntls_cert = %s/tls/cert.pem\ntls_key = %s/tls/key.pem\n"
 		"web_root = %s\nannounce = 127.0.0.1\nsignalling_rate = 50\n",
-		(int)getpid(), workers, h->base_port, h->port, h->dir, h->dir, argv[4]);
+		(int)getpid(), workers, h->base_port, HARNESS_CONSENT_S, h->port, h->dir, h->dir, argv[4]);
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/dp.log", h->dir);
 	h->dp = spawn(h->dp_bin, h->conf, log);

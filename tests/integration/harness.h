@@ -12,6 +12,9 @@
 
 #include "fh_region.h"
 
+/* Short, so a test can watch consent expire; clients check every 2 s. */
+#define HARNESS_CONSENT_S 6
+
 struct harness {
 	char dir[256];
 	char conf[300];

@@ -141,6 +141,68 @@ static void bad_udp(struct fhc **all, int n)
 	close(fd);
 }
 
+/* Bad media from a participant that did pass ICE: dropped under its own reason. */
+static void bad_media(struct fhc *a, struct fhc *b, struct fhc **all, int n)
+{
+	uint8_t rtp[40] = { 0x80, 111, 0, 1, 0, 0, 0, 1, 0x0b, 0xad, 0xf0, 0x0d, 'x' };
+	uint64_t us = harness_drop(&h, 0, FH_DROP_rtp_unknown_ssrc);
+	uint64_t af = harness_drop(&h, 0, FH_DROP_srtp_auth_fail);
+	uint64_t bi = harness_drop(&h, 0, FH_DROP_stun_bad_integrity);
+	uint64_t rm = harness_drop(&h, 0, FH_DROP_rtcp_malformed) +
+		      harness_drop(&h, 0, FH_DROP_srtcp_auth_fail);
+	uint64_t before = fhc_received_from(b, fhc_id(a), false);
+
+	fhc_send_raw(a, rtp, 13, true);   /* encrypted, but an SSRC A never announced */
+	rtp[3] = 7; /* a fresh sequence number, so the replay check does not catch it first */
+	fhc_send_raw(a, rtp, 40, false);  /* "SRTP" that fails authentication */
+	rtp[1] = 200;
+	fhc_send_raw(a, rtp, 40, false);  /* "SRTCP" that fails authentication */
+	fhc_send_check_with(a, "not-the-password-not-the-passw0");
+	pump(all, n, 300);
+	EXPECT(harness_drop(&h, 0, FH_DROP_rtp_unknown_ssrc) > us, "unknown SSRC counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_srtp_auth_fail) > af, "SRTP auth failure counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_stun_bad_integrity) > bi, "wrong password counted");
+	EXPECT(harness_drop(&h, 0, FH_DROP_rtcp_malformed) +
+			       harness_drop(&h, 0, FH_DROP_srtcp_auth_fail) > rm,
+	       "bad SRTCP counted");
+	EXPECT(fhc_received_from(b, fhc_id(a), false) == before, "nothing bad was forwarded");
+	talk(a, "still", 10, all, n);
+	EXPECT(fhc_received_from(b, fhc_id(a), false) >= before + 10, "the call goes on");
+}
+
+/* A participant that stops answering loses consent and is removed everywhere. */
+static void consent_expiry(struct fhc **all, int n)
+{
+	struct fhc *x = join("Stille", "Xaver");
+	struct fhc *y = join("Stille", "Yvonne");
+	struct fhc *live[8];
+	int m = 0;
+
+	if (!x || !y) {
+		fhc_close(x);
+		fhc_close(y);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		live[m++] = all[i];
+	live[m++] = y;
+	uint64_t lost = harness_ctr(&h, 0, FH_CTR_consent_lost);
+	uint32_t parts = 0;
+	struct fh_region r;
+
+	/* x is never polled again: no more checks from it */
+	pump(live, m, (HARNESS_CONSENT_S + 2) * 1000);
+	EXPECT(harness_ctr(&h, 0, FH_CTR_consent_lost) == lost + 1,
+	       "exactly the silent participant lost consent");
+	if (fh_region_peek(&r, h.region) == 0) {
+		parts = fh_region_counters(&r, 0)->participants;
+		fh_region_close(&r);
+	}
+	EXPECT(parts == 4, "the worker forgot the silent participant (%u left, want 4)", parts);
+	fhc_close(x);
+	fhc_close(y);
+}
+
 static void bad_signalling(struct fhc *a, struct fhc **all, int n)
 {
 	static const struct {
@@ -226,8 +288,12 @@ int main(int argc, char **argv)
 		printf("media: same room only ok (%d failures so far)\n", failures);
 		bad_udp(all, 3);
 		printf("bad UDP: dropped and counted (%d failures so far)\n", failures);
+		bad_media(a, b, all, 3);
+		printf("bad media: dropped and counted (%d failures so far)\n", failures);
 		bad_signalling(a, all, 3);
 		printf("bad signalling: error codes (%d failures so far)\n", failures);
+		consent_expiry(all, 3);
+		printf("consent expiry (%d failures so far)\n", failures);
 		cp_restart(a, b, all, 3);
 		printf("control plane restart (%d failures so far)\n", failures);
 	}
