@@ -38,8 +38,8 @@
 struct ml {
 	char mid[8];
 	bool video;
-	bool send;        /* ours */
-	uint32_t ssrc;    /* what the server sends us on it */
+	bool send;     /* ours */
+	uint32_t ssrc; /* what the server sends us on it */
 	uint32_t rtx_ssrc;
 	char stream_id[24];
 };
@@ -127,7 +127,7 @@ static uint32_t rnd32(void)
 
 static int wait_fd(int fd, short ev, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p = {.fd = fd, .events = ev};
 
 	return poll(&p, 1, timeout_ms);
 }
@@ -281,7 +281,7 @@ static char *ws_take(struct fhc *c)
 
 static int tcp_connect(const char *host, uint16_t port, int timeout_ms)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
 	char ps[8];
 
 	snprintf(ps, sizeof(ps), "%u", port);
@@ -397,7 +397,8 @@ static char *build_offer(struct fhc *c)
 		P("a=fingerprint:%s\r\na=setup:actpass\r\na=mid:%s\r\na=%s\r\na=rtcp-mux\r\n",
 		  c->fp, m->mid, m->send ? "sendonly" : "recvonly");
 		if (m->video) {
-			P("a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n");
+			P("a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack "
+			  "pli\r\n");
 			P("a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n");
 			if (m->send)
 				P("a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:fhc\r\n"
@@ -443,8 +444,8 @@ static void parse_answer(struct fhc *c, const char *sdp)
 			unsigned port;
 			struct fh_addr a;
 
-			if (sscanf(line, "a=candidate:%*s %*s udp %*s %63s %u typ host", ip, &port) ==
-				    2 &&
+			if (sscanf(line, "a=candidate:%*s %*s udp %*s %63s %u typ host", ip,
+				   &port) == 2 &&
 			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 && a.family == FH_AF_INET)
 				c->sfu_len = fh_addr_to_sockaddr(&a, &c->sfu);
 		} else if (!strncmp(line, "a=ssrc-group:FID ", 17) && idx >= 0 &&
@@ -459,7 +460,8 @@ static void parse_answer(struct fhc *c, const char *sdp)
 
 			if (sscanf(line + 7, "%lu msid:%31s", &s, sid) == 2 && !c->ml[idx].ssrc) {
 				c->ml[idx].ssrc = (uint32_t)s;
-				snprintf(c->ml[idx].stream_id, sizeof(c->ml[idx].stream_id), "%.23s", sid);
+				snprintf(c->ml[idx].stream_id, sizeof(c->ml[idx].stream_id),
+					 "%.23s", sid);
 			}
 		}
 	}
@@ -565,7 +567,8 @@ static int ice(struct fhc *c, char *err, size_t el)
 		struct fh_stun_msg m;
 
 		if (n > 0 && fh_stun_parse(buf, (size_t)n, &m) == FH_STUN_OK &&
-		    m.type == FH_STUN_BINDING_SUCCESS && fh_stun_check_fingerprint(buf, (size_t)n, &m) &&
+		    m.type == FH_STUN_BINDING_SUCCESS &&
+		    fh_stun_check_fingerprint(buf, (size_t)n, &m) &&
 		    fh_stun_check_integrity(buf, &m, c->rpwd, strlen(c->rpwd)))
 			return 0;
 	}
@@ -622,7 +625,7 @@ static int dtls(struct fhc *c, char *err, size_t el)
 
 	BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &c->sfu);
 	SSL_set_bio(c->dtls, bio, bio);
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 
 	setsockopt(c->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
@@ -646,9 +649,8 @@ static int dtls(struct fhc *c, char *err, size_t el)
 	size_t salt = prof && prof->id == SRTP_AEAD_AES_128_GCM ? 12 : 14;
 	unsigned char mat[60], tx[32], rx[32];
 
-	if (!prof ||
-	    SSL_export_keying_material(c->dtls, mat, 2 * (16 + salt), "EXTRACTOR-dtls_srtp", 19,
-				       NULL, 0, 0) != 1)
+	if (!prof || SSL_export_keying_material(c->dtls, mat, 2 * (16 + salt),
+						"EXTRACTOR-dtls_srtp", 19, NULL, 0, 0) != 1)
 		return seterr(err, el, "no SRTP keys from DTLS");
 	memcpy(tx, mat, 16);
 	memcpy(tx + 16, mat + 32, salt);
@@ -751,8 +753,8 @@ static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
 			return;
 		s->packets++;
 		s->bytes += h.payload_len;
-		s->last_len = h.payload_len < sizeof(s->last_payload) ? h.payload_len :
-									sizeof(s->last_payload);
+		s->last_len = h.payload_len < sizeof(s->last_payload) ? h.payload_len
+								      : sizeof(s->last_payload);
 		memcpy(s->last_payload, buf + h.hdr_len, s->last_len);
 	} else if (d == FH_DEMUX_RTCP) {
 		srtp_unprotect_rtcp(c->srtp_rx, buf, &n);
@@ -764,8 +766,8 @@ int fhc_poll(struct fhc *c, int timeout_ms)
 	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	do {
-		struct pollfd p[2] = { { .fd = c->tcp, .events = POLLIN },
-				       { .fd = c->udp, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = c->tcp, .events = POLLIN},
+				      {.fd = c->udp, .events = POLLIN}};
 		int left = (int)(end > now_ms() ? end - now_ms() : 0);
 
 		if (c->tls && SSL_pending(c->tls))
@@ -861,8 +863,8 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	}
 	if (ws_open(c, err, el) < 0)
 		goto fail;
-	send_json(c, json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->room, "name",
-			       c->name));
+	send_json(c,
+		  json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->room, "name", c->name));
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 
 	while (!c->id[0] && now_ms() < deadline && c->ws_open) {

@@ -18,7 +18,7 @@
 struct fh_addr {
 	uint8_t family; /* FH_AF_INET or FH_AF_INET6, 0 when unset */
 	uint8_t pad;
-	uint16_t port;  /* host byte order */
+	uint16_t port;	/* host byte order */
 	uint8_t ip[16]; /* IPv4 in the first four bytes */
 };
 

@@ -9,7 +9,7 @@
 
 static const char *component = "funkhaus";
 static enum fh_log_level max_level = FH_LOG_INFO;
-static const char *const names[] = { "crit", "error", "warn", "info", "debug" };
+static const char *const names[] = {"crit", "error", "warn", "info", "debug"};
 
 void fh_log_init(const char *comp, enum fh_log_level max)
 {

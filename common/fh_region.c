@@ -16,10 +16,10 @@
 
 #define FH_CTR_NAME(n, d) #n,
 #define FH_CTR_HELP(n, d) d,
-const char *const fh_ctr_names[FH_CTR_MAX] = { FH_FOREACH_COUNTER(FH_CTR_NAME) };
-const char *const fh_ctr_help[FH_CTR_MAX] = { FH_FOREACH_COUNTER(FH_CTR_HELP) };
-const char *const fh_drop_names[FH_DROP_MAX] = { FH_FOREACH_DROP(FH_CTR_NAME) };
-const char *const fh_drop_help[FH_DROP_MAX] = { FH_FOREACH_DROP(FH_CTR_HELP) };
+const char *const fh_ctr_names[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_NAME)};
+const char *const fh_ctr_help[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_HELP)};
+const char *const fh_drop_names[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_NAME)};
+const char *const fh_drop_help[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_HELP)};
 
 _Static_assert(sizeof(struct fh_cmd) % 8 == 0, "ring elements are multiples of 8 bytes");
 _Static_assert(sizeof(struct fh_evt) % 8 == 0, "ring elements are multiples of 8 bytes");
@@ -36,10 +36,10 @@ struct ring_spec {
 };
 
 static const struct ring_spec specs[4] = {
-	{ FH_CMD_RING_SIZE, sizeof(struct fh_cmd) },
-	{ FH_EVT_RING_SIZE, sizeof(struct fh_evt) },
-	{ FH_PKT_RING_SIZE, sizeof(struct fh_pkt_msg) },
-	{ FH_PKT_RING_SIZE, sizeof(struct fh_pkt_msg) },
+	{FH_CMD_RING_SIZE, sizeof(struct fh_cmd)},
+	{FH_EVT_RING_SIZE, sizeof(struct fh_evt)},
+	{FH_PKT_RING_SIZE, sizeof(struct fh_pkt_msg)},
+	{FH_PKT_RING_SIZE, sizeof(struct fh_pkt_msg)},
 };
 
 static size_t worker_size(void)
@@ -92,8 +92,8 @@ int fh_region_create(struct fh_region *r, const char *name, unsigned n_workers,
 	h->size = r->size;
 	h->generation = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	for (unsigned w = 0; w < n_workers; w++) {
-		uint64_t *offs[4] = { &h->w[w].cmd_off, &h->w[w].evt_off, &h->w[w].up_off,
-				      &h->w[w].down_off };
+		uint64_t *offs[4] = {&h->w[w].cmd_off, &h->w[w].evt_off, &h->w[w].up_off,
+				     &h->w[w].down_off};
 
 		for (int i = 0; i < 4; i++) {
 			char rname[RTE_RING_NAMESIZE];
@@ -105,8 +105,8 @@ int fh_region_create(struct fh_region *r, const char *name, unsigned n_workers,
 				err = -EINVAL;
 				goto err_unmap;
 			}
-			off += align64((size_t)rte_ring_get_memsize_elem(specs[i].esize,
-									 specs[i].count));
+			off += align64(
+				(size_t)rte_ring_get_memsize_elem(specs[i].esize, specs[i].count));
 		}
 		h->w[w].ctr_off = off;
 		off += align64(sizeof(struct fh_counters));

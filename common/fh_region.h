@@ -46,14 +46,14 @@ enum fh_media_kind { FH_KIND_AUDIO = 0, FH_KIND_VIDEO = 1 };
 enum fh_cmd_type {
 	FH_CMD_PART_ADD = 1, /* a participant on this worker, with its ICE credentials */
 	FH_CMD_PART_DEL,     /* remove it with everything it publishes and receives */
-	FH_CMD_KEYS,         /* SRTP keys after the DTLS handshake */
+	FH_CMD_KEYS,	     /* SRTP keys after the DTLS handshake */
 	FH_CMD_STREAM_ADD,   /* a stream the participant publishes */
 	FH_CMD_STREAM_DEL,
-	FH_CMD_SUB_ADD,      /* the participant receives a publisher's stream */
+	FH_CMD_SUB_ADD, /* the participant receives a publisher's stream */
 	FH_CMD_SUB_DEL,
-	FH_CMD_KEYFRAME,     /* ask a publisher for a key frame */
-	FH_CMD_MUTE,         /* stop or resume forwarding one published stream */
-	FH_CMD_DUMP,         /* report every participant as FH_EVT_PART_INFO, then FH_EVT_DUMP_END */
+	FH_CMD_KEYFRAME, /* ask a publisher for a key frame */
+	FH_CMD_MUTE,	 /* stop or resume forwarding one published stream */
+	FH_CMD_DUMP,	 /* report every participant as FH_EVT_PART_INFO, then FH_EVT_DUMP_END */
 };
 
 struct fh_cmd_part_add {
@@ -63,8 +63,8 @@ struct fh_cmd_part_add {
 };
 
 struct fh_cmd_keys {
-	uint8_t profile; /* enum fh_srtp_profile */
-	uint8_t key_len; /* master key + salt, each direction */
+	uint8_t profile;	    /* enum fh_srtp_profile */
+	uint8_t key_len;	    /* master key + salt, each direction */
 	uint8_t rx_key[FH_KEY_MAX]; /* decrypts what the participant sends */
 	uint8_t tx_key[FH_KEY_MAX]; /* encrypts what we send to it */
 };
@@ -72,7 +72,7 @@ struct fh_cmd_keys {
 struct fh_cmd_stream {
 	uint32_t ssrc;
 	uint32_t rtx_ssrc; /* 0 when none */
-	uint8_t kind;      /* enum fh_media_kind */
+	uint8_t kind;	   /* enum fh_media_kind */
 	uint8_t pt;
 	uint8_t rtx_pt;
 	uint32_t clock_rate;
@@ -109,12 +109,11 @@ struct fh_cmd {
 
 /* Events, worker -> control plane. */
 enum fh_evt_type {
-	FH_EVT_BOUND = 1,     /* first valid check: addr is the participant's media address */
-	FH_EVT_CONSENT_LOST,  /* no valid check for the consent timeout: binding removed */
-	FH_EVT_PART_INFO,     /* answer to FH_CMD_DUMP */
+	FH_EVT_BOUND = 1,    /* first valid check: addr is the participant's media address */
+	FH_EVT_CONSENT_LOST, /* no valid check for the consent timeout: binding removed */
+	FH_EVT_PART_INFO,    /* answer to FH_CMD_DUMP */
 	FH_EVT_DUMP_END,
-	FH_EVT_CMD_ERR,       /* a command was refused; arg holds the command type */
-	FH_EVT_KEYFRAME_REQ,  /* a receiver asked for a key frame: arg = publisher ssrc */
+	FH_EVT_CMD_ERR, /* a command was refused; arg holds the command type */
 };
 
 struct fh_evt {
@@ -138,21 +137,21 @@ struct fh_pkt_msg {
 };
 
 /* Counters a worker keeps; every drop has its own named reason. */
-#define FH_FOREACH_COUNTER(_)                                                       \
-	_(rx_packets, "UDP datagrams received")                                     \
-	_(rx_bytes, "UDP payload bytes received")                                   \
-	_(tx_packets, "UDP datagrams sent")                                         \
-	_(tx_bytes, "UDP payload bytes sent")                                       \
-	_(stun_answered, "Binding requests answered")                               \
-	_(dtls_up, "DTLS records passed to the control plane")                      \
-	_(dtls_down, "DTLS records sent for the control plane")                     \
-	_(rtp_in, "SRTP packets decrypted")                                         \
-	_(rtp_forwarded, "RTP packets encrypted and sent to a receiver")            \
-	_(rtcp_in, "SRTCP packets decrypted")                                       \
-	_(rtcp_out, "SRTCP packets sent")                                           \
-	_(rtx_sent, "retransmissions answered from the packet cache")               \
-	_(pli_sent, "key frame requests sent to publishers")                        \
-	_(consent_lost, "bindings removed after the consent timeout")               \
+#define FH_FOREACH_COUNTER(_)                                            \
+	_(rx_packets, "UDP datagrams received")                          \
+	_(rx_bytes, "UDP payload bytes received")                        \
+	_(tx_packets, "UDP datagrams sent")                              \
+	_(tx_bytes, "UDP payload bytes sent")                            \
+	_(stun_answered, "Binding requests answered")                    \
+	_(dtls_up, "DTLS records passed to the control plane")           \
+	_(dtls_down, "DTLS records sent for the control plane")          \
+	_(rtp_in, "SRTP packets decrypted")                              \
+	_(rtp_forwarded, "RTP packets encrypted and sent to a receiver") \
+	_(rtcp_in, "SRTCP packets decrypted")                            \
+	_(rtcp_out, "SRTCP packets sent")                                \
+	_(rtx_sent, "retransmissions answered from the packet cache")    \
+	_(pli_sent, "key frame requests sent to publishers")             \
+	_(consent_lost, "bindings removed after the consent timeout")    \
 	_(commands, "commands applied")
 
 #define FH_FOREACH_DROP(_)                                                          \
@@ -209,7 +208,7 @@ struct fh_worker_desc {
 	uint64_t up_off;   /* worker -> cp control packets */
 	uint64_t down_off; /* cp -> worker control packets */
 	uint64_t ctr_off;
-	uint16_t port;     /* the worker's UDP port */
+	uint16_t port; /* the worker's UDP port */
 	uint16_t lcore;
 	uint32_t pad;
 };
@@ -220,7 +219,7 @@ struct fh_region_hdr {
 	uint32_t n_workers;
 	uint32_t dp_pid;
 	uint64_t size;
-	uint64_t generation;         /* dp start time, ns since the epoch */
+	uint64_t generation;	     /* dp start time, ns since the epoch */
 	volatile uint64_t heartbeat; /* bumped by dp's main thread; cp checks it moves */
 	struct fh_worker_desc w[FH_MAX_WORKERS];
 };

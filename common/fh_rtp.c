@@ -312,8 +312,8 @@ void fh_rewrite_init(struct fh_rewrite *r, uint16_t first_seq, uint32_t first_ts
 	r->last_ts = first_ts;
 }
 
-void fh_rewrite_map(struct fh_rewrite *r, uint32_t ssrc, uint16_t seq, uint32_t ts,
-		    uint32_t ts_gap, uint16_t *out_seq, uint32_t *out_ts)
+void fh_rewrite_map(struct fh_rewrite *r, uint32_t ssrc, uint16_t seq, uint32_t ts, uint32_t ts_gap,
+		    uint16_t *out_seq, uint32_t *out_ts)
 {
 	if (!r->started || ssrc != r->src_ssrc) {
 		r->seq_off = (uint16_t)(r->last_seq + 1 - seq);

@@ -177,8 +177,8 @@ void fh_rewrite_init(struct fh_rewrite *r, uint16_t first_seq, uint32_t first_ts
  * Maps an inbound (ssrc, seq, ts) to outbound (seq, ts). On a source change the new source
  * continues right after the last packet sent, its timestamps ts_gap after the last one.
  */
-void fh_rewrite_map(struct fh_rewrite *r, uint32_t ssrc, uint16_t seq, uint32_t ts,
-		    uint32_t ts_gap, uint16_t *out_seq, uint32_t *out_ts);
+void fh_rewrite_map(struct fh_rewrite *r, uint32_t ssrc, uint16_t seq, uint32_t ts, uint32_t ts_gap,
+		    uint16_t *out_seq, uint32_t *out_ts);
 /* Inverse for the current source, used to answer NACKs: outbound seq -> inbound seq. */
 static inline uint16_t fh_rewrite_unmap_seq(const struct fh_rewrite *r, uint16_t out_seq)
 {

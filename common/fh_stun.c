@@ -265,7 +265,7 @@ void fh_stun_build_xor_addr(struct fh_stun_builder *b, const struct fh_addr *a)
 
 void fh_stun_build_integrity(struct fh_stun_builder *b, const char *key, size_t key_len)
 {
-	uint8_t zero[20] = { 0 };
+	uint8_t zero[20] = {0};
 	size_t mi_off = b->len;
 
 	fh_stun_build_attr(b, FH_STUN_ATTR_MESSAGE_INTEGRITY, zero, 20);
@@ -284,7 +284,7 @@ void fh_stun_build_integrity(struct fh_stun_builder *b, const char *key, size_t 
 
 void fh_stun_build_fingerprint(struct fh_stun_builder *b)
 {
-	uint8_t zero[4] = { 0 };
+	uint8_t zero[4] = {0};
 	size_t fp_off = b->len;
 
 	fh_stun_build_attr(b, FH_STUN_ATTR_FINGERPRINT, zero, 4);

@@ -37,21 +37,21 @@
 /* Why a message was refused; each maps to a drop counter in the dataplane. */
 enum fh_stun_err {
 	FH_STUN_OK = 0,
-	FH_STUN_ERR_SHORT = -1,     /* shorter than a header, or length field beyond the buffer */
-	FH_STUN_ERR_HEADER = -2,    /* top bits, magic cookie or length alignment wrong */
-	FH_STUN_ERR_ATTR = -3,      /* an attribute runs past the end or has a bad size */
+	FH_STUN_ERR_SHORT = -1,	 /* shorter than a header, or length field beyond the buffer */
+	FH_STUN_ERR_HEADER = -2, /* top bits, magic cookie or length alignment wrong */
+	FH_STUN_ERR_ATTR = -3,	 /* an attribute runs past the end or has a bad size */
 	FH_STUN_ERR_FINGERPRINT = -4,
 	FH_STUN_ERR_INTEGRITY = -5,
 };
 
 struct fh_stun_msg {
 	uint16_t type;
-	uint16_t length;       /* body length from the header */
-	const uint8_t *tid;    /* 12 bytes inside the parsed buffer */
+	uint16_t length;    /* body length from the header */
+	const uint8_t *tid; /* 12 bytes inside the parsed buffer */
 	const uint8_t *username;
 	uint16_t username_len;
-	uint16_t mi_offset;     /* offset of the MESSAGE-INTEGRITY attribute header, 0 if absent */
-	uint16_t fp_offset;     /* offset of the FINGERPRINT attribute header, 0 if absent */
+	uint16_t mi_offset; /* offset of the MESSAGE-INTEGRITY attribute header, 0 if absent */
+	uint16_t fp_offset; /* offset of the FINGERPRINT attribute header, 0 if absent */
 	uint32_t priority;
 	uint64_t tiebreaker;
 	bool has_priority;

@@ -146,7 +146,7 @@ static void try_attach(uint64_t now_ms)
 			;
 		while (rte_ring_sc_dequeue_elem(fh_region_up(&dp.reg, w), &m, sizeof(m)) == 0)
 			;
-		struct fh_cmd c = { .type = FH_CMD_DUMP };
+		struct fh_cmd c = {.type = FH_CMD_DUMP};
 
 		cp_dp_cmd(w, &c);
 	}
@@ -183,7 +183,7 @@ void cp_dp_poll(uint64_t now_ms)
 			if (e.type == FH_EVT_CONSENT_LOST && e.slot < FH_MAX_SLOTS &&
 			    dp.slots[w][e.slot] == 2) {
 				/* a call from before our restart ended: clear it in the worker */
-				struct fh_cmd c = { .type = FH_CMD_PART_DEL, .slot = e.slot };
+				struct fh_cmd c = {.type = FH_CMD_PART_DEL, .slot = e.slot};
 
 				cp_dp_cmd(w, &c);
 				cp_dp_slot_free(w, e.slot);
@@ -194,7 +194,8 @@ void cp_dp_poll(uint64_t now_ms)
 		for (int i = 0; i < 64; i++) {
 			if (rte_ring_sc_dequeue_elem(fh_region_up(&dp.reg, w), &m, sizeof(m)) != 0)
 				break;
-			if (m.len <= FH_PKT_MAX && m.slot < FH_MAX_SLOTS && dp.slots[w][m.slot] == 1)
+			if (m.len <= FH_PKT_MAX && m.slot < FH_MAX_SLOTS &&
+			    dp.slots[w][m.slot] == 1)
 				dp.h.packet(w, &m);
 		}
 	}

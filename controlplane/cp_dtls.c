@@ -141,8 +141,9 @@ int cp_dtls_global_init(void)
 	/* Server preference decides: GCM first (about 5x cheaper per packet here). */
 	if (SSL_CTX_set_tlsext_use_srtp(g_ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") != 0)
 		return -1;
-	SSL_CTX_set_cipher_list(g_ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-				       "ECDHE-ECDSA-CHACHA20-POLY1305");
+	SSL_CTX_set_cipher_list(g_ctx,
+				"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+				"ECDHE-ECDSA-CHACHA20-POLY1305");
 	SSL_CTX_set_read_ahead(g_ctx, 1);
 	g_wmeth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "funkhaus-dtls-out");
 	if (!g_wmeth)

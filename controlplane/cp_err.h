@@ -5,25 +5,25 @@
 #ifndef CP_ERR_H
 #define CP_ERR_H
 
-#define CP_FOREACH_ERR(_)                                                          \
-	_(OK, 0, "ok")                                                             \
-	_(BAD_JSON, 4000, "message is not valid JSON")                             \
-	_(TOO_LARGE, 4001, "message too large")                                    \
-	_(UNKNOWN_TYPE, 4002, "unknown message type")                              \
-	_(MISSING_FIELD, 4003, "a required field is missing")                      \
-	_(BAD_FIELD, 4004, "a field has the wrong type or length")                 \
-	_(BAD_ROOM, 4005, "room name not allowed: 1-64 letters, digits, - or _")   \
-	_(BAD_NAME, 4006, "display name not allowed: 1-64 printable characters")   \
-	_(ALREADY_JOINED, 4007, "this connection already joined a room")           \
-	_(NOT_JOINED, 4008, "join a room first")                                   \
-	_(BAD_SDP, 4009, "the SDP offer cannot be used")                           \
-	_(ROOM_FULL, 4010, "the room is full")                                     \
-	_(RATE_LIMITED, 4011, "too many messages, slow down")                      \
-	_(CHAT_OFF, 4012, "chat is switched off")                                  \
-	_(UNAVAILABLE, 5000, "media server not available, try again shortly")      \
-	_(SERVER_FULL, 5001, "no capacity left on this server")                    \
-	_(DTLS_FAILED, 5002, "secure media connection failed")                     \
-	_(MEDIA_TIMEOUT, 5003, "media connection lost")                            \
+#define CP_FOREACH_ERR(_)                                                        \
+	_(OK, 0, "ok")                                                           \
+	_(BAD_JSON, 4000, "message is not valid JSON")                           \
+	_(TOO_LARGE, 4001, "message too large")                                  \
+	_(UNKNOWN_TYPE, 4002, "unknown message type")                            \
+	_(MISSING_FIELD, 4003, "a required field is missing")                    \
+	_(BAD_FIELD, 4004, "a field has the wrong type or length")               \
+	_(BAD_ROOM, 4005, "room name not allowed: 1-64 letters, digits, - or _") \
+	_(BAD_NAME, 4006, "display name not allowed: 1-64 printable characters") \
+	_(ALREADY_JOINED, 4007, "this connection already joined a room")         \
+	_(NOT_JOINED, 4008, "join a room first")                                 \
+	_(BAD_SDP, 4009, "the SDP offer cannot be used")                         \
+	_(ROOM_FULL, 4010, "the room is full")                                   \
+	_(RATE_LIMITED, 4011, "too many messages, slow down")                    \
+	_(CHAT_OFF, 4012, "chat is switched off")                                \
+	_(UNAVAILABLE, 5000, "media server not available, try again shortly")    \
+	_(SERVER_FULL, 5001, "no capacity left on this server")                  \
+	_(DTLS_FAILED, 5002, "secure media connection failed")                   \
+	_(MEDIA_TIMEOUT, 5003, "media connection lost")                          \
 	_(INTERNAL, 5004, "internal error")
 
 #define CP_ERR_ENUM(n, c, m) CP_ERR_##n = c,

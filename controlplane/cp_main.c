@@ -40,13 +40,13 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	struct cp_conf *c = ctx;
 	unsigned long v;
 
-#define STR(field)                                                     \
-	do {                                                           \
-		if (strlen(val) >= sizeof(c->field)) {                 \
-			snprintf(err, elen, "value too long");         \
-			return -1;                                     \
-		}                                                      \
-		snprintf(c->field, sizeof(c->field), "%s", val);       \
+#define STR(field)                                               \
+	do {                                                     \
+		if (strlen(val) >= sizeof(c->field)) {           \
+			snprintf(err, elen, "value too long");   \
+			return -1;                               \
+		}                                                \
+		snprintf(c->field, sizeof(c->field), "%s", val); \
 	} while (0)
 
 	if (!strcmp(sec, "instance")) {
@@ -169,9 +169,9 @@ int main(int argc, char **argv)
 		.msg_rate = 20,
 		.chat = true,
 	};
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					       { "help", no_argument, NULL, 'h' },
-					       { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *path = NULL;
 	char err[512];
 	int o;

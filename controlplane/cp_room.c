@@ -115,7 +115,8 @@ static void rand_alnum(char *out, size_t n)
 
 	rand_bytes(r, n);
 	for (size_t i = 0; i < n; i++)
-		out[i] = a[r[i] % 62]; /* 256 % 62 bias is irrelevant for ICE credentials' entropy */
+		out[i] =
+			a[r[i] % 62]; /* 256 % 62 bias is irrelevant for ICE credentials' entropy */
 	out[n] = '\0';
 }
 
@@ -247,7 +248,7 @@ static bool has_mline_for(const struct cp_part *p, uint64_t src, enum cp_kind k)
 /* Asks the client to offer again with enough receive m-lines for everything in the room. */
 static void request_renegotiation(struct cp_part *p)
 {
-	unsigned want[2] = { 0, 0 };
+	unsigned want[2] = {0, 0};
 
 	if (!p->conn || !p->sess_ver)
 		return; /* before its first offer the client learns everything from "joined" */
@@ -269,7 +270,7 @@ static void unassign(struct cp_part *p, struct cp_mline *ml)
 {
 	if (!ml->assigned)
 		return;
-	struct fh_cmd c = { .type = FH_CMD_SUB_DEL };
+	struct fh_cmd c = {.type = FH_CMD_SUB_DEL};
 
 	c.u.sub.out_ssrc = ml->out_ssrc;
 	dp_cmd(p, &c);
@@ -293,7 +294,7 @@ static void unpublish(struct cp_part *p, enum cp_kind k)
 		if (changed)
 			request_renegotiation(q);
 	}
-	struct fh_cmd c = { .type = FH_CMD_STREAM_DEL };
+	struct fh_cmd c = {.type = FH_CMD_STREAM_DEL};
 
 	c.u.stream.ssrc = p->pub[k].ssrc;
 	dp_cmd(p, &c);
@@ -306,7 +307,7 @@ static void unpublish(struct cp_part *p, enum cp_kind k)
 static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_mline *om)
 {
 	enum cp_kind k = om->kind;
-	struct fh_cmd c = { .type = FH_CMD_STREAM_ADD };
+	struct fh_cmd c = {.type = FH_CMD_STREAM_ADD};
 
 	c.u.stream.ssrc = om->ssrc;
 	c.u.stream.rtx_ssrc = om->rtx_ssrc;
@@ -315,8 +316,8 @@ static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_
 	c.u.stream.rtx_pt = om->rtx_pt >= 0 ? (uint8_t)om->rtx_pt : 0;
 	c.u.stream.clock_rate = k == CP_KIND_AUDIO ? 48000 : 90000;
 	dp_cmd(p, &c);
-	p->pub[k] = (struct cp_track){ .present = true, .ssrc = om->ssrc,
-				       .rtx_ssrc = om->rtx_ssrc, .pt = (uint8_t)om->pt };
+	p->pub[k] = (struct cp_track){
+		.present = true, .ssrc = om->ssrc, .rtx_ssrc = om->rtx_ssrc, .pt = (uint8_t)om->pt};
 	ml->publish = true;
 	return true;
 }
@@ -326,7 +327,7 @@ static void assign(struct cp_part *p, struct cp_mline *ml)
 	for (struct cp_part *q = p->room->parts; q; q = q->next) {
 		if (q == p || !q->pub[ml->kind].present || has_mline_for(p, q->id, ml->kind))
 			continue;
-		struct fh_cmd c = { .type = FH_CMD_SUB_ADD };
+		struct fh_cmd c = {.type = FH_CMD_SUB_ADD};
 
 		ml->assigned = true;
 		ml->src = q->id;
@@ -346,7 +347,7 @@ static void assign(struct cp_part *p, struct cp_mline *ml)
 
 static int first_offer(struct cp_part *p, const struct cp_sdp_offer *o)
 {
-	struct fh_cmd c = { .type = FH_CMD_PART_ADD };
+	struct fh_cmd c = {.type = FH_CMD_PART_ADD};
 
 	snprintf(p->rufrag, sizeof(p->rufrag), "%s", o->ufrag);
 	snprintf(p->fp_alg, sizeof(p->fp_alg), "%s", o->fp_alg);
@@ -377,9 +378,9 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 	}
 	if (cp_sdp_parse_offer(sdp, len, o, why, sizeof(why)) < 0) {
 		FH_INFO("participant %s: offer refused: %s", p->pseudo, why);
-		send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
-				       CP_ERR_BAD_SDP, "message", cp_err_message(CP_ERR_BAD_SDP),
-				       "detail", why));
+		send_json(p,
+			  json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code", CP_ERR_BAD_SDP,
+				    "message", cp_err_message(CP_ERR_BAD_SDP), "detail", why));
 		goto out;
 	}
 	if (!cp_dp_ready()) {
@@ -388,9 +389,10 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 	}
 	if (p->in_dp && (strcmp(p->rufrag, o->ufrag) || p->fp_len != o->fp_len ||
 			 memcmp(p->fp, o->fp, o->fp_len))) {
-		send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
-				       CP_ERR_BAD_SDP, "message", cp_err_message(CP_ERR_BAD_SDP),
-				       "detail", "ICE restart and new certificates are not supported"));
+		send_json(p,
+			  json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code", CP_ERR_BAD_SDP,
+				    "message", cp_err_message(CP_ERR_BAD_SDP), "detail",
+				    "ICE restart and new certificates are not supported"));
 		goto out;
 	}
 	if (o->n < p->n_ml) {
@@ -470,7 +472,8 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 			snprintf(am[i].stream_id, sizeof(am[i].stream_id), "%016llx",
 				 (unsigned long long)ml->src);
 			snprintf(am[i].track_id, sizeof(am[i].track_id), "%016llx-%s",
-				 (unsigned long long)ml->src, ml->kind == CP_KIND_AUDIO ? "a" : "v");
+				 (unsigned long long)ml->src,
+				 ml->kind == CP_KIND_AUDIO ? "a" : "v");
 		} else {
 			am[i].dir = CP_DIR_INACTIVE;
 		}
@@ -560,7 +563,7 @@ static void leave(struct cp_part *p, const char *why)
 			request_renegotiation(q);
 	}
 	if (p->in_dp) {
-		struct fh_cmd c = { .type = FH_CMD_PART_DEL };
+		struct fh_cmd c = {.type = FH_CMD_PART_DEL};
 
 		c.slot = (uint16_t)p->slot;
 		c.room = r->id;
@@ -640,8 +643,9 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
 	send_json(p, json_pack("{s:s, s:s, s:s, s:o, s:b}", "type", "joined", "id", id, "room",
 			       m->room, "participants", list, "chat", g.conf.chat));
-	broadcast(r, NULL, json_pack("{s:s, s:o}", "type", "participant-joined", "participant",
-				     part_json(p)));
+	broadcast(
+		r, NULL,
+		json_pack("{s:s, s:o}", "type", "participant-joined", "participant", part_json(p)));
 	p->next = r->parts;
 	r->parts = p;
 	r->n++;
@@ -762,7 +766,7 @@ static void fail_part(struct cp_part *p, enum cp_err e, const char *why)
 
 static void media_up(struct cp_part *p)
 {
-	struct fh_cmd c = { .type = FH_CMD_KEYS };
+	struct fh_cmd c = {.type = FH_CMD_KEYS};
 
 	if (!cp_dtls_peer_matches(p->dtls, p->fp_alg, p->fp, p->fp_len)) {
 		FH_WARN("participant %s: DTLS certificate does not match its SDP fingerprint",
@@ -780,8 +784,8 @@ static void media_up(struct cp_part *p)
 	OPENSSL_cleanse(&c, sizeof(c));
 	p->media_up = true;
 	FH_INFO("participant %s: media connected (%s) after %llu ms", p->pseudo,
-		profile == FH_SRTP_AES128_CM_SHA1_80 ? "AES_CM_128_HMAC_SHA1_80" :
-						       "AEAD_AES_128_GCM",
+		profile == FH_SRTP_AES128_CM_SHA1_80 ? "AES_CM_128_HMAC_SHA1_80"
+						     : "AEAD_AES_128_GCM",
 		(unsigned long long)(g.now_ms - p->dtls_start_ms));
 	send_json(p, json_pack("{s:s, s:s}", "type", "media", "state", "connected"));
 }
@@ -824,7 +828,8 @@ static void on_event(unsigned w, const struct fh_evt *e)
 		break;
 	case FH_EVT_PART_INFO:
 		if (e->room >= g.next_room_id)
-			g.next_room_id = e->room + 1; /* never reuse the room id of a running call */
+			g.next_room_id =
+				e->room + 1; /* never reuse the room id of a running call */
 		break;
 	default:
 		break;
@@ -889,8 +894,8 @@ void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants)
 
 int cp_room_init(const struct cp_room_conf *c, const char *region_name)
 {
-	static const struct cp_dp_handlers h = { .event = on_event, .packet = on_packet,
-						 .lost = on_lost };
+	static const struct cp_dp_handlers h = {
+		.event = on_event, .packet = on_packet, .lost = on_lost};
 
 	memset(&g, 0, sizeof(g));
 	g.conf = *c;
@@ -918,7 +923,8 @@ void cp_room_fini(void)
 
 			r->parts = p->next;
 			if (p->in_dp) {
-				struct fh_cmd c = { .type = FH_CMD_PART_DEL, .slot = (uint16_t)p->slot };
+				struct fh_cmd c = {.type = FH_CMD_PART_DEL,
+						   .slot = (uint16_t)p->slot};
 
 				cp_dp_cmd(p->worker, &c);
 			}

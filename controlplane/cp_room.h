@@ -14,7 +14,7 @@
 struct cp_conn;
 
 struct cp_room_conf {
-	unsigned max_participants; /* per room */
+	unsigned max_participants;	/* per room */
 	const struct fh_addr *announce; /* media addresses put in candidates (port unused) */
 	unsigned n_announce;
 	unsigned dtls_timeout_s;

@@ -219,7 +219,7 @@ int cp_sdp_parse_offer(const char *sdp, size_t len, struct cp_sdp_offer *o, char
 		       size_t why_len)
 {
 	struct cp_sdp_mline *cur = NULL;
-	struct apt_list al = { 0 };
+	struct apt_list al = {0};
 	const char *p = sdp, *end = sdp + len;
 	char line[1024];
 
@@ -344,13 +344,13 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 static const char *dir_name(enum cp_dir d)
 {
-	static const char *const n[] = { "inactive", "sendonly", "recvonly", "sendrecv" };
+	static const char *const n[] = {"inactive", "sendonly", "recvonly", "sendrecv"};
 
 	return n[d & 3];
 }
 
-static void write_mline(struct sbuf *b, const struct cp_sdp_mline *m,
-			const struct cp_sdp_local *l, const struct cp_sdp_answer_ml *a)
+static void write_mline(struct sbuf *b, const struct cp_sdp_mline *m, const struct cp_sdp_local *l,
+			const struct cp_sdp_answer_ml *a)
 {
 	if (a->reject || m->kind == CP_KIND_OTHER || m->pt < 0) {
 		sb_printf(b, "m=%s 0 %s %s\r\nc=IN IP4 0.0.0.0\r\na=mid:%s\r\na=inactive\r\n",
@@ -395,8 +395,8 @@ static void write_mline(struct sbuf *b, const struct cp_sdp_mline *m,
 		char ip[64];
 
 		fh_addr_ip_str(&l->cands[i], ip, sizeof(ip));
-		sb_printf(b, "a=candidate:%u 1 udp %u %s %u typ host\r\n", i + 1,
-			  2130706431u - i, ip, l->cands[i].port);
+		sb_printf(b, "a=candidate:%u 1 udp %u %s %u typ host\r\n", i + 1, 2130706431u - i,
+			  ip, l->cands[i].port);
 	}
 	sb_printf(b, "a=end-of-candidates\r\n");
 }
@@ -404,7 +404,7 @@ static void write_mline(struct sbuf *b, const struct cp_sdp_mline *m,
 char *cp_sdp_build_answer(const struct cp_sdp_offer *o, const struct cp_sdp_local *l,
 			  const struct cp_sdp_answer_ml *ml)
 {
-	struct sbuf b = { .cap = 4096 };
+	struct sbuf b = {.cap = 4096};
 
 	b.s = malloc(b.cap);
 	if (!b.s)

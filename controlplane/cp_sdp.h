@@ -29,7 +29,7 @@ struct cp_sdp_mline {
 	uint16_t port;
 	char mid[CP_MID_MAX + 1];
 	enum cp_dir dir;
-	int pt;     /* Opus or VP8 payload type, -1 when the codec is not offered */
+	int pt;	    /* Opus or VP8 payload type, -1 when the codec is not offered */
 	int rtx_pt; /* RTX for pt (video), -1 when absent */
 	uint32_t ssrc;
 	uint32_t rtx_ssrc;
@@ -55,9 +55,9 @@ int cp_sdp_parse_offer(const char *sdp, size_t len, struct cp_sdp_offer *o, char
 
 /* What to answer for one m-line. */
 struct cp_sdp_answer_ml {
-	bool reject;     /* port 0 */
+	bool reject;	 /* port 0 */
 	enum cp_dir dir; /* our direction */
-	uint32_t ssrc;   /* when we send */
+	uint32_t ssrc;	 /* when we send */
 	uint32_t rtx_ssrc;
 	char stream_id[24]; /* msid stream: the participant the media comes from */
 	char track_id[32];

@@ -310,7 +310,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return http_request(wsi, c, (const char *)in);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (c->body_len) {
-			if (lws_write(wsi, c->body + LWS_PRE, c->body_len, LWS_WRITE_HTTP_FINAL) < 0)
+			if (lws_write(wsi, c->body + LWS_PRE, c->body_len, LWS_WRITE_HTTP_FINAL) <
+			    0)
 				return -1;
 			c->body_len = 0;
 		}
@@ -337,9 +338,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "funkhaus", callback, sizeof(struct cp_conn), 65536, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+	{"funkhaus", callback, sizeof(struct cp_conn), 65536, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static void log_emit(int level, const char *line)
 {

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CP_ERR_MSG(n, c, m) case CP_ERR_##n: return m;
+#define CP_ERR_MSG(n, c, m) \
+	case CP_ERR_##n:    \
+		return m;
 
 const char *cp_err_message(enum cp_err e)
 {
@@ -33,29 +35,29 @@ struct cp_msg_spec {
 };
 
 static const struct cp_param join_params[] = {
-	{ "room", P_STRING, true, CP_ROOM_MAX },
-	{ "name", P_STRING, true, CP_NAME_MAX * 4 },
-	{ NULL },
+	{"room", P_STRING, true, CP_ROOM_MAX},
+	{"name", P_STRING, true, CP_NAME_MAX * 4},
+	{NULL},
 };
 static const struct cp_param offer_params[] = {
-	{ "sdp", P_STRING, true, CP_SIG_MAX_MSG },
-	{ NULL },
+	{"sdp", P_STRING, true, CP_SIG_MAX_MSG},
+	{NULL},
 };
 static const struct cp_param chat_params[] = {
-	{ "text", P_STRING, true, CP_CHAT_MAX * 4 },
-	{ NULL },
+	{"text", P_STRING, true, CP_CHAT_MAX * 4},
+	{NULL},
 };
 static const struct cp_param mute_params[] = {
-	{ "audio", P_BOOL, false, 0 },
-	{ "video", P_BOOL, false, 0 },
-	{ NULL },
+	{"audio", P_BOOL, false, 0},
+	{"video", P_BOOL, false, 0},
+	{NULL},
 };
-static const struct cp_param no_params[] = { { NULL } };
+static const struct cp_param no_params[] = {{NULL}};
 
 static const struct cp_msg_spec specs[] = {
-	{ "join", CP_MSG_JOIN, join_params },	 { "offer", CP_MSG_OFFER, offer_params },
-	{ "chat", CP_MSG_CHAT, chat_params },	 { "mute", CP_MSG_MUTE, mute_params },
-	{ "leave", CP_MSG_LEAVE, no_params },	 { "ping", CP_MSG_PING, no_params },
+	{"join", CP_MSG_JOIN, join_params}, {"offer", CP_MSG_OFFER, offer_params},
+	{"chat", CP_MSG_CHAT, chat_params}, {"mute", CP_MSG_MUTE, mute_params},
+	{"leave", CP_MSG_LEAVE, no_params}, {"ping", CP_MSG_PING, no_params},
 };
 
 static size_t utf8_chars(const char *s, bool *ok)
@@ -65,7 +67,11 @@ static size_t utf8_chars(const char *s, bool *ok)
 
 	*ok = true;
 	while (*p) {
-		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		int len = *p < 0x80	    ? 1
+			  : (*p >> 5) == 6  ? 2
+			  : (*p >> 4) == 14 ? 3
+			  : (*p >> 3) == 30 ? 4
+					    : 0;
 
 		if (!len) {
 			*ok = false;

@@ -28,7 +28,7 @@ static inline struct dp_pkt_meta *dp_meta(struct rte_mbuf *m)
 
 struct dp_io_conf {
 	char bind_addr[64]; /* "::" for every address, v4 and v6 */
-	uint16_t port;      /* the worker's UDP port */
+	uint16_t port;	    /* the worker's UDP port */
 };
 
 struct dp_io_ops {

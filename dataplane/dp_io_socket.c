@@ -52,7 +52,7 @@ static void *sock_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (p->ep < 0)
 		goto err_close;
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 
 	if (epoll_ctl(p->ep, EPOLL_CTL_ADD, p->fd, &ev) < 0)
 		goto err_ep;
@@ -62,7 +62,7 @@ err_ep:
 	close(p->ep);
 err_close:
 	close(p->fd);
-err_free: {
+err_free : {
 	int e = errno;
 
 	free(p);
@@ -130,17 +130,20 @@ static uint16_t sock_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &to[i];
-			msgs[i].msg_hdr.msg_namelen = fh_addr_to_sockaddr(&dp_meta(m)->peer, &to[i]);
+			msgs[i].msg_hdr.msg_namelen =
+				fh_addr_to_sockaddr(&dp_meta(m)->peer, &to[i]);
 		}
 		int sent = sendmmsg(p->fd, msgs, k, MSG_DONTWAIT);
 
 		if (sent <= 0) {
 			/* A datagram the kernel refuses (unreachable, bad family) must not block
 			 * the rest of the burst: skip it; the caller counts and frees it. */
-			if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+			if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != ENOBUFS) {
 				struct rte_mbuf *bad = pkts[done];
 
-				memmove(&pkts[done], &pkts[done + 1], (n - done - 1) * sizeof(*pkts));
+				memmove(&pkts[done], &pkts[done + 1],
+					(n - done - 1) * sizeof(*pkts));
 				pkts[n - 1] = bad;
 				n--;
 				continue;

@@ -140,9 +140,9 @@ int main(int argc, char **argv)
 		.max_video_bitrate = 1500000,
 		.mbufs = 8191,
 	};
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					       { "help", no_argument, NULL, 'h' },
-					       { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *path = NULL;
 	char err[512];
 	int o, rc = 1;
@@ -186,9 +186,9 @@ int main(int argc, char **argv)
 	snprintf(lcores, sizeof(lcores), "(0-%u)@(%d-%d)", conf.workers, first, last);
 	snprintf(mem, sizeof(mem), "%u", mem_mb);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=funkhaus-%s", conf.instance);
-	char *eal_argv[] = { argv[0],      "--no-huge",   "--no-pci",    prefix,
-			     "--no-telemetry", "-m",      mem,           "--lcores",
-			     lcores,       "--log-level", "warning",     NULL };
+	char *eal_argv[] = {argv[0],	      "--no-huge",   "--no-pci", prefix,
+			    "--no-telemetry", "-m",	     mem,	 "--lcores",
+			    lcores,	      "--log-level", "warning",	 NULL};
 	int eal_argc = (int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1;
 
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
@@ -226,8 +226,8 @@ int main(int argc, char **argv)
 		snprintf(pname, sizeof(pname), "dp_pool_%u", i);
 		/* cache 256: the per-lcore cache keeps alloc/free off the shared ring */
 		struct rte_mempool *pool = rte_pktmbuf_pool_create(
-			pname, conf.mbufs, 256, RTE_ALIGN(sizeof(struct dp_pkt_meta), 8), 2048 + 128,
-			(int)rte_socket_id());
+			pname, conf.mbufs, 256, RTE_ALIGN(sizeof(struct dp_pkt_meta), 8),
+			2048 + 128, (int)rte_socket_id());
 
 		if (!pool) {
 			FH_ERR("worker %u: no memory for %u packet buffers: %s", i, conf.mbufs,
@@ -265,8 +265,7 @@ int main(int argc, char **argv)
 
 	unsigned w = 0, lcore;
 
-	RTE_LCORE_FOREACH_WORKER(lcore)
-	{
+	RTE_LCORE_FOREACH_WORKER (lcore) {
 		if (w == conf.workers)
 			break;
 		reg.hdr->w[w].lcore = (uint16_t)lcore;

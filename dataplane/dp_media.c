@@ -376,8 +376,7 @@ static void relay_sr(struct dp_worker *w, struct dp_pub *pub, const struct fh_rt
 	}
 }
 
-static void keyframe_for(struct dp_worker *w, struct dp_part *p, uint32_t out_ssrc,
-			 uint64_t now)
+static void keyframe_for(struct dp_worker *w, struct dp_part *p, uint32_t out_ssrc, uint64_t now)
 {
 	struct dp_out *o = find_out(p, out_ssrc);
 
@@ -461,14 +460,15 @@ void dp_media_periodic_rtcp(struct dp_worker *w, uint16_t slot, uint64_t now)
 		s->received_prior = s->received;
 		rb[n] = (struct fh_rtcp_report_block){
 			.ssrc = pub->ssrc,
-			.fraction_lost = (exp_int == 0 || lost_int <= 0) ?
-						 0 : (uint8_t)((lost_int << 8) / exp_int),
+			.fraction_lost = (exp_int == 0 || lost_int <= 0)
+						 ? 0
+						 : (uint8_t)((lost_int << 8) / exp_int),
 			.cumulative_lost = (int32_t)(expected - s->received),
 			.ext_highest_seq = ext_max,
 			.jitter = s->jitter >> 4,
 			.lsr = s->last_sr_mid,
-			.dlsr = s->last_sr_tsc ?
-					(uint32_t)((now - s->last_sr_tsc) * 65536 / w->hz) : 0,
+			.dlsr = s->last_sr_tsc ? (uint32_t)((now - s->last_sr_tsc) * 65536 / w->hz)
+					       : 0,
 		};
 		n++;
 		if (pub->kind == FH_KIND_VIDEO)

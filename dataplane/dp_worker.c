@@ -17,7 +17,7 @@
 #include <rte_malloc.h>
 #include <rte_random.h>
 
-#define DP_IDLE_POLLS 16  /* empty polls before sleeping */
+#define DP_IDLE_POLLS 16 /* empty polls before sleeping */
 #define DP_IDLE_SLEEP_MS 5
 
 int dp_addr_lookup(const struct dp_worker *w, const struct fh_addr *a)
@@ -74,7 +74,7 @@ void dp_addr_remove(struct dp_worker *w, const struct fh_addr *a)
 
 void dp_worker_emit(struct dp_worker *w, uint16_t type, uint16_t slot, uint32_t arg)
 {
-	struct fh_evt e = { .type = type, .slot = slot, .arg = arg };
+	struct fh_evt e = {.type = type, .slot = slot, .arg = arg};
 
 	if (slot < FH_MAX_SLOTS && w->parts[slot].used) {
 		e.room = w->parts[slot].room;
@@ -270,7 +270,7 @@ static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now
 	o->out_rtx_pt = s->out_rtx_pt;
 	o->rtx_seq = (uint16_t)rte_rand();
 	fh_rewrite_init(&o->rw, (uint16_t)rte_rand(), (uint32_t)rte_rand());
-	pub->fwd[pub->n_fwd++] = (struct dp_fwd){ .slot = c->slot, .out = (uint8_t)idx };
+	pub->fwd[pub->n_fwd++] = (struct dp_fwd){.slot = c->slot, .out = (uint8_t)idx};
 	/* A newcomer needs a key frame to show anything. */
 	if (pub->kind == FH_KIND_VIDEO)
 		dp_media_send_pli(w, s->pub_slot, pub, now, true);
@@ -368,8 +368,11 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 out:
 	if (rc < 0) {
 		dp_drop(w, FH_DROP_cmd_invalid);
-		struct fh_evt e = { .type = FH_EVT_CMD_ERR, .slot = c->slot, .room = c->room,
-				    .arg = c->type, .seq = c->seq };
+		struct fh_evt e = {.type = FH_EVT_CMD_ERR,
+				   .slot = c->slot,
+				   .room = c->room,
+				   .arg = c->type,
+				   .seq = c->seq};
 
 		rte_ring_sp_enqueue_elem(w->evt, &e, sizeof(e));
 	} else {

@@ -18,11 +18,11 @@
 #include "fh_rtp.h"
 
 #define DP_BURST 32
-#define DP_TX_MAX 512     /* copies queued before a flush; fan-out of one burst fits */
-#define DP_MAX_PUB 4      /* streams one participant publishes */
-#define DP_MAX_OUT 64     /* streams one participant receives */
-#define DP_MAX_FWD 64     /* receivers of one stream */
-#define DP_CACHE 256      /* video packets kept per stream to answer NACKs */
+#define DP_TX_MAX 512	  /* copies queued before a flush; fan-out of one burst fits */
+#define DP_MAX_PUB 4	  /* streams one participant publishes */
+#define DP_MAX_OUT 64	  /* streams one participant receives */
+#define DP_MAX_FWD 64	  /* receivers of one stream */
+#define DP_CACHE 256	  /* video packets kept per stream to answer NACKs */
 #define DP_CACHE_PKT 1280 /* larger packets are forwarded but not cached */
 #define DP_ADDR_HASH 2048 /* power of two, twice FH_MAX_SLOTS */
 
@@ -112,9 +112,9 @@ struct dp_worker {
 	struct rte_mempool *pool;
 	struct rte_ring *cmd, *evt, *up, *down;
 	struct fh_counters *ctr;
-	struct dp_part *parts; /* FH_MAX_SLOTS */
+	struct dp_part *parts;		 /* FH_MAX_SLOTS */
 	int16_t addr_hash[DP_ADDR_HASH]; /* slot, or -1 */
-	uint32_t sfu_ssrc;     /* sender SSRC of the RTCP this worker writes */
+	uint32_t sfu_ssrc;		 /* sender SSRC of the RTCP this worker writes */
 	uint64_t hz;
 	uint64_t start_tsc;
 	uint64_t consent_cycles;

@@ -20,8 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		am[i].ssrc = i + 1;
 		am[i].rtx_ssrc = i & 1 ? i + 100 : 0;
 	}
-	struct cp_sdp_local l = { .ufrag = "0000abcdefghijkl", .pwd = "p", .fingerprint = "sha-256 AA",
-				  .cands = &cand, .n_cands = 1, .cname = "c" };
+	struct cp_sdp_local l = {.ufrag = "0000abcdefghijkl",
+				 .pwd = "p",
+				 .fingerprint = "sha-256 AA",
+				 .cands = &cand,
+				 .n_cands = 1,
+				 .cname = "c"};
 	free(cp_sdp_build_answer(&o, &l, am));
 	return 0;
 }

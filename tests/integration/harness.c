@@ -31,7 +31,7 @@ static pid_t spawn(const char *bin, const char *conf, const char *log)
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 
 	nanosleep(&ts, NULL);
 }
@@ -95,7 +95,8 @@ int harness_start(struct harness *h, char **argv, unsigned workers)
 		"bind = 127.0.0.1\nconsent_timeout = %u\n[controlplane]\nport = %u\n"
 		"bind = 127.0.0.1\ntls_cert = %s/tls/cert.pem\ntls_key = %s/tls/key.pem\n"
 		"web_root = %s\nannounce = 127.0.0.1\nsignalling_rate = 50\n",
-		(int)getpid(), workers, h->base_port, HARNESS_CONSENT_S, h->port, h->dir, h->dir, argv[4]);
+		(int)getpid(), workers, h->base_port, HARNESS_CONSENT_S, h->port, h->dir, h->dir,
+		argv[4]);
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/dp.log", h->dir);
 	h->dp = spawn(h->dp_bin, h->conf, log);
@@ -162,8 +163,8 @@ void harness_stop(struct harness *h, bool show_logs)
 		return;
 	}
 	if (show_logs)
-		snprintf(cmd, sizeof(cmd), "cat %s/dp.log %s/cp.log >&2; rm -rf %s", h->dir,
-			 h->dir, h->dir);
+		snprintf(cmd, sizeof(cmd), "cat %s/dp.log %s/cp.log >&2; rm -rf %s", h->dir, h->dir,
+			 h->dir);
 	else
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", h->dir);
 	if (system(cmd) != 0)

@@ -19,7 +19,7 @@ struct harness {
 	char dir[256];
 	char conf[300];
 	char region[64];
-	uint16_t port;      /* HTTPS/WSS */
+	uint16_t port;	    /* HTTPS/WSS */
 	uint16_t base_port; /* first worker's UDP port */
 	pid_t dp, cp;
 	const char *dp_bin, *cp_bin;
@@ -34,14 +34,14 @@ void harness_stop(struct harness *h, bool show_logs);
 uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d);
 uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c);
 
-#define EXPECT(cond, ...)                                                              \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-			fprintf(stderr, __VA_ARGS__);                                  \
-			fprintf(stderr, "\n");                                         \
-			failures++;                                                    \
-		}                                                                      \
+#define EXPECT(cond, ...)                                                               \
+	do {                                                                            \
+		if (!(cond)) {                                                          \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                   \
+			fprintf(stderr, "\n");                                          \
+			failures++;                                                     \
+		}                                                                       \
 	} while (0)
 
 #endif

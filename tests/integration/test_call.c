@@ -25,8 +25,13 @@ static struct harness h;
 static struct fhc *join(const char *room, const char *name)
 {
 	char err[256];
-	struct fhc_opts o = { .host = "127.0.0.1", .port = h.port, .room = room, .name = name,
-			      .audio = true, .video = true, .timeout_ms = 5000 };
+	struct fhc_opts o = {.host = "127.0.0.1",
+			     .port = h.port,
+			     .room = room,
+			     .name = name,
+			     .audio = true,
+			     .video = true,
+			     .timeout_ms = 5000};
 	struct fhc *c = fhc_connect(&o, err, sizeof(err));
 
 	if (!c) {
@@ -66,7 +71,8 @@ static bool last_payload_is(struct fhc *c, const char *from, bool video, const c
 
 	for (unsigned i = 0; i < n; i++)
 		if (!strcmp(st[i].stream_id, from) && st[i].video == video &&
-		    st[i].last_len == strlen(want) && !memcmp(st[i].last_payload, want, st[i].last_len))
+		    st[i].last_len == strlen(want) &&
+		    !memcmp(st[i].last_payload, want, st[i].last_len))
 			return true;
 	return false;
 }
@@ -86,7 +92,8 @@ static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct f
 {
 	talk(a, "A", 50, all, n);
 	talk(b, "B", 50, all, n);
-	uint64_t ba = fhc_received_from(b, fhc_id(a), false), bv = fhc_received_from(b, fhc_id(a), true);
+	uint64_t ba = fhc_received_from(b, fhc_id(a), false),
+		 bv = fhc_received_from(b, fhc_id(a), true);
 
 	EXPECT(ba >= 48 && bv >= 48, "B got %llu audio / %llu video of 50 from A",
 	       (unsigned long long)ba, (unsigned long long)bv);
@@ -100,7 +107,7 @@ static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct f
 static int raw_socket(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(h.base_port) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(h.base_port)};
 
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	connect(fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -110,8 +117,8 @@ static int raw_socket(void)
 static void bad_udp(struct fhc **all, int n)
 {
 	int fd = raw_socket();
-	uint8_t junk[64] = { 0x70, 1, 2, 3 }, rtp[5] = { 0x80, 0x60, 0, 1, 2 };
-	uint8_t buf[256], tid[12] = { 9 };
+	uint8_t junk[64] = {0x70, 1, 2, 3}, rtp[5] = {0x80, 0x60, 0, 1, 2};
+	uint8_t buf[256], tid[12] = {9};
 	struct fh_stun_builder b;
 	uint64_t nw = harness_drop(&h, 0, FH_DROP_not_webrtc);
 	uint64_t uu = harness_drop(&h, 0, FH_DROP_stun_unknown_user);
@@ -122,7 +129,7 @@ static void bad_udp(struct fhc **all, int n)
 	send(fd, junk, sizeof(junk), 0);
 	send(fd, rtp, sizeof(rtp), 0);
 	send(fd, "\x16\xfe\xfd\0\0\0\0\0\0\0\0\0\0\0\0", 15, 0); /* DTLS from a stranger */
-	send(fd, "\x00\x01\x00\x08\x21\x12\xa4\x42", 8, 0);     /* truncated STUN */
+	send(fd, "\x00\x01\x00\x08\x21\x12\xa4\x42", 8, 0);	 /* truncated STUN */
 	/* a well-formed check for a participant that does not exist (slot 0x03ff) */
 	fh_stun_build_start(&b, buf, sizeof(buf), FH_STUN_BINDING_REQUEST, tid);
 	fh_stun_build_attr(&b, FH_STUN_ATTR_USERNAME, "03ffabcdefghijkl:xyz", 20);
@@ -130,7 +137,7 @@ static void bad_udp(struct fhc **all, int n)
 	fh_stun_build_fingerprint(&b);
 	send(fd, buf, fh_stun_build_end(&b), 0);
 	pump(all, n, 300);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	EXPECT(poll(&p, 1, 200) == 0, "the SFU answered an unauthenticated stranger");
 	EXPECT(harness_drop(&h, 0, FH_DROP_not_webrtc) > nw, "garbage counted");
@@ -144,7 +151,7 @@ static void bad_udp(struct fhc **all, int n)
 /* Bad media from a participant that did pass ICE: dropped under its own reason. */
 static void bad_media(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 {
-	uint8_t rtp[40] = { 0x80, 111, 0, 1, 0, 0, 0, 1, 0x0b, 0xad, 0xf0, 0x0d, 'x' };
+	uint8_t rtp[40] = {0x80, 111, 0, 1, 0, 0, 0, 1, 0x0b, 0xad, 0xf0, 0x0d, 'x'};
 	uint64_t us = harness_drop(&h, 0, FH_DROP_rtp_unknown_ssrc);
 	uint64_t af = harness_drop(&h, 0, FH_DROP_srtp_auth_fail);
 	uint64_t bi = harness_drop(&h, 0, FH_DROP_stun_bad_integrity);
@@ -152,18 +159,19 @@ static void bad_media(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 		      harness_drop(&h, 0, FH_DROP_srtcp_auth_fail);
 	uint64_t before = fhc_received_from(b, fhc_id(a), false);
 
-	fhc_send_raw(a, rtp, 13, true);   /* encrypted, but an SSRC A never announced */
+	fhc_send_raw(a, rtp, 13, true); /* encrypted, but an SSRC A never announced */
 	rtp[3] = 7; /* a fresh sequence number, so the replay check does not catch it first */
-	fhc_send_raw(a, rtp, 40, false);  /* "SRTP" that fails authentication */
+	fhc_send_raw(a, rtp, 40, false); /* "SRTP" that fails authentication */
 	rtp[1] = 200;
-	fhc_send_raw(a, rtp, 40, false);  /* "SRTCP" that fails authentication */
+	fhc_send_raw(a, rtp, 40, false); /* "SRTCP" that fails authentication */
 	fhc_send_check_with(a, "not-the-password-not-the-passw0");
 	pump(all, n, 300);
 	EXPECT(harness_drop(&h, 0, FH_DROP_rtp_unknown_ssrc) > us, "unknown SSRC counted");
 	EXPECT(harness_drop(&h, 0, FH_DROP_srtp_auth_fail) > af, "SRTP auth failure counted");
 	EXPECT(harness_drop(&h, 0, FH_DROP_stun_bad_integrity) > bi, "wrong password counted");
 	EXPECT(harness_drop(&h, 0, FH_DROP_rtcp_malformed) +
-			       harness_drop(&h, 0, FH_DROP_srtcp_auth_fail) > rm,
+			       harness_drop(&h, 0, FH_DROP_srtcp_auth_fail) >
+		       rm,
 	       "bad SRTCP counted");
 	EXPECT(fhc_received_from(b, fhc_id(a), false) == before, "nothing bad was forwarded");
 	talk(a, "still", 10, all, n);
@@ -209,11 +217,11 @@ static void bad_signalling(struct fhc *a, struct fhc **all, int n)
 		const char *msg;
 		int code;
 	} cases[] = {
-		{ "not json", 4000 },
-		{ "{\"type\":\"reboot\"}", 4002 },
-		{ "{\"type\":\"join\",\"room\":\"x\",\"name\":\"again\"}", 4007 },
-		{ "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\nnonsense\"}", 4009 },
-		{ "{\"type\":\"chat\"}", 4003 },
+		{"not json", 4000},
+		{"{\"type\":\"reboot\"}", 4002},
+		{"{\"type\":\"join\",\"room\":\"x\",\"name\":\"again\"}", 4007},
+		{"{\"type\":\"offer\",\"sdp\":\"v=0\\r\\nnonsense\"}", 4009},
+		{"{\"type\":\"chat\"}", 4003},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -249,7 +257,7 @@ static void cp_restart(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp restarts");
 	struct fhc *d = join("Nachher", "Dora");
 	struct fhc *e = join("Nachher", "Emil");
-	struct fhc *all2[] = { a, b, d, e };
+	struct fhc *all2[] = {a, b, d, e};
 
 	if (d && e) {
 		pump(all2, 4, 500);
@@ -280,7 +288,7 @@ int main(int argc, char **argv)
 	struct fhc *a = join("KulturvereinMarion", "Anna");
 	struct fhc *b = join("kulturvereinmarion", "Bernd");
 	struct fhc *c = join("Gemeinderat", "Clara");
-	struct fhc *all[] = { a, b, c };
+	struct fhc *all[] = {a, b, c};
 
 	if (a && b && c) {
 		pump(all, 3, 500); /* renegotiation: A learns about B's tracks */

@@ -16,7 +16,7 @@ static void name_for(char *buf, size_t n, const char *what)
 static void messages_in_order(void)
 {
 	struct fh_region dp, cp;
-	uint16_t ports[2] = { 40000, 40001 };
+	uint16_t ports[2] = {40000, 40001};
 	char name[64];
 
 	name_for(name, sizeof(name), "order");
@@ -28,7 +28,7 @@ static void messages_in_order(void)
 
 	/* cp -> worker 1 commands, in order, carried by value */
 	for (uint32_t i = 0; i < 100; i++) {
-		struct fh_cmd c = { .type = FH_CMD_KEYFRAME, .slot = (uint16_t)i, .seq = i };
+		struct fh_cmd c = {.type = FH_CMD_KEYFRAME, .slot = (uint16_t)i, .seq = i};
 
 		c.u.stream.ssrc = 1000 + i;
 		CHECK_EQ(rte_ring_sp_enqueue_elem(fh_region_cmd(&cp, 1), &c, sizeof(c)), 0);
@@ -41,14 +41,14 @@ static void messages_in_order(void)
 		CHECK(c.seq == i && c.slot == i && c.u.stream.ssrc == 1000 + i);
 	}
 	/* a full ring refuses instead of overwriting */
-	struct fh_evt e = { .type = FH_EVT_BOUND };
+	struct fh_evt e = {.type = FH_EVT_BOUND};
 	unsigned n = 0;
 
 	while (rte_ring_sp_enqueue_elem(fh_region_evt(&dp, 0), &e, sizeof(e)) == 0)
 		n++;
 	CHECK_EQ(n, FH_EVT_RING_SIZE - 1);
 	/* a whole DTLS record up */
-	struct fh_pkt_msg m = { .slot = 3, .len = FH_PKT_MAX }, got;
+	struct fh_pkt_msg m = {.slot = 3, .len = FH_PKT_MAX}, got;
 
 	memset(m.data, 0x5a, sizeof(m.data));
 	CHECK_EQ(rte_ring_sp_enqueue_elem(fh_region_up(&dp, 1), &m, sizeof(m)), 0);
@@ -72,7 +72,7 @@ static void messages_in_order(void)
 static void abi_checked(void)
 {
 	struct fh_region dp, cp;
-	uint16_t ports[1] = { 40000 };
+	uint16_t ports[1] = {40000};
 	char name[64];
 
 	name_for(name, sizeof(name), "abi");

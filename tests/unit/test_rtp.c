@@ -4,8 +4,8 @@
 
 static void demux(void)
 {
-	uint8_t stun[20] = { 0x00, 0x01 }, dtls[13] = { 22 }, rtp[12] = { 0x80, 96 };
-	uint8_t rtcp[8] = { 0x80, 201 }, junk[4] = { 0x70 };
+	uint8_t stun[20] = {0x00, 0x01}, dtls[13] = {22}, rtp[12] = {0x80, 96};
+	uint8_t rtcp[8] = {0x80, 201}, junk[4] = {0x70};
 
 	CHECK_EQ(fh_demux(stun, sizeof(stun)), FH_DEMUX_STUN);
 	CHECK_EQ(fh_demux(dtls, sizeof(dtls)), FH_DEMUX_DTLS);
@@ -20,9 +20,8 @@ static void demux(void)
 static void rtp_parse(void)
 {
 	/* V=2, X=1, CC=1, M=1 PT=96, seq 0x1234, ts, ssrc, one CSRC, one-word extension */
-	uint8_t p[] = { 0x91, 0xe0, 0x12, 0x34, 0, 0, 0x10, 0, 0xde, 0xad, 0xbe, 0xef,
-			1,    2,    3,    4,    0xbe, 0xde, 0, 1, 0x10, 0xff, 0, 0,
-			0xaa, 0xbb, 0xcc };
+	uint8_t p[] = {0x91, 0xe0, 0x12, 0x34, 0, 0, 0x10, 0,	 0xde, 0xad, 0xbe, 0xef, 1,   2,
+		       3,    4,	   0xbe, 0xde, 0, 1, 0x10, 0xff, 0,    0,    0xaa, 0xbb, 0xcc};
 	struct fh_rtp_hdr h;
 
 	CHECK_EQ(fh_rtp_parse(p, sizeof(p), &h), 0);
@@ -35,7 +34,7 @@ static void rtp_parse(void)
 	CHECK_EQ(h.payload_len, 3);
 	for (size_t n = 0; n < 24; n++)
 		CHECK(fh_rtp_parse(p, n, &h) < 0); /* every truncation of the header */
-	p[0] = 0x51; /* version 1 */
+	p[0] = 0x51;				   /* version 1 */
 	CHECK(fh_rtp_parse(p, sizeof(p), &h) < 0);
 	p[0] = 0xb1; /* padding bit with a pad count larger than the payload */
 	p[sizeof(p) - 1] = 9;
@@ -54,13 +53,17 @@ static void rtcp_roundtrip(void)
 {
 	uint8_t buf[256];
 	size_t n = 0, off = 0;
-	struct fh_rtcp_report_block rb = { .ssrc = 5, .fraction_lost = 12, .cumulative_lost = -3,
-					   .ext_highest_seq = 70000, .jitter = 9, .lsr = 1,
-					   .dlsr = 2 };
-	struct fh_rtcp_sr_info sr = { .ssrc = 9, .ntp = 0x0102030405060708ull, .rtp_ts = 11,
-				      .packets = 12, .octets = 13 };
-	uint16_t seqs[] = { 65534, 65535, 0, 3, 40 }, got[32];
-	uint32_t v[2] = { 100, 200 };
+	struct fh_rtcp_report_block rb = {.ssrc = 5,
+					  .fraction_lost = 12,
+					  .cumulative_lost = -3,
+					  .ext_highest_seq = 70000,
+					  .jitter = 9,
+					  .lsr = 1,
+					  .dlsr = 2};
+	struct fh_rtcp_sr_info sr = {
+		.ssrc = 9, .ntp = 0x0102030405060708ull, .rtp_ts = 11, .packets = 12, .octets = 13};
+	uint16_t seqs[] = {65534, 65535, 0, 3, 40}, got[32];
+	uint32_t v[2] = {100, 200};
 	struct fh_rtcp_pkt p;
 	struct fh_rtcp_report_block back;
 
@@ -113,17 +116,17 @@ static void rtcp_refused(void)
 	buf[1] = 96; /* not an RTCP type */
 	CHECK_EQ(fh_rtcp_validate(buf, n), -1);
 	CHECK_EQ(fh_rtcp_build_rr(buf, 10, 1, NULL, 0), 8);
-	CHECK_EQ(fh_rtcp_build_sr(buf, 10, &(struct fh_rtcp_sr_info){ 0 }), 0);
+	CHECK_EQ(fh_rtcp_build_sr(buf, 10, &(struct fh_rtcp_sr_info){0}), 0);
 }
 
 static void vp8_keyframe(void)
 {
 	/* S=1, PID=0, then the VP8 frame tag with P=0 (key frame) */
-	uint8_t key[] = { 0x10, 0x00, 0x9d, 0x01, 0x2a };
-	uint8_t delta[] = { 0x10, 0x01 };
+	uint8_t key[] = {0x10, 0x00, 0x9d, 0x01, 0x2a};
+	uint8_t delta[] = {0x10, 0x01};
 	/* X=1 with PictureID (M=1, two bytes) */
-	uint8_t ext[] = { 0x90, 0x80, 0x81, 0x23, 0x00 };
-	uint8_t cont[] = { 0x00, 0x00 };
+	uint8_t ext[] = {0x90, 0x80, 0x81, 0x23, 0x00};
+	uint8_t cont[] = {0x00, 0x00};
 
 	CHECK(fh_vp8_is_keyframe(key, sizeof(key)));
 	CHECK(!fh_vp8_is_keyframe(delta, sizeof(delta)));

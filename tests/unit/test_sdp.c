@@ -48,14 +48,14 @@ static const struct fh_addr *cands(void)
 
 static struct cp_sdp_local local(void)
 {
-	return (struct cp_sdp_local){ .ufrag = "0003abcdefghijkl",
-				      .pwd = "0123456789abcdefghijklmnopqrstuv",
-				      .fingerprint = "sha-256 AA:BB",
-				      .cands = cands(),
-				      .n_cands = 2,
-				      .sess_id = 42,
-				      .sess_ver = 1,
-				      .cname = "c" };
+	return (struct cp_sdp_local){.ufrag = "0003abcdefghijkl",
+				     .pwd = "0123456789abcdefghijklmnopqrstuv",
+				     .fingerprint = "sha-256 AA:BB",
+				     .cands = cands(),
+				     .n_cands = 2,
+				     .sess_id = 42,
+				     .sess_ver = 1,
+				     .cname = "c"};
 }
 
 static void sendrecv_offer(void)
@@ -74,9 +74,12 @@ static void sendrecv_offer(void)
 	CHECK(o->m[1].ssrc == 1494129635u && o->m[1].rtx_ssrc == 1331627896u);
 	CHECK(o->m[0].dir == CP_DIR_SENDRECV && o->m[0].rtcp_mux);
 
-	struct cp_sdp_answer_ml am[2] = { { .dir = CP_DIR_RECVONLY },
-					  { .dir = CP_DIR_SENDONLY, .ssrc = 11, .rtx_ssrc = 12,
-					    .stream_id = "s1", .track_id = "t1" } };
+	struct cp_sdp_answer_ml am[2] = {{.dir = CP_DIR_RECVONLY},
+					 {.dir = CP_DIR_SENDONLY,
+					  .ssrc = 11,
+					  .rtx_ssrc = 12,
+					  .stream_id = "s1",
+					  .track_id = "t1"}};
 	struct cp_sdp_local l = local();
 	char *a = cp_sdp_build_answer(o, &l, am);
 
@@ -94,7 +97,7 @@ static void sendrecv_offer(void)
 	CHECK_STR_CONTAINS(a, "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n");
 	CHECK_STR_CONTAINS(a, "a=candidate:2 1 udp 2130706430 192.0.2.7 40000 typ host\r\n");
 	CHECK_STR_CONTAINS(a, "a=ice-ufrag:0003abcdefghijkl\r\n");
-	CHECK(!strstr(a, "H264")); /* only the codecs we forward */
+	CHECK(!strstr(a, "H264"));   /* only the codecs we forward */
 	CHECK(!strstr(a, "extmap")); /* no header extension is negotiated */
 	/* the answer itself must parse as a well-formed description */
 	struct cp_sdp_offer *back = malloc(sizeof(*back));
@@ -109,7 +112,7 @@ static void sendrecv_offer(void)
 static void datachannel_rejected(void)
 {
 	struct cp_sdp_offer *o = parse("chrome-offer-audio-video-datachannel.sdp");
-	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = { 0 };
+	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = {0};
 	struct cp_sdp_local l = local();
 	unsigned app = o->n;
 
@@ -146,7 +149,7 @@ static void recvonly_and_simulcast(void)
 	free(o);
 	o = parse("chrome-offer-sendonly-simulcast.sdp");
 	CHECK(o->m[1].simulcast);
-	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = { 0 };
+	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = {0};
 	struct cp_sdp_local l = local();
 	char *a = cp_sdp_build_answer(o, &l, am);
 

@@ -17,7 +17,8 @@ static enum cp_err parse(const char *s)
 static void accepted(void)
 {
 	struct cp_sig_msg m;
-	const char *join = "{\"type\":\"join\",\"room\":\"KulturvereinMarion\",\"name\":\"Jürgen Ö\"}";
+	const char *join =
+		"{\"type\":\"join\",\"room\":\"KulturvereinMarion\",\"name\":\"Jürgen Ö\"}";
 
 	CHECK_EQ(cp_sig_parse(join, strlen(join), &m), CP_ERR_OK);
 	CHECK_EQ(m.type, CP_MSG_JOIN);

@@ -68,15 +68,15 @@ static void rfc5769_responses(void)
 
 static void answer_roundtrip(void)
 {
-	uint8_t buf[128], tid[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	uint8_t buf[128], tid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 	struct fh_addr peer[2];
 	struct fh_stun_msg m;
 
 	fh_addr_parse(&peer[0], "127.0.0.1", 54321);
 	fh_addr_parse(&peer[1], "fe80::1", 5);
 	for (int i = 0; i < 2; i++) {
-		size_t n = fh_stun_build_binding_success(buf, sizeof(buf), tid, &peer[i], "secret",
-							 6);
+		size_t n =
+			fh_stun_build_binding_success(buf, sizeof(buf), tid, &peer[i], "secret", 6);
 
 		CHECK(n > 20);
 		CHECK_EQ(fh_stun_parse(buf, n, &m), FH_STUN_OK);
