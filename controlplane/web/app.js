@@ -182,6 +182,8 @@ async function handle(msg) {
     case 'error':
       toast(`${msg.message} (${msg.code})`);
       if (msg.code === 4009) { state.busy = false; }
+      // server-side trouble (media server away, media lost): start over with a fresh join
+      if (msg.code >= 5000 && state.ws) state.ws.close();
       break;
     default:
       break;
@@ -308,6 +310,7 @@ function init() {
   }
   state.room = path;
   document.title = `${path} – Funkhaus`;
+  $('room-title').textContent = path;
   $('join-form').onsubmit = (e) => {
     e.preventDefault();
     const name = $('name-input').value.trim();

@@ -43,6 +43,19 @@ try {
   }
   console.log('page in another room: nothing received, listed nowhere');
 
+  // chat reaches everyone in the room as text, never as markup, and nobody outside it
+  await a.fill('#chat-input', 'Hallo <b>alle</b>');
+  await a.click('#chat-form button');
+  for (const [p, who] of [[b, 'Bernd'], [c, 'Clara']]) {
+    await p.waitForFunction(() => document.querySelector('#chat-log').textContent.includes('Hallo <b>alle</b>'),
+      null, { timeout: 5000 }).catch(() => fail(`${who} did not get the chat message`));
+    if (await p.evaluate(() => document.querySelector('#chat-log b') !== null))
+      fail(`${who} rendered chat text as HTML`);
+  }
+  if ((await d.evaluate(() => document.querySelector('#chat-log').textContent)).length)
+    fail('chat reached a page in another room');
+  console.log('chat reaches the room as text and no one else');
+
   await c.click('#leave');
   await waitPeers(a, ['Bernd'], 5000, 'Anna after Clara left');
   await waitPeers(b, ['Anna'], 5000, 'Bernd after Clara left');
