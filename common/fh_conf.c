@@ -2,6 +2,7 @@
 #include "fh_conf.h"
 
 #include <ctype.h>
+#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,4 +102,33 @@ int fh_conf_bool(const char *v, bool *out)
 		return 0;
 	}
 	return -1;
+}
+
+int fh_conf_main(int argc, char **argv, const char *prog, fh_conf_cb cb, void *ctx, bool *done)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *path = NULL;
+	char err[512];
+	int o;
+
+	*done = true;
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (o != 'c') {
+			fprintf(stderr, "usage: %s -c CONFIG (see conf/funkhaus.conf)\n", prog);
+			return o == 'h' ? 0 : 2;
+		}
+		path = optarg;
+	}
+	if (!path) {
+		fprintf(stderr, "usage: %s -c CONFIG (see conf/funkhaus.conf)\n", prog);
+		return 2;
+	}
+	if (fh_conf_load(path, cb, ctx, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 2;
+	}
+	*done = false;
+	return 0;
 }

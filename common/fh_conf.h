@@ -17,6 +17,12 @@ typedef int (*fh_conf_cb)(void *ctx, const char *section, const char *key, const
 /* 0 on success; -1 with a message "path:line: what" in err. */
 int fh_conf_load(const char *path, fh_conf_cb cb, void *ctx, char *err, size_t err_len);
 
+/*
+ * Both daemons' command line: "-c CONFIG" (or --config), then the file is loaded with cb.
+ * Returns 0 to go on, or the exit status (0 after --help, 2 on a usage or config error).
+ */
+int fh_conf_main(int argc, char **argv, const char *prog, fh_conf_cb cb, void *ctx, bool *done);
+
 /* Value helpers: 0 on success, -1 when the text is not a valid value in range. */
 int fh_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out);
 int fh_conf_bool(const char *v, bool *out);

@@ -5,7 +5,6 @@
  * When it stops, running calls keep their media: the dataplane does not depend on it.
  */
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <signal.h>
@@ -151,11 +150,6 @@ static void on_signal(int sig)
 	cp_server_stop();
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: funkhaus-cp -c CONFIG\n");
-}
-
 int main(int argc, char **argv)
 {
 	struct cp_conf conf = {
@@ -169,29 +163,11 @@ int main(int argc, char **argv)
 		.msg_rate = 20,
 		.chat = true,
 	};
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *path = NULL;
-	char err[512];
-	int o;
+	bool done;
+	int rc = fh_conf_main(argc, argv, "funkhaus-cp", conf_cb, &conf, &done);
 
-	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (o == 'c') {
-			path = optarg;
-		} else {
-			usage();
-			return o == 'h' ? 0 : 2;
-		}
-	}
-	if (!path) {
-		usage();
-		return 2;
-	}
-	if (fh_conf_load(path, conf_cb, &conf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "funkhaus-cp: %s\n", err);
-		return 2;
-	}
+	if (done)
+		return rc;
 	if (!conf.cert[0] || !conf.key[0]) {
 		fprintf(stderr, "funkhaus-cp: [controlplane] tls_cert and tls_key are required\n");
 		return 2;
@@ -211,7 +187,7 @@ int main(int argc, char **argv)
 	char region[64];
 
 	snprintf(region, sizeof(region), "/funkhaus-%s", conf.instance);
-	struct cp_room_conf rc = {
+	struct cp_room_conf room_conf = {
 		.max_participants = conf.max_participants,
 		.announce = announce,
 		.n_announce = n_ann,
@@ -221,7 +197,7 @@ int main(int argc, char **argv)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	if (cp_room_init(&rc, region) < 0)
+	if (cp_room_init(&room_conf, region) < 0)
 		return 1;
 	struct cp_server_conf sc = {
 		.port = (uint16_t)conf.port,

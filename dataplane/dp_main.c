@@ -4,7 +4,6 @@
  * lcore and then only keeps the region's heartbeat going until SIGTERM/SIGINT.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,12 +120,6 @@ static int count_cores(void)
 	return n;
 }
 
-static void usage(void)
-{
-	fprintf(stderr, "usage: funkhaus-dp -c CONFIG\n"
-			"  -c, --config FILE   configuration (see conf/funkhaus.conf)\n");
-}
-
 int main(int argc, char **argv)
 {
 	struct dp_conf conf = {
@@ -140,29 +133,11 @@ int main(int argc, char **argv)
 		.max_video_bitrate = 1500000,
 		.mbufs = 8191,
 	};
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
-	const char *path = NULL;
-	char err[512];
-	int o, rc = 1;
+	bool done;
+	int rc = fh_conf_main(argc, argv, "funkhaus-dp", conf_cb, &conf, &done);
 
-	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (o == 'c') {
-			path = optarg;
-		} else {
-			usage();
-			return o == 'h' ? 0 : 2;
-		}
-	}
-	if (!path) {
-		usage();
-		return 2;
-	}
-	if (fh_conf_load(path, conf_cb, &conf, err, sizeof(err)) < 0) {
-		fprintf(stderr, "funkhaus-dp: %s\n", err);
-		return 2;
-	}
+	if (done)
+		return rc;
 	enum fh_log_level lvl = FH_LOG_INFO;
 
 	fh_log_level_parse(conf.log_level, &lvl);
