@@ -1,0 +1,529 @@
+/*
+ * dp_net: L2/L3 of the DPDK backend (see dp_net.h). Runs on the worker lcores for every frame
+ * the port delivers. Every length is checked against the frame before it is read.
+ *
+ * Cost note: checksums are verified and written in software (one pass over the payload);
+ * ports with checksum offload can skip that later.
+ */
+#include "dp_net.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ET_IP4 0x0800
+#define ET_ARP 0x0806
+#define ET_IP6 0x86DD
+#define IPPROTO_UDP_ 17
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_ICMP6_ 58
+#define IPPROTO_FRAG6_ 44
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	uint64_t s = sum;
+
+	while (len > 1) {
+		s += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
+}
+
+uint16_t dp_net_csum(const void *data, size_t len, uint32_t sum)
+{
+	return (uint16_t)~sum16(data, len, sum);
+}
+
+static uint32_t pseudo4(const uint8_t *src, const uint8_t *dst, uint8_t proto, size_t len)
+{
+	uint32_t s = sum16(src, 4, 0);
+
+	s = sum16(dst, 4, s);
+	return s + proto + (uint32_t)len;
+}
+
+static uint32_t pseudo6(const uint8_t *src, const uint8_t *dst, uint8_t proto, size_t len)
+{
+	uint32_t s = sum16(src, 16, 0);
+
+	s = sum16(dst, 16, s);
+	return s + proto + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff);
+}
+
+static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+static bool on_link(const struct dp_net_conf *c, const struct fh_addr *a)
+{
+	if (a->family == FH_AF_INET)
+		return c->has_ip4 && prefix_match(a->ip, c->ip4, c->ip4_prefix);
+	if (a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80)
+		return true; /* link-local */
+	return c->has_ip6 && prefix_match(a->ip, c->ip6, c->ip6_prefix);
+}
+
+int dp_net_next_hop(const struct dp_net_conf *c, const struct fh_addr *dst, struct fh_addr *hop)
+{
+	memset(hop, 0, sizeof(*hop));
+	hop->family = dst->family;
+	if (on_link(c, dst)) {
+		memcpy(hop->ip, dst->ip, 16);
+		return 0;
+	}
+	if (dst->family == FH_AF_INET && c->has_gw4) {
+		memcpy(hop->ip, c->gw4, 4);
+		return 0;
+	}
+	if (dst->family == FH_AF_INET6 && c->has_gw6) {
+		memcpy(hop->ip, c->gw6, 16);
+		return 0;
+	}
+	return -1;
+}
+
+static void drop(struct dp_net_rx *o, enum dp_net_drop why)
+{
+	o->verdict = DP_NET_DROP;
+	o->drop = why;
+}
+
+static void eth_reply(uint8_t *f, const struct dp_net_conf *c)
+{
+	memcpy(f, f + 6, 6);
+	memcpy(f + 6, c->mac, 6);
+}
+
+static size_t pad60(uint8_t *f, size_t len, size_t cap)
+{
+	if (len < 60 && cap >= 60) {
+		memset(f + len, 0, 60 - len);
+		return 60;
+	}
+	return len;
+}
+
+static void arp(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
+		struct dp_net_rx *o)
+{
+	uint8_t *a = f + DP_ETH_HLEN;
+
+	if (len < DP_ETH_HLEN + 28)
+		return drop(o, DP_NET_DROP_RUNT);
+	if (rd16(a) != 1 || rd16(a + 2) != ET_IP4 || a[4] != 6 || a[5] != 4)
+		return drop(o, DP_NET_DROP_ETHERTYPE);
+	if (!c->has_ip4 || memcmp(a + 24, c->ip4, 4) != 0)
+		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	o->peer.family = FH_AF_INET;
+	memcpy(o->peer.ip, a + 14, 4);
+	memcpy(o->mac, a + 8, 6);
+	o->learn = true;
+	o->reply_kind = DP_NET_ARP;
+	if (rd16(a + 6) == 2) {
+		o->verdict = DP_NET_LEARN;
+		return;
+	}
+	if (rd16(a + 6) != 1)
+		return drop(o, DP_NET_DROP_OTHER_PROTO);
+	memcpy(f, a + 8, 6);
+	memcpy(f + 6, c->mac, 6);
+	wr16(a + 6, 2);
+	memcpy(a + 18, a + 8, 10); /* target = the asker (MAC and IP) */
+	memcpy(a + 8, c->mac, 6);
+	memcpy(a + 14, c->ip4, 4);
+	o->verdict = DP_NET_REPLY;
+	o->len = (uint16_t)pad60(f, DP_ETH_HLEN + 28, cap);
+}
+
+static void udp_in(const struct dp_net_conf *c, const uint8_t *u, size_t avail, size_t off,
+		   uint32_t pseudo, bool csum_required, struct dp_net_rx *o)
+{
+	if (avail < 8)
+		return drop(o, DP_NET_DROP_UDP_MALFORMED);
+	uint16_t ulen = rd16(u + 4), dport = rd16(u + 2);
+
+	if (ulen < 8 || ulen > avail)
+		return drop(o, DP_NET_DROP_UDP_MALFORMED);
+	if (dport < c->port_lo || dport > c->port_hi)
+		return drop(o, DP_NET_DROP_UDP_PORT);
+	if (rd16(u + 6) || csum_required) {
+		if (sum16(u, ulen, pseudo + ulen) != 0xffff)
+			return drop(o, DP_NET_DROP_UDP_MALFORMED);
+	}
+	o->peer.port = rd16(u);
+	o->dport = dport;
+	o->off = (uint16_t)(off + 8);
+	o->len = (uint16_t)(ulen - 8);
+	o->verdict = DP_NET_UDP;
+}
+
+static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_net_rx *o)
+{
+	uint8_t *ip = f + DP_ETH_HLEN;
+	size_t avail = len - DP_ETH_HLEN;
+
+	if (avail < 20)
+		return drop(o, DP_NET_DROP_RUNT);
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
+
+	if ((ip[0] >> 4) != 4 || ihl < 20 || ihl > avail || tot < ihl || tot > avail ||
+	    dp_net_csum(ip, ihl, 0) != 0)
+		return drop(o, DP_NET_DROP_IP_MALFORMED);
+	if (!c->has_ip4 || memcmp(ip + 16, c->ip4, 4) != 0)
+		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	if (rd16(ip + 6) & 0x3fff)
+		return drop(o, DP_NET_DROP_FRAGMENT);
+	o->peer.family = FH_AF_INET;
+	memcpy(o->peer.ip, ip + 12, 4);
+	o->learn = on_link(c, &o->peer);
+	if (ip[9] == IPPROTO_UDP_) {
+		return udp_in(c, ip + ihl, tot - ihl, DP_ETH_HLEN + ihl,
+			      pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, 0), false, o);
+	}
+	if (ip[9] != IPPROTO_ICMP_ || tot - ihl < 8 || ip[ihl] != 8)
+		return drop(o, DP_NET_DROP_OTHER_PROTO);
+	uint8_t *icmp = ip + ihl;
+
+	if (dp_net_csum(icmp, tot - ihl, 0) != 0)
+		return drop(o, DP_NET_DROP_IP_MALFORMED);
+	/* echo request -> echo reply, in place */
+	eth_reply(f, c);
+	memcpy(ip + 16, ip + 12, 4);
+	memcpy(ip + 12, c->ip4, 4);
+	ip[8] = 64;
+	wr16(ip + 10, 0);
+	wr16(ip + 10, dp_net_csum(ip, ihl, 0));
+	icmp[0] = 0;
+	wr16(icmp + 2, 0);
+	wr16(icmp + 2, dp_net_csum(icmp, tot - ihl, 0));
+	o->verdict = DP_NET_REPLY;
+	o->reply_kind = DP_NET_ICMP4;
+	o->len = (uint16_t)(DP_ETH_HLEN + tot);
+}
+
+static bool is_solicited_node(const struct dp_net_conf *c, const uint8_t *d)
+{
+	static const uint8_t pre[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+
+	return !memcmp(d, pre, 13) && !memcmp(d + 13, c->ip6 + 13, 3);
+}
+
+static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst_mac,
+		     const uint8_t *dst_ip, bool solicited)
+{
+	uint8_t *ip = f + DP_ETH_HLEN, *icmp = ip + 40;
+
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, c->mac, 6);
+	wr16(f + 12, ET_IP6);
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	wr16(ip + 4, 32);
+	ip[6] = IPPROTO_ICMP6_;
+	ip[7] = 255;
+	memcpy(ip + 8, c->ip6, 16);
+	memcpy(ip + 24, dst_ip, 16);
+	memset(icmp, 0, 32);
+	icmp[0] = 136;
+	icmp[4] = (uint8_t)((solicited ? 0x40 : 0) | 0x20); /* S, O */
+	memcpy(icmp + 8, c->ip6, 16);
+	icmp[24] = 2; /* target link-layer address */
+	icmp[25] = 1;
+	memcpy(icmp + 26, c->mac, 6);
+	wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
+}
+
+static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *ip, size_t plen,
+		  bool to_unicast, struct dp_net_rx *o)
+{
+	uint8_t *icmp = ip + 40;
+
+	if (plen < 8)
+		return drop(o, DP_NET_DROP_RUNT);
+	if (dp_net_csum(icmp, plen, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, plen)) != 0)
+		return drop(o, DP_NET_DROP_IP_MALFORMED);
+	uint8_t type = icmp[0];
+
+	if ((type == 135 || type == 136) && (ip[7] != 255 || plen < 24))
+		return drop(o, DP_NET_DROP_IP_MALFORMED); /* RFC 4861 7.1.1 */
+	if (type == 135) {
+		if (memcmp(icmp + 8, c->ip6, 16) != 0)
+			return drop(o, DP_NET_DROP_NOT_FOR_US);
+		static const uint8_t any[16];
+		bool dad = !memcmp(ip + 8, any, 16);
+		uint8_t dst_mac[6], dst_ip[16];
+
+		memcpy(dst_mac, f + 6, 6);
+		for (size_t off = 24; off + 8 <= plen && icmp[off + 1]; off += icmp[off + 1] * 8u) {
+			if (icmp[off] == 1 && icmp[off + 1] == 1 && !dad) {
+				memcpy(o->mac, icmp + off + 2, 6);
+				o->learn = true;
+			}
+		}
+		if (dad) {
+			static const uint8_t all_nodes[16] = {0xff, 2, 0, 0, 0, 0, 0, 0,
+							      0,    0, 0, 0, 0, 0, 0, 1};
+			static const uint8_t all_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+
+			memcpy(dst_ip, all_nodes, 16);
+			memcpy(dst_mac, all_mac, 6);
+		} else {
+			memcpy(dst_ip, ip + 8, 16);
+			if (o->learn)
+				memcpy(dst_mac, o->mac, 6);
+		}
+		if (cap < DP_ETH_HLEN + 40 + 32)
+			return drop(o, DP_NET_DROP_RUNT);
+		write_na(c, f, dst_mac, dst_ip, !dad);
+		o->verdict = DP_NET_REPLY;
+		o->reply_kind = DP_NET_ND;
+		o->len = DP_ETH_HLEN + 40 + 32;
+		return;
+	}
+	if (type == 136) {
+		o->peer.family = FH_AF_INET6;
+		memcpy(o->peer.ip, icmp + 8, 16);
+		memcpy(o->mac, f + 6, 6);
+		for (size_t off = 24; off + 8 <= plen && icmp[off + 1]; off += icmp[off + 1] * 8u)
+			if (icmp[off] == 2 && icmp[off + 1] == 1)
+				memcpy(o->mac, icmp + off + 2, 6);
+		o->learn = true;
+		o->verdict = DP_NET_LEARN;
+		return;
+	}
+	if (type == 128 && to_unicast) {
+		eth_reply(f, c);
+		memcpy(ip + 24, ip + 8, 16);
+		memcpy(ip + 8, c->ip6, 16);
+		ip[7] = 64;
+		icmp[0] = 129;
+		wr16(icmp + 2, 0);
+		wr16(icmp + 2,
+		     dp_net_csum(icmp, plen, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, plen)));
+		o->verdict = DP_NET_REPLY;
+		o->reply_kind = DP_NET_ICMP6;
+		o->len = (uint16_t)(DP_ETH_HLEN + 40 + plen);
+		return;
+	}
+	drop(o, DP_NET_DROP_OTHER_PROTO);
+}
+
+static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
+		 struct dp_net_rx *o)
+{
+	uint8_t *ip = f + DP_ETH_HLEN;
+	size_t avail = len - DP_ETH_HLEN;
+
+	if (avail < 40)
+		return drop(o, DP_NET_DROP_RUNT);
+	size_t plen = rd16(ip + 4);
+
+	if ((ip[0] >> 4) != 6 || plen + 40 > avail)
+		return drop(o, DP_NET_DROP_IP_MALFORMED);
+	if (!c->has_ip6)
+		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	bool unicast = !memcmp(ip + 24, c->ip6, 16);
+
+	if (!unicast && !is_solicited_node(c, ip + 24))
+		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	o->peer.family = FH_AF_INET6;
+	memcpy(o->peer.ip, ip + 8, 16);
+	if (ip[6] == IPPROTO_FRAG6_)
+		return drop(o, DP_NET_DROP_FRAGMENT);
+	if (ip[6] == IPPROTO_ICMP6_)
+		return icmp6(c, f, cap, ip, plen, unicast, o);
+	if (ip[6] != IPPROTO_UDP_ || !unicast)
+		return drop(o, DP_NET_DROP_OTHER_PROTO);
+	o->learn = on_link(c, &o->peer);
+	udp_in(c, ip + 40, plen, DP_ETH_HLEN + 40, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, 0), true,
+	       o);
+}
+
+void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
+		     struct dp_net_rx *o)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	memset(o, 0, sizeof(*o));
+	o->reply_kind = DP_NET_NONE;
+	if (len < DP_ETH_HLEN || len > cap)
+		return drop(o, DP_NET_DROP_RUNT);
+	if (memcmp(f, c->mac, 6) != 0 && memcmp(f, bcast, 6) != 0 &&
+	    !(f[0] == 0x33 && f[1] == 0x33))
+		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	memcpy(o->mac, f + 6, 6);
+	switch (rd16(f + 12)) {
+	case ET_ARP:
+		return arp(c, f, len, cap, o);
+	case ET_IP4:
+		return ipv4(c, f, len, o);
+	case ET_IP6:
+		return ipv6(c, f, len, cap, o);
+	default:
+		return drop(o, DP_NET_DROP_ETHERTYPE);
+	}
+}
+
+size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t payload_len,
+			  const uint8_t dst_mac[6], uint16_t sport, const struct fh_addr *dst,
+			  bool udp_csum)
+{
+	size_t ulen = payload_len + 8;
+
+	if (dst->family == FH_AF_INET) {
+		if (!c->has_ip4)
+			return 0;
+		uint8_t *f = payload - 42, *ip = f + DP_ETH_HLEN, *u = ip + 20;
+
+		memcpy(f, dst_mac, 6);
+		memcpy(f + 6, c->mac, 6);
+		wr16(f + 12, ET_IP4);
+		ip[0] = 0x45;
+		ip[1] = 0;
+		wr16(ip + 2, (uint16_t)(20 + ulen));
+		wr16(ip + 4, 0);
+		wr16(ip + 6, 0x4000); /* DF */
+		ip[8] = 64;
+		ip[9] = IPPROTO_UDP_;
+		wr16(ip + 10, 0);
+		memcpy(ip + 12, c->ip4, 4);
+		memcpy(ip + 16, dst->ip, 4);
+		wr16(ip + 10, dp_net_csum(ip, 20, 0));
+		wr16(u, sport);
+		wr16(u + 2, dst->port);
+		wr16(u + 4, (uint16_t)ulen);
+		wr16(u + 6, 0);
+		if (udp_csum) {
+			uint16_t s =
+				dp_net_csum(u, ulen, pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, ulen));
+
+			wr16(u + 6, s ? s : 0xffff);
+		}
+		return 42;
+	}
+	if (!c->has_ip6)
+		return 0;
+	uint8_t *f = payload - 62, *ip = f + DP_ETH_HLEN, *u = ip + 40;
+
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, c->mac, 6);
+	wr16(f + 12, ET_IP6);
+	memset(ip, 0, 8);
+	ip[0] = 0x60;
+	wr16(ip + 4, (uint16_t)ulen);
+	ip[6] = IPPROTO_UDP_;
+	ip[7] = 64;
+	memcpy(ip + 8, c->ip6, 16);
+	memcpy(ip + 24, dst->ip, 16);
+	wr16(u, sport);
+	wr16(u + 2, dst->port);
+	wr16(u + 4, (uint16_t)ulen);
+	wr16(u + 6, 0);
+	/* UDP over IPv6 always carries a checksum */
+	uint16_t s = dp_net_csum(u, ulen, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, ulen));
+
+	wr16(u + 6, s ? s : 0xffff);
+	return 62;
+}
+
+size_t dp_net_solicit(const struct dp_net_conf *c, const struct fh_addr *hop, uint8_t *f,
+		      size_t cap)
+{
+	if (hop->family == FH_AF_INET) {
+		if (!c->has_ip4 || cap < 60)
+			return 0;
+		uint8_t *a = f + DP_ETH_HLEN;
+
+		memset(f, 0xff, 6);
+		memcpy(f + 6, c->mac, 6);
+		wr16(f + 12, ET_ARP);
+		wr16(a, 1);
+		wr16(a + 2, ET_IP4);
+		a[4] = 6;
+		a[5] = 4;
+		wr16(a + 6, 1);
+		memcpy(a + 8, c->mac, 6);
+		memcpy(a + 14, c->ip4, 4);
+		memset(a + 18, 0, 6);
+		memcpy(a + 24, hop->ip, 4);
+		return pad60(f, DP_ETH_HLEN + 28, cap);
+	}
+	if (!c->has_ip6 || cap < DP_ETH_HLEN + 40 + 32)
+		return 0;
+	uint8_t *ip = f + DP_ETH_HLEN, *icmp = ip + 40;
+	uint8_t snm[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+
+	memcpy(snm + 13, hop->ip + 13, 3);
+	f[0] = 0x33;
+	f[1] = 0x33;
+	memcpy(f + 2, snm + 12, 4);
+	memcpy(f + 6, c->mac, 6);
+	wr16(f + 12, ET_IP6);
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	wr16(ip + 4, 32);
+	ip[6] = IPPROTO_ICMP6_;
+	ip[7] = 255;
+	memcpy(ip + 8, c->ip6, 16);
+	memcpy(ip + 24, snm, 16);
+	memset(icmp, 0, 32);
+	icmp[0] = 135;
+	memcpy(icmp + 8, hop->ip, 16);
+	icmp[24] = 1; /* source link-layer address */
+	icmp[25] = 1;
+	memcpy(icmp + 26, c->mac, 6);
+	wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
+	return DP_ETH_HLEN + 40 + 32;
+}
+
+int dp_net_parse_prefix(const char *s, struct fh_addr *a, uint8_t *prefix)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	char *end;
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (fh_addr_parse(a, buf, 0) < 0)
+		return -1;
+	unsigned max = a->family == FH_AF_INET ? 32 : 128;
+	unsigned long p = max;
+
+	if (slash) {
+		p = strtoul(slash + 1, &end, 10);
+		if (*end || slash[1] == '\0' || p == 0 || p > max)
+			return -1;
+	}
+	*prefix = (uint8_t)p;
+	return 0;
+}

@@ -1,0 +1,174 @@
+/* Unit tests of dp_net: the DPDK backend's ARP, neighbour discovery, ICMP echo and UDP. */
+#include "dp_net.h"
+#include "fh_test.h"
+
+static struct dp_net_conf conf(int host)
+{
+	struct dp_net_conf c = {.mac = {0x02, 0, 0, 0, 0, (uint8_t)host},
+				.has_ip4 = true,
+				.has_ip6 = true,
+				.ip4 = {10, 99, 0, (uint8_t)host},
+				.ip4_prefix = 24,
+				.ip6_prefix = 64,
+				.port_lo = 40000,
+				.port_hi = 40001};
+	struct fh_addr a;
+	uint8_t p;
+
+	dp_net_parse_prefix(host == 1 ? "fd99::1/64" : "fd99::2/64", &a, &p);
+	memcpy(c.ip6, a.ip, 16);
+	return c;
+}
+
+static void arp_answered(void)
+{
+	struct dp_net_conf sfu = conf(2), peer = conf(1);
+	uint8_t f[128];
+	struct fh_addr hop = {.family = FH_AF_INET, .ip = {10, 99, 0, 2}};
+	struct dp_net_rx rx;
+	size_t n = dp_net_solicit(&peer, &hop, f, sizeof(f)); /* the peer asks for us */
+
+	CHECK_EQ(n, 60);
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK_EQ(rx.verdict, DP_NET_REPLY);
+	CHECK(rx.learn && rx.peer.ip[3] == 1 && rx.mac[5] == 1);
+	CHECK(!memcmp(f, peer.mac, 6) && !memcmp(f + 6, sfu.mac, 6));
+	CHECK(f[21] == 2 && !memcmp(f + 22, sfu.mac, 6)); /* op reply, our MAC */
+	/* the asker learns us from the reply */
+	dp_net_classify(&peer, f, rx.len, sizeof(f), &rx);
+	CHECK_EQ(rx.verdict, DP_NET_LEARN);
+	CHECK(rx.peer.ip[3] == 2 && !memcmp(rx.mac, sfu.mac, 6));
+	/* a request for someone else */
+	hop.ip[3] = 7;
+	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_NOT_FOR_US);
+}
+
+static void nd_answered(void)
+{
+	struct dp_net_conf sfu = conf(2), peer = conf(1);
+	uint8_t f[128];
+	struct fh_addr hop = {.family = FH_AF_INET6};
+	struct dp_net_rx rx;
+
+	memcpy(hop.ip, sfu.ip6, 16);
+	size_t n = dp_net_solicit(&peer, &hop, f, sizeof(f));
+
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK_EQ(rx.verdict, DP_NET_REPLY);
+	CHECK_EQ(rx.reply_kind, DP_NET_ND);
+	CHECK(rx.learn && !memcmp(rx.mac, peer.mac, 6));
+	dp_net_classify(&peer, f, rx.len, sizeof(f), &rx); /* NA to the asker */
+	CHECK_EQ(rx.verdict, DP_NET_LEARN);
+	CHECK(!memcmp(rx.mac, sfu.mac, 6) && !memcmp(rx.peer.ip, sfu.ip6, 16));
+	/* hop limit other than 255 is refused (RFC 4861) */
+	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
+	f[DP_ETH_HLEN + 7] = 64;
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP);
+}
+
+static size_t udp_frame(const struct dp_net_conf *from, const struct dp_net_conf *to, bool v6,
+			uint8_t *buf, const char *text)
+{
+	uint8_t *payload = buf + DP_NET_HDR_MAX;
+	struct fh_addr dst = {.family = v6 ? FH_AF_INET6 : FH_AF_INET, .port = 40001};
+
+	memcpy(dst.ip, v6 ? to->ip6 : to->ip4, v6 ? 16 : 4);
+	memcpy(payload, text, strlen(text));
+	size_t h = dp_net_udp_headers(from, payload, strlen(text), to->mac, 5555, &dst, true);
+
+	memmove(buf, payload - h, h + strlen(text));
+	return h + strlen(text);
+}
+
+static void udp_both_families(void)
+{
+	struct dp_net_conf sfu = conf(2), peer = conf(1);
+	uint8_t f[256];
+	struct dp_net_rx rx;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		size_t n = udp_frame(&peer, &sfu, v6, f, "hello SFU");
+
+		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+		CHECK_EQ(rx.verdict, DP_NET_UDP);
+		CHECK(rx.len == 9 && !memcmp(f + rx.off, "hello SFU", 9));
+		CHECK(rx.peer.port == 5555 && rx.dport == 40001 && rx.learn);
+		CHECK_EQ(rx.peer.family, v6 ? FH_AF_INET6 : FH_AF_INET);
+		f[n - 1] ^= 1; /* payload changed: the checksum catches it */
+		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_UDP_MALFORMED);
+		n = udp_frame(&peer, &sfu, v6, f, "x"); /* headers end at n - 1 */
+		f[n - 1 - 3] = 0xff;			/* UDP length beyond the IP payload */
+		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_UDP_MALFORMED);
+	}
+}
+
+static void drops(void)
+{
+	struct dp_net_conf sfu = conf(2), peer = conf(1);
+	uint8_t f[256];
+	struct dp_net_rx rx;
+	size_t n;
+
+	for (size_t k = 0; k < 42; k++) { /* every truncation of an IPv4/UDP frame */
+		n = udp_frame(&peer, &sfu, false, f, "abc");
+		dp_net_classify(&sfu, f, k, sizeof(f), &rx);
+		CHECK(rx.verdict == DP_NET_DROP);
+	}
+	n = udp_frame(&peer, &sfu, false, f, "abc");
+	f[0] = 0x04; /* another MAC */
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_NOT_FOR_US);
+	n = udp_frame(&peer, &sfu, false, f, "abc");
+	f[12] = 0x88; /* unknown ethertype */
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_ETHERTYPE);
+	n = udp_frame(&peer, &sfu, false, f, "abc");
+	f[DP_ETH_HLEN + 10] ^= 0xff; /* IP header checksum */
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_IP_MALFORMED);
+	n = udp_frame(&peer, &sfu, false, f, "abc");
+	f[DP_ETH_HLEN + 6] = 0x20; /* more fragments, then fix the checksum */
+	f[DP_ETH_HLEN + 10] = f[DP_ETH_HLEN + 11] = 0;
+	uint16_t s = dp_net_csum(f + DP_ETH_HLEN, 20, 0);
+
+	f[DP_ETH_HLEN + 10] = (uint8_t)(s >> 8);
+	f[DP_ETH_HLEN + 11] = (uint8_t)s;
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_FRAGMENT);
+	sfu.port_lo = sfu.port_hi = 40000; /* 40001 is not ours any more */
+	n = udp_frame(&peer, &sfu, true, f, "abc");
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_UDP_PORT);
+}
+
+static void next_hop(void)
+{
+	struct dp_net_conf c = conf(2);
+	struct fh_addr dst, hop;
+
+	fh_addr_parse(&dst, "10.99.0.77", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[3], 77);
+	fh_addr_parse(&dst, "192.0.2.1", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), -1); /* no gateway configured */
+	c.has_gw4 = true;
+	c.gw4[0] = 10, c.gw4[1] = 99, c.gw4[3] = 254;
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[3], 254);
+	fh_addr_parse(&dst, "fe80::1", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0); /* link-local is on-link */
+	struct fh_addr a;
+	uint8_t p;
+
+	CHECK_EQ(dp_net_parse_prefix("10.0.0.2/8", &a, &p), 0);
+	CHECK_EQ(p, 8);
+	CHECK_EQ(dp_net_parse_prefix("10.0.0.2/33", &a, &p), -1);
+	CHECK_EQ(dp_net_parse_prefix("fd00::2/", &a, &p), -1);
+}
+
+TEST_MAIN(arp_answered, nd_answered, udp_both_families, drops, next_hop)
