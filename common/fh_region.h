@@ -21,7 +21,7 @@
 #include "fh_addr.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 1
+#define FH_REGION_ABI 2
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 
@@ -137,21 +137,26 @@ struct fh_pkt_msg {
 };
 
 /* Counters a worker keeps; every drop has its own named reason. */
-#define FH_FOREACH_COUNTER(_)                                            \
-	_(rx_packets, "UDP datagrams received")                          \
-	_(rx_bytes, "UDP payload bytes received")                        \
-	_(tx_packets, "UDP datagrams sent")                              \
-	_(tx_bytes, "UDP payload bytes sent")                            \
-	_(stun_answered, "Binding requests answered")                    \
-	_(dtls_up, "DTLS records passed to the control plane")           \
-	_(dtls_down, "DTLS records sent for the control plane")          \
-	_(rtp_in, "SRTP packets decrypted")                              \
-	_(rtp_forwarded, "RTP packets encrypted and sent to a receiver") \
-	_(rtcp_in, "SRTCP packets decrypted")                            \
-	_(rtcp_out, "SRTCP packets sent")                                \
-	_(rtx_sent, "retransmissions answered from the packet cache")    \
-	_(pli_sent, "key frame requests sent to publishers")             \
-	_(consent_lost, "bindings removed after the consent timeout")    \
+#define FH_FOREACH_COUNTER(_)                                                    \
+	_(rx_packets, "UDP datagrams received")                                  \
+	_(rx_bytes, "UDP payload bytes received")                                \
+	_(tx_packets, "UDP datagrams sent")                                      \
+	_(tx_bytes, "UDP payload bytes sent")                                    \
+	_(stun_answered, "Binding requests answered")                            \
+	_(dtls_up, "DTLS records passed to the control plane")                   \
+	_(dtls_down, "DTLS records sent for the control plane")                  \
+	_(rtp_in, "SRTP packets decrypted")                                      \
+	_(rtp_forwarded, "RTP packets encrypted and sent to a receiver")         \
+	_(rtcp_in, "SRTCP packets decrypted")                                    \
+	_(rtcp_out, "SRTCP packets sent")                                        \
+	_(rtx_sent, "retransmissions answered from the packet cache")            \
+	_(pli_sent, "key frame requests sent to publishers")                     \
+	_(consent_lost, "bindings removed after the consent timeout")            \
+	_(arp_answered, "ARP requests for the media address answered")           \
+	_(nd_answered, "neighbour solicitations for the media address answered") \
+	_(echo_answered, "ICMP/ICMPv6 echo requests answered")                   \
+	_(neigh_solicited, "ARP requests / solicitations sent for a next hop")   \
+	_(handoff, "datagrams passed to the worker that owns their UDP port")    \
 	_(commands, "commands applied")
 
 #define FH_FOREACH_DROP(_)                                                          \
@@ -181,7 +186,18 @@ struct fh_pkt_msg {
 	_(tx_fail, "datagram the socket did not take")                              \
 	_(down_unbound, "DTLS record from cp for a participant with no address")    \
 	_(cmd_invalid, "command with a bad slot or arguments")                      \
-	_(nack_miss, "NACKed packet no longer in the cache")
+	_(nack_miss, "NACKed packet no longer in the cache")                        \
+	_(l2_runt, "frame shorter than its headers")                                \
+	_(l2_not_for_us, "frame or packet for another MAC or IP address")           \
+	_(l2_ethertype, "frame that is neither ARP, IPv4 nor IPv6")                 \
+	_(ip_malformed, "IP header with bad version, lengths or checksum")          \
+	_(ip_fragment, "IP fragment (media never needs them)")                      \
+	_(udp_malformed, "UDP with a bad length or checksum")                       \
+	_(udp_port, "UDP to a port that is not a worker's")                         \
+	_(ip_other, "other IP protocols and ICMP types")                            \
+	_(no_route, "datagram to an address with no route (no gateway set)")        \
+	_(no_neighbour, "datagram whose next hop is not resolved yet")              \
+	_(handoff_full, "datagram for another worker whose hand-off ring is full")
 
 #define FH_CTR_ENUM(n, d) FH_CTR_##n,
 #define FH_DROP_ENUM(n, d) FH_DROP_##n,
@@ -202,6 +218,19 @@ extern const char *const fh_ctr_help[FH_CTR_MAX];
 extern const char *const fh_drop_names[FH_DROP_MAX];
 extern const char *const fh_drop_help[FH_DROP_MAX];
 
+/* Per NIC port, written by funkhaus-dp's main thread from the port's statistics. */
+#define FH_MAX_PORTS 4
+struct fh_port_counters {
+	uint64_t rx_packets;
+	uint64_t tx_packets;
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint64_t rx_missed; /* dropped by the NIC: no free descriptor */
+	uint64_t rx_errors;
+	uint64_t tx_errors;
+	uint64_t rx_no_mbuf; /* no packet buffer for a received frame */
+};
+
 struct fh_worker_desc {
 	uint64_t cmd_off;
 	uint64_t evt_off;
@@ -221,6 +250,9 @@ struct fh_region_hdr {
 	uint64_t size;
 	uint64_t generation;	     /* dp start time, ns since the epoch */
 	volatile uint64_t heartbeat; /* bumped by dp's main thread; cp checks it moves */
+	uint32_t n_ports;	     /* NIC ports (DPDK backend), 0 with sockets */
+	uint32_t pad2;
+	struct fh_port_counters ports[FH_MAX_PORTS];
 	struct fh_worker_desc w[FH_MAX_WORKERS];
 };
 

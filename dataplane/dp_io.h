@@ -17,18 +17,32 @@
 struct dp_pkt_meta {
 	struct fh_addr peer; /* source on receive, destination on send */
 	uint32_t flags;
+	uint8_t mac[6]; /* DP_META_NEIGH: the neighbour's MAC */
 };
 
 #define DP_META_TRUNCATED 1u /* the datagram did not fit the buffer */
+#define DP_META_NEIGH 2u     /* not a datagram: a neighbour another worker learned */
 
 static inline struct dp_pkt_meta *dp_meta(struct rte_mbuf *m)
 {
 	return (struct dp_pkt_meta *)rte_mbuf_to_priv(m);
 }
 
+struct rte_ring;
+struct fh_counters;
+
 struct dp_io_conf {
-	char bind_addr[64]; /* "::" for every address, v4 and v6 */
+	char bind_addr[64]; /* socket: "::" for every address, v4 and v6 */
 	uint16_t port;	    /* the worker's UDP port */
+	struct fh_counters *ctr;
+	/* dpdk */
+	uint16_t eth_port;
+	uint16_t queue;
+	unsigned worker;
+	unsigned n_workers;
+	uint16_t base_port;
+	struct rte_ring **handoff; /* one per worker, multi-producer */
+	const void *net;	   /* struct dp_net_conf */
 };
 
 struct dp_io_ops {
@@ -37,7 +51,8 @@ struct dp_io_ops {
 	void *(*open)(const struct dp_io_conf *conf, struct rte_mempool *pool);
 	/* Receives up to n datagrams; never blocks. */
 	uint16_t (*rx_burst)(void *port, struct rte_mbuf **pkts, uint16_t n);
-	/* Sends up to n datagrams; the backend frees what it sent, the caller what it did not. */
+	/* Takes n datagrams (their meta holds the destination) and consumes all of them: what it
+	 * cannot send it frees and counts under its reason. Returns how many went out. */
 	uint16_t (*tx_burst)(void *port, struct rte_mbuf **pkts, uint16_t n);
 	/* Sleeps until there may be something to receive, at most timeout_ms. */
 	void (*idle)(void *port, unsigned timeout_ms);
@@ -45,5 +60,10 @@ struct dp_io_ops {
 };
 
 extern const struct dp_io_ops dp_io_socket_ops;
+extern const struct dp_io_ops dp_io_dpdk_ops;
+
+/* dpdk: configures and starts an ethdev port with one RX and one TX queue per worker. */
+int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **pools,
+			 uint8_t mac[6], char *err, size_t err_len);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dp_io.h"
+#include "fh_region.h"
 
 #define SOCK_BURST 64
 
@@ -19,7 +20,13 @@ struct sock_port {
 	int fd;
 	int ep;
 	struct rte_mempool *pool;
+	struct fh_counters *ctr;
 };
+
+static void count(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
 
 static void *sock_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 {
@@ -36,6 +43,7 @@ static void *sock_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 	if (!p)
 		return NULL;
 	p->pool = pool;
+	p->ctr = conf->ctr;
 	p->fd = socket(a.family == FH_AF_INET ? AF_INET : AF_INET6,
 		       SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
@@ -116,7 +124,8 @@ static uint16_t sock_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 	struct mmsghdr msgs[SOCK_BURST];
 	struct iovec iov[SOCK_BURST];
 	struct sockaddr_storage to[SOCK_BURST];
-	uint16_t done = 0;
+	uint16_t done = 0, sent_total = 0;
+	uint64_t bytes = 0;
 
 	while (done < n) {
 		uint16_t k = n - done > SOCK_BURST ? SOCK_BURST : n - done;
@@ -136,25 +145,22 @@ static uint16_t sock_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 		int sent = sendmmsg(p->fd, msgs, k, MSG_DONTWAIT);
 
 		if (sent <= 0) {
-			/* A datagram the kernel refuses (unreachable, bad family) must not block
-			 * the rest of the burst: skip it; the caller counts and frees it. */
-			if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != ENOBUFS) {
-				struct rte_mbuf *bad = pkts[done];
-
-				memmove(&pkts[done], &pkts[done + 1],
-					(n - done - 1) * sizeof(*pkts));
-				pkts[n - 1] = bad;
-				n--;
-				continue;
-			}
-			break;
+			/* The first datagram was refused (unreachable, full buffer): count it and
+			 * go on with the rest of the burst. */
+			count(&p->ctr->drop[FH_DROP_tx_fail], 1);
+			rte_pktmbuf_free(pkts[done++]);
+			continue;
 		}
-		for (int i = 0; i < sent; i++)
+		for (int i = 0; i < sent; i++) {
+			bytes += pkts[done + i]->data_len;
 			rte_pktmbuf_free(pkts[done + i]);
+		}
 		done += (uint16_t)sent;
+		sent_total += (uint16_t)sent;
 	}
-	return done;
+	count(&p->ctr->ctr[FH_CTR_tx_packets], sent_total);
+	count(&p->ctr->ctr[FH_CTR_tx_bytes], bytes);
+	return sent_total;
 }
 
 static void sock_idle(void *port, unsigned timeout_ms)

@@ -2,8 +2,8 @@
  * dp_net: L2/L3 of the DPDK backend (see dp_net.h). Runs on the worker lcores for every frame
  * the port delivers. Every length is checked against the frame before it is read.
  *
- * Cost note: checksums are verified and written in software (one pass over the payload);
- * ports with checksum offload can skip that later.
+ * Cost note: IP header and ICMP checksums are checked, UDP checksums only written (one pass
+ * over the payload per sent datagram); ports with checksum offload can skip that later.
  */
 #include "dp_net.h"
 
@@ -173,10 +173,11 @@ static void udp_in(const struct dp_net_conf *c, const uint8_t *u, size_t avail, 
 		return drop(o, DP_NET_DROP_UDP_MALFORMED);
 	if (dport < c->port_lo || dport > c->port_hi)
 		return drop(o, DP_NET_DROP_UDP_PORT);
-	if (rd16(u + 6) || csum_required) {
-		if (sum16(u, ulen, pseudo + ulen) != 0xffff)
-			return drop(o, DP_NET_DROP_UDP_MALFORMED);
-	}
+	/* The UDP checksum is not verified: every payload we accept carries its own integrity
+	 * check (STUN MESSAGE-INTEGRITY, DTLS record MACs, SRTP tags), and senders behind
+	 * checksum offload (a veth, a VM's virtio) may hand over one that is not filled in yet. */
+	(void)pseudo;
+	(void)csum_required;
 	o->peer.port = rd16(u);
 	o->dport = dport;
 	o->off = (uint16_t)(off + 8);
@@ -202,7 +203,6 @@ static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_
 		return drop(o, DP_NET_DROP_FRAGMENT);
 	o->peer.family = FH_AF_INET;
 	memcpy(o->peer.ip, ip + 12, 4);
-	o->learn = on_link(c, &o->peer);
 	if (ip[9] == IPPROTO_UDP_) {
 		return udp_in(c, ip + ihl, tot - ihl, DP_ETH_HLEN + ihl,
 			      pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, 0), false, o);
@@ -361,7 +361,6 @@ static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap
 		return icmp6(c, f, cap, ip, plen, unicast, o);
 	if (ip[6] != IPPROTO_UDP_ || !unicast)
 		return drop(o, DP_NET_DROP_OTHER_PROTO);
-	o->learn = on_link(c, &o->peer);
 	udp_in(c, ip + 40, plen, DP_ETH_HLEN + 40, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, 0), true,
 	       o);
 }

@@ -86,22 +86,10 @@ void dp_worker_emit(struct dp_worker *w, uint16_t type, uint16_t slot, uint32_t 
 
 void dp_worker_flush(struct dp_worker *w)
 {
-	uint64_t bytes = 0;
-
 	if (w->n_tx == 0)
 		return;
-	for (uint16_t i = 0; i < w->n_tx; i++)
-		bytes += w->tx[i]->data_len;
-	uint16_t sent = w->io->tx_burst(w->port, w->tx, w->n_tx);
-
-	/* The backend may reorder what it refused to the tail; those are still ours. */
-	for (uint16_t i = sent; i < w->n_tx; i++) {
-		bytes -= w->tx[i]->data_len;
-		dp_drop(w, FH_DROP_tx_fail);
-		rte_pktmbuf_free(w->tx[i]);
-	}
-	dp_count(w, FH_CTR_tx_packets, sent);
-	dp_count(w, FH_CTR_tx_bytes, bytes);
+	/* the backend consumes the whole burst and counts what it sent or dropped */
+	w->io->tx_burst(w->port, w->tx, w->n_tx);
 	w->n_tx = 0;
 }
 
@@ -521,7 +509,10 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	w->parts = calloc(FH_MAX_SLOTS, sizeof(*w->parts));
 	if (!w->parts)
 		return -ENOMEM;
-	w->port = w->io->open(&c->io_conf, pool);
+	struct dp_io_conf ioc = c->io_conf;
+
+	ioc.ctr = w->ctr;
+	w->port = w->io->open(&ioc, pool);
 	if (!w->port) {
 		int e = errno;
 

@@ -7,7 +7,7 @@ what=${1:-build}
 pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev curl ca-certificates)
 if [ "$what" = test ]; then
-	pkgs+=(clang libclang-rt-14-dev chromium iproute2 clang-format)
+	pkgs+=(clang libclang-rt-14-dev chromium iproute2 iputils-ping clang-format)
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static pid_t spawn(const char *bin, const char *conf, const char *log)
+/* netns: run the daemon inside that network namespace (the DPDK tests put the SFU's NIC
+ * in a namespace of its own); NULL runs it here. */
+static pid_t spawn(const char *bin, const char *conf, const char *log, const char *netns)
 {
 	pid_t pid = fork();
 
@@ -23,7 +25,10 @@ static pid_t spawn(const char *bin, const char *conf, const char *log)
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		execl(bin, bin, "-c", conf, (char *)NULL);
+		if (netns)
+			execlp("ip", "ip", "netns", "exec", netns, bin, "-c", conf, (char *)NULL);
+		else
+			execl(bin, bin, "-c", conf, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -57,7 +62,7 @@ int harness_start_cp(struct harness *h)
 	snprintf(log, sizeof(log), "%s/cp.log", h->dir);
 	int before = count_in_log(log, "dataplane attached");
 
-	h->cp = spawn(h->cp_bin, h->conf, log);
+	h->cp = spawn(h->cp_bin, h->conf, log, NULL);
 	/* ready once this run has logged that it attached to the dataplane */
 	for (int i = 0; i < 100; i++) {
 		if (count_in_log(log, "dataplane attached") > before)
@@ -94,19 +99,38 @@ int harness_start(struct harness *h, char **argv, unsigned workers)
 		"[instance]\nname = it%d\n[dataplane]\nworkers = %u\nbase_port = %u\n"
 		"bind = 127.0.0.1\nconsent_timeout = %u\n[controlplane]\nport = %u\n"
 		"bind = 127.0.0.1\ntls_cert = %s/tls/cert.pem\ntls_key = %s/tls/key.pem\n"
-		"web_root = %s\nannounce = 127.0.0.1\nsignalling_rate = 50\n",
+		"web_root = %s\nannounce = %s\nsignalling_rate = 50\n",
 		(int)getpid(), workers, h->base_port, HARNESS_CONSENT_S, h->port, h->dir, h->dir,
-		argv[4]);
+		argv[4], getenv("FUNKHAUS_ANNOUNCE") ? getenv("FUNKHAUS_ANNOUNCE") : "127.0.0.1");
+	/* more configuration from the test (the DPDK backend's NIC and addresses) */
+	const char *extra = getenv("FUNKHAUS_EXTRA_CONF");
+	FILE *x = extra ? fopen(extra, "r") : NULL;
+	char line[512];
+
+	while (x && fgets(line, sizeof(line), x))
+		fputs(line, f);
+	if (x)
+		fclose(x);
 	fclose(f);
 	snprintf(log, sizeof(log), "%s/dp.log", h->dir);
-	h->dp = spawn(h->dp_bin, h->conf, log);
+	h->dp = spawn(h->dp_bin, h->conf, log, getenv("FUNKHAUS_DP_NETNS"));
 	for (int i = 0; i < 100; i++) {
 		struct fh_region r;
 
-		if (fh_region_peek(&r, h->region) == 0) {
+		/* up once the main loop beats: ports started, workers launched */
+		if (fh_region_peek(&r, h->region) == 0 && r.hdr->heartbeat > 0) {
 			fh_region_close(&r);
+			/* the test's own set-up once the dataplane runs (moving a tap device) */
+			const char *after = getenv("FUNKHAUS_AFTER_DP");
+
+			if (after && system(after) != 0) {
+				fprintf(stderr, "FUNKHAUS_AFTER_DP failed: %s\n", after);
+				return -1;
+			}
 			return harness_start_cp(h);
 		}
+		if (r.hdr)
+			fh_region_close(&r);
 		sleep_ms(100);
 	}
 	fprintf(stderr, "funkhaus-dp did not create its region\n");
@@ -148,8 +172,34 @@ uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c)
 	return peek(h, worker, 0, c);
 }
 
+/* Every non-zero counter of every worker, for the log of a failed test. */
+static void dump_counters(struct harness *h)
+{
+	struct fh_region r;
+
+	if (fh_region_peek(&r, h->region) < 0)
+		return;
+	for (unsigned w = 0; w < r.hdr->n_workers; w++) {
+		const struct fh_counters *c = fh_region_counters(&r, w);
+
+		fprintf(stderr, "worker %u:", w);
+		for (int i = 0; i < FH_CTR_MAX; i++)
+			if (c->ctr[i])
+				fprintf(stderr, " %s=%llu", fh_ctr_names[i],
+					(unsigned long long)c->ctr[i]);
+		for (int i = 0; i < FH_DROP_MAX; i++)
+			if (c->drop[i])
+				fprintf(stderr, " drop_%s=%llu", fh_drop_names[i],
+					(unsigned long long)c->drop[i]);
+		fprintf(stderr, "\n");
+	}
+	fh_region_close(&r);
+}
+
 void harness_stop(struct harness *h, bool show_logs)
 {
+	if (show_logs)
+		dump_counters(h);
 	char cmd[1024];
 
 	harness_kill_cp(h, SIGTERM);

@@ -1,0 +1,413 @@
+/*
+ * dp_io_dpdk: the DPDK ethdev backend. Each worker owns one RX and one TX queue of the port
+ * and does its own L2/L3 with dp_net: it answers ARP, neighbour solicitations and echo
+ * requests for the media addresses, resolves next hops into its neighbour table, and hands a
+ * datagram that arrived on its queue for another worker's UDP port to that worker's hand-off
+ * ring (counted, so the cost of missing hardware steering is visible). Runs on the worker's
+ * lcore; the port set-up runs once on the main lcore.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "dp_io.h"
+#include "dp_net.h"
+#include "fh_region.h"
+
+#define NEIGH_SIZE 256 /* power of two */
+#define NEIGH_PROBE 16
+#define NEIGH_REACHABLE_S 300
+#define NEIGH_SOLICIT_MS 1000
+#define IDLE_SLEEP_US 200
+
+struct neigh {
+	struct fh_addr ip; /* port 0 */
+	uint8_t mac[6];
+	bool valid; /* mac is known */
+	bool used;
+	uint64_t fresh_until;
+	uint64_t solicited;
+};
+
+struct dpdk_port {
+	uint16_t port_id;
+	uint16_t queue;
+	unsigned worker;
+	unsigned n_workers;
+	uint16_t base_port;
+	struct rte_mempool *pool;
+	struct fh_counters *ctr;
+	struct rte_ring **handoff;
+	struct dp_net_conf net;
+	uint64_t hz;
+	struct neigh neigh[NEIGH_SIZE];
+};
+
+static inline void ctr(struct dpdk_port *p, enum fh_ctr c, uint64_t n)
+{
+	__atomic_store_n(&p->ctr->ctr[c], p->ctr->ctr[c] + n, __ATOMIC_RELAXED);
+}
+
+static inline void drop(struct dpdk_port *p, enum fh_drop d)
+{
+	__atomic_store_n(&p->ctr->drop[d], p->ctr->drop[d] + 1, __ATOMIC_RELAXED);
+}
+
+static struct neigh *neigh_slot(struct dpdk_port *p, const struct fh_addr *ip, bool create)
+{
+	uint32_t h = fh_addr_hash(ip) & (NEIGH_SIZE - 1);
+
+	for (unsigned i = 0; i < NEIGH_PROBE; i++) {
+		struct neigh *n = &p->neigh[(h + i) & (NEIGH_SIZE - 1)];
+
+		if (n->used && fh_addr_eq(&n->ip, ip))
+			return n;
+		if (!n->used && create) {
+			memset(n, 0, sizeof(*n));
+			n->used = true;
+			n->ip = *ip;
+			return n;
+		}
+	}
+	if (!create)
+		return NULL;
+	/* full neighbourhood: the home slot is recycled */
+	struct neigh *n = &p->neigh[h];
+
+	memset(n, 0, sizeof(*n));
+	n->used = true;
+	n->ip = *ip;
+	return n;
+}
+
+static void neigh_learn(struct dpdk_port *p, const struct fh_addr *peer, const uint8_t mac[6])
+{
+	struct fh_addr ip = *peer;
+
+	ip.port = 0;
+	struct neigh *n = neigh_slot(p, &ip, true);
+
+	memcpy(n->mac, mac, 6);
+	n->valid = true;
+	n->fresh_until = rte_rdtsc() + p->hz * NEIGH_REACHABLE_S;
+}
+
+/* Other workers learn what this one learned from ARP/ND, through their hand-off rings. */
+static void neigh_share(struct dpdk_port *p, struct rte_mbuf *m, const struct dp_net_rx *rx)
+{
+	struct dp_pkt_meta *meta = dp_meta(m);
+
+	meta->flags = DP_META_NEIGH;
+	meta->peer = rx->peer;
+	memcpy(meta->mac, rx->mac, 6);
+	m->data_len = 0;
+	m->pkt_len = 0;
+	if (p->n_workers == 1) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rte_mbuf_refcnt_update(m, (int16_t)(p->n_workers - 2));
+	for (unsigned w = 0; w < p->n_workers; w++)
+		if (w != p->worker && rte_ring_mp_enqueue(p->handoff[w], m) != 0)
+			rte_pktmbuf_free(m);
+}
+
+static void *dpdk_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
+{
+	struct dpdk_port *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->port_id = conf->eth_port;
+	p->queue = conf->queue;
+	p->worker = conf->worker;
+	p->n_workers = conf->n_workers;
+	p->base_port = conf->base_port;
+	p->pool = pool;
+	p->ctr = conf->ctr;
+	p->handoff = conf->handoff;
+	p->net = *(const struct dp_net_conf *)conf->net;
+	p->hz = rte_get_tsc_hz();
+	return p;
+}
+
+static void count_drop(struct dpdk_port *p, enum dp_net_drop d)
+{
+	static const enum fh_drop map[] = {
+		[DP_NET_DROP_RUNT] = FH_DROP_l2_runt,
+		[DP_NET_DROP_NOT_FOR_US] = FH_DROP_l2_not_for_us,
+		[DP_NET_DROP_ETHERTYPE] = FH_DROP_l2_ethertype,
+		[DP_NET_DROP_IP_MALFORMED] = FH_DROP_ip_malformed,
+		[DP_NET_DROP_FRAGMENT] = FH_DROP_ip_fragment,
+		[DP_NET_DROP_UDP_MALFORMED] = FH_DROP_udp_malformed,
+		[DP_NET_DROP_UDP_PORT] = FH_DROP_udp_port,
+		[DP_NET_DROP_OTHER_PROTO] = FH_DROP_ip_other,
+	};
+
+	drop(p, d < sizeof(map) / sizeof(map[0]) && d ? map[d] : FH_DROP_l2_runt);
+}
+
+static void send_ctl(struct dpdk_port *p, struct rte_mbuf *m)
+{
+	if (rte_eth_tx_burst(p->port_id, p->queue, &m, 1) != 1) {
+		drop(p, FH_DROP_tx_fail);
+		rte_pktmbuf_free(m);
+	}
+}
+
+static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dpdk_port *p = port;
+	struct rte_mbuf *raw[64];
+	uint16_t out = 0;
+
+	if (n > 64)
+		n = 64;
+	/* what other workers handed over first: datagrams for us, or neighbours to learn */
+	unsigned k = rte_ring_sc_dequeue_burst(p->handoff[p->worker], (void **)raw, n, NULL);
+
+	for (unsigned i = 0; i < k; i++) {
+		struct dp_pkt_meta *meta = dp_meta(raw[i]);
+
+		if (meta->flags & DP_META_NEIGH) {
+			neigh_learn(p, &meta->peer, meta->mac);
+			rte_pktmbuf_free(raw[i]);
+		} else {
+			pkts[out++] = raw[i];
+		}
+	}
+	uint16_t got = rte_eth_rx_burst(p->port_id, p->queue, raw, (uint16_t)(n - out));
+
+	for (uint16_t i = 0; i < got; i++) {
+		struct rte_mbuf *m = raw[i];
+		struct dp_net_rx rx;
+		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+
+		if (m->nb_segs > 1) { /* jumbo chains never carry WebRTC media */
+			drop(p, FH_DROP_l2_runt);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		dp_net_classify(&p->net, f, m->data_len, m->data_len + rte_pktmbuf_tailroom(m),
+				&rx);
+		if (rx.learn)
+			neigh_learn(p, &rx.peer, rx.mac);
+		switch (rx.verdict) {
+		case DP_NET_UDP: {
+			unsigned w = (unsigned)(rx.dport - p->base_port);
+			struct dp_pkt_meta *meta = dp_meta(m);
+
+			rte_pktmbuf_adj(m, rx.off);
+			m->data_len = rx.len;
+			m->pkt_len = rx.len;
+			meta->peer = rx.peer;
+			meta->flags = 0;
+			if (w == p->worker) {
+				pkts[out++] = m;
+			} else if (w < p->n_workers && rte_ring_mp_enqueue(p->handoff[w], m) == 0) {
+				ctr(p, FH_CTR_handoff, 1);
+			} else {
+				drop(p, FH_DROP_handoff_full);
+				rte_pktmbuf_free(m);
+			}
+			break;
+		}
+		case DP_NET_REPLY:
+			m->data_len = rx.len;
+			m->pkt_len = rx.len;
+			ctr(p,
+			    rx.reply_kind == DP_NET_ARP	 ? FH_CTR_arp_answered
+			    : rx.reply_kind == DP_NET_ND ? FH_CTR_nd_answered
+							 : FH_CTR_echo_answered,
+			    1);
+			if (rx.learn &&
+			    (rx.reply_kind == DP_NET_ARP || rx.reply_kind == DP_NET_ND)) {
+				struct rte_mbuf *c = rte_pktmbuf_alloc(p->pool);
+
+				if (c)
+					neigh_share(p, c, &rx);
+			}
+			send_ctl(p, m);
+			break;
+		case DP_NET_LEARN:
+			neigh_share(p, m, &rx);
+			break;
+		default:
+			count_drop(p, rx.drop);
+			rte_pktmbuf_free(m);
+			break;
+		}
+	}
+	return out;
+}
+
+static void solicit(struct dpdk_port *p, struct neigh *n, uint64_t now)
+{
+	if (n->solicited && now - n->solicited < p->hz * NEIGH_SOLICIT_MS / 1000)
+		return;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+
+	if (!m)
+		return;
+	size_t len = dp_net_solicit(&p->net, &n->ip, rte_pktmbuf_mtod(m, uint8_t *),
+				    rte_pktmbuf_tailroom(m));
+
+	if (!len) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	n->solicited = now;
+	ctr(p, FH_CTR_neigh_solicited, 1);
+	send_ctl(p, m);
+}
+
+static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dpdk_port *p = port;
+	struct rte_mbuf *ok[64];
+	uint16_t k = 0, sent_total = 0;
+	uint64_t now = rte_rdtsc(), bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct fh_addr *dst = &dp_meta(m)->peer;
+		struct fh_addr hop;
+
+		if (dp_net_next_hop(&p->net, dst, &hop) < 0) {
+			drop(p, FH_DROP_no_route);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		struct neigh *nb = neigh_slot(p, &hop, true);
+
+		if (!nb->valid) {
+			solicit(p, nb, now);
+			drop(p, FH_DROP_no_neighbour);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (now > nb->fresh_until)
+			solicit(p, nb, now); /* stale: still used while it is confirmed again */
+		size_t plen = m->data_len;
+		size_t hl = dst->family == FH_AF_INET ? 42 : 62;
+		uint8_t *payload = rte_pktmbuf_mtod(m, uint8_t *);
+
+		if (!rte_pktmbuf_prepend(m, (uint16_t)hl) ||
+		    dp_net_udp_headers(&p->net, payload, plen, nb->mac,
+				       (uint16_t)(p->base_port + p->worker), dst, true) != hl) {
+			drop(p, FH_DROP_no_route); /* no address of that family configured */
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		ok[k++] = m;
+		if (k == 64 || i == n - 1) {
+			uint16_t s = rte_eth_tx_burst(p->port_id, p->queue, ok, k);
+
+			for (uint16_t j = 0; j < s; j++)
+				bytes += ok[j]->pkt_len;
+			for (uint16_t j = s; j < k; j++) {
+				drop(p, FH_DROP_tx_fail);
+				rte_pktmbuf_free(ok[j]);
+			}
+			sent_total += s;
+			k = 0;
+		}
+	}
+	if (k) {
+		uint16_t s = rte_eth_tx_burst(p->port_id, p->queue, ok, k);
+
+		for (uint16_t j = 0; j < s; j++)
+			bytes += ok[j]->pkt_len;
+		for (uint16_t j = s; j < k; j++) {
+			drop(p, FH_DROP_tx_fail);
+			rte_pktmbuf_free(ok[j]);
+		}
+		sent_total += s;
+	}
+	ctr(p, FH_CTR_tx_packets, sent_total);
+	ctr(p, FH_CTR_tx_bytes, bytes);
+	return sent_total;
+}
+
+static void dpdk_idle(void *port, unsigned timeout_ms)
+{
+	(void)port;
+	/* A short nap instead of epoll: no 100 % spin on an idle box, little added latency. */
+	rte_delay_us_sleep(timeout_ms * 1000 < IDLE_SLEEP_US ? timeout_ms * 1000 : IDLE_SLEEP_US);
+}
+
+static void dpdk_close(void *port)
+{
+	free(port);
+}
+
+const struct dp_io_ops dp_io_dpdk_ops = {
+	.name = "dpdk",
+	.open = dpdk_open,
+	.rx_burst = dpdk_rx,
+	.tx_burst = dpdk_tx,
+	.idle = dpdk_idle,
+	.close = dpdk_close,
+};
+
+int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **pools,
+			 uint8_t mac[6], char *err, size_t elen)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf pc;
+	uint16_t nb_rxd = 1024, nb_txd = 1024;
+	int rc;
+
+	memset(&pc, 0, sizeof(pc));
+	if ((rc = rte_eth_dev_info_get(port, &info)) != 0) {
+		snprintf(err, elen, "port %u: no device info (%s)", port, rte_strerror(-rc));
+		return -1;
+	}
+	if (n_queues > info.max_rx_queues || n_queues > info.max_tx_queues) {
+		snprintf(err, elen,
+			 "port %u (%s) has %u RX / %u TX queues, %u workers need one each "
+			 "(for net_af_packet add qpairs=%u to the vdev)",
+			 port, info.driver_name, info.max_rx_queues, info.max_tx_queues, n_queues,
+			 n_queues);
+		return -1;
+	}
+	if (n_queues > 1 && info.flow_type_rss_offloads) {
+		pc.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		pc.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads & (RTE_ETH_RSS_UDP | RTE_ETH_RSS_IP);
+	}
+	if ((rc = rte_eth_dev_configure(port, (uint16_t)n_queues, (uint16_t)n_queues, &pc)) != 0) {
+		snprintf(err, elen, "port %u: configure failed (%s)", port, rte_strerror(-rc));
+		return -1;
+	}
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rxd, &nb_txd);
+	int socket = rte_eth_dev_socket_id(port);
+
+	for (unsigned q = 0; q < n_queues; q++) {
+		if ((rc = rte_eth_rx_queue_setup(port, (uint16_t)q, nb_rxd, (unsigned)socket, NULL,
+						 pools[q])) != 0 ||
+		    (rc = rte_eth_tx_queue_setup(port, (uint16_t)q, nb_txd, (unsigned)socket,
+						 NULL)) != 0) {
+			snprintf(err, elen, "port %u queue %u: set-up failed (%s)", port, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	}
+	if ((rc = rte_eth_dev_start(port)) != 0) {
+		snprintf(err, elen, "port %u: start failed (%s)", port, rte_strerror(-rc));
+		return -1;
+	}
+	struct rte_ether_addr a;
+
+	rte_eth_macaddr_get(port, &a);
+	memcpy(mac, a.addr_bytes, 6);
+	return 0;
+}

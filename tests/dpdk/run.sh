@@ -1,0 +1,80 @@
+#!/bin/bash
+# Runs the DPDK backend test in one of two set-ups, each in network namespaces made here:
+#   af_packet: funkhaus-dp takes one end of a veth pair with net_af_packet (two queues, two
+#              workers) in its own namespace; the other end is the client side.
+#   tap:       funkhaus-dp creates a net_tap device (one worker), which is then moved into
+#              the client namespace.
+# The test, the control plane and the clients run in the client namespace, which has
+# 10.99.0.1/24 and fd99::1/64; the SFU's media addresses are 10.99.0.2 and fd99::2.
+# Usage: run.sh af_packet|tap TEST_BIN DP_BIN CP_BIN GEN_CERT WEB_ROOT
+set -eu
+mode=$1; shift
+if [ "$(id -u)" != 0 ]; then echo "SKIP: the dpdk suite needs root (network namespaces)"; exit 77; fi
+command -v ping >/dev/null || { echo "FAIL: ping is missing (scripts/deps.sh test installs it)"; exit 1; }
+sfu=fhs$$; cli=fhc$$; vs=fhs$$v; vc=fhc$$v
+work=$(mktemp -d)
+cleanup() {
+	for ns in $sfu $cli; do
+		ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del $ns 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add $sfu
+ip netns add $cli
+ip netns exec $sfu ip link set lo up
+ip netns exec $cli ip link set lo up
+client_addr() {
+	ip -n $cli addr add 10.99.0.1/24 dev "$1"
+	ip -n $cli -6 addr add fd99::1/64 dev "$1" nodad
+	ip -n $cli link set "$1" up
+}
+case $mode in
+af_packet)
+	ip link add $vs type veth peer name $vc
+	ip link set $vs netns $sfu
+	ip link set $vc netns $cli
+	ip -n $sfu link set $vs up
+	client_addr $vc
+	vdev="net_af_packet0,iface=$vs,qpairs=2"
+	workers=2
+	iface=$vc
+	after=
+	;;
+tap)
+	vdev="net_tap0,iface=$vc"
+	workers=1
+	iface=$vc
+	# funkhaus-dp creates the tap in its namespace; the client side takes it over
+	cat >"$work/after.sh" <<AFTER
+#!/bin/sh
+set -e
+ip -n $sfu link set $vc netns $cli
+ip -n $cli addr add 10.99.0.1/24 dev $vc
+ip -n $cli -6 addr add fd99::1/64 dev $vc nodad
+ip -n $cli link set $vc up
+AFTER
+	chmod +x "$work/after.sh"
+	after="$work/after.sh"
+	;;
+*)
+	echo "usage: run.sh af_packet|tap ..." >&2
+	exit 2
+	;;
+esac
+cat >"$work/dpdk.conf" <<CONF
+[dataplane]
+backend = dpdk
+cores = float
+[dpdk]
+vdev = $vdev
+ipv4 = 10.99.0.2/24
+ipv6 = fd99::2/64
+memory = 512
+hugepages = no
+CONF
+test_bin=$1; shift
+FUNKHAUS_DP_NETNS=$sfu FUNKHAUS_EXTRA_CONF=$work/dpdk.conf FUNKHAUS_ANNOUNCE=10.99.0.2 \
+FUNKHAUS_TEST_IFACE=$iface FUNKHAUS_TEST_WORKERS=$workers FUNKHAUS_AFTER_DP="$after" \
+	timeout 170 ip netns exec $cli "$test_bin" "$@"

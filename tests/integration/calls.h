@@ -1,0 +1,23 @@
+/* calls: helpers to hold calls with fhc clients in integration tests (see calls.c). */
+#ifndef CALLS_H
+#define CALLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fhc.h"
+#include "harness.h"
+
+extern int failures;	 /* defined by the test */
+extern struct harness h; /* defined by the test */
+
+/* Joins a room with audio and video through the harness' control plane. */
+struct fhc *join(const char *room, const char *name);
+/* Drives every client for ms milliseconds. */
+void pump(struct fhc **cs, int n, int ms);
+/* Sends n audio and n video packets "tag:i" from c, pumping everyone in between. */
+void talk(struct fhc *c, const char *tag, int n, struct fhc **all, int n_all);
+bool last_payload_is(struct fhc *c, const char *from, bool video, const char *want);
+uint64_t total_received(struct fhc *c);
+
+#endif
