@@ -20,14 +20,20 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
   const conf = join(dir, 'funkhaus.conf');
   const gen = spawn(`${source}/scripts/gen-cert.sh`, [join(dir, 'tls')], { stdio: 'inherit' });
   await new Promise((r) => gen.on('exit', r));
+  // The DPDK tests (tests/dpdk/run.sh) put funkhaus-dp in a namespace of its own, with its
+  // NIC and addresses in FUNKHAUS_EXTRA_CONF, and announce the SFU's media address.
+  const extra = process.env.FUNKHAUS_EXTRA_CONF ? readFileSync(process.env.FUNKHAUS_EXTRA_CONF, 'utf8') : '';
+  const announce = process.env.FUNKHAUS_ANNOUNCE || '127.0.0.1';
   writeFileSync(conf, `[instance]\nname = ${name}\n[dataplane]\nworkers = ${workers}\n` +
     `base_port = ${basePort}\nbind = 127.0.0.1\n[controlplane]\nport = ${port}\n` +
     `tls_cert = ${dir}/tls/cert.pem\ntls_key = ${dir}/tls/key.pem\n` +
-    `web_root = ${source}/controlplane/web\nannounce = 127.0.0.1\n`);
+    `web_root = ${source}/controlplane/web\nannounce = ${announce}\n` + extra);
   const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
   const { openSync } = await import('node:fs');
-  const dp = spawn(`${build}/dataplane/funkhaus-dp`, ['-c', conf],
-    { stdio: ['ignore', 'ignore', openSync(logs.dp, 'a')] });
+  const dpCmd = process.env.FUNKHAUS_DP_NETNS ?
+    ['ip', ['netns', 'exec', process.env.FUNKHAUS_DP_NETNS, `${build}/dataplane/funkhaus-dp`, '-c', conf]] :
+    [`${build}/dataplane/funkhaus-dp`, ['-c', conf]];
+  const dp = spawn(dpCmd[0], dpCmd[1], { stdio: ['ignore', 'ignore', openSync(logs.dp, 'a')] });
   await sleep(500);
   const cp = spawn(`${build}/controlplane/funkhaus-cp`, ['-c', conf],
     { stdio: ['ignore', 'ignore', openSync(logs.cp, 'a')] });

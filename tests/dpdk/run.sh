@@ -6,7 +6,7 @@
 #              the client namespace.
 # The test, the control plane and the clients run in the client namespace, which has
 # 10.99.0.1/24 and fd99::1/64; the SFU's media addresses are 10.99.0.2 and fd99::2.
-# Usage: run.sh af_packet|tap TEST_BIN DP_BIN CP_BIN GEN_CERT WEB_ROOT
+# Usage: run.sh af_packet|tap COMMAND ARGS...   (the test program, or node with a browser test)
 set -eu
 mode=$1; shift
 if [ "$(id -u)" != 0 ]; then echo "SKIP: the dpdk suite needs root (network namespaces)"; exit 77; fi
@@ -74,7 +74,6 @@ ipv6 = fd99::2/64
 memory = 512
 hugepages = no
 CONF
-test_bin=$1; shift
-FUNKHAUS_DP_NETNS=$sfu FUNKHAUS_EXTRA_CONF=$work/dpdk.conf FUNKHAUS_ANNOUNCE=10.99.0.2 \
-FUNKHAUS_TEST_IFACE=$iface FUNKHAUS_TEST_WORKERS=$workers FUNKHAUS_AFTER_DP="$after" \
-	timeout 170 ip netns exec $cli "$test_bin" "$@"
+export FUNKHAUS_DP_NETNS=$sfu FUNKHAUS_EXTRA_CONF=$work/dpdk.conf FUNKHAUS_ANNOUNCE=10.99.0.2 \
+	FUNKHAUS_TEST_IFACE=$iface FUNKHAUS_TEST_WORKERS=$workers FUNKHAUS_AFTER_DP="$after"
+timeout 170 ip netns exec $cli "$@"
