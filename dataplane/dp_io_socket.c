@@ -89,8 +89,10 @@ static uint16_t sock_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 
 	if (n > SOCK_BURST)
 		n = SOCK_BURST;
-	if (rte_pktmbuf_alloc_bulk(p->pool, pkts, n) != 0)
+	if (rte_pktmbuf_alloc_bulk(p->pool, pkts, n) != 0) {
+		count(&p->ctr->drop[FH_DROP_no_mbuf], 1);
 		return 0;
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		iov[i].iov_base = rte_pktmbuf_mtod(pkts[i], void *);
 		iov[i].iov_len = rte_pktmbuf_tailroom(pkts[i]);
