@@ -81,6 +81,7 @@ struct fhc {
 	uint64_t last_check_ms;
 	struct fhc_stream_stats st[FHC_MAX_RECV];
 	unsigned n_st;
+	uint64_t pli_received;
 };
 
 static int seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -747,17 +748,37 @@ static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
 		if (srtp_unprotect(c->srtp_rx, buf, &n) != srtp_err_status_ok ||
 		    fh_rtp_parse(buf, (size_t)n, &h) < 0)
 			return;
+		for (unsigned i = 0; i < c->n_ml; i++) {
+			if (c->ml[i].rtx_ssrc && c->ml[i].rtx_ssrc == h.ssrc) {
+				struct fhc_stream_stats *s = stats_for(c, c->ml[i].ssrc);
+
+				if (s && h.payload_len >= 2) {
+					s->rtx_packets++;
+					s->last_rtx_osn = fh_rd16(buf + h.hdr_len);
+				}
+				return;
+			}
+		}
 		struct fhc_stream_stats *s = stats_for(c, h.ssrc);
 
 		if (!s)
 			return;
+		s->last_seq = h.seq;
 		s->packets++;
 		s->bytes += h.payload_len;
 		s->last_len = h.payload_len < sizeof(s->last_payload) ? h.payload_len
 								      : sizeof(s->last_payload);
 		memcpy(s->last_payload, buf + h.hdr_len, s->last_len);
 	} else if (d == FH_DEMUX_RTCP) {
-		srtp_unprotect_rtcp(c->srtp_rx, buf, &n);
+		struct fh_rtcp_pkt p;
+		size_t off = 0;
+
+		if (srtp_unprotect_rtcp(c->srtp_rx, buf, &n) != srtp_err_status_ok)
+			return;
+		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1)
+			if (p.pt == FH_RTCP_PSFB &&
+			    (p.count == FH_PSFB_PLI || p.count == FH_PSFB_FIR))
+				c->pli_received++;
 	}
 }
 
@@ -901,6 +922,54 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 fail:
 	fhc_close(c);
 	return NULL;
+}
+
+const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, bool video)
+{
+	for (unsigned i = 0; i < c->n_st; i++)
+		if (!strcmp(c->st[i].stream_id, id) && c->st[i].video == video)
+			return &c->st[i];
+	return NULL;
+}
+
+static int send_rtcp(struct fhc *c, uint8_t *buf, size_t len)
+{
+	int n = (int)len;
+
+	if (!c->media_up || srtp_protect_rtcp(c->srtp_tx, buf, &n) != srtp_err_status_ok)
+		return -1;
+	return send(c->udp, buf, (size_t)n, 0) == n ? 0 : -1;
+}
+
+int fhc_nack(struct fhc *c, const char *id, uint16_t seq)
+{
+	const struct fhc_stream_stats *s = fhc_stream(c, id, true);
+	uint8_t buf[128];
+	size_t n;
+
+	if (!s)
+		return -1;
+	n = fh_rtcp_build_rr(buf, sizeof(buf), c->a_ssrc, NULL, 0);
+	n += fh_rtcp_build_nack(buf + n, sizeof(buf) - n, c->a_ssrc, s->ssrc, &seq, 1);
+	return send_rtcp(c, buf, n);
+}
+
+int fhc_pli(struct fhc *c, const char *id)
+{
+	const struct fhc_stream_stats *s = fhc_stream(c, id, true);
+	uint8_t buf[128];
+	size_t n;
+
+	if (!s)
+		return -1;
+	n = fh_rtcp_build_rr(buf, sizeof(buf), c->a_ssrc, NULL, 0);
+	n += fh_rtcp_build_pli(buf + n, sizeof(buf) - n, c->a_ssrc, s->ssrc);
+	return send_rtcp(c, buf, n);
+}
+
+uint64_t fhc_pli_received(const struct fhc *c)
+{
+	return c->pli_received;
 }
 
 int fhc_last_error(struct fhc *c)

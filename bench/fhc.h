@@ -24,6 +24,9 @@ struct fhc_stream_stats {
 	uint64_t bytes;
 	uint8_t last_payload[64];
 	size_t last_len;
+	uint16_t last_seq;
+	uint64_t rtx_packets;  /* retransmissions (RFC 4588) that arrived for this stream */
+	uint16_t last_rtx_osn; /* original sequence number of the last one */
 };
 
 struct fhc_opts {
@@ -47,6 +50,14 @@ int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool
  * password than the server's. */
 int fhc_send_raw(struct fhc *c, const uint8_t *buf, size_t len, bool protect);
 int fhc_send_check_with(struct fhc *c, const char *pwd);
+/* Asks the SFU to retransmit packet seq of the video from participant id (RTCP NACK), or for
+ * a key frame (PLI). */
+int fhc_nack(struct fhc *c, const char *id, uint16_t seq);
+int fhc_pli(struct fhc *c, const char *id);
+/* Key frame requests (PLI/FIR) the SFU sent us as a publisher. */
+uint64_t fhc_pli_received(const struct fhc *c);
+/* The stats of the stream from participant id, NULL when none arrived. */
+const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, bool video);
 /* Sends one raw text message on the signalling socket (tests use it for bad input). */
 int fhc_send_text(struct fhc *c, const char *text, size_t len);
 /* The last error message the server sent: its code, 0 when none since the last call. */

@@ -39,6 +39,36 @@ static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct f
 	       (unsigned long long)total_received(c));
 }
 
+/* RTCP feedback: a NACK is answered with RTX from the cache, a PLI reaches the publisher. */
+static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
+{
+	const struct fhc_stream_stats *s = fhc_stream(b, fhc_id(a), true);
+	uint64_t rtx = harness_ctr(&h, 0, FH_CTR_rtx_sent);
+	uint64_t miss = harness_drop(&h, 0, FH_DROP_nack_miss);
+	uint64_t pli = fhc_pli_received(a);
+
+	if (!s) {
+		EXPECT(0, "B has no video stream from A");
+		return;
+	}
+	uint16_t seq = s->last_seq;
+
+	pump(all, n, 400); /* past the key frame requests' rate limit */
+	fhc_nack(b, fhc_id(a), seq);
+	fhc_pli(b, fhc_id(a));
+	pump(all, n, 300);
+	s = fhc_stream(b, fhc_id(a), true);
+	EXPECT(s->rtx_packets >= 1 && s->last_rtx_osn == seq,
+	       "B got the NACKed packet %u as RTX (%llu RTX, last %u)", seq,
+	       (unsigned long long)s->rtx_packets, s->last_rtx_osn);
+	EXPECT(harness_ctr(&h, 0, FH_CTR_rtx_sent) > rtx, "rtx_sent counted");
+	EXPECT(fhc_pli_received(a) > pli, "B's key frame request reached A");
+	fhc_nack(b, fhc_id(a), (uint16_t)(seq - 5000)); /* long gone */
+	pump(all, n, 300);
+	EXPECT(harness_drop(&h, 0, FH_DROP_nack_miss) > miss,
+	       "a NACK for a lost packet is counted");
+}
+
 static int raw_socket(void)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -229,6 +259,8 @@ int main(int argc, char **argv)
 		pump(all, 3, 500); /* renegotiation: A learns about B's tracks */
 		same_room_only(a, b, c, all, 3);
 		printf("media: same room only ok (%d failures so far)\n", failures);
+		feedback(a, b, all, 3);
+		printf("RTCP feedback: NACK/RTX, PLI (%d failures so far)\n", failures);
 		bad_udp(all, 3);
 		printf("bad UDP: dropped and counted (%d failures so far)\n", failures);
 		bad_media(a, b, all, 3);
