@@ -24,6 +24,9 @@
 #define FH_REGION_ABI 2
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
+/* Streams one participant can receive: audio and video of everyone else in a room, so a room
+ * holds at most FH_MAX_RECV_STREAMS / 2 + 1 people. */
+#define FH_MAX_RECV_STREAMS 64
 
 #define FH_CMD_RING_SIZE 1024
 #define FH_EVT_RING_SIZE 1024

@@ -17,6 +17,7 @@
 #include "cp_server.h"
 #include "fh_conf.h"
 #include "fh_log.h"
+#include "fh_region.h"
 
 struct cp_conf {
 	char instance[32];
@@ -79,8 +80,10 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	} else if (!strcmp(key, "announce")) {
 		STR(announce);
 	} else if (!strcmp(key, "max_participants")) {
-		if (fh_conf_uint(val, 2, 1000, &v) < 0)
+		if (fh_conf_uint(val, 2, FH_MAX_RECV_STREAMS / 2 + 1, &v) < 0) {
+			snprintf(err, elen, "2 to %d", FH_MAX_RECV_STREAMS / 2 + 1);
 			return -1;
+		}
 		c->max_participants = (unsigned)v;
 	} else if (!strcmp(key, "dtls_timeout")) {
 		if (fh_conf_uint(val, 5, 120, &v) < 0)
