@@ -60,13 +60,24 @@ int main(int argc, char **argv)
 
 	while ((o = getopt(argc, argv, "h:p:i:n:s:")) != -1) {
 		switch (o) {
-		case 'h': host = optarg; break;
-		case 'p': port = (unsigned)atoi(optarg); break;
-		case 'i': instance = optarg; break;
-		case 'n': n = (unsigned)atoi(optarg); break;
-		case 's': seconds = (unsigned)atoi(optarg); break;
+		case 'h':
+			host = optarg;
+			break;
+		case 'p':
+			port = (unsigned)atoi(optarg);
+			break;
+		case 'i':
+			instance = optarg;
+			break;
+		case 'n':
+			n = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			seconds = (unsigned)atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: fh-fwdbench -p PORT -i INSTANCE [-n ROOM_SIZE] [-s SECONDS]\n");
+			fprintf(stderr, "usage: fh-fwdbench -p PORT -i INSTANCE [-n ROOM_SIZE] [-s "
+					"SECONDS]\n");
 			return 2;
 		}
 	}
@@ -76,14 +87,19 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	char region[80], room[64], err[256];
-	struct fhc *c[33] = { 0 };
+	struct fhc *c[33] = {0};
 
 	snprintf(region, sizeof(region), "/funkhaus-%s", instance);
 	snprintf(room, sizeof(room), "bench%d", (int)getpid());
 	for (unsigned i = 0; i < n; i++) {
 		char name[32];
-		struct fhc_opts opt = { .host = host, .port = (uint16_t)port, .room = room,
-					.name = name, .audio = true, .video = true, .timeout_ms = 5000 };
+		struct fhc_opts opt = {.host = host,
+				       .port = (uint16_t)port,
+				       .room = room,
+				       .name = name,
+				       .audio = true,
+				       .video = true,
+				       .timeout_ms = 5000};
 
 		snprintf(name, sizeof(name), "bench-%u", i);
 		c[i] = fhc_connect(&opt, err, sizeof(err));
@@ -102,8 +118,8 @@ int main(int argc, char **argv)
 
 	memset(payload, 0x5a, sizeof(payload));
 	if (snapshot(region, &a) < 0) {
-		fprintf(stderr, "fh-fwdbench: no region %s (is instance %s running here?)\n", region,
-			instance);
+		fprintf(stderr, "fh-fwdbench: no region %s (is instance %s running here?)\n",
+			region, instance);
 		return 1;
 	}
 	double t0 = now_s(), end = t0 + seconds;
@@ -133,10 +149,12 @@ int main(int argc, char **argv)
 	       (unsigned long long)sent, secs, sent / secs);
 	printf("  forwarded %llu (%.0f pps out), received %llu of %llu expected (loss %.2f %%)\n",
 	       (unsigned long long)fwd, fwd / secs, (unsigned long long)got,
-	       (unsigned long long)expected, expected ? 100.0 * (double)(expected - got) / expected : 0);
+	       (unsigned long long)expected,
+	       expected ? 100.0 * (double)(expected - got) / expected : 0);
 	printf("  worker busy %.1f %% of the run; %.0f TSC cycles per forwarded packet "
 	       "(decrypt once, encrypt per receiver, I/O)\n",
-	       b.total > a.total ? 100.0 * (double)(b.busy - a.busy) / (double)(b.total - a.total) : 0,
+	       b.total > a.total ? 100.0 * (double)(b.busy - a.busy) / (double)(b.total - a.total)
+				 : 0,
 	       fwd ? (double)(b.busy - a.busy) / (double)fwd : 0);
 	printf("{\"room\":%u,\"sent\":%llu,\"seconds\":%.2f,\"forwarded\":%llu,\"received\":%llu,"
 	       "\"expected\":%llu,\"cycles_per_forwarded\":%.0f,\"drops\":%llu}\n",
