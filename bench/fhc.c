@@ -30,6 +30,7 @@
 #include <srtp2/srtp.h>
 
 #include "fh_rtp.h"
+#include "fh_srtp.h"
 #include "fh_stun.h"
 
 #define MAX_ML 64
@@ -658,22 +659,13 @@ static int dtls(struct fhc *c, char *err, size_t el)
 	memcpy(rx, mat + 16, 16);
 	memcpy(rx + 16, mat + 32 + salt, salt);
 	srtp_policy_t pol;
+	enum fh_srtp_profile profile =
+		salt == 12 ? FH_SRTP_AEAD_AES_128_GCM : FH_SRTP_AES128_CM_SHA1_80;
 
-	memset(&pol, 0, sizeof(pol));
-	if (salt == 12) {
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-	} else {
-		srtp_crypto_policy_set_rtp_default(&pol.rtp);
-		srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
-	}
-	pol.window_size = 1024;
-	pol.ssrc.type = ssrc_any_outbound;
-	pol.key = tx;
+	fh_srtp_policy(&pol, profile, tx, ssrc_any_outbound);
 	if (srtp_create(&c->srtp_tx, &pol) != srtp_err_status_ok)
 		return seterr(err, el, "srtp_create failed");
-	pol.ssrc.type = ssrc_any_inbound;
-	pol.key = rx;
+	fh_srtp_policy(&pol, profile, rx, ssrc_any_inbound);
 	if (srtp_create(&c->srtp_rx, &pol) != srtp_err_status_ok)
 		return seterr(err, el, "srtp_create failed");
 	c->media_up = true;

@@ -269,6 +269,20 @@ static void solicit(struct dpdk_port *p, struct neigh *n, uint64_t now)
 	send_ctl(p, m);
 }
 
+/* Sends what is ready; frees and counts what the queue did not take. Returns the sent. */
+static uint16_t tx_ready(struct dpdk_port *p, struct rte_mbuf **ok, uint16_t k, uint64_t *bytes)
+{
+	uint16_t s = rte_eth_tx_burst(p->port_id, p->queue, ok, k);
+
+	for (uint16_t j = 0; j < s; j++)
+		*bytes += ok[j]->pkt_len;
+	for (uint16_t j = s; j < k; j++) {
+		drop(p, FH_DROP_tx_fail);
+		rte_pktmbuf_free(ok[j]);
+	}
+	return s;
+}
+
 static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dpdk_port *p = port;
@@ -308,30 +322,13 @@ static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 			continue;
 		}
 		ok[k++] = m;
-		if (k == 64 || i == n - 1) {
-			uint16_t s = rte_eth_tx_burst(p->port_id, p->queue, ok, k);
-
-			for (uint16_t j = 0; j < s; j++)
-				bytes += ok[j]->pkt_len;
-			for (uint16_t j = s; j < k; j++) {
-				drop(p, FH_DROP_tx_fail);
-				rte_pktmbuf_free(ok[j]);
-			}
-			sent_total += s;
+		if (k == 64) {
+			sent_total += tx_ready(p, ok, k, &bytes);
 			k = 0;
 		}
 	}
-	if (k) {
-		uint16_t s = rte_eth_tx_burst(p->port_id, p->queue, ok, k);
-
-		for (uint16_t j = 0; j < s; j++)
-			bytes += ok[j]->pkt_len;
-		for (uint16_t j = s; j < k; j++) {
-			drop(p, FH_DROP_tx_fail);
-			rte_pktmbuf_free(ok[j]);
-		}
-		sent_total += s;
-	}
+	if (k)
+		sent_total += tx_ready(p, ok, k, &bytes);
 	ctr(p, FH_CTR_tx_packets, sent_total);
 	ctr(p, FH_CTR_tx_bytes, bytes);
 	return sent_total;

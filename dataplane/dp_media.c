@@ -13,53 +13,35 @@
 #include <string.h>
 
 #include "dp_worker.h"
+#include "fh_srtp.h"
 
 int dp_media_set_keys(struct dp_part *p, const struct fh_cmd_keys *k)
 {
 	srtp_policy_t pol;
 	unsigned char rx[FH_KEY_MAX], tx[FH_KEY_MAX];
-	size_t need;
+	size_t need = fh_srtp_key_len((enum fh_srtp_profile)k->profile);
+	int rc = -1;
 
-	if (k->profile == FH_SRTP_AEAD_AES_128_GCM)
-		need = 16 + 12;
-	else if (k->profile == FH_SRTP_AES128_CM_SHA1_80)
-		need = 16 + 14;
-	else
-		return -1;
-	if (k->key_len != need)
+	if (!need || k->key_len != need)
 		return -1;
 	dp_media_free_keys(p);
 	memcpy(rx, k->rx_key, need);
 	memcpy(tx, k->tx_key, need);
-	memset(&pol, 0, sizeof(pol));
-	if (k->profile == FH_SRTP_AEAD_AES_128_GCM) {
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-	} else {
-		srtp_crypto_policy_set_rtp_default(&pol.rtp);
-		srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
-	}
-	pol.window_size = 1024;
-	pol.allow_repeat_tx = 1;
-	pol.ssrc.type = ssrc_any_inbound;
-	pol.key = rx;
-	if (srtp_create(&p->rx, &pol) != srtp_err_status_ok)
-		goto err;
-	pol.ssrc.type = ssrc_any_outbound;
-	pol.key = tx;
+	if (fh_srtp_policy(&pol, (enum fh_srtp_profile)k->profile, rx, ssrc_any_inbound) < 0 ||
+	    srtp_create(&p->rx, &pol) != srtp_err_status_ok)
+		goto out;
+	fh_srtp_policy(&pol, (enum fh_srtp_profile)k->profile, tx, ssrc_any_outbound);
 	if (srtp_create(&p->tx, &pol) != srtp_err_status_ok) {
 		srtp_dealloc(p->rx);
 		p->rx = NULL;
-		goto err;
+		goto out;
 	}
 	p->has_keys = true;
+	rc = 0;
+out:
 	memset(rx, 0, sizeof(rx));
 	memset(tx, 0, sizeof(tx));
-	return 0;
-err:
-	memset(rx, 0, sizeof(rx));
-	memset(tx, 0, sizeof(tx));
-	return -1;
+	return rc;
 }
 
 void dp_media_free_keys(struct dp_part *p)

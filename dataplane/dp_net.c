@@ -6,6 +6,7 @@
  * over the payload per sent datagram); ports with checksum offload can skip that later.
  */
 #include "dp_net.h"
+#include "fh_rtp.h" /* fh_rd16, fh_wr16 */
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -19,17 +20,6 @@
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_ICMP6_ 58
 #define IPPROTO_FRAG6_ 44
-
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
@@ -137,7 +127,7 @@ static void arp(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
 
 	if (len < DP_ETH_HLEN + 28)
 		return drop(o, DP_NET_DROP_RUNT);
-	if (rd16(a) != 1 || rd16(a + 2) != ET_IP4 || a[4] != 6 || a[5] != 4)
+	if (fh_rd16(a) != 1 || fh_rd16(a + 2) != ET_IP4 || a[4] != 6 || a[5] != 4)
 		return drop(o, DP_NET_DROP_ETHERTYPE);
 	if (!c->has_ip4 || memcmp(a + 24, c->ip4, 4) != 0)
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
@@ -146,15 +136,15 @@ static void arp(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
 	memcpy(o->mac, a + 8, 6);
 	o->learn = true;
 	o->reply_kind = DP_NET_ARP;
-	if (rd16(a + 6) == 2) {
+	if (fh_rd16(a + 6) == 2) {
 		o->verdict = DP_NET_LEARN;
 		return;
 	}
-	if (rd16(a + 6) != 1)
+	if (fh_rd16(a + 6) != 1)
 		return drop(o, DP_NET_DROP_OTHER_PROTO);
 	memcpy(f, a + 8, 6);
 	memcpy(f + 6, c->mac, 6);
-	wr16(a + 6, 2);
+	fh_wr16(a + 6, 2);
 	memcpy(a + 18, a + 8, 10); /* target = the asker (MAC and IP) */
 	memcpy(a + 8, c->mac, 6);
 	memcpy(a + 14, c->ip4, 4);
@@ -167,7 +157,7 @@ static void udp_in(const struct dp_net_conf *c, const uint8_t *u, size_t avail, 
 {
 	if (avail < 8)
 		return drop(o, DP_NET_DROP_UDP_MALFORMED);
-	uint16_t ulen = rd16(u + 4), dport = rd16(u + 2);
+	uint16_t ulen = fh_rd16(u + 4), dport = fh_rd16(u + 2);
 
 	if (ulen < 8 || ulen > avail)
 		return drop(o, DP_NET_DROP_UDP_MALFORMED);
@@ -178,7 +168,7 @@ static void udp_in(const struct dp_net_conf *c, const uint8_t *u, size_t avail, 
 	 * checksum offload (a veth, a VM's virtio) may hand over one that is not filled in yet. */
 	(void)pseudo;
 	(void)csum_required;
-	o->peer.port = rd16(u);
+	o->peer.port = fh_rd16(u);
 	o->dport = dport;
 	o->off = (uint16_t)(off + 8);
 	o->len = (uint16_t)(ulen - 8);
@@ -192,14 +182,14 @@ static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_
 
 	if (avail < 20)
 		return drop(o, DP_NET_DROP_RUNT);
-	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = rd16(ip + 2);
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = fh_rd16(ip + 2);
 
 	if ((ip[0] >> 4) != 4 || ihl < 20 || ihl > avail || tot < ihl || tot > avail ||
 	    dp_net_csum(ip, ihl, 0) != 0)
 		return drop(o, DP_NET_DROP_IP_MALFORMED);
 	if (!c->has_ip4 || memcmp(ip + 16, c->ip4, 4) != 0)
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
-	if (rd16(ip + 6) & 0x3fff)
+	if (fh_rd16(ip + 6) & 0x3fff)
 		return drop(o, DP_NET_DROP_FRAGMENT);
 	o->peer.family = FH_AF_INET;
 	memcpy(o->peer.ip, ip + 12, 4);
@@ -218,11 +208,11 @@ static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_
 	memcpy(ip + 16, ip + 12, 4);
 	memcpy(ip + 12, c->ip4, 4);
 	ip[8] = 64;
-	wr16(ip + 10, 0);
-	wr16(ip + 10, dp_net_csum(ip, ihl, 0));
+	fh_wr16(ip + 10, 0);
+	fh_wr16(ip + 10, dp_net_csum(ip, ihl, 0));
 	icmp[0] = 0;
-	wr16(icmp + 2, 0);
-	wr16(icmp + 2, dp_net_csum(icmp, tot - ihl, 0));
+	fh_wr16(icmp + 2, 0);
+	fh_wr16(icmp + 2, dp_net_csum(icmp, tot - ihl, 0));
 	o->verdict = DP_NET_REPLY;
 	o->reply_kind = DP_NET_ICMP4;
 	o->len = (uint16_t)(DP_ETH_HLEN + tot);
@@ -242,10 +232,10 @@ static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst
 
 	memcpy(f, dst_mac, 6);
 	memcpy(f + 6, c->mac, 6);
-	wr16(f + 12, ET_IP6);
+	fh_wr16(f + 12, ET_IP6);
 	memset(ip, 0, 40);
 	ip[0] = 0x60;
-	wr16(ip + 4, 32);
+	fh_wr16(ip + 4, 32);
 	ip[6] = IPPROTO_ICMP6_;
 	ip[7] = 255;
 	memcpy(ip + 8, c->ip6, 16);
@@ -257,7 +247,7 @@ static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst
 	icmp[24] = 2; /* target link-layer address */
 	icmp[25] = 1;
 	memcpy(icmp + 26, c->mac, 6);
-	wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
+	fh_wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
 }
 
 static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *ip, size_t plen,
@@ -324,9 +314,9 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 		memcpy(ip + 8, c->ip6, 16);
 		ip[7] = 64;
 		icmp[0] = 129;
-		wr16(icmp + 2, 0);
-		wr16(icmp + 2,
-		     dp_net_csum(icmp, plen, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, plen)));
+		fh_wr16(icmp + 2, 0);
+		fh_wr16(icmp + 2,
+			dp_net_csum(icmp, plen, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, plen)));
 		o->verdict = DP_NET_REPLY;
 		o->reply_kind = DP_NET_ICMP6;
 		o->len = (uint16_t)(DP_ETH_HLEN + 40 + plen);
@@ -343,7 +333,7 @@ static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap
 
 	if (avail < 40)
 		return drop(o, DP_NET_DROP_RUNT);
-	size_t plen = rd16(ip + 4);
+	size_t plen = fh_rd16(ip + 4);
 
 	if ((ip[0] >> 4) != 6 || plen + 40 > avail)
 		return drop(o, DP_NET_DROP_IP_MALFORMED);
@@ -378,7 +368,7 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 	    !(f[0] == 0x33 && f[1] == 0x33))
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
 	memcpy(o->mac, f + 6, 6);
-	switch (rd16(f + 12)) {
+	switch (fh_rd16(f + 12)) {
 	case ET_ARP:
 		return arp(c, f, len, cap, o);
 	case ET_IP4:
@@ -403,27 +393,27 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 
 		memcpy(f, dst_mac, 6);
 		memcpy(f + 6, c->mac, 6);
-		wr16(f + 12, ET_IP4);
+		fh_wr16(f + 12, ET_IP4);
 		ip[0] = 0x45;
 		ip[1] = 0;
-		wr16(ip + 2, (uint16_t)(20 + ulen));
-		wr16(ip + 4, 0);
-		wr16(ip + 6, 0x4000); /* DF */
+		fh_wr16(ip + 2, (uint16_t)(20 + ulen));
+		fh_wr16(ip + 4, 0);
+		fh_wr16(ip + 6, 0x4000); /* DF */
 		ip[8] = 64;
 		ip[9] = IPPROTO_UDP_;
-		wr16(ip + 10, 0);
+		fh_wr16(ip + 10, 0);
 		memcpy(ip + 12, c->ip4, 4);
 		memcpy(ip + 16, dst->ip, 4);
-		wr16(ip + 10, dp_net_csum(ip, 20, 0));
-		wr16(u, sport);
-		wr16(u + 2, dst->port);
-		wr16(u + 4, (uint16_t)ulen);
-		wr16(u + 6, 0);
+		fh_wr16(ip + 10, dp_net_csum(ip, 20, 0));
+		fh_wr16(u, sport);
+		fh_wr16(u + 2, dst->port);
+		fh_wr16(u + 4, (uint16_t)ulen);
+		fh_wr16(u + 6, 0);
 		if (udp_csum) {
 			uint16_t s =
 				dp_net_csum(u, ulen, pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, ulen));
 
-			wr16(u + 6, s ? s : 0xffff);
+			fh_wr16(u + 6, s ? s : 0xffff);
 		}
 		return 42;
 	}
@@ -433,22 +423,22 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 
 	memcpy(f, dst_mac, 6);
 	memcpy(f + 6, c->mac, 6);
-	wr16(f + 12, ET_IP6);
+	fh_wr16(f + 12, ET_IP6);
 	memset(ip, 0, 8);
 	ip[0] = 0x60;
-	wr16(ip + 4, (uint16_t)ulen);
+	fh_wr16(ip + 4, (uint16_t)ulen);
 	ip[6] = IPPROTO_UDP_;
 	ip[7] = 64;
 	memcpy(ip + 8, c->ip6, 16);
 	memcpy(ip + 24, dst->ip, 16);
-	wr16(u, sport);
-	wr16(u + 2, dst->port);
-	wr16(u + 4, (uint16_t)ulen);
-	wr16(u + 6, 0);
+	fh_wr16(u, sport);
+	fh_wr16(u + 2, dst->port);
+	fh_wr16(u + 4, (uint16_t)ulen);
+	fh_wr16(u + 6, 0);
 	/* UDP over IPv6 always carries a checksum */
 	uint16_t s = dp_net_csum(u, ulen, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, ulen));
 
-	wr16(u + 6, s ? s : 0xffff);
+	fh_wr16(u + 6, s ? s : 0xffff);
 	return 62;
 }
 
@@ -462,12 +452,12 @@ size_t dp_net_solicit(const struct dp_net_conf *c, const struct fh_addr *hop, ui
 
 		memset(f, 0xff, 6);
 		memcpy(f + 6, c->mac, 6);
-		wr16(f + 12, ET_ARP);
-		wr16(a, 1);
-		wr16(a + 2, ET_IP4);
+		fh_wr16(f + 12, ET_ARP);
+		fh_wr16(a, 1);
+		fh_wr16(a + 2, ET_IP4);
 		a[4] = 6;
 		a[5] = 4;
-		wr16(a + 6, 1);
+		fh_wr16(a + 6, 1);
 		memcpy(a + 8, c->mac, 6);
 		memcpy(a + 14, c->ip4, 4);
 		memset(a + 18, 0, 6);
@@ -484,10 +474,10 @@ size_t dp_net_solicit(const struct dp_net_conf *c, const struct fh_addr *hop, ui
 	f[1] = 0x33;
 	memcpy(f + 2, snm + 12, 4);
 	memcpy(f + 6, c->mac, 6);
-	wr16(f + 12, ET_IP6);
+	fh_wr16(f + 12, ET_IP6);
 	memset(ip, 0, 40);
 	ip[0] = 0x60;
-	wr16(ip + 4, 32);
+	fh_wr16(ip + 4, 32);
 	ip[6] = IPPROTO_ICMP6_;
 	ip[7] = 255;
 	memcpy(ip + 8, c->ip6, 16);
@@ -498,7 +488,7 @@ size_t dp_net_solicit(const struct dp_net_conf *c, const struct fh_addr *hop, ui
 	icmp[24] = 1; /* source link-layer address */
 	icmp[25] = 1;
 	memcpy(icmp + 26, c->mac, 6);
-	wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
+	fh_wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
 	return DP_ETH_HLEN + 40 + 32;
 }
 
