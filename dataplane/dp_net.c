@@ -225,8 +225,13 @@ static bool is_solicited_node(const struct dp_net_conf *c, const uint8_t *d)
 	return !memcmp(d, pre, 13) && !memcmp(d + 13, c->ip6 + 13, 3);
 }
 
-static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst_mac,
-		     const uint8_t *dst_ip, bool solicited)
+/*
+ * Neighbour discovery frame (RFC 4861): Ethernet + IPv6 (hop limit 255) + 32 bytes of ICMPv6
+ * (type, target, one link-layer address option with our MAC).
+ */
+static void write_nd(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst_mac,
+		     const uint8_t *dst_ip, uint8_t type, uint8_t flags, const uint8_t *target,
+		     uint8_t lla_option)
 {
 	uint8_t *ip = f + DP_ETH_HLEN, *icmp = ip + 40;
 
@@ -241,13 +246,20 @@ static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst
 	memcpy(ip + 8, c->ip6, 16);
 	memcpy(ip + 24, dst_ip, 16);
 	memset(icmp, 0, 32);
-	icmp[0] = 136;
-	icmp[4] = (uint8_t)((solicited ? 0x40 : 0) | 0x20); /* S, O */
-	memcpy(icmp + 8, c->ip6, 16);
-	icmp[24] = 2; /* target link-layer address */
+	icmp[0] = type;
+	icmp[4] = flags;
+	memcpy(icmp + 8, target, 16);
+	icmp[24] = lla_option;
 	icmp[25] = 1;
 	memcpy(icmp + 26, c->mac, 6);
 	fh_wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
+}
+
+static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst_mac,
+		     const uint8_t *dst_ip, bool solicited)
+{
+	/* S when answering a solicitation, O always; target link-layer address option */
+	write_nd(c, f, dst_mac, dst_ip, 136, (uint8_t)((solicited ? 0x40 : 0) | 0x20), c->ip6, 2);
 }
 
 static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *ip, size_t plen,
@@ -466,29 +478,13 @@ size_t dp_net_solicit(const struct dp_net_conf *c, const struct fh_addr *hop, ui
 	}
 	if (!c->has_ip6 || cap < DP_ETH_HLEN + 40 + 32)
 		return 0;
-	uint8_t *ip = f + DP_ETH_HLEN, *icmp = ip + 40;
 	uint8_t snm[16] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+	uint8_t mac[6] = {0x33, 0x33};
 
+	/* to the target's solicited-node multicast group, with our source link-layer address */
 	memcpy(snm + 13, hop->ip + 13, 3);
-	f[0] = 0x33;
-	f[1] = 0x33;
-	memcpy(f + 2, snm + 12, 4);
-	memcpy(f + 6, c->mac, 6);
-	fh_wr16(f + 12, ET_IP6);
-	memset(ip, 0, 40);
-	ip[0] = 0x60;
-	fh_wr16(ip + 4, 32);
-	ip[6] = IPPROTO_ICMP6_;
-	ip[7] = 255;
-	memcpy(ip + 8, c->ip6, 16);
-	memcpy(ip + 24, snm, 16);
-	memset(icmp, 0, 32);
-	icmp[0] = 135;
-	memcpy(icmp + 8, hop->ip, 16);
-	icmp[24] = 1; /* source link-layer address */
-	icmp[25] = 1;
-	memcpy(icmp + 26, c->mac, 6);
-	fh_wr16(icmp + 2, dp_net_csum(icmp, 32, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, 32)));
+	memcpy(mac + 2, snm + 12, 4);
+	write_nd(c, f, mac, snm, 135, 0, hop->ip, 1);
 	return DP_ETH_HLEN + 40 + 32;
 }
 
