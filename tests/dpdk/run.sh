@@ -2,11 +2,12 @@
 # Runs the DPDK backend test in one of two set-ups, each in network namespaces made here:
 #   af_packet: funkhaus-dp takes one end of a veth pair with net_af_packet (two queues, two
 #              workers) in its own namespace; the other end is the client side.
+#   af_xdp:    the same veth pair through net_af_xdp (AF_XDP sockets, one worker).
 #   tap:       funkhaus-dp creates a net_tap device (one worker), which is then moved into
 #              the client namespace.
 # The test, the control plane and the clients run in the client namespace, which has
 # 10.99.0.1/24 and fd99::1/64; the SFU's media addresses are 10.99.0.2 and fd99::2.
-# Usage: run.sh af_packet|tap COMMAND ARGS...   (the test program, or node with a browser test)
+# Usage: run.sh af_packet|af_xdp|tap COMMAND ARGS...   (the test program, or node with a browser test)
 set -eu
 mode=$1; shift
 if [ "$(id -u)" != 0 ]; then echo "SKIP: the dpdk suite needs root (network namespaces)"; exit 77; fi
@@ -30,15 +31,25 @@ client_addr() {
 	ip -n $cli -6 addr add fd99::1/64 dev "$1" nodad
 	ip -n $cli link set "$1" up
 }
-case $mode in
-af_packet)
+veth_pair() {
 	ip link add $vs type veth peer name $vc
 	ip link set $vs netns $sfu
 	ip link set $vc netns $cli
 	ip -n $sfu link set $vs up
 	client_addr $vc
+}
+case $mode in
+af_packet)
+	veth_pair
 	vdev="net_af_packet0,iface=$vs,qpairs=2"
 	workers=2
+	iface=$vc
+	after=
+	;;
+af_xdp)
+	veth_pair
+	vdev="net_af_xdp0,iface=$vs,start_queue=0,queue_count=1"
+	workers=1
 	iface=$vc
 	after=
 	;;
@@ -59,7 +70,7 @@ AFTER
 	after="$work/after.sh"
 	;;
 *)
-	echo "usage: run.sh af_packet|tap ..." >&2
+	echo "usage: run.sh af_packet|af_xdp|tap ..." >&2
 	exit 2
 	;;
 esac
