@@ -65,5 +65,9 @@ extern const struct dp_io_ops dp_io_dpdk_ops;
 /* dpdk: configures and starts an ethdev port with one RX and one TX queue per worker. */
 int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **pools,
 			 uint8_t mac[6], char *err, size_t err_len);
+/* dpdk: rte_flow rules sending each worker's UDP port to its queue; -1 with the reason when the
+ * port cannot (the workers then hand datagrams to each other, counted as "handoff"). */
+int dp_io_dpdk_steer(uint16_t port, unsigned n_queues, uint16_t base_port, char *why,
+		     size_t why_len);
 
 #endif

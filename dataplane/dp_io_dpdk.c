@@ -12,6 +12,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_ring.h>
 
 #include "dp_io.h"
@@ -406,5 +407,56 @@ int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **
 
 	rte_eth_macaddr_get(port, &a);
 	memcpy(mac, a.addr_bytes, 6);
+	return 0;
+}
+
+/* One rule per worker and IP version: UDP to the worker's port lands in the worker's queue. */
+static int flow_rule(uint16_t port, bool v6, uint16_t udp_port, uint16_t queue, bool create,
+		     struct rte_flow_error *fe)
+{
+	struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_udp spec = {.hdr.dst_port = rte_cpu_to_be_16(udp_port)};
+	struct rte_flow_item_udp mask = {.hdr.dst_port = RTE_BE16(0xffff)};
+	struct rte_flow_item pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH},
+		{.type = v6 ? RTE_FLOW_ITEM_TYPE_IPV6 : RTE_FLOW_ITEM_TYPE_IPV4},
+		{.type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &spec, .mask = &mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	struct rte_flow_action_queue q = {.index = queue};
+	struct rte_flow_action actions[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &q},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+
+	if (!create)
+		return rte_flow_validate(port, &attr, pattern, actions, fe);
+	return rte_flow_create(port, &attr, pattern, actions, fe) ? 0 : -1;
+}
+
+int dp_io_dpdk_steer(uint16_t port, unsigned n_queues, uint16_t base_port, char *why,
+		     size_t why_len)
+{
+	struct rte_flow_error fe;
+
+	if (n_queues < 2) {
+		snprintf(why, why_len, "one queue: nothing to steer");
+		return -1;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned w = 0; w < n_queues; w++) {
+			for (int v6 = 0; v6 < 2; v6++) {
+				memset(&fe, 0, sizeof(fe));
+				if (flow_rule(port, v6, (uint16_t)(base_port + w), (uint16_t)w,
+					      pass == 1, &fe) != 0) {
+					snprintf(why, why_len, "%s",
+						 fe.message ? fe.message
+							    : "rte_flow refused the rule");
+					rte_flow_flush(port, &fe);
+					return -1;
+				}
+			}
+		}
+	}
 	return 0;
 }
