@@ -100,7 +100,7 @@ static struct rte_mbuf *udp_frame(const struct client *c, const uint8_t *payload
 	struct dp_net_conf from = c->net;
 
 	from.port_lo = c->port; /* dp_net_udp_headers takes sport as an argument */
-	dp_net_udp_headers(&from, p, len, sfu.mac, c->port, &dst, true);
+	dp_net_udp_headers(&from, p, len, sfu.mac, c->port, &dst, false);
 	m->data_len = (uint16_t)(42 + len);
 	m->pkt_len = m->data_len;
 	return m;
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fh-ringbench: no memory for rings or pools\n");
 		return 1;
 	}
-	if (dp_io_dpdk_port_init((uint16_t)port, 1, &wpool, sfu.mac, err, sizeof(err)) < 0) {
+	if (dp_io_dpdk_port_init((uint16_t)port, 1, &wpool, sfu.mac, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fh-ringbench: %s\n", err);
 		return 1;
 	}

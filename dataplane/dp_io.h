@@ -43,6 +43,7 @@ struct dp_io_conf {
 	uint16_t base_port;
 	struct rte_ring **handoff; /* one per worker, multi-producer */
 	const void *net;	   /* struct dp_net_conf */
+	bool tx_csum_offload;	   /* the port completes IPv4 and UDP checksums */
 };
 
 struct dp_io_ops {
@@ -62,9 +63,10 @@ struct dp_io_ops {
 extern const struct dp_io_ops dp_io_socket_ops;
 extern const struct dp_io_ops dp_io_dpdk_ops;
 
-/* dpdk: configures and starts an ethdev port with one RX and one TX queue per worker. */
+/* dpdk: configures and starts an ethdev port with one RX and one TX queue per worker; tells
+ * in *tx_csum (may be NULL) whether it offloads IPv4 and UDP checksums. */
 int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **pools,
-			 uint8_t mac[6], char *err, size_t err_len);
+			 uint8_t mac[6], bool *tx_csum, char *err, size_t err_len);
 /* dpdk: rte_flow rules sending each worker's UDP port to its queue; -1 with the reason when the
  * port cannot (the workers then hand datagrams to each other, counted as "handoff"). */
 int dp_io_dpdk_steer(uint16_t port, unsigned n_queues, uint16_t base_port, char *why,

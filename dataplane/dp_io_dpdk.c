@@ -44,6 +44,7 @@ struct dpdk_port {
 	struct fh_counters *ctr;
 	struct rte_ring **handoff;
 	struct dp_net_conf net;
+	bool tx_csum;
 	uint64_t hz;
 	struct neigh neigh[NEIGH_SIZE];
 };
@@ -134,6 +135,7 @@ static void *dpdk_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 	p->ctr = conf->ctr;
 	p->handoff = conf->handoff;
 	p->net = *(const struct dp_net_conf *)conf->net;
+	p->tx_csum = conf->tx_csum_offload;
 	p->hz = rte_get_tsc_hz();
 	return p;
 }
@@ -317,10 +319,19 @@ static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 
 		if (!rte_pktmbuf_prepend(m, (uint16_t)hl) ||
 		    dp_net_udp_headers(&p->net, payload, plen, nb->mac,
-				       (uint16_t)(p->base_port + p->worker), dst, true) != hl) {
+				       (uint16_t)(p->base_port + p->worker), dst,
+				       p->tx_csum) != hl) {
 			drop(p, FH_DROP_no_route); /* no address of that family configured */
 			rte_pktmbuf_free(m);
 			continue;
+		}
+		if (p->tx_csum) {
+			m->l2_len = DP_ETH_HLEN;
+			m->l3_len = (uint16_t)(hl - DP_ETH_HLEN - 8);
+			m->ol_flags |= dst->family == FH_AF_INET
+					       ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
+							 RTE_MBUF_F_TX_UDP_CKSUM
+					       : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
 		}
 		ok[k++] = m;
 		if (k == 64) {
@@ -357,7 +368,7 @@ const struct dp_io_ops dp_io_dpdk_ops = {
 };
 
 int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **pools,
-			 uint8_t mac[6], char *err, size_t elen)
+			 uint8_t mac[6], bool *tx_csum, char *err, size_t elen)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf pc;
@@ -382,6 +393,12 @@ int dp_io_dpdk_port_init(uint16_t port, unsigned n_queues, struct rte_mempool **
 		pc.rx_adv_conf.rss_conf.rss_hf =
 			info.flow_type_rss_offloads & (RTE_ETH_RSS_UDP | RTE_ETH_RSS_IP);
 	}
+	const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+
+	if ((info.tx_offload_capa & csum) == csum)
+		pc.txmode.offloads |= csum;
+	if (tx_csum)
+		*tx_csum = (pc.txmode.offloads & csum) == csum;
 	if ((rc = rte_eth_dev_configure(port, (uint16_t)n_queues, (uint16_t)n_queues, &pc)) != 0) {
 		snprintf(err, elen, "port %u: configure failed (%s)", port, rte_strerror(-rc));
 		return -1;

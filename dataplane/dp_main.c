@@ -364,6 +364,7 @@ int main(int argc, char **argv)
 	struct rte_mempool *pools[FH_MAX_WORKERS];
 	struct rte_ring *handoff[FH_MAX_WORKERS];
 	unsigned started = 0;
+	bool tx_csum = false;
 	int socket = dpdk ? rte_eth_dev_socket_id(0) : (int)rte_socket_id();
 
 	if (socket < 0)
@@ -387,8 +388,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (dpdk) {
-		if (dp_io_dpdk_port_init(0, conf.workers, pools, conf.net.mac, err, sizeof(err)) <
-		    0) {
+		if (dp_io_dpdk_port_init(0, conf.workers, pools, conf.net.mac, &tx_csum, err,
+					 sizeof(err)) < 0) {
 			FH_ERR("%s", err);
 			goto out_workers;
 		}
@@ -402,9 +403,9 @@ int main(int argc, char **argv)
 		conf.net.port_lo = (uint16_t)conf.base_port;
 		conf.net.port_hi = (uint16_t)(conf.base_port + conf.workers - 1);
 		reg.hdr->n_ports = 1;
-		FH_INFO("port 0: MAC %02x:%02x:%02x:%02x:%02x:%02x", conf.net.mac[0],
+		FH_INFO("port 0: MAC %02x:%02x:%02x:%02x:%02x:%02x, checksums %s", conf.net.mac[0],
 			conf.net.mac[1], conf.net.mac[2], conf.net.mac[3], conf.net.mac[4],
-			conf.net.mac[5]);
+			conf.net.mac[5], tx_csum ? "offloaded" : "in software");
 	}
 	for (unsigned i = 0; i < conf.workers; i++) {
 		struct dp_worker_conf wc = {
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 		wc.io_conf.base_port = (uint16_t)conf.base_port;
 		wc.io_conf.handoff = handoff;
 		wc.io_conf.net = &conf.net;
+		wc.io_conf.tx_csum_offload = tx_csum;
 		e = dp_worker_init(&workers[i], &wc, &reg, pools[i], &stop);
 		if (e < 0) {
 			FH_ERR("worker %u: cannot open UDP port %u: %s", i, ports[i], strerror(-e));

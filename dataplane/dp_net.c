@@ -394,7 +394,7 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 
 size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t payload_len,
 			  const uint8_t dst_mac[6], uint16_t sport, const struct fh_addr *dst,
-			  bool udp_csum)
+			  bool csum_offload)
 {
 	size_t ulen = payload_len + 8;
 
@@ -416,14 +416,18 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 		fh_wr16(ip + 10, 0);
 		memcpy(ip + 12, c->ip4, 4);
 		memcpy(ip + 16, dst->ip, 4);
-		fh_wr16(ip + 10, dp_net_csum(ip, 20, 0));
 		fh_wr16(u, sport);
 		fh_wr16(u + 2, dst->port);
 		fh_wr16(u + 4, (uint16_t)ulen);
-		fh_wr16(u + 6, 0);
-		if (udp_csum) {
-			uint16_t s =
-				dp_net_csum(u, ulen, pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, ulen));
+		uint32_t ph = pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, ulen);
+
+		if (csum_offload) {
+			/* the NIC fills both; UDP starts from the pseudo-header sum */
+			fh_wr16(u + 6, (uint16_t)sum16(NULL, 0, ph));
+		} else {
+			fh_wr16(ip + 10, dp_net_csum(ip, 20, 0));
+			fh_wr16(u + 6, 0);
+			uint16_t s = dp_net_csum(u, ulen, ph);
 
 			fh_wr16(u + 6, s ? s : 0xffff);
 		}
@@ -446,9 +450,15 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 	fh_wr16(u, sport);
 	fh_wr16(u + 2, dst->port);
 	fh_wr16(u + 4, (uint16_t)ulen);
-	fh_wr16(u + 6, 0);
+	uint32_t ph = pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, ulen);
+
+	if (csum_offload) {
+		fh_wr16(u + 6, (uint16_t)sum16(NULL, 0, ph));
+		return 62;
+	}
 	/* UDP over IPv6 always carries a checksum */
-	uint16_t s = dp_net_csum(u, ulen, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, ulen));
+	fh_wr16(u + 6, 0);
+	uint16_t s = dp_net_csum(u, ulen, ph);
 
 	fh_wr16(u + 6, s ? s : 0xffff);
 	return 62;

@@ -75,13 +75,14 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *frame, size_t len, si
 int dp_net_next_hop(const struct dp_net_conf *c, const struct fh_addr *dst, struct fh_addr *hop);
 
 /*
- * Writes Ethernet, IP and UDP headers in front of a payload: hdr points DP_NET_HDR_MAX bytes
- * before the payload may start; returns the header length actually used (the frame starts
- * at payload - returned length), 0 when the family has no address configured.
+ * Writes Ethernet, IP and UDP headers in front of a payload (DP_NET_HDR_MAX bytes before it
+ * must be writable); returns the header length used (the frame starts at payload minus it), 0
+ * when the family has no address configured. With csum_offload the IPv4 header checksum is
+ * left 0 and the UDP checksum holds the pseudo-header sum, for a NIC that completes both.
  */
 size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t payload_len,
 			  const uint8_t dst_mac[6], uint16_t sport, const struct fh_addr *dst,
-			  bool udp_csum);
+			  bool csum_offload);
 
 /* ARP request or neighbour solicitation for a next hop; returns the frame length. */
 size_t dp_net_solicit(const struct dp_net_conf *c, const struct fh_addr *hop, uint8_t *buf,
