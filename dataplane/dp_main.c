@@ -393,13 +393,17 @@ int main(int argc, char **argv)
 			FH_ERR("%s", err);
 			goto out_workers;
 		}
-		if (dp_io_dpdk_steer(0, conf.workers, (uint16_t)conf.base_port, err, sizeof(err)) ==
-		    0)
-			FH_INFO("steering: rte_flow sends each worker's UDP port to its own queue");
-		else
-			FH_INFO("steering: RSS and hand-off between workers, counted as handoff "
-				"(%s)",
-				err);
+		/* one worker has one queue: nothing to steer */
+		if (conf.workers > 1) {
+			if (dp_io_dpdk_steer(0, conf.workers, (uint16_t)conf.base_port, err,
+					     sizeof(err)) == 0)
+				FH_INFO("steering: rte_flow sends each worker's UDP port to its "
+					"queue");
+			else
+				FH_INFO("steering: RSS and hand-off between workers, counted as "
+					"handoff (%s)",
+					err);
+		}
 		conf.net.port_lo = (uint16_t)conf.base_port;
 		conf.net.port_hi = (uint16_t)(conf.base_port + conf.workers - 1);
 		reg.hdr->n_ports = 1;

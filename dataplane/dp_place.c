@@ -97,7 +97,7 @@ int dp_place(const char *cores, const char *pci, unsigned workers, char *lcores,
 	}
 	hwloc_const_cpuset_t allowed = hwloc_topology_get_allowed_cpuset(topo);
 	hwloc_bitmap_t where = hwloc_bitmap_dup(allowed);
-	char node_desc[64] = "any NUMA node";
+	char node_desc[64] = "this machine";
 
 	if (pci) {
 		hwloc_obj_t dev = hwloc_get_pcidev_by_busidstring(topo, pci);
