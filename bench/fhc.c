@@ -83,6 +83,7 @@ struct fhc {
 	struct fhc_stream_stats st[FHC_MAX_RECV];
 	unsigned n_st;
 	uint64_t pli_received;
+	struct fhc_latency lat;
 };
 
 static int seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -95,6 +96,68 @@ static int seterr(char *err, size_t n, const char *fmt, ...)
 	vsnprintf(err, n, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void fhc_stamp(uint8_t *p)
+{
+	uint64_t t = now_us();
+
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(t >> (56 - 8 * i));
+	memcpy(p + 8, "FHB1", 4);
+}
+
+const struct fhc_latency *fhc_latency(const struct fhc *c)
+{
+	return &c->lat;
+}
+
+/* Loss (sequence numbers), latency and jitter (stamped payloads) of one received packet. */
+static void measure(struct fhc *c, struct fhc_stream_stats *s, const struct fh_rtp_hdr *h,
+		    const uint8_t *payload)
+{
+	uint64_t now = now_us();
+
+	if (!s->seq_init) {
+		s->seq_init = true;
+		s->base_seq = s->max_seq = h->seq;
+		s->first_us = now;
+	} else {
+		uint16_t delta = (uint16_t)(h->seq - (uint16_t)s->max_seq);
+
+		if (delta && delta < 0x8000)
+			s->max_seq += delta;
+	}
+	if (h->payload_len < FHC_STAMP_LEN || memcmp(payload + 8, "FHB1", 4) != 0)
+		return;
+	uint64_t sent = 0;
+
+	for (int i = 0; i < 8; i++)
+		sent = sent << 8 | payload[i];
+	if (sent > now)
+		return;
+	uint64_t lat = now - sent;
+	int64_t transit = (int64_t)lat;
+
+	c->lat.count++;
+	c->lat.sum_us += lat;
+	if (lat > c->lat.max_us)
+		c->lat.max_us = lat;
+	c->lat.hist[lat / 1000 < FHC_LAT_BUCKETS ? lat / 1000 : FHC_LAT_BUCKETS - 1]++;
+	if (s->packets > 1) {
+		int64_t d = transit - s->last_transit;
+
+		s->jitter_us += ((double)(d < 0 ? -d : d) - s->jitter_us) / 16.0;
+	}
+	s->last_transit = transit;
 }
 
 static uint64_t now_ms(void)
@@ -757,6 +820,7 @@ static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
 			return;
 		s->last_seq = h.seq;
 		s->packets++;
+		measure(c, s, &h, buf + h.hdr_len);
 		s->bytes += h.payload_len;
 		s->last_len = h.payload_len < sizeof(s->last_payload) ? h.payload_len
 								      : sizeof(s->last_payload);

@@ -12,6 +12,12 @@
 #include <stdint.h>
 
 #define FHC_MAX_RECV 64
+#define FHC_LAT_BUCKETS 1024 /* 1 ms each; the last one holds everything slower */
+
+/* A payload that starts with its send time lets the receiver measure one-way latency (sender
+ * and receiver on the same clock, i.e. the same host). */
+#define FHC_STAMP_LEN 12
+void fhc_stamp(uint8_t *payload); /* writes CLOCK_MONOTONIC µs and a marker */
 
 struct fhc;
 
@@ -27,7 +33,27 @@ struct fhc_stream_stats {
 	uint16_t last_seq;
 	uint64_t rtx_packets;  /* retransmissions (RFC 4588) that arrived for this stream */
 	uint16_t last_rtx_osn; /* original sequence number of the last one */
+	uint64_t first_us;     /* arrival of the first packet (CLOCK_MONOTONIC) */
+	uint32_t base_seq;     /* extended sequence numbers, for loss */
+	uint32_t max_seq;
+	double jitter_us; /* RFC 3550 interarrival jitter of stamped packets */
+	int64_t last_transit;
+	bool seq_init;
 };
+
+/* Latency of stamped packets over all streams a client received. */
+struct fhc_latency {
+	uint64_t count;
+	uint64_t sum_us;
+	uint64_t max_us;
+	uint32_t hist[FHC_LAT_BUCKETS];
+};
+const struct fhc_latency *fhc_latency(const struct fhc *c);
+/* Packets a stream should have delivered (highest minus first sequence number, plus one). */
+static inline uint64_t fhc_expected(const struct fhc_stream_stats *s)
+{
+	return s->seq_init ? (uint64_t)(s->max_seq - s->base_seq) + 1 : 0;
+}
 
 struct fhc_opts {
 	const char *host; /* signalling server (IPv4 literal or name) */

@@ -1,0 +1,610 @@
+/*
+ * funkhaus-bench: the capacity planner's load test. Simulated participants, each a real WebRTC
+ * endpoint (bench/fhc: WSS signalling as the web client does, ICE, DTLS, SRTP), join rooms of a
+ * given size mix at a given rate, publish Opus-like audio (50 packets/s, 100 bytes) and
+ * VP8-like video (a bitrate and frame rate, frames split into packets of at most 1200 bytes, a
+ * key frame five times the size every 3 s) and receive everything the SFU sends them. Every
+ * payload carries its send time, so receivers measure one-way latency and jitter (sender and
+ * receiver on one host share the clock) and loss from sequence numbers.
+ *
+ *   steady  hold a load for a time
+ *   ramp    add participants step by step until loss, p99 latency or joins fail the limits;
+ *           the last good step is the capacity
+ *
+ * Output: a progress line a second, a table at the end and a JSON report (-o).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fh_region.h"
+#include "fhc.h"
+
+#define MAX_SIZES 8
+#define MAX_PARTS 2000
+
+struct mix {
+	unsigned size[MAX_SIZES];
+	double share[MAX_SIZES];
+	unsigned n;
+};
+
+struct part {
+	struct fhc *c;
+	unsigned room;
+	double joined;
+	double next_audio;
+	double next_frame;
+	unsigned frames;
+	double first_video_s; /* join to first video from anyone, -1 while none */
+};
+
+struct opts {
+	const char *host;
+	unsigned port;
+	const char *mode;
+	unsigned participants;
+	struct mix mix;
+	double join_rate;
+	unsigned seconds;
+	unsigned video_kbps;
+	unsigned fps;
+	unsigned step;
+	unsigned step_seconds;
+	double max_loss;
+	double max_p99_ms;
+	unsigned max_participants;
+	const char *report;
+	const char *instance;
+	const char *mix_text;
+};
+
+struct totals {
+	uint64_t received, expected, bytes_in, sent, bytes_out;
+	uint64_t lat_count, lat_sum, lat_max;
+	uint32_t hist[FHC_LAT_BUCKETS];
+	double jitter_max_us;
+	unsigned streams, streams_silent;
+};
+
+static struct part parts[MAX_PARTS];
+static unsigned n_parts, join_failures, rooms_used;
+static unsigned room_fill, room_target;
+static char run_id[16];
+static volatile bool interrupted;
+static const char *failure; /* one line: why the run ended early */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_mix(const char *s, struct mix *m)
+{
+	char buf[256], *save = NULL;
+	double total = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	m->n = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned size;
+		double pct;
+
+		if (m->n == MAX_SIZES || sscanf(t, "%u:%lf%%", &size, &pct) != 2 || size < 2 ||
+		    size > 33 || pct <= 0)
+			return -1;
+		m->size[m->n] = size;
+		m->share[m->n++] = pct;
+		total += pct;
+	}
+	for (unsigned i = 0; i < m->n; i++)
+		m->share[i] /= total;
+	return m->n ? 0 : -1;
+}
+
+/* The size of the next room: the size whose share of participants lags furthest behind. */
+static unsigned next_room_size(const struct mix *m)
+{
+	static unsigned placed[MAX_SIZES];
+	unsigned best = 0;
+	double worst = 1e9, all = 0;
+
+	for (unsigned i = 0; i < m->n; i++)
+		all += placed[i];
+	for (unsigned i = 0; i < m->n; i++) {
+		double have = all ? placed[i] / all : 0;
+
+		if (have - m->share[i] < worst) {
+			worst = have - m->share[i];
+			best = i;
+		}
+	}
+	placed[best] += m->size[best];
+	return m->size[best];
+}
+
+static int join_one(const struct opts *o)
+{
+	char room[64], name[32], err[256];
+
+	if (n_parts == MAX_PARTS)
+		return -1;
+	if (room_fill == room_target) {
+		room_target = next_room_size(&o->mix);
+		room_fill = 0;
+		rooms_used++;
+	}
+	snprintf(room, sizeof(room), "bench-%s-%u", run_id, rooms_used);
+	snprintf(name, sizeof(name), "sim-%u", n_parts);
+	struct fhc_opts fo = {.host = o->host,
+			      .port = (uint16_t)o->port,
+			      .room = room,
+			      .name = name,
+			      .audio = true,
+			      .video = true,
+			      .timeout_ms = 8000};
+	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
+
+	if (!c) {
+		join_failures++;
+		fprintf(stderr, "funkhaus-bench: a participant could not join: %s\n", err);
+		if (strstr(err, "cannot connect"))
+			failure = "the SFU does not accept connections";
+		return -1;
+	}
+	double t = now_s();
+
+	parts[n_parts] = (struct part){.c = c,
+				       .room = rooms_used,
+				       .joined = t,
+				       .next_audio = t,
+				       .next_frame = t,
+				       .first_video_s = -1};
+	n_parts++;
+	room_fill++;
+	return 0;
+}
+
+/* Sends what is due and receives what arrived, for every participant, once. */
+static void drive(const struct opts *o, uint64_t *sent, uint64_t *bytes_out)
+{
+	uint8_t buf[1200];
+	double t = now_s();
+	unsigned frame_bytes = o->video_kbps * 1000 / 8 / o->fps;
+
+	for (unsigned i = 0; i < n_parts; i++) {
+		struct part *p = &parts[i];
+
+		fhc_poll(p->c, 0);
+		while (p->next_audio <= t) {
+			fhc_stamp(buf);
+			memset(buf + FHC_STAMP_LEN, 0xa5, 100 - FHC_STAMP_LEN);
+			if (fhc_send(p->c, false, buf, 100, false) == 0) {
+				(*sent)++;
+				*bytes_out += 100;
+			}
+			p->next_audio += 0.02;
+		}
+		while (p->next_frame <= t) {
+			unsigned size = frame_bytes * (p->frames % (3 * o->fps) == 0 ? 5 : 1);
+
+			while (size > 0) {
+				unsigned len = size > 1200 ? 1200 : size;
+
+				if (len < FHC_STAMP_LEN)
+					len = FHC_STAMP_LEN;
+				fhc_stamp(buf);
+				memset(buf + FHC_STAMP_LEN, 0x3c, len - FHC_STAMP_LEN);
+				size -= len < size ? len : size;
+				if (fhc_send(p->c, true, buf, len, size == 0) == 0) {
+					(*sent)++;
+					*bytes_out += len;
+				}
+			}
+			p->frames++;
+			p->next_frame += 1.0 / o->fps;
+		}
+		if (p->first_video_s < 0) {
+			struct fhc_stream_stats st[FHC_MAX_RECV];
+			unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
+
+			for (unsigned k = 0; k < n; k++)
+				if (st[k].video && st[k].packets)
+					p->first_video_s = (double)st[k].first_us / 1e6 - p->joined;
+		}
+	}
+}
+
+static void collect(struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < n_parts; i++) {
+		struct fhc_stream_stats st[FHC_MAX_RECV];
+		unsigned n = fhc_streams(parts[i].c, st, FHC_MAX_RECV);
+		const struct fhc_latency *l = fhc_latency(parts[i].c);
+
+		for (unsigned k = 0; k < n; k++) {
+			t->received += st[k].packets;
+			t->expected += fhc_expected(&st[k]);
+			t->bytes_in += st[k].bytes;
+			if (st[k].jitter_us > t->jitter_max_us)
+				t->jitter_max_us = st[k].jitter_us;
+			t->streams++;
+		}
+		t->lat_count += l->count;
+		t->lat_sum += l->sum_us;
+		if (l->max_us > t->lat_max)
+			t->lat_max = l->max_us;
+		for (int b = 0; b < FHC_LAT_BUCKETS; b++)
+			t->hist[b] += l->hist[b];
+	}
+}
+
+/* Loss and p99 latency between two snapshots. */
+static void window(const struct totals *a, const struct totals *b, double *loss_pct, double *p99_ms)
+{
+	uint64_t exp = b->expected - a->expected, rec = b->received - a->received;
+	uint64_t cnt = b->lat_count - a->lat_count, acc = 0;
+
+	*loss_pct = exp > rec && exp ? 100.0 * (double)(exp - rec) / (double)exp : 0;
+	*p99_ms = 0;
+	for (int i = 0; i < FHC_LAT_BUCKETS && cnt; i++) {
+		acc += b->hist[i] - a->hist[i];
+		if (acc * 100 >= cnt * 99) {
+			*p99_ms = i + 1;
+			break;
+		}
+	}
+}
+
+struct sfu {
+	bool ok;
+	uint64_t busy, total, fwd, drops;
+};
+
+static void sfu_read(const char *instance, struct sfu *s)
+{
+	struct fh_region r;
+	char name[80];
+
+	memset(s, 0, sizeof(*s));
+	if (!instance)
+		return;
+	snprintf(name, sizeof(name), "/funkhaus-%s", instance);
+	if (fh_region_peek(&r, name) < 0)
+		return;
+	s->ok = true;
+	for (unsigned w = 0; w < r.hdr->n_workers; w++) {
+		const struct fh_counters *c = fh_region_counters(&r, w);
+
+		s->busy += c->busy_cycles;
+		s->total += c->total_cycles;
+		s->fwd += c->ctr[FH_CTR_rtp_forwarded];
+		for (int d = 0; d < FH_DROP_MAX; d++)
+			s->drops += c->drop[d];
+	}
+	fh_region_close(&r);
+}
+
+struct step {
+	unsigned participants;
+	double loss_pct, p99_ms, mbit_in, mbit_out, sfu_busy_pct;
+	unsigned join_failures;
+	bool good;
+};
+
+static struct step steps[256];
+static unsigned n_steps;
+
+/* Holds the current load for secs seconds; prints a line a second; returns the window. */
+static struct step hold(const struct opts *o, double secs, double t_start)
+{
+	struct totals a, b;
+	struct sfu sa, sb;
+	uint64_t sent = 0, bytes_out = 0;
+	unsigned failures_before = join_failures;
+	double t0 = now_s(), next_print = t0 + 1, last_rx_t = t0;
+	uint64_t last_rx = 0;
+
+	collect(&a);
+	sfu_read(o->instance, &sa);
+	while (!interrupted && now_s() < t0 + secs) {
+		drive(o, &sent, &bytes_out);
+		usleep(1000);
+		if (now_s() >= next_print) {
+			struct totals m;
+			double loss, p99;
+
+			collect(&m);
+			window(&a, &m, &loss, &p99);
+			if (m.received != last_rx) {
+				last_rx = m.received;
+				last_rx_t = now_s();
+			} else if (n_parts > 1 && now_s() - last_rx_t > 3) {
+				failure = "the SFU stopped forwarding (nothing received for 3 s)";
+				break;
+			}
+			fprintf(stderr,
+				"\r t=%4.0fs participants=%u rooms=%u in=%.1f Mbit/s loss=%.2f%% "
+				"p99=%.0fms join failures=%u   ",
+				now_s() - t_start, n_parts, rooms_used,
+				(double)(m.bytes_in - a.bytes_in) * 8 / 1e6 / (now_s() - t0), loss,
+				p99, join_failures);
+			next_print += 1;
+		}
+	}
+	fprintf(stderr, "\n");
+	double dt = now_s() - t0;
+
+	collect(&b);
+	sfu_read(o->instance, &sb);
+	struct step s = {.participants = n_parts, .join_failures = join_failures - failures_before};
+
+	window(&a, &b, &s.loss_pct, &s.p99_ms);
+	s.mbit_in = (double)(b.bytes_in - a.bytes_in) * 8 / 1e6 / dt;
+	s.mbit_out = (double)bytes_out * 8 / 1e6 / dt;
+	s.sfu_busy_pct = sb.ok && sb.total > sa.total ? 100.0 * (double)(sb.busy - sa.busy) /
+								(double)(sb.total - sa.total)
+						      : -1;
+	s.good = !failure && s.join_failures == 0 && s.loss_pct <= o->max_loss &&
+		 s.p99_ms <= o->max_p99_ms;
+	return s;
+}
+
+static void add_participants(const struct opts *o, unsigned n, double t_start)
+{
+	uint64_t sent = 0, bytes = 0;
+
+	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
+		double due = now_s() + 1.0 / o->join_rate;
+
+		join_one(o);
+		/* keep everyone's media going while people arrive */
+		while (now_s() < due) {
+			drive(o, &sent, &bytes);
+			usleep(1000);
+		}
+		fprintf(stderr, "\r joining: %u of %u in this step, %u in all (t=%.0fs)   ", i + 1,
+			n, n_parts, now_s() - t_start);
+	}
+	fprintf(stderr, "\n");
+}
+
+static void report(const struct opts *o, unsigned capacity)
+{
+	struct totals t;
+	double ttfv_sum = 0, ttfv_max = 0;
+	unsigned ttfv_n = 0, silent = 0;
+
+	collect(&t);
+	for (unsigned i = 0; i < n_parts; i++) {
+		if (parts[i].first_video_s >= 0) {
+			ttfv_sum += parts[i].first_video_s;
+			ttfv_n++;
+			if (parts[i].first_video_s > ttfv_max)
+				ttfv_max = parts[i].first_video_s;
+		}
+		/* every remote stream in the room should have arrived */
+		struct fhc_stream_stats st[FHC_MAX_RECV];
+		unsigned n = fhc_streams(parts[i].c, st, FHC_MAX_RECV), others = 0;
+
+		for (unsigned j = 0; j < n_parts; j++)
+			others += j != i && parts[j].room == parts[i].room;
+		unsigned got = 0;
+
+		for (unsigned k = 0; k < n; k++)
+			got += st[k].packets > 0;
+		if (got < 2 * others)
+			silent += 2 * others - got;
+	}
+	double loss = t.expected > t.received && t.expected
+			      ? 100.0 * (double)(t.expected - t.received) / (double)t.expected
+			      : 0;
+	double p99 = 0;
+	struct totals zero;
+
+	memset(&zero, 0, sizeof(zero));
+	window(&zero, &t, &loss, &p99);
+	printf("\n%-28s %s\n", "mode", o->mode);
+	printf("%-28s %u in %u rooms (mix %s)\n", "participants", n_parts, rooms_used, o->mix_text);
+	printf("%-28s %u\n", "join failures", join_failures);
+	printf("%-28s %llu of %llu expected (loss %.3f %%)\n", "packets received",
+	       (unsigned long long)t.received, (unsigned long long)t.expected, loss);
+	printf("%-28s mean %.2f ms, p99 %.0f ms, max %.2f ms\n", "one-way latency",
+	       t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
+	       (double)t.lat_max / 1000);
+	printf("%-28s %.2f ms (worst stream)\n", "jitter", t.jitter_max_us / 1000);
+	printf("%-28s mean %.2f s, max %.2f s\n", "join to first video",
+	       ttfv_n ? ttfv_sum / ttfv_n : 0, ttfv_max);
+	printf("%-28s %u\n", "remote streams never received", silent);
+	if (!strcmp(o->mode, "ramp"))
+		printf("%-28s %u participants\n", "capacity (last good step)", capacity);
+	for (unsigned i = 0; i < n_steps; i++)
+		printf("  step %2u: %4u participants  loss %6.3f %%  p99 %4.0f ms  in %7.1f Mbit/s "
+		       " "
+		       "SFU busy %5.1f %%  %s\n",
+		       i + 1, steps[i].participants, steps[i].loss_pct, steps[i].p99_ms,
+		       steps[i].mbit_in, steps[i].sfu_busy_pct, steps[i].good ? "good" : "over");
+	if (failure)
+		printf("run ended early: %s\n", failure);
+	if (!o->report)
+		return;
+	FILE *f = fopen(o->report, "w");
+
+	if (!f) {
+		fprintf(stderr, "funkhaus-bench: cannot write %s: %s\n", o->report,
+			strerror(errno));
+		return;
+	}
+	fprintf(f,
+		"{\n  \"mode\": \"%s\",\n  \"mix\": \"%s\",\n  \"participants\": %u,\n  \"rooms\": "
+		"%u,\n"
+		"  \"join_failures\": %u,\n  \"packets_received\": %llu,\n"
+		"  \"packets_expected\": %llu,\n  \"loss_pct\": %.4f,\n  \"latency_ms\": "
+		"{\"mean\": %.3f, \"p99\": %.0f, \"max\": %.3f},\n  \"jitter_ms_max\": %.3f,\n"
+		"  \"first_video_s\": {\"mean\": %.3f, \"max\": %.3f},\n"
+		"  \"streams_never_received\": %u,\n  \"capacity\": %u,\n  \"failure\": %s%s%s,\n"
+		"  \"steps\": [",
+		o->mode, o->mix_text, n_parts, rooms_used, join_failures,
+		(unsigned long long)t.received, (unsigned long long)t.expected, loss,
+		t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
+		(double)t.lat_max / 1000, t.jitter_max_us / 1000, ttfv_n ? ttfv_sum / ttfv_n : 0,
+		ttfv_max, silent, capacity, failure ? "\"" : "", failure ? failure : "null",
+		failure ? "\"" : "");
+	for (unsigned i = 0; i < n_steps; i++)
+		fprintf(f,
+			"%s\n    {\"participants\": %u, \"loss_pct\": %.4f, \"p99_ms\": %.0f, "
+			"\"mbit_in\": %.3f, \"mbit_out\": %.3f, \"sfu_busy_pct\": %.1f, "
+			"\"join_failures\": %u, \"good\": %s}",
+			i ? "," : "", steps[i].participants, steps[i].loss_pct, steps[i].p99_ms,
+			steps[i].mbit_in, steps[i].mbit_out, steps[i].sfu_busy_pct,
+			steps[i].join_failures, steps[i].good ? "true" : "false");
+	fprintf(f, "\n  ]\n}\n");
+	fclose(f);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = true;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: funkhaus-bench [options]\n"
+		"  -H HOST  -P PORT        Funkhaus signalling (127.0.0.1, 8443)\n"
+		"  -m steady|ramp          mode (steady)\n"
+		"  -n N                    participants (steady: all; ramp: the most)\n"
+		"  -x MIX                  room sizes, e.g. 2:30%%,5:50%%,20:20%% (5:100%%)\n"
+		"  -r RATE                 joins per second (5)\n"
+		"  -d SECONDS              steady: hold time; ramp: time per step (10)\n"
+		"  -s STEP                 ramp: participants added per step (5)\n"
+		"  -b KBPS  -f FPS         video per participant (300 kbit/s, 15 fps)\n"
+		"  -l LOSS  -q P99_MS      ramp limits (1.0 %%, 200 ms)\n"
+		"  -i INSTANCE             read SFU CPU use from this local instance's region\n"
+		"  -o FILE                 JSON report\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.host = "127.0.0.1",
+			 .port = 8443,
+			 .mode = "steady",
+			 .participants = 10,
+			 .join_rate = 5,
+			 .seconds = 10,
+			 .video_kbps = 300,
+			 .fps = 15,
+			 .step = 5,
+			 .max_loss = 1.0,
+			 .max_p99_ms = 200,
+			 .mix_text = "5:100%"};
+	int c;
+
+	parse_mix("5:100%", &o.mix);
+	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:h")) != -1) {
+		switch (c) {
+		case 'H':
+			o.host = optarg;
+			break;
+		case 'P':
+			o.port = (unsigned)atoi(optarg);
+			break;
+		case 'm':
+			o.mode = optarg;
+			break;
+		case 'n':
+			o.participants = (unsigned)atoi(optarg);
+			break;
+		case 'x':
+			o.mix_text = optarg;
+			if (parse_mix(optarg, &o.mix) < 0) {
+				fprintf(stderr,
+					"funkhaus-bench: bad mix '%s' (e.g. 2:30%%,5:70%%)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			o.join_rate = atof(optarg);
+			break;
+		case 'd':
+			o.seconds = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			o.step = (unsigned)atoi(optarg);
+			break;
+		case 'b':
+			o.video_kbps = (unsigned)atoi(optarg);
+			break;
+		case 'f':
+			o.fps = (unsigned)atoi(optarg);
+			break;
+		case 'l':
+			o.max_loss = atof(optarg);
+			break;
+		case 'q':
+			o.max_p99_ms = atof(optarg);
+			break;
+		case 'i':
+			o.instance = optarg;
+			break;
+		case 'o':
+			o.report = optarg;
+			break;
+		default:
+			usage();
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if ((strcmp(o.mode, "steady") && strcmp(o.mode, "ramp")) || o.participants < 2 ||
+	    o.participants > MAX_PARTS || o.join_rate <= 0 || o.seconds < 1 || o.seconds > 3600 ||
+	    o.fps < 1 || o.fps > 60 || o.video_kbps < 10 || o.step < 1) {
+		usage();
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	snprintf(run_id, sizeof(run_id), "%x", (unsigned)getpid());
+	double t_start = now_s();
+	unsigned capacity = 0;
+
+	if (!strcmp(o.mode, "steady")) {
+		add_participants(&o, o.participants, t_start);
+		if (!failure && n_parts)
+			steps[n_steps++] = hold(&o, o.seconds, t_start);
+	} else {
+		while (!interrupted && !failure && n_parts < o.participants) {
+			unsigned add = o.step < o.participants - n_parts ? o.step
+									 : o.participants - n_parts;
+
+			add_participants(&o, add, t_start);
+			if (failure || !n_parts)
+				break;
+			struct step s = hold(&o, o.seconds, t_start);
+
+			steps[n_steps++] = s;
+			if (!s.good || n_steps == 256)
+				break;
+			capacity = s.participants;
+		}
+	}
+	report(&o, capacity);
+	for (unsigned i = 0; i < n_parts; i++)
+		fhc_close(parts[i].c);
+	bool bad = failure || join_failures || interrupted;
+
+	if (!strcmp(o.mode, "steady") && n_steps && !steps[0].good)
+		bad = true;
+	return bad ? 1 : 0;
+}
