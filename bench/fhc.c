@@ -622,6 +622,10 @@ static int ice(struct fhc *c, char *err, size_t el)
 	c->udp = socket(c->sfu.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->udp < 0 || connect(c->udp, (struct sockaddr *)&c->sfu, c->sfu_len) < 0)
 		return seterr(err, el, "cannot open the media socket");
+	/* room for the key frames of a whole room arriving together, as a browser has */
+	int big = 4 << 20;
+
+	setsockopt(c->udp, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	while (now_ms() < deadline) {
 		uint8_t buf[1500];
 

@@ -163,7 +163,9 @@ static int join_one(const struct opts *o)
 	}
 	double t = now_s();
 
+	/* key frames of different people do not all fall on the same instant */
 	parts[n_parts] = (struct part){.c = c,
+				       .frames = (unsigned)rand() % (3 * o->fps),
 				       .room = rooms_used,
 				       .joined = t,
 				       .next_audio = t,
@@ -306,12 +308,11 @@ static struct step steps[256];
 static unsigned n_steps;
 
 /* Holds the current load for secs seconds; prints a line a second; returns the window. */
-static struct step hold(const struct opts *o, double secs, double t_start)
+static struct step hold(const struct opts *o, double secs, double t_start, unsigned failures_before)
 {
 	struct totals a, b;
 	struct sfu sa, sb;
 	uint64_t sent = 0, bytes_out = 0;
-	unsigned failures_before = join_failures;
 	double t0 = now_s(), next_print = t0 + 1, last_rx_t = t0;
 	uint64_t last_rx = 0;
 
@@ -582,16 +583,18 @@ int main(int argc, char **argv)
 	if (!strcmp(o.mode, "steady")) {
 		add_participants(&o, o.participants, t_start);
 		if (!failure && n_parts)
-			steps[n_steps++] = hold(&o, o.seconds, t_start);
+			steps[n_steps++] = hold(&o, o.seconds, t_start, 0);
 	} else {
 		while (!interrupted && !failure && n_parts < o.participants) {
 			unsigned add = o.step < o.participants - n_parts ? o.step
 									 : o.participants - n_parts;
 
+			unsigned failed_before = join_failures;
+
 			add_participants(&o, add, t_start);
 			if (failure || !n_parts)
 				break;
-			struct step s = hold(&o, o.seconds, t_start);
+			struct step s = hold(&o, o.seconds, t_start, failed_before);
 
 			steps[n_steps++] = s;
 			if (!s.good || n_steps == 256)
