@@ -11,6 +11,8 @@
  *   ramp    add participants step by step until loss, p99 latency or joins fail the limits;
  *           the last good step is the capacity
  *
+ *   churn   hold a load while people leave and others join all the time (-r per second)
+ *
  * Output: a progress line a second, a table at the end and a JSON report (-o).
  */
 #include <errno.h>
@@ -63,6 +65,7 @@ struct opts {
 	const char *report;
 	const char *instance;
 	const char *mix_text;
+	const char *plot;
 };
 
 struct totals {
@@ -132,19 +135,23 @@ static unsigned next_room_size(const struct mix *m)
 	return m->size[best];
 }
 
-static int join_one(const struct opts *o)
+/* Joins one participant: into the next room of the mix, or (churn) into room `into`. */
+static int join_one(const struct opts *o, int into)
 {
 	char room[64], name[32], err[256];
+	static unsigned serial;
 
 	if (n_parts == MAX_PARTS)
 		return -1;
-	if (room_fill == room_target) {
+	if (into < 0 && room_fill == room_target) {
 		room_target = next_room_size(&o->mix);
 		room_fill = 0;
 		rooms_used++;
 	}
-	snprintf(room, sizeof(room), "bench-%s-%u", run_id, rooms_used);
-	snprintf(name, sizeof(name), "sim-%u", n_parts);
+	unsigned room_no = into < 0 ? rooms_used : (unsigned)into;
+
+	snprintf(room, sizeof(room), "bench-%s-%u", run_id, room_no);
+	snprintf(name, sizeof(name), "sim-%u", serial++);
 	struct fhc_opts fo = {.host = o->host,
 			      .port = (uint16_t)o->port,
 			      .room = room,
@@ -166,13 +173,14 @@ static int join_one(const struct opts *o)
 	/* key frames of different people do not all fall on the same instant */
 	parts[n_parts] = (struct part){.c = c,
 				       .frames = (unsigned)rand() % (3 * o->fps),
-				       .room = rooms_used,
+				       .room = room_no,
 				       .joined = t,
 				       .next_audio = t,
 				       .next_frame = t,
 				       .first_video_s = -1};
 	n_parts++;
-	room_fill++;
+	if (into < 0)
+		room_fill++;
 	return 0;
 }
 
@@ -226,29 +234,52 @@ static void drive(const struct opts *o, uint64_t *sent, uint64_t *bytes_out)
 	}
 }
 
+static struct totals retired; /* what participants who left had received */
+
+static void add_part(struct totals *t, const struct part *p)
+{
+	struct fhc_stream_stats st[FHC_MAX_RECV];
+	unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
+	const struct fhc_latency *l = fhc_latency(p->c);
+
+	for (unsigned k = 0; k < n; k++) {
+		t->received += st[k].packets;
+		t->expected += fhc_expected(&st[k]);
+		t->bytes_in += st[k].bytes;
+		if (st[k].jitter_us > t->jitter_max_us)
+			t->jitter_max_us = st[k].jitter_us;
+		t->streams++;
+	}
+	t->lat_count += l->count;
+	t->lat_sum += l->sum_us;
+	if (l->max_us > t->lat_max)
+		t->lat_max = l->max_us;
+	for (int b = 0; b < FHC_LAT_BUCKETS; b++)
+		t->hist[b] += l->hist[b];
+}
+
 static void collect(struct totals *t)
 {
-	memset(t, 0, sizeof(*t));
-	for (unsigned i = 0; i < n_parts; i++) {
-		struct fhc_stream_stats st[FHC_MAX_RECV];
-		unsigned n = fhc_streams(parts[i].c, st, FHC_MAX_RECV);
-		const struct fhc_latency *l = fhc_latency(parts[i].c);
+	*t = retired;
+	for (unsigned i = 0; i < n_parts; i++)
+		add_part(t, &parts[i]);
+}
 
-		for (unsigned k = 0; k < n; k++) {
-			t->received += st[k].packets;
-			t->expected += fhc_expected(&st[k]);
-			t->bytes_in += st[k].bytes;
-			if (st[k].jitter_us > t->jitter_max_us)
-				t->jitter_max_us = st[k].jitter_us;
-			t->streams++;
-		}
-		t->lat_count += l->count;
-		t->lat_sum += l->sum_us;
-		if (l->max_us > t->lat_max)
-			t->lat_max = l->max_us;
-		for (int b = 0; b < FHC_LAT_BUCKETS; b++)
-			t->hist[b] += l->hist[b];
-	}
+/* Churn: one participant leaves (its counts stay in the totals), another takes its place. */
+static unsigned churned;
+
+static void churn_one(const struct opts *o)
+{
+	if (!n_parts)
+		return;
+	unsigned i = (unsigned)rand() % n_parts;
+	unsigned room = parts[i].room;
+
+	add_part(&retired, &parts[i]);
+	fhc_close(parts[i].c);
+	parts[i] = parts[--n_parts];
+	churned++;
+	join_one(o, (int)room);
 }
 
 /* Loss and p99 latency between two snapshots. */
@@ -308,12 +339,13 @@ static struct step steps[256];
 static unsigned n_steps;
 
 /* Holds the current load for secs seconds; prints a line a second; returns the window. */
-static struct step hold(const struct opts *o, double secs, double t_start, unsigned failures_before)
+static struct step hold(const struct opts *o, double secs, double t_start, unsigned failures_before,
+			double churn_rate)
 {
 	struct totals a, b;
 	struct sfu sa, sb;
 	uint64_t sent = 0, bytes_out = 0;
-	double t0 = now_s(), next_print = t0 + 1, last_rx_t = t0;
+	double t0 = now_s(), next_print = t0 + 1, last_rx_t = t0, next_churn = t0 + 1;
 	uint64_t last_rx = 0;
 
 	collect(&a);
@@ -321,6 +353,10 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	while (!interrupted && now_s() < t0 + secs) {
 		drive(o, &sent, &bytes_out);
 		usleep(1000);
+		if (churn_rate > 0 && now_s() >= next_churn) {
+			churn_one(o);
+			next_churn += 1.0 / churn_rate;
+		}
 		if (now_s() >= next_print) {
 			struct totals m;
 			double loss, p99;
@@ -368,7 +404,7 @@ static void add_participants(const struct opts *o, unsigned n, double t_start)
 	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
 		double due = now_s() + 1.0 / o->join_rate;
 
-		join_one(o);
+		join_one(o, -1);
 		/* keep everyone's media going while people arrive */
 		while (now_s() < due) {
 			drive(o, &sent, &bytes);
@@ -394,7 +430,10 @@ static void report(const struct opts *o, unsigned capacity)
 			if (parts[i].first_video_s > ttfv_max)
 				ttfv_max = parts[i].first_video_s;
 		}
-		/* every remote stream in the room should have arrived */
+		/* every remote stream in the room should have arrived, for everyone who has been
+		 * there a few seconds (a newcomer's renegotiation may still be under way) */
+		if (now_s() - parts[i].joined < 3)
+			continue;
 		struct fhc_stream_stats st[FHC_MAX_RECV];
 		unsigned n = fhc_streams(parts[i].c, st, FHC_MAX_RECV), others = 0;
 
@@ -418,6 +457,8 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("\n%-28s %s\n", "mode", o->mode);
 	printf("%-28s %u in %u rooms (mix %s)\n", "participants", n_parts, rooms_used, o->mix_text);
 	printf("%-28s %u\n", "join failures", join_failures);
+	if (churned)
+		printf("%-28s %u left and were replaced\n", "churn", churned);
 	printf("%-28s %llu of %llu expected (loss %.3f %%)\n", "packets received",
 	       (unsigned long long)t.received, (unsigned long long)t.expected, loss);
 	printf("%-28s mean %.2f ms, p99 %.0f ms, max %.2f ms\n", "one-way latency",
@@ -453,14 +494,15 @@ static void report(const struct opts *o, unsigned capacity)
 		"  \"packets_expected\": %llu,\n  \"loss_pct\": %.4f,\n  \"latency_ms\": "
 		"{\"mean\": %.3f, \"p99\": %.0f, \"max\": %.3f},\n  \"jitter_ms_max\": %.3f,\n"
 		"  \"first_video_s\": {\"mean\": %.3f, \"max\": %.3f},\n"
-		"  \"streams_never_received\": %u,\n  \"capacity\": %u,\n  \"failure\": %s%s%s,\n"
+		"  \"streams_never_received\": %u,\n  \"churned\": %u,\n  \"capacity\": %u,\n"
+		"  \"failure\": %s%s%s,\n"
 		"  \"steps\": [",
 		o->mode, o->mix_text, n_parts, rooms_used, join_failures,
 		(unsigned long long)t.received, (unsigned long long)t.expected, loss,
 		t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
 		(double)t.lat_max / 1000, t.jitter_max_us / 1000, ttfv_n ? ttfv_sum / ttfv_n : 0,
-		ttfv_max, silent, capacity, failure ? "\"" : "", failure ? failure : "null",
-		failure ? "\"" : "");
+		ttfv_max, silent, churned, capacity, failure ? "\"" : "",
+		failure ? failure : "null", failure ? "\"" : "");
 	for (unsigned i = 0; i < n_steps; i++)
 		fprintf(f,
 			"%s\n    {\"participants\": %u, \"loss_pct\": %.4f, \"p99_ms\": %.0f, "
@@ -470,6 +512,73 @@ static void report(const struct opts *o, unsigned capacity)
 			steps[i].mbit_in, steps[i].mbit_out, steps[i].sfu_busy_pct,
 			steps[i].join_failures, steps[i].good ? "true" : "false");
 	fprintf(f, "\n  ]\n}\n");
+	fclose(f);
+}
+
+/* One panel of the plot: a polyline of y over participants, with its axis labels. */
+static void svg_panel(FILE *f, int x0, const char *title, const double *y, const double *x,
+		      unsigned n)
+{
+	const int w = 300, h = 200, top = 40;
+	double xmax = 1, ymax = 1; /* a flat 0 shows as 0 on a 0-1 axis */
+
+	for (unsigned i = 0; i < n; i++) {
+		if (x[i] > xmax)
+			xmax = x[i];
+		if (y[i] > ymax)
+			ymax = y[i];
+	}
+	ymax *= 1.1;
+	fprintf(f, "<g transform=\"translate(%d,0)\">\n", x0);
+	fprintf(f, "<text x=\"%d\" y=\"25\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n",
+		w / 2, title);
+	fprintf(f,
+		"<rect x=\"0\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+		"stroke=\"#888\"/>\n",
+		top, w, h);
+	fprintf(f, "<text x=\"-4\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.3g</text>\n",
+		top + 10, ymax);
+	fprintf(f, "<text x=\"-4\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">0</text>\n",
+		top + h);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.0f</text>\n", w,
+		top + h + 15, xmax);
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">"
+		"participants</text>\n",
+		w / 2, top + h + 30);
+	fprintf(f, "<polyline fill=\"none\" stroke=\"#0b5d8c\" stroke-width=\"2\" points=\"");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%.1f,%.1f ", x[i] / xmax * w, top + h - y[i] / ymax * h);
+	fprintf(f, "\"/>\n");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#0b5d8c\"/>\n",
+			x[i] / xmax * w, top + h - y[i] / ymax * h);
+	fprintf(f, "</g>\n");
+}
+
+/* participants against loss, p99 latency and SFU CPU, for the planner's slides */
+static void plot(const char *path)
+{
+	double x[256], loss[256], p99[256], cpu[256];
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "funkhaus-bench: cannot write %s: %s\n", path, strerror(errno));
+		return;
+	}
+	for (unsigned i = 0; i < n_steps; i++) {
+		x[i] = steps[i].participants;
+		loss[i] = steps[i].loss_pct;
+		p99[i] = steps[i].p99_ms;
+		cpu[i] = steps[i].sfu_busy_pct > 0 ? steps[i].sfu_busy_pct : 0;
+	}
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1150\" height=\"290\" "
+		   "font-family=\"sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" "
+		   "fill=\"white\"/>\n");
+	svg_panel(f, 50, "loss (%)", loss, x, n_steps);
+	svg_panel(f, 430, "p99 one-way latency (ms)", p99, x, n_steps);
+	svg_panel(f, 810, "SFU worker busy (%)", cpu, x, n_steps);
+	fprintf(f, "</svg>\n");
 	fclose(f);
 }
 
@@ -484,16 +593,18 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: funkhaus-bench [options]\n"
 		"  -H HOST  -P PORT        Funkhaus signalling (127.0.0.1, 8443)\n"
-		"  -m steady|ramp          mode (steady)\n"
+		"  -m steady|ramp|churn    mode (steady)\n"
 		"  -n N                    participants (steady: all; ramp: the most)\n"
 		"  -x MIX                  room sizes, e.g. 2:30%%,5:50%%,20:20%% (5:100%%)\n"
-		"  -r RATE                 joins per second (5)\n"
+		"  -r RATE                 joins per second (5); churn: leaves+joins per second\n"
 		"  -d SECONDS              steady: hold time; ramp: time per step (10)\n"
 		"  -s STEP                 ramp: participants added per step (5)\n"
 		"  -b KBPS  -f FPS         video per participant (300 kbit/s, 15 fps)\n"
 		"  -l LOSS  -q P99_MS      ramp limits (1.0 %%, 200 ms)\n"
 		"  -i INSTANCE             read SFU CPU use from this local instance's region\n"
-		"  -o FILE                 JSON report\n");
+		"  -o FILE                 JSON report\n"
+		"  -p FILE.svg             plot: participants against loss, p99 latency, SFU "
+		"CPU\n");
 }
 
 int main(int argc, char **argv)
@@ -513,7 +624,7 @@ int main(int argc, char **argv)
 	int c;
 
 	parse_mix("5:100%", &o.mix);
-	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:h")) != -1) {
+	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:h")) != -1) {
 		switch (c) {
 		case 'H':
 			o.host = optarg;
@@ -563,14 +674,17 @@ int main(int argc, char **argv)
 		case 'o':
 			o.report = optarg;
 			break;
+		case 'p':
+			o.plot = optarg;
+			break;
 		default:
 			usage();
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	if ((strcmp(o.mode, "steady") && strcmp(o.mode, "ramp")) || o.participants < 2 ||
-	    o.participants > MAX_PARTS || o.join_rate <= 0 || o.seconds < 1 || o.seconds > 3600 ||
-	    o.fps < 1 || o.fps > 60 || o.video_kbps < 10 || o.step < 1) {
+	if ((strcmp(o.mode, "steady") && strcmp(o.mode, "ramp") && strcmp(o.mode, "churn")) ||
+	    o.participants < 2 || o.participants > MAX_PARTS || o.join_rate <= 0 || o.seconds < 1 ||
+	    o.seconds > 3600 || o.fps < 1 || o.fps > 60 || o.video_kbps < 10 || o.step < 1) {
 		usage();
 		return 2;
 	}
@@ -580,10 +694,14 @@ int main(int argc, char **argv)
 	double t_start = now_s();
 	unsigned capacity = 0;
 
-	if (!strcmp(o.mode, "steady")) {
+	if (!strcmp(o.mode, "churn")) {
 		add_participants(&o, o.participants, t_start);
 		if (!failure && n_parts)
-			steps[n_steps++] = hold(&o, o.seconds, t_start, 0);
+			steps[n_steps++] = hold(&o, o.seconds, t_start, 0, o.join_rate);
+	} else if (!strcmp(o.mode, "steady")) {
+		add_participants(&o, o.participants, t_start);
+		if (!failure && n_parts)
+			steps[n_steps++] = hold(&o, o.seconds, t_start, 0, 0);
 	} else {
 		while (!interrupted && !failure && n_parts < o.participants) {
 			unsigned add = o.step < o.participants - n_parts ? o.step
@@ -594,7 +712,7 @@ int main(int argc, char **argv)
 			add_participants(&o, add, t_start);
 			if (failure || !n_parts)
 				break;
-			struct step s = hold(&o, o.seconds, t_start, failed_before);
+			struct step s = hold(&o, o.seconds, t_start, failed_before, 0);
 
 			steps[n_steps++] = s;
 			if (!s.good || n_steps == 256)
@@ -603,11 +721,13 @@ int main(int argc, char **argv)
 		}
 	}
 	report(&o, capacity);
+	if (o.plot)
+		plot(o.plot);
 	for (unsigned i = 0; i < n_parts; i++)
 		fhc_close(parts[i].c);
 	bool bad = failure || join_failures || interrupted;
 
-	if (!strcmp(o.mode, "steady") && n_steps && !steps[0].good)
+	if (strcmp(o.mode, "ramp") != 0 && n_steps && !steps[0].good)
 		bad = true;
 	return bad ? 1 : 0;
 }

@@ -42,7 +42,7 @@ static json_t *load(const char *report)
 
 int main(int argc, char **argv)
 {
-	char args[256];
+	char args[512];
 
 	if (argc != 6) {
 		fprintf(stderr, "usage: test_bench DP_BIN CP_BIN GEN_CERT WEB_ROOT BENCH_BIN\n");
@@ -90,6 +90,25 @@ int main(int argc, char **argv)
 		json_decref(j);
 	}
 	printf("ramp (%d failures so far)\n", failures);
+
+	snprintf(args, sizeof(args), "-P %u -m churn -n 6 -x 3:100%% -d 5 -r 1 -p %s/churn.svg",
+		 h.port, h.dir);
+	EXPECT(run(argv[5], args, "churn.json") == 0, "churn run exits 0");
+	j = load("churn.json");
+	if (j) {
+		EXPECT(json_integer_value(json_object_get(j, "churned")) >= 3,
+		       "people left and others joined");
+		EXPECT(json_integer_value(json_object_get(j, "join_failures")) == 0,
+		       "every newcomer got in");
+		EXPECT(json_real_value(json_object_get(j, "loss_pct")) == 0.0,
+		       "no loss while churning");
+		json_decref(j);
+	}
+	char svg[400];
+
+	snprintf(svg, sizeof(svg), "%s/churn.svg", h.dir);
+	EXPECT(access(svg, R_OK) == 0, "the plot was written");
+	printf("churn (%d failures so far)\n", failures);
 
 	EXPECT(run(argv[5], "-P 1 -n 2", "wrong.json") != 0, "a wrong target exits non-zero");
 	j = load("wrong.json");
