@@ -13,11 +13,12 @@
  *
  *   churn   hold a load while people leave and others join all the time (-r per second)
  *
+ * Participants are spread over -t threads; the main thread joins, churns and reports.
  * Output: a progress line a second, a table at the end and a JSON report (-o).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,8 @@ struct mix {
 };
 
 struct part {
-	struct fhc *c;
+	pthread_mutex_t lock; /* the thread driving it against the main thread reading it */
+	struct fhc *c;	      /* NULL while a churn replaces it */
 	unsigned room;
 	double joined;
 	double next_audio;
@@ -66,6 +68,7 @@ struct opts {
 	const char *instance;
 	const char *mix_text;
 	const char *plot;
+	unsigned threads;
 };
 
 struct totals {
@@ -76,8 +79,11 @@ struct totals {
 	unsigned streams, streams_silent;
 };
 
+/* Slots are filled in order and never move; n_parts is published after a slot is ready. */
 static struct part parts[MAX_PARTS];
 static unsigned n_parts, join_failures, rooms_used;
+static uint64_t sent_packets, sent_bytes; /* by the driving threads, atomically */
+static volatile bool threads_stop;
 static unsigned room_fill, room_target;
 static char run_id[16];
 static volatile bool interrupted;
@@ -169,31 +175,35 @@ static int join_one(const struct opts *o, int into)
 		return -1;
 	}
 	double t = now_s();
+	struct part *p = &parts[n_parts];
 
 	/* key frames of different people do not all fall on the same instant */
-	parts[n_parts] = (struct part){.c = c,
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_lock(&p->lock);
+	struct part np = (struct part){.c = c,
 				       .frames = (unsigned)rand() % (3 * o->fps),
 				       .room = room_no,
 				       .joined = t,
 				       .next_audio = t,
 				       .next_frame = t,
 				       .first_video_s = -1};
-	n_parts++;
+	np.lock = p->lock;
+	*p = np;
+	pthread_mutex_unlock(&p->lock);
+	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
 	if (into < 0)
 		room_fill++;
 	return 0;
 }
 
-/* Sends what is due and receives what arrived, for every participant, once. */
-static void drive(const struct opts *o, uint64_t *sent, uint64_t *bytes_out)
+/* Sends what is due and receives what arrived for one participant. */
+static void drive_one(const struct opts *o, struct part *p, uint64_t *sent, uint64_t *bytes_out)
 {
 	uint8_t buf[1200];
 	double t = now_s();
 	unsigned frame_bytes = o->video_kbps * 1000 / 8 / o->fps;
 
-	for (unsigned i = 0; i < n_parts; i++) {
-		struct part *p = &parts[i];
-
+	{
 		fhc_poll(p->c, 0);
 		while (p->next_audio <= t) {
 			fhc_stamp(buf);
@@ -234,6 +244,36 @@ static void drive(const struct opts *o, uint64_t *sent, uint64_t *bytes_out)
 	}
 }
 
+struct driver {
+	const struct opts *o;
+	unsigned first, stride;
+	pthread_t tid;
+};
+
+/* A driving thread: its share of the participants, round and round until told to stop. */
+static void *drive_thread(void *arg)
+{
+	struct driver *d = arg;
+
+	while (!threads_stop) {
+		uint64_t sent = 0, bytes = 0;
+		unsigned n = __atomic_load_n(&n_parts, __ATOMIC_ACQUIRE);
+
+		for (unsigned i = d->first; i < n; i += d->stride) {
+			struct part *p = &parts[i];
+
+			pthread_mutex_lock(&p->lock);
+			if (p->c)
+				drive_one(d->o, p, &sent, &bytes);
+			pthread_mutex_unlock(&p->lock);
+		}
+		__atomic_fetch_add(&sent_packets, sent, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&sent_bytes, bytes, __ATOMIC_RELAXED);
+		usleep(1000);
+	}
+	return NULL;
+}
+
 static struct totals retired; /* what participants who left had received */
 
 static void add_part(struct totals *t, const struct part *p)
@@ -261,8 +301,12 @@ static void add_part(struct totals *t, const struct part *p)
 static void collect(struct totals *t)
 {
 	*t = retired;
-	for (unsigned i = 0; i < n_parts; i++)
-		add_part(t, &parts[i]);
+	for (unsigned i = 0; i < n_parts; i++) {
+		pthread_mutex_lock(&parts[i].lock);
+		if (parts[i].c)
+			add_part(t, &parts[i]);
+		pthread_mutex_unlock(&parts[i].lock);
+	}
 }
 
 /* Churn: one participant leaves (its counts stay in the totals), another takes its place. */
@@ -273,13 +317,39 @@ static void churn_one(const struct opts *o)
 	if (!n_parts)
 		return;
 	unsigned i = (unsigned)rand() % n_parts;
-	unsigned room = parts[i].room;
+	struct part *p = &parts[i];
+	char room[64], name[32], err[256];
 
-	add_part(&retired, &parts[i]);
-	fhc_close(parts[i].c);
-	parts[i] = parts[--n_parts];
+	pthread_mutex_lock(&p->lock);
+	add_part(&retired, p);
+	fhc_close(p->c);
+	p->c = NULL;
+	pthread_mutex_unlock(&p->lock);
 	churned++;
-	join_one(o, (int)room);
+	snprintf(room, sizeof(room), "bench-%s-%u", run_id, p->room);
+	snprintf(name, sizeof(name), "sim-c%u", churned);
+	struct fhc_opts fo = {.host = o->host,
+			      .port = (uint16_t)o->port,
+			      .room = room,
+			      .name = name,
+			      .audio = true,
+			      .video = true,
+			      .timeout_ms = 8000};
+	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
+
+	if (!c) {
+		join_failures++;
+		fprintf(stderr, "funkhaus-bench: a newcomer could not join: %s\n", err);
+		return;
+	}
+	double t = now_s();
+
+	pthread_mutex_lock(&p->lock);
+	p->c = c;
+	p->joined = t;
+	p->next_audio = p->next_frame = t;
+	p->first_video_s = -1;
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* Loss and p99 latency between two snapshots. */
@@ -344,15 +414,15 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 {
 	struct totals a, b;
 	struct sfu sa, sb;
-	uint64_t sent = 0, bytes_out = 0;
 	double t0 = now_s(), next_print = t0 + 1, last_rx_t = t0, next_churn = t0 + 1;
 	uint64_t last_rx = 0;
 
 	collect(&a);
 	sfu_read(o->instance, &sa);
+	uint64_t bytes0 = __atomic_load_n(&sent_bytes, __ATOMIC_RELAXED);
+
 	while (!interrupted && now_s() < t0 + secs) {
-		drive(o, &sent, &bytes_out);
-		usleep(1000);
+		usleep(5000);
 		if (churn_rate > 0 && now_s() >= next_churn) {
 			churn_one(o);
 			next_churn += 1.0 / churn_rate;
@@ -388,7 +458,8 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 
 	window(&a, &b, &s.loss_pct, &s.p99_ms);
 	s.mbit_in = (double)(b.bytes_in - a.bytes_in) * 8 / 1e6 / dt;
-	s.mbit_out = (double)bytes_out * 8 / 1e6 / dt;
+	s.mbit_out =
+		(double)(__atomic_load_n(&sent_bytes, __ATOMIC_RELAXED) - bytes0) * 8 / 1e6 / dt;
 	s.sfu_busy_pct = sb.ok && sb.total > sa.total ? 100.0 * (double)(sb.busy - sa.busy) /
 								(double)(sb.total - sa.total)
 						      : -1;
@@ -399,17 +470,13 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 
 static void add_participants(const struct opts *o, unsigned n, double t_start)
 {
-	uint64_t sent = 0, bytes = 0;
-
 	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
 		double due = now_s() + 1.0 / o->join_rate;
 
 		join_one(o, -1);
-		/* keep everyone's media going while people arrive */
-		while (now_s() < due) {
-			drive(o, &sent, &bytes);
+		/* the driving threads keep everyone's media going while people arrive */
+		while (now_s() < due)
 			usleep(1000);
-		}
 		fprintf(stderr, "\r joining: %u of %u in this step, %u in all (t=%.0fs)   ", i + 1,
 			n, n_parts, now_s() - t_start);
 	}
@@ -424,6 +491,8 @@ static void report(const struct opts *o, unsigned capacity)
 
 	collect(&t);
 	for (unsigned i = 0; i < n_parts; i++) {
+		if (!parts[i].c)
+			continue;
 		if (parts[i].first_video_s >= 0) {
 			ttfv_sum += parts[i].first_video_s;
 			ttfv_n++;
@@ -620,11 +689,12 @@ int main(int argc, char **argv)
 			 .step = 5,
 			 .max_loss = 1.0,
 			 .max_p99_ms = 200,
-			 .mix_text = "5:100%"};
+			 .mix_text = "5:100%",
+			 .threads = 2};
 	int c;
 
 	parse_mix("5:100%", &o.mix);
-	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:h")) != -1) {
+	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:h")) != -1) {
 		switch (c) {
 		case 'H':
 			o.host = optarg;
@@ -677,6 +747,9 @@ int main(int argc, char **argv)
 		case 'p':
 			o.plot = optarg;
 			break;
+		case 't':
+			o.threads = (unsigned)atoi(optarg);
+			break;
 		default:
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -684,7 +757,8 @@ int main(int argc, char **argv)
 	}
 	if ((strcmp(o.mode, "steady") && strcmp(o.mode, "ramp") && strcmp(o.mode, "churn")) ||
 	    o.participants < 2 || o.participants > MAX_PARTS || o.join_rate <= 0 || o.seconds < 1 ||
-	    o.seconds > 3600 || o.fps < 1 || o.fps > 60 || o.video_kbps < 10 || o.step < 1) {
+	    o.seconds > 3600 || o.fps < 1 || o.fps > 60 || o.video_kbps < 10 || o.step < 1 ||
+	    o.threads < 1 || o.threads > 64) {
 		usage();
 		return 2;
 	}
@@ -693,6 +767,15 @@ int main(int argc, char **argv)
 	snprintf(run_id, sizeof(run_id), "%x", (unsigned)getpid());
 	double t_start = now_s();
 	unsigned capacity = 0;
+	static struct driver drv[64];
+
+	for (unsigned t = 0; t < o.threads; t++) {
+		drv[t] = (struct driver){.o = &o, .first = t, .stride = o.threads};
+		if (pthread_create(&drv[t].tid, NULL, drive_thread, &drv[t]) != 0) {
+			fprintf(stderr, "funkhaus-bench: cannot start thread %u\n", t);
+			return 1;
+		}
+	}
 
 	if (!strcmp(o.mode, "churn")) {
 		add_participants(&o, o.participants, t_start);
@@ -720,6 +803,9 @@ int main(int argc, char **argv)
 			capacity = s.participants;
 		}
 	}
+	threads_stop = true;
+	for (unsigned t = 0; t < o.threads; t++)
+		pthread_join(drv[t].tid, NULL);
 	report(&o, capacity);
 	if (o.plot)
 		plot(o.plot);
