@@ -177,19 +177,15 @@ static int join_one(const struct opts *o, int into)
 	double t = now_s();
 	struct part *p = &parts[n_parts];
 
-	/* key frames of different people do not all fall on the same instant */
+	/* the slot is not visible to the driving threads until n_parts grows past it */
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_mutex_lock(&p->lock);
-	struct part np = (struct part){.c = c,
-				       .frames = (unsigned)rand() % (3 * o->fps),
-				       .room = room_no,
-				       .joined = t,
-				       .next_audio = t,
-				       .next_frame = t,
-				       .first_video_s = -1};
-	np.lock = p->lock;
-	*p = np;
-	pthread_mutex_unlock(&p->lock);
+	p->c = c;
+	/* key frames of different people do not all fall on the same instant */
+	p->frames = (unsigned)rand() % (3 * o->fps);
+	p->room = room_no;
+	p->joined = t;
+	p->next_audio = p->next_frame = t;
+	p->first_video_s = -1;
 	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
 	if (into < 0)
 		room_fill++;
@@ -203,44 +199,42 @@ static void drive_one(const struct opts *o, struct part *p, uint64_t *sent, uint
 	double t = now_s();
 	unsigned frame_bytes = o->video_kbps * 1000 / 8 / o->fps;
 
-	{
-		fhc_poll(p->c, 0);
-		while (p->next_audio <= t) {
+	fhc_poll(p->c, 0);
+	while (p->next_audio <= t) {
+		fhc_stamp(buf);
+		memset(buf + FHC_STAMP_LEN, 0xa5, 100 - FHC_STAMP_LEN);
+		if (fhc_send(p->c, false, buf, 100, false) == 0) {
+			(*sent)++;
+			*bytes_out += 100;
+		}
+		p->next_audio += 0.02;
+	}
+	while (p->next_frame <= t) {
+		unsigned size = frame_bytes * (p->frames % (3 * o->fps) == 0 ? 5 : 1);
+
+		while (size > 0) {
+			unsigned len = size > 1200 ? 1200 : size;
+
+			if (len < FHC_STAMP_LEN)
+				len = FHC_STAMP_LEN;
 			fhc_stamp(buf);
-			memset(buf + FHC_STAMP_LEN, 0xa5, 100 - FHC_STAMP_LEN);
-			if (fhc_send(p->c, false, buf, 100, false) == 0) {
+			memset(buf + FHC_STAMP_LEN, 0x3c, len - FHC_STAMP_LEN);
+			size -= len < size ? len : size;
+			if (fhc_send(p->c, true, buf, len, size == 0) == 0) {
 				(*sent)++;
-				*bytes_out += 100;
+				*bytes_out += len;
 			}
-			p->next_audio += 0.02;
 		}
-		while (p->next_frame <= t) {
-			unsigned size = frame_bytes * (p->frames % (3 * o->fps) == 0 ? 5 : 1);
+		p->frames++;
+		p->next_frame += 1.0 / o->fps;
+	}
+	if (p->first_video_s < 0) {
+		struct fhc_stream_stats st[FHC_MAX_RECV];
+		unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
 
-			while (size > 0) {
-				unsigned len = size > 1200 ? 1200 : size;
-
-				if (len < FHC_STAMP_LEN)
-					len = FHC_STAMP_LEN;
-				fhc_stamp(buf);
-				memset(buf + FHC_STAMP_LEN, 0x3c, len - FHC_STAMP_LEN);
-				size -= len < size ? len : size;
-				if (fhc_send(p->c, true, buf, len, size == 0) == 0) {
-					(*sent)++;
-					*bytes_out += len;
-				}
-			}
-			p->frames++;
-			p->next_frame += 1.0 / o->fps;
-		}
-		if (p->first_video_s < 0) {
-			struct fhc_stream_stats st[FHC_MAX_RECV];
-			unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
-
-			for (unsigned k = 0; k < n; k++)
-				if (st[k].video && st[k].packets)
-					p->first_video_s = (double)st[k].first_us / 1e6 - p->joined;
-		}
+		for (unsigned k = 0; k < n; k++)
+			if (st[k].video && st[k].packets)
+				p->first_video_s = (double)st[k].first_us / 1e6 - p->joined;
 	}
 }
 
