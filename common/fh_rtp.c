@@ -39,36 +39,6 @@ int fh_rtp_parse(const uint8_t *buf, size_t len, struct fh_rtp_hdr *h)
 	return 0;
 }
 
-bool fh_vp8_is_keyframe(const uint8_t *p, size_t len)
-{
-	/* RFC 7741 payload descriptor, then the VP8 frame header's P bit. */
-	if (len < 1)
-		return false;
-	size_t off = 1;
-	bool start = p[0] & 0x10;
-	uint8_t pid = p[0] & 0x07;
-
-	if (p[0] & 0x80) {
-		if (len < 2)
-			return false;
-		uint8_t x = p[1];
-
-		off = 2;
-		if (x & 0x80) {
-			if (len <= off)
-				return false;
-			off += (p[off] & 0x80) ? 2 : 1;
-		}
-		if (x & 0x40)
-			off++;
-		if (x & 0x30)
-			off++;
-	}
-	if (!start || pid != 0 || off >= len)
-		return false;
-	return (p[off] & 0x01) == 0;
-}
-
 int fh_rtcp_next(const uint8_t *buf, size_t len, size_t *off, struct fh_rtcp_pkt *p)
 {
 	if (*off >= len)

@@ -103,9 +103,6 @@ static inline void fh_rtp_set_ssrc(uint8_t *buf, uint32_t ssrc)
 	fh_wr32(buf + 8, ssrc);
 }
 
-/* True when the VP8 payload descriptor (RFC 7741) starts a key frame. */
-bool fh_vp8_is_keyframe(const uint8_t *payload, size_t len);
-
 /* One RTCP packet inside a compound packet. */
 struct fh_rtcp_pkt {
 	uint8_t pt;

@@ -1,4 +1,4 @@
-/* libFuzzer target: RTP header parsing, VP8 key frame detection and rewriting. */
+/* libFuzzer target: RTP header parsing and rewriting. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,7 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if ((size_t)h.hdr_len + h.payload_len + h.pad_len != size)
 		__builtin_trap();
-	fh_vp8_is_keyframe(data + h.hdr_len, h.payload_len);
 	fh_rewrite_init(&r, h.seq ^ 0x5555, h.ts);
 	fh_rewrite_map(&r, h.ssrc, h.seq, h.ts, 3000, &seq, &ts);
 	if (fh_rewrite_unmap_seq(&r, seq) != h.seq)

@@ -1,4 +1,4 @@
-/* Unit tests of fh_rtp: RTP and RTCP parsing and building, demultiplexing, VP8 key frames. */
+/* Unit tests of fh_rtp: RTP and RTCP parsing and building, demultiplexing. */
 #include "fh_rtp.h"
 #include "fh_test.h"
 
@@ -119,20 +119,4 @@ static void rtcp_refused(void)
 	CHECK_EQ(fh_rtcp_build_sr(buf, 10, &(struct fh_rtcp_sr_info){0}), 0);
 }
 
-static void vp8_keyframe(void)
-{
-	/* S=1, PID=0, then the VP8 frame tag with P=0 (key frame) */
-	uint8_t key[] = {0x10, 0x00, 0x9d, 0x01, 0x2a};
-	uint8_t delta[] = {0x10, 0x01};
-	/* X=1 with PictureID (M=1, two bytes) */
-	uint8_t ext[] = {0x90, 0x80, 0x81, 0x23, 0x00};
-	uint8_t cont[] = {0x00, 0x00};
-
-	CHECK(fh_vp8_is_keyframe(key, sizeof(key)));
-	CHECK(!fh_vp8_is_keyframe(delta, sizeof(delta)));
-	CHECK(fh_vp8_is_keyframe(ext, sizeof(ext)));
-	CHECK(!fh_vp8_is_keyframe(cont, sizeof(cont)));
-	CHECK(!fh_vp8_is_keyframe(ext, 3));
-}
-
-TEST_MAIN(demux, rtp_parse, rtcp_roundtrip, rtcp_refused, vp8_keyframe)
+TEST_MAIN(demux, rtp_parse, rtcp_roundtrip, rtcp_refused)
