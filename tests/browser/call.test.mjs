@@ -16,6 +16,27 @@ try {
   await waitReceives(b, ['Anna'], 10000, 'Bernd');
   console.log(`two pages: both decode each other after ${Date.now() - t0} ms`);
 
+  // RTCP from the SFU keeps Chrome's statistics sane: receiver reports (with round-trip time
+  // from LSR/DLSR) and REMB reach the publisher, translated sender reports the receiver.
+  const rtcp = async () => a.evaluate(async () => {
+    const out = { rtt: {}, remoteOut: {}, videoTarget: 0 };
+    (await window.funkhaus.state.pc.getStats()).forEach((s) => {
+      if (s.type === 'remote-inbound-rtp') out.rtt[s.kind] = s.roundTripTime || 0;
+      if (s.type === 'remote-outbound-rtp') out.remoteOut[s.kind] = s.packetsSent || 0;
+      if (s.type === 'outbound-rtp' && s.kind === 'video') out.videoTarget = s.targetBitrate || 0;
+    });
+    return out;
+  });
+  let r = await rtcp();
+  for (let i = 0; i < 40 && !(r.rtt.audio > 0 && r.rtt.video > 0 && r.remoteOut.video > 0); i++) {
+    await sleep(250);
+    r = await rtcp();
+  }
+  if (!(r.rtt.audio > 0 && r.rtt.video > 0)) fail(`no round-trip time from the SFU's receiver reports: ${JSON.stringify(r)}`);
+  if (!(r.remoteOut.audio > 0 && r.remoteOut.video > 0)) fail(`no sender reports reached the receiver: ${JSON.stringify(r)}`);
+  if (!(r.videoTarget > 0 && r.videoTarget <= 1500000)) fail(`REMB did not cap the video bitrate: ${JSON.stringify(r)}`);
+  console.log(`RTCP: RTT ${Math.round(r.rtt.video * 1000)} ms from receiver reports, sender reports translated, video capped at ${r.videoTarget} bit/s by REMB`);
+
   const t1 = Date.now();
   const c = await openPage(browser, fh.url, 'KulturvereinMarion', 'Clara');
   const d = await openPage(browser, fh.url, 'Gemeinderat', 'Dora');
