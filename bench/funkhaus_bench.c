@@ -141,20 +141,11 @@ static unsigned next_room_size(const struct mix *m)
 	return m->size[best];
 }
 
-/* Joins one participant: into the next room of the mix, or (churn) into room `into`. */
-static int join_one(const struct opts *o, int into)
+/* A new simulated participant in room room_no; NULL (counted, with the reason) when refused. */
+static struct fhc *connect_one(const struct opts *o, unsigned room_no)
 {
-	char room[64], name[32], err[256];
 	static unsigned serial;
-
-	if (n_parts == MAX_PARTS)
-		return -1;
-	if (into < 0 && room_fill == room_target) {
-		room_target = next_room_size(&o->mix);
-		room_fill = 0;
-		rooms_used++;
-	}
-	unsigned room_no = into < 0 ? rooms_used : (unsigned)into;
+	char room[64], name[32], err[256];
 
 	snprintf(room, sizeof(room), "bench-%s-%u", run_id, room_no);
 	snprintf(name, sizeof(name), "sim-%u", serial++);
@@ -172,8 +163,24 @@ static int join_one(const struct opts *o, int into)
 		fprintf(stderr, "funkhaus-bench: a participant could not join: %s\n", err);
 		if (strstr(err, "cannot connect"))
 			failure = "the SFU does not accept connections";
-		return -1;
 	}
+	return c;
+}
+
+/* Joins one participant into the next room of the mix. */
+static int join_one(const struct opts *o)
+{
+	if (n_parts == MAX_PARTS)
+		return -1;
+	if (room_fill == room_target) {
+		room_target = next_room_size(&o->mix);
+		room_fill = 0;
+		rooms_used++;
+	}
+	struct fhc *c = connect_one(o, rooms_used);
+
+	if (!c)
+		return -1;
 	double t = now_s();
 	struct part *p = &parts[n_parts];
 
@@ -182,13 +189,12 @@ static int join_one(const struct opts *o, int into)
 	p->c = c;
 	/* key frames of different people do not all fall on the same instant */
 	p->frames = (unsigned)rand() % (3 * o->fps);
-	p->room = room_no;
+	p->room = rooms_used;
 	p->joined = t;
 	p->next_audio = p->next_frame = t;
 	p->first_video_s = -1;
 	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
-	if (into < 0)
-		room_fill++;
+	room_fill++;
 	return 0;
 }
 
@@ -312,7 +318,6 @@ static void churn_one(const struct opts *o)
 		return;
 	unsigned i = (unsigned)rand() % n_parts;
 	struct part *p = &parts[i];
-	char room[64], name[32], err[256];
 
 	pthread_mutex_lock(&p->lock);
 	add_part(&retired, p);
@@ -320,22 +325,10 @@ static void churn_one(const struct opts *o)
 	p->c = NULL;
 	pthread_mutex_unlock(&p->lock);
 	churned++;
-	snprintf(room, sizeof(room), "bench-%s-%u", run_id, p->room);
-	snprintf(name, sizeof(name), "sim-c%u", churned);
-	struct fhc_opts fo = {.host = o->host,
-			      .port = (uint16_t)o->port,
-			      .room = room,
-			      .name = name,
-			      .audio = true,
-			      .video = true,
-			      .timeout_ms = 8000};
-	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
+	struct fhc *c = connect_one(o, p->room);
 
-	if (!c) {
-		join_failures++;
-		fprintf(stderr, "funkhaus-bench: a newcomer could not join: %s\n", err);
+	if (!c)
 		return;
-	}
 	double t = now_s();
 
 	pthread_mutex_lock(&p->lock);
@@ -467,7 +460,7 @@ static void add_participants(const struct opts *o, unsigned n, double t_start)
 	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
 		double due = now_s() + 1.0 / o->join_rate;
 
-		join_one(o, -1);
+		join_one(o);
 		/* the driving threads keep everyone's media going while people arrive */
 		while (now_s() < due)
 			usleep(1000);
