@@ -197,6 +197,25 @@ static int wait_fd(int fd, short ev, int timeout_ms)
 	return poll(&p, 1, timeout_ms);
 }
 
+/* Drives SSL_connect until done, an error or the deadline; DTLS retransmits on its timer. */
+static int handshake(SSL *ssl, int fd, bool dtls, uint64_t deadline)
+{
+	for (;;) {
+		int r = SSL_connect(ssl);
+
+		if (r == 1)
+			return 0;
+		int e = SSL_get_error(ssl, r);
+
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || now_ms() > deadline)
+			return -1;
+		if (dtls)
+			DTLSv1_handle_timeout(ssl);
+		else
+			wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 100);
+	}
+}
+
 static int tls_write_all(struct fhc *c, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
@@ -392,18 +411,8 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 	SSL_set_tlsext_host_name(c->tls, c->o.host);
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 
-	for (;;) {
-		int r = SSL_connect(c->tls);
-
-		if (r == 1)
-			break;
-		int e = SSL_get_error(c->tls, r);
-
-		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || now_ms() > deadline)
-			return seterr(err, el, "TLS handshake with %s:%u failed", c->o.host,
-				      c->o.port);
-		wait_fd(c->tcp, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 100);
-	}
+	if (handshake(c->tls, c->tcp, false, deadline) < 0)
+		return seterr(err, el, "TLS handshake with %s:%u failed", c->o.host, c->o.port);
 	unsigned char key[16];
 	char b64[32], req[512];
 
@@ -697,19 +706,8 @@ static int dtls(struct fhc *c, char *err, size_t el)
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 
 	setsockopt(c->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	uint64_t deadline = now_ms() + c->o.timeout_ms;
-
-	for (;;) {
-		int r = SSL_connect(c->dtls);
-
-		if (r == 1)
-			break;
-		int e = SSL_get_error(c->dtls, r);
-
-		if (now_ms() > deadline || (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE))
-			return seterr(err, el, "DTLS handshake failed");
-		DTLSv1_handle_timeout(c->dtls);
-	}
+	if (handshake(c->dtls, c->udp, true, now_ms() + c->o.timeout_ms) < 0)
+		return seterr(err, el, "DTLS handshake failed");
 	/* from here on the socket is read by fhc_poll */
 	tv.tv_usec = 0;
 	setsockopt(c->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

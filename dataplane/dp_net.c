@@ -392,6 +392,25 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 	}
 }
 
+/* The UDP header after an IP header; ph is the pseudo-header sum without the length. */
+static void udp_header(uint8_t *u, uint16_t sport, const struct fh_addr *dst, size_t ulen,
+		       uint32_t ph, bool csum_offload)
+{
+	fh_wr16(u, sport);
+	fh_wr16(u + 2, dst->port);
+	fh_wr16(u + 4, (uint16_t)ulen);
+	ph += (uint32_t)ulen;
+	if (csum_offload) {
+		/* the NIC finishes it, starting from the pseudo-header sum */
+		fh_wr16(u + 6, (uint16_t)sum16(NULL, 0, ph));
+		return;
+	}
+	fh_wr16(u + 6, 0);
+	uint16_t s = dp_net_csum(u, ulen, ph);
+
+	fh_wr16(u + 6, s ? s : 0xffff); /* 0 would mean "no checksum" */
+}
+
 size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t payload_len,
 			  const uint8_t dst_mac[6], uint16_t sport, const struct fh_addr *dst,
 			  bool csum_offload)
@@ -416,21 +435,10 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 		fh_wr16(ip + 10, 0);
 		memcpy(ip + 12, c->ip4, 4);
 		memcpy(ip + 16, dst->ip, 4);
-		fh_wr16(u, sport);
-		fh_wr16(u + 2, dst->port);
-		fh_wr16(u + 4, (uint16_t)ulen);
-		uint32_t ph = pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, ulen);
-
-		if (csum_offload) {
-			/* the NIC fills both; UDP starts from the pseudo-header sum */
-			fh_wr16(u + 6, (uint16_t)sum16(NULL, 0, ph));
-		} else {
+		if (!csum_offload) /* else the NIC fills it */
 			fh_wr16(ip + 10, dp_net_csum(ip, 20, 0));
-			fh_wr16(u + 6, 0);
-			uint16_t s = dp_net_csum(u, ulen, ph);
-
-			fh_wr16(u + 6, s ? s : 0xffff);
-		}
+		udp_header(u, sport, dst, ulen, pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, 0),
+			   csum_offload);
 		return 42;
 	}
 	if (!c->has_ip6)
@@ -447,20 +455,8 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 	ip[7] = 64;
 	memcpy(ip + 8, c->ip6, 16);
 	memcpy(ip + 24, dst->ip, 16);
-	fh_wr16(u, sport);
-	fh_wr16(u + 2, dst->port);
-	fh_wr16(u + 4, (uint16_t)ulen);
-	uint32_t ph = pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, ulen);
-
-	if (csum_offload) {
-		fh_wr16(u + 6, (uint16_t)sum16(NULL, 0, ph));
-		return 62;
-	}
 	/* UDP over IPv6 always carries a checksum */
-	fh_wr16(u + 6, 0);
-	uint16_t s = dp_net_csum(u, ulen, ph);
-
-	fh_wr16(u + 6, s ? s : 0xffff);
+	udp_header(u, sport, dst, ulen, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, 0), csum_offload);
 	return 62;
 }
 
