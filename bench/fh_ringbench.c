@@ -241,11 +241,12 @@ int main(int argc, char **argv)
 	snprintf(wc.io_conf.bind_addr, sizeof(wc.io_conf.bind_addr), "127.0.0.1");
 	wc.io_conf.port = SFU_PORT;
 
-	wc.io_conf.eth_port = (uint16_t)port;
+	wc.io_conf.n_eth = 1;
+	wc.io_conf.eth_port[0] = (uint16_t)port;
+	wc.io_conf.net[0] = &sfu;
 	wc.io_conf.n_workers = 1;
 	wc.io_conf.base_port = SFU_PORT;
 	wc.io_conf.handoff = handoff;
-	wc.io_conf.net = &sfu;
 	if (dp_worker_init(&w, &wc, &reg, wpool, &stop) < 0)
 		return 1;
 	rte_eal_remote_launch(dp_worker_main, &w, rte_get_next_lcore(-1, 1, 0));

@@ -520,7 +520,8 @@ static void parse_answer(struct fhc *c, const char *sdp)
 
 			if (sscanf(line, "a=candidate:%*s %*s udp %*s %63s %u typ host", ip,
 				   &port) == 2 &&
-			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 && a.family == FH_AF_INET)
+			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 && a.family == FH_AF_INET &&
+			    (!c->o.media || !strcmp(c->o.media, ip)))
 				c->sfu_len = fh_addr_to_sockaddr(&a, &c->sfu);
 		} else if (!strncmp(line, "a=ssrc-group:FID ", 17) && idx >= 0 &&
 			   idx < (int)c->n_ml) {
@@ -627,7 +628,8 @@ static int ice(struct fhc *c, char *err, size_t el)
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 
 	if (!c->sfu_len)
-		return seterr(err, el, "the answer has no usable IPv4 candidate");
+		return seterr(err, el, "the answer has no usable IPv4 candidate%s%s",
+			      c->o.media ? " at " : "", c->o.media ? c->o.media : "");
 	c->udp = socket(c->sfu.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->udp < 0 || connect(c->udp, (struct sockaddr *)&c->sfu, c->sfu_len) < 0)
 		return seterr(err, el, "cannot open the media socket");

@@ -63,6 +63,7 @@ struct fhc_opts {
 	bool audio; /* publish */
 	bool video;
 	unsigned timeout_ms; /* for each blocking step */
+	const char *media;   /* the SFU's candidate address to use; NULL: its first IPv4 one */
 };
 
 /* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. */

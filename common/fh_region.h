@@ -21,7 +21,7 @@
 #include "fh_addr.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 2
+#define FH_REGION_ABI 3
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant can receive: audio and video of everyone else in a room, so a room
@@ -224,6 +224,7 @@ extern const char *const fh_drop_help[FH_DROP_MAX];
 /* Per NIC port, written by funkhaus-dp's main thread from the port's statistics. */
 #define FH_MAX_PORTS 4
 struct fh_port_counters {
+	char name[32]; /* the DPDK device: PCI address or vdev name */
 	uint64_t rx_packets;
 	uint64_t tx_packets;
 	uint64_t rx_bytes;

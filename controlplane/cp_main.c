@@ -57,7 +57,7 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		}
 		return 0;
 	}
-	if (!strcmp(sec, "dataplane") || !strcmp(sec, "dpdk"))
+	if (!strcmp(sec, "dataplane") || !strcmp(sec, "dpdk") || !strncmp(sec, "port ", 5))
 		return 0; /* funkhaus-dp's */
 	if (!strcmp(sec, "tenant"))
 		return 0; /* shown by the web client; policy arrives with tenants */

@@ -18,6 +18,7 @@ struct dp_pkt_meta {
 	struct fh_addr peer; /* source on receive, destination on send */
 	uint32_t flags;
 	uint8_t mac[6]; /* DP_META_NEIGH: the neighbour's MAC */
+	uint8_t via;	/* dpdk: index of the NIC port it came in on / goes out of */
 };
 
 #define DP_META_TRUNCATED 1u /* the datagram did not fit the buffer */
@@ -31,19 +32,22 @@ static inline struct dp_pkt_meta *dp_meta(struct rte_mbuf *m)
 struct rte_ring;
 struct fh_counters;
 
+#define DP_MAX_ETH 4 /* media NIC ports per funkhaus-dp (FH_MAX_PORTS) */
+
 struct dp_io_conf {
 	char bind_addr[64]; /* socket: "::" for every address, v4 and v6 */
 	uint16_t port;	    /* the worker's UDP port */
 	struct fh_counters *ctr;
-	/* dpdk */
-	uint16_t eth_port;
+	/* dpdk: the worker has queue `queue` on each of the n_eth media ports */
+	unsigned n_eth;
+	uint16_t eth_port[DP_MAX_ETH];
+	const void *net[DP_MAX_ETH];	  /* struct dp_net_conf of each port */
+	bool tx_csum_offload[DP_MAX_ETH]; /* the port completes IPv4 and UDP checksums */
 	uint16_t queue;
 	unsigned worker;
 	unsigned n_workers;
 	uint16_t base_port;
 	struct rte_ring **handoff; /* one per worker, multi-producer */
-	const void *net;	   /* struct dp_net_conf */
-	bool tx_csum_offload;	   /* the port completes IPv4 and UDP checksums */
 };
 
 struct dp_io_ops {

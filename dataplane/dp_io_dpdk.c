@@ -1,7 +1,9 @@
 /*
- * dp_io_dpdk: the DPDK ethdev backend. Each worker owns one RX and one TX queue of the port
- * and does its own L2/L3 with dp_net: it answers ARP, neighbour solicitations and echo
- * requests for the media addresses, resolves next hops into its neighbour table, and hands a
+ * dp_io_dpdk: the DPDK ethdev backend. Each worker owns one RX and one TX queue on every media
+ * port (one or more NICs, each with its own addresses) and does its own L2/L3 with dp_net: it
+ * answers ARP, neighbour solicitations and echo requests for the media addresses, resolves
+ * next hops into a neighbour table per port, sends each datagram out of the port its peer's
+ * checks came in on (meta->via), and hands a
  * datagram that arrived on its queue for another worker's UDP port to that worker's hand-off
  * ring (counted, so the cost of missing hardware steering is visible). Runs on the worker's
  * lcore; the port set-up runs once on the main lcore.
@@ -24,6 +26,8 @@
 #define NEIGH_REACHABLE_S 300
 #define NEIGH_SOLICIT_MS 1000
 #define IDLE_SLEEP_US 200
+#define RX_BURST_MAX 64
+#define TX_STAGE 64
 
 struct neigh {
 	struct fh_addr ip; /* port 0 */
@@ -34,37 +38,46 @@ struct neigh {
 	uint64_t solicited;
 };
 
-struct dpdk_port {
+/* One media NIC port as a worker sees it: its queue there, its addresses, its neighbours. */
+struct dpdk_eth {
 	uint16_t port_id;
+	bool tx_csum;
+	uint16_t n_tx;
+	struct dp_net_conf net;
+	struct rte_mbuf *tx[TX_STAGE];
+	struct neigh neigh[NEIGH_SIZE];
+};
+
+struct dpdk_io {
 	uint16_t queue;
 	unsigned worker;
 	unsigned n_workers;
 	uint16_t base_port;
+	unsigned n_eth;
+	unsigned next_rx; /* the port polled first, rotating so none starves the others */
 	struct rte_mempool *pool;
 	struct fh_counters *ctr;
 	struct rte_ring **handoff;
-	struct dp_net_conf net;
-	bool tx_csum;
 	uint64_t hz;
-	struct neigh neigh[NEIGH_SIZE];
+	struct dpdk_eth eth[DP_MAX_ETH];
 };
 
-static inline void ctr(struct dpdk_port *p, enum fh_ctr c, uint64_t n)
+static inline void ctr(struct dpdk_io *p, enum fh_ctr c, uint64_t n)
 {
 	__atomic_store_n(&p->ctr->ctr[c], p->ctr->ctr[c] + n, __ATOMIC_RELAXED);
 }
 
-static inline void drop(struct dpdk_port *p, enum fh_drop d)
+static inline void drop(struct dpdk_io *p, enum fh_drop d)
 {
 	__atomic_store_n(&p->ctr->drop[d], p->ctr->drop[d] + 1, __ATOMIC_RELAXED);
 }
 
-static struct neigh *neigh_slot(struct dpdk_port *p, const struct fh_addr *ip, bool create)
+static struct neigh *neigh_slot(struct dpdk_eth *e, const struct fh_addr *ip, bool create)
 {
 	uint32_t h = fh_addr_hash(ip) & (NEIGH_SIZE - 1);
 
 	for (unsigned i = 0; i < NEIGH_PROBE; i++) {
-		struct neigh *n = &p->neigh[(h + i) & (NEIGH_SIZE - 1)];
+		struct neigh *n = &e->neigh[(h + i) & (NEIGH_SIZE - 1)];
 
 		if (n->used && fh_addr_eq(&n->ip, ip))
 			return n;
@@ -78,7 +91,7 @@ static struct neigh *neigh_slot(struct dpdk_port *p, const struct fh_addr *ip, b
 	if (!create)
 		return NULL;
 	/* full neighbourhood: the home slot is recycled */
-	struct neigh *n = &p->neigh[h];
+	struct neigh *n = &e->neigh[h];
 
 	memset(n, 0, sizeof(*n));
 	n->used = true;
@@ -86,12 +99,13 @@ static struct neigh *neigh_slot(struct dpdk_port *p, const struct fh_addr *ip, b
 	return n;
 }
 
-static void neigh_learn(struct dpdk_port *p, const struct fh_addr *peer, const uint8_t mac[6])
+static void neigh_learn(struct dpdk_io *p, struct dpdk_eth *e, const struct fh_addr *peer,
+			const uint8_t mac[6])
 {
 	struct fh_addr ip = *peer;
 
 	ip.port = 0;
-	struct neigh *n = neigh_slot(p, &ip, true);
+	struct neigh *n = neigh_slot(e, &ip, true);
 
 	memcpy(n->mac, mac, 6);
 	n->valid = true;
@@ -99,12 +113,14 @@ static void neigh_learn(struct dpdk_port *p, const struct fh_addr *peer, const u
 }
 
 /* Other workers learn what this one learned from ARP/ND, through their hand-off rings. */
-static void neigh_share(struct dpdk_port *p, struct rte_mbuf *m, const struct dp_net_rx *rx)
+static void neigh_share(struct dpdk_io *p, unsigned via, struct rte_mbuf *m,
+			const struct dp_net_rx *rx)
 {
 	struct dp_pkt_meta *meta = dp_meta(m);
 
 	meta->flags = DP_META_NEIGH;
 	meta->peer = rx->peer;
+	meta->via = (uint8_t)via;
 	memcpy(meta->mac, rx->mac, 6);
 	m->data_len = 0;
 	m->pkt_len = 0;
@@ -120,27 +136,35 @@ static void neigh_share(struct dpdk_port *p, struct rte_mbuf *m, const struct dp
 
 static void *dpdk_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 {
-	struct dpdk_port *p = calloc(1, sizeof(*p));
+	struct dpdk_io *p;
 
+	if (conf->n_eth == 0 || conf->n_eth > DP_MAX_ETH) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->port_id = conf->eth_port;
 	p->queue = conf->queue;
 	p->worker = conf->worker;
 	p->n_workers = conf->n_workers;
 	p->base_port = conf->base_port;
+	p->n_eth = conf->n_eth;
 	p->pool = pool;
 	p->ctr = conf->ctr;
 	p->handoff = conf->handoff;
-	p->net = *(const struct dp_net_conf *)conf->net;
-	p->tx_csum = conf->tx_csum_offload;
 	p->hz = rte_get_tsc_hz();
+	for (unsigned i = 0; i < conf->n_eth; i++) {
+		p->eth[i].port_id = conf->eth_port[i];
+		p->eth[i].net = *(const struct dp_net_conf *)conf->net[i];
+		p->eth[i].tx_csum = conf->tx_csum_offload[i];
+	}
 	return p;
 }
 
-static void count_drop(struct dpdk_port *p, enum dp_net_drop d)
+static void count_drop(struct dpdk_io *p, enum dp_net_drop d)
 {
 	static const enum fh_drop map[] = {
 		[DP_NET_DROP_RUNT] = FH_DROP_l2_runt,
@@ -156,36 +180,22 @@ static void count_drop(struct dpdk_port *p, enum dp_net_drop d)
 	drop(p, d < sizeof(map) / sizeof(map[0]) && d ? map[d] : FH_DROP_l2_runt);
 }
 
-static void send_ctl(struct dpdk_port *p, struct rte_mbuf *m)
+static void send_ctl(struct dpdk_io *p, struct dpdk_eth *e, struct rte_mbuf *m)
 {
-	if (rte_eth_tx_burst(p->port_id, p->queue, &m, 1) != 1) {
+	if (rte_eth_tx_burst(e->port_id, p->queue, &m, 1) != 1) {
 		drop(p, FH_DROP_tx_fail);
 		rte_pktmbuf_free(m);
 	}
 }
 
-static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
+/* Takes what arrived in the worker's queue of one port; returns how many datagrams it put in
+ * pkts (at most n). ARP, ND and echo are answered here, everything else is counted. */
+static uint16_t rx_eth(struct dpdk_io *p, unsigned via, struct rte_mbuf **pkts, uint16_t n)
 {
-	struct dpdk_port *p = port;
-	struct rte_mbuf *raw[64];
+	struct dpdk_eth *e = &p->eth[via];
+	struct rte_mbuf *raw[RX_BURST_MAX];
 	uint16_t out = 0;
-
-	if (n > 64)
-		n = 64;
-	/* what other workers handed over first: datagrams for us, or neighbours to learn */
-	unsigned k = rte_ring_sc_dequeue_burst(p->handoff[p->worker], (void **)raw, n, NULL);
-
-	for (unsigned i = 0; i < k; i++) {
-		struct dp_pkt_meta *meta = dp_meta(raw[i]);
-
-		if (meta->flags & DP_META_NEIGH) {
-			neigh_learn(p, &meta->peer, meta->mac);
-			rte_pktmbuf_free(raw[i]);
-		} else {
-			pkts[out++] = raw[i];
-		}
-	}
-	uint16_t got = rte_eth_rx_burst(p->port_id, p->queue, raw, (uint16_t)(n - out));
+	uint16_t got = rte_eth_rx_burst(e->port_id, p->queue, raw, n);
 
 	for (uint16_t i = 0; i < got; i++) {
 		struct rte_mbuf *m = raw[i];
@@ -197,10 +207,10 @@ static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		dp_net_classify(&p->net, f, m->data_len, m->data_len + rte_pktmbuf_tailroom(m),
+		dp_net_classify(&e->net, f, m->data_len, m->data_len + rte_pktmbuf_tailroom(m),
 				&rx);
 		if (rx.learn)
-			neigh_learn(p, &rx.peer, rx.mac);
+			neigh_learn(p, e, &rx.peer, rx.mac);
 		switch (rx.verdict) {
 		case DP_NET_UDP: {
 			unsigned w = (unsigned)(rx.dport - p->base_port);
@@ -211,6 +221,7 @@ static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 			m->pkt_len = rx.len;
 			meta->peer = rx.peer;
 			meta->flags = 0;
+			meta->via = (uint8_t)via;
 			if (w == p->worker) {
 				pkts[out++] = m;
 			} else if (w < p->n_workers && rte_ring_mp_enqueue(p->handoff[w], m) == 0) {
@@ -234,12 +245,12 @@ static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 				struct rte_mbuf *c = rte_pktmbuf_alloc(p->pool);
 
 				if (c)
-					neigh_share(p, c, &rx);
+					neigh_share(p, via, c, &rx);
 			}
-			send_ctl(p, m);
+			send_ctl(p, e, m);
 			break;
 		case DP_NET_LEARN:
-			neigh_share(p, m, &rx);
+			neigh_share(p, via, m, &rx);
 			break;
 		default:
 			count_drop(p, rx.drop);
@@ -250,7 +261,38 @@ static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 	return out;
 }
 
-static void solicit(struct dpdk_port *p, struct neigh *n, uint64_t now)
+static uint16_t dpdk_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct dpdk_io *p = port;
+	struct rte_mbuf *raw[RX_BURST_MAX];
+	uint16_t out = 0;
+
+	if (n > RX_BURST_MAX)
+		n = RX_BURST_MAX;
+	/* what other workers handed over first: datagrams for us, or neighbours to learn */
+	unsigned k = rte_ring_sc_dequeue_burst(p->handoff[p->worker], (void **)raw, n, NULL);
+
+	for (unsigned i = 0; i < k; i++) {
+		struct dp_pkt_meta *meta = dp_meta(raw[i]);
+
+		if (meta->flags & DP_META_NEIGH) {
+			if (meta->via < p->n_eth)
+				neigh_learn(p, &p->eth[meta->via], &meta->peer, meta->mac);
+			rte_pktmbuf_free(raw[i]);
+		} else {
+			pkts[out++] = raw[i];
+		}
+	}
+	for (unsigned i = 0; i < p->n_eth && out < n; i++) {
+		unsigned via = (p->next_rx + i) % p->n_eth;
+
+		out = (uint16_t)(out + rx_eth(p, via, pkts + out, (uint16_t)(n - out)));
+	}
+	p->next_rx = (p->next_rx + 1) % p->n_eth;
+	return out;
+}
+
+static void solicit(struct dpdk_io *p, struct dpdk_eth *e, struct neigh *n, uint64_t now)
 {
 	if (n->solicited && now - n->solicited < p->hz * NEIGH_SOLICIT_MS / 1000)
 		return;
@@ -258,7 +300,7 @@ static void solicit(struct dpdk_port *p, struct neigh *n, uint64_t now)
 
 	if (!m)
 		return;
-	size_t len = dp_net_solicit(&p->net, &n->ip, rte_pktmbuf_mtod(m, uint8_t *),
+	size_t len = dp_net_solicit(&e->net, &n->ip, rte_pktmbuf_mtod(m, uint8_t *),
 				    rte_pktmbuf_tailroom(m));
 
 	if (!len) {
@@ -269,78 +311,93 @@ static void solicit(struct dpdk_port *p, struct neigh *n, uint64_t now)
 	m->pkt_len = (uint32_t)len;
 	n->solicited = now;
 	ctr(p, FH_CTR_neigh_solicited, 1);
-	send_ctl(p, m);
+	send_ctl(p, e, m);
 }
 
-/* Sends what is ready; frees and counts what the queue did not take. Returns the sent. */
-static uint16_t tx_ready(struct dpdk_port *p, struct rte_mbuf **ok, uint16_t k, uint64_t *bytes)
+/* Sends what a port has staged; frees and counts what its queue did not take. */
+static uint16_t tx_flush(struct dpdk_io *p, struct dpdk_eth *e, uint64_t *bytes)
 {
-	uint16_t s = rte_eth_tx_burst(p->port_id, p->queue, ok, k);
+	uint16_t k = e->n_tx;
+	uint16_t s = rte_eth_tx_burst(e->port_id, p->queue, e->tx, k);
 
 	for (uint16_t j = 0; j < s; j++)
-		*bytes += ok[j]->pkt_len;
+		*bytes += e->tx[j]->pkt_len;
 	for (uint16_t j = s; j < k; j++) {
 		drop(p, FH_DROP_tx_fail);
-		rte_pktmbuf_free(ok[j]);
+		rte_pktmbuf_free(e->tx[j]);
 	}
+	e->n_tx = 0;
 	return s;
+}
+
+/* Puts the headers in front of a datagram for its port's next hop; false when it cannot go. */
+static bool frame(struct dpdk_io *p, struct dpdk_eth *e, struct rte_mbuf *m, uint64_t now)
+{
+	const struct fh_addr *dst = &dp_meta(m)->peer;
+	struct fh_addr hop;
+
+	if (dp_net_next_hop(&e->net, dst, &hop) < 0) {
+		drop(p, FH_DROP_no_route);
+		return false;
+	}
+	struct neigh *nb = neigh_slot(e, &hop, true);
+
+	if (!nb->valid) {
+		solicit(p, e, nb, now);
+		drop(p, FH_DROP_no_neighbour);
+		return false;
+	}
+	if (now > nb->fresh_until)
+		solicit(p, e, nb, now); /* stale: still used while it is confirmed again */
+	size_t plen = m->data_len;
+	size_t hl = dst->family == FH_AF_INET ? 42 : 62;
+	uint8_t *payload = rte_pktmbuf_mtod(m, uint8_t *);
+
+	if (!rte_pktmbuf_prepend(m, (uint16_t)hl) ||
+	    dp_net_udp_headers(&e->net, payload, plen, nb->mac,
+			       (uint16_t)(p->base_port + p->worker), dst, e->tx_csum) != hl) {
+		drop(p, FH_DROP_no_route); /* no address of that family configured */
+		return false;
+	}
+	if (e->tx_csum) {
+		m->l2_len = DP_ETH_HLEN;
+		m->l3_len = (uint16_t)(hl - DP_ETH_HLEN - 8);
+		m->ol_flags |= dst->family == FH_AF_INET
+				       ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
+						 RTE_MBUF_F_TX_UDP_CKSUM
+				       : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+	}
+	return true;
 }
 
 static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 {
-	struct dpdk_port *p = port;
-	struct rte_mbuf *ok[64];
-	uint16_t k = 0, sent_total = 0;
+	struct dpdk_io *p = port;
+	uint16_t sent_total = 0;
 	uint64_t now = rte_rdtsc(), bytes = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		const struct fh_addr *dst = &dp_meta(m)->peer;
-		struct fh_addr hop;
+		unsigned via = dp_meta(m)->via;
 
-		if (dp_net_next_hop(&p->net, dst, &hop) < 0) {
+		if (via >= p->n_eth) {
 			drop(p, FH_DROP_no_route);
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		struct neigh *nb = neigh_slot(p, &hop, true);
+		struct dpdk_eth *e = &p->eth[via];
 
-		if (!nb->valid) {
-			solicit(p, nb, now);
-			drop(p, FH_DROP_no_neighbour);
+		if (!frame(p, e, m, now)) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (now > nb->fresh_until)
-			solicit(p, nb, now); /* stale: still used while it is confirmed again */
-		size_t plen = m->data_len;
-		size_t hl = dst->family == FH_AF_INET ? 42 : 62;
-		uint8_t *payload = rte_pktmbuf_mtod(m, uint8_t *);
-
-		if (!rte_pktmbuf_prepend(m, (uint16_t)hl) ||
-		    dp_net_udp_headers(&p->net, payload, plen, nb->mac,
-				       (uint16_t)(p->base_port + p->worker), dst,
-				       p->tx_csum) != hl) {
-			drop(p, FH_DROP_no_route); /* no address of that family configured */
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		if (p->tx_csum) {
-			m->l2_len = DP_ETH_HLEN;
-			m->l3_len = (uint16_t)(hl - DP_ETH_HLEN - 8);
-			m->ol_flags |= dst->family == FH_AF_INET
-					       ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
-							 RTE_MBUF_F_TX_UDP_CKSUM
-					       : RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-		}
-		ok[k++] = m;
-		if (k == 64) {
-			sent_total += tx_ready(p, ok, k, &bytes);
-			k = 0;
-		}
+		e->tx[e->n_tx++] = m;
+		if (e->n_tx == TX_STAGE)
+			sent_total += tx_flush(p, e, &bytes);
 	}
-	if (k)
-		sent_total += tx_ready(p, ok, k, &bytes);
+	for (unsigned i = 0; i < p->n_eth; i++)
+		if (p->eth[i].n_tx)
+			sent_total += tx_flush(p, &p->eth[i], &bytes);
 	ctr(p, FH_CTR_tx_packets, sent_total);
 	ctr(p, FH_CTR_tx_bytes, bytes);
 	return sent_total;

@@ -111,6 +111,7 @@ static uint16_t sock_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 		pkts[i]->data_len = (uint16_t)msgs[i].msg_len;
 		pkts[i]->pkt_len = msgs[i].msg_len;
 		meta->flags = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? DP_META_TRUNCATED : 0;
+		meta->via = 0; /* one socket */
 		if (fh_addr_from_sockaddr(&meta->peer, (struct sockaddr *)&from[i],
 					  msgs[i].msg_hdr.msg_namelen) < 0)
 			meta->flags |= DP_META_TRUNCATED;

@@ -44,7 +44,13 @@ struct dp_conf {
 	unsigned n_pci;
 	unsigned memory_mb;
 	char hugepages[8];
-	struct dp_net_conf net;
+	struct dp_net_conf net; /* [dpdk] ipv4/ipv6/gateway: the one port when there is one */
+	/* [port DEVICE] sections: the addresses of each media port by its DPDK device name */
+	struct {
+		char dev[64];
+		struct dp_net_conf net;
+	} port[FH_MAX_PORTS];
+	unsigned n_port;
 };
 
 static volatile bool stop;
@@ -63,12 +69,79 @@ static int set_str(char *dst, size_t cap, const char *val)
 	return 0;
 }
 
-static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *err, size_t elen)
+/* ipv4, ipv6, gateway4, gateway6 of one media port; 1 when key is none of them */
+static int net_key(struct dp_net_conf *n, const char *key, const char *val, char *err, size_t elen)
 {
-	unsigned long v;
 	struct fh_addr a;
 	uint8_t prefix;
 
+	if (!strcmp(key, "ipv4") || !strcmp(key, "ipv6")) {
+		bool v6 = key[3] == '6';
+
+		if (dp_net_parse_prefix(val, &a, &prefix) < 0 ||
+		    a.family != (v6 ? FH_AF_INET6 : FH_AF_INET)) {
+			snprintf(err, elen, "expected an address/prefix such as %s",
+				 v6 ? "fd00::2/64" : "192.0.2.10/24");
+			return -1;
+		}
+		if (v6) {
+			memcpy(n->ip6, a.ip, 16);
+			n->ip6_prefix = prefix;
+			n->has_ip6 = true;
+		} else {
+			memcpy(n->ip4, a.ip, 4);
+			n->ip4_prefix = prefix;
+			n->has_ip4 = true;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "gateway4") || !strcmp(key, "gateway6")) {
+		bool v6 = key[7] == '6';
+
+		if (fh_addr_parse(&a, val, 0) < 0 || a.family != (v6 ? FH_AF_INET6 : FH_AF_INET))
+			return -1;
+		if (v6) {
+			memcpy(n->gw6, a.ip, 16);
+			n->has_gw6 = true;
+		} else {
+			memcpy(n->gw4, a.ip, 4);
+			n->has_gw4 = true;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* [port DEVICE]: the section of that device, made on first sight */
+static int port_key(struct dp_conf *c, const char *dev, const char *key, const char *val, char *err,
+		    size_t elen)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_port; i++)
+		if (!strcmp(c->port[i].dev, dev))
+			break;
+	if (i == c->n_port) {
+		if (c->n_port == FH_MAX_PORTS) {
+			snprintf(err, elen, "at most %d media ports", FH_MAX_PORTS);
+			return -1;
+		}
+		if (!*dev || set_str(c->port[i].dev, sizeof(c->port[i].dev), dev) < 0) {
+			snprintf(err, elen, "[port DEVICE] names a PCI address or a vdev");
+			return -1;
+		}
+		c->n_port++;
+	}
+	return net_key(&c->port[i].net, key, val, err, elen) == 0 ? 0 : -1;
+}
+
+static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *err, size_t elen)
+{
+	unsigned long v;
+	int r = net_key(&c->net, key, val, err, elen);
+
+	if (r <= 0)
+		return r;
 	if (!strcmp(key, "vdev")) {
 		if (c->n_vdev == MAX_DEVS)
 			return -1;
@@ -90,40 +163,6 @@ static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *e
 			return -1;
 		return set_str(c->hugepages, sizeof(c->hugepages), val);
 	}
-	if (!strcmp(key, "ipv4") || !strcmp(key, "ipv6")) {
-		bool v6 = key[3] == '6';
-
-		if (dp_net_parse_prefix(val, &a, &prefix) < 0 ||
-		    a.family != (v6 ? FH_AF_INET6 : FH_AF_INET)) {
-			snprintf(err, elen, "expected an address/prefix such as %s",
-				 v6 ? "fd00::2/64" : "192.0.2.10/24");
-			return -1;
-		}
-		if (v6) {
-			memcpy(c->net.ip6, a.ip, 16);
-			c->net.ip6_prefix = prefix;
-			c->net.has_ip6 = true;
-		} else {
-			memcpy(c->net.ip4, a.ip, 4);
-			c->net.ip4_prefix = prefix;
-			c->net.has_ip4 = true;
-		}
-		return 0;
-	}
-	if (!strcmp(key, "gateway4") || !strcmp(key, "gateway6")) {
-		bool v6 = key[7] == '6';
-
-		if (fh_addr_parse(&a, val, 0) < 0 || a.family != (v6 ? FH_AF_INET6 : FH_AF_INET))
-			return -1;
-		if (v6) {
-			memcpy(c->net.gw6, a.ip, 16);
-			c->net.has_gw6 = true;
-		} else {
-			memcpy(c->net.gw4, a.ip, 4);
-			c->net.has_gw4 = true;
-		}
-		return 0;
-	}
 	return -1;
 }
 
@@ -141,6 +180,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	}
 	if (!strcmp(sec, "dpdk"))
 		return dpdk_key(c, key, val, err, elen);
+	if (!strncmp(sec, "port ", 5))
+		return port_key(c, sec + 5, key, val, err, elen);
 	if (strcmp(sec, "dataplane") != 0)
 		return 0; /* sections of the control plane */
 	if (!strcmp(key, "backend")) {
@@ -263,12 +304,115 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 	return 0;
 }
 
-static void port_counters(struct fh_region *reg, unsigned n_ports)
+struct media_port {
+	uint16_t id;
+	bool tx_csum;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	struct dp_net_conf net;
+};
+
+/* Matches the DPDK ports EAL found with their addresses: a [port DEVICE] section each, or the
+ * [dpdk] addresses when there is exactly one port and no such section. */
+static int media_ports(const struct dp_conf *c, struct media_port *mp, unsigned *n)
+{
+	unsigned k = 0, total = rte_eth_dev_count_avail();
+	uint16_t pid;
+
+	if (c->n_port && (c->net.has_ip4 || c->net.has_ip6)) {
+		FH_ERR("media addresses in [dpdk] and in [port ...] sections: put each port's "
+		       "addresses in its own [port DEVICE] section");
+		return -1;
+	}
+	RTE_ETH_FOREACH_DEV(pid)
+	{
+		if (k == FH_MAX_PORTS) {
+			FH_ERR("EAL found %u DPDK ports; funkhaus-dp drives at most %d (narrow "
+			       "[dpdk] "
+			       "pci/vdev)",
+			       total, FH_MAX_PORTS);
+			return -1;
+		}
+		struct media_port *m = &mp[k];
+		const struct dp_net_conf *net = NULL;
+
+		memset(m, 0, sizeof(*m));
+		m->id = pid;
+		if (rte_eth_dev_get_name_by_port(pid, m->name) != 0)
+			snprintf(m->name, sizeof(m->name), "port%u", pid);
+		for (unsigned i = 0; i < c->n_port; i++)
+			if (!strcmp(c->port[i].dev, m->name))
+				net = &c->port[i].net;
+		if (!net && c->n_port == 0 && total == 1)
+			net = &c->net;
+		if (!net || (!net->has_ip4 && !net->has_ip6)) {
+			FH_ERR("DPDK port %s has no media address: add a section [port %s] with "
+			       "ipv4 = ... and/or ipv6 = ...",
+			       m->name, m->name);
+			return -1;
+		}
+		m->net = *net;
+		k++;
+	}
+	for (unsigned i = 0; i < c->n_port; i++) {
+		bool found = false;
+
+		for (unsigned j = 0; j < k; j++)
+			found = found || !strcmp(c->port[i].dev, mp[j].name);
+		if (!found) {
+			FH_ERR("[port %s]: EAL found no such device (a PCI address as in "
+			       "0000:3b:00.0, or the vdev's name before its first comma)",
+			       c->port[i].dev);
+			return -1;
+		}
+	}
+	*n = k;
+	return k ? 0 : -1;
+}
+
+/* Starts every media port with a queue per worker and steers where the NIC can. */
+static int media_ports_start(const struct dp_conf *c, struct media_port *mp, unsigned n,
+			     struct rte_mempool **pools, struct fh_region *reg)
+{
+	char err[512];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct media_port *m = &mp[i];
+
+		if (dp_io_dpdk_port_init(m->id, c->workers, pools, m->net.mac, &m->tx_csum, err,
+					 sizeof(err)) < 0) {
+			FH_ERR("%s: %s", m->name, err);
+			return -1;
+		}
+		/* one worker has one queue: nothing to steer */
+		if (c->workers > 1) {
+			if (dp_io_dpdk_steer(m->id, c->workers, (uint16_t)c->base_port, err,
+					     sizeof(err)) == 0)
+				FH_INFO("%s: rte_flow sends each worker's UDP port to its queue",
+					m->name);
+			else
+				FH_INFO("%s: steering by RSS and hand-off between workers, counted "
+					"as handoff (%s)",
+					m->name, err);
+		}
+		m->net.port_lo = (uint16_t)c->base_port;
+		m->net.port_hi = (uint16_t)(c->base_port + c->workers - 1);
+		snprintf(reg->hdr->ports[i].name, sizeof(reg->hdr->ports[i].name), "%s", m->name);
+		FH_INFO("media port %u (%s, NUMA node %d): MAC %02x:%02x:%02x:%02x:%02x:%02x, "
+			"checksums %s",
+			i, m->name, rte_eth_dev_socket_id(m->id), m->net.mac[0], m->net.mac[1],
+			m->net.mac[2], m->net.mac[3], m->net.mac[4], m->net.mac[5],
+			m->tx_csum ? "offloaded" : "in software");
+	}
+	reg->hdr->n_ports = n;
+	return 0;
+}
+
+static void port_counters(struct fh_region *reg, const struct media_port *mp, unsigned n_ports)
 {
 	for (unsigned p = 0; p < n_ports && p < FH_MAX_PORTS; p++) {
 		struct rte_eth_stats st;
 
-		if (rte_eth_stats_get((uint16_t)p, &st) != 0)
+		if (rte_eth_stats_get(mp[p].id, &st) != 0)
 			continue;
 		struct fh_port_counters *pc = &reg->hdr->ports[p];
 
@@ -313,7 +457,7 @@ int main(int argc, char **argv)
 		FH_ERR("backend dpdk needs a NIC: [dpdk] pci = ... or vdev = ...");
 		return 2;
 	}
-	if (dpdk && !conf.net.has_ip4 && !conf.net.has_ip6) {
+	if (dpdk && !conf.net.has_ip4 && !conf.net.has_ip6 && !conf.n_port) {
 		FH_ERR("backend dpdk needs a media address: [dpdk] ipv4 = ... and/or ipv6 = ...");
 		return 2;
 	}
@@ -341,10 +485,15 @@ int main(int argc, char **argv)
 		FH_ERR("libsrtp2 initialisation failed");
 		goto out_eal;
 	}
+	static struct media_port mp[FH_MAX_PORTS];
+	unsigned n_mp = 0;
+
 	if (dpdk && rte_eth_dev_count_avail() == 0) {
 		FH_ERR("no DPDK port found (check [dpdk] pci/vdev and the NIC's driver binding)");
 		goto out_eal;
 	}
+	if (dpdk && media_ports(&conf, mp, &n_mp) < 0)
+		goto out_eal;
 
 	uint16_t ports[FH_MAX_WORKERS];
 	char region_name[64];
@@ -364,8 +513,7 @@ int main(int argc, char **argv)
 	struct rte_mempool *pools[FH_MAX_WORKERS];
 	struct rte_ring *handoff[FH_MAX_WORKERS];
 	unsigned started = 0;
-	bool tx_csum = false;
-	int socket = dpdk ? rte_eth_dev_socket_id(0) : (int)rte_socket_id();
+	int socket = dpdk ? rte_eth_dev_socket_id(mp[0].id) : (int)rte_socket_id();
 
 	if (socket < 0)
 		socket = (int)rte_socket_id();
@@ -387,30 +535,8 @@ int main(int argc, char **argv)
 			goto out_workers;
 		}
 	}
-	if (dpdk) {
-		if (dp_io_dpdk_port_init(0, conf.workers, pools, conf.net.mac, &tx_csum, err,
-					 sizeof(err)) < 0) {
-			FH_ERR("%s", err);
-			goto out_workers;
-		}
-		/* one worker has one queue: nothing to steer */
-		if (conf.workers > 1) {
-			if (dp_io_dpdk_steer(0, conf.workers, (uint16_t)conf.base_port, err,
-					     sizeof(err)) == 0)
-				FH_INFO("steering: rte_flow sends each worker's UDP port to its "
-					"queue");
-			else
-				FH_INFO("steering: RSS and hand-off between workers, counted as "
-					"handoff (%s)",
-					err);
-		}
-		conf.net.port_lo = (uint16_t)conf.base_port;
-		conf.net.port_hi = (uint16_t)(conf.base_port + conf.workers - 1);
-		reg.hdr->n_ports = 1;
-		FH_INFO("port 0: MAC %02x:%02x:%02x:%02x:%02x:%02x, checksums %s", conf.net.mac[0],
-			conf.net.mac[1], conf.net.mac[2], conf.net.mac[3], conf.net.mac[4],
-			conf.net.mac[5], tx_csum ? "offloaded" : "in software");
-	}
+	if (dpdk && media_ports_start(&conf, mp, n_mp, pools, &reg) < 0)
+		goto out_workers;
 	for (unsigned i = 0; i < conf.workers; i++) {
 		struct dp_worker_conf wc = {
 			.id = i,
@@ -421,14 +547,17 @@ int main(int argc, char **argv)
 
 		snprintf(wc.io_conf.bind_addr, sizeof(wc.io_conf.bind_addr), "%s", conf.bind);
 		wc.io_conf.port = ports[i];
-		wc.io_conf.eth_port = 0;
+		wc.io_conf.n_eth = n_mp;
+		for (unsigned k = 0; k < n_mp; k++) {
+			wc.io_conf.eth_port[k] = mp[k].id;
+			wc.io_conf.net[k] = &mp[k].net;
+			wc.io_conf.tx_csum_offload[k] = mp[k].tx_csum;
+		}
 		wc.io_conf.queue = (uint16_t)i;
 		wc.io_conf.worker = i;
 		wc.io_conf.n_workers = conf.workers;
 		wc.io_conf.base_port = (uint16_t)conf.base_port;
 		wc.io_conf.handoff = handoff;
-		wc.io_conf.net = &conf.net;
-		wc.io_conf.tx_csum_offload = tx_csum;
 		e = dp_worker_init(&workers[i], &wc, &reg, pools[i], &stop);
 		if (e < 0) {
 			FH_ERR("worker %u: cannot open UDP port %u: %s", i, ports[i], strerror(-e));
@@ -456,7 +585,7 @@ int main(int argc, char **argv)
 	while (!stop) {
 		usleep(100000);
 		if (dpdk)
-			port_counters(&reg, 1);
+			port_counters(&reg, mp, n_mp);
 		__atomic_fetch_add(&reg.hdr->heartbeat, 1, __ATOMIC_RELEASE);
 	}
 	FH_INFO("stopping");
@@ -466,9 +595,9 @@ out_workers:
 	for (unsigned i = 0; i < started; i++)
 		dp_worker_fini(&workers[i]);
 	free(workers);
-	if (dpdk) {
-		rte_eth_dev_stop(0);
-		rte_eth_dev_close(0);
+	for (unsigned i = 0; i < n_mp; i++) {
+		rte_eth_dev_stop(mp[i].id);
+		rte_eth_dev_close(mp[i].id);
 	}
 out_region:
 	fh_region_close(&reg);

@@ -156,6 +156,7 @@ static void send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
 	dp_meta(m)->peer = p->addr;
+	dp_meta(m)->via = p->via;
 	dp_worker_send(w, m);
 }
 

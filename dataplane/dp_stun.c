@@ -82,6 +82,7 @@ void dp_stun_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 	}
 	if (!p->bound) {
 		p->addr = meta->peer;
+		p->via = meta->via;
 		p->bound = true;
 		dp_addr_insert(w, &p->addr, (uint16_t)slot);
 		w->ctr->bound++;
@@ -92,6 +93,7 @@ void dp_stun_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 		/* The controlling agent nominated another path (a network change): move there. */
 		dp_addr_remove(w, &p->addr);
 		p->addr = meta->peer;
+		p->via = meta->via;
 		dp_addr_insert(w, &p->addr, (uint16_t)slot);
 		dp_worker_emit(w, FH_EVT_BOUND, (uint16_t)slot, 1);
 	}

@@ -417,6 +417,7 @@ static void dtls_down(struct dp_worker *w)
 		m->data_len = msg.len;
 		m->pkt_len = msg.len;
 		dp_meta(m)->peer = p->addr;
+		dp_meta(m)->via = p->via;
 		dp_worker_send(w, m);
 		dp_count(w, FH_CTR_dtls_down, 1);
 	}

@@ -96,6 +96,7 @@ struct dp_part {
 	char rufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
 	struct fh_addr addr;
+	uint8_t via; /* dpdk: the media port its checks came in on */
 	uint64_t last_check_tsc;
 	uint64_t next_rtcp_tsc;
 	srtp_t rx;

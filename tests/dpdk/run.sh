@@ -5,9 +5,12 @@
 #   af_xdp:    the same veth pair through net_af_xdp (AF_XDP sockets, one worker).
 #   tap:       funkhaus-dp creates a net_tap device (one worker), which is then moved into
 #              the client namespace.
+#   two_ports: two veth pairs, two media ports (net_af_packet0 and 1, two workers each with a
+#              queue on both); the second port has 10.98.0.2 and fd98::2, the client side
+#              10.98.0.1 and fd98::1 on its second link.
 # The test, the control plane and the clients run in the client namespace, which has
 # 10.99.0.1/24 and fd99::1/64; the SFU's media addresses are 10.99.0.2 and fd99::2.
-# Usage: run.sh af_packet|af_xdp|tap COMMAND ARGS...   (the test program, or node with a browser test)
+# Usage: run.sh af_packet|af_xdp|tap|two_ports COMMAND ARGS...   (the test program, or node with a browser test)
 set -eu
 mode=$1; shift
 if [ "$(id -u)" != 0 ]; then echo "SKIP: the dpdk suite needs root (network namespaces)"; exit 77; fi
@@ -38,6 +41,8 @@ veth_pair() {
 	ip -n $sfu link set $vs up
 	client_addr $vc
 }
+ports_conf=
+announce=10.99.0.2
 case $mode in
 af_packet)
 	veth_pair
@@ -69,8 +74,32 @@ AFTER
 	chmod +x "$work/after.sh"
 	after="$work/after.sh"
 	;;
+two_ports)
+	veth_pair
+	ip link add ${vs}2 type veth peer name ${vc}2
+	ip link set ${vs}2 netns $sfu
+	ip link set ${vc}2 netns $cli
+	ip -n $sfu link set ${vs}2 up
+	ip -n $cli addr add 10.98.0.1/24 dev ${vc}2
+	ip -n $cli -6 addr add fd98::1/64 dev ${vc}2 nodad
+	ip -n $cli link set ${vc}2 up
+	vdev="net_af_packet0,iface=$vs,qpairs=2
+vdev = net_af_packet1,iface=${vs}2,qpairs=2"
+	ports_conf="
+[port net_af_packet0]
+ipv4 = 10.99.0.2/24
+ipv6 = fd99::2/64
+[port net_af_packet1]
+ipv4 = 10.98.0.2/24
+ipv6 = fd98::2/64"
+	announce=10.99.0.2,10.98.0.2
+	export FUNKHAUS_TEST_PORT2=10.98.0.2
+	workers=2
+	iface=$vc
+	after=
+	;;
 *)
-	echo "usage: run.sh af_packet|af_xdp|tap ..." >&2
+	echo "usage: run.sh af_packet|af_xdp|tap|two_ports ..." >&2
 	exit 2
 	;;
 esac
@@ -80,11 +109,12 @@ backend = dpdk
 cores = float
 [dpdk]
 vdev = $vdev
-ipv4 = 10.99.0.2/24
-ipv6 = fd99::2/64
 memory = 512
 hugepages = no
+${ports_conf:-
+ipv4 = 10.99.0.2/24
+ipv6 = fd99::2/64}
 CONF
-export FUNKHAUS_DP_NETNS=$sfu FUNKHAUS_EXTRA_CONF=$work/dpdk.conf FUNKHAUS_ANNOUNCE=10.99.0.2 \
+export FUNKHAUS_DP_NETNS=$sfu FUNKHAUS_EXTRA_CONF=$work/dpdk.conf FUNKHAUS_ANNOUNCE=$announce \
 	FUNKHAUS_TEST_IFACE=$iface FUNKHAUS_TEST_WORKERS=$workers FUNKHAUS_AFTER_DP="$after"
 timeout 170 ip netns exec $cli "$@"

@@ -3,7 +3,8 @@
  * owns the other end of a veth pair through a DPDK vdev in its own namespace. The kernel
  * here resolves the SFU's addresses by ARP and ND and pings them; two rooms on two workers
  * hold calls through the DPDK port; garbage frames are counted and dropped while the calls
- * go on.
+ * go on. With two media ports (FUNKHAUS_TEST_PORT2 names the second one's address), one
+ * participant of each room reaches the SFU through each port, so every call crosses them.
  *
  * Usage: test_dpdk DP_BIN CP_BIN GEN_CERT WEB_ROOT (environment: see run.sh)
  */
@@ -26,6 +27,7 @@ struct harness h;
 
 static unsigned workers = 2;
 static bool fragments_visible = true;
+static const char *port2; /* the second media port's IPv4 address, when there is one */
 
 static uint64_t sum_ctr(enum fh_ctr c)
 {
@@ -55,9 +57,41 @@ static void resolve_and_ping(void)
 	EXPECT(sum_ctr(FH_CTR_arp_answered) > arp, "the SFU answered ARP");
 	EXPECT(sum_ctr(FH_CTR_nd_answered) > nd, "the SFU answered neighbour discovery");
 	EXPECT(sum_ctr(FH_CTR_echo_answered) >= echo + 4, "the SFU answered 4 echo requests");
+	if (port2) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "ping -q -c 2 -W 2 %s >/dev/null", port2);
+		EXPECT(system(cmd) == 0, "IPv4 ping of the second port");
+		EXPECT(system("ping -6 -q -c 2 -W 2 fd98::2 >/dev/null") == 0,
+		       "IPv6 ping of the second port");
+		EXPECT(sum_ctr(FH_CTR_echo_answered) >= echo + 8, "the second port answered echo");
+	}
 }
 
-/* The SFU's MAC, as funkhaus-dp logged it. */
+/* Both media ports carried the call both ways. */
+static void check_ports(void)
+{
+	struct fh_port_counters p0, p1;
+
+	if (!port2)
+		return;
+	EXPECT(harness_port(&h, 0, &p0) == 0 && harness_port(&h, 1, &p1) == 0 &&
+		       harness_port(&h, 2, &p1) < 0,
+	       "funkhaus-dp lists exactly two ports");
+	if (harness_port(&h, 0, &p0) < 0 || harness_port(&h, 1, &p1) < 0)
+		return;
+	EXPECT(!strcmp(p0.name, "net_af_packet0") && !strcmp(p1.name, "net_af_packet1"),
+	       "ports named %s and %s", p0.name, p1.name);
+	/* A and C (port 0) sent 80 packets each, B (port 1) 40 */
+	EXPECT(p0.rx_packets >= 160 && p0.tx_packets >= 76,
+	       "port 0 carried media (%llu in, %llu out)", (unsigned long long)p0.rx_packets,
+	       (unsigned long long)p0.tx_packets);
+	EXPECT(p1.rx_packets >= 76 && p1.tx_packets >= 152,
+	       "port 1 carried media (%llu in, %llu out)", (unsigned long long)p1.rx_packets,
+	       (unsigned long long)p1.tx_packets);
+}
+
+/* The MAC of the SFU's first media port, as funkhaus-dp logged it. */
 static int sfu_mac(uint8_t mac[6])
 {
 	char path[400], line[512];
@@ -66,8 +100,8 @@ static int sfu_mac(uint8_t mac[6])
 
 	snprintf(path, sizeof(path), "%s/dp.log", h.dir);
 	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *m = strstr(line, "MAC ");
+	while (f && ok < 0 && fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, "media port 0 ") ? strstr(line, "MAC ") : NULL;
 		unsigned v[6];
 
 		if (m && sscanf(m + 4, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4],
@@ -179,6 +213,7 @@ int main(int argc, char **argv)
 	if (getenv("FUNKHAUS_TEST_WORKERS"))
 		workers = (unsigned)atoi(getenv("FUNKHAUS_TEST_WORKERS"));
 	fragments_visible = workers == 1;
+	port2 = getenv("FUNKHAUS_TEST_PORT2");
 	if (harness_start(&h, argv, workers) < 0) {
 		harness_stop(&h, true);
 		return 1;
@@ -187,9 +222,9 @@ int main(int argc, char **argv)
 	printf("ARP, ND and ping (%d failures so far)\n", failures);
 	/* rooms are placed on the least loaded worker: two rooms, two workers */
 	struct fhc *a = join("Erster", "Anna");
-	struct fhc *b = join("Erster", "Bernd");
+	struct fhc *b = join_via("Erster", "Bernd", port2);
 	struct fhc *c = join("Zweiter", "Clara");
-	struct fhc *d = join("Zweiter", "Dora");
+	struct fhc *d = join_via("Zweiter", "Dora", port2);
 	struct fhc *all[] = {a, b, c, d};
 
 	if (a && b && c && d) {
@@ -203,11 +238,19 @@ int main(int argc, char **argv)
 		EXPECT(fhc_received_from(b, fhc_id(a), false) >= 38, "B hears A through DPDK");
 		EXPECT(last_payload_is(b, fhc_id(a), true, "A:39"), "A's last video intact at B");
 		EXPECT(fhc_received_from(d, fhc_id(c), true) >= 38, "D sees C through DPDK");
+		if (port2) { /* the way back: from the second port out of the first */
+			talk(b, "B", 40, all, 4);
+			EXPECT(fhc_received_from(a, fhc_id(b), true) >= 38, "A sees B");
+			EXPECT(last_payload_is(a, fhc_id(b), true, "B:39"),
+			       "B's last video intact");
+		}
 		EXPECT(total_received(c) == 0 && fhc_received_from(a, fhc_id(c), true) == 0,
 		       "nothing crossed between the rooms");
 		EXPECT(harness_ctr(&h, 0, FH_CTR_rtp_forwarded) > w0 &&
 			       (workers < 2 || harness_ctr(&h, 1, FH_CTR_rtp_forwarded) > w1),
 		       "every worker forwarded (rooms on different workers)");
+		pump(all, 4, 300); /* the port counters are read every 100 ms */
+		check_ports();
 		printf("calls on two workers (%d failures so far)\n", failures);
 		garbage(all, 4);
 		uint64_t before = fhc_received_from(b, fhc_id(a), true);

@@ -6,6 +6,11 @@
 
 struct fhc *join(const char *room, const char *name)
 {
+	return join_via(room, name, NULL);
+}
+
+struct fhc *join_via(const char *room, const char *name, const char *media)
+{
 	char err[256];
 	struct fhc_opts o = {.host = "127.0.0.1",
 			     .port = h.port,
@@ -13,7 +18,8 @@ struct fhc *join(const char *room, const char *name)
 			     .name = name,
 			     .audio = true,
 			     .video = true,
-			     .timeout_ms = 5000};
+			     .timeout_ms = 5000,
+			     .media = media};
 	struct fhc *c = fhc_connect(&o, err, sizeof(err));
 
 	if (!c) {

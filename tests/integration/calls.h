@@ -13,6 +13,8 @@ extern struct harness h; /* defined by the test */
 
 /* Joins a room with audio and video through the harness' control plane. */
 struct fhc *join(const char *room, const char *name);
+/* The same, with media to the SFU's candidate at address media. */
+struct fhc *join_via(const char *room, const char *name, const char *media);
 /* Drives every client for ms milliseconds. */
 void pump(struct fhc **cs, int n, int ms);
 /* Sends n audio and n video packets "tag:i" from c, pumping everyone in between. */

@@ -162,6 +162,21 @@ static uint64_t peek(struct harness *h, unsigned w, int drop, int idx)
 	return v;
 }
 
+int harness_port(struct harness *h, unsigned port, struct fh_port_counters *out)
+{
+	struct fh_region r;
+	int rc = -1;
+
+	if (fh_region_peek(&r, h->region) < 0)
+		return -1;
+	if (port < r.hdr->n_ports && port < FH_MAX_PORTS) {
+		*out = r.hdr->ports[port];
+		rc = 0;
+	}
+	fh_region_close(&r);
+	return rc;
+}
+
 uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d)
 {
 	return peek(h, worker, 1, d);

@@ -33,6 +33,8 @@ void harness_stop(struct harness *h, bool show_logs);
 /* The worker's counters through a read-only view of the region. */
 uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d);
 uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c);
+/* A NIC port's counters (DPDK backend); -1 when funkhaus-dp has no such port. */
+int harness_port(struct harness *h, unsigned port, struct fh_port_counters *out);
 
 #define EXPECT(cond, ...)                                                               \
 	do {                                                                            \
