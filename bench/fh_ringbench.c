@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 	wc.io_conf.n_workers = 1;
 	wc.io_conf.base_port = SFU_PORT;
 	wc.io_conf.handoff = handoff;
+	wc.io_conf.tx_drain_us = DP_TX_DRAIN_US_DEFAULT;
 	if (dp_worker_init(&w, &wc, &reg, wpool, &stop) < 0)
 		return 1;
 	rte_eal_remote_launch(dp_worker_main, &w, rte_get_next_lcore(-1, 1, 0));

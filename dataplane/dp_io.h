@@ -32,7 +32,8 @@ static inline struct dp_pkt_meta *dp_meta(struct rte_mbuf *m)
 struct rte_ring;
 struct fh_counters;
 
-#define DP_MAX_ETH 4 /* media NIC ports per funkhaus-dp (FH_MAX_PORTS) */
+#define DP_MAX_ETH 4		  /* media NIC ports per funkhaus-dp (FH_MAX_PORTS) */
+#define DP_TX_DRAIN_US_DEFAULT 50 /* [dpdk] tx_drain_us */
 
 struct dp_io_conf {
 	char bind_addr[64]; /* socket: "::" for every address, v4 and v6 */
@@ -48,6 +49,7 @@ struct dp_io_conf {
 	unsigned n_workers;
 	uint16_t base_port;
 	struct rte_ring **handoff; /* one per worker, multi-producer */
+	unsigned tx_drain_us;	   /* how long a short TX burst may wait for more; 0: never */
 };
 
 struct dp_io_ops {
@@ -56,10 +58,15 @@ struct dp_io_ops {
 	void *(*open)(const struct dp_io_conf *conf, struct rte_mempool *pool);
 	/* Receives up to n datagrams; never blocks. */
 	uint16_t (*rx_burst)(void *port, struct rte_mbuf **pkts, uint16_t n);
-	/* Takes n datagrams (their meta holds the destination) and consumes all of them: what it
-	 * cannot send it frees and counts under its reason. Returns how many went out. */
+	/* Takes n datagrams (their meta holds the destination) and consumes all of them: it sends
+	 * them, or stages them for drain, or frees and counts them under their reason. Returns
+	 * how many went out during the call. */
 	uint16_t (*tx_burst)(void *port, struct rte_mbuf **pkts, uint16_t n);
-	/* Sleeps until there may be something to receive, at most timeout_ms. */
+	/* Called every loop turn with the TSC: sends staged datagrams whose time is up. May be
+	 * NULL (the backend sends everything in tx_burst). */
+	void (*drain)(void *port, uint64_t now);
+	/* Sends anything staged, then sleeps until there may be something to receive, at most
+	 * timeout_ms. */
 	void (*idle)(void *port, unsigned timeout_ms);
 	void (*close)(void *port);
 };

@@ -27,7 +27,7 @@
 #define NEIGH_SOLICIT_MS 1000
 #define IDLE_SLEEP_US 200
 #define RX_BURST_MAX 64
-#define TX_STAGE 64
+#define TX_BURST 32 /* a port's staged datagrams go out when this many wait */
 
 struct neigh {
 	struct fh_addr ip; /* port 0 */
@@ -43,8 +43,9 @@ struct dpdk_eth {
 	uint16_t port_id;
 	bool tx_csum;
 	uint16_t n_tx;
+	uint64_t staged_at; /* TSC when the oldest staged datagram was staged */
 	struct dp_net_conf net;
-	struct rte_mbuf *tx[TX_STAGE];
+	struct rte_mbuf *tx[TX_BURST];
 	struct neigh neigh[NEIGH_SIZE];
 };
 
@@ -59,6 +60,7 @@ struct dpdk_io {
 	struct fh_counters *ctr;
 	struct rte_ring **handoff;
 	uint64_t hz;
+	uint64_t drain_tsc; /* how long a short burst may wait for more; 0: never */
 	struct dpdk_eth eth[DP_MAX_ETH];
 };
 
@@ -156,6 +158,7 @@ static void *dpdk_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 	p->ctr = conf->ctr;
 	p->handoff = conf->handoff;
 	p->hz = rte_get_tsc_hz();
+	p->drain_tsc = p->hz * conf->tx_drain_us / 1000000;
 	for (unsigned i = 0; i < conf->n_eth; i++) {
 		p->eth[i].port_id = conf->eth_port[i];
 		p->eth[i].net = *(const struct dp_net_conf *)conf->net[i];
@@ -315,19 +318,37 @@ static void solicit(struct dpdk_io *p, struct dpdk_eth *e, struct neigh *n, uint
 }
 
 /* Sends what a port has staged; frees and counts what its queue did not take. */
-static uint16_t tx_flush(struct dpdk_io *p, struct dpdk_eth *e, uint64_t *bytes)
+static uint16_t tx_flush(struct dpdk_io *p, struct dpdk_eth *e)
 {
 	uint16_t k = e->n_tx;
 	uint16_t s = rte_eth_tx_burst(e->port_id, p->queue, e->tx, k);
+	uint64_t bytes = 0;
 
 	for (uint16_t j = 0; j < s; j++)
-		*bytes += e->tx[j]->pkt_len;
+		bytes += e->tx[j]->pkt_len;
 	for (uint16_t j = s; j < k; j++) {
 		drop(p, FH_DROP_tx_fail);
 		rte_pktmbuf_free(e->tx[j]);
 	}
 	e->n_tx = 0;
+	e->staged_at = 0;
+	ctr(p, FH_CTR_tx_packets, s);
+	ctr(p, FH_CTR_tx_bytes, bytes);
 	return s;
+}
+
+/* Sends every port's staged datagrams that waited drain_tsc or longer (all with force). */
+static uint16_t tx_drain(struct dpdk_io *p, uint64_t now, bool force)
+{
+	uint16_t sent = 0;
+
+	for (unsigned i = 0; i < p->n_eth; i++) {
+		struct dpdk_eth *e = &p->eth[i];
+
+		if (e->n_tx && (force || (int64_t)(now - e->staged_at) >= (int64_t)p->drain_tsc))
+			sent = (uint16_t)(sent + tx_flush(p, e));
+	}
+	return sent;
 }
 
 /* Puts the headers in front of a datagram for its port's next hop; false when it cannot go. */
@@ -370,11 +391,13 @@ static bool frame(struct dpdk_io *p, struct dpdk_eth *e, struct rte_mbuf *m, uin
 	return true;
 }
 
+/* Stages datagrams per port and sends a port's stage when TX_BURST wait; what is left waits
+ * for more until the drain timer (dpdk_drain, dpdk_idle) sends it. */
 static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct dpdk_io *p = port;
 	uint16_t sent_total = 0;
-	uint64_t now = rte_rdtsc(), bytes = 0;
+	uint64_t now = rte_rdtsc();
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -391,27 +414,36 @@ static uint16_t dpdk_tx(void *port, struct rte_mbuf **pkts, uint16_t n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		if (e->n_tx == 0)
+			e->staged_at = now;
 		e->tx[e->n_tx++] = m;
-		if (e->n_tx == TX_STAGE)
-			sent_total += tx_flush(p, e, &bytes);
+		if (e->n_tx == TX_BURST)
+			sent_total = (uint16_t)(sent_total + tx_flush(p, e));
 	}
-	for (unsigned i = 0; i < p->n_eth; i++)
-		if (p->eth[i].n_tx)
-			sent_total += tx_flush(p, &p->eth[i], &bytes);
-	ctr(p, FH_CTR_tx_packets, sent_total);
-	ctr(p, FH_CTR_tx_bytes, bytes);
+	if (p->drain_tsc == 0)
+		sent_total = (uint16_t)(sent_total + tx_drain(p, now, true));
 	return sent_total;
+}
+
+static void dpdk_drain(void *port, uint64_t now)
+{
+	tx_drain(port, now, false);
 }
 
 static void dpdk_idle(void *port, unsigned timeout_ms)
 {
-	(void)port;
+	/* nothing waits in a stage while the worker naps */
+	tx_drain(port, 0, true);
 	/* A short nap instead of epoll: no 100 % spin on an idle box, little added latency. */
 	rte_delay_us_sleep(timeout_ms * 1000 < IDLE_SLEEP_US ? timeout_ms * 1000 : IDLE_SLEEP_US);
 }
 
 static void dpdk_close(void *port)
 {
+	struct dpdk_io *p = port;
+
+	for (unsigned i = 0; i < p->n_eth; i++)
+		rte_pktmbuf_free_bulk(p->eth[i].tx, p->eth[i].n_tx);
 	free(port);
 }
 
@@ -420,6 +452,7 @@ const struct dp_io_ops dp_io_dpdk_ops = {
 	.open = dpdk_open,
 	.rx_burst = dpdk_rx,
 	.tx_burst = dpdk_tx,
+	.drain = dpdk_drain,
 	.idle = dpdk_idle,
 	.close = dpdk_close,
 };

@@ -43,6 +43,7 @@ struct dp_conf {
 	char pci[MAX_DEVS][32];
 	unsigned n_pci;
 	unsigned memory_mb;
+	unsigned tx_drain_us;
 	char hugepages[8];
 	struct dp_net_conf net; /* [dpdk] ipv4/ipv6/gateway: the one port when there is one */
 	/* [port DEVICE] sections: the addresses of each media port by its DPDK device name */
@@ -156,6 +157,12 @@ static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *e
 		if (fh_conf_uint(val, 64, 1 << 20, &v) < 0)
 			return -1;
 		c->memory_mb = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(key, "tx_drain_us")) {
+		if (fh_conf_uint(val, 0, 1000, &v) < 0)
+			return -1;
+		c->tx_drain_us = (unsigned)v;
 		return 0;
 	}
 	if (!strcmp(key, "hugepages")) {
@@ -440,6 +447,7 @@ int main(int argc, char **argv)
 		.max_video_bitrate = 1500000,
 		.mbufs = 8191,
 		.memory_mb = 512,
+		.tx_drain_us = DP_TX_DRAIN_US_DEFAULT,
 		.hugepages = "auto",
 	};
 	bool done;
@@ -558,6 +566,7 @@ int main(int argc, char **argv)
 		wc.io_conf.n_workers = conf.workers;
 		wc.io_conf.base_port = (uint16_t)conf.base_port;
 		wc.io_conf.handoff = handoff;
+		wc.io_conf.tx_drain_us = conf.tx_drain_us;
 		e = dp_worker_init(&workers[i], &wc, &reg, pools[i], &stop);
 		if (e < 0) {
 			FH_ERR("worker %u: cannot open UDP port %u: %s", i, ports[i], strerror(-e));

@@ -558,6 +558,8 @@ int dp_worker_main(void *arg)
 			next_timer = now + w->hz / 10;
 		}
 		dp_worker_flush(w);
+		if (w->io->drain)
+			w->io->drain(w->port, rte_rdtsc());
 
 		uint64_t end = rte_rdtsc();
 
