@@ -1,7 +1,8 @@
 /*
  * fhc: Funkhaus' C client library (see fhc.h). Blocking steps are bounded by the caller's
- * timeout; after connect everything is driven by fhc_poll over two file descriptors, the
- * signalling TLS socket and the media UDP socket.
+ * timeout; after connect everything is driven by fhc_poll over the signalling TLS socket and
+ * the media UDP socket of each leg (one with Funkhaus; with Janus one to publish, one to
+ * receive).
  */
 #include "fhc.h"
 
@@ -40,9 +41,30 @@ struct ml {
 	char mid[8];
 	bool video;
 	bool send;     /* ours */
+	bool off;      /* Janus' offer: rejected or inactive */
+	char kind[12]; /* Janus' offer: media, protocol, first payload type and its rtpmap */
+	char proto[32];
+	char pt[16];
+	char rtpmap[64];
 	uint32_t ssrc; /* what the server sends us on it */
 	uint32_t rtx_ssrc;
 	char stream_id[24];
+};
+
+/* One peer connection: Funkhaus needs one per participant, Janus one to publish and one to
+ * subscribe. */
+struct leg {
+	int udp;
+	struct sockaddr_storage sfu;
+	socklen_t sfu_len;
+	char rufrag[64], rpwd[128];
+	SSL_CTX *dtls_ctx;
+	SSL *dtls;
+	srtp_t srtp_tx, srtp_rx;
+	bool media_up;
+	uint64_t last_check_ms;
+	struct ml ml[MAX_ML];
+	unsigned n_ml;
 };
 
 struct fhc {
@@ -58,30 +80,32 @@ struct fhc {
 	bool ws_open;
 	char id[24];
 	int last_error;
-	/* media */
-	int udp;
-	struct sockaddr_storage sfu;
-	socklen_t sfu_len;
+	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
+	struct leg leg[2];
+	unsigned n_leg;
 	char lufrag[16], lpwd[40];
-	char rufrag[64], rpwd[128];
-	SSL_CTX *dtls_ctx;
-	SSL *dtls;
 	EVP_PKEY *key;
 	X509 *cert;
 	char fp[128];
-	srtp_t srtp_tx, srtp_rx;
-	bool media_up;
 	uint32_t a_ssrc, v_ssrc, v_rtx_ssrc;
 	uint16_t a_seq, v_seq;
 	uint32_t a_ts, v_ts;
 	uint64_t sess_ver;
-	struct ml ml[MAX_ML];
-	unsigned n_ml;
 	unsigned want_audio, want_video;
 	bool offer_pending, offer_again;
-	uint64_t last_check_ms;
 	struct fhc_stream_stats st[FHC_MAX_RECV];
 	unsigned n_st;
+	char profile[8]; /* the SRTP profile DTLS chose: gcm or cm */
+	/* Janus: session, publisher and subscriber handles, room, our feed, whom we receive */
+	uint64_t j_session, j_pub, j_sub, j_room, j_feed;
+	unsigned j_txn;
+	uint64_t j_keepalive_ms;
+	bool j_sub_joined; /* the subscriber handle joined the room */
+	bool j_sub_busy;   /* a join or subscribe waits for Janus' offer */
+	uint64_t j_known[FHC_MAX_RECV];
+	unsigned j_n_known;
+	uint64_t j_queue[FHC_MAX_RECV]; /* publishers to subscribe to next */
+	unsigned j_n_queue;
 	uint64_t pli_received;
 	struct fhc_latency lat;
 };
@@ -418,11 +442,13 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 
 	RAND_bytes(key, sizeof(key));
 	EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
+	/* Janus speaks its own subprotocol on / */
 	int n = snprintf(req, sizeof(req),
-			 "GET /ws HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
+			 "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-			 "Sec-WebSocket-Version: 13\r\n\r\n",
-			 c->o.host, c->o.port, b64);
+			 "Sec-WebSocket-Version: 13\r\n%s\r\n",
+			 c->o.janus ? "/" : "/ws", c->o.host, c->o.port, b64,
+			 c->o.janus ? "Sec-WebSocket-Protocol: janus-protocol\r\n" : "");
 
 	if (tls_write_all(c, req, (size_t)n) < 0)
 		return seterr(err, el, "cannot send the WebSocket upgrade");
@@ -447,9 +473,26 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 
 /* ---- SDP ---- */
 
-static char *build_offer(struct fhc *c)
+/* Our host candidate, for Janus (Funkhaus learns our address from the checks alone). */
+static size_t put_candidate(const struct leg *l, char *s, size_t cap)
 {
-	size_t cap = 8192 + 1024 * c->n_ml, n = 0;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char ip[INET_ADDRSTRLEN];
+
+	if (l->udp < 0 || getsockname(l->udp, (struct sockaddr *)&sa, &sl) < 0 ||
+	    !inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip)))
+		return 0;
+	return (size_t)snprintf(s, cap,
+				"a=candidate:1 1 udp 2122260223 %s %u typ host\r\n"
+				"a=end-of-candidates\r\n",
+				ip, ntohs(sa.sin_port));
+}
+
+/* The offer of leg 0: what we publish and, with Funkhaus, what we receive. */
+static char *build_offer(struct fhc *c, struct leg *l)
+{
+	size_t cap = 8192 + 1024 * l->n_ml, n = 0;
 	char *s = malloc(cap);
 
 	if (!s)
@@ -457,19 +500,22 @@ static char *build_offer(struct fhc *c)
 #define P(...) n += (size_t)snprintf(s + n, cap - n, __VA_ARGS__)
 	P("v=0\r\no=- 1 %llu IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE",
 	  (unsigned long long)++c->sess_ver);
-	for (unsigned i = 0; i < c->n_ml; i++)
-		P(" %s", c->ml[i].mid);
+	for (unsigned i = 0; i < l->n_ml; i++)
+		P(" %s", l->ml[i].mid);
 	P("\r\n");
-	for (unsigned i = 0; i < c->n_ml; i++) {
-		struct ml *m = &c->ml[i];
+	for (unsigned i = 0; i < l->n_ml; i++) {
+		struct ml *m = &l->ml[i];
 
 		if (m->video)
 			P("m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n");
 		else
 			P("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
 		P("c=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", c->lufrag, c->lpwd);
-		P("a=fingerprint:%s\r\na=setup:actpass\r\na=mid:%s\r\na=%s\r\na=rtcp-mux\r\n",
-		  c->fp, m->mid, m->send ? "sendonly" : "recvonly");
+		/* we are the DTLS client either way: Janus answers an actpass offer as client */
+		P("a=fingerprint:%s\r\na=setup:%s\r\na=mid:%s\r\na=%s\r\na=rtcp-mux\r\n", c->fp,
+		  c->o.janus ? "active" : "actpass", m->mid, m->send ? "sendonly" : "recvonly");
+		if (c->o.janus)
+			n += put_candidate(l, s + n, cap - n);
 		if (m->video) {
 			P("a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack "
 			  "pli\r\n");
@@ -488,55 +534,127 @@ static char *build_offer(struct fhc *c)
 	return s;
 }
 
-static void parse_answer(struct fhc *c, const char *sdp)
+/* Janus' offer on the subscriber leg, answered line by line: receive what it sends with the
+ * first payload type it lists, refuse what it turned off. */
+static char *build_answer(struct fhc *c, struct leg *l)
+{
+	size_t cap = 4096 + 1024 * l->n_ml, n = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return NULL;
+#define P(...) n += (size_t)snprintf(s + n, cap - n, __VA_ARGS__)
+	P("v=0\r\no=- 2 %llu IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE",
+	  (unsigned long long)++c->sess_ver);
+	for (unsigned i = 0; i < l->n_ml; i++)
+		if (!l->ml[i].off)
+			P(" %s", l->ml[i].mid);
+	P("\r\n");
+	for (unsigned i = 0; i < l->n_ml; i++) {
+		struct ml *m = &l->ml[i];
+
+		P("m=%s %d %s %s\r\nc=IN IP4 0.0.0.0\r\na=mid:%s\r\n", m->kind, m->off ? 0 : 9,
+		  m->proto, m->pt, m->mid);
+		if (m->off) {
+			P("a=inactive\r\n");
+			continue;
+		}
+		P("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:%s\r\na=setup:active\r\n"
+		  "a=recvonly\r\na=rtcp-mux\r\n",
+		  c->lufrag, c->lpwd, c->fp);
+		if (m->rtpmap[0])
+			P("a=rtpmap:%s\r\n", m->rtpmap);
+		if (m->video)
+			P("a=rtcp-fb:%s nack\r\na=rtcp-fb:%s nack pli\r\n", m->pt, m->pt);
+		n += put_candidate(l, s + n, cap - n);
+	}
+#undef P
+	return s;
+}
+
+/*
+ * Reads the SFU's SDP into a leg: ICE credentials, its first usable candidate, and per m-line
+ * what it sends us. An answer maps onto our m-lines; an offer (Janus, subscriber leg) makes
+ * the m-lines.
+ */
+static void parse_sdp(struct fhc *c, struct leg *l, const char *sdp, bool offer)
 {
 	int idx = -1;
 	const char *p = sdp;
 
+	if (offer)
+		l->n_ml = 0;
 	while (p && *p) {
 		const char *e = strstr(p, "\r\n");
-		size_t l = e ? (size_t)(e - p) : strlen(p);
+		size_t len = e ? (size_t)(e - p) : strlen(p);
 		char line[512];
 
-		if (l >= sizeof(line))
-			l = sizeof(line) - 1;
-		memcpy(line, p, l);
-		line[l] = '\0';
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;
+		memcpy(line, p, len);
+		line[len] = '\0';
 		p = e ? e + 2 : NULL;
+		struct ml *m = idx >= 0 && idx < (int)l->n_ml ? &l->ml[idx] : NULL;
+
 		if (!strncmp(line, "m=", 2)) {
 			idx++;
-			if (idx < (int)c->n_ml) {
-				c->ml[idx].ssrc = 0;
-				c->ml[idx].stream_id[0] = '\0';
+			if (offer && idx < MAX_ML) {
+				unsigned port = 0;
+
+				m = &l->ml[idx];
+				memset(m, 0, sizeof(*m));
+				l->n_ml = (unsigned)idx + 1;
+				if (sscanf(line, "m=%11s %u %31s %15s", m->kind, &port, m->proto,
+					   m->pt) != 4)
+					m->off = true;
+				m->off = m->off || port == 0 ||
+					 (strcmp(m->kind, "audio") && strcmp(m->kind, "video"));
+				m->video = !strcmp(m->kind, "video");
+				snprintf(m->mid, sizeof(m->mid), "%d", idx & 0xffff);
+			} else if (idx < (int)l->n_ml) {
+				l->ml[idx].ssrc = 0;
+				l->ml[idx].stream_id[0] = '\0';
 			}
 		} else if (!strncmp(line, "a=ice-ufrag:", 12)) {
-			snprintf(c->rufrag, sizeof(c->rufrag), "%.63s", line + 12);
+			snprintf(l->rufrag, sizeof(l->rufrag), "%.63s", line + 12);
 		} else if (!strncmp(line, "a=ice-pwd:", 10)) {
-			snprintf(c->rpwd, sizeof(c->rpwd), "%.127s", line + 10);
-		} else if (!strncmp(line, "a=candidate:", 12) && !c->sfu_len) {
-			char ip[64];
+			snprintf(l->rpwd, sizeof(l->rpwd), "%.127s", line + 10);
+		} else if (!strncmp(line, "a=candidate:", 12) && !l->sfu_len) {
+			char ip[64], proto[8];
 			unsigned port;
 			struct fh_addr a;
 
-			if (sscanf(line, "a=candidate:%*s %*s udp %*s %63s %u typ host", ip,
-				   &port) == 2 &&
+			if (sscanf(line, "a=candidate:%*s %*s %7s %*s %63s %u typ host", proto, ip,
+				   &port) == 3 &&
+			    !strcasecmp(proto, "udp") &&
 			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 && a.family == FH_AF_INET &&
 			    (!c->o.media || !strcmp(c->o.media, ip)))
-				c->sfu_len = fh_addr_to_sockaddr(&a, &c->sfu);
-		} else if (!strncmp(line, "a=ssrc-group:FID ", 17) && idx >= 0 &&
-			   idx < (int)c->n_ml) {
+				l->sfu_len = fh_addr_to_sockaddr(&a, &l->sfu);
+		} else if (!m) {
+			continue;
+		} else if (offer && !strncmp(line, "a=mid:", 6)) {
+			snprintf(m->mid, sizeof(m->mid), "%.7s", line + 6);
+		} else if (offer && !strcmp(line, "a=inactive")) {
+			m->off = true;
+		} else if (offer && !strncmp(line, "a=rtpmap:", 9) && !m->rtpmap[0] &&
+			   !strncmp(line + 9, m->pt, strlen(m->pt)) &&
+			   line[9 + strlen(m->pt)] == ' ') {
+			snprintf(m->rtpmap, sizeof(m->rtpmap), "%.63s", line + 9);
+		} else if (!strncmp(line, "a=ssrc-group:FID ", 17)) {
 			unsigned long a1, a2;
 
 			if (sscanf(line + 17, "%lu %lu", &a1, &a2) == 2)
-				c->ml[idx].rtx_ssrc = (uint32_t)a2;
-		} else if (!strncmp(line, "a=ssrc:", 7) && idx >= 0 && idx < (int)c->n_ml) {
-			unsigned long s;
+				m->rtx_ssrc = (uint32_t)a2;
+		} else if (!strncmp(line, "a=ssrc:", 7) && !m->ssrc) {
+			unsigned long ssrc;
 			char sid[32];
 
-			if (sscanf(line + 7, "%lu msid:%31s", &s, sid) == 2 && !c->ml[idx].ssrc) {
-				c->ml[idx].ssrc = (uint32_t)s;
-				snprintf(c->ml[idx].stream_id, sizeof(c->ml[idx].stream_id),
-					 "%.23s", sid);
+			if (sscanf(line + 7, "%lu msid:%31s", &ssrc, sid) == 2) {
+				m->ssrc = (uint32_t)ssrc;
+				snprintf(m->stream_id, sizeof(m->stream_id), "%.23s", sid);
+			} else if (offer && sscanf(line + 7, "%lu", &ssrc) == 1) {
+				m->ssrc = (uint32_t)
+					ssrc; /* Janus: the stream's feed comes with the event */
 			}
 		}
 	}
@@ -544,29 +662,30 @@ static void parse_answer(struct fhc *c, const char *sdp)
 
 static int send_offer(struct fhc *c)
 {
+	struct leg *l = &c->leg[0];
 	unsigned have_a = 0, have_v = 0;
 
-	for (unsigned i = 0; i < c->n_ml; i++) {
-		if (c->ml[i].send)
+	for (unsigned i = 0; i < l->n_ml; i++) {
+		if (l->ml[i].send)
 			continue;
-		if (c->ml[i].video)
+		if (l->ml[i].video)
 			have_v++;
 		else
 			have_a++;
 	}
-	while ((have_a < c->want_audio || have_v < c->want_video) && c->n_ml < MAX_ML) {
-		struct ml *m = &c->ml[c->n_ml];
+	while ((have_a < c->want_audio || have_v < c->want_video) && l->n_ml < MAX_ML) {
+		struct ml *m = &l->ml[l->n_ml];
 
 		memset(m, 0, sizeof(*m));
-		snprintf(m->mid, sizeof(m->mid), "%u", c->n_ml);
+		snprintf(m->mid, sizeof(m->mid), "%u", l->n_ml);
 		m->video = have_a >= c->want_audio;
 		if (m->video)
 			have_v++;
 		else
 			have_a++;
-		c->n_ml++;
+		l->n_ml++;
 	}
-	char *sdp = build_offer(c);
+	char *sdp = build_offer(c, l);
 
 	if (!sdp)
 		return -1;
@@ -579,14 +698,14 @@ static int send_offer(struct fhc *c)
 
 /* ---- ICE, DTLS, SRTP ---- */
 
-static int check_with(struct fhc *c, const char *pwd)
+static int check_with(struct leg *l, const char *lufrag, const char *pwd)
 {
 	uint8_t buf[256], tid[12];
 	char user[200];
 	struct fh_stun_builder b;
 
 	RAND_bytes(tid, sizeof(tid));
-	snprintf(user, sizeof(user), "%s:%s", c->rufrag, c->lufrag);
+	snprintf(user, sizeof(user), "%s:%s", l->rufrag, lufrag);
 	fh_stun_build_start(&b, buf, sizeof(buf), FH_STUN_BINDING_REQUEST, tid);
 	fh_stun_build_attr(&b, FH_STUN_ATTR_USERNAME, user, (uint16_t)strlen(user));
 	fh_stun_build_u32(&b, FH_STUN_ATTR_PRIORITY, 0x6e0001ff);
@@ -596,60 +715,80 @@ static int check_with(struct fhc *c, const char *pwd)
 	fh_stun_build_fingerprint(&b);
 	size_t n = fh_stun_build_end(&b);
 
-	return n && send(c->udp, buf, n, 0) == (ssize_t)n ? 0 : -1;
+	return n && send(l->udp, buf, n, 0) == (ssize_t)n ? 0 : -1;
 }
 
-static int send_check(struct fhc *c)
+static int send_check(struct fhc *c, struct leg *l)
 {
-	c->last_check_ms = now_ms();
-	return check_with(c, c->rpwd);
+	l->last_check_ms = now_ms();
+	return check_with(l, c->lufrag, l->rpwd);
 }
 
 int fhc_send_check_with(struct fhc *c, const char *pwd)
 {
-	return c->udp >= 0 ? check_with(c, pwd) : -1;
+	return c->leg[0].udp >= 0 ? check_with(&c->leg[0], c->lufrag, pwd) : -1;
 }
 
 int fhc_send_raw(struct fhc *c, const uint8_t *data, size_t len, bool protect)
 {
+	struct leg *l = &c->leg[0];
 	uint8_t buf[1600];
 	int n = (int)len;
 
-	if (c->udp < 0 || len > 1400 || (protect && !c->media_up))
+	if (l->udp < 0 || len > 1400 || (protect && !l->media_up))
 		return -1;
 	memcpy(buf, data, len);
-	if (protect && srtp_protect(c->srtp_tx, buf, &n) != srtp_err_status_ok)
+	if (protect && srtp_protect(l->srtp_tx, buf, &n) != srtp_err_status_ok)
 		return -1;
-	return send(c->udp, buf, (size_t)n, 0) == n ? 0 : -1;
+	return send(l->udp, buf, (size_t)n, 0) == n ? 0 : -1;
 }
 
-static int ice(struct fhc *c, char *err, size_t el)
+/* The leg's UDP socket; Janus gets its address as our candidate before ICE. */
+static int leg_socket(struct fhc *c, struct leg *l)
 {
-	uint64_t deadline = now_ms() + c->o.timeout_ms;
+	if (l->udp >= 0)
+		return 0;
+	l->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (l->udp < 0)
+		return -1;
+	/* the address the signalling connection leaves from reaches the SFU */
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
 
-	if (!c->sfu_len)
-		return seterr(err, el, "the answer has no usable IPv4 candidate%s%s",
-			      c->o.media ? " at " : "", c->o.media ? c->o.media : "");
-	c->udp = socket(c->sfu.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (c->udp < 0 || connect(c->udp, (struct sockaddr *)&c->sfu, c->sfu_len) < 0)
-		return seterr(err, el, "cannot open the media socket");
+	if (getsockname(c->tcp, (struct sockaddr *)&local, &ll) == 0 &&
+	    local.ss_family == AF_INET) {
+		((struct sockaddr_in *)&local)->sin_port = 0;
+		bind(l->udp, (struct sockaddr *)&local, ll);
+	}
 	/* room for the key frames of a whole room arriving together, as a browser has */
 	int big = 4 << 20;
 
-	setsockopt(c->udp, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(l->udp, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	return 0;
+}
+
+static int ice(struct fhc *c, struct leg *l, char *err, size_t el)
+{
+	uint64_t deadline = now_ms() + c->o.timeout_ms;
+
+	if (!l->sfu_len)
+		return seterr(err, el, "the SFU's SDP has no usable IPv4 candidate%s%s",
+			      c->o.media ? " at " : "", c->o.media ? c->o.media : "");
+	if (leg_socket(c, l) < 0 || connect(l->udp, (struct sockaddr *)&l->sfu, l->sfu_len) < 0)
+		return seterr(err, el, "cannot open the media socket");
 	while (now_ms() < deadline) {
 		uint8_t buf[1500];
 
-		send_check(c);
-		if (wait_fd(c->udp, POLLIN, 200) <= 0)
+		send_check(c, l);
+		if (wait_fd(l->udp, POLLIN, 200) <= 0)
 			continue;
-		ssize_t n = recv(c->udp, buf, sizeof(buf), 0);
+		ssize_t n = recv(l->udp, buf, sizeof(buf), 0);
 		struct fh_stun_msg m;
 
 		if (n > 0 && fh_stun_parse(buf, (size_t)n, &m) == FH_STUN_OK &&
 		    m.type == FH_STUN_BINDING_SUCCESS &&
 		    fh_stun_check_fingerprint(buf, (size_t)n, &m) &&
-		    fh_stun_check_integrity(buf, &m, c->rpwd, strlen(c->rpwd)))
+		    fh_stun_check_integrity(buf, &m, l->rpwd, strlen(l->rpwd)))
 			return 0;
 	}
 	return seterr(err, el, "no answer to ICE checks");
@@ -693,32 +832,41 @@ static int make_cert(struct fhc *c)
 	return 0;
 }
 
-static int dtls(struct fhc *c, char *err, size_t el)
+static const char *srtp_profiles(const struct fhc_opts *o)
 {
-	c->dtls_ctx = SSL_CTX_new(DTLS_client_method());
-	SSL_CTX_use_certificate(c->dtls_ctx, c->cert);
-	SSL_CTX_use_PrivateKey(c->dtls_ctx, c->key);
-	SSL_CTX_set_verify(c->dtls_ctx, SSL_VERIFY_PEER, verify_any);
-	SSL_CTX_set_tlsext_use_srtp(c->dtls_ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80");
-	c->dtls = SSL_new(c->dtls_ctx);
-	BIO *bio = BIO_new_dgram(c->udp, BIO_NOCLOSE);
+	if (o->srtp && !strcmp(o->srtp, "gcm"))
+		return "SRTP_AEAD_AES_128_GCM";
+	if (o->srtp && !strcmp(o->srtp, "cm"))
+		return "SRTP_AES128_CM_SHA1_80";
+	return "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80";
+}
 
-	BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &c->sfu);
-	SSL_set_bio(c->dtls, bio, bio);
+static int dtls(struct fhc *c, struct leg *l, char *err, size_t el)
+{
+	l->dtls_ctx = SSL_CTX_new(DTLS_client_method());
+	SSL_CTX_use_certificate(l->dtls_ctx, c->cert);
+	SSL_CTX_use_PrivateKey(l->dtls_ctx, c->key);
+	SSL_CTX_set_verify(l->dtls_ctx, SSL_VERIFY_PEER, verify_any);
+	SSL_CTX_set_tlsext_use_srtp(l->dtls_ctx, srtp_profiles(&c->o));
+	l->dtls = SSL_new(l->dtls_ctx);
+	BIO *bio = BIO_new_dgram(l->udp, BIO_NOCLOSE);
+
+	BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &l->sfu);
+	SSL_set_bio(l->dtls, bio, bio);
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 
-	setsockopt(c->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (handshake(c->dtls, c->udp, true, now_ms() + c->o.timeout_ms) < 0)
+	setsockopt(l->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (handshake(l->dtls, l->udp, true, now_ms() + c->o.timeout_ms) < 0)
 		return seterr(err, el, "DTLS handshake failed");
 	/* from here on the socket is read by fhc_poll */
 	tv.tv_usec = 0;
-	setsockopt(c->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(l->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
-	SRTP_PROTECTION_PROFILE *prof = SSL_get_selected_srtp_profile(c->dtls);
+	SRTP_PROTECTION_PROFILE *prof = SSL_get_selected_srtp_profile(l->dtls);
 	size_t salt = prof && prof->id == SRTP_AEAD_AES_128_GCM ? 12 : 14;
 	unsigned char mat[60], tx[32], rx[32];
 
-	if (!prof || SSL_export_keying_material(c->dtls, mat, 2 * (16 + salt),
+	if (!prof || SSL_export_keying_material(l->dtls, mat, 2 * (16 + salt),
 						"EXTRACTOR-dtls_srtp", 19, NULL, 0, 0) != 1)
 		return seterr(err, el, "no SRTP keys from DTLS");
 	memcpy(tx, mat, 16);
@@ -730,16 +878,17 @@ static int dtls(struct fhc *c, char *err, size_t el)
 		salt == 12 ? FH_SRTP_AEAD_AES_128_GCM : FH_SRTP_AES128_CM_SHA1_80;
 
 	fh_srtp_policy(&pol, profile, tx, ssrc_any_outbound);
-	if (srtp_create(&c->srtp_tx, &pol) != srtp_err_status_ok)
+	if (srtp_create(&l->srtp_tx, &pol) != srtp_err_status_ok)
 		return seterr(err, el, "srtp_create failed");
 	fh_srtp_policy(&pol, profile, rx, ssrc_any_inbound);
-	if (srtp_create(&c->srtp_rx, &pol) != srtp_err_status_ok)
+	if (srtp_create(&l->srtp_rx, &pol) != srtp_err_status_ok)
 		return seterr(err, el, "srtp_create failed");
-	c->media_up = true;
+	l->media_up = true;
+	snprintf(c->profile, sizeof(c->profile), "%s", salt == 12 ? "gcm" : "cm");
 	return 0;
 }
 
-/* ---- messages and media ---- */
+/* ---- Funkhaus signalling ---- */
 
 static void on_message(struct fhc *c, const char *text)
 {
@@ -754,7 +903,7 @@ static void on_message(struct fhc *c, const char *text)
 	if (!strcmp(type, "joined")) {
 		snprintf(c->id, sizeof(c->id), "%s", json_string_value(json_object_get(m, "id")));
 	} else if (!strcmp(type, "answer")) {
-		parse_answer(c, json_string_value(json_object_get(m, "sdp")));
+		parse_sdp(c, &c->leg[0], json_string_value(json_object_get(m, "sdp")), false);
 		c->offer_pending = false;
 		if (c->offer_again) {
 			c->offer_again = false;
@@ -775,41 +924,328 @@ static void on_message(struct fhc *c, const char *text)
 	json_decref(m);
 }
 
-static struct fhc_stream_stats *stats_for(struct fhc *c, uint32_t ssrc)
+/* ---- Janus VideoRoom signalling (funkhaus-bench's reference SFU) ---- */
+
+static json_t *janus_msg(struct fhc *c, const char *verb, uint64_t handle, char txn[16])
+{
+	json_t *o = json_pack("{s:s}", "janus", verb);
+
+	snprintf(txn, 16, "t%u", ++c->j_txn);
+	json_object_set_new(o, "transaction", json_string(txn));
+	if (c->j_session)
+		json_object_set_new(o, "session_id", json_integer((json_int_t)c->j_session));
+	if (handle)
+		json_object_set_new(o, "handle_id", json_integer((json_int_t)handle));
+	return o;
+}
+
+static json_t *janus_request(struct fhc *c, uint64_t handle, json_t *body, const char *jsep_type,
+			     const char *sdp, char txn[16])
+{
+	json_t *o = janus_msg(c, "message", handle, txn);
+
+	json_object_set_new(o, "body", body);
+	if (sdp)
+		json_object_set_new(o, "jsep",
+				    json_pack("{s:s, s:s}", "type", jsep_type, "sdp", sdp));
+	return o;
+}
+
+static json_t *plugin_data(json_t *m)
+{
+	return json_object_get(json_object_get(m, "plugindata"), "data");
+}
+
+static uint64_t janus_id(json_t *v)
+{
+	json_int_t i = json_integer_value(v);
+
+	return i > 0 ? (uint64_t)i : 0;
+}
+
+/* Rooms are numbers in Janus: the name's FNV-1a hash, 53 bits (what JSON carries exactly). */
+static uint64_t room_number(const char *name)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return (h & ((1ull << 53) - 1)) | 1;
+}
+
+/* Publishers Janus told us about: queued for the subscriber leg unless known already. */
+static void janus_publishers(struct fhc *c, json_t *list)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(list, i, p)
+	{
+		uint64_t id = janus_id(json_object_get(p, "id"));
+		bool known = !id || id == c->j_feed;
+
+		for (unsigned k = 0; k < c->j_n_known && !known; k++)
+			known = c->j_known[k] == id;
+		if (known || c->j_n_known == FHC_MAX_RECV)
+			continue;
+		c->j_known[c->j_n_known++] = id;
+		c->j_queue[c->j_n_queue++] = id;
+	}
+}
+
+/* Subscribes to the queued publishers: "join" the first time, "subscribe" after. */
+static void janus_subscribe_queued(struct fhc *c)
+{
+	char txn[16];
+
+	if (!c->j_n_queue || c->j_sub_busy || !c->ws_open)
+		return;
+	json_t *streams = json_array();
+
+	for (unsigned i = 0; i < c->j_n_queue; i++)
+		json_array_append_new(streams,
+				      json_pack("{s:I}", "feed", (json_int_t)c->j_queue[i]));
+	json_t *body = c->j_sub_joined
+			       ? json_pack("{s:s, s:o}", "request", "subscribe", "streams", streams)
+			       : json_pack("{s:s, s:s, s:I, s:o}", "request", "join", "ptype",
+					   "subscriber", "room", (json_int_t)c->j_room, "streams",
+					   streams);
+
+	send_json(c, janus_request(c, c->j_sub, body, NULL, NULL, txn));
+	c->j_sub_joined = true;
+	c->j_sub_busy = true;
+	c->j_n_queue = 0;
+}
+
+/* Janus offers the subscriber leg (first time and on every change): answer it, and bring
+ * the leg up the first time. */
+static void janus_sub_offer(struct fhc *c, const char *sdp, json_t *streams)
+{
+	struct leg *l = &c->leg[1];
+	bool first = !l->media_up;
+	char txn[16], err[160];
+	size_t i;
+	json_t *s;
+
+	c->n_leg = 2;
+	if (leg_socket(c, l) < 0)
+		return;
+	parse_sdp(c, l, sdp, true);
+	json_array_foreach(streams, i, s)
+	{
+		const char *mid = json_string_value(json_object_get(s, "mid"));
+		uint64_t feed = janus_id(json_object_get(s, "feed_id"));
+
+		for (unsigned k = 0; mid && feed && k < l->n_ml; k++)
+			if (!strcmp(l->ml[k].mid, mid))
+				snprintf(l->ml[k].stream_id, sizeof(l->ml[k].stream_id), "%llu",
+					 (unsigned long long)feed);
+	}
+	char *ans = build_answer(c, l);
+
+	if (!ans)
+		return;
+	send_json(c, janus_request(c, c->j_sub, json_pack("{s:s}", "request", "start"), "answer",
+				   ans, txn));
+	free(ans);
+	c->j_sub_busy = false;
+	if (first && (ice(c, l, err, sizeof(err)) < 0 || dtls(c, l, err, sizeof(err)) < 0))
+		c->last_error = -1; /* the subscriber leg failed: nothing will arrive */
+}
+
+static void janus_on_message(struct fhc *c, json_t *m)
+{
+	const char *j = json_string_value(json_object_get(m, "janus"));
+	uint64_t sender = janus_id(json_object_get(m, "sender"));
+	json_t *d = plugin_data(m);
+	json_t *jsep = json_object_get(m, "jsep");
+
+	if (!j)
+		return;
+	if (!strcmp(j, "timeout")) {
+		c->ws_open = false; /* the session is gone */
+		return;
+	}
+	if (strcmp(j, "event") != 0)
+		return;
+	if (json_integer_value(json_object_get(d, "error_code")))
+		c->last_error = (int)json_integer_value(json_object_get(d, "error_code"));
+	if (sender == c->j_pub) {
+		janus_publishers(c, json_object_get(d, "publishers"));
+	} else if (sender == c->j_sub && jsep &&
+		   !strcmp(json_string_value(json_object_get(jsep, "type")) ?: "", "offer")) {
+		janus_sub_offer(c, json_string_value(json_object_get(jsep, "sdp")) ?: "",
+				json_object_get(d, "streams"));
+	} else if (sender == c->j_sub && json_object_get(d, "error_code")) {
+		c->j_sub_busy = false;
+	}
+}
+
+/* Waits for the reply to transaction txn (not its ack), handling everything else meanwhile. */
+static json_t *janus_wait(struct fhc *c, const char *txn, uint64_t deadline)
+{
+	while (now_ms() < deadline && c->ws_open) {
+		char *text;
+
+		while ((text = ws_take(c))) {
+			json_t *m = json_loads(text, 0, NULL);
+			const char *t = json_string_value(json_object_get(m, "transaction"));
+			const char *j = json_string_value(json_object_get(m, "janus"));
+
+			free(text);
+			if (t && j && !strcmp(t, txn) && strcmp(j, "ack") != 0)
+				return m;
+			if (m)
+				janus_on_message(c, m);
+			json_decref(m);
+		}
+		if (tls_fill(c, 50) < 0)
+			c->ws_open = false;
+	}
+	return NULL;
+}
+
+/* Sends o and waits for its reply; NULL with the reason in err (error ok_code is no error). */
+static json_t *janus_call(struct fhc *c, json_t *o, const char *txn, const char *what, int ok_code,
+			  char *err, size_t el)
+{
+	if (send_json(c, o) < 0) {
+		seterr(err, el, "cannot send %s to Janus", what);
+		return NULL;
+	}
+	json_t *r = janus_wait(c, txn, now_ms() + c->o.timeout_ms);
+
+	if (!r) {
+		seterr(err, el, "Janus did not answer %s", what);
+		return NULL;
+	}
+	const char *j = json_string_value(json_object_get(r, "janus"));
+	int code = j && !strcmp(j, "error")
+			   ? (int)json_integer_value(
+				     json_object_get(json_object_get(r, "error"), "code"))
+			   : (int)json_integer_value(json_object_get(plugin_data(r), "error_code"));
+
+	if (code && code != ok_code) {
+		c->last_error = code;
+		seterr(err, el, "Janus refused %s with error %d", what, code);
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Session, two handles, the room (made by whoever comes first), then publish. */
+static int janus_join(struct fhc *c, char *err, size_t el)
+{
+	char txn[16];
+	json_t *r = janus_call(c, janus_msg(c, "create", 0, txn), txn, "the session", 0, err, el);
+
+	if (!r)
+		return -1;
+	c->j_session = janus_id(json_object_get(json_object_get(r, "data"), "id"));
+	json_decref(r);
+	for (int k = 0; k < 2; k++) {
+		json_t *o = janus_msg(c, "attach", 0, txn);
+
+		json_object_set_new(o, "plugin", json_string("janus.plugin.videoroom"));
+		if (!(r = janus_call(c, o, txn, "attaching VideoRoom", 0, err, el)))
+			return -1;
+		*(k ? &c->j_sub : &c->j_pub) =
+			janus_id(json_object_get(json_object_get(r, "data"), "id"));
+		json_decref(r);
+	}
+	c->j_room = room_number(c->room);
+	/* 427: the room exists already */
+	r = janus_call(c,
+		       janus_request(c, c->j_pub,
+				     json_pack("{s:s, s:I, s:i, s:i}", "request", "create", "room",
+					       (json_int_t)c->j_room, "publishers", 100, "bitrate",
+					       1500000),
+				     NULL, NULL, txn),
+		       txn, "the room", 427, err, el);
+	if (!r)
+		return -1;
+	json_decref(r);
+	struct leg *l = &c->leg[0];
+
+	if (leg_socket(c, l) < 0)
+		return seterr(err, el, "cannot open the media socket");
+	char *sdp = build_offer(c, l);
+
+	if (!sdp)
+		return seterr(err, el, "out of memory");
+	r = janus_call(c,
+		       janus_request(c, c->j_pub,
+				     json_pack("{s:s, s:s, s:I, s:s}", "request",
+					       "joinandconfigure", "ptype", "publisher", "room",
+					       (json_int_t)c->j_room, "display", c->name),
+				     "offer", sdp, txn),
+		       txn, "the join", 0, err, el);
+	free(sdp);
+	if (!r)
+		return -1;
+	json_t *d = plugin_data(r);
+	const char *ans = json_string_value(json_object_get(json_object_get(r, "jsep"), "sdp"));
+
+	c->j_feed = janus_id(json_object_get(d, "id"));
+	snprintf(c->id, sizeof(c->id), "%llu", (unsigned long long)c->j_feed);
+	janus_publishers(c, json_object_get(d, "publishers"));
+	if (ans)
+		parse_sdp(c, l, ans, false);
+	json_decref(r);
+	if (!ans || !c->j_feed)
+		return seterr(err, el, "Janus sent no answer to the publisher's offer");
+	c->j_keepalive_ms = now_ms();
+	return 0;
+}
+
+static void janus_keepalive(struct fhc *c)
+{
+	char txn[16];
+
+	if (now_ms() - c->j_keepalive_ms < 20000)
+		return;
+	c->j_keepalive_ms = now_ms();
+	send_json(c, janus_msg(c, "keepalive", 0, txn));
+}
+
+/* ---- media ---- */
+
+static struct fhc_stream_stats *stats_for(struct fhc *c, struct leg *l, uint32_t ssrc)
 {
 	for (unsigned i = 0; i < c->n_st; i++)
 		if (c->st[i].ssrc == ssrc)
 			return &c->st[i];
-	for (unsigned i = 0; i < c->n_ml; i++) {
-		if (c->ml[i].ssrc == ssrc && c->n_st < FHC_MAX_RECV) {
+	for (unsigned i = 0; i < l->n_ml; i++) {
+		if (l->ml[i].ssrc == ssrc && c->n_st < FHC_MAX_RECV) {
 			struct fhc_stream_stats *s = &c->st[c->n_st++];
 
 			memset(s, 0, sizeof(*s));
 			s->ssrc = ssrc;
-			s->video = c->ml[i].video;
-			memcpy(s->stream_id, c->ml[i].stream_id, sizeof(s->stream_id));
+			s->video = l->ml[i].video;
+			memcpy(s->stream_id, l->ml[i].stream_id, sizeof(s->stream_id));
 			return s;
 		}
 	}
 	return NULL;
 }
 
-static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
+static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 {
 	int n = (int)len;
 	struct fh_rtp_hdr h;
 
-	if (!c->media_up)
+	if (!l->media_up)
 		return;
 	enum fh_demux d = fh_demux(buf, len);
 
 	if (d == FH_DEMUX_RTP) {
-		if (srtp_unprotect(c->srtp_rx, buf, &n) != srtp_err_status_ok ||
+		if (srtp_unprotect(l->srtp_rx, buf, &n) != srtp_err_status_ok ||
 		    fh_rtp_parse(buf, (size_t)n, &h) < 0)
 			return;
-		for (unsigned i = 0; i < c->n_ml; i++) {
-			if (c->ml[i].rtx_ssrc && c->ml[i].rtx_ssrc == h.ssrc) {
-				struct fhc_stream_stats *s = stats_for(c, c->ml[i].ssrc);
+		for (unsigned i = 0; i < l->n_ml; i++) {
+			if (l->ml[i].rtx_ssrc && l->ml[i].rtx_ssrc == h.ssrc) {
+				struct fhc_stream_stats *s = stats_for(c, l, l->ml[i].ssrc);
 
 				if (s && h.payload_len >= 2) {
 					s->rtx_packets++;
@@ -818,7 +1254,7 @@ static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
 				return;
 			}
 		}
-		struct fhc_stream_stats *s = stats_for(c, h.ssrc);
+		struct fhc_stream_stats *s = stats_for(c, l, h.ssrc);
 
 		if (!s)
 			return;
@@ -833,7 +1269,7 @@ static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
 		struct fh_rtcp_pkt p;
 		size_t off = 0;
 
-		if (srtp_unprotect_rtcp(c->srtp_rx, buf, &n) != srtp_err_status_ok)
+		if (srtp_unprotect_rtcp(l->srtp_rx, buf, &n) != srtp_err_status_ok)
 			return;
 		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1)
 			if (p.pt == FH_RTCP_PSFB &&
@@ -842,52 +1278,79 @@ static void on_datagram(struct fhc *c, uint8_t *buf, size_t len)
 	}
 }
 
+static void on_text(struct fhc *c, char *text)
+{
+	if (!c->o.janus) {
+		on_message(c, text);
+		return;
+	}
+	json_t *m = json_loads(text, 0, NULL);
+
+	if (m)
+		janus_on_message(c, m);
+	json_decref(m);
+}
+
 int fhc_poll(struct fhc *c, int timeout_ms)
 {
 	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	do {
-		struct pollfd p[2] = {{.fd = c->tcp, .events = POLLIN},
-				      {.fd = c->udp, .events = POLLIN}};
+		struct pollfd p[3] = {{.fd = c->tcp, .events = POLLIN}};
+		nfds_t n = 1;
+
+		for (unsigned i = 0; i < c->n_leg; i++)
+			p[1 + i] = (struct pollfd){.fd = c->leg[i].udp, .events = POLLIN};
+		n += c->n_leg;
 		int left = (int)(end > now_ms() ? end - now_ms() : 0);
 
 		if (c->tls && SSL_pending(c->tls))
 			left = 0;
-		poll(p, c->udp >= 0 ? 2 : 1, left);
+		poll(p, n, left);
 		if (c->ws_open && ((p[0].revents & POLLIN) || SSL_pending(c->tls))) {
 			if (tls_fill(c, 0) < 0)
 				c->ws_open = false;
 			char *msg;
 
 			while ((msg = ws_take(c))) {
-				on_message(c, msg);
+				on_text(c, msg);
 				free(msg);
 			}
 		}
-		if (c->udp >= 0 && (p[1].revents & POLLIN)) {
+		for (unsigned i = 0; i < c->n_leg; i++) {
+			struct leg *l = &c->leg[i];
+
+			if (l->udp < 0 || !(p[1 + i].revents & POLLIN))
+				continue;
 			uint8_t buf[2048];
 
-			for (int i = 0; i < 64; i++) {
-				ssize_t n = recv(c->udp, buf, sizeof(buf) - 64, MSG_DONTWAIT);
+			for (int k = 0; k < 64; k++) {
+				ssize_t got = recv(l->udp, buf, sizeof(buf) - 64, MSG_DONTWAIT);
 
-				if (n <= 0)
+				if (got <= 0)
 					break;
-				on_datagram(c, buf, (size_t)n);
+				on_datagram(c, l, buf, (size_t)got);
 			}
 		}
 		/* consent freshness (RFC 7675): every 2 s, well inside any server timeout */
-		if (c->media_up && now_ms() - c->last_check_ms > 2000)
-			send_check(c);
+		for (unsigned i = 0; i < c->n_leg; i++)
+			if (c->leg[i].media_up && now_ms() - c->leg[i].last_check_ms > 2000)
+				send_check(c, &c->leg[i]);
+		if (c->o.janus && c->ws_open) {
+			janus_subscribe_queued(c);
+			janus_keepalive(c);
+		}
 	} while (now_ms() < end);
-	return c->ws_open || c->media_up ? 0 : -1;
+	return c->ws_open || c->leg[0].media_up ? 0 : -1;
 }
 
 int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool marker)
 {
+	struct leg *l = &c->leg[0];
 	uint8_t buf[1500];
 	int n;
 
-	if (!c->media_up || len > 1200)
+	if (!l->media_up || len > 1200)
 		return -1;
 	buf[0] = 0x80;
 	buf[1] = (uint8_t)((marker ? 0x80 : 0) | (video ? 96 : 111));
@@ -905,9 +1368,31 @@ int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool
 	}
 	memcpy(buf + 12, payload, len);
 	n = (int)(12 + len);
-	if (srtp_protect(c->srtp_tx, buf, &n) != srtp_err_status_ok)
+	if (srtp_protect(l->srtp_tx, buf, &n) != srtp_err_status_ok)
 		return -1;
-	return send(c->udp, buf, (size_t)n, 0) == n ? 0 : -1;
+	return send(l->udp, buf, (size_t)n, 0) == n ? 0 : -1;
+}
+
+/* Funkhaus: join, then offer what we publish; the answer's candidate is the worker's port. */
+static int funkhaus_join(struct fhc *c, char *err, size_t el)
+{
+	send_json(c,
+		  json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->room, "name", c->name));
+	uint64_t deadline = now_ms() + c->o.timeout_ms;
+
+	while (!c->id[0] && now_ms() < deadline && c->ws_open) {
+		fhc_poll(c, 50);
+		if (c->last_error)
+			return seterr(err, el, "join refused with error %d", c->last_error);
+	}
+	if (!c->id[0])
+		return seterr(err, el, "no answer to join");
+	send_offer(c);
+	while (c->offer_pending && now_ms() < deadline && c->ws_open)
+		fhc_poll(c, 50);
+	if (c->offer_pending)
+		return seterr(err, el, "no answer to the offer (error %d)", c->last_error);
+	return 0;
 }
 
 struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
@@ -930,7 +1415,8 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	c->o.name = c->name;
 	if (!c->o.timeout_ms)
 		c->o.timeout_ms = 5000;
-	c->udp = -1;
+	c->leg[0].udp = c->leg[1].udp = -1;
+	c->n_leg = 1;
 	c->a_ssrc = rnd32();
 	c->v_ssrc = rnd32();
 	c->v_rtx_ssrc = rnd32();
@@ -944,39 +1430,21 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	}
 	if (ws_open(c, err, el) < 0)
 		goto fail;
-	send_json(c,
-		  json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->room, "name", c->name));
-	uint64_t deadline = now_ms() + c->o.timeout_ms;
+	struct leg *l = &c->leg[0];
 
-	while (!c->id[0] && now_ms() < deadline && c->ws_open) {
-		fhc_poll(c, 50);
-		if (c->last_error) {
-			seterr(err, el, "join refused with error %d", c->last_error);
-			goto fail;
-		}
-	}
-	if (!c->id[0]) {
-		seterr(err, el, "no answer to join");
-		goto fail;
-	}
 	for (int k = 0; k < 2; k++) {
-		unsigned i = c->n_ml;
+		unsigned i = l->n_ml;
 
 		if (!(k ? o->video : o->audio))
 			continue;
-		snprintf(c->ml[i].mid, sizeof(c->ml[i].mid), "%u", i);
-		c->ml[i].video = k;
-		c->ml[i].send = true;
-		c->n_ml++;
+		snprintf(l->ml[i].mid, sizeof(l->ml[i].mid), "%u", i);
+		l->ml[i].video = k;
+		l->ml[i].send = true;
+		l->n_ml++;
 	}
-	send_offer(c);
-	while (c->offer_pending && now_ms() < deadline && c->ws_open)
-		fhc_poll(c, 50);
-	if (c->offer_pending) {
-		seterr(err, el, "no answer to the offer (error %d)", c->last_error);
+	if ((c->o.janus ? janus_join(c, err, el) : funkhaus_join(c, err, el)) < 0)
 		goto fail;
-	}
-	if (ice(c, err, el) < 0 || dtls(c, err, el) < 0)
+	if (ice(c, l, err, el) < 0 || dtls(c, l, err, el) < 0)
 		goto fail;
 	return c;
 fail:
@@ -992,13 +1460,15 @@ const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, b
 	return NULL;
 }
 
+/* Feedback goes on the leg that receives: leg 0 with Funkhaus, leg 1 with Janus. */
 static int send_rtcp(struct fhc *c, uint8_t *buf, size_t len)
 {
+	struct leg *l = &c->leg[c->n_leg - 1];
 	int n = (int)len;
 
-	if (!c->media_up || srtp_protect_rtcp(c->srtp_tx, buf, &n) != srtp_err_status_ok)
+	if (!l->media_up || srtp_protect_rtcp(l->srtp_tx, buf, &n) != srtp_err_status_ok)
 		return -1;
-	return send(c->udp, buf, (size_t)n, 0) == n ? 0 : -1;
+	return send(l->udp, buf, (size_t)n, 0) == n ? 0 : -1;
 }
 
 int fhc_nack(struct fhc *c, const char *id, uint16_t seq)
@@ -1050,12 +1520,17 @@ const char *fhc_id(const struct fhc *c)
 	return c->id;
 }
 
+const char *fhc_srtp_profile(const struct fhc *c)
+{
+	return c->profile;
+}
+
 uint16_t fhc_media_port(const struct fhc *c)
 {
 	struct sockaddr_in sa;
 	socklen_t l = sizeof(sa);
 
-	if (c->udp < 0 || getsockname(c->udp, (struct sockaddr *)&sa, &l) < 0)
+	if (c->leg[0].udp < 0 || getsockname(c->leg[0].udp, (struct sockaddr *)&sa, &l) < 0)
 		return 0;
 	return ntohs(sa.sin_port);
 }
@@ -1089,15 +1564,19 @@ void fhc_close(struct fhc *c)
 	SSL_CTX_free(c->tls_ctx);
 	if (c->tcp > 0)
 		close(c->tcp);
-	if (c->dtls)
-		SSL_free(c->dtls);
-	SSL_CTX_free(c->dtls_ctx);
-	if (c->udp >= 0)
-		close(c->udp);
-	if (c->srtp_tx)
-		srtp_dealloc(c->srtp_tx);
-	if (c->srtp_rx)
-		srtp_dealloc(c->srtp_rx);
+	for (int i = 0; i < 2; i++) {
+		struct leg *l = &c->leg[i];
+
+		if (l->dtls)
+			SSL_free(l->dtls);
+		SSL_CTX_free(l->dtls_ctx);
+		if (l->udp >= 0)
+			close(l->udp);
+		if (l->srtp_tx)
+			srtp_dealloc(l->srtp_tx);
+		if (l->srtp_rx)
+			srtp_dealloc(l->srtp_rx);
+	}
 	X509_free(c->cert);
 	EVP_PKEY_free(c->key);
 	free(c->rx);

@@ -1,6 +1,7 @@
 /*
  * fhc: a small Funkhaus client in C, the way a browser talks to Funkhaus: WebSocket
- * signalling over TLS, SDP offers, ICE checks, a DTLS client handshake and SRTP. The
+ * signalling over TLS, SDP offers, ICE checks, a DTLS client handshake and SRTP. It also
+ * speaks to Janus' VideoRoom, so funkhaus-bench can put the same load on both. The
  * integration tests use it to hold calls; funkhaus-bench builds its simulated participants
  * on it. Single-threaded: one fhc is driven by fhc_poll from one thread.
  */
@@ -64,6 +65,9 @@ struct fhc_opts {
 	bool video;
 	unsigned timeout_ms; /* for each blocking step */
 	const char *media;   /* the SFU's candidate address to use; NULL: its first IPv4 one */
+	const char *srtp;    /* "gcm" or "cm" to offer only that SRTP profile; NULL: both */
+	bool janus;	     /* the server is Janus' VideoRoom (funkhaus-bench's reference SFU):
+			      * session, publisher and subscriber handles, two peer connections */
 };
 
 /* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. */
@@ -92,6 +96,8 @@ int fhc_last_error(struct fhc *c);
 /* Whether the signalling connection is still open. */
 bool fhc_signalling_open(const struct fhc *c);
 const char *fhc_id(const struct fhc *c);
+/* The SRTP profile DTLS chose: "gcm" or "cm". */
+const char *fhc_srtp_profile(const struct fhc *c);
 unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned max);
 /* Packets received from the given participant id, audio + video. */
 uint64_t fhc_received_from(const struct fhc *c, const char *id, bool video);
