@@ -743,6 +743,33 @@ int fhc_send_raw(struct fhc *c, const uint8_t *data, size_t len, bool protect)
 	return send(l->udp, buf, (size_t)n, 0) == n ? 0 : -1;
 }
 
+/*
+ * A check from the SFU (Janus checks our candidate even as a lite agent): answered when it is
+ * for our username and signed with our password, as any ICE agent must. Returns 0 when buf is
+ * no STUN request, 1 for one not answered, 2 for one answered.
+ */
+static int answer_check(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
+{
+	struct fh_stun_msg m;
+	size_t ul = strlen(c->lufrag);
+	struct fh_addr from;
+
+	if (fh_stun_parse(buf, len, &m) != FH_STUN_OK || m.type != FH_STUN_BINDING_REQUEST)
+		return 0;
+	if (!m.username || m.username_len <= ul || memcmp(m.username, c->lufrag, ul) != 0 ||
+	    m.username[ul] != ':' || !fh_stun_check_fingerprint(buf, len, &m) ||
+	    !fh_stun_check_integrity(buf, &m, c->lpwd, strlen(c->lpwd)) ||
+	    fh_addr_from_sockaddr(&from, (struct sockaddr *)&l->sfu, l->sfu_len) < 0)
+		return 1;
+	uint8_t out[256], tid[12];
+
+	memcpy(tid, m.tid, 12);
+	size_t n = fh_stun_build_binding_success(out, sizeof(out), tid, &from, c->lpwd,
+						 strlen(c->lpwd));
+
+	return n && send(l->udp, out, n, 0) == (ssize_t)n ? 2 : 1;
+}
+
 /* The leg's UDP socket; Janus gets its address as our candidate before ICE. */
 static int leg_socket(struct fhc *c, struct leg *l)
 {
@@ -776,19 +803,31 @@ static int ice(struct fhc *c, struct leg *l, char *err, size_t el)
 			      c->o.media ? " at " : "", c->o.media ? c->o.media : "");
 	if (leg_socket(c, l) < 0 || connect(l->udp, (struct sockaddr *)&l->sfu, l->sfu_len) < 0)
 		return seterr(err, el, "cannot open the media socket");
+	/* Funkhaus (lite) is done when it answers us; Janus also checks us, and a check of its
+	 * arriving during the DTLS handshake would be lost, so we wait for one too. */
+	bool answered = false, checked = !c->o.janus;
+	uint64_t next_check = 0;
+
 	while (now_ms() < deadline) {
 		uint8_t buf[1500];
 
-		send_check(c, l);
-		if (wait_fd(l->udp, POLLIN, 200) <= 0)
+		if (!answered && now_ms() >= next_check) {
+			send_check(c, l);
+			next_check = now_ms() + 200;
+		}
+		if (wait_fd(l->udp, POLLIN, 50) <= 0)
 			continue;
 		ssize_t n = recv(l->udp, buf, sizeof(buf), 0);
 		struct fh_stun_msg m;
+		int a = n > 0 ? answer_check(c, l, buf, (size_t)n) : 0;
 
-		if (n > 0 && fh_stun_parse(buf, (size_t)n, &m) == FH_STUN_OK &&
+		checked = checked || a == 2;
+		if (!a && n > 0 && fh_stun_parse(buf, (size_t)n, &m) == FH_STUN_OK &&
 		    m.type == FH_STUN_BINDING_SUCCESS &&
 		    fh_stun_check_fingerprint(buf, (size_t)n, &m) &&
 		    fh_stun_check_integrity(buf, &m, l->rpwd, strlen(l->rpwd)))
+			answered = true;
+		if (answered && checked)
 			return 0;
 	}
 	return seterr(err, el, "no answer to ICE checks");
@@ -951,6 +990,16 @@ static json_t *janus_request(struct fhc *c, uint64_t handle, json_t *body, const
 	return o;
 }
 
+/* Our candidate is in the SDP; Janus still waits for the end of trickling on the handle. */
+static void janus_trickle_done(struct fhc *c, uint64_t handle)
+{
+	char txn[16];
+	json_t *o = janus_msg(c, "trickle", handle, txn);
+
+	json_object_set_new(o, "candidate", json_pack("{s:b}", "completed", 1));
+	send_json(c, o);
+}
+
 static json_t *plugin_data(json_t *m)
 {
 	return json_object_get(json_object_get(m, "plugindata"), "data");
@@ -1048,6 +1097,8 @@ static void janus_sub_offer(struct fhc *c, const char *sdp, json_t *streams)
 	send_json(c, janus_request(c, c->j_sub, json_pack("{s:s}", "request", "start"), "answer",
 				   ans, txn));
 	free(ans);
+	if (first)
+		janus_trickle_done(c, c->j_sub);
 	c->j_sub_busy = false;
 	if (first && (ice(c, l, err, sizeof(err)) < 0 || dtls(c, l, err, sizeof(err)) < 0))
 		c->last_error = -1; /* the subscriber leg failed: nothing will arrive */
@@ -1184,6 +1235,7 @@ static int janus_join(struct fhc *c, char *err, size_t el)
 	free(sdp);
 	if (!r)
 		return -1;
+	janus_trickle_done(c, c->j_pub);
 	json_t *d = plugin_data(r);
 	const char *ans = json_string_value(json_object_get(json_object_get(r, "jsep"), "sdp"));
 
@@ -1235,9 +1287,14 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 	int n = (int)len;
 	struct fh_rtp_hdr h;
 
+	enum fh_demux d = fh_demux(buf, len);
+
+	if (d == FH_DEMUX_STUN) {
+		answer_check(c, l, buf, len);
+		return;
+	}
 	if (!l->media_up)
 		return;
-	enum fh_demux d = fh_demux(buf, len);
 
 	if (d == FH_DEMUX_RTP) {
 		if (srtp_unprotect(l->srtp_rx, buf, &n) != srtp_err_status_ok ||

@@ -69,6 +69,10 @@ struct opts {
 	const char *mix_text;
 	const char *plot;
 	unsigned threads;
+	bool janus;	  /* the target is Janus' VideoRoom */
+	const char *srtp; /* gcm, cm or NULL (both offered) */
+	pid_t pids[8];	  /* the SFU's processes, for CPU seconds per forwarded packet */
+	unsigned n_pids;
 };
 
 struct totals {
@@ -155,7 +159,9 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no)
 			      .name = name,
 			      .audio = true,
 			      .video = true,
-			      .timeout_ms = 8000};
+			      .timeout_ms = 8000,
+			      .srtp = o->srtp,
+			      .janus = o->janus};
 	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
 
 	if (!c) {
@@ -359,14 +365,46 @@ static void window(const struct totals *a, const struct totals *b, double *loss_
 struct sfu {
 	bool ok;
 	uint64_t busy, total, fwd, drops;
+	double cpu_s; /* user + system seconds of the SFU's processes, -1 when unknown */
 };
 
-static void sfu_read(const char *instance, struct sfu *s)
+/* utime + stime of a process and all its threads, in seconds; -1 when it is gone. */
+static double proc_cpu_s(pid_t pid)
 {
+	char path[64], buf[1024];
+	unsigned long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name may hold spaces: fields after its closing parenthesis */
+	char *p = strrchr(buf, ')');
+
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void sfu_read(const struct opts *o, struct sfu *s)
+{
+	const char *instance = o->instance;
 	struct fh_region r;
 	char name[80];
 
 	memset(s, 0, sizeof(*s));
+	s->cpu_s = o->n_pids ? 0 : -1;
+	for (unsigned i = 0; i < o->n_pids; i++) {
+		double v = proc_cpu_s(o->pids[i]);
+
+		s->cpu_s = v < 0 || s->cpu_s < 0 ? -1 : s->cpu_s + v;
+	}
 	if (!instance)
 		return;
 	snprintf(name, sizeof(name), "/funkhaus-%s", instance);
@@ -388,6 +426,9 @@ static void sfu_read(const char *instance, struct sfu *s)
 struct step {
 	unsigned participants;
 	double loss_pct, p99_ms, mbit_in, mbit_out, sfu_busy_pct;
+	double sfu_cpu_s;  /* CPU seconds the SFU's processes used in the window, -1 unknown */
+	uint64_t received; /* packets the participants received in the window */
+	double cpu_us_per_packet; /* sfu_cpu_s per received packet, in µs; -1 unknown */
 	unsigned join_failures;
 	bool good;
 };
@@ -405,7 +446,7 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	uint64_t last_rx = 0;
 
 	collect(&a);
-	sfu_read(o->instance, &sa);
+	sfu_read(o, &sa);
 	uint64_t bytes0 = __atomic_load_n(&sent_bytes, __ATOMIC_RELAXED);
 
 	while (!interrupted && now_s() < t0 + secs) {
@@ -440,7 +481,7 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	double dt = now_s() - t0;
 
 	collect(&b);
-	sfu_read(o->instance, &sb);
+	sfu_read(o, &sb);
 	struct step s = {.participants = n_parts, .join_failures = join_failures - failures_before};
 
 	window(&a, &b, &s.loss_pct, &s.p99_ms);
@@ -450,6 +491,10 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	s.sfu_busy_pct = sb.ok && sb.total > sa.total ? 100.0 * (double)(sb.busy - sa.busy) /
 								(double)(sb.total - sa.total)
 						      : -1;
+	s.received = b.received - a.received;
+	s.sfu_cpu_s = sa.cpu_s >= 0 && sb.cpu_s >= 0 ? sb.cpu_s - sa.cpu_s : -1;
+	s.cpu_us_per_packet =
+		s.sfu_cpu_s >= 0 && s.received ? s.sfu_cpu_s * 1e6 / (double)s.received : -1;
 	s.good = !failure && s.join_failures == 0 && s.loss_pct <= o->max_loss &&
 		 s.p99_ms <= o->max_p99_ms;
 	return s;
@@ -476,10 +521,13 @@ static void report(const struct opts *o, unsigned capacity)
 	double ttfv_sum = 0, ttfv_max = 0;
 	unsigned ttfv_n = 0, silent = 0;
 
+	const char *profile = "";
+
 	collect(&t);
 	for (unsigned i = 0; i < n_parts; i++) {
 		if (!parts[i].c)
 			continue;
+		profile = fhc_srtp_profile(parts[i].c);
 		if (parts[i].first_video_s >= 0) {
 			ttfv_sum += parts[i].first_video_s;
 			ttfv_n++;
@@ -510,7 +558,9 @@ static void report(const struct opts *o, unsigned capacity)
 
 	memset(&zero, 0, sizeof(zero));
 	window(&zero, &t, &loss, &p99);
-	printf("\n%-28s %s\n", "mode", o->mode);
+	printf("\n%-28s %s\n", "SFU", o->janus ? "Janus VideoRoom" : "Funkhaus");
+	printf("%-28s %s\n", "SRTP profile", profile[0] ? profile : "-");
+	printf("%-28s %s\n", "mode", o->mode);
 	printf("%-28s %u in %u rooms (mix %s)\n", "participants", n_parts, rooms_used, o->mix_text);
 	printf("%-28s %u\n", "join failures", join_failures);
 	if (churned)
@@ -528,10 +578,10 @@ static void report(const struct opts *o, unsigned capacity)
 		printf("%-28s %u participants\n", "capacity (last good step)", capacity);
 	for (unsigned i = 0; i < n_steps; i++)
 		printf("  step %2u: %4u participants  loss %6.3f %%  p99 %4.0f ms  in %7.1f Mbit/s "
-		       " "
-		       "SFU busy %5.1f %%  %s\n",
+		       " SFU busy %5.1f %%  SFU CPU %6.2f s = %6.2f µs/packet  %s\n",
 		       i + 1, steps[i].participants, steps[i].loss_pct, steps[i].p99_ms,
-		       steps[i].mbit_in, steps[i].sfu_busy_pct, steps[i].good ? "good" : "over");
+		       steps[i].mbit_in, steps[i].sfu_busy_pct, steps[i].sfu_cpu_s,
+		       steps[i].cpu_us_per_packet, steps[i].good ? "good" : "over");
 	if (failure)
 		printf("run ended early: %s\n", failure);
 	if (!o->report)
@@ -543,8 +593,10 @@ static void report(const struct opts *o, unsigned capacity)
 			strerror(errno));
 		return;
 	}
+	fprintf(f, "{\n  \"sfu\": \"%s\",\n  \"srtp\": \"%s\",\n", o->janus ? "janus" : "funkhaus",
+		profile);
 	fprintf(f,
-		"{\n  \"mode\": \"%s\",\n  \"mix\": \"%s\",\n  \"participants\": %u,\n  \"rooms\": "
+		"  \"mode\": \"%s\",\n  \"mix\": \"%s\",\n  \"participants\": %u,\n  \"rooms\": "
 		"%u,\n"
 		"  \"join_failures\": %u,\n  \"packets_received\": %llu,\n"
 		"  \"packets_expected\": %llu,\n  \"loss_pct\": %.4f,\n  \"latency_ms\": "
@@ -563,10 +615,13 @@ static void report(const struct opts *o, unsigned capacity)
 		fprintf(f,
 			"%s\n    {\"participants\": %u, \"loss_pct\": %.4f, \"p99_ms\": %.0f, "
 			"\"mbit_in\": %.3f, \"mbit_out\": %.3f, \"sfu_busy_pct\": %.1f, "
-			"\"join_failures\": %u, \"good\": %s}",
+			"\"sfu_cpu_s\": %.3f, \"packets_received\": %llu, "
+			"\"sfu_cpu_us_per_packet\": %.3f, \"join_failures\": %u, \"good\": %s}",
 			i ? "," : "", steps[i].participants, steps[i].loss_pct, steps[i].p99_ms,
 			steps[i].mbit_in, steps[i].mbit_out, steps[i].sfu_busy_pct,
-			steps[i].join_failures, steps[i].good ? "true" : "false");
+			steps[i].sfu_cpu_s, (unsigned long long)steps[i].received,
+			steps[i].cpu_us_per_packet, steps[i].join_failures,
+			steps[i].good ? "true" : "false");
 	fprintf(f, "\n  ]\n}\n");
 	fclose(f);
 }
@@ -638,6 +693,22 @@ static void plot(const char *path)
 	fclose(f);
 }
 
+static int parse_pids(const char *s, struct opts *o)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v = strtol(t, &end, 10);
+
+		if (*end || v <= 0 || o->n_pids == 8 || proc_cpu_s((pid_t)v) < 0)
+			return -1;
+		o->pids[o->n_pids++] = (pid_t)v;
+	}
+	return o->n_pids ? 0 : -1;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -658,6 +729,10 @@ static void usage(void)
 		"  -b KBPS  -f FPS         video per participant (300 kbit/s, 15 fps)\n"
 		"  -l LOSS  -q P99_MS      ramp limits (1.0 %%, 200 ms)\n"
 		"  -i INSTANCE             read SFU CPU use from this local instance's region\n"
+		"  -C PID[,PID...]         the SFU's processes: CPU seconds per received packet\n"
+		"  -J                      the target is Janus' VideoRoom (bench/janus.sh)\n"
+		"  -S gcm|cm               offer only this SRTP profile (both)\n"
+		"  -t THREADS              threads driving participants (2)\n"
 		"  -o FILE                 JSON report\n"
 		"  -p FILE.svg             plot: participants against loss, p99 latency, SFU "
 		"CPU\n");
@@ -681,7 +756,7 @@ int main(int argc, char **argv)
 	int c;
 
 	parse_mix("5:100%", &o.mix);
-	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:h")) != -1) {
+	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:C:JS:h")) != -1) {
 		switch (c) {
 		case 'H':
 			o.host = optarg;
@@ -736,6 +811,24 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.threads = (unsigned)atoi(optarg);
+			break;
+		case 'J':
+			o.janus = true;
+			break;
+		case 'S':
+			if (strcmp(optarg, "gcm") && strcmp(optarg, "cm")) {
+				fprintf(stderr, "funkhaus-bench: -S takes gcm or cm\n");
+				return 2;
+			}
+			o.srtp = optarg;
+			break;
+		case 'C':
+			if (parse_pids(optarg, &o) < 0) {
+				fprintf(stderr,
+					"funkhaus-bench: -C takes up to 8 running process ids, "
+					"e.g. 1234,1240\n");
+				return 2;
+			}
 			break;
 		default:
 			usage();
