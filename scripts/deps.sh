@@ -1,13 +1,19 @@
 #!/bin/bash
 # Installs the Debian packages Funkhaus needs. "build": compilers and libraries to build and
-# run it; "test": also what the test suites need (clang with libFuzzer, Chromium, Node.js).
+# run it; "test": also what the test suites need (clang with libFuzzer, Chromium, Node.js);
+# "bench": also Janus and jq for bench/compare-janus.sh.
 # Runs apt-get update only when something is missing. Needs root.
 set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev curl ca-certificates)
+if [ "$what" = bench ]; then
+	# bench/compare-janus.sh: the reference SFU and what reads the reports
+	pkgs+=(janus jq bsdextrautils iproute2)
+fi
 if [ "$what" = test ]; then
-	pkgs+=(clang libclang-rt-14-dev chromium iproute2 iputils-ping clang-format)
+	pkgs+=(clang libclang-rt-14-dev chromium iproute2 iputils-ping clang-format
+		janus jq bsdextrautils)
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()
