@@ -778,11 +778,12 @@ static int leg_socket(struct fhc *c, struct leg *l)
 	l->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (l->udp < 0)
 		return -1;
-	/* the address the signalling connection leaves from reaches the SFU */
+	/* Janus needs our candidate in the SDP: the address the signalling connection leaves
+	 * from, which reaches it (Funkhaus learns ours from the checks; the kernel picks it) */
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
 
-	if (getsockname(c->tcp, (struct sockaddr *)&local, &ll) == 0 &&
+	if (c->o.janus && getsockname(c->tcp, (struct sockaddr *)&local, &ll) == 0 &&
 	    local.ss_family == AF_INET) {
 		((struct sockaddr_in *)&local)->sin_port = 0;
 		bind(l->udp, (struct sockaddr *)&local, ll);
