@@ -1082,7 +1082,7 @@ static void janus_subscribe_queued(struct fhc *c)
 static void janus_sub_offer(struct fhc *c, const char *sdp, json_t *streams)
 {
 	struct leg *l = &c->leg[1];
-	bool first = !l->media_up;
+	bool first = !l->media_up && !l->dtls_ctx; /* one try: a failed leg stays down */
 	char txn[16], err[160];
 	size_t i;
 	json_t *s;
