@@ -489,20 +489,34 @@ static size_t put_candidate(const struct leg *l, char *s, size_t cap)
 				ip, ntohs(sa.sin_port));
 }
 
-/* The offer of leg 0: what we publish and, with Funkhaus, what we receive. */
-static char *build_offer(struct fhc *c, struct leg *l)
+/* The session part of our SDP, bundling every m-line that is not turned off; the buffer is
+ * sized for the leg's m-lines. Returns the buffer with *n bytes written, NULL without memory. */
+static char *sdp_start(struct fhc *c, struct leg *l, size_t cap, size_t *n)
 {
-	size_t cap = 8192 + 1024 * l->n_ml, n = 0;
 	char *s = malloc(cap);
 
 	if (!s)
 		return NULL;
-#define P(...) n += (size_t)snprintf(s + n, cap - n, __VA_ARGS__)
-	P("v=0\r\no=- 1 %llu IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE",
-	  (unsigned long long)++c->sess_ver);
+	*n = (size_t)snprintf(s, cap,
+			      "v=0\r\no=- 1 %llu IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+			      "a=group:BUNDLE",
+			      (unsigned long long)++c->sess_ver);
 	for (unsigned i = 0; i < l->n_ml; i++)
-		P(" %s", l->ml[i].mid);
-	P("\r\n");
+		if (!l->ml[i].off)
+			*n += (size_t)snprintf(s + *n, cap - *n, " %s", l->ml[i].mid);
+	*n += (size_t)snprintf(s + *n, cap - *n, "\r\n");
+	return s;
+}
+
+/* The offer of leg 0: what we publish and, with Funkhaus, what we receive. */
+static char *build_offer(struct fhc *c, struct leg *l)
+{
+	size_t cap = 8192 + 1024 * l->n_ml, n;
+	char *s = sdp_start(c, l, cap, &n);
+
+	if (!s)
+		return NULL;
+#define P(...) n += (size_t)snprintf(s + n, cap - n, __VA_ARGS__)
 	for (unsigned i = 0; i < l->n_ml; i++) {
 		struct ml *m = &l->ml[i];
 
@@ -538,18 +552,12 @@ static char *build_offer(struct fhc *c, struct leg *l)
  * first payload type it lists, refuse what it turned off. */
 static char *build_answer(struct fhc *c, struct leg *l)
 {
-	size_t cap = 4096 + 1024 * l->n_ml, n = 0;
-	char *s = malloc(cap);
+	size_t cap = 4096 + 1024 * l->n_ml, n;
+	char *s = sdp_start(c, l, cap, &n);
 
 	if (!s)
 		return NULL;
 #define P(...) n += (size_t)snprintf(s + n, cap - n, __VA_ARGS__)
-	P("v=0\r\no=- 2 %llu IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE",
-	  (unsigned long long)++c->sess_ver);
-	for (unsigned i = 0; i < l->n_ml; i++)
-		if (!l->ml[i].off)
-			P(" %s", l->ml[i].mid);
-	P("\r\n");
 	for (unsigned i = 0; i < l->n_ml; i++) {
 		struct ml *m = &l->ml[i];
 
