@@ -20,6 +20,8 @@ const char *const fh_ctr_names[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_NAME)};
 const char *const fh_ctr_help[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_HELP)};
 const char *const fh_drop_names[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_NAME)};
 const char *const fh_drop_help[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_HELP)};
+#define FH_STAGE_NAME(n) #n,
+const char *const fh_stage_names[FH_STAGE_MAX] = {FH_FOREACH_STAGE(FH_STAGE_NAME)};
 
 _Static_assert(sizeof(struct fh_cmd) % 8 == 0, "ring elements are multiples of 8 bytes");
 _Static_assert(sizeof(struct fh_evt) % 8 == 0, "ring elements are multiples of 8 bytes");

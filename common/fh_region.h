@@ -21,7 +21,7 @@
 #include "fh_addr.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 3
+#define FH_REGION_ABI 4
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant can receive: audio and video of everyone else in a room, so a room
@@ -185,6 +185,7 @@ struct fh_pkt_msg {
 	_(muted, "RTP of a stream a moderator muted")                               \
 	_(receiver_not_ready, "copy skipped: receiver has no address or keys yet")  \
 	_(srtp_protect_fail, "outbound packet that could not be encrypted")         \
+	_(srtp_unsupported, "SRTP the engine cannot take (header too long, E=0)")   \
 	_(no_mbuf, "no packet buffer for a copy")                                   \
 	_(tx_fail, "datagram the socket did not take")                              \
 	_(down_unbound, "DTLS record from cp for a participant with no address")    \
@@ -202,6 +203,13 @@ struct fh_pkt_msg {
 	_(no_neighbour, "datagram whose next hop is not resolved yet")              \
 	_(handoff_full, "datagram for another worker whose hand-off ring is full")
 
+/* Where a worker's busy cycles go, per burst: receiving, demultiplexing and address lookup,
+ * SRTP decryption, media handling (copies, rewrite, RTCP), SRTP encryption, sending. */
+#define FH_FOREACH_STAGE(_) _(rx) _(classify) _(decrypt) _(media) _(encrypt) _(tx)
+#define FH_STAGE_ENUM(n) FH_STAGE_##n,
+enum fh_stage { FH_FOREACH_STAGE(FH_STAGE_ENUM) FH_STAGE_MAX };
+extern const char *const fh_stage_names[FH_STAGE_MAX];
+
 #define FH_CTR_ENUM(n, d) FH_CTR_##n,
 #define FH_DROP_ENUM(n, d) FH_DROP_##n,
 enum fh_ctr { FH_FOREACH_COUNTER(FH_CTR_ENUM) FH_CTR_MAX };
@@ -210,10 +218,12 @@ enum fh_drop { FH_FOREACH_DROP(FH_DROP_ENUM) FH_DROP_MAX };
 struct fh_counters {
 	uint64_t ctr[FH_CTR_MAX];
 	uint64_t drop[FH_DROP_MAX];
-	uint64_t busy_cycles;  /* TSC cycles spent processing */
-	uint64_t total_cycles; /* TSC cycles since start */
-	uint32_t participants; /* current count */
+	uint64_t busy_cycles;		     /* TSC cycles spent processing */
+	uint64_t total_cycles;		     /* TSC cycles since start */
+	uint64_t stage_cycles[FH_STAGE_MAX]; /* busy_cycles split by stage of the loop */
+	uint32_t participants;		     /* current count */
 	uint32_t bound;
+	char srtp_engine[48]; /* the SRTP engine the worker runs: libsrtp2 or cryptodev PMD */
 } __attribute__((aligned(64)));
 
 extern const char *const fh_ctr_names[FH_CTR_MAX];

@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <srtp2/srtp.h>
 
 #include "dp_net.h"
 #include "dp_place.h"
@@ -37,6 +38,8 @@ struct dp_conf {
 	unsigned consent_timeout;
 	unsigned long max_video_bitrate;
 	unsigned mbufs;
+	char srtp[16];	     /* auto | libsrtp | cryptodev */
+	char srtp_pmds[128]; /* crypto PMDs to try, in order */
 	/* dpdk backend */
 	char vdev[MAX_DEVS][256];
 	unsigned n_vdev;
@@ -226,6 +229,16 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		if (fh_conf_uint(val, 1024, 1u << 20, &v) < 0)
 			return -1;
 		c->mbufs = (unsigned)v;
+	} else if (!strcmp(key, "srtp")) {
+		enum dp_srtp_kind k;
+
+		if (dp_srtp_kind_parse(val, &k) < 0) {
+			snprintf(err, elen, "srtp is auto, libsrtp or cryptodev");
+			return -1;
+		}
+		return set_str(c->srtp, sizeof(c->srtp), val);
+	} else if (!strcmp(key, "srtp_pmds")) {
+		return set_str(c->srtp_pmds, sizeof(c->srtp_pmds), val);
 	} else if (!strcmp(key, "log_level")) {
 		enum fh_log_level l;
 
@@ -297,7 +310,10 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 			FH_WARN("running without hugepages: fine for tests and VMs, slower in "
 				"production (scripts/hugepages.sh reserves them)");
 	}
-	unsigned mem = dpdk ? c->memory_mb : 64 + c->workers * (c->mbufs * 2560u / (1u << 20) + 8);
+	/* socket backend: packet buffers, plus the crypto sessions of a cryptodev engine */
+	unsigned mem = dpdk ? c->memory_mb
+			    : 64 + c->workers * (c->mbufs * 2560u / (1u << 20) + 8 +
+						 (!strcmp(c->srtp, "cryptodev") ? 48 : 0));
 
 	snprintf(num, sizeof(num), "%u", mem);
 	arg(a, "%s", "-m");
@@ -309,6 +325,32 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 	for (unsigned i = 0; dpdk && i < c->n_vdev; i++)
 		arg(a, "--vdev=%s", c->vdev[i]);
 	return 0;
+}
+
+/* The SRTP engine of worker i: cryptodev when asked for (or, with auto, on the dpdk backend
+ * when a usable crypto PMD is there), libsrtp2 otherwise. NULL when cryptodev was asked for
+ * and cannot be had. */
+static struct dp_srtp_engine *srtp_engine(enum dp_srtp_kind kind, bool dpdk,
+					  const struct dp_conf *c, unsigned i, int socket)
+{
+	char err[256];
+	struct dp_srtp_engine *e;
+
+	if (kind == DP_SRTP_CRYPTODEV || (kind == DP_SRTP_AUTO && dpdk)) {
+		e = dp_srtp_engine_new(DP_SRTP_CRYPTODEV, i, socket, FH_MAX_SLOTS, c->srtp_pmds,
+				       err, sizeof(err));
+		if (e)
+			return e;
+		if (kind == DP_SRTP_CRYPTODEV) {
+			FH_ERR("worker %u: srtp = cryptodev, but %s", i, err);
+			return NULL;
+		}
+		FH_WARN("worker %u: no usable crypto PMD (%s); SRTP by libsrtp2", i, err);
+	}
+	e = dp_srtp_engine_new(DP_SRTP_LIBSRTP, i, socket, FH_MAX_SLOTS, NULL, err, sizeof(err));
+	if (!e)
+		FH_ERR("worker %u: %s", i, err);
+	return e;
 }
 
 struct media_port {
@@ -449,6 +491,7 @@ int main(int argc, char **argv)
 		.memory_mb = 512,
 		.tx_drain_us = DP_TX_DRAIN_US_DEFAULT,
 		.hugepages = "auto",
+		.srtp = "auto",
 	};
 	bool done;
 	int rc = fh_conf_main(argc, argv, "funkhaus-dp", conf_cb, &conf, &done);
@@ -545,12 +588,20 @@ int main(int argc, char **argv)
 	}
 	if (dpdk && media_ports_start(&conf, mp, n_mp, pools, &reg) < 0)
 		goto out_workers;
+	enum dp_srtp_kind srtp_kind = DP_SRTP_AUTO;
+
+	dp_srtp_kind_parse(conf.srtp, &srtp_kind);
 	for (unsigned i = 0; i < conf.workers; i++) {
+		struct dp_srtp_engine *eng = srtp_engine(srtp_kind, dpdk, &conf, i, socket);
+
+		if (!eng)
+			goto out_workers;
 		struct dp_worker_conf wc = {
 			.id = i,
 			.io = dpdk ? &dp_io_dpdk_ops : &dp_io_socket_ops,
 			.consent_timeout_s = conf.consent_timeout,
 			.remb_bitrate = conf.max_video_bitrate,
+			.srtp = eng,
 		};
 
 		snprintf(wc.io_conf.bind_addr, sizeof(wc.io_conf.bind_addr), "%s", conf.bind);
@@ -567,8 +618,10 @@ int main(int argc, char **argv)
 		wc.io_conf.base_port = (uint16_t)conf.base_port;
 		wc.io_conf.handoff = handoff;
 		wc.io_conf.tx_drain_us = conf.tx_drain_us;
+		FH_INFO("worker %u: SRTP by %s", i, dp_srtp_engine_name(eng));
 		e = dp_worker_init(&workers[i], &wc, &reg, pools[i], &stop);
 		if (e < 0) {
+			dp_srtp_engine_free(eng);
 			FH_ERR("worker %u: cannot open UDP port %u: %s", i, ports[i], strerror(-e));
 			goto out_workers;
 		}

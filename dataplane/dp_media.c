@@ -1,56 +1,42 @@
 /*
- * dp_media: the media path of a worker. SRTP/SRTCP with libsrtp2 (one inbound and one
- * outbound session per participant), forwarding each published packet to every receiver with
+ * dp_media: the media path of a worker. SRTP/SRTCP through the worker's engine (dp_srtp: a
+ * burst is decrypted as one batch, the copies it makes are encrypted as one batch), forwarding each published packet to every receiver with
  * its own SSRC / sequence / timestamp, a short packet cache per video stream to answer NACKs
  * with RTX, rate-limited key frame requests, and the RTCP that keeps browsers' statistics
  * and bandwidth estimation sane (receiver reports and REMB to publishers, translated sender
  * reports to receivers). Runs on the worker's lcore; allocates nothing but packet buffers.
  *
  * Cost note: per forwarded copy one rte_pktmbuf_alloc, one memcpy of the packet and one
- * srtp_protect; the protect dominates (about 1 us with AEAD_AES_128_GCM on the CI machine,
- * about 4.7 us with AES_CM_128_HMAC_SHA1_80, see ../shared FACTS and bench/README.md).
+ * SRTP protect. With libsrtp2 the protect dominates (about 1 us with AEAD_AES_128_GCM, about
+ * 4.7 us with AES_CM_128_HMAC_SHA1_80 on the CI machine); with cryptodev it is a share of a
+ * batch (bench/README.md has the cycles per stage).
  */
 #include <string.h>
 
 #include "dp_worker.h"
 #include "fh_srtp.h"
 
-int dp_media_set_keys(struct dp_part *p, const struct fh_cmd_keys *k)
+int dp_media_set_keys(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_keys *k)
 {
-	srtp_policy_t pol;
-	unsigned char rx[FH_KEY_MAX], tx[FH_KEY_MAX];
 	size_t need = fh_srtp_key_len((enum fh_srtp_profile)k->profile);
-	int rc = -1;
 
 	if (!need || k->key_len != need)
 		return -1;
-	dp_media_free_keys(p);
-	memcpy(rx, k->rx_key, need);
-	memcpy(tx, k->tx_key, need);
-	if (fh_srtp_policy(&pol, (enum fh_srtp_profile)k->profile, rx, ssrc_any_inbound) < 0 ||
-	    srtp_create(&p->rx, &pol) != srtp_err_status_ok)
-		goto out;
-	fh_srtp_policy(&pol, (enum fh_srtp_profile)k->profile, tx, ssrc_any_outbound);
-	if (srtp_create(&p->tx, &pol) != srtp_err_status_ok) {
-		srtp_dealloc(p->rx);
-		p->rx = NULL;
-		goto out;
-	}
-	p->has_keys = true;
-	rc = 0;
-out:
-	memset(rx, 0, sizeof(rx));
-	memset(tx, 0, sizeof(tx));
-	return rc;
+	dp_media_free_keys(w, p);
+	p->srtp = dp_srtp_sess_new(w->srtp, (enum fh_srtp_profile)k->profile, k->rx_key, k->tx_key,
+				   need);
+	p->has_keys = p->srtp != NULL;
+	return p->has_keys ? 0 : -1;
 }
 
-void dp_media_free_keys(struct dp_part *p)
+void dp_media_free_keys(struct dp_worker *w, struct dp_part *p)
 {
-	if (p->rx)
-		srtp_dealloc(p->rx);
-	if (p->tx)
-		srtp_dealloc(p->tx);
-	p->rx = p->tx = NULL;
+	if (p->srtp) {
+		/* copies for p may wait in the batch: they go (or fail) before the session does */
+		dp_media_encrypt(w);
+		dp_srtp_sess_free(w->srtp, p->srtp);
+	}
+	p->srtp = NULL;
 	p->has_keys = false;
 }
 
@@ -138,26 +124,37 @@ static struct rte_mbuf *copy_pkt(struct dp_worker *w, const uint8_t *d, size_t l
 	return m;
 }
 
-/* Encrypts m for participant p and queues it; consumes m. */
+/* Encrypts the waiting copies in one batch and queues what succeeded for sending. */
+void dp_media_encrypt(struct dp_worker *w)
+{
+	unsigned n = w->n_enc;
+
+	if (!n)
+		return;
+	w->n_enc = 0;
+	dp_srtp_protect(w->srtp, w->enc, n);
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_srtp_op *o = &w->enc[i];
+
+		if (unlikely(o->status != DP_SRTP_OK)) {
+			dp_drop(w, o->status == DP_SRTP_UNSUPPORTED ? FH_DROP_srtp_unsupported
+								    : FH_DROP_srtp_protect_fail);
+			rte_pktmbuf_free(o->m);
+			continue;
+		}
+		dp_worker_send(w, o->m);
+	}
+}
+
+/* Queues m for encryption for participant p; consumes m. */
 static void send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, bool rtcp)
 {
-	int len = m->data_len;
-	srtp_err_status_t st;
-
-	if (rtcp)
-		st = srtp_protect_rtcp(p->tx, rte_pktmbuf_mtod(m, void *), &len);
-	else
-		st = srtp_protect(p->tx, rte_pktmbuf_mtod(m, void *), &len);
-	if (unlikely(st != srtp_err_status_ok)) {
-		dp_drop(w, FH_DROP_srtp_protect_fail);
-		rte_pktmbuf_free(m);
-		return;
-	}
-	m->data_len = (uint16_t)len;
-	m->pkt_len = (uint32_t)len;
+	if (unlikely(w->n_enc == DP_ENC_MAX))
+		dp_media_encrypt(w);
 	dp_meta(m)->peer = p->addr;
 	dp_meta(m)->via = p->via;
-	dp_worker_send(w, m);
+	w->enc[w->n_enc++] = (struct dp_srtp_op){
+		.s = p->srtp, .m = m, .slot = (uint16_t)(p - w->parts), .rtcp = rtcp};
 }
 
 static void send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *buf, size_t len)
@@ -205,26 +202,14 @@ static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd
 	dp_count(w, FH_CTR_rtp_forwarded, 1);
 }
 
-void dp_media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now)
+/* A decrypted RTP packet from participant slot. */
+static void media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now)
 {
 	struct dp_part *p = &w->parts[slot];
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	int len = m->data_len;
 	struct fh_rtp_hdr h;
-	srtp_err_status_t st;
 
-	if (unlikely(len < FH_RTP_HDR_MIN)) {
-		dp_drop(w, FH_DROP_rtp_malformed);
-		return;
-	}
-	st = srtp_unprotect(p->rx, d, &len);
-	if (unlikely(st != srtp_err_status_ok)) {
-		if (st == srtp_err_status_replay_fail || st == srtp_err_status_replay_old)
-			dp_drop(w, FH_DROP_srtp_replay);
-		else
-			dp_drop(w, FH_DROP_srtp_auth_fail);
-		return;
-	}
 	if (unlikely(fh_rtp_parse(d, (size_t)len, &h) < 0)) {
 		dp_drop(w, FH_DROP_rtp_malformed);
 		return;
@@ -372,7 +357,8 @@ static void keyframe_for(struct dp_worker *w, struct dp_part *p, uint32_t out_ss
 		dp_media_send_pli(w, o->pub_slot, pub, now, false);
 }
 
-void dp_media_rtcp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now)
+/* A decrypted RTCP compound from participant slot. */
+static void media_rtcp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now)
 {
 	struct dp_part *p = &w->parts[slot];
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
@@ -380,14 +366,6 @@ void dp_media_rtcp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t n
 	struct fh_rtcp_pkt pkt;
 	size_t off = 0;
 
-	if (unlikely(len < 8)) {
-		dp_drop(w, FH_DROP_rtcp_malformed);
-		return;
-	}
-	if (srtp_unprotect_rtcp(p->rx, d, &len) != srtp_err_status_ok) {
-		dp_drop(w, FH_DROP_srtcp_auth_fail);
-		return;
-	}
 	if (fh_rtcp_validate(d, (size_t)len) < 0) {
 		dp_drop(w, FH_DROP_rtcp_malformed);
 		return;
@@ -417,6 +395,42 @@ void dp_media_rtcp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t n
 			break;
 		}
 	}
+}
+
+void dp_media_decrypt(struct dp_worker *w)
+{
+	dp_srtp_unprotect(w->srtp, w->dec, w->n_dec);
+}
+
+/* The decrypted burst, in the order it arrived; frees every packet of it. */
+void dp_media_input(struct dp_worker *w, uint64_t now)
+{
+	for (unsigned i = 0; i < w->n_dec; i++) {
+		struct dp_srtp_op *o = &w->dec[i];
+
+		switch (o->status) {
+		case DP_SRTP_OK:
+			if (o->rtcp)
+				media_rtcp(w, o->m, o->slot, now);
+			else
+				media_rtp(w, o->m, o->slot, now);
+			break;
+		case DP_SRTP_REPLAY:
+			dp_drop(w, o->rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_replay);
+			break;
+		case DP_SRTP_MALFORMED:
+			dp_drop(w, o->rtcp ? FH_DROP_rtcp_malformed : FH_DROP_rtp_malformed);
+			break;
+		case DP_SRTP_UNSUPPORTED:
+			dp_drop(w, FH_DROP_srtp_unsupported);
+			break;
+		default:
+			dp_drop(w, o->rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_auth_fail);
+			break;
+		}
+		rte_pktmbuf_free(o->m);
+	}
+	w->n_dec = 0;
 }
 
 void dp_media_periodic_rtcp(struct dp_worker *w, uint16_t slot, uint64_t now)

@@ -21,17 +21,37 @@
 #define IPPROTO_ICMP6_ 58
 #define IPPROTO_FRAG6_ 44
 
+/* RFC 1071 one's complement sum of big-endian 16-bit words, added to sum. Eight bytes per
+ * step in host order (the sum does not depend on byte order up to a final swap). */
 static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
 {
-	uint64_t s = sum;
+	uint64_t s = 0;
 
-	while (len > 1) {
-		s += (uint32_t)(p[0] << 8 | p[1]);
-		p += 2;
-		len -= 2;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		s += (v & 0xffffffffu) + (v >> 32);
 	}
-	if (len)
-		s += (uint32_t)p[0] << 8;
+	for (; len >= 2; p += 2, len -= 2) {
+		uint16_t v;
+
+		memcpy(&v, p, 2);
+		s += v;
+	}
+	if (len) {
+		uint8_t last[2] = {p[0], 0};
+		uint16_t v;
+
+		memcpy(&v, last, 2);
+		s += v;
+	}
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	s = (uint16_t)(s << 8 | s >> 8);
+#endif
+	s += sum;
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return (uint32_t)s;

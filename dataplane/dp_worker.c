@@ -158,7 +158,7 @@ static void part_del(struct dp_worker *w, uint16_t slot)
 		if (p->pub[i].used)
 			pub_remove(w, &p->pub[i]);
 	part_unbind(w, p);
-	dp_media_free_keys(p);
+	dp_media_free_keys(w, p);
 	memset(p, 0, sizeof(*p));
 	w->ctr->participants--;
 }
@@ -312,7 +312,7 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 		part_del(w, c->slot);
 		break;
 	case FH_CMD_KEYS:
-		rc = dp_media_set_keys(p, &c->u.keys);
+		rc = dp_media_set_keys(w, p, &c->u.keys);
 		break;
 	case FH_CMD_STREAM_ADD:
 		rc = cmd_stream_add(w, c);
@@ -454,11 +454,18 @@ void dp_worker_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 			dp_drop(w, FH_DROP_media_no_keys);
 			break;
 		}
-		if (fh_demux(d, m->data_len) == FH_DEMUX_RTP)
-			dp_media_rtp(w, m, slot, now);
-		else
-			dp_media_rtcp(w, m, slot, now);
-		break;
+		/* decrypted with the rest of the burst, then handled by dp_media_input */
+		if (unlikely(w->n_dec == DP_BURST)) {
+			dp_media_decrypt(w);
+			dp_media_input(w, now);
+		}
+		w->dec[w->n_dec++] = (struct dp_srtp_op){
+			.s = w->parts[slot].srtp,
+			.m = m,
+			.slot = (uint16_t)slot,
+			.rtcp = fh_demux(d, m->data_len) == FH_DEMUX_RTCP,
+		};
+		return;
 	default:
 		dp_drop(w, FH_DROP_not_webrtc);
 		break;
@@ -505,6 +512,9 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	w->consent_cycles = w->hz * c->consent_timeout_s;
 	w->pli_min_cycles = w->hz / 3;
 	w->remb_bitrate = c->remb_bitrate;
+	w->srtp = c->srtp;
+	snprintf(w->ctr->srtp_engine, sizeof(w->ctr->srtp_engine), "%s",
+		 dp_srtp_engine_name(w->srtp));
 	w->sfu_ssrc = (uint32_t)rte_rand() | 1;
 	memset(w->addr_hash, 0xff, sizeof(w->addr_hash));
 	w->parts = calloc(FH_MAX_SLOTS, sizeof(*w->parts));
@@ -529,6 +539,8 @@ void dp_worker_fini(struct dp_worker *w)
 		part_del(w, s);
 	w->io->close(w->port);
 	free(w->parts);
+	dp_srtp_engine_free(w->srtp);
+	w->srtp = NULL;
 }
 
 int dp_worker_main(void *arg)
@@ -542,10 +554,20 @@ int dp_worker_main(void *arg)
 	w->start_tsc = last;
 	while (!*w->stop) {
 		uint64_t now = rte_rdtsc();
-		uint16_t n = w->io->rx_burst(w->port, pkts, DP_BURST);
+		uint16_t n = w->io->rx_burst(w->port, pkts, DP_BURST), rx = n;
+		uint64_t t[FH_STAGE_MAX + 1];
 
+		t[0] = now;
+		t[FH_STAGE_rx + 1] = rte_rdtsc();
 		for (uint16_t i = 0; i < n; i++)
 			dp_worker_input(w, pkts[i], now);
+		t[FH_STAGE_classify + 1] = rte_rdtsc();
+		dp_media_decrypt(w);
+		t[FH_STAGE_decrypt + 1] = rte_rdtsc();
+		dp_media_input(w, now);
+		t[FH_STAGE_media + 1] = rte_rdtsc();
+		dp_media_encrypt(w);
+		t[FH_STAGE_encrypt + 1] = rte_rdtsc();
 		/* Commands are applied between bursts, so state never changes mid-packet. */
 		for (int i = 0; i < 32 && rte_ring_sc_dequeue_elem(w->cmd, &cmd, sizeof(cmd)) == 0;
 		     i++) {
@@ -557,13 +579,18 @@ int dp_worker_main(void *arg)
 			dp_worker_timers(w, now);
 			next_timer = now + w->hz / 10;
 		}
+		dp_media_encrypt(w);
 		dp_worker_flush(w);
 		if (w->io->drain)
 			w->io->drain(w->port, rte_rdtsc());
 
 		uint64_t end = rte_rdtsc();
 
+		t[FH_STAGE_tx + 1] = end;
 		w->ctr->total_cycles += end - last;
+		if (rx)
+			for (int s = 0; s < FH_STAGE_MAX; s++)
+				w->ctr->stage_cycles[s] += t[s + 1] - t[s];
 		if (n) {
 			w->ctr->busy_cycles += end - now;
 			idle = 0;

@@ -11,20 +11,21 @@
 
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
-#include <srtp2/srtp.h>
-
 #include "dp_io.h"
+#include "dp_srtp.h"
 #include "fh_region.h"
 #include "fh_rtp.h"
 
 #define DP_BURST 32
-#define DP_TX_MAX 512		       /* copies queued before a flush; fan-out of one burst fits */
-#define DP_MAX_PUB 4		       /* streams one participant publishes */
-#define DP_MAX_OUT FH_MAX_RECV_STREAMS /* streams one participant receives */
-#define DP_MAX_FWD 64		       /* receivers of one stream */
-#define DP_CACHE 256		       /* video packets kept per stream to answer NACKs */
-#define DP_CACHE_PKT 1280	       /* larger packets are forwarded but not cached */
-#define DP_ADDR_HASH 2048	       /* power of two, twice FH_MAX_SLOTS */
+#define DP_TX_MAX 512
+#define DP_ENC_MAX \
+	256 /* copies collected before one SRTP batch */ /* copies queued before a flush; fan-out of one burst fits */
+#define DP_MAX_PUB 4					 /* streams one participant publishes */
+#define DP_MAX_OUT FH_MAX_RECV_STREAMS			 /* streams one participant receives */
+#define DP_MAX_FWD 64					 /* receivers of one stream */
+#define DP_CACHE 256	  /* video packets kept per stream to answer NACKs */
+#define DP_CACHE_PKT 1280 /* larger packets are forwarded but not cached */
+#define DP_ADDR_HASH 2048 /* power of two, twice FH_MAX_SLOTS */
 
 struct dp_cache_ent {
 	uint16_t seq;
@@ -99,8 +100,7 @@ struct dp_part {
 	uint8_t via; /* dpdk: the media port its checks came in on */
 	uint64_t last_check_tsc;
 	uint64_t next_rtcp_tsc;
-	srtp_t rx;
-	srtp_t tx;
+	struct dp_srtp_sess *srtp; /* NULL until keys are installed */
 	struct dp_pub pub[DP_MAX_PUB];
 	struct dp_out out[DP_MAX_OUT];
 };
@@ -121,6 +121,10 @@ struct dp_worker {
 	uint64_t consent_cycles;
 	uint64_t pli_min_cycles;
 	uint64_t remb_bitrate;
+	struct dp_srtp_engine *srtp;
+	uint16_t n_dec, n_enc;
+	struct dp_srtp_op dec[DP_BURST];   /* this burst's SRTP/SRTCP, decrypted together */
+	struct dp_srtp_op enc[DP_ENC_MAX]; /* copies waiting to be encrypted together */
 	uint16_t n_tx;
 	struct rte_mbuf *tx[DP_TX_MAX];
 };
@@ -131,6 +135,7 @@ struct dp_worker_conf {
 	struct dp_io_conf io_conf;
 	unsigned consent_timeout_s;
 	uint64_t remb_bitrate;
+	struct dp_srtp_engine *srtp; /* the worker's from here on */
 };
 
 /* dp_worker.c */
@@ -169,12 +174,13 @@ static inline void dp_worker_send(struct dp_worker *w, struct rte_mbuf *m)
 void dp_stun_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now);
 
 /* dp_media.c */
-void dp_media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now);
-void dp_media_rtcp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_t now);
+void dp_media_decrypt(struct dp_worker *w);
+void dp_media_input(struct dp_worker *w, uint64_t now);
+void dp_media_encrypt(struct dp_worker *w);
 void dp_media_send_pli(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, uint64_t now,
 		       bool force);
 void dp_media_periodic_rtcp(struct dp_worker *w, uint16_t slot, uint64_t now);
-int dp_media_set_keys(struct dp_part *p, const struct fh_cmd_keys *k);
-void dp_media_free_keys(struct dp_part *p);
+int dp_media_set_keys(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_keys *k);
+void dp_media_free_keys(struct dp_worker *w, struct dp_part *p);
 
 #endif

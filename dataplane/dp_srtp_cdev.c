@@ -1,0 +1,615 @@
+/*
+ * dp_srtp_cdev: SRTP and SRTCP through a DPDK crypto PMD, a burst at a time.
+ *
+ * The protocol is done here: per-SSRC state (rollover counter and highest index, 128-entry
+ * replay windows, SRTCP index), IVs (RFC 3711 4.1.1, RFC 7714 8.1 / 9.1), the AAD of AEAD
+ * (RTP header; SRTCP header plus E-flag and index), the rollover counter appended to what
+ * HMAC-SHA1 authenticates but not sent (RFC 3711 4.2), and the SRTCP trailer (before the tag
+ * with AES-CM, after it with GCM, as RFC 7714 9 and libsrtp lay it out). The PMD does AES-GCM,
+ * or AES-CTR then HMAC-SHA1-80 as one chained operation, in place in the mbuf.
+ *
+ * A PMD's AEAD session has a fixed AAD length while an RTP header's length varies with CSRCs
+ * and extensions, so a GCM participant holds one session per header length from 12 to
+ * DP_SRTP_AAD_MAX bytes in each direction, all made when its keys are installed. Replay state
+ * is updated only after a packet authenticated, and checked again then, so that two copies of
+ * one packet in the same burst cannot both pass.
+ *
+ * Cost note: per packet a stream lookup (open addressing on the SSRC), the IV and AAD written
+ * into the op's private area and one rte_crypto_op; the ops of a burst go to the device in one
+ * enqueue and come back in one or a few dequeues.
+ */
+#define ALLOW_EXPERIMENTAL_API /* rte_cryptodev_sym_session_pool_create (DPDK 22.11) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_crypto.h>
+#include <rte_cryptodev.h>
+#include <rte_errno.h>
+#include <rte_mempool.h>
+
+#include "dp_srtp_impl.h"
+#include "fh_rtp.h"
+
+#define IN_STREAMS 32	/* SSRCs a participant sends from (hash cells) */
+#define OUT_STREAMS 256 /* SSRCs we send a participant from (hash cells) */
+#define CHUNK 64	/* ops per enqueue */
+#define QP_DESC 2048
+#define OP_POOL 4095
+
+/* the op's private area: IV, AAD and the op's place in the caller's array */
+#define IV_OFF (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
+#define AAD_OFF (IV_OFF + 16)
+#define IDX_OFF (AAD_OFF + 64)
+#define OP_PRIV (16 + 64 + 8)
+
+struct stream {
+	uint32_t ssrc;
+	bool used;
+	struct dp_srtp_replay rtp;  /* rx: window and highest index; tx: highest index */
+	struct dp_srtp_replay rtcp; /* rx: window; tx: hi is the last SRTCP index sent */
+};
+
+struct dp_srtp_sess {
+	enum fh_srtp_profile profile;
+	uint8_t rx_rtp_salt[14], rx_rtcp_salt[14];
+	uint8_t tx_rtp_salt[14], tx_rtcp_salt[14];
+	void *rx_rtp[DP_SRTP_AAD_N], *tx_rtp[DP_SRTP_AAD_N]; /* AES-CM: [0] only */
+	void *rx_rtcp, *tx_rtcp;
+	unsigned n_in, n_out;
+	struct stream in[IN_STREAMS];
+	struct stream out[OUT_STREAMS];
+};
+
+struct cdev {
+	uint8_t dev;
+	char vdev[64];
+	struct rte_mempool *sess_pool, *op_pool;
+};
+
+/* what an op needs when it comes back */
+struct pend {
+	uint64_t idx;
+	uint32_t ssrc;
+	uint16_t len; /* the packet's length once done */
+	uint16_t trailer_at;
+	uint32_t trailer; /* GCM SRTCP protect: written after the tag */
+	bool move_tag;	  /* AES-CM RTP protect: the tag was written 4 bytes on */
+};
+
+static struct stream *stream_find(struct stream *tab, unsigned cells, uint32_t ssrc, bool add,
+				  unsigned *n)
+{
+	unsigned h = (ssrc * 0x9e3779b1u) >> 16;
+
+	for (unsigned i = 0; i < cells; i++) {
+		struct stream *s = &tab[(h + i) & (cells - 1)];
+
+		if (s->used && s->ssrc == ssrc)
+			return s;
+		if (!s->used) {
+			/* keep a quarter free so probes stay short */
+			if (!add || *n >= cells - cells / 4)
+				return NULL;
+			memset(s, 0, sizeof(*s));
+			s->used = true;
+			s->ssrc = ssrc;
+			(*n)++;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* RFC 3711 4.1.1 (16 bytes, AES-CM) and RFC 7714 8.1 / 9.1 (12 bytes, GCM; an SRTCP index
+ * has its high bits clear, so one layout serves both). */
+static inline void make_iv(uint8_t *iv, const uint8_t *salt, bool gcm, uint32_t ssrc, uint64_t idx)
+{
+	if (gcm) {
+		iv[0] = iv[1] = 0;
+		fh_wr32(iv + 2, ssrc);
+		fh_wr16(iv + 6, (uint16_t)(idx >> 32));
+		fh_wr32(iv + 8, (uint32_t)idx);
+		for (int i = 0; i < 12; i++)
+			iv[i] ^= salt[i];
+		return;
+	}
+	memcpy(iv, salt, 14);
+	iv[14] = iv[15] = 0;
+	iv[4] ^= (uint8_t)(ssrc >> 24), iv[5] ^= (uint8_t)(ssrc >> 16);
+	iv[6] ^= (uint8_t)(ssrc >> 8), iv[7] ^= (uint8_t)ssrc;
+	for (int i = 0; i < 6; i++)
+		iv[8 + i] ^= (uint8_t)(idx >> (40 - 8 * i));
+}
+
+/* Length of a whole RTP header, or -1 when it overruns len. */
+static inline int rtp_hdr_len(const uint8_t *p, unsigned len)
+{
+	unsigned hl;
+
+	if (len < 12 || (p[0] >> 6) != 2)
+		return -1;
+	hl = 12u + 4u * (p[0] & 0x0f);
+	if (p[0] & 0x10) {
+		if (len < hl + 4)
+			return -1;
+		hl += 4u + 4u * fh_rd16(p + hl + 2);
+	}
+	return hl <= len ? (int)hl : -1;
+}
+
+static void *session(struct cdev *c, struct rte_crypto_sym_xform *x)
+{
+	return rte_cryptodev_sym_session_create(c->dev, x, c->sess_pool);
+}
+
+static void sess_free(struct dp_srtp_engine *e, struct dp_srtp_sess *s)
+{
+	struct cdev *c = e->priv;
+	void **all[] = {&s->rx_rtcp, &s->tx_rtcp};
+
+	for (int i = 0; i < DP_SRTP_AAD_N; i++) {
+		if (s->rx_rtp[i])
+			rte_cryptodev_sym_session_free(c->dev, s->rx_rtp[i]);
+		if (s->tx_rtp[i])
+			rte_cryptodev_sym_session_free(c->dev, s->tx_rtp[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (*all[i])
+			rte_cryptodev_sym_session_free(c->dev, *all[i]);
+	memset(s, 0, sizeof(*s));
+	free(s);
+}
+
+static void *gcm_session(struct cdev *c, const uint8_t *key, bool enc, uint16_t aad)
+{
+	struct rte_crypto_sym_xform x = {.type = RTE_CRYPTO_SYM_XFORM_AEAD};
+
+	x.aead.op = enc ? RTE_CRYPTO_AEAD_OP_ENCRYPT : RTE_CRYPTO_AEAD_OP_DECRYPT;
+	x.aead.algo = RTE_CRYPTO_AEAD_AES_GCM;
+	x.aead.key.data = key;
+	x.aead.key.length = 16;
+	x.aead.iv.offset = IV_OFF;
+	x.aead.iv.length = 12;
+	x.aead.digest_length = 16;
+	x.aead.aad_length = aad;
+	return session(c, &x);
+}
+
+static void *cm_session(struct cdev *c, const uint8_t *key, const uint8_t *auth, bool enc)
+{
+	struct rte_crypto_sym_xform ci = {.type = RTE_CRYPTO_SYM_XFORM_CIPHER};
+	struct rte_crypto_sym_xform au = {.type = RTE_CRYPTO_SYM_XFORM_AUTH};
+
+	ci.cipher.op = enc ? RTE_CRYPTO_CIPHER_OP_ENCRYPT : RTE_CRYPTO_CIPHER_OP_DECRYPT;
+	ci.cipher.algo = RTE_CRYPTO_CIPHER_AES_CTR;
+	ci.cipher.key.data = key;
+	ci.cipher.key.length = 16;
+	ci.cipher.iv.offset = IV_OFF;
+	ci.cipher.iv.length = 16;
+	au.auth.op = enc ? RTE_CRYPTO_AUTH_OP_GENERATE : RTE_CRYPTO_AUTH_OP_VERIFY;
+	au.auth.algo = RTE_CRYPTO_AUTH_SHA1_HMAC;
+	au.auth.key.data = auth;
+	au.auth.key.length = 20;
+	au.auth.digest_length = 10;
+	/* encrypt then authenticate; verify then decrypt */
+	if (enc) {
+		ci.next = &au;
+		return session(c, &ci);
+	}
+	au.next = &ci;
+	return session(c, &au);
+}
+
+static struct dp_srtp_sess *sess_new(struct dp_srtp_engine *e, enum fh_srtp_profile profile,
+				     const struct dp_srtp_keys *rx, const struct dp_srtp_keys *tx,
+				     const uint8_t *rxm, const uint8_t *txm, size_t mlen)
+{
+	struct cdev *c = e->priv;
+	struct dp_srtp_sess *s = calloc(1, sizeof(*s));
+	bool ok = true;
+
+	(void)rxm, (void)txm, (void)mlen;
+	if (!s)
+		return NULL;
+	s->profile = profile;
+	memcpy(s->rx_rtp_salt, rx->rtp_salt, 14);
+	memcpy(s->rx_rtcp_salt, rx->rtcp_salt, 14);
+	memcpy(s->tx_rtp_salt, tx->rtp_salt, 14);
+	memcpy(s->tx_rtcp_salt, tx->rtcp_salt, 14);
+	if (profile == FH_SRTP_AEAD_AES_128_GCM) {
+		for (int i = 0; i < DP_SRTP_AAD_N && ok; i++) {
+			s->rx_rtp[i] = gcm_session(c, rx->rtp_key, false, (uint16_t)(12 + 4 * i));
+			s->tx_rtp[i] = gcm_session(c, tx->rtp_key, true, (uint16_t)(12 + 4 * i));
+			ok = s->rx_rtp[i] && s->tx_rtp[i];
+		}
+		s->rx_rtcp = ok ? gcm_session(c, rx->rtcp_key, false, 12) : NULL;
+		s->tx_rtcp = ok ? gcm_session(c, tx->rtcp_key, true, 12) : NULL;
+	} else {
+		s->rx_rtp[0] = cm_session(c, rx->rtp_key, rx->rtp_auth, false);
+		s->tx_rtp[0] = cm_session(c, tx->rtp_key, tx->rtp_auth, true);
+		s->rx_rtcp = cm_session(c, rx->rtcp_key, rx->rtcp_auth, false);
+		s->tx_rtcp = cm_session(c, tx->rtcp_key, tx->rtcp_auth, true);
+		ok = s->rx_rtp[0] && s->tx_rtp[0];
+	}
+	if (!ok || !s->rx_rtcp || !s->tx_rtcp) {
+		sess_free(e, s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Fills op for ops[i]; DP_SRTP_OK when it is to be submitted, else the status to give it. */
+static int prepare(struct dp_srtp_sess *s, struct dp_srtp_op *o, struct rte_crypto_op *op,
+		   struct pend *pd, bool enc)
+{
+	struct rte_mbuf *m = o->m;
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	unsigned len = m->data_len, tail = rte_pktmbuf_tailroom(m);
+	bool gcm = s->profile == FH_SRTP_AEAD_AES_128_GCM;
+	unsigned tag = gcm ? 16 : 10;
+	struct rte_crypto_sym_op *sym = op->sym;
+	uint8_t *iv = rte_crypto_op_ctod_offset(op, uint8_t *, IV_OFF);
+	uint8_t *aad = rte_crypto_op_ctod_offset(op, uint8_t *, AAD_OFF);
+	unsigned data_off, data_len, auth_len = 0, digest_at, touched = len;
+	void *sess;
+
+	memset(pd, 0, sizeof(*pd));
+	sym->m_src = m;
+	sym->m_dst = NULL;
+	if (tail < DP_SRTP_TRAILER_MAX)
+		return DP_SRTP_FAIL;
+	if (!o->rtcp) {
+		int hl = rtp_hdr_len(p, len);
+
+		if (hl < 0 || (!enc && len < (unsigned)hl + tag))
+			return DP_SRTP_MALFORMED;
+		if (gcm && hl > DP_SRTP_AAD_MAX)
+			return DP_SRTP_UNSUPPORTED;
+		uint32_t ssrc = fh_rd32(p + 8);
+		uint16_t seq = fh_rd16(p + 2);
+		struct stream *st;
+
+		if (enc) {
+			st = stream_find(s->out, OUT_STREAMS, ssrc, true, &s->n_out);
+			if (!st)
+				return DP_SRTP_FAIL;
+			pd->idx = dp_srtp_estimate(st->rtp.hi, st->rtp.init, seq);
+			if (!st->rtp.init || pd->idx > st->rtp.hi) {
+				st->rtp.hi = pd->idx;
+				st->rtp.init = true;
+			}
+		} else {
+			st = stream_find(s->in, IN_STREAMS, ssrc, false, &s->n_in);
+			pd->idx = st ? dp_srtp_estimate(st->rtp.hi, st->rtp.init, seq) : seq;
+			if (st && dp_srtp_replay_check(&st->rtp, pd->idx) < 0)
+				return DP_SRTP_REPLAY;
+		}
+		pd->ssrc = ssrc;
+		make_iv(iv, enc ? s->tx_rtp_salt : s->rx_rtp_salt, gcm, ssrc, pd->idx);
+		data_off = (unsigned)hl;
+		if (gcm) {
+			memcpy(aad, p, (size_t)hl);
+			sess = enc ? s->tx_rtp[(hl - 12) / 4] : s->rx_rtp[(hl - 12) / 4];
+			data_len = enc ? len - hl : len - hl - tag;
+			digest_at = enc ? len : len - tag;
+			pd->len = (uint16_t)(enc ? len + tag : len - tag);
+			touched = enc ? len + tag : len;
+		} else if (enc) {
+			/* HMAC over header, payload and the rollover counter; the tag goes 4 on */
+			sess = s->tx_rtp[0];
+			data_len = len - hl;
+			fh_wr32(p + len, (uint32_t)(pd->idx >> 16));
+			auth_len = len + 4;
+			digest_at = len + 4;
+			pd->move_tag = true;
+			pd->len = (uint16_t)(len + tag);
+			touched = len + 4 + tag;
+		} else {
+			/* the received tag moves 4 on to make room for the rollover counter */
+			sess = s->rx_rtp[0];
+			data_len = len - hl - tag;
+			memmove(p + len - tag + 4, p + len - tag, tag);
+			fh_wr32(p + len - tag, (uint32_t)(pd->idx >> 16));
+			auth_len = len - tag + 4;
+			digest_at = len - tag + 4;
+			pd->len = (uint16_t)(len - tag);
+			touched = len + 4;
+		}
+	} else {
+		if (len < 8 || (p[0] >> 6) != 2 || (!enc && len < 8 + 4 + tag))
+			return DP_SRTP_MALFORMED;
+		uint32_t ssrc = fh_rd32(p + 4), trailer;
+		struct stream *st;
+
+		if (enc) {
+			st = stream_find(s->out, OUT_STREAMS, ssrc, true, &s->n_out);
+			if (!st || st->rtcp.hi >= 0x7fffffff)
+				return DP_SRTP_FAIL;
+			pd->idx = ++st->rtcp.hi;
+			trailer = 0x80000000u | (uint32_t)pd->idx;
+		} else {
+			trailer = fh_rd32(p + (gcm ? len - 4 : len - 4 - tag));
+			if (gcm && !(trailer & 0x80000000u))
+				return DP_SRTP_UNSUPPORTED;
+			pd->idx = trailer & 0x7fffffff;
+			st = stream_find(s->in, IN_STREAMS, ssrc, false, &s->n_in);
+			if (st && dp_srtp_replay_check(&st->rtcp, pd->idx) < 0)
+				return DP_SRTP_REPLAY;
+		}
+		pd->ssrc = ssrc;
+		make_iv(iv, enc ? s->tx_rtcp_salt : s->rx_rtcp_salt, gcm, ssrc, pd->idx);
+		sess = enc ? s->tx_rtcp : s->rx_rtcp;
+		data_off = 8;
+		if (gcm) {
+			memcpy(aad, p, 8);
+			fh_wr32(aad + 8, trailer);
+			data_len = enc ? len - 8 : len - 8 - tag - 4;
+			digest_at = enc ? len : len - 4 - tag;
+			if (enc) {
+				pd->trailer = trailer;
+				pd->trailer_at = (uint16_t)(len + tag);
+			}
+			pd->len = (uint16_t)(enc ? len + tag + 4 : len - tag - 4);
+			touched = enc ? len + tag + 4 : len;
+		} else if (enc) {
+			fh_wr32(p + len, trailer);
+			data_len = len - 8;
+			auth_len = len + 4;
+			digest_at = len + 4;
+			pd->len = (uint16_t)(len + 4 + tag);
+			touched = len + 4 + tag;
+		} else {
+			data_len = (trailer & 0x80000000u) ? len - 8 - 4 - tag : 0;
+			auth_len = len - tag;
+			digest_at = len - tag;
+			pd->len = (uint16_t)(len - 4 - tag);
+		}
+	}
+	/* the PMD sees everything it reads or writes as packet data until the op is done */
+	m->data_len = (uint16_t)touched;
+	m->pkt_len = touched;
+	if (gcm) {
+		sym->aead.data.offset = data_off;
+		sym->aead.data.length = data_len;
+		sym->aead.digest.data = p + digest_at;
+		sym->aead.digest.phys_addr = rte_pktmbuf_iova_offset(m, digest_at);
+		sym->aead.aad.data = aad;
+		sym->aead.aad.phys_addr = rte_crypto_op_ctophys_offset(op, AAD_OFF);
+	} else {
+		sym->cipher.data.offset = data_off;
+		sym->cipher.data.length = data_len;
+		sym->auth.data.offset = 0;
+		sym->auth.data.length = auth_len;
+		sym->auth.digest.data = p + digest_at;
+		sym->auth.digest.phys_addr = rte_pktmbuf_iova_offset(m, digest_at);
+	}
+	rte_crypto_op_attach_sym_session(op, sess);
+	return DP_SRTP_OK;
+}
+
+/* After a good unprotect: the stream is made (first packet of an SSRC) or its window moved,
+ * checking the window again for copies that were in the same burst. */
+static int accept_rx(struct dp_srtp_sess *s, const struct pend *pd, bool rtcp)
+{
+	struct stream *st = stream_find(s->in, IN_STREAMS, pd->ssrc, true, &s->n_in);
+
+	if (!st)
+		return DP_SRTP_FAIL;
+	struct dp_srtp_replay *r = rtcp ? &st->rtcp : &st->rtp;
+
+	if (dp_srtp_replay_check(r, pd->idx) < 0)
+		return DP_SRTP_REPLAY;
+	dp_srtp_replay_add(r, pd->idx);
+	return DP_SRTP_OK;
+}
+
+static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bool enc)
+{
+	struct cdev *c = e->priv;
+	struct rte_crypto_op *cop[CHUNK], *done[CHUNK];
+	struct pend pd[CHUNK];
+	uint16_t which[CHUNK];
+
+	for (unsigned base = 0; base < n; base += CHUNK) {
+		unsigned cnt = n - base < CHUNK ? n - base : CHUNK, k = 0;
+
+		if (rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, cnt) ==
+		    0) {
+			for (unsigned i = 0; i < cnt; i++)
+				ops[base + i].status = DP_SRTP_FAIL;
+			continue;
+		}
+		for (unsigned i = 0; i < cnt; i++) {
+			struct dp_srtp_op *o = &ops[base + i];
+			uint16_t len0 = o->m->data_len;
+			int st = prepare(o->s, o, cop[k], &pd[k], enc);
+
+			if (st != DP_SRTP_OK) {
+				o->m->data_len = len0;
+				o->m->pkt_len = len0;
+				o->status = (uint8_t)st;
+				continue;
+			}
+			which[k] = (uint16_t)(base + i);
+			*rte_crypto_op_ctod_offset(cop[k], uint16_t *, IDX_OFF) = (uint16_t)k;
+			k++;
+		}
+		unsigned sent = 0, got = 0;
+
+		while (sent < k) {
+			sent += rte_cryptodev_enqueue_burst(c->dev, 0, cop + sent,
+							    (uint16_t)(k - sent));
+			while (got < sent) {
+				uint16_t d = rte_cryptodev_dequeue_burst(c->dev, 0, done,
+									 (uint16_t)(sent - got));
+
+				for (uint16_t j = 0; j < d; j++) {
+					struct rte_crypto_op *op = done[j];
+					unsigned q =
+						*rte_crypto_op_ctod_offset(op, uint16_t *, IDX_OFF);
+					struct dp_srtp_op *o = &ops[which[q]];
+					uint8_t *p = rte_pktmbuf_mtod(o->m, uint8_t *);
+					int st = op->status == RTE_CRYPTO_OP_STATUS_SUCCESS
+							 ? DP_SRTP_OK
+						 : op->status == RTE_CRYPTO_OP_STATUS_AUTH_FAILED
+							 ? DP_SRTP_AUTH
+							 : DP_SRTP_FAIL;
+
+					if (st == DP_SRTP_OK && enc) {
+						if (pd[q].move_tag)
+							memmove(p + pd[q].len - 10,
+								p + pd[q].len - 6, 10);
+						if (pd[q].trailer_at)
+							fh_wr32(p + pd[q].trailer_at,
+								pd[q].trailer);
+					} else if (st == DP_SRTP_OK) {
+						st = accept_rx(o->s, &pd[q], o->rtcp);
+					}
+					o->status = (uint8_t)st;
+					o->m->data_len = pd[q].len;
+					o->m->pkt_len = pd[q].len;
+				}
+				got += d;
+			}
+		}
+		rte_mempool_put_bulk(c->op_pool, (void **)cop, cnt);
+	}
+}
+
+static void protect(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n)
+{
+	run(e, ops, n, true);
+}
+
+static void unprotect(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n)
+{
+	run(e, ops, n, false);
+}
+
+static void fini(struct dp_srtp_engine *e)
+{
+	struct cdev *c = e->priv;
+
+	if (!c)
+		return;
+	rte_cryptodev_stop(c->dev);
+	rte_cryptodev_close(c->dev);
+	rte_vdev_uninit(c->vdev);
+	rte_mempool_free(c->op_pool);
+	rte_mempool_free(c->sess_pool);
+	free(c);
+}
+
+static const struct dp_srtp_impl cdev_impl = {
+	.sess_new = sess_new,
+	.sess_free = sess_free,
+	.protect = protect,
+	.unprotect = unprotect,
+	.fini = fini,
+};
+
+/* Whether the device does both profiles as this engine uses them. */
+static bool capable(uint8_t dev)
+{
+	struct rte_cryptodev_sym_capability_idx ci = {.type = RTE_CRYPTO_SYM_XFORM_AEAD};
+	const struct rte_cryptodev_symmetric_capability *cap;
+
+	ci.algo.aead = RTE_CRYPTO_AEAD_AES_GCM;
+	cap = rte_cryptodev_sym_capability_get(dev, &ci);
+	if (!cap)
+		return false;
+	for (uint16_t aad = 12; aad <= DP_SRTP_AAD_MAX; aad += 4)
+		if (rte_cryptodev_sym_capability_check_aead(cap, 16, 16, aad, 12) != 0)
+			return false;
+	ci.type = RTE_CRYPTO_SYM_XFORM_CIPHER;
+	ci.algo.cipher = RTE_CRYPTO_CIPHER_AES_CTR;
+	cap = rte_cryptodev_sym_capability_get(dev, &ci);
+	if (!cap || rte_cryptodev_sym_capability_check_cipher(cap, 16, 16) != 0)
+		return false;
+	ci.type = RTE_CRYPTO_SYM_XFORM_AUTH;
+	ci.algo.auth = RTE_CRYPTO_AUTH_SHA1_HMAC;
+	cap = rte_cryptodev_sym_capability_get(dev, &ci);
+	return cap && rte_cryptodev_sym_capability_check_auth(cap, 20, 10, 0) == 0;
+}
+
+static int open_pmd(struct cdev *c, const char *driver, unsigned worker, int socket,
+		    unsigned max_sessions, char *err, size_t elen)
+{
+	char args[64], name[64];
+	int id;
+
+	snprintf(c->vdev, sizeof(c->vdev), "%s_fhw%u", driver, worker);
+	snprintf(args, sizeof(args), "max_nb_queue_pairs=1,socket_id=%d", socket < 0 ? 0 : socket);
+	if (rte_vdev_init(c->vdev, args) != 0 || (id = rte_cryptodev_get_dev_id(c->vdev)) < 0) {
+		snprintf(err, elen, "%s: no such crypto PMD here", driver);
+		return -1;
+	}
+	c->dev = (uint8_t)id;
+	if (!capable(c->dev)) {
+		snprintf(err, elen, "%s lacks AES-GCM with 12-%d byte AAD, AES-CTR or HMAC-SHA1-80",
+			 driver, DP_SRTP_AAD_MAX);
+		goto fail_vdev;
+	}
+	struct rte_cryptodev_config conf = {
+		.socket_id = socket,
+		.nb_queue_pairs = 1,
+		.ff_disable = RTE_CRYPTODEV_FF_ASYMMETRIC_CRYPTO | RTE_CRYPTODEV_FF_SECURITY,
+	};
+	/* GCM participants hold 2 * DP_SRTP_AAD_N + 2 sessions, AES-CM ones 4 */
+	unsigned n_sess = max_sessions * (2 * DP_SRTP_AAD_N + 2);
+
+	snprintf(name, sizeof(name), "fh_srtp_sess_%u", worker);
+	c->sess_pool = rte_cryptodev_sym_session_pool_create(
+		name, n_sess, rte_cryptodev_sym_get_private_session_size(c->dev), 0, 0, socket);
+	snprintf(name, sizeof(name), "fh_srtp_ops_%u", worker);
+	c->op_pool = rte_crypto_op_pool_create(name, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OP_POOL, 128,
+					       OP_PRIV, socket);
+	struct rte_cryptodev_qp_conf qp = {.nb_descriptors = QP_DESC, .mp_session = c->sess_pool};
+
+	if (!c->sess_pool || !c->op_pool) {
+		snprintf(err, elen, "%s: no memory for %u crypto sessions (%s)", driver, n_sess,
+			 rte_strerror(rte_errno));
+		goto fail_pools;
+	}
+	if (rte_cryptodev_configure(c->dev, &conf) < 0 ||
+	    rte_cryptodev_queue_pair_setup(c->dev, 0, &qp, socket) < 0 ||
+	    rte_cryptodev_start(c->dev) < 0) {
+		snprintf(err, elen, "%s: device set-up failed", driver);
+		goto fail_pools;
+	}
+	return 0;
+fail_pools:
+	rte_mempool_free(c->op_pool);
+	rte_mempool_free(c->sess_pool);
+	c->op_pool = c->sess_pool = NULL;
+fail_vdev:
+	rte_vdev_uninit(c->vdev);
+	return -1;
+}
+
+int dp_srtp_cdev_init(struct dp_srtp_engine *e, unsigned worker, int socket, unsigned max_sessions,
+		      const char *pmds, char *err, size_t elen)
+{
+	char list[256], *save = NULL;
+	struct cdev *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		snprintf(err, elen, "out of memory");
+		return -1;
+	}
+	snprintf(list, sizeof(list), "%s", pmds && *pmds ? pmds : "crypto_aesni_mb,crypto_openssl");
+	snprintf(err, elen, "no crypto PMD named");
+	for (char *d = strtok_r(list, ", ", &save); d; d = strtok_r(NULL, ", ", &save)) {
+		if (open_pmd(c, d, worker, socket, max_sessions, err, elen) == 0) {
+			e->impl = &cdev_impl;
+			e->wants_keys = true;
+			e->priv = c;
+			snprintf(e->name, sizeof(e->name), "cryptodev %s", d);
+			return 0;
+		}
+	}
+	free(c);
+	return -1;
+}
