@@ -447,6 +447,10 @@ int main(int argc, char **argv)
 	       profile == FH_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
 	       n, (unsigned long long)sent, (unsigned long long)fwd, secs);
 	printf("  SRTP engine of the worker: %s\n", ctr->srtp_engine);
+	for (int d = 0; d < FH_DROP_MAX; d++)
+		if (ctr->drop[d])
+			printf("  dropped: %s %llu\n", fh_drop_names[d],
+			       (unsigned long long)ctr->drop[d]);
 	printf("  cycles per forwarded packet by stage:");
 	for (int st = 0; st < FH_STAGE_MAX; st++)
 		printf(" %s %.0f", fh_stage_names[st],

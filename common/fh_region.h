@@ -223,7 +223,7 @@ struct fh_counters {
 	uint64_t stage_cycles[FH_STAGE_MAX]; /* busy_cycles split by stage of the loop */
 	uint32_t participants;		     /* current count */
 	uint32_t bound;
-	char srtp_engine[48]; /* the SRTP engine the worker runs: libsrtp2 or cryptodev PMD */
+	char srtp_engine[96]; /* the SRTP engine the worker runs: libsrtp2 or cryptodev PMD */
 } __attribute__((aligned(64)));
 
 extern const char *const fh_ctr_names[FH_CTR_MAX];

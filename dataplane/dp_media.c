@@ -146,15 +146,17 @@ void dp_media_encrypt(struct dp_worker *w)
 	}
 }
 
-/* Queues m for encryption for participant p; consumes m. */
-static void send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, bool rtcp)
+/* Queues m for encryption for participant p; consumes m. With src, m holds only the header
+ * and src the payload (see struct dp_srtp_op). */
+static void send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m,
+		      struct rte_mbuf *src, bool rtcp)
 {
 	if (unlikely(w->n_enc == DP_ENC_MAX))
 		dp_media_encrypt(w);
 	dp_meta(m)->peer = p->addr;
 	dp_meta(m)->via = p->via;
 	w->enc[w->n_enc++] = (struct dp_srtp_op){
-		.s = p->srtp, .m = m, .slot = (uint16_t)(p - w->parts), .rtcp = rtcp};
+		.s = p->srtp, .m = m, .src = src, .slot = (uint16_t)(p - w->parts), .rtcp = rtcp};
 }
 
 static void send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *buf, size_t len)
@@ -163,7 +165,7 @@ static void send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *buf
 
 	if (!m)
 		return;
-	send_srtp(w, p, m, true);
+	send_srtp(w, p, m, NULL, true);
 	dp_count(w, FH_CTR_rtcp_out, 1);
 }
 
@@ -173,8 +175,10 @@ static inline uint32_t ts_gap(const struct dp_pub *pub)
 	return pub->kind == FH_KIND_AUDIO ? pub->clock_rate / 50 : pub->clock_rate / 30;
 }
 
+/* One copy of src's RTP packet for a receiver: a new buffer with the rewritten header, whose
+ * payload the engine encrypts straight from src (which lives until the batch is done). */
 static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd *f,
-		    const uint8_t *d, size_t len, const struct fh_rtp_hdr *h)
+		    struct rte_mbuf *src, const struct fh_rtp_hdr *h)
 {
 	struct dp_part *s = &w->parts[f->slot];
 	struct dp_out *o = &s->out[f->out];
@@ -185,12 +189,17 @@ static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd
 		dp_drop(w, FH_DROP_receiver_not_ready);
 		return;
 	}
-	struct rte_mbuf *m = copy_pkt(w, d, len);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
 
-	if (unlikely(!m))
+	if (unlikely(!m)) {
+		dp_drop(w, FH_DROP_no_mbuf);
 		return;
+	}
 	uint8_t *q = rte_pktmbuf_mtod(m, uint8_t *);
 
+	memcpy(q, rte_pktmbuf_mtod(src, const uint8_t *), h->hdr_len);
+	m->data_len = src->data_len;
+	m->pkt_len = src->data_len;
 	fh_rewrite_map(&o->rw, h->ssrc, h->seq, h->ts, ts_gap(pub), &seq, &ts);
 	fh_rtp_set_seq(q, seq);
 	fh_rtp_set_ts(q, ts);
@@ -198,7 +207,7 @@ static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd
 	q[1] = (uint8_t)((q[1] & 0x80) | o->out_pt);
 	o->packets++;
 	o->octets += h->payload_len;
-	send_srtp(w, s, m, false);
+	send_srtp(w, s, m, src, false);
 	dp_count(w, FH_CTR_rtp_forwarded, 1);
 }
 
@@ -235,7 +244,7 @@ static void media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_
 		memcpy(e->data, d, (size_t)len);
 	}
 	for (uint16_t i = 0; i < pub->n_fwd; i++)
-		forward(w, pub, &pub->fwd[i], d, (size_t)len, &h);
+		forward(w, pub, &pub->fwd[i], m, &h);
 }
 
 void dp_media_send_pli(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, uint64_t now,
@@ -308,7 +317,7 @@ static void answer_nack(struct dp_worker *w, struct dp_part *p, const struct fh_
 		}
 		m->data_len = (uint16_t)len;
 		m->pkt_len = (uint32_t)len;
-		send_srtp(w, p, m, false);
+		send_srtp(w, p, m, NULL, false);
 		dp_count(w, FH_CTR_rtx_sent, 1);
 	}
 }
@@ -402,7 +411,7 @@ void dp_media_decrypt(struct dp_worker *w)
 	dp_srtp_unprotect(w->srtp, w->dec, w->n_dec);
 }
 
-/* The decrypted burst, in the order it arrived; frees every packet of it. */
+/* The decrypted burst, in the order it arrived; its packets stay until dp_media_release. */
 void dp_media_input(struct dp_worker *w, uint64_t now)
 {
 	for (unsigned i = 0; i < w->n_dec; i++) {
@@ -428,8 +437,15 @@ void dp_media_input(struct dp_worker *w, uint64_t now)
 			dp_drop(w, o->rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_auth_fail);
 			break;
 		}
-		rte_pktmbuf_free(o->m);
 	}
+}
+
+/* Frees the burst's packets once the copies made from them are encrypted. */
+void dp_media_release(struct dp_worker *w)
+{
+	dp_media_encrypt(w);
+	for (unsigned i = 0; i < w->n_dec; i++)
+		rte_pktmbuf_free(w->dec[i].m);
 	w->n_dec = 0;
 }
 

@@ -12,6 +12,7 @@
 #include <srtp2/srtp.h>
 
 #include "dp_srtp_impl.h"
+#include "fh_rtp.h"
 #include "fh_srtp.h"
 
 int dp_srtp_kind_parse(const char *s, enum dp_srtp_kind *kind)
@@ -108,6 +109,20 @@ void dp_srtp_replay_add(struct dp_srtp_replay *r, uint64_t idx)
 
 	if (d < 128)
 		r->win[d / 64] |= 1ull << (d % 64);
+}
+
+void dp_srtp_copy_payload(struct rte_mbuf *m, const struct rte_mbuf *src)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(src, const uint8_t *);
+	unsigned len = src->data_len, hl;
+
+	if (len < 12 || len != m->data_len)
+		return; /* the protect fails on what is in m */
+	hl = 12u + 4u * (p[0] & 0x0f);
+	if ((p[0] & 0x10) && len >= hl + 4)
+		hl += 4u + 4u * fh_rd16(p + hl + 2);
+	if (hl < len)
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *) + hl, p + hl, len - hl);
 }
 
 /* ---- the engine interface ---- */
@@ -232,6 +247,8 @@ static void lib_protect(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsign
 			ops[i].status = DP_SRTP_FAIL;
 			continue;
 		}
+		if (ops[i].src)
+			dp_srtp_copy_payload(ops[i].m, ops[i].src);
 		if (ops[i].rtcp)
 			st = srtp_protect_rtcp(s->tx, rte_pktmbuf_mtod(m, void *), &len);
 		else

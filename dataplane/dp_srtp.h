@@ -37,10 +37,15 @@ struct dp_srtp_sess;
 struct dp_srtp_engine;
 
 /* One packet of a batch. The mbuf holds exactly the RTP/RTCP datagram; protect grows it by
- * the tag (and SRTCP trailer), unprotect shrinks it to the plain packet. */
+ * the tag (and SRTCP trailer), unprotect shrinks it to the plain packet.
+ * Protect may read the payload from src instead (an RTP packet with a header of the same
+ * length, left as it is): m then holds only the header, its length already the whole
+ * packet's, and the payload is encrypted from src into m without copying it first where the
+ * PMD can (checked at start-up), else copied. */
 struct dp_srtp_op {
 	struct dp_srtp_sess *s;
 	struct rte_mbuf *m;
+	struct rte_mbuf *src;
 	uint16_t slot; /* the caller's: the participant */
 	uint8_t rtcp;  /* SRTCP instead of SRTP */
 	uint8_t status;

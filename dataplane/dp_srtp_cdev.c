@@ -62,17 +62,31 @@ struct dp_srtp_sess {
 	struct stream out[OUT_STREAMS];
 };
 
-struct cdev {
-	uint8_t dev;
+/* One crypto device; GCM and AES-CM may be served by different PMDs (crypto_aesni_gcm is the
+ * faster GCM, crypto_aesni_mb does the AES-CTR + HMAC-SHA1 chain) or share one. */
+struct cdev_dev {
+	uint8_t id;
+	bool open;
+	char driver[32];
 	char vdev[64];
-	struct rte_mempool *sess_pool, *op_pool;
+	struct rte_mempool *sess_pool;
+};
+
+enum { GCM, CM };
+
+struct cdev {
+	struct cdev_dev dev[2]; /* [GCM], [CM]; dev[CM].id == dev[GCM].id when shared */
+	bool shared;
+	bool oop[2]; /* the PMD encrypts from one mbuf into another the way SRTP needs it */
+	struct rte_mempool *op_pool;
 };
 
 /* what an op needs when it comes back */
 struct pend {
 	uint64_t idx;
 	uint32_t ssrc;
-	uint16_t len; /* the packet's length once done */
+	uint16_t len;  /* the packet's length once done */
+	uint16_t len0; /* and before */
 	uint16_t trailer_at;
 	uint32_t trailer; /* GCM SRTCP protect: written after the tag */
 	bool move_tag;	  /* AES-CM RTP protect: the tag was written 4 bytes on */
@@ -139,30 +153,31 @@ static inline int rtp_hdr_len(const uint8_t *p, unsigned len)
 	return hl <= len ? (int)hl : -1;
 }
 
-static void *session(struct cdev *c, struct rte_crypto_sym_xform *x)
+static void *session(struct cdev_dev *d, struct rte_crypto_sym_xform *x)
 {
-	return rte_cryptodev_sym_session_create(c->dev, x, c->sess_pool);
+	return rte_cryptodev_sym_session_create(d->id, x, d->sess_pool);
 }
 
 static void sess_free(struct dp_srtp_engine *e, struct dp_srtp_sess *s)
 {
 	struct cdev *c = e->priv;
+	uint8_t dev = c->dev[s->profile == FH_SRTP_AEAD_AES_128_GCM ? GCM : CM].id;
 	void **all[] = {&s->rx_rtcp, &s->tx_rtcp};
 
 	for (int i = 0; i < DP_SRTP_AAD_N; i++) {
 		if (s->rx_rtp[i])
-			rte_cryptodev_sym_session_free(c->dev, s->rx_rtp[i]);
+			rte_cryptodev_sym_session_free(dev, s->rx_rtp[i]);
 		if (s->tx_rtp[i])
-			rte_cryptodev_sym_session_free(c->dev, s->tx_rtp[i]);
+			rte_cryptodev_sym_session_free(dev, s->tx_rtp[i]);
 	}
 	for (int i = 0; i < 2; i++)
 		if (*all[i])
-			rte_cryptodev_sym_session_free(c->dev, *all[i]);
+			rte_cryptodev_sym_session_free(dev, *all[i]);
 	memset(s, 0, sizeof(*s));
 	free(s);
 }
 
-static void *gcm_session(struct cdev *c, const uint8_t *key, bool enc, uint16_t aad)
+static void *gcm_session(struct cdev_dev *c, const uint8_t *key, bool enc, uint16_t aad)
 {
 	struct rte_crypto_sym_xform x = {.type = RTE_CRYPTO_SYM_XFORM_AEAD};
 
@@ -177,7 +192,7 @@ static void *gcm_session(struct cdev *c, const uint8_t *key, bool enc, uint16_t 
 	return session(c, &x);
 }
 
-static void *cm_session(struct cdev *c, const uint8_t *key, const uint8_t *auth, bool enc)
+static void *cm_session(struct cdev_dev *c, const uint8_t *key, const uint8_t *auth, bool enc)
 {
 	struct rte_crypto_sym_xform ci = {.type = RTE_CRYPTO_SYM_XFORM_CIPHER};
 	struct rte_crypto_sym_xform au = {.type = RTE_CRYPTO_SYM_XFORM_AUTH};
@@ -206,7 +221,8 @@ static struct dp_srtp_sess *sess_new(struct dp_srtp_engine *e, enum fh_srtp_prof
 				     const struct dp_srtp_keys *rx, const struct dp_srtp_keys *tx,
 				     const uint8_t *rxm, const uint8_t *txm, size_t mlen)
 {
-	struct cdev *c = e->priv;
+	struct cdev *ce = e->priv;
+	struct cdev_dev *c = &ce->dev[profile == FH_SRTP_AEAD_AES_128_GCM ? GCM : CM];
 	struct dp_srtp_sess *s = calloc(1, sizeof(*s));
 	bool ok = true;
 
@@ -242,7 +258,7 @@ static struct dp_srtp_sess *sess_new(struct dp_srtp_engine *e, enum fh_srtp_prof
 
 /* Fills op for ops[i]; DP_SRTP_OK when it is to be submitted, else the status to give it. */
 static int prepare(struct dp_srtp_sess *s, struct dp_srtp_op *o, struct rte_crypto_op *op,
-		   struct pend *pd, bool enc)
+		   struct pend *pd, bool enc, bool oop)
 {
 	struct rte_mbuf *m = o->m;
 	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
@@ -367,6 +383,14 @@ static int prepare(struct dp_srtp_sess *s, struct dp_srtp_op *o, struct rte_cryp
 			pd->len = (uint16_t)(len - 4 - tag);
 		}
 	}
+	if (enc && o->src) {
+		if (oop && !o->rtcp) {
+			sym->m_src = o->src;
+			sym->m_dst = m;
+		} else {
+			dp_srtp_copy_payload(m, o->src);
+		}
+	}
 	/* the PMD sees everything it reads or writes as packet data until the op is done */
 	m->data_len = (uint16_t)touched;
 	m->pkt_len = touched;
@@ -405,15 +429,73 @@ static int accept_rx(struct dp_srtp_sess *s, const struct pend *pd, bool rtcp)
 	return DP_SRTP_OK;
 }
 
+/* What comes back from the device: status, trailer work, the final length. */
+static void finish(struct dp_srtp_op *ops, const uint16_t *which, const struct pend *pd,
+		   struct rte_crypto_op *op, bool enc)
+{
+	unsigned q = *rte_crypto_op_ctod_offset(op, uint16_t *, IDX_OFF);
+	struct dp_srtp_op *o = &ops[which[q]];
+	uint8_t *p = rte_pktmbuf_mtod(o->m, uint8_t *);
+	int st = op->status == RTE_CRYPTO_OP_STATUS_SUCCESS	  ? DP_SRTP_OK
+		 : op->status == RTE_CRYPTO_OP_STATUS_AUTH_FAILED ? DP_SRTP_AUTH
+								  : DP_SRTP_FAIL;
+
+	if (st == DP_SRTP_OK && enc) {
+		if (pd[q].move_tag)
+			memmove(p + pd[q].len - 10, p + pd[q].len - 6, 10);
+		if (pd[q].trailer_at)
+			fh_wr32(p + pd[q].trailer_at, pd[q].trailer);
+	} else if (st == DP_SRTP_OK) {
+		st = accept_rx(o->s, &pd[q], o->rtcp);
+	}
+	o->status = (uint8_t)st;
+	o->m->data_len = pd[q].len;
+	o->m->pkt_len = pd[q].len;
+}
+
+/* Runs k prepared ops through one device and finishes each. A device that takes nothing
+ * while nothing is in flight fails the rest rather than spin. */
+static void submit(uint8_t dev, struct rte_crypto_op **cop, unsigned k, struct dp_srtp_op *ops,
+		   const uint16_t *which, const struct pend *pd, bool enc)
+{
+	struct rte_crypto_op *done[CHUNK];
+	unsigned sent = 0, got = 0;
+
+	while (sent < k) {
+		uint16_t in = rte_cryptodev_enqueue_burst(dev, 0, cop + sent, (uint16_t)(k - sent));
+
+		if (in == 0 && got == sent) {
+			for (unsigned i = sent; i < k; i++) {
+				unsigned q =
+					*rte_crypto_op_ctod_offset(cop[i], uint16_t *, IDX_OFF);
+
+				ops[which[q]].status = DP_SRTP_FAIL;
+				ops[which[q]].m->data_len = pd[q].len0;
+				ops[which[q]].m->pkt_len = pd[q].len0;
+			}
+			return;
+		}
+		sent += in;
+		while (got < sent) {
+			uint16_t d =
+				rte_cryptodev_dequeue_burst(dev, 0, done, (uint16_t)(sent - got));
+
+			for (uint16_t j = 0; j < d; j++)
+				finish(ops, which, pd, done[j], enc);
+			got += d;
+		}
+	}
+}
+
 static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bool enc)
 {
 	struct cdev *c = e->priv;
-	struct rte_crypto_op *cop[CHUNK], *done[CHUNK];
+	struct rte_crypto_op *cop[CHUNK], *by_dev[2][CHUNK];
 	struct pend pd[CHUNK];
 	uint16_t which[CHUNK];
 
 	for (unsigned base = 0; base < n; base += CHUNK) {
-		unsigned cnt = n - base < CHUNK ? n - base : CHUNK, k = 0;
+		unsigned cnt = n - base < CHUNK ? n - base : CHUNK, k = 0, nd[2] = {0, 0};
 
 		if (rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, cnt) ==
 		    0) {
@@ -424,7 +506,8 @@ static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bo
 		for (unsigned i = 0; i < cnt; i++) {
 			struct dp_srtp_op *o = &ops[base + i];
 			uint16_t len0 = o->m->data_len;
-			int st = prepare(o->s, o, cop[k], &pd[k], enc);
+			bool gcm = o->s->profile == FH_SRTP_AEAD_AES_128_GCM;
+			int st = prepare(o->s, o, cop[k], &pd[k], enc, c->oop[gcm ? GCM : CM]);
 
 			if (st != DP_SRTP_OK) {
 				o->m->data_len = len0;
@@ -432,48 +515,17 @@ static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bo
 				o->status = (uint8_t)st;
 				continue;
 			}
+			pd[k].len0 = len0;
 			which[k] = (uint16_t)(base + i);
 			*rte_crypto_op_ctod_offset(cop[k], uint16_t *, IDX_OFF) = (uint16_t)k;
+			int d = c->shared || gcm ? GCM : CM;
+
+			by_dev[d][nd[d]++] = cop[k];
 			k++;
 		}
-		unsigned sent = 0, got = 0;
-
-		while (sent < k) {
-			sent += rte_cryptodev_enqueue_burst(c->dev, 0, cop + sent,
-							    (uint16_t)(k - sent));
-			while (got < sent) {
-				uint16_t d = rte_cryptodev_dequeue_burst(c->dev, 0, done,
-									 (uint16_t)(sent - got));
-
-				for (uint16_t j = 0; j < d; j++) {
-					struct rte_crypto_op *op = done[j];
-					unsigned q =
-						*rte_crypto_op_ctod_offset(op, uint16_t *, IDX_OFF);
-					struct dp_srtp_op *o = &ops[which[q]];
-					uint8_t *p = rte_pktmbuf_mtod(o->m, uint8_t *);
-					int st = op->status == RTE_CRYPTO_OP_STATUS_SUCCESS
-							 ? DP_SRTP_OK
-						 : op->status == RTE_CRYPTO_OP_STATUS_AUTH_FAILED
-							 ? DP_SRTP_AUTH
-							 : DP_SRTP_FAIL;
-
-					if (st == DP_SRTP_OK && enc) {
-						if (pd[q].move_tag)
-							memmove(p + pd[q].len - 10,
-								p + pd[q].len - 6, 10);
-						if (pd[q].trailer_at)
-							fh_wr32(p + pd[q].trailer_at,
-								pd[q].trailer);
-					} else if (st == DP_SRTP_OK) {
-						st = accept_rx(o->s, &pd[q], o->rtcp);
-					}
-					o->status = (uint8_t)st;
-					o->m->data_len = pd[q].len;
-					o->m->pkt_len = pd[q].len;
-				}
-				got += d;
-			}
-		}
+		for (int d = 0; d < 2; d++)
+			if (nd[d])
+				submit(c->dev[d].id, by_dev[d], nd[d], ops, which, pd, enc);
 		rte_mempool_put_bulk(c->op_pool, (void **)cop, cnt);
 	}
 }
@@ -488,17 +540,27 @@ static void unprotect(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned
 	run(e, ops, n, false);
 }
 
+static void dev_close(struct cdev_dev *d)
+{
+	if (!d->open)
+		return;
+	rte_cryptodev_stop(d->id);
+	rte_cryptodev_close(d->id);
+	rte_vdev_uninit(d->vdev);
+	rte_mempool_free(d->sess_pool);
+	d->open = false;
+}
+
 static void fini(struct dp_srtp_engine *e)
 {
 	struct cdev *c = e->priv;
 
 	if (!c)
 		return;
-	rte_cryptodev_stop(c->dev);
-	rte_cryptodev_close(c->dev);
-	rte_vdev_uninit(c->vdev);
+	dev_close(&c->dev[GCM]);
+	if (!c->shared)
+		dev_close(&c->dev[CM]);
 	rte_mempool_free(c->op_pool);
-	rte_mempool_free(c->sess_pool);
 	free(c);
 }
 
@@ -510,19 +572,22 @@ static const struct dp_srtp_impl cdev_impl = {
 	.fini = fini,
 };
 
-/* Whether the device does both profiles as this engine uses them. */
-static bool capable(uint8_t dev)
+/* Whether the device does profile p (GCM or CM) as this engine uses it. */
+static bool capable(uint8_t dev, int p)
 {
 	struct rte_cryptodev_sym_capability_idx ci = {.type = RTE_CRYPTO_SYM_XFORM_AEAD};
 	const struct rte_cryptodev_symmetric_capability *cap;
 
-	ci.algo.aead = RTE_CRYPTO_AEAD_AES_GCM;
-	cap = rte_cryptodev_sym_capability_get(dev, &ci);
-	if (!cap)
-		return false;
-	for (uint16_t aad = 12; aad <= DP_SRTP_AAD_MAX; aad += 4)
-		if (rte_cryptodev_sym_capability_check_aead(cap, 16, 16, aad, 12) != 0)
+	if (p == GCM) {
+		ci.algo.aead = RTE_CRYPTO_AEAD_AES_GCM;
+		cap = rte_cryptodev_sym_capability_get(dev, &ci);
+		if (!cap)
 			return false;
+		for (uint16_t aad = 12; aad <= DP_SRTP_AAD_MAX; aad += 4)
+			if (rte_cryptodev_sym_capability_check_aead(cap, 16, 16, aad, 12) != 0)
+				return false;
+		return true;
+	}
 	ci.type = RTE_CRYPTO_SYM_XFORM_CIPHER;
 	ci.algo.cipher = RTE_CRYPTO_CIPHER_AES_CTR;
 	cap = rte_cryptodev_sym_capability_get(dev, &ci);
@@ -534,82 +599,178 @@ static bool capable(uint8_t dev)
 	return cap && rte_cryptodev_sym_capability_check_auth(cap, 20, 10, 0) == 0;
 }
 
-static int open_pmd(struct cdev *c, const char *driver, unsigned worker, int socket,
-		    unsigned max_sessions, char *err, size_t elen)
+/* Makes driver's device for this worker with room for n_sess sessions; -1 with the reason. */
+static int dev_open(struct cdev_dev *d, const char *driver, int p, bool both, unsigned worker,
+		    int socket, unsigned n_sess, char *err, size_t elen)
 {
 	char args[64], name[64];
 	int id;
 
-	snprintf(c->vdev, sizeof(c->vdev), "%s_fhw%u", driver, worker);
+	snprintf(d->driver, sizeof(d->driver), "%s", driver);
+	snprintf(d->vdev, sizeof(d->vdev), "%s_fhw%u", driver, worker);
 	snprintf(args, sizeof(args), "max_nb_queue_pairs=1,socket_id=%d", socket < 0 ? 0 : socket);
-	if (rte_vdev_init(c->vdev, args) != 0 || (id = rte_cryptodev_get_dev_id(c->vdev)) < 0) {
+	if (rte_vdev_init(d->vdev, args) != 0 || (id = rte_cryptodev_get_dev_id(d->vdev)) < 0) {
 		snprintf(err, elen, "%s: no such crypto PMD here", driver);
 		return -1;
 	}
-	c->dev = (uint8_t)id;
-	if (!capable(c->dev)) {
-		snprintf(err, elen, "%s lacks AES-GCM with 12-%d byte AAD, AES-CTR or HMAC-SHA1-80",
-			 driver, DP_SRTP_AAD_MAX);
-		goto fail_vdev;
+	d->id = (uint8_t)id;
+	if (!capable(d->id, p) || (both && !capable(d->id, 1 - p))) {
+		snprintf(err, elen, "%s lacks %s", driver,
+			 p == GCM ? "AES-GCM with a 12-48 byte AAD" : "AES-CTR + HMAC-SHA1-80");
+		rte_vdev_uninit(d->vdev);
+		return -1;
 	}
 	struct rte_cryptodev_config conf = {
 		.socket_id = socket,
 		.nb_queue_pairs = 1,
 		.ff_disable = RTE_CRYPTODEV_FF_ASYMMETRIC_CRYPTO | RTE_CRYPTODEV_FF_SECURITY,
 	};
-	/* GCM participants hold 2 * DP_SRTP_AAD_N + 2 sessions, AES-CM ones 4 */
-	unsigned n_sess = max_sessions * (2 * DP_SRTP_AAD_N + 2);
 
-	snprintf(name, sizeof(name), "fh_srtp_sess_%u", worker);
-	c->sess_pool = rte_cryptodev_sym_session_pool_create(
-		name, n_sess, rte_cryptodev_sym_get_private_session_size(c->dev), 0, 0, socket);
-	snprintf(name, sizeof(name), "fh_srtp_ops_%u", worker);
-	c->op_pool = rte_crypto_op_pool_create(name, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OP_POOL, 128,
-					       OP_PRIV, socket);
-	struct rte_cryptodev_qp_conf qp = {.nb_descriptors = QP_DESC, .mp_session = c->sess_pool};
+	snprintf(name, sizeof(name), "fh_srtp_%u_%d", worker, p);
+	d->sess_pool = rte_cryptodev_sym_session_pool_create(
+		name, n_sess, rte_cryptodev_sym_get_private_session_size(d->id), 0, 0, socket);
+	struct rte_cryptodev_qp_conf qp = {.nb_descriptors = QP_DESC, .mp_session = d->sess_pool};
 
-	if (!c->sess_pool || !c->op_pool) {
+	if (!d->sess_pool) {
 		snprintf(err, elen, "%s: no memory for %u crypto sessions (%s)", driver, n_sess,
 			 rte_strerror(rte_errno));
-		goto fail_pools;
+		rte_vdev_uninit(d->vdev);
+		return -1;
 	}
-	if (rte_cryptodev_configure(c->dev, &conf) < 0 ||
-	    rte_cryptodev_queue_pair_setup(c->dev, 0, &qp, socket) < 0 ||
-	    rte_cryptodev_start(c->dev) < 0) {
+	if (rte_cryptodev_configure(d->id, &conf) < 0 ||
+	    rte_cryptodev_queue_pair_setup(d->id, 0, &qp, socket) < 0 ||
+	    rte_cryptodev_start(d->id) < 0) {
 		snprintf(err, elen, "%s: device set-up failed", driver);
-		goto fail_pools;
+		rte_mempool_free(d->sess_pool);
+		rte_vdev_uninit(d->vdev);
+		return -1;
 	}
+	d->open = true;
 	return 0;
-fail_pools:
-	rte_mempool_free(c->op_pool);
-	rte_mempool_free(c->sess_pool);
-	c->op_pool = c->sess_pool = NULL;
-fail_vdev:
-	rte_vdev_uninit(c->vdev);
+}
+
+/* The first PMD of the list that does profile p; the GCM one is shared when it does AES-CM too
+ * and comes first in the AES-CM list. */
+static int pick(struct cdev *c, int p, const char *pmds, unsigned worker, int socket,
+		unsigned max_sessions, char *err, size_t elen)
+{
+	char list[256], *save = NULL;
+	unsigned per = p == GCM ? 2 * DP_SRTP_AAD_N + 2 : 4;
+
+	snprintf(list, sizeof(list), "%s", pmds);
+	for (char *d = strtok_r(list, ", ", &save); d; d = strtok_r(NULL, ", ", &save)) {
+		if (p == CM && c->dev[GCM].open && !strcmp(d, c->dev[GCM].driver)) {
+			if (!capable(c->dev[GCM].id, CM))
+				continue;
+			c->dev[CM] = c->dev[GCM];
+			c->shared = true;
+			return 0;
+		}
+		/* a device that may later serve AES-CM as well gets room for its sessions too */
+		if (dev_open(&c->dev[p], d, p, false, worker + 100 * (unsigned)p, socket,
+			     max_sessions * (per + (p == GCM ? 4 : 0)), err, elen) == 0)
+			return 0;
+	}
 	return -1;
+}
+
+/* Whether out-of-place protect gives what in-place protect of the same packet gives: a PMD
+ * may authenticate the source buffer or copy its header over ours, and then it must not be
+ * used that way. Runs the engine's own path on two fresh sessions with one key. */
+static bool oop_works(struct dp_srtp_engine *e, struct rte_mempool *pool, int p)
+{
+	struct cdev *c = e->priv;
+	enum fh_srtp_profile prof = p == GCM ? FH_SRTP_AEAD_AES_128_GCM : FH_SRTP_AES128_CM_SHA1_80;
+	struct dp_srtp_keys k;
+	struct dp_srtp_sess *a, *b;
+	struct rte_mbuf *in = rte_pktmbuf_alloc(pool), *src = rte_pktmbuf_alloc(pool),
+			*dst = rte_pktmbuf_alloc(pool);
+	bool same = false;
+
+	memset(&k, 0x5c, sizeof(k));
+	a = sess_new(e, prof, &k, &k, NULL, NULL, 0);
+	b = sess_new(e, prof, &k, &k, NULL, NULL, 0);
+	if (a && b && in && src && dst) {
+		uint8_t *pi = rte_pktmbuf_mtod(in, uint8_t *),
+			*ps = rte_pktmbuf_mtod(src, uint8_t *);
+		uint8_t *pd = rte_pktmbuf_mtod(dst, uint8_t *);
+
+		for (int i = 0; i < 300; i++)
+			pi[i] = ps[i] = (uint8_t)(i * 7);
+		pi[0] = ps[0] = 0x80;
+		pi[1] = 96, ps[1] = 111; /* the forwarded copy's header differs from the source's */
+		fh_wr32(pi + 8, 0x1234), fh_wr32(ps + 8, 0x9999);
+		memcpy(pd, pi, 12);
+		in->data_len = src->data_len = dst->data_len = 300;
+		in->pkt_len = src->pkt_len = dst->pkt_len = 300;
+		struct dp_srtp_op o[2] = {{.s = a, .m = in}, {.s = b, .m = dst, .src = src}};
+
+		c->oop[p] = true;
+		run(e, o, 2, true);
+		same = o[0].status == DP_SRTP_OK && o[1].status == DP_SRTP_OK &&
+		       in->data_len == dst->data_len &&
+		       memcmp(rte_pktmbuf_mtod(in, void *), rte_pktmbuf_mtod(dst, void *),
+			      in->data_len) == 0;
+	}
+	if (a)
+		sess_free(e, a);
+	if (b)
+		sess_free(e, b);
+	rte_pktmbuf_free(in);
+	rte_pktmbuf_free(src);
+	rte_pktmbuf_free(dst);
+	memset(&k, 0, sizeof(k));
+	return same;
 }
 
 int dp_srtp_cdev_init(struct dp_srtp_engine *e, unsigned worker, int socket, unsigned max_sessions,
 		      const char *pmds, char *err, size_t elen)
 {
-	char list[256], *save = NULL;
 	struct cdev *c = calloc(1, sizeof(*c));
+	char name[64];
 
 	if (!c) {
 		snprintf(err, elen, "out of memory");
 		return -1;
 	}
-	snprintf(list, sizeof(list), "%s", pmds && *pmds ? pmds : "crypto_aesni_mb,crypto_openssl");
 	snprintf(err, elen, "no crypto PMD named");
-	for (char *d = strtok_r(list, ", ", &save); d; d = strtok_r(NULL, ", ", &save)) {
-		if (open_pmd(c, d, worker, socket, max_sessions, err, elen) == 0) {
-			e->impl = &cdev_impl;
-			e->wants_keys = true;
-			e->priv = c;
-			snprintf(e->name, sizeof(e->name), "cryptodev %s", d);
-			return 0;
-		}
+	if (pick(c, GCM, pmds && *pmds ? pmds : "crypto_aesni_gcm,crypto_aesni_mb,crypto_openssl",
+		 worker, socket, max_sessions, err, elen) < 0 ||
+	    pick(c, CM, pmds && *pmds ? pmds : "crypto_aesni_mb,crypto_openssl", worker, socket,
+		 max_sessions, err, elen) < 0)
+		goto fail;
+	snprintf(name, sizeof(name), "fh_srtp_ops_%u", worker);
+	c->op_pool = rte_crypto_op_pool_create(name, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OP_POOL, 128,
+					       OP_PRIV, socket);
+	if (!c->op_pool) {
+		snprintf(err, elen, "no memory for crypto operations (%s)",
+			 rte_strerror(rte_errno));
+		goto fail;
 	}
+	e->impl = &cdev_impl;
+	e->wants_keys = true;
+	e->priv = c;
+	snprintf(name, sizeof(name), "fh_srtp_oop_%u", worker);
+	struct rte_mempool *tp =
+		rte_pktmbuf_pool_create(name, 7, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+
+	for (int p = 0; p < 2; p++)
+		c->oop[p] = tp && oop_works(e, tp, p);
+	rte_mempool_free(tp);
+	/* e.g. "cryptodev crypto_aesni_gcm (oop) + crypto_aesni_mb": oop where copies are
+	 * encrypted from the received packet without copying its payload first */
+	if (c->shared)
+		snprintf(e->name, sizeof(e->name), "cryptodev %s%s", c->dev[GCM].driver,
+			 c->oop[GCM] && c->oop[CM] ? " (oop)" : "");
+	else
+		snprintf(e->name, sizeof(e->name), "cryptodev %s%s + %s%s", c->dev[GCM].driver,
+			 c->oop[GCM] ? " (oop)" : "", c->dev[CM].driver,
+			 c->oop[CM] ? " (oop)" : "");
+	return 0;
+fail:
+	dev_close(&c->dev[GCM]);
+	if (!c->shared)
+		dev_close(&c->dev[CM]);
 	free(c);
 	return -1;
 }

@@ -21,9 +21,12 @@ struct dp_srtp_impl {
 struct dp_srtp_engine {
 	const struct dp_srtp_impl *impl;
 	bool wants_keys; /* sess_new takes session keys (derived here), not master keys */
-	char name[48];
+	char name[96];
 	void *priv;
 };
+
+/* Copies src's payload (after its RTP header) into m, which has the same length. */
+void dp_srtp_copy_payload(struct rte_mbuf *m, const struct rte_mbuf *src);
 
 /* dp_srtp_cdev.c: sets up e for a cryptodev PMD; 0, or -1 with the reason in err. */
 int dp_srtp_cdev_init(struct dp_srtp_engine *e, unsigned worker, int socket, unsigned max_sessions,

@@ -458,6 +458,7 @@ void dp_worker_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 		if (unlikely(w->n_dec == DP_BURST)) {
 			dp_media_decrypt(w);
 			dp_media_input(w, now);
+			dp_media_release(w);
 		}
 		w->dec[w->n_dec++] = (struct dp_srtp_op){
 			.s = w->parts[slot].srtp,
@@ -566,7 +567,7 @@ int dp_worker_main(void *arg)
 		t[FH_STAGE_decrypt + 1] = rte_rdtsc();
 		dp_media_input(w, now);
 		t[FH_STAGE_media + 1] = rte_rdtsc();
-		dp_media_encrypt(w);
+		dp_media_release(w); /* encrypts the copies, then frees the burst */
 		t[FH_STAGE_encrypt + 1] = rte_rdtsc();
 		/* Commands are applied between bursts, so state never changes mid-packet. */
 		for (int i = 0; i < 32 && rte_ring_sc_dequeue_elem(w->cmd, &cmd, sizeof(cmd)) == 0;

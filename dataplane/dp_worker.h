@@ -177,6 +177,7 @@ void dp_stun_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now);
 void dp_media_decrypt(struct dp_worker *w);
 void dp_media_input(struct dp_worker *w, uint64_t now);
 void dp_media_encrypt(struct dp_worker *w);
+void dp_media_release(struct dp_worker *w);
 void dp_media_send_pli(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, uint64_t now,
 		       bool force);
 void dp_media_periodic_rtcp(struct dp_worker *w, uint16_t slot, uint64_t now);

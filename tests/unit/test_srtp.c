@@ -350,30 +350,89 @@ static void cross(struct dp_srtp_engine *lib, struct dp_srtp_engine *cd, enum fh
 	dp_srtp_sess_free(cd, cs2);
 }
 
+/* Protect from a source packet (the forwarding path): m has a rewritten header only, src the
+ * payload. Each engine's output must equal libsrtp's protect of the whole rewritten packet. */
+static void from_source(struct dp_srtp_engine *lib, struct dp_srtp_engine *cd,
+			enum fh_srtp_profile prof)
+{
+	uint8_t k[FH_KEY_MAX], pkt[1400];
+	size_t kl = fh_srtp_key_len(prof);
+
+	for (size_t i = 0; i < kl; i++)
+		k[i] = (uint8_t)(i * 5 + 3);
+	struct dp_srtp_sess *ref = dp_srtp_sess_new(lib, prof, k, k, kl);
+	struct dp_srtp_sess *ls = dp_srtp_sess_new(lib, prof, k, k, kl);
+	struct dp_srtp_sess *cs = dp_srtp_sess_new(cd, prof, k, k, kl);
+	unsigned bad = 0;
+
+	CHECK(ref && ls && cs);
+	if (!ref || !ls || !cs)
+		return;
+	for (unsigned i = 0; i < 60; i++) {
+		size_t len = make_rtp(pkt, i, (uint16_t)(65500 + i), 0x4242);
+		struct rte_mbuf *src = mbuf_of(pkt, len);
+		unsigned hl = 12u + 4u * (pkt[0] & 0x0f);
+
+		if (pkt[0] & 0x10)
+			hl += 4u + 4u * fh_rd16(pkt + hl + 2);
+		/* the copy a receiver gets: own SSRC, sequence and payload type */
+		fh_rtp_set_ssrc(pkt, 0x7777);
+		fh_rtp_set_seq(pkt, (uint16_t)(100 + i));
+		pkt[1] = 111;
+		struct rte_mbuf *want = mbuf_of(pkt, len), *a = mbuf_of(pkt, hl),
+				*b = mbuf_of(pkt, hl);
+
+		a->data_len = b->data_len = (uint16_t)len;
+		a->pkt_len = b->pkt_len = (uint32_t)len;
+		struct dp_srtp_op oa = {.s = ls, .m = a, .src = src};
+		struct dp_srtp_op ob = {.s = cs, .m = b, .src = src};
+
+		CHECK_EQ(run1(lib, ref, want, false, true), DP_SRTP_OK);
+		dp_srtp_protect(lib, &oa, 1);
+		dp_srtp_protect(cd, &ob, 1);
+		if (oa.status != DP_SRTP_OK || ob.status != DP_SRTP_OK ||
+		    !same(a, rte_pktmbuf_mtod(want, uint8_t *), want->data_len) ||
+		    !same(b, rte_pktmbuf_mtod(want, uint8_t *), want->data_len))
+			bad++;
+		rte_pktmbuf_free(src);
+		rte_pktmbuf_free(want);
+		rte_pktmbuf_free(a);
+		rte_pktmbuf_free(b);
+	}
+	CHECK_EQ(bad, 0);
+	dp_srtp_sess_free(lib, ref);
+	dp_srtp_sess_free(lib, ls);
+	dp_srtp_sess_free(cd, cs);
+}
+
 static void test_engines(void)
 {
 	char err[256];
 	struct dp_srtp_engine *lib =
 		dp_srtp_engine_new(DP_SRTP_LIBSRTP, 0, 0, 64, NULL, err, sizeof(err));
-	const char *pmds[] = {"crypto_aesni_mb", "crypto_openssl"};
+	/* the default choice (crypto_aesni_gcm for GCM, crypto_aesni_mb for AES-CM), then each
+	 * PMD alone for both profiles */
+	const char *pmds[] = {NULL, "crypto_aesni_mb", "crypto_openssl"};
 	unsigned tested = 0;
 
 	CHECK(lib != NULL);
 	CHECK(dp_srtp_engine_new(DP_SRTP_CRYPTODEV, 9, 0, 4, "crypto_nothing", err, sizeof(err)) ==
 	      NULL);
 	CHECK_STR_CONTAINS(err, "crypto_nothing");
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < 3; i++) {
 		struct dp_srtp_engine *cd =
 			dp_srtp_engine_new(DP_SRTP_CRYPTODEV, i, 0, 64, pmds[i], err, sizeof(err));
 
 		if (!cd) {
-			printf("SKIP %s: %s\n", pmds[i], err);
+			printf("SKIP %s: %s\n", pmds[i] ? pmds[i] : "default PMDs", err);
 			continue;
 		}
 		printf("%s\n", dp_srtp_engine_name(cd));
 		test_vectors(cd);
 		cross(lib, cd, FH_SRTP_AEAD_AES_128_GCM);
 		cross(lib, cd, FH_SRTP_AES128_CM_SHA1_80);
+		from_source(lib, cd, FH_SRTP_AEAD_AES_128_GCM);
+		from_source(lib, cd, FH_SRTP_AES128_CM_SHA1_80);
 		dp_srtp_engine_free(cd);
 		tested++;
 	}
