@@ -274,8 +274,8 @@ static int prepare(struct dp_srtp_sess *s, struct dp_srtp_op *o, struct rte_cryp
 	memset(pd, 0, sizeof(*pd));
 	sym->m_src = m;
 	sym->m_dst = NULL;
-	if (tail < DP_SRTP_TRAILER_MAX)
-		return DP_SRTP_FAIL;
+	if (tail < DP_SRTP_TRAILER_MAX || (o->src && (!enc || o->rtcp || o->src->data_len != len)))
+		return DP_SRTP_FAIL; /* a source only for RTP protect, and only of this length */
 	if (!o->rtcp) {
 		int hl = rtp_hdr_len(p, len);
 
@@ -600,8 +600,8 @@ static bool capable(uint8_t dev, int p)
 }
 
 /* Makes driver's device for this worker with room for n_sess sessions; -1 with the reason. */
-static int dev_open(struct cdev_dev *d, const char *driver, int p, bool both, unsigned worker,
-		    int socket, unsigned n_sess, char *err, size_t elen)
+static int dev_open(struct cdev_dev *d, const char *driver, int p, unsigned worker, int socket,
+		    unsigned n_sess, char *err, size_t elen)
 {
 	char args[64], name[64];
 	int id;
@@ -614,7 +614,7 @@ static int dev_open(struct cdev_dev *d, const char *driver, int p, bool both, un
 		return -1;
 	}
 	d->id = (uint8_t)id;
-	if (!capable(d->id, p) || (both && !capable(d->id, 1 - p))) {
+	if (!capable(d->id, p)) {
 		snprintf(err, elen, "%s lacks %s", driver,
 			 p == GCM ? "AES-GCM with a 12-48 byte AAD" : "AES-CTR + HMAC-SHA1-80");
 		rte_vdev_uninit(d->vdev);
@@ -667,7 +667,7 @@ static int pick(struct cdev *c, int p, const char *pmds, unsigned worker, int so
 			return 0;
 		}
 		/* a device that may later serve AES-CM as well gets room for its sessions too */
-		if (dev_open(&c->dev[p], d, p, false, worker + 100 * (unsigned)p, socket,
+		if (dev_open(&c->dev[p], d, p, worker + 100 * (unsigned)p, socket,
 			     max_sessions * (per + (p == GCM ? 4 : 0)), err, elen) == 0)
 			return 0;
 	}

@@ -182,6 +182,23 @@ uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d)
 	return peek(h, worker, 1, d);
 }
 
+int harness_srtp_engine(struct harness *h, unsigned worker, char *out, size_t n)
+{
+	struct fh_region r;
+	int rc = -1;
+
+	if (fh_region_peek(&r, h->region) < 0)
+		return -1;
+	if (worker < r.hdr->n_workers) {
+		const struct fh_counters *c = fh_region_counters(&r, worker);
+
+		snprintf(out, n, "%.*s", (int)sizeof(c->srtp_engine), c->srtp_engine);
+		rc = 0;
+	}
+	fh_region_close(&r);
+	return rc;
+}
+
 uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c)
 {
 	return peek(h, worker, 0, c);

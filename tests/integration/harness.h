@@ -35,6 +35,8 @@ uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d);
 uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c);
 /* A NIC port's counters (DPDK backend); -1 when funkhaus-dp has no such port. */
 int harness_port(struct harness *h, unsigned port, struct fh_port_counters *out);
+/* The SRTP engine a worker runs ("libsrtp2", "cryptodev ..."); 0, or -1. */
+int harness_srtp_engine(struct harness *h, unsigned worker, char *out, size_t n);
 
 #define EXPECT(cond, ...)                                                               \
 	do {                                                                            \

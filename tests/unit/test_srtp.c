@@ -9,6 +9,7 @@
  */
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_mbuf.h>
@@ -443,16 +444,11 @@ static void test_engines(void)
 
 static void setup(void)
 {
-	char *eal[] = {"test_srtp",
-		       "--no-huge",
-		       "--no-pci",
-		       "-m",
-		       "512",
-		       "--no-telemetry",
-		       "--log-level=error",
-		       "--file-prefix=fh-test-srtp",
-		       "--lcores=0@0",
-		       NULL};
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=fh-test-srtp-%d", (int)getpid());
+	char *eal[] = {"test_srtp",	 "--no-huge",	      "--no-pci", "-m",		  "512",
+		       "--no-telemetry", "--log-level=error", prefix,	  "--lcores=0@0", NULL};
 
 	CHECK(rte_eal_init(9, eal) >= 0);
 	CHECK(srtp_init() == srtp_err_status_ok);
@@ -460,4 +456,10 @@ static void setup(void)
 	CHECK(pool != NULL);
 }
 
-TEST_MAIN(setup, test_kdf_rfc3711, test_estimate_and_replay, test_engines)
+static void teardown(void)
+{
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+}
+
+TEST_MAIN(setup, test_kdf_rfc3711, test_estimate_and_replay, test_engines, teardown)
