@@ -36,7 +36,7 @@
 #define OUT_STREAMS 256 /* SSRCs we send a participant from (hash cells) */
 #define CHUNK 64	/* ops per enqueue */
 #define QP_DESC 2048
-#define OP_POOL 4095
+#define OP_POOL 127 /* CHUNK are taken at start and kept */
 
 /* the op's private area: IV, AAD and the op's place in the caller's array */
 #define IV_OFF (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
@@ -79,6 +79,7 @@ struct cdev {
 	bool shared;
 	bool oop[2]; /* the PMD encrypts from one mbuf into another the way SRTP needs it */
 	struct rte_mempool *op_pool;
+	struct rte_crypto_op *ops[CHUNK]; /* taken once, reused by every batch */
 };
 
 /* what an op needs when it comes back */
@@ -490,19 +491,14 @@ static void submit(uint8_t dev, struct rte_crypto_op **cop, unsigned k, struct d
 static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bool enc)
 {
 	struct cdev *c = e->priv;
-	struct rte_crypto_op *cop[CHUNK], *by_dev[2][CHUNK];
+	struct rte_crypto_op *by_dev[2][CHUNK];
 	struct pend pd[CHUNK];
 	uint16_t which[CHUNK];
 
 	for (unsigned base = 0; base < n; base += CHUNK) {
 		unsigned cnt = n - base < CHUNK ? n - base : CHUNK, k = 0, nd[2] = {0, 0};
+		struct rte_crypto_op **cop = c->ops;
 
-		if (rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, cnt) ==
-		    0) {
-			for (unsigned i = 0; i < cnt; i++)
-				ops[base + i].status = DP_SRTP_FAIL;
-			continue;
-		}
 		for (unsigned i = 0; i < cnt; i++) {
 			struct dp_srtp_op *o = &ops[base + i];
 			uint16_t len0 = o->m->data_len;
@@ -515,6 +511,7 @@ static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bo
 				o->status = (uint8_t)st;
 				continue;
 			}
+			cop[k]->status = RTE_CRYPTO_OP_STATUS_NOT_PROCESSED;
 			pd[k].len0 = len0;
 			which[k] = (uint16_t)(base + i);
 			*rte_crypto_op_ctod_offset(cop[k], uint16_t *, IDX_OFF) = (uint16_t)k;
@@ -526,7 +523,6 @@ static void run(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n, bo
 		for (int d = 0; d < 2; d++)
 			if (nd[d])
 				submit(c->dev[d].id, by_dev[d], nd[d], ops, which, pd, enc);
-		rte_mempool_put_bulk(c->op_pool, (void **)cop, cnt);
 	}
 }
 
@@ -560,6 +556,7 @@ static void fini(struct dp_srtp_engine *e)
 	dev_close(&c->dev[GCM]);
 	if (!c->shared)
 		dev_close(&c->dev[CM]);
+	rte_mempool_put_bulk(c->op_pool, (void **)c->ops, CHUNK);
 	rte_mempool_free(c->op_pool);
 	free(c);
 }
@@ -740,11 +737,13 @@ int dp_srtp_cdev_init(struct dp_srtp_engine *e, unsigned worker, int socket, uns
 		 max_sessions, err, elen) < 0)
 		goto fail;
 	snprintf(name, sizeof(name), "fh_srtp_ops_%u", worker);
-	c->op_pool = rte_crypto_op_pool_create(name, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OP_POOL, 128,
+	c->op_pool = rte_crypto_op_pool_create(name, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OP_POOL, 0,
 					       OP_PRIV, socket);
-	if (!c->op_pool) {
+	if (!c->op_pool || rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC,
+						    c->ops, CHUNK) == 0) {
 		snprintf(err, elen, "no memory for crypto operations (%s)",
 			 rte_strerror(rte_errno));
+		rte_mempool_free(c->op_pool);
 		goto fail;
 	}
 	e->impl = &cdev_impl;
