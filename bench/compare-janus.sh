@@ -64,6 +64,11 @@ tls_key = $work/tls/key.pem
 web_root = $src/controlplane/web
 announce = $addr
 signalling_rate = 1000
+[tenant]
+name = bench
+display_name = Funkhaus bench
+max_participants = 33
+max_rooms = 100000
 EOF
 ip netns exec $ns "$build/dataplane/funkhaus-dp" -c "$work/funkhaus.conf" >"$work/dp.log" 2>&1 &
 dp=$!

@@ -80,6 +80,8 @@ struct fhc {
 	bool ws_open;
 	char id[24];
 	int last_error;
+	bool moderator;
+	char closed[64];
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
 	struct leg leg[2];
 	unsigned n_leg;
@@ -442,12 +444,17 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 
 	RAND_bytes(key, sizeof(key));
 	EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
-	/* Janus speaks its own subprotocol on / */
+	char path[64];
+
+	/* Janus speaks its own subprotocol on /; a Funkhaus tenant may sit under /prefix/ */
+	snprintf(path, sizeof(path), "%s%s%s", c->o.janus ? "/" : "/",
+		 c->o.prefix && !c->o.janus ? c->o.prefix : "",
+		 c->o.janus ? "" : (c->o.prefix ? "/ws" : "ws"));
 	int n = snprintf(req, sizeof(req),
 			 "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 			 "Sec-WebSocket-Version: 13\r\n%s\r\n",
-			 c->o.janus ? "/" : "/ws", c->o.host, c->o.port, b64,
+			 path, c->o.host, c->o.port, b64,
 			 c->o.janus ? "Sec-WebSocket-Protocol: janus-protocol\r\n" : "");
 
 	if (tls_write_all(c, req, (size_t)n) < 0)
@@ -959,7 +966,16 @@ static void on_message(struct fhc *c, const char *text)
 		return;
 	}
 	if (!strcmp(type, "joined")) {
+		const char *room = json_string_value(json_object_get(m, "room"));
+
 		snprintf(c->id, sizeof(c->id), "%s", json_string_value(json_object_get(m, "id")));
+		if (room)
+			snprintf(c->room, sizeof(c->room), "%s", room);
+		c->moderator = json_is_true(json_object_get(m, "moderator"));
+	} else if (!strcmp(type, "closed")) {
+		const char *why = json_string_value(json_object_get(m, "reason"));
+
+		snprintf(c->closed, sizeof(c->closed), "%s", why ? why : "closed");
 	} else if (!strcmp(type, "answer")) {
 		parse_sdp(c, &c->leg[0], json_string_value(json_object_get(m, "sdp")), false);
 		c->offer_pending = false;
@@ -1452,8 +1468,14 @@ int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool
 /* Funkhaus: join, then offer what we publish; the answer's candidate is the worker's port. */
 static int funkhaus_join(struct fhc *c, char *err, size_t el)
 {
-	send_json(c,
-		  json_pack("{s:s, s:s, s:s}", "type", "join", "room", c->room, "name", c->name));
+	json_t *j = json_pack("{s:s, s:s}", "type", "join", "name", c->name);
+
+	if (c->room[0]) /* none: open a new room (with a token) */
+		json_object_set_new(j, "room", json_string(c->room));
+
+	if (c->o.token)
+		json_object_set_new(j, "token", json_string(c->o.token));
+	send_json(c, j);
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 
 	while (!c->id[0] && now_ms() < deadline && c->ws_open) {
@@ -1594,6 +1616,21 @@ bool fhc_signalling_open(const struct fhc *c)
 const char *fhc_id(const struct fhc *c)
 {
 	return c->id;
+}
+
+const char *fhc_room(const struct fhc *c)
+{
+	return c->room;
+}
+
+bool fhc_moderator(const struct fhc *c)
+{
+	return c->moderator;
+}
+
+const char *fhc_closed(const struct fhc *c)
+{
+	return c->closed;
 }
 
 const char *fhc_srtp_profile(const struct fhc *c)

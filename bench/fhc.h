@@ -68,6 +68,8 @@ struct fhc_opts {
 	const char *srtp;    /* "gcm" or "cm" to offer only that SRTP profile; NULL: both */
 	bool janus;	     /* the server is Janus' VideoRoom (funkhaus-bench's reference SFU):
 			      * session, publisher and subscriber handles, two peer connections */
+	const char *token;   /* Funkhaus: a signed token for the join; NULL: none */
+	const char *prefix;  /* Funkhaus: a tenant's path prefix ("au": signalling on /au/ws) */
 };
 
 /* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. */
@@ -96,6 +98,12 @@ int fhc_last_error(struct fhc *c);
 /* Whether the signalling connection is still open. */
 bool fhc_signalling_open(const struct fhc *c);
 const char *fhc_id(const struct fhc *c);
+/* The room the server put us in (a generated one when we opened it with a token). */
+const char *fhc_room(const struct fhc *c);
+/* Whether the server made us a moderator. */
+bool fhc_moderator(const struct fhc *c);
+/* The reason of the "closed" message that ended our room, "" when none came. */
+const char *fhc_closed(const struct fhc *c);
 /* The SRTP profile DTLS chose: "gcm" or "cm". */
 const char *fhc_srtp_profile(const struct fhc *c);
 unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned max);

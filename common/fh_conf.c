@@ -104,6 +104,13 @@ int fh_conf_bool(const char *v, bool *out)
 	return -1;
 }
 
+static char conf_path[1024];
+
+const char *fh_conf_path(void)
+{
+	return conf_path;
+}
+
 int fh_conf_main(int argc, char **argv, const char *prog, fh_conf_cb cb, void *ctx, bool *done)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -129,6 +136,7 @@ int fh_conf_main(int argc, char **argv, const char *prog, fh_conf_cb cb, void *c
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}
+	snprintf(conf_path, sizeof(conf_path), "%s", path);
 	*done = false;
 	return 0;
 }

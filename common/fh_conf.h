@@ -23,6 +23,9 @@ int fh_conf_load(const char *path, fh_conf_cb cb, void *ctx, char *err, size_t e
  */
 int fh_conf_main(int argc, char **argv, const char *prog, fh_conf_cb cb, void *ctx, bool *done);
 
+/* The file fh_conf_main loaded ("" before), for a reload. */
+const char *fh_conf_path(void);
+
 /* Value helpers: 0 on success, -1 when the text is not a valid value in range. */
 int fh_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out);
 int fh_conf_bool(const char *v, bool *out);

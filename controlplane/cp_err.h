@@ -20,6 +20,19 @@
 	_(ROOM_FULL, 4010, "the room is full")                                   \
 	_(RATE_LIMITED, 4011, "too many messages, slow down")                    \
 	_(CHAT_OFF, 4012, "chat is switched off")                                \
+	_(UNKNOWN_TENANT, 4013, "no service is offered at this address")         \
+	_(ACCESS_OFF, 4014, "this service is switched off for now")              \
+	_(LOGIN_REQUIRED, 4015, "only signed-in users can open a room here")     \
+	_(TOO_MANY_ROOMS, 4016, "this service has no room left, try later")      \
+	_(TOKEN_MALFORMED, 4020, "the sign-in token is malformed")               \
+	_(TOKEN_ALG, 4021, "the sign-in token's algorithm is not accepted")      \
+	_(TOKEN_SIGNATURE, 4022, "the sign-in token's signature is invalid")     \
+	_(TOKEN_EXPIRED, 4023, "the sign-in token has expired")                  \
+	_(TOKEN_NOT_YET, 4024, "the sign-in token is not valid yet")             \
+	_(TOKEN_ISSUER, 4025, "the sign-in token is from another issuer")        \
+	_(TOKEN_AUDIENCE, 4026, "the sign-in token is for another audience")     \
+	_(TOKEN_TENANT, 4027, "the sign-in token is for another service")        \
+	_(TOKEN_ROOM, 4028, "the sign-in token is for another room")             \
 	_(UNAVAILABLE, 5000, "media server not available, try again shortly")    \
 	_(SERVER_FULL, 5001, "no capacity left on this server")                  \
 	_(DTLS_FAILED, 5002, "secure media connection failed")                   \

@@ -15,6 +15,7 @@
 #include "cp_dp.h"
 #include "cp_room.h"
 #include "cp_server.h"
+#include "cp_tenant.h"
 #include "fh_conf.h"
 #include "fh_log.h"
 #include "fh_region.h"
@@ -32,6 +33,7 @@ struct cp_conf {
 	unsigned dtls_timeout;
 	unsigned msg_rate;
 	bool chat;
+	char tenants_dir[512];
 };
 
 static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
@@ -60,7 +62,7 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	if (!strcmp(sec, "dataplane") || !strcmp(sec, "dpdk") || !strncmp(sec, "port ", 5))
 		return 0; /* funkhaus-dp's */
 	if (!strcmp(sec, "tenant"))
-		return 0; /* shown by the web client; policy arrives with tenants */
+		return 0; /* read by cp_tenant */
 	if (strcmp(sec, "controlplane") != 0) {
 		snprintf(err, elen, "unknown section");
 		return -1;
@@ -93,6 +95,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		if (fh_conf_uint(val, 1, 1000, &v) < 0)
 			return -1;
 		c->msg_rate = (unsigned)v;
+	} else if (!strcmp(key, "tenants_dir")) {
+		STR(tenants_dir);
 	} else if (!strcmp(key, "chat")) {
 		if (fh_conf_bool(val, &c->chat) < 0)
 			return -1;
@@ -153,6 +157,42 @@ static void on_signal(int sig)
 	cp_server_stop();
 }
 
+static volatile sig_atomic_t reload_asked;
+static struct cp_conf *running;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_asked = 1;
+}
+
+/* The tenants of the main configuration and of tenants_dir; a set that does not load leaves
+ * the running one in place. */
+static int load_tenants(const struct cp_conf *c)
+{
+	struct cp_tenants ts = {0};
+	struct cp_tenant_defaults def = {.max_participants = c->max_participants, .chat = c->chat};
+	char err[1024];
+
+	if (cp_tenants_load(fh_conf_path(), c->tenants_dir, &def, &ts, err, sizeof(err)) < 0) {
+		FH_ERR("tenants not loaded: %s", err);
+		return -1;
+	}
+	FH_INFO("%u tenant(s) in force", ts.n);
+	cp_room_set_tenants(&ts);
+	return 0;
+}
+
+static void tick(uint64_t now_ms)
+{
+	if (reload_asked) {
+		reload_asked = 0;
+		FH_INFO("SIGHUP: reloading tenants");
+		load_tenants(running);
+	}
+	cp_room_tick(now_ms);
+}
+
 int main(int argc, char **argv)
 {
 	struct cp_conf conf = {
@@ -202,6 +242,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (cp_room_init(&room_conf, region) < 0)
 		return 1;
+	running = &conf;
+	if (load_tenants(&conf) < 0) {
+		cp_room_fini();
+		return 2;
+	}
 	struct cp_server_conf sc = {
 		.port = (uint16_t)conf.port,
 		.cert = conf.cert,
@@ -216,9 +261,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hup);
 	FH_INFO("instance %s: serving https://localhost:%u/ (%u media address(es) announced)",
 		conf.instance, conf.port, n_ann);
-	cp_server_run(cp_room_tick);
+	cp_server_run(tick);
 	FH_INFO("stopping; running calls keep their media");
 	/* Detach first: closing the connections must not tear down calls in the dataplane. */
 	cp_dp_fini();

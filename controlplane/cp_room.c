@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -25,6 +26,7 @@
 #include "cp_sdp.h"
 #include "cp_server.h"
 #include "cp_sig.h"
+#include "cp_tenant.h"
 #include "fh_log.h"
 
 struct cp_track {
@@ -63,6 +65,7 @@ struct cp_part {
 	bool media_up;
 	bool audio_muted;
 	bool video_muted;
+	bool moderator; /* opened the room, or a token said so */
 	char lufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
@@ -82,7 +85,8 @@ struct cp_part {
 };
 
 struct cp_room {
-	char key[CP_ROOM_MAX + 1]; /* lower-cased name */
+	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
+	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
 	uint32_t id;
 	unsigned worker;
 	unsigned n;
@@ -92,6 +96,7 @@ struct cp_room {
 
 static struct {
 	struct cp_room_conf conf;
+	struct cp_tenants tenants;
 	struct fh_addr announce[16];
 	struct cp_room *rooms;
 	unsigned n_rooms;
@@ -158,8 +163,8 @@ static json_t *part_json(const struct cp_part *p)
 	char id[17];
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
-	return json_pack("{s:s, s:s, s:b, s:b}", "id", id, "name", p->name, "audioMuted",
-			 p->audio_muted, "videoMuted", p->video_muted);
+	return json_pack("{s:s, s:s, s:b, s:b, s:b}", "id", id, "name", p->name, "audioMuted",
+			 p->audio_muted, "videoMuted", p->video_muted, "moderator", p->moderator);
 }
 
 static void broadcast(struct cp_room *r, const struct cp_part *except, json_t *o)
@@ -192,7 +197,7 @@ static void dtls_send(void *user, const uint8_t *data, size_t len)
 
 /* ---- rooms ---- */
 
-static struct cp_room *room_get(const char *name, bool create)
+static struct cp_room *room_get(const char *tenant, const char *name, bool create)
 {
 	char key[CP_ROOM_MAX + 1];
 	size_t n = strlen(name);
@@ -200,7 +205,7 @@ static struct cp_room *room_get(const char *name, bool create)
 	for (size_t i = 0; i <= n; i++)
 		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
 	for (struct cp_room *r = g.rooms; r; r = r->next)
-		if (!strcmp(r->key, key))
+		if (!strcmp(r->key, key) && !strcmp(r->tenant, tenant))
 			return r;
 	if (!create)
 		return NULL;
@@ -209,6 +214,7 @@ static struct cp_room *room_get(const char *name, bool create)
 	if (!r)
 		return NULL;
 	memcpy(r->key, key, n + 1);
+	snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
 	r->id = ++g.next_room_id;
 	/* A room lives on one worker so its fan-out never crosses cores: the least loaded. */
 	unsigned best = 0;
@@ -583,19 +589,110 @@ static void leave(struct cp_part *p, const char *why)
 		room_unlink(r);
 }
 
+static enum cp_err token_err(enum cp_jwt_err e)
+{
+	switch (e) {
+	case CP_JWT_OK:
+		return CP_ERR_OK;
+	case CP_JWT_MALFORMED:
+		return CP_ERR_TOKEN_MALFORMED;
+	case CP_JWT_ALG:
+		return CP_ERR_TOKEN_ALG;
+	case CP_JWT_SIGNATURE:
+		return CP_ERR_TOKEN_SIGNATURE;
+	case CP_JWT_EXPIRED:
+		return CP_ERR_TOKEN_EXPIRED;
+	case CP_JWT_NOT_YET:
+		return CP_ERR_TOKEN_NOT_YET;
+	case CP_JWT_ISSUER:
+		return CP_ERR_TOKEN_ISSUER;
+	case CP_JWT_AUDIENCE:
+		return CP_ERR_TOKEN_AUDIENCE;
+	case CP_JWT_TENANT:
+		return CP_ERR_TOKEN_TENANT;
+	case CP_JWT_ROOM:
+		return CP_ERR_TOKEN_ROOM;
+	}
+	return CP_ERR_TOKEN_MALFORMED;
+}
+
+static unsigned tenant_rooms(const char *tenant)
+{
+	unsigned n = 0;
+
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		n += !strcmp(r->tenant, tenant);
+	return n;
+}
+
+static const struct cp_tenant *room_tenant(const struct cp_room *r)
+{
+	return cp_tenant_by_id(&g.tenants, r->tenant);
+}
+
+/* A room name nobody can guess: 128 random bits, base64url (22 characters). */
+static void generated_room(char *out, size_t n)
+{
+	uint8_t b[16];
+
+	rand_bytes(b, sizeof(b));
+	cp_b64url_encode(b, sizeof(b), out, n);
+	OPENSSL_cleanse(b, sizeof(b));
+}
+
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 {
+	const struct cp_tenant *t = cp_tenant_for(&g.tenants, cp_conn_host(c), cp_conn_path(c));
+
+	if (!t) {
+		send_error(c, CP_ERR_UNKNOWN_TENANT);
+		return;
+	}
+	if (!t->public_access) {
+		send_error(c, CP_ERR_ACCESS_OFF);
+		return;
+	}
 	if (!cp_dp_ready()) {
 		send_error(c, CP_ERR_UNAVAILABLE);
 		return;
 	}
-	struct cp_room *r = room_get(m->room, true);
+	struct cp_jwt_claims claims = {0};
+	char gen[CP_ROOM_MAX + 1];
+	const char *name = m->room;
 
+	if (m->token) {
+		enum cp_jwt_err je = cp_jwt_verify(&t->keys, m->token, t->id, m->room,
+						   (int64_t)time(NULL), &claims);
+
+		if (je != CP_JWT_OK) {
+			/* which check failed, never the token itself */
+			FH_INFO("a join with a token was refused: %s", cp_jwt_err_str(je));
+			send_error(c, token_err(je));
+			return;
+		}
+	}
+	if (!name) {
+		generated_room(gen, sizeof(gen));
+		name = gen;
+	}
+	struct cp_room *r = room_get(t->id, name, false);
+	bool creating = !r;
+
+	if (creating && t->create == CP_CREATE_AUTHENTICATED && !m->token) {
+		send_error(c, CP_ERR_LOGIN_REQUIRED);
+		return;
+	}
+	if (creating && tenant_rooms(t->id) >= t->max_rooms) {
+		send_error(c, CP_ERR_TOO_MANY_ROOMS);
+		return;
+	}
+	if (creating)
+		r = room_get(t->id, name, true);
 	if (!r) {
 		send_error(c, CP_ERR_INTERNAL);
 		return;
 	}
-	if (r->n >= g.conf.max_participants) {
+	if (r->n >= t->max_participants) {
 		send_error(c, CP_ERR_ROOM_FULL);
 		if (r->n == 0)
 			room_unlink(r);
@@ -621,6 +718,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	rand_bytes(&ps, sizeof(ps));
 	snprintf(p->pseudo, sizeof(p->pseudo), "%08x", ps);
 	snprintf(p->name, sizeof(p->name), "%s", m->name);
+	p->moderator = creating || claims.moderator;
 	p->worker = r->worker;
 	p->slot = slot;
 	/* ufrag: slot in hex (the worker's O(1) lookup) then random characters */
@@ -641,8 +739,9 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	char id[17];
 
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
-	send_json(p, json_pack("{s:s, s:s, s:s, s:o, s:b}", "type", "joined", "id", id, "room",
-			       m->room, "participants", list, "chat", g.conf.chat));
+	send_json(p, json_pack("{s:s, s:s, s:s, s:o, s:b, s:b}", "type", "joined", "id", id, "room",
+			       name, "participants", list, "chat", t->chat, "moderator",
+			       p->moderator));
 	broadcast(
 		r, NULL,
 		json_pack("{s:s, s:o}", "type", "participant-joined", "participant", part_json(p)));
@@ -704,7 +803,9 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		handle_offer(p, m.sdp, m.sdp_len);
 		break;
 	case CP_MSG_CHAT: {
-		if (!g.conf.chat) {
+		const struct cp_tenant *t = room_tenant(p->room);
+
+		if (!t || !t->chat) {
 			send_error(c, CP_ERR_CHAT_OFF);
 			break;
 		}
@@ -892,6 +993,57 @@ void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants)
 	*participants = g.n_parts;
 }
 
+/* Ends a room for everyone in it with a reason the client shows. */
+static void room_close(struct cp_room *r, const char *reason)
+{
+	FH_INFO("a room of tenant %s closed: %s", r->tenant, reason);
+	while (r->parts) {
+		struct cp_part *p = r->parts;
+		struct cp_conn *c = p->conn;
+		bool last = r->n == 1;
+
+		if (c)
+			cp_conn_send(c, json_dumps(json_pack("{s:s, s:s}", "type", "closed",
+							     "reason", reason),
+						   JSON_COMPACT));
+		leave(p, reason);
+		if (last)
+			break; /* leave freed the room with its last participant */
+	}
+}
+
+void cp_room_set_tenants(struct cp_tenants *ts)
+{
+	cp_tenants_free(&g.tenants);
+	g.tenants = *ts;
+	ts->t = NULL;
+	ts->n = 0;
+	/* rooms of a tenant that went away or was switched off end now */
+	for (struct cp_room *r = g.rooms, *rn; r; r = rn) {
+		const struct cp_tenant *t = room_tenant(r);
+
+		rn = r->next;
+		if (!t || !t->public_access)
+			room_close(r, t ? "access-off" : "tenant-removed");
+	}
+}
+
+char *cp_room_tenant_info(const char *host, const char *path)
+{
+	const struct cp_tenant *t = cp_tenant_for(&g.tenants, host, path);
+
+	if (!t)
+		return NULL;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "id", t->id, "name",
+			      t->display_name, "prefix", t->path_prefix, "imprint", t->imprint,
+			      "privacy", t->privacy, "login", t->create == CP_CREATE_AUTHENTICATED,
+			      "chat", t->chat, "open", t->public_access);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
 int cp_room_init(const struct cp_room_conf *c, const char *region_name)
 {
 	static const struct cp_dp_handlers h = {
@@ -934,6 +1086,7 @@ void cp_room_fini(void)
 		r = rn;
 	}
 	g.rooms = NULL;
+	cp_tenants_free(&g.tenants);
 	cp_dp_fini();
 	cp_dtls_global_fini();
 }

@@ -27,6 +27,13 @@ void cp_room_fini(void);
 void cp_room_message(struct cp_conn *c, const char *buf, size_t len);
 void cp_room_closed(struct cp_conn *c);
 void cp_room_tick(uint64_t now_ms);
+struct cp_tenants;
+/* Takes over ts (the tenants now in force); rooms of a tenant that is gone or switched off
+ * are closed with a message to everyone in them. */
+void cp_room_set_tenants(struct cp_tenants *ts);
+/* The public part of the tenant a request to host and path belongs to, as a malloc'd JSON
+ * string for the web client; NULL when none. */
+char *cp_room_tenant_info(const char *host, const char *path);
 /* For /healthz: dataplane attached, rooms and participants now. */
 void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants);
 

@@ -32,6 +32,8 @@ struct cp_msg {
 struct cp_conn {
 	struct lws *wsi;
 	struct cp_part *part;
+	char host[128]; /* the Host header of the upgrade, for the tenant */
+	char path[80];	/* and its path: "/ws" or "/<prefix>/ws" */
 	char *rx;
 	size_t rx_len;
 	bool rx_overflow;
@@ -61,6 +63,16 @@ uint64_t cp_now_ms(void)
 void cp_conn_set_part(struct cp_conn *c, struct cp_part *p)
 {
 	c->part = p;
+}
+
+const char *cp_conn_host(const struct cp_conn *c)
+{
+	return c->host;
+}
+
+const char *cp_conn_path(const struct cp_conn *c)
+{
+	return c->path;
 }
 
 struct cp_part *cp_conn_part(struct cp_conn *c)
@@ -195,8 +207,54 @@ static int serve_file(struct lws *wsi, const char *name)
 	return 0;
 }
 
+/* "/<prefix>/rest": the length of a tenant path prefix ("/x/"), 0 when uri has none. */
+static size_t prefix_len(const char *uri)
+{
+	size_t n = 1;
+
+	if (uri[0] != '/')
+		return 0;
+	while (uri[n] &&
+	       (islower((unsigned char)uri[n]) || isdigit((unsigned char)uri[n]) || uri[n] == '-'))
+		n++;
+	return n > 1 && n <= 33 && uri[n] == '/' ? n : 0;
+}
+
+static int tenant_info(struct lws *wsi, struct cp_conn *c, const char *uri)
+{
+	char host[128] = "";
+	char *body;
+
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0 ||
+	    !(body = cp_room_tenant_info(host, uri))) {
+		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	int rc = reply(wsi, c, HTTP_STATUS_OK, "application/json", body);
+
+	free(body);
+	return rc;
+}
+
 static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 {
+	size_t pl = prefix_len(uri);
+
+	/* a tenant's pages under its path prefix: the same client, its own tenant.json */
+	if (pl) {
+		const char *rest = uri + pl;
+
+		if (!strcmp(rest, "/tenant.json"))
+			return tenant_info(wsi, c, uri);
+		if (!strcmp(rest, "/") || (rest[1] != '.' && cp_sig_valid_room(rest + 1)))
+			return serve_file(wsi, "index.html");
+		if (static_name(rest))
+			return serve_file(wsi, rest + 1);
+		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	if (!strcmp(uri, "/tenant.json"))
+		return tenant_info(wsi, c, uri);
 	if (!strcmp(uri, "/healthz")) {
 		char body[256];
 		int ready;
@@ -223,7 +281,8 @@ static int filter_ws(struct lws *wsi)
 {
 	char uri[64], origin[256], host[256];
 
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || strcmp(uri, "/ws"))
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+	    (strcmp(uri, "/ws") && (!prefix_len(uri) || strcmp(uri + prefix_len(uri), "/ws"))))
 		return 1;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
 		if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
@@ -323,6 +382,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof(*c));
 		c->wsi = wsi;
+		if (lws_hdr_copy(wsi, c->host, sizeof(c->host), WSI_TOKEN_HOST) < 0)
+			c->host[0] = '\0';
+		if (lws_hdr_copy(wsi, c->path, sizeof(c->path), WSI_TOKEN_GET_URI) < 0)
+			c->path[0] = '\0';
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return rx_message(wsi, c, in, len);

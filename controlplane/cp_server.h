@@ -32,6 +32,9 @@ void cp_conn_send(struct cp_conn *c, char *json);
 void cp_conn_close(struct cp_conn *c);
 void cp_conn_set_part(struct cp_conn *c, struct cp_part *p);
 struct cp_part *cp_conn_part(struct cp_conn *c);
+/* The Host header and path of the connection's upgrade request (which tenant it is for). */
+const char *cp_conn_host(const struct cp_conn *c);
+const char *cp_conn_path(const struct cp_conn *c);
 uint64_t cp_now_ms(void);
 
 #endif

@@ -35,8 +35,9 @@ struct cp_msg_spec {
 };
 
 static const struct cp_param join_params[] = {
-	{"room", P_STRING, true, CP_ROOM_MAX},
+	{"room", P_STRING, false, CP_ROOM_MAX}, /* none: open a new room with a token */
 	{"name", P_STRING, true, CP_NAME_MAX * 4},
+	{"token", P_STRING, false, CP_SIG_TOKEN_MAX},
 	{NULL},
 };
 static const struct cp_param offer_params[] = {
@@ -176,7 +177,10 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 	case CP_MSG_JOIN:
 		m->room = json_string_value(json_object_get(m->root, "room"));
 		m->name = json_string_value(json_object_get(m->root, "name"));
-		if (!cp_sig_valid_room(m->room))
+		m->token = json_string_value(json_object_get(m->root, "token"));
+		if (!m->room && !m->token)
+			return CP_ERR_MISSING_FIELD;
+		if (m->room && !cp_sig_valid_room(m->room))
 			return CP_ERR_BAD_ROOM;
 		if (!cp_sig_valid_name(m->name))
 			return CP_ERR_BAD_NAME;

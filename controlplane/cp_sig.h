@@ -17,14 +17,16 @@
 #define CP_NAME_MAX 64
 #define CP_ROOM_MAX 64
 #define CP_CHAT_MAX 2000
+#define CP_SIG_TOKEN_MAX 4096
 
 enum cp_msg_type { CP_MSG_JOIN, CP_MSG_OFFER, CP_MSG_CHAT, CP_MSG_MUTE, CP_MSG_LEAVE, CP_MSG_PING };
 
 struct cp_sig_msg {
 	enum cp_msg_type type;
-	const char *room; /* join */
-	const char *name; /* join */
-	const char *sdp;  /* offer */
+	const char *room;  /* join; NULL: open a new room (needs token) */
+	const char *name;  /* join */
+	const char *token; /* join, optional: a signed token of the tenant */
+	const char *sdp;   /* offer */
 	size_t sdp_len;
 	const char *text; /* chat */
 	int audio_muted;  /* mute: -1 when not given */

@@ -1,0 +1,252 @@
+/*
+ * Tenants end to end: both daemons with three tenants (the harness' catch-all "test", a
+ * login-only "rathaus" under /rathaus/ with an HS256 key, an open "verein" under /verein/
+ * with one room at most). Opening a room at the Rathaus needs a valid token and gives a
+ * generated link; each bad token gets its own error; the same room name in two tenants is two
+ * rooms; switching a tenant's public access off by SIGHUP closes its rooms with a message and
+ * refuses joins; a tenant set that does not load leaves the running one in place.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/hmac.h>
+
+#include "calls.h"
+#include "cp_jwt.h"
+
+int failures;
+struct harness h;
+
+static char dir[128];
+static const char secret[] = "rathaus-secret-rathaus-secret-0123456789";
+
+static void put(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+/* An HS256 token with the given payload, or with alg as given and no valid signature. */
+static void token(char *out, size_t cap, const char *alg, const char *payload)
+{
+	char hdr[64], h64[128], p64[512], s64[64];
+	uint8_t mac[32];
+	unsigned ml = 0;
+
+	snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
+	cp_b64url_encode((const uint8_t *)hdr, strlen(hdr), h64, sizeof(h64));
+	cp_b64url_encode((const uint8_t *)payload, strlen(payload), p64, sizeof(p64));
+	snprintf(out, cap, "%s.%s", h64, p64);
+	HMAC(EVP_sha256(), secret, (int)strlen(secret), (const uint8_t *)out, strlen(out), mac,
+	     &ml);
+	cp_b64url_encode(mac, ml, s64, sizeof(s64));
+	size_t n = strlen(out);
+
+	snprintf(out + n, cap - n, ".%s", strcmp(alg, "none") ? s64 : "");
+}
+
+static void claims(char *out, size_t cap, long exp_in, const char *extra)
+{
+	snprintf(out, cap, "{\"aud\":\"funkhaus\",\"tenant\":\"rathaus\",\"exp\":%ld%s}",
+		 (long)time(NULL) + exp_in, extra);
+}
+
+/* Joins room (NULL: open a new one) of the tenant under prefix (NULL: the catch-all); the
+ * client, or NULL with the error code the server gave in *code. */
+static struct fhc *try_join(const char *prefix, const char *room, const char *tok, int *code)
+{
+	char err[256];
+	struct fhc_opts o = {.host = "127.0.0.1",
+			     .port = h.port,
+			     .room = room ? room : "",
+			     .name = "Bürgerin",
+			     .audio = true,
+			     .video = true,
+			     .timeout_ms = 5000,
+			     .token = tok,
+			     .prefix = prefix};
+	struct fhc *c = fhc_connect(&o, err, sizeof(err));
+	const char *e = strstr(err, "error ");
+
+	*code = c ? 0 : e ? atoi(e + 6) : -1;
+	return c;
+}
+
+static void expect_refused(const char *what, const char *prefix, const char *room, const char *tok,
+			   int want)
+{
+	int code;
+	struct fhc *c = try_join(prefix, room, tok, &code);
+
+	EXPECT(!c && code == want, "%s: refused with %d (got %d)", what, want, code);
+	if (c)
+		fhc_close(c);
+}
+
+static void reload(void)
+{
+	kill(h.cp, SIGHUP);
+	usleep(300 * 1000);
+}
+
+int main(int argc, char **argv)
+{
+	char conf[400], extra[300], tok[1024], cl[512];
+	int code;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: test_tenant DP_BIN CP_BIN GEN_CERT WEB_ROOT\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(dir, sizeof(dir), "/tmp/fh-tenants-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	put("rathaus.secret", secret);
+	snprintf(conf, sizeof(conf),
+		 "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n"
+		 "create_rooms = authenticated\ntoken_hs256_secret_file = %s/rathaus.secret\n"
+		 "token_audience = funkhaus\nmax_participants = 3\nchat = off\n",
+		 dir);
+	snprintf(extra, sizeof(extra), "%s/t", dir);
+	mkdir(extra, 0700);
+	put("t/rathaus.conf", conf);
+	put("t/verein.conf",
+	    "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
+	snprintf(extra, sizeof(extra), "%s/extra.conf", dir);
+	snprintf(conf, sizeof(conf), "[controlplane]\ntenants_dir = %s/t\n", dir);
+	put("extra.conf", conf);
+	setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
+	if (harness_start(&h, argv, 1) < 0) {
+		harness_stop(&h, true);
+		return 1;
+	}
+
+	/* the Rathaus: no room without a valid token, each bad one with its own error */
+	expect_refused("no token", "rathaus", "Sitzung", NULL, 4015);
+	claims(cl, sizeof(cl), -3600, "");
+	token(tok, sizeof(tok), "HS256", cl);
+	expect_refused("expired token", "rathaus", NULL, tok, 4023);
+	claims(cl, sizeof(cl), 3600, ",\"nbf\":4000000000");
+	token(tok, sizeof(tok), "HS256", cl);
+	expect_refused("token not valid yet", "rathaus", NULL, tok, 4024);
+	snprintf(cl, sizeof(cl), "{\"aud\":\"other\",\"tenant\":\"rathaus\",\"exp\":%ld}",
+		 (long)time(NULL) + 3600);
+	token(tok, sizeof(tok), "HS256", cl);
+	expect_refused("token for another audience", "rathaus", NULL, tok, 4026);
+	snprintf(cl, sizeof(cl), "{\"aud\":\"funkhaus\",\"tenant\":\"verein\",\"exp\":%ld}",
+		 (long)time(NULL) + 3600);
+	token(tok, sizeof(tok), "HS256", cl);
+	expect_refused("token for another tenant", "rathaus", NULL, tok, 4027);
+	claims(cl, sizeof(cl), 3600, ",\"room\":\"Bauausschuss\"");
+	token(tok, sizeof(tok), "HS256", cl);
+	expect_refused("token for another room", "rathaus", "Sitzung", tok, 4028);
+	claims(cl, sizeof(cl), 3600, "");
+	token(tok, sizeof(tok), "none", cl);
+	expect_refused("alg none", "rathaus", NULL, tok, 4021);
+	token(tok, sizeof(tok), "HS256", cl);
+	char *q = tok + strlen(tok) - 5; /* one character of the signature, still base64url */
+
+	*q = *q == 'A' ? 'B' : 'A';
+	expect_refused("tampered token", "rathaus", NULL, tok, 4022);
+	expect_refused("garbage token", "rathaus", NULL, "not.a.token", 4020);
+	printf("bad tokens refused (%d failures so far)\n", failures);
+
+	/* a valid token opens a room with a generated link and makes its holder moderator */
+	claims(cl, sizeof(cl), 3600, ",\"moderator\":true");
+	token(tok, sizeof(tok), "HS256", cl);
+	struct fhc *mod = try_join("rathaus", NULL, tok, &code);
+	char link[80] = "";
+
+	EXPECT(mod != NULL, "a valid token opens a room (error %d)", code);
+	if (mod) {
+		snprintf(link, sizeof(link), "%s", fhc_room(mod));
+		EXPECT(strlen(link) == 22 &&
+			       strspn(link, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+					    "qrstuvwxyz0123456789-_") == 22,
+		       "the generated room has 128 random bits, URL-safe (%s)", link);
+		EXPECT(fhc_moderator(mod), "the token's holder is moderator");
+	}
+	/* whoever has the link joins without a token, not as moderator */
+	struct fhc *guest = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
+
+	EXPECT(guest && !fhc_moderator(guest), "the link lets a guest in (error %d)", code);
+	if (mod && guest) {
+		struct fhc *both[] = {mod, guest};
+
+		pump(both, 2, 500);
+		talk(mod, "rathaus", 20, both, 2);
+		EXPECT(last_payload_is(guest, fhc_id(mod), true, "rathaus:19"),
+		       "media flows in the generated room");
+		const char *chat = "{\"type\":\"chat\",\"text\":\"hallo\"}";
+
+		EXPECT(fhc_send_text(guest, chat, strlen(chat)) == 0, "chat sent");
+		pump(both, 2, 200);
+		EXPECT(fhc_last_error(guest) == 4012, "chat is off for this tenant");
+	}
+	printf("generated link, moderator, guest (%d failures so far)\n", failures);
+
+	/* the Verein: one room at most; its "eins" is not the catch-all's "eins" */
+	struct fhc *v1 = try_join("verein", "eins", NULL, &code);
+
+	EXPECT(v1 && fhc_moderator(v1), "the Verein's first room opens, its opener moderates");
+	expect_refused("a second Verein room", "verein", "zwei", NULL, 4016);
+	struct fhc *t1 = try_join(NULL, "eins", NULL, &code);
+
+	EXPECT(t1 && fhc_moderator(t1), "\"eins\" of another tenant is a room of its own");
+	if (v1 && t1) {
+		struct fhc *both[] = {v1, t1};
+
+		pump(both, 2, 500);
+		talk(v1, "verein", 10, both, 2);
+		EXPECT(fhc_stream(t1, fhc_id(v1), true) == NULL, "nothing crosses tenants");
+	}
+
+	/* public access off: the Verein's room ends with a message, joins are refused */
+	put("t/verein.conf", "[tenant]\ndisplay_name = Verein\npath_prefix = verein\n"
+			     "max_rooms = 1\npublic_access = off\n");
+	reload();
+	if (v1) {
+		struct fhc *one[] = {v1};
+
+		pump(one, 1, 300);
+		EXPECT(!strcmp(fhc_closed(v1), "access-off"), "the room was closed (\"%s\")",
+		       fhc_closed(v1));
+	}
+	expect_refused("joining a switched-off tenant", "verein", "eins", NULL, 4014);
+	EXPECT(t1 && fhc_signalling_open(t1) && !fhc_closed(t1)[0],
+	       "the other tenant's room goes on");
+
+	/* a broken tenant file: the running set stays (the Verein stays off, the Rathaus on) */
+	put("t/broken.conf", "[tenant]\nmax_participants = 500\n");
+	reload();
+	expect_refused("still switched off after a failed reload", "verein", "eins", NULL, 4014);
+	struct fhc *late = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
+
+	EXPECT(late != NULL, "the Rathaus room still takes people (error %d)", code);
+	printf("public access switch and reloads (%d failures so far)\n", failures);
+
+	struct fhc *all[] = {mod, guest, v1, t1, late};
+
+	for (int i = 0; i < 5; i++)
+		if (all[i])
+			fhc_close(all[i]);
+	harness_stop(&h, failures > 0);
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		failures++;
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
