@@ -2,7 +2,10 @@
  * Funkhaus web client. Plain JavaScript, no build step. One WebSocket to /ws for signalling and
  * one RTCPeerConnection to the SFU: this page always makes the offers; the server assigns the
  * receive m-lines and says when to offer again ("renegotiate"). Messages are in
- * docs/PROTOCOL.md. Nothing typed here is stored in the browser but the language choice.
+ * docs/PROTOCOL.md. The page belongs to a tenant (/tenant.json: its name, links and rules),
+ * under a path prefix when one host serves several. Nothing typed here is stored but the
+ * language choice and, in this browser only, the names of recently visited rooms. No request
+ * leaves for another origin.
  */
 'use strict';
 
@@ -21,6 +24,7 @@ function applyLang() {
 
 const state = {
   room: null, name: null, id: null, ws: null, pc: null, local: null,
+  base: '', tenant: null, token: null, moderator: false,
   joined: false, leaving: false, busy: false, pending: false,
   want: { audio: 0, video: 0 },
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
@@ -41,7 +45,47 @@ function toast(msg) {
 
 function hashParams() {
   const p = new URLSearchParams(location.hash.slice(1));
-  return { name: p.get('name'), prejoin: p.get('prejoin') };
+  return { name: p.get('name'), prejoin: p.get('prejoin'), token: p.get('token') };
+}
+
+/* Recently visited rooms: this browser's storage only, per tenant, eight at most. */
+function recentKey() { return `funkhaus.recent.${state.tenant ? state.tenant.id : ''}`; }
+function recentRooms() {
+  try { return JSON.parse(localStorage.getItem(recentKey()) || '[]').filter((r) => typeof r === 'string'); }
+  catch (e) { return []; }
+}
+function rememberRoom(room) {
+  const list = [room, ...recentRooms().filter((r) => r.toLowerCase() !== room.toLowerCase())];
+  localStorage.setItem(recentKey(), JSON.stringify(list.slice(0, 8)));
+}
+function showRecent() {
+  const list = recentRooms();
+  const ul = $('recent-list');
+  ul.textContent = '';
+  $('recent').hidden = list.length === 0;
+  for (const room of list) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.href = `${state.base}/${encodeURIComponent(room)}`;
+    a.textContent = room;
+    li.append(a);
+    ul.append(li);
+  }
+}
+
+/* The tenant this page belongs to: its name on every page, its imprint and privacy links. */
+async function loadTenant() {
+  try {
+    const r = await fetch(`${state.base}/tenant.json`, { cache: 'no-store' });
+    if (r.ok) state.tenant = await r.json();
+  } catch (e) { state.tenant = null; }
+  const tn = state.tenant;
+  if (!tn) return;
+  $('brand').textContent = tn.name;
+  for (const [id, url] of [['imprint', tn.imprint], ['privacy', tn.privacy]]) {
+    $(id).hidden = !url;
+    if (url) $(id).href = url;
+  }
 }
 
 /* ---- media ---- */
@@ -83,12 +127,14 @@ function renderPeople() {
   const ul = $('people');
   ul.textContent = '';
   const me = document.createElement('li');
-  me.textContent = `${state.name} ${t('conf.you')}`;
+  me.textContent = `${state.name} ${t('conf.you')}` +
+    (state.moderator ? ` (${t('conf.moderator')})` : '');
   ul.append(me);
   for (const [id, p] of state.peers) {
     const li = document.createElement('li');
     li.dataset.id = id;
-    li.textContent = p.name + (p.audioMuted ? ` (${t('conf.muted')})` : '');
+    li.textContent = p.name + (p.moderator ? ` (${t('conf.moderator')})` : '') +
+      (p.audioMuted ? ` (${t('conf.muted')})` : '');
     ul.append(li);
     if (p.tile) p.tile.classList.toggle('novideo', !!p.videoMuted);
   }
@@ -97,7 +143,7 @@ function renderPeople() {
 function addPeer(p) {
   if (p.id === state.id || state.peers.has(p.id)) return;
   state.peers.set(p.id, { name: p.name, audioMuted: p.audioMuted, videoMuted: p.videoMuted,
-    stream: new MediaStream(), tile: null });
+    moderator: !!p.moderator, stream: new MediaStream(), tile: null });
   const peer = state.peers.get(p.id);
   peer.tile = tileFor(p.id, p.name, false);
   peer.tile.querySelector('video').srcObject = peer.stream;
@@ -130,9 +176,14 @@ function send(msg) {
 }
 
 function connect() {
-  const ws = new WebSocket(`wss://${location.host}/ws`);
+  const ws = new WebSocket(`wss://${location.host}${state.base}/ws`);
   state.ws = ws;
-  ws.onopen = () => send({ type: 'join', room: state.room, name: state.name });
+  ws.onopen = () => {
+    const msg = { type: 'join', name: state.name };
+    if (state.room) msg.room = state.room;
+    if (state.token) msg.token = state.token;
+    send(msg);
+  };
   ws.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (e) { return; }
@@ -153,6 +204,16 @@ async function handle(msg) {
       state.id = msg.id;
       state.joined = true;
       state.retry = 0;
+      state.moderator = !!msg.moderator;
+      if (msg.room !== state.room) {
+        // a room opened with a token: its generated link is this page's address from now on
+        state.room = msg.room;
+        $('room-title').textContent = state.room;
+      }
+      // the token has done its work: it leaves the address bar and this page's memory
+      state.token = null;
+      history.replaceState(null, '', `${state.base}/${encodeURIComponent(state.room)}`);
+      rememberRoom(state.room);
       for (const p of msg.participants) addPeer(p);
       await startPeerConnection();
       break;
@@ -179,8 +240,23 @@ async function handle(msg) {
     case 'chat':
       addChat(msg);
       break;
+    case 'closed':
+      // the service switched off or the room ended for everyone: no reconnecting
+      state.leaving = true;
+      if (state.ws) state.ws.close();
+      teardown();
+      $('left-title').textContent = t(`closed.${msg.reason}`);
+      show('left');
+      break;
     case 'error':
       toast(`${msg.message} (${msg.code})`);
+      // refused joins (tenant, login, tokens, limits): no point in trying again by itself
+      if (msg.code >= 4013 && msg.code <= 4028 && !state.joined) {
+        state.leaving = true;
+        if (state.ws) state.ws.close();
+        $('left-title').textContent = msg.message;
+        show('left');
+      }
       if (msg.code === 4009) { state.busy = false; }
       // server-side trouble (media server away, media lost): start over with a fresh join
       if (msg.code >= 5000 && state.ws) state.ws.close();
@@ -279,7 +355,7 @@ function leave() {
 async function enterRoom(name) {
   state.name = name;
   state.leaving = false;
-  $('room-title').textContent = state.room;
+  $('room-title').textContent = state.room || t('start.newroom');
   await getLocalMedia();
   connect();
 }
@@ -292,25 +368,49 @@ async function prejoin() {
   $('name-input').focus();
 }
 
-function init() {
+async function init() {
   applyLang();
   $('lang').onclick = () => {
     lang = lang === 'de' ? 'en' : 'de';
     localStorage.setItem('funkhaus.lang', lang);
     applyLang();
   };
-  const path = decodeURIComponent(location.pathname.slice(1));
+  // "/room", or "/prefix/room" and "/prefix/" where one host serves several tenants
+  const parts = location.pathname.split('/').slice(1).map(decodeURIComponent);
+  if (parts.length >= 2) state.base = `/${parts.shift()}`;
+  const path = parts[0] || '';
+  const hp = hashParams();
+  state.token = hp.token;
+  await loadTenant();
+  if (state.tenant && !state.tenant.open) {
+    $('left-title').textContent = t('closed.access-off');
+    $('rejoin').hidden = true;
+    show('left');
+    return;
+  }
   if (!path) {
     show('start');
+    showRecent();
+    const login = state.tenant && state.tenant.login;
+    $('start-form').hidden = !!login;
+    $('login-note').hidden = !login;
+    $('new-room').hidden = !(login && state.token);
+    $('new-room').onclick = () => { state.room = null; prejoinSetup(hp); };
+    $('forget').onclick = () => { localStorage.removeItem(recentKey()); showRecent(); };
     $('start-form').onsubmit = (e) => {
       e.preventDefault();
-      location.href = '/' + encodeURIComponent($('room-input').value.trim());
+      location.href = `${state.base}/${encodeURIComponent($('room-input').value.trim())}`;
     };
     return;
   }
   state.room = path;
-  document.title = `${path} – Funkhaus`;
-  $('room-title').textContent = path;
+  prejoinSetup(hp);
+}
+
+function prejoinSetup(hp) {
+  const title = state.room || t('start.newroom');
+  document.title = `${title} – ${state.tenant ? state.tenant.name : 'Funkhaus'}`;
+  $('room-title').textContent = title;
   $('join-form').onsubmit = (e) => {
     e.preventDefault();
     const name = $('name-input').value.trim();
@@ -322,7 +422,7 @@ function init() {
   $('rejoin').onclick = () => enterRoom(state.name);
   $('toggle-side').onclick = () => $('side').classList.toggle('open');
   $('invite').onclick = () => {
-    const link = `${location.origin}/${encodeURIComponent(state.room)}`;
+    const link = `${location.origin}${state.base}/${encodeURIComponent(state.room)}`;
     navigator.clipboard.writeText(link).then(() => toast(t('conf.copied')), () => toast(link));
   };
   $('chat-form').onsubmit = (e) => {
@@ -331,7 +431,6 @@ function init() {
     if (text) send({ type: 'chat', text });
     $('chat-input').value = '';
   };
-  const hp = hashParams();
   if (hp.name && hp.prejoin === 'off') enterRoom(hp.name.slice(0, 64));
   else { if (hp.name) $('name-input').value = hp.name.slice(0, 64); prejoin(); }
 }
@@ -361,4 +460,4 @@ window.funkhaus = {
   peerNames() { return [...state.peers.values()].map((p) => p.name); },
 };
 
-init();
+init().catch((e) => console.error('funkhaus:', e));

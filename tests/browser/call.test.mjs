@@ -1,7 +1,7 @@
 // Browser test: two, then three headless Chromium pages in one room each decode video and
 // audio from every other within 10 s; a page in another room receives nothing; a page that
 // leaves disappears from the others' lists.
-import { startFunkhaus, launchBrowser, openPage, waitReceives, waitPeers, sleep, fail } from './lib.mjs';
+import { startFunkhaus, launchBrowser, openPage, waitReceives, waitPeers, sleep, fail, foreign } from './lib.mjs';
 
 const build = process.env.FUNKHAUS_BUILD;
 const source = process.env.FUNKHAUS_SOURCE;
@@ -81,6 +81,12 @@ try {
   await waitPeers(a, ['Bernd'], 5000, 'Anna after Clara left');
   await waitPeers(b, ['Anna'], 5000, 'Bernd after Clara left');
   console.log('a page that leaves disappears from the others\' lists');
+
+  // the tenant's name on the page, and not one request to another origin from any page
+  const brand = await a.evaluate(() => document.querySelector('#brand').textContent);
+  if (brand !== 'Funkhaus test') fail(`the page shows "${brand}", not the tenant's name`);
+  if (foreign.length) fail(`requests to other origins: ${foreign.join(', ')}`);
+  console.log('tenant name shown; no request to another origin');
   ok = true;
 } finally {
   await browser.close();

@@ -70,10 +70,20 @@ export async function launchBrowser() {
   });
 }
 
+// Every request a page made to another origin than the server's (none may ever be made: no
+// CDN, web font, avatar or analytics service).
+export const foreign = [];
+
 export async function openPage(browser, url, room, name) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();
+  const origin = new URL(url).host;
   page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.host !== origin && !['data:', 'blob:'].includes(u.protocol)) foreign.push(r.url());
+  });
+  page.on('websocket', (ws) => { if (new URL(ws.url()).host !== origin) foreign.push(ws.url()); });
   await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}&prejoin=off`);
   return page;
 }
