@@ -5,7 +5,10 @@
  * generated link; each bad token gets its own error; the same room name in two tenants is two
  * rooms; switching a tenant's public access off by SIGHUP closes its rooms with a message and
  * refuses joins; a tenant set that does not load leaves the running one in place.
+ * Privacy: canary display names, chat text and a token are used throughout, then every file the
+ * daemons wrote or printed, and their shared-memory region, are searched for them: no hit.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,8 +60,58 @@ static void token(char *out, size_t cap, const char *alg, const char *payload)
 
 static void claims(char *out, size_t cap, long exp_in, const char *extra)
 {
-	snprintf(out, cap, "{\"aud\":\"funkhaus\",\"tenant\":\"rathaus\",\"exp\":%ld%s}",
+	snprintf(out, cap,
+		 "{\"aud\":\"funkhaus\",\"tenant\":\"rathaus\",\"sub\":\"KanarienvogelSub7\","
+		 "\"exp\":%ld%s}",
 		 (long)time(NULL) + exp_in, extra);
+}
+
+/* What must never be written anywhere: names, chat text, tokens (and a piece of a signature). */
+static const char *canaries[] = {"KanarienvogelName7", "KanarienvogelChat7", "KanarienvogelSub7",
+				 NULL, NULL};
+static char sig_piece[24];
+
+static unsigned hits_in_file(const char *path)
+{
+	static char buf[1 << 22];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	unsigned hits = 0;
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	for (int i = 0; canaries[i]; i++)
+		if (memmem(buf, n, canaries[i], strlen(canaries[i]))) {
+			fprintf(stderr, "FAIL: %s found in %s\n", canaries[i], path);
+			hits++;
+		}
+	return hits;
+}
+
+/* Every file under d, but the test's own configuration and keys. */
+static unsigned hits_in_dir(const char *d)
+{
+	DIR *dd = opendir(d);
+	unsigned hits = 0;
+
+	for (struct dirent *e; dd && (e = readdir(dd));) {
+		char path[512];
+		size_t l = strlen(e->d_name);
+
+		if (e->d_name[0] == '.' || (l > 5 && !strcmp(e->d_name + l - 5, ".conf")) ||
+		    (l > 4 && !strcmp(e->d_name + l - 4, ".pem")) || strstr(e->d_name, "secret"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d, e->d_name);
+		if (e->d_type == DT_DIR)
+			hits += hits_in_dir(path);
+		else
+			hits += hits_in_file(path);
+	}
+	if (dd)
+		closedir(dd);
+	return hits;
 }
 
 /* Joins room (NULL: open a new one) of the tenant under prefix (NULL: the catch-all); the
@@ -69,7 +122,7 @@ static struct fhc *try_join(const char *prefix, const char *room, const char *to
 	struct fhc_opts o = {.host = "127.0.0.1",
 			     .port = h.port,
 			     .room = room ? room : "",
-			     .name = "Bürgerin",
+			     .name = "KanarienvogelName7",
 			     .audio = true,
 			     .video = true,
 			     .timeout_ms = 5000,
@@ -101,7 +154,7 @@ static void reload(void)
 
 int main(int argc, char **argv)
 {
-	char conf[400], extra[300], tok[1024], cl[512];
+	char conf[400], extra[300], tok[1024], cl[512], cmd[1024];
 	int code;
 
 	if (argc != 5) {
@@ -165,6 +218,8 @@ int main(int argc, char **argv)
 	/* a valid token opens a room with a generated link and makes its holder moderator */
 	claims(cl, sizeof(cl), 3600, ",\"moderator\":true");
 	token(tok, sizeof(tok), "HS256", cl);
+	snprintf(sig_piece, sizeof(sig_piece), "%.20s", strrchr(tok, '.') + 1);
+	canaries[3] = sig_piece;
 	struct fhc *mod = try_join("rathaus", NULL, tok, &code);
 	char link[80] = "";
 
@@ -188,7 +243,7 @@ int main(int argc, char **argv)
 		talk(mod, "rathaus", 20, both, 2);
 		EXPECT(last_payload_is(guest, fhc_id(mod), true, "rathaus:19"),
 		       "media flows in the generated room");
-		const char *chat = "{\"type\":\"chat\",\"text\":\"hallo\"}";
+		const char *chat = "{\"type\":\"chat\",\"text\":\"KanarienvogelChat7\"}";
 
 		EXPECT(fhc_send_text(guest, chat, strlen(chat)) == 0, "chat sent");
 		pump(both, 2, 200);
@@ -210,6 +265,12 @@ int main(int argc, char **argv)
 		pump(both, 2, 500);
 		talk(v1, "verein", 10, both, 2);
 		EXPECT(fhc_stream(t1, fhc_id(v1), true) == NULL, "nothing crosses tenants");
+		/* a chat where chat is on: relayed, never written */
+		const char *chat = "{\"type\":\"chat\",\"text\":\"KanarienvogelChat7 hallo\"}";
+
+		EXPECT(fhc_send_text(v1, chat, strlen(chat)) == 0, "chat sent");
+		pump(both, 2, 200);
+		EXPECT(fhc_last_error(v1) == 0, "chat accepted by the Verein");
 	}
 
 	/* public access off: the Verein's room ends with a message, joins are refused */
@@ -241,9 +302,25 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		if (all[i])
 			fhc_close(all[i]);
-	harness_stop(&h, failures > 0);
-	char cmd[200];
+	/* privacy: the shared memory while the daemons run, then all they wrote and printed */
+	char shm[128];
 
+	snprintf(shm, sizeof(shm), "/dev/shm%s", h.region);
+	unsigned hits = hits_in_file(shm);
+
+	setenv("FUNKHAUS_KEEP_LOGS", "1", 1);
+	harness_stop(&h, false);
+	hits += hits_in_dir(h.dir);
+	EXPECT(hits == 0, "no display name, chat text or token in any file or output (%u hits)",
+	       hits);
+	printf("privacy canaries: %u hits (%d failures so far)\n", hits, failures);
+	if (failures)
+		snprintf(cmd, sizeof(cmd), "cat %s/dp.log %s/cp.log >&2; rm -rf %s", h.dir, h.dir,
+			 h.dir);
+	else
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", h.dir);
+	if (system(cmd) != 0)
+		failures++;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		failures++;
