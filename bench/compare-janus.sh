@@ -64,6 +64,7 @@ tls_key = $work/tls/key.pem
 web_root = $src/controlplane/web
 announce = $addr
 signalling_rate = 1000
+state_dir = $work/state
 [tenant]
 name = bench
 display_name = Funkhaus bench

@@ -1670,6 +1670,17 @@ void fhc_close(struct fhc *c)
 {
 	if (!c)
 		return;
+	if (c->tls && c->ws_open) {
+		/* a WebSocket close frame (masked, empty) so the server ends the session at once,
+		 * then what is still readable is read, so the socket closes with FIN, not RST */
+		unsigned char frame[6] = {0x88, 0x80};
+		char sink[4096];
+
+		RAND_bytes(frame + 2, 4);
+		tls_write_all(c, frame, sizeof(frame));
+		for (int i = 0; i < 64 && recv(c->tcp, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+			;
+	}
 	if (c->tls) {
 		SSL_shutdown(c->tls);
 		SSL_free(c->tls);

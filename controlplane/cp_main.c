@@ -15,6 +15,7 @@
 #include "cp_dp.h"
 #include "cp_room.h"
 #include "cp_server.h"
+#include "cp_store.h"
 #include "cp_tenant.h"
 #include "fh_conf.h"
 #include "fh_log.h"
@@ -34,6 +35,7 @@ struct cp_conf {
 	unsigned msg_rate;
 	bool chat;
 	char tenants_dir[512];
+	char state_dir[512];
 };
 
 static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
@@ -97,6 +99,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		c->msg_rate = (unsigned)v;
 	} else if (!strcmp(key, "tenants_dir")) {
 		STR(tenants_dir);
+	} else if (!strcmp(key, "state_dir")) {
+		STR(state_dir);
 	} else if (!strcmp(key, "chat")) {
 		if (fh_conf_bool(val, &c->chat) < 0)
 			return -1;
@@ -240,6 +244,16 @@ int main(int argc, char **argv)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	char err[1024];
+
+	if (cp_store_open(conf.state_dir, err, sizeof(err)) < 0) {
+		FH_ERR("room records: %s", err);
+		return 1;
+	}
+	if (!cp_store_enabled())
+		FH_WARN("no [controlplane] state_dir: rooms are kept in memory only, generated "
+			"links "
+			"end when their room empties");
 	if (cp_room_init(&room_conf, region) < 0)
 		return 1;
 	running = &conf;
@@ -270,5 +284,6 @@ int main(int argc, char **argv)
 	cp_dp_fini();
 	cp_server_fini();
 	cp_room_fini();
+	cp_store_close();
 	return 0;
 }

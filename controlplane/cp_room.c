@@ -26,6 +26,7 @@
 #include "cp_sdp.h"
 #include "cp_server.h"
 #include "cp_sig.h"
+#include "cp_store.h"
 #include "cp_tenant.h"
 #include "fh_log.h"
 
@@ -105,7 +106,10 @@ static struct {
 	struct cp_part *by_slot[FH_MAX_WORKERS][FH_MAX_SLOTS];
 	uint64_t now_ms;
 	uint64_t last_dtls_tick;
+	uint64_t last_expiry;
 } g;
+
+static void expire_records(void);
 
 static void rand_bytes(void *p, size_t n)
 {
@@ -585,8 +589,11 @@ static void leave(struct cp_part *p, const char *why)
 	if (p->conn)
 		cp_conn_set_part(p->conn, NULL);
 	part_free(p);
-	if (r->n == 0)
+	if (r->n == 0) {
+		/* its record remembers when it was last used */
+		cp_store_touch(r->tenant, r->key, false, cp_clock_s());
 		room_unlink(r);
+	}
 }
 
 static enum cp_err token_err(enum cp_jwt_err e)
@@ -677,8 +684,14 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	}
 	struct cp_room *r = room_get(t->id, name, false);
 	bool creating = !r;
+	char key[CP_ROOM_MAX + 1];
 
-	if (creating && t->create == CP_CREATE_AUTHENTICATED && !m->token) {
+	for (size_t i = 0; i <= strlen(name); i++)
+		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	/* a room opened earlier (its record is kept until the tenant's inactivity days pass)
+	 * opens again for whoever has its link */
+	if (creating && t->create == CP_CREATE_AUTHENTICATED && !m->token &&
+	    !cp_store_exists(t->id, key)) {
 		send_error(c, CP_ERR_LOGIN_REQUIRED);
 		return;
 	}
@@ -719,6 +732,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	snprintf(p->pseudo, sizeof(p->pseudo), "%08x", ps);
 	snprintf(p->name, sizeof(p->name), "%s", m->name);
 	p->moderator = creating || claims.moderator;
+	cp_store_touch(t->id, r->key, m->room == NULL, cp_clock_s());
 	p->worker = r->worker;
 	p->slot = slot;
 	/* ufrag: slot in hex (the worker's O(1) lookup) then random characters */
@@ -979,6 +993,10 @@ void cp_room_tick(uint64_t now_ms)
 
 	g.now_ms = now_ms;
 	cp_dp_poll(now_ms);
+	if (now_ms - g.last_expiry >= 60000) {
+		g.last_expiry = now_ms;
+		expire_records();
+	}
 	if (now_ms - g.last_dtls_tick < 50)
 		return;
 	g.last_dtls_tick = now_ms;
@@ -1012,6 +1030,25 @@ static void room_close(struct cp_room *r, const char *reason)
 	}
 }
 
+static unsigned inactivity_days(const char *tenant)
+{
+	const struct cp_tenant *t = cp_tenant_by_id(&g.tenants, tenant);
+
+	return t ? t->room_inactivity_days : 7;
+}
+
+/* Rooms in use count as used now; records unused for their tenant's days go. */
+static void expire_records(void)
+{
+	int64_t now = cp_clock_s();
+
+	if (!cp_store_enabled())
+		return;
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		cp_store_touch(r->tenant, r->key, false, now);
+	cp_store_expire(now, inactivity_days);
+}
+
 void cp_room_set_tenants(struct cp_tenants *ts)
 {
 	cp_tenants_free(&g.tenants);
@@ -1026,6 +1063,7 @@ void cp_room_set_tenants(struct cp_tenants *ts)
 		if (!t || !t->public_access)
 			room_close(r, t ? "access-off" : "tenant-removed");
 	}
+	expire_records();
 }
 
 char *cp_room_tenant_info(const char *host, const char *path)

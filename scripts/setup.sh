@@ -15,6 +15,7 @@ scripts/gen-cert.sh "$state/tls" "$(hostname)"
 sed -e "s|^tls_cert = .*|tls_cert = $state/tls/cert.pem|" \
     -e "s|^tls_key = .*|tls_key = $state/tls/key.pem|" \
     -e "s|^web_root = .*|web_root = $top/controlplane/web|" \
+    -e "s|^state_dir = .*|state_dir = $state/db|" \
     conf/funkhaus.conf >"$state/funkhaus.conf"
 scripts/run.sh stop "$state/funkhaus.conf" >/dev/null
 scripts/run.sh start "$state/funkhaus.conf"

@@ -27,7 +27,7 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
   writeFileSync(conf, `[instance]\nname = ${name}\n[dataplane]\nworkers = ${workers}\n` +
     `base_port = ${basePort}\nbind = 127.0.0.1\n[controlplane]\nport = ${port}\n` +
     `tls_cert = ${dir}/tls/cert.pem\ntls_key = ${dir}/tls/key.pem\n` +
-    `web_root = ${source}/controlplane/web\nannounce = ${announce}\n` +
+    `web_root = ${source}/controlplane/web\nannounce = ${announce}\nstate_dir = ${dir}/state\n` +
     `[tenant]\nname = test\ndisplay_name = Funkhaus test\n` + extra);
   const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
   const { openSync } = await import('node:fs');

@@ -169,7 +169,8 @@ int main(int argc, char **argv)
 	snprintf(conf, sizeof(conf),
 		 "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n"
 		 "create_rooms = authenticated\ntoken_hs256_secret_file = %s/rathaus.secret\n"
-		 "token_audience = funkhaus\nmax_participants = 3\nchat = off\n",
+		 "token_audience = funkhaus\nmax_participants = 3\nchat = off\n"
+		 "room_inactivity_days = 3\n",
 		 dir);
 	snprintf(extra, sizeof(extra), "%s/t", dir);
 	mkdir(extra, 0700);
@@ -180,6 +181,9 @@ int main(int argc, char **argv)
 	snprintf(conf, sizeof(conf), "[controlplane]\ntenants_dir = %s/t\n", dir);
 	put("extra.conf", conf);
 	setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
+	snprintf(conf, sizeof(conf), "%s/clock", dir);
+	put("clock", "0\n");
+	setenv("FUNKHAUS_TEST_CLOCK", conf, 1); /* the daemons' clock, which this test moves */
 	if (harness_start(&h, argv, 1) < 0) {
 		harness_stop(&h, true);
 		return 1;
@@ -295,6 +299,8 @@ int main(int argc, char **argv)
 	struct fhc *late = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
 
 	EXPECT(late != NULL, "the Rathaus room still takes people (error %d)", code);
+	snprintf(cmd, sizeof(cmd), "%s/t/broken.conf", dir);
+	unlink(cmd);
 	printf("public access switch and reloads (%d failures so far)\n", failures);
 
 	struct fhc *all[] = {mod, guest, v1, t1, late};
@@ -302,6 +308,34 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 5; i++)
 		if (all[i])
 			fhc_close(all[i]);
+
+	/* room records: the emptied Rathaus room opens again from its link, also after a restart
+	 * of funkhaus-cp, until its tenant's inactivity days (3) have passed */
+	usleep(300 * 1000);
+	struct fhc *again = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
+
+	EXPECT(again != NULL, "an emptied generated room opens again from its link (error %d)",
+	       code);
+	if (again)
+		fhc_close(again);
+	harness_kill_cp(&h, SIGTERM);
+	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp restarts");
+	again = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
+	EXPECT(again != NULL, "the room record survived the restart (error %d)", code);
+	if (again)
+		fhc_close(again);
+	usleep(300 * 1000);
+	put("clock", "259000\n"); /* three days less 200 s: not yet */
+	reload();
+	again = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
+	EXPECT(again != NULL, "the record stays within the inactivity days (error %d)", code);
+	if (again)
+		fhc_close(again);
+	usleep(300 * 1000);
+	put("clock", "518400\n"); /* six days on: three days after that last use */
+	reload();
+	expect_refused("the record is gone after the inactivity days", "rathaus", link, NULL, 4015);
+	printf("room records (%d failures so far)\n", failures);
 	/* privacy: the shared memory while the daemons run, then all they wrote and printed */
 	char shm[128];
 

@@ -1,0 +1,165 @@
+/*
+ * cp_store: room records in SQLite. See cp_store.h. Event loop only; every statement is short.
+ */
+#include "cp_store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "fh_log.h"
+
+static sqlite3 *db;
+
+int64_t cp_clock_s(void)
+{
+	int64_t now = (int64_t)time(NULL);
+	const char *f = getenv("FUNKHAUS_TEST_CLOCK");
+
+	if (f && *f) {
+		FILE *fp = fopen(f, "r");
+		long long off = 0;
+
+		if (fp) {
+			if (fscanf(fp, "%lld", &off) != 1)
+				off = 0;
+			fclose(fp);
+		}
+		now += off;
+	}
+	return now;
+}
+
+bool cp_store_enabled(void)
+{
+	return db != NULL;
+}
+
+int cp_store_open(const char *state_dir, char *err, size_t elen)
+{
+	char path[1024];
+
+	if (!state_dir || !*state_dir)
+		return 0;
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, elen, "state_dir %s: %s", state_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/rooms.sqlite", state_dir);
+	mode_t old = umask(077); /* the database and its journal: funkhaus-cp's alone */
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+
+	umask(old);
+	if (rc != SQLITE_OK) {
+		snprintf(err, elen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		db = NULL;
+		return -1;
+	}
+	char *msg = NULL;
+
+	rc = sqlite3_exec(
+		db,
+		"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+		"PRAGMA secure_delete=ON; "
+		"CREATE TABLE IF NOT EXISTS rooms (tenant TEXT NOT NULL, key TEXT NOT NULL, "
+		"generated INTEGER NOT NULL, opened INTEGER NOT NULL, "
+		"last_active INTEGER NOT NULL, PRIMARY KEY (tenant, key));",
+		NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, elen, "%s: %s", path, msg ? msg : "cannot set up");
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void cp_store_close(void)
+{
+	if (db)
+		sqlite3_close(db);
+	db = NULL;
+}
+
+int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!db)
+		return 0;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO rooms (tenant, key, generated, opened, last_active) "
+			       "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (tenant, key) DO UPDATE "
+			       "SET last_active = MAX(last_active, ?4)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, generated);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		FH_WARN("room record not written: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+bool cp_store_exists(const char *tenant, const char *key)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	if (!db || sqlite3_prepare_v2(db, "SELECT 1 FROM rooms WHERE tenant = ?1 AND key = ?2", -1,
+				      &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant))
+{
+	sqlite3_stmt *st, *del;
+	unsigned n = 0;
+
+	if (!db)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT DISTINCT tenant FROM rooms", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_prepare_v2(db, "DELETE FROM rooms WHERE tenant = ?1 AND last_active < ?2", -1,
+			       &del, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	/* collect first: no deleting under a running SELECT */
+	static char tenants[1024][33];
+	unsigned nt = 0;
+
+	while (nt < 1024 && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(tenants[nt++], sizeof(tenants[0]), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	for (unsigned i = 0; i < nt; i++) {
+		sqlite3_reset(del);
+		sqlite3_bind_text(del, 1, tenants[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(del, 2, now - (int64_t)days_of(tenants[i]) * 86400);
+		if (sqlite3_step(del) == SQLITE_DONE)
+			n += (unsigned)sqlite3_changes(db);
+	}
+	sqlite3_finalize(del);
+	if (n)
+		FH_INFO("%u room record(s) deleted after their tenants' inactivity days", n);
+	return n;
+}

@@ -1,0 +1,30 @@
+/*
+ * cp_store: the room records funkhaus-cp keeps across restarts, in an embedded SQLite
+ * database (<state_dir>/rooms.sqlite, readable by funkhaus-cp only). A record is a tenant, a
+ * room's lower-cased name, whether its name was generated, and when it was opened and last
+ * used; nothing about who was in it. The daemon itself deletes a record once the room has been
+ * unused for its tenant's room_inactivity_days. Without a state_dir rooms live in memory only.
+ */
+#ifndef CP_STORE_H
+#define CP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0, or -1 with the reason in err. */
+int cp_store_open(const char *state_dir, char *err, size_t elen);
+void cp_store_close(void);
+bool cp_store_enabled(void);
+
+/* Records that the room exists and was used at now (opened at now when new). */
+int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now);
+bool cp_store_exists(const char *tenant, const char *key);
+/* Deletes records unused for longer than days_of(tenant) days; how many went. */
+unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant));
+
+/* Seconds since the epoch. Tests move it: FUNKHAUS_TEST_CLOCK names a file holding an offset
+ * in seconds, read at every call (never set in production). */
+int64_t cp_clock_s(void);
+
+#endif
