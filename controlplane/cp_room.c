@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -201,13 +200,21 @@ static void dtls_send(void *user, const uint8_t *data, size_t len)
 
 /* ---- rooms ---- */
 
+/* A room's key: its name lower-cased (names are ASCII letters, digits, - and _). */
+static void room_key(const char *name, char key[CP_ROOM_MAX + 1])
+{
+	size_t n = strnlen(name, CP_ROOM_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	key[n] = '\0';
+}
+
 static struct cp_room *room_get(const char *tenant, const char *name, bool create)
 {
 	char key[CP_ROOM_MAX + 1];
-	size_t n = strlen(name);
 
-	for (size_t i = 0; i <= n; i++)
-		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	room_key(name, key);
 	for (struct cp_room *r = g.rooms; r; r = r->next)
 		if (!strcmp(r->key, key) && !strcmp(r->tenant, tenant))
 			return r;
@@ -217,7 +224,7 @@ static struct cp_room *room_get(const char *tenant, const char *name, bool creat
 
 	if (!r)
 		return NULL;
-	memcpy(r->key, key, n + 1);
+	memcpy(r->key, key, sizeof(key));
 	snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
 	r->id = ++g.next_room_id;
 	/* A room lives on one worker so its fan-out never crosses cores: the least loaded. */
@@ -686,8 +693,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	bool creating = !r;
 	char key[CP_ROOM_MAX + 1];
 
-	for (size_t i = 0; i <= strlen(name); i++)
-		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	room_key(name, key);
 	/* a room opened earlier (its record is kept until the tenant's inactivity days pass)
 	 * opens again for whoever has its link */
 	if (creating && t->create == CP_CREATE_AUTHENTICATED && !m->token &&
