@@ -33,6 +33,8 @@
 	_(TOKEN_AUDIENCE, 4026, "the sign-in token is for another audience")     \
 	_(TOKEN_TENANT, 4027, "the sign-in token is for another service")        \
 	_(TOKEN_ROOM, 4028, "the sign-in token is for another room")             \
+	_(NOT_MODERATOR, 4030, "only a moderator can do that")                   \
+	_(NO_SUCH_PARTICIPANT, 4031, "no such participant in this room")         \
 	_(UNAVAILABLE, 5000, "media server not available, try again shortly")    \
 	_(SERVER_FULL, 5001, "no capacity left on this server")                  \
 	_(DTLS_FAILED, 5002, "secure media connection failed")                   \

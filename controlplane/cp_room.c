@@ -65,7 +65,8 @@ struct cp_part {
 	bool media_up;
 	bool audio_muted;
 	bool video_muted;
-	bool moderator; /* opened the room, or a token said so */
+	bool moderator;	  /* opened the room, or a token said so */
+	bool forced_mute; /* a moderator muted its audio: not forwarded until it unmutes */
 	char lufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
@@ -188,6 +189,18 @@ static void dp_cmd(struct cp_part *p, struct fh_cmd *c)
 	c->slot = (uint16_t)p->slot;
 	c->room = p->room->id;
 	cp_dp_cmd(p->worker, c);
+}
+
+/* Stops (or resumes) forwarding the participant's audio in the dataplane. */
+static void dp_mute(struct cp_part *p, bool muted)
+{
+	struct fh_cmd c = {.type = FH_CMD_MUTE};
+
+	if (!p->pub[CP_KIND_AUDIO].present)
+		return;
+	c.u.mute.ssrc = p->pub[CP_KIND_AUDIO].ssrc;
+	c.u.mute.muted = muted;
+	dp_cmd(p, &c);
 }
 
 static void dtls_send(void *user, const uint8_t *data, size_t len)
@@ -336,6 +349,8 @@ static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_
 	p->pub[k] = (struct cp_track){
 		.present = true, .ssrc = om->ssrc, .rtx_ssrc = om->rtx_ssrc, .pt = (uint8_t)om->pt};
 	ml->publish = true;
+	if (k == CP_KIND_AUDIO && p->forced_mute)
+		dp_mute(p, true);
 	return true;
 }
 
@@ -787,6 +802,69 @@ static bool rate_ok(struct cp_part *p)
 	return true;
 }
 
+static struct cp_part *part_by_id(struct cp_room *r, const char *id)
+{
+	char want[17];
+
+	for (struct cp_part *q = r->parts; q; q = q->next) {
+		snprintf(want, sizeof(want), "%016llx", (unsigned long long)q->id);
+		if (!strcmp(want, id))
+			return q;
+	}
+	return NULL;
+}
+
+static void room_close(struct cp_room *r, const char *reason);
+
+static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
+{
+	struct cp_room *r = p->room;
+	struct cp_part *q = m->target ? part_by_id(r, m->target) : NULL;
+	char id[17];
+
+	if (!p->moderator) {
+		send_error(p->conn, CP_ERR_NOT_MODERATOR);
+		return;
+	}
+	if (m->action != CP_MOD_END && !q) {
+		send_error(p->conn, CP_ERR_NO_SUCH_PARTICIPANT);
+		return;
+	}
+	static const char *const what[] = {"muted", "removed", "ended the meeting of",
+					   "made moderator"};
+
+	FH_INFO("participant %s %s %s", p->pseudo, what[m->action], q ? q->pseudo : "everyone");
+	switch (m->action) {
+	case CP_MOD_MUTE:
+		/* forwarding stops now; the participant is asked, and unmutes itself or not */
+		q->forced_mute = true;
+		q->audio_muted = true;
+		dp_mute(q, true);
+		if (q->conn)
+			send_json(q,
+				  json_pack("{s:s, s:s}", "type", "moderation", "action", "mute"));
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)q->id);
+		broadcast(r, NULL,
+			  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted",
+				    true, "videoMuted", q->video_muted));
+		break;
+	case CP_MOD_REMOVE:
+		if (q->conn)
+			send_json(q,
+				  json_pack("{s:s, s:s}", "type", "closed", "reason", "removed"));
+		leave(q, "removed by a moderator");
+		break;
+	case CP_MOD_END:
+		room_close(r, "ended"); /* frees r, p and q */
+		return;
+	case CP_MOD_PROMOTE:
+		q->moderator = true;
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)q->id);
+		broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "moderator", "id", id));
+		break;
+	}
+}
+
 void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 {
 	struct cp_sig_msg m;
@@ -843,6 +921,11 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 
 		if (m.audio_muted >= 0)
 			p->audio_muted = m.audio_muted;
+		if (p->forced_mute && m.audio_muted == 0) {
+			/* it unmuted itself after being asked: its audio goes out again */
+			p->forced_mute = false;
+			dp_mute(p, false);
+		}
 		if (m.video_muted >= 0)
 			p->video_muted = m.video_muted;
 		snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
@@ -851,6 +934,9 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 				    p->audio_muted, "videoMuted", p->video_muted));
 		break;
 	}
+	case CP_MSG_MODERATE:
+		moderate(p, &m);
+		break;
 	case CP_MSG_LEAVE:
 		leave(p, "left");
 		cp_conn_send(c, strdup("{\"type\":\"left\"}"));

@@ -53,12 +53,21 @@ static const struct cp_param mute_params[] = {
 	{"video", P_BOOL, false, 0},
 	{NULL},
 };
+static const struct cp_param moderate_params[] = {
+	{"action", P_STRING, true, 16},
+	{"id", P_STRING, false, 16},
+	{NULL},
+};
 static const struct cp_param no_params[] = {{NULL}};
 
 static const struct cp_msg_spec specs[] = {
-	{"join", CP_MSG_JOIN, join_params}, {"offer", CP_MSG_OFFER, offer_params},
-	{"chat", CP_MSG_CHAT, chat_params}, {"mute", CP_MSG_MUTE, mute_params},
-	{"leave", CP_MSG_LEAVE, no_params}, {"ping", CP_MSG_PING, no_params},
+	{"join", CP_MSG_JOIN, join_params},
+	{"offer", CP_MSG_OFFER, offer_params},
+	{"chat", CP_MSG_CHAT, chat_params},
+	{"mute", CP_MSG_MUTE, mute_params},
+	{"leave", CP_MSG_LEAVE, no_params},
+	{"ping", CP_MSG_PING, no_params},
+	{"moderate", CP_MSG_MODERATE, moderate_params},
 };
 
 static size_t utf8_chars(const char *s, bool *ok)
@@ -185,6 +194,22 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		if (!cp_sig_valid_name(m->name))
 			return CP_ERR_BAD_NAME;
 		break;
+	case CP_MSG_MODERATE: {
+		static const char *const names[] = {"mute", "remove", "end", "promote"};
+		const char *a = json_string_value(json_object_get(m->root, "action"));
+		int found = -1;
+
+		for (int i = 0; i < 4; i++)
+			if (!strcmp(a, names[i]))
+				found = i;
+		if (found < 0)
+			return CP_ERR_BAD_FIELD;
+		m->action = (enum cp_mod_action)found;
+		m->target = json_string_value(json_object_get(m->root, "id"));
+		if (m->action != CP_MOD_END && !m->target)
+			return CP_ERR_MISSING_FIELD;
+		break;
+	}
 	case CP_MSG_OFFER:
 		m->sdp = json_string_value(json_object_get(m->root, "sdp"));
 		m->sdp_len = json_string_length(json_object_get(m->root, "sdp"));

@@ -19,7 +19,17 @@
 #define CP_CHAT_MAX 2000
 #define CP_SIG_TOKEN_MAX 4096
 
-enum cp_msg_type { CP_MSG_JOIN, CP_MSG_OFFER, CP_MSG_CHAT, CP_MSG_MUTE, CP_MSG_LEAVE, CP_MSG_PING };
+enum cp_msg_type {
+	CP_MSG_JOIN,
+	CP_MSG_OFFER,
+	CP_MSG_CHAT,
+	CP_MSG_MUTE,
+	CP_MSG_LEAVE,
+	CP_MSG_PING,
+	CP_MSG_MODERATE,
+};
+
+enum cp_mod_action { CP_MOD_MUTE, CP_MOD_REMOVE, CP_MOD_END, CP_MOD_PROMOTE };
 
 struct cp_sig_msg {
 	enum cp_msg_type type;
@@ -31,7 +41,9 @@ struct cp_sig_msg {
 	const char *text; /* chat */
 	int audio_muted;  /* mute: -1 when not given */
 	int video_muted;
-	json_t *root; /* owns the strings above */
+	enum cp_mod_action action; /* moderate */
+	const char *target;	   /* moderate: a participant id, NULL for "end" */
+	json_t *root;		   /* owns the strings above */
 };
 
 /* 0 (CP_ERR_OK) with m filled, or an error code; free with cp_sig_msg_free either way. */

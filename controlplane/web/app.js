@@ -135,6 +135,19 @@ function renderPeople() {
     li.dataset.id = id;
     li.textContent = p.name + (p.moderator ? ` (${t('conf.moderator')})` : '') +
       (p.audioMuted ? ` (${t('conf.muted')})` : '');
+    if (state.moderator) {
+      // the moderator's menu for this participant
+      for (const [action, label] of [['mute', 'mod.mute'], ['remove', 'mod.remove'], ['promote', 'mod.promote']]) {
+        if (action === 'promote' && p.moderator) continue;
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'link mod';
+        b.dataset.action = action;
+        b.textContent = t(label);
+        b.onclick = () => send({ type: 'moderate', action, id });
+        li.append(' ', b);
+      }
+    }
     ul.append(li);
     if (p.tile) p.tile.classList.toggle('novideo', !!p.videoMuted);
   }
@@ -205,6 +218,7 @@ async function handle(msg) {
       state.joined = true;
       state.retry = 0;
       state.moderator = !!msg.moderator;
+      updateControls();
       if (msg.room !== state.room) {
         // a room opened with a token: its generated link is this page's address from now on
         state.room = msg.room;
@@ -240,6 +254,23 @@ async function handle(msg) {
     case 'chat':
       addChat(msg);
       break;
+    case 'moderation':
+      // a moderator muted this page's microphone: it stays off until the person switches it on
+      if (msg.action === 'mute' && !state.audioMuted) {
+        state.audioMuted = true;
+        if (state.local) for (const tr of state.local.getTracks()) if (tr.kind === 'audio') tr.enabled = false;
+        updateControls();
+      }
+      toast(t('mod.mutedyou'));
+      break;
+    case 'moderator': {
+      if (msg.id === state.id) { state.moderator = true; toast(t('mod.nowyou')); }
+      const p = state.peers.get(msg.id);
+      if (p) p.moderator = true;
+      updateControls();
+      renderPeople();
+      break;
+    }
     case 'closed':
       // the service switched off or the room ended for everyone: no reconnecting
       state.leaving = true;
@@ -330,6 +361,7 @@ function teardown() {
 function updateControls() {
   $('mic').textContent = t(state.audioMuted ? 'conf.micon' : 'conf.mic');
   $('cam').textContent = t(state.videoMuted ? 'conf.camon' : 'conf.cam');
+  $('end').hidden = !state.moderator;
 }
 
 function setMute(kind) {
@@ -419,6 +451,7 @@ function prejoinSetup(hp) {
   $('mic').onclick = () => setMute('audio');
   $('cam').onclick = () => setMute('video');
   $('leave').onclick = leave;
+  $('end').onclick = () => { if (confirm(t('mod.endconfirm'))) send({ type: 'moderate', action: 'end' }); };
   $('rejoin').onclick = () => enterRoom(state.name);
   $('toggle-side').onclick = () => $('side').classList.toggle('open');
   $('invite').onclick = () => {

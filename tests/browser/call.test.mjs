@@ -77,6 +77,15 @@ try {
     fail('chat reached a page in another room');
   console.log('chat reaches the room as text and no one else');
 
+  // the room's opener moderates: Anna mutes Bernd from her list, Bernd's microphone goes off
+  const bid = await b.evaluate(() => window.funkhaus.state.id);
+  if (!(await a.evaluate(() => window.funkhaus.state.moderator))) fail('the opener is not moderator');
+  if (await b.evaluate(() => window.funkhaus.state.moderator)) fail('a guest is moderator');
+  await a.click(`#people li[data-id="${bid}"] button[data-action="mute"]`);
+  await b.waitForFunction(() => window.funkhaus.state.audioMuted, null, { timeout: 5000 })
+    .catch(() => fail('the moderator\'s mute did not reach Bernd'));
+  console.log('the opener mutes a guest from the participant list');
+
   await c.click('#leave');
   await waitPeers(a, ['Bernd'], 5000, 'Anna after Clara left');
   await waitPeers(b, ['Anna'], 5000, 'Bernd after Clara left');

@@ -252,6 +252,42 @@ int main(int argc, char **argv)
 		EXPECT(fhc_send_text(guest, chat, strlen(chat)) == 0, "chat sent");
 		pump(both, 2, 200);
 		EXPECT(fhc_last_error(guest) == 4012, "chat is off for this tenant");
+
+		/* moderation: only moderators; muting stops the audio in the dataplane until the
+		 * participant unmutes itself */
+		char req[160];
+
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"mute\",\"id\":\"%s\"}", fhc_id(mod));
+		fhc_send_text(guest, req, strlen(req));
+		pump(both, 2, 200);
+		EXPECT(fhc_last_error(guest) == 4030, "a guest cannot moderate");
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"mute\",\"id\":\"%s\"}",
+			 fhc_id(guest));
+		fhc_send_text(mod, req, strlen(req));
+		pump(both, 2, 200);
+		uint64_t muted0 = harness_drop(&h, 0, FH_DROP_muted);
+
+		talk(guest, "leise", 10, both, 2);
+		EXPECT(!last_payload_is(mod, fhc_id(guest), false, "leise:9"),
+		       "a muted participant's audio is not forwarded");
+		EXPECT(last_payload_is(mod, fhc_id(guest), true, "leise:9"), "its video still is");
+		EXPECT(harness_drop(&h, 0, FH_DROP_muted) >= muted0 + 10,
+		       "the dataplane counts the muted packets");
+		const char *unmute = "{\"type\":\"mute\",\"audio\":false}";
+
+		fhc_send_text(guest, unmute, strlen(unmute));
+		pump(both, 2, 200);
+		talk(guest, "laut", 10, both, 2);
+		EXPECT(last_payload_is(mod, fhc_id(guest), false, "laut:9"),
+		       "audio flows again once the participant unmutes itself");
+		const char *nobody = "{\"type\":\"moderate\",\"action\":\"remove\","
+				     "\"id\":\"0000000000000000\"}";
+
+		fhc_send_text(mod, nobody, strlen(nobody));
+		pump(both, 2, 200);
+		EXPECT(fhc_last_error(mod) == 4031, "removing nobody is an error");
 	}
 	printf("generated link, moderator, guest (%d failures so far)\n", failures);
 
@@ -302,6 +338,37 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "%s/t/broken.conf", dir);
 	unlink(cmd);
 	printf("public access switch and reloads (%d failures so far)\n", failures);
+
+	/* the opener of "eins" (catch-all tenant) removes one participant, then ends the meeting */
+	struct fhc *t2 = try_join(NULL, "eins", NULL, &code);
+	struct fhc *t3 = try_join(NULL, "eins", NULL, &code);
+
+	EXPECT(t1 && t2 && t3 && !fhc_moderator(t2), "two more join \"eins\" as guests");
+	if (t1 && t2 && t3) {
+		struct fhc *three[] = {t1, t2, t3};
+		char req[160];
+
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"remove\",\"id\":\"%s\"}", fhc_id(t2));
+		fhc_send_text(t1, req, strlen(req));
+		pump(three, 3, 300);
+		EXPECT(!strcmp(fhc_closed(t2), "removed"), "the removed one is told (\"%s\")",
+		       fhc_closed(t2));
+		const char *end = "{\"type\":\"moderate\",\"action\":\"end\"}";
+
+		fhc_send_text(t3, end, strlen(end));
+		pump(three, 3, 200);
+		EXPECT(fhc_last_error(t3) == 4030 && !fhc_closed(t3)[0], "a guest cannot end it");
+		fhc_send_text(t1, end, strlen(end));
+		pump(three, 3, 300);
+		EXPECT(!strcmp(fhc_closed(t3), "ended") && !strcmp(fhc_closed(t1), "ended"),
+		       "ending the meeting closes it for everyone");
+	}
+	if (t2)
+		fhc_close(t2);
+	if (t3)
+		fhc_close(t3);
+	printf("moderation (%d failures so far)\n", failures);
 
 	struct fhc *all[] = {mod, guest, v1, t1, late};
 
