@@ -1,11 +1,26 @@
-/* fh_log: timestamped log lines on stderr. Any thread; one fprintf per line keeps lines whole. */
+/* fh_log: timestamped log lines on stderr or in daily files; retention and legal holds. Any
+ * thread: a mutex keeps lines whole and the day's file switch atomic. */
 #include "fh_log.h"
 
+#include <ctype.h>
+#include <stdbool.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_dir[512];
+static FILE *log_file;
+static char log_day[11]; /* YYYY-MM-DD of log_file */
 
 static const char *component = "funkhaus";
 static enum fh_log_level max_level = FH_LOG_INFO;
@@ -43,6 +58,206 @@ void fh_log(enum fh_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000, names[lvl], component,
+	pthread_mutex_lock(&lock);
+	FILE *out = stderr;
+
+	if (log_dir[0]) {
+		if (!log_file || strncmp(log_day, ts, 10)) {
+			char path[600];
+			int fd;
+
+			if (log_file)
+				fclose(log_file);
+			snprintf(log_day, sizeof(log_day), "%.10s", ts);
+			snprintf(path, sizeof(path), "%s/%s-%s.log", log_dir, component, log_day);
+			fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+			log_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+			if (fd >= 0 && !log_file)
+				close(fd);
+		}
+		if (log_file)
+			out = log_file;
+	}
+	fprintf(out, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000, names[lvl], component,
 		msg);
+	fflush(out);
+	pthread_mutex_unlock(&lock);
+}
+
+int fh_log_to_dir(const char *dir)
+{
+	if (strlen(dir) >= sizeof(log_dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	pthread_mutex_lock(&lock);
+	snprintf(log_dir, sizeof(log_dir), "%s", dir);
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+/* "YYYY-MM-DD" to days since the epoch; -1 when it is not a date. */
+static int64_t day_of(const char *s)
+{
+	struct tm tm = {0};
+	int y, m, d;
+	char tail;
+
+	if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 1970 || m < 1 || m > 12 ||
+	    d < 1 || d > 31 || strlen(s) != 10)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	time_t t = timegm(&tm);
+
+	return t < 0 ? -1 : (int64_t)t / 86400;
+}
+
+int fh_log_held(const char *dir, int64_t day)
+{
+	char path[600], line[512], from[16], to[16];
+	FILE *f;
+	int held = 0;
+
+	snprintf(path, sizeof(path), "%s/legal-holds", dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%15s %15s", from, to) == 2 && day_of(from) >= 0 &&
+		    day >= day_of(from) && day <= day_of(to))
+			held = 1;
+	if (f)
+		fclose(f);
+	return held;
+}
+
+unsigned fh_log_expire(const char *dir, int64_t now, unsigned days)
+{
+	DIR *d = opendir(dir);
+	unsigned n = 0;
+	int64_t today = now / 86400;
+
+	for (struct dirent *e; d && (e = readdir(d));) {
+		size_t l = strlen(e->d_name);
+		char path[800];
+
+		/* <name>-YYYY-MM-DD.log */
+		if (l < 16 || strcmp(e->d_name + l - 4, ".log") || e->d_name[l - 15] != '-')
+			continue;
+		char date[11];
+
+		snprintf(date, sizeof(date), "%.10s", e->d_name + l - 14);
+		int64_t day = day_of(date);
+
+		if (day < 0 || today - day <= (int64_t)days || fh_log_held(dir, day))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (unlink(path) == 0)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int audit(const char *dir, const char *who, const char *what, int64_t now, char *err,
+		 size_t elen)
+{
+	char path[600], ts[32];
+	time_t t = (time_t)now;
+	struct tm tm;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, elen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	dprintf(fd, "%s %s %s\n", ts, who, what);
+	close(fd);
+	return 0;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+int fh_log_hold_set(const char *dir, const char *from, const char *to, const char *reason,
+		    const char *who, int64_t now, char *err, size_t elen)
+{
+	char path[600], what[700];
+	int fd;
+
+	if (day_of(from) < 0 || day_of(to) < 0 || day_of(to) < day_of(from)) {
+		snprintf(err, elen, "FROM and TO are dates YYYY-MM-DD, FROM not after TO");
+		return -1;
+	}
+	if (!reason || !*reason || strlen(reason) > 400 || !printable(reason)) {
+		snprintf(err, elen, "a reason (one line, up to 400 characters) is required");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/legal-holds", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, elen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	dprintf(fd, "%s %s %s\n", from, to, reason);
+	close(fd);
+	snprintf(what, sizeof(what), "legal hold set %s %s: %s", from, to, reason);
+	return audit(dir, who, what, now, err, elen);
+}
+
+int fh_log_hold_lift(const char *dir, const char *from, const char *to, const char *who,
+		     int64_t now, char *err, size_t elen)
+{
+	char path[600], tmp[620], line[512], f1[16], t1[16], what[128];
+	FILE *in, *out;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/legal-holds", dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	in = fopen(path, "r");
+	if (!in) {
+		snprintf(err, elen, "no legal hold is set");
+		return -1;
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	out = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!out) {
+		fclose(in);
+		snprintf(err, elen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "%15s %15s", f1, t1) == 2 && !strcmp(f1, from) &&
+		    !strcmp(t1, to)) {
+			found = 1;
+			continue;
+		}
+		fputs(line, out);
+	}
+	fclose(in);
+	fclose(out);
+	if (!found) {
+		unlink(tmp);
+		snprintf(err, elen, "no legal hold %s %s", from, to);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		snprintf(err, elen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(what, sizeof(what), "legal hold lifted %s %s", from, to);
+	return audit(dir, who, what, now, err, elen);
 }

@@ -1,8 +1,10 @@
 /*
  * fh_log: the one logging module every part of Funkhaus uses. Lines go to stderr (journald
- * or the run script's file) as "time level component: message". Callers pass pseudonyms,
- * never display names, chat text, passwords or tokens; a room name may appear only at
- * FH_LOG_CRIT.
+ * or the run script's file), or with [instance] log_dir to files the daemon keeps itself:
+ * "<component>-YYYY-MM-DD.log" (UTC), a new one each day, readable by the daemon's user only,
+ * deleted once older than the retention days unless an admin's legal hold covers their day.
+ * Line format: "time level component: message". Callers pass pseudonyms, never display names,
+ * chat text, passwords or tokens; a room name may appear only at FH_LOG_CRIT.
  */
 #ifndef FH_LOG_H
 #define FH_LOG_H
@@ -12,6 +14,24 @@ enum fh_log_level { FH_LOG_CRIT, FH_LOG_ERR, FH_LOG_WARN, FH_LOG_INFO, FH_LOG_DE
 void fh_log_init(const char *component, enum fh_log_level max);
 int fh_log_level_parse(const char *s, enum fh_log_level *out);
 void fh_log(enum fh_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* From now on, lines go to daily files in dir (made 0700 when missing). 0, or -1 with errno. */
+int fh_log_to_dir(const char *dir);
+/* Deletes every dated Funkhaus log file in dir ("*-YYYY-MM-DD.log") whose day ended more than
+ * days before now, unless a legal hold covers that day; how many went. */
+unsigned fh_log_expire(const char *dir, int64_t now, unsigned days);
+
+/* Legal holds: "FROM TO reason" lines (dates YYYY-MM-DD, UTC) in <dir>/legal-holds. Setting or
+ * lifting one appends who, what and when to <dir>/audit.log. 0, or -1 with the reason. */
+int fh_log_hold_set(const char *dir, const char *from, const char *to, const char *reason,
+		    const char *who, int64_t now, char *err, size_t elen);
+int fh_log_hold_lift(const char *dir, const char *from, const char *to, const char *who,
+		     int64_t now, char *err, size_t elen);
+/* Whether a hold in dir covers the day (days since the epoch). */
+int fh_log_held(const char *dir, int64_t day);
 
 #define FH_CRIT(...) fh_log(FH_LOG_CRIT, __VA_ARGS__)
 #define FH_ERR(...) fh_log(FH_LOG_ERR, __VA_ARGS__)

@@ -5,6 +5,7 @@
  * When it stops, running calls keep their media: the dataplane does not depend on it.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <signal.h>
@@ -36,6 +37,8 @@ struct cp_conf {
 	bool chat;
 	char tenants_dir[512];
 	char state_dir[512];
+	char log_dir[512];
+	unsigned log_retention_days;
 };
 
 static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
@@ -58,6 +61,14 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			if (!*val || strchr(val, '/'))
 				return -1;
 			STR(instance);
+		} else if (!strcmp(key, "log_dir")) {
+			STR(log_dir);
+		} else if (!strcmp(key, "log_retention_days")) {
+			if (fh_conf_uint(val, 1, 3650, &v) < 0)
+				return -1;
+			c->log_retention_days = (unsigned)v;
+		} else {
+			return -1;
 		}
 		return 0;
 	}
@@ -187,12 +198,32 @@ static int load_tenants(const struct cp_conf *c)
 	return 0;
 }
 
+/* The daemons' log files go after the strictest retention of the instance and its tenants. */
+static void expire_logs(void)
+{
+	unsigned days = cp_room_log_days(running->log_retention_days);
+
+	if (!running->log_dir[0])
+		return;
+	unsigned n = fh_log_expire(running->log_dir, cp_clock_s(), days);
+
+	if (n)
+		FH_INFO("%u log file(s) older than %u days deleted", n, days);
+}
+
 static void tick(uint64_t now_ms)
 {
+	static uint64_t last_expiry;
+
 	if (reload_asked) {
 		reload_asked = 0;
 		FH_INFO("SIGHUP: reloading tenants");
 		load_tenants(running);
+		expire_logs();
+	}
+	if (now_ms - last_expiry >= 60000) {
+		last_expiry = now_ms;
+		expire_logs();
 	}
 	cp_room_tick(now_ms);
 }
@@ -209,6 +240,7 @@ int main(int argc, char **argv)
 		.dtls_timeout = 30,
 		.msg_rate = 20,
 		.chat = true,
+		.log_retention_days = 7,
 	};
 	bool done;
 	int rc = fh_conf_main(argc, argv, "funkhaus-cp", conf_cb, &conf, &done);
@@ -223,6 +255,10 @@ int main(int argc, char **argv)
 
 	fh_log_level_parse(conf.log_level, &lvl);
 	fh_log_init("funkhaus-cp", lvl);
+	if (conf.log_dir[0] && fh_log_to_dir(conf.log_dir) < 0) {
+		FH_ERR("log_dir %s: %s", conf.log_dir, strerror(errno));
+		return 2;
+	}
 
 	struct fh_addr announce[16];
 	unsigned n_ann = announce_parse(conf.announce, announce, 16);

@@ -1158,6 +1158,14 @@ void cp_room_set_tenants(struct cp_tenants *ts)
 	expire_records();
 }
 
+unsigned cp_room_log_days(unsigned max)
+{
+	for (unsigned i = 0; i < g.tenants.n; i++)
+		if (g.tenants.t[i].log_retention_days < max)
+			max = g.tenants.t[i].log_retention_days;
+	return max;
+}
+
 char *cp_room_tenant_info(const char *host, const char *path)
 {
 	const struct cp_tenant *t = cp_tenant_for(&g.tenants, host, path);

@@ -34,6 +34,8 @@ void cp_room_set_tenants(struct cp_tenants *ts);
 /* The public part of the tenant a request to host and path belongs to, as a malloc'd JSON
  * string for the web client; NULL when none. */
 char *cp_room_tenant_info(const char *host, const char *path);
+/* The fewest log retention days of max and every tenant's. */
+unsigned cp_room_log_days(unsigned max);
 /* For /healthz: dataplane attached, rooms and participants now. */
 void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants);
 

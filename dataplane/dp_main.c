@@ -29,6 +29,7 @@
 
 struct dp_conf {
 	char instance[32];
+	char log_dir[512];
 	char backend[16];
 	char bind[64];
 	char log_level[16];
@@ -186,7 +187,9 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		if (!strcmp(key, "name") &&
 		    (set_str(c->instance, sizeof(c->instance), val) < 0 || strchr(val, '/')))
 			return -1;
-		return 0; /* other instance keys belong to cp */
+		if (!strcmp(key, "log_dir"))
+			return set_str(c->log_dir, sizeof(c->log_dir), val);
+		return 0; /* other instance keys belong to cp (it also deletes old log files) */
 	}
 	if (!strcmp(sec, "dpdk"))
 		return dpdk_key(c, key, val, err, elen);
@@ -502,6 +505,10 @@ int main(int argc, char **argv)
 
 	fh_log_level_parse(conf.log_level, &lvl);
 	fh_log_init("funkhaus-dp", lvl);
+	if (conf.log_dir[0] && fh_log_to_dir(conf.log_dir) < 0) {
+		FH_ERR("log_dir %s: %s", conf.log_dir, strerror(errno));
+		return 2;
+	}
 	bool dpdk = !strcmp(conf.backend, "dpdk");
 
 	if (dpdk && conf.n_vdev + conf.n_pci == 0) {

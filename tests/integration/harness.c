@@ -60,12 +60,14 @@ int harness_start_cp(struct harness *h)
 	char log[300];
 
 	snprintf(log, sizeof(log), "%s/cp.log", h->dir);
-	int before = count_in_log(log, "dataplane attached");
+	/* where its lines go when the test gives it a log_dir: that day's file */
+	const char *watch = getenv("FUNKHAUS_CP_LOG") ? getenv("FUNKHAUS_CP_LOG") : log;
+	int before = count_in_log(watch, "dataplane attached");
 
 	h->cp = spawn(h->cp_bin, h->conf, log, NULL);
 	/* ready once this run has logged that it attached to the dataplane */
 	for (int i = 0; i < 100; i++) {
-		if (count_in_log(log, "dataplane attached") > before)
+		if (count_in_log(watch, "dataplane attached") > before)
 			return 0;
 		sleep_ms(100);
 	}

@@ -157,8 +157,8 @@ int main(int argc, char **argv)
 	char conf[400], extra[300], tok[1024], cl[512], cmd[1024];
 	int code;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: test_tenant DP_BIN CP_BIN GEN_CERT WEB_ROOT\n");
+	if (argc != 6) {
+		fprintf(stderr, "usage: test_tenant DP_BIN CP_BIN GEN_CERT WEB_ROOT LOGHOLD_BIN\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -178,9 +178,20 @@ int main(int argc, char **argv)
 	put("t/verein.conf",
 	    "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
 	snprintf(extra, sizeof(extra), "%s/extra.conf", dir);
-	snprintf(conf, sizeof(conf), "[controlplane]\ntenants_dir = %s/t\n", dir);
+	snprintf(conf, sizeof(conf),
+		 "[controlplane]\ntenants_dir = %s/t\n[instance]\nlog_dir = %s/logs\n", dir, dir);
 	put("extra.conf", conf);
 	setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
+	{
+		time_t t0 = time(NULL);
+		struct tm tm0;
+		char d0[16], cplog[300];
+
+		gmtime_r(&t0, &tm0);
+		strftime(d0, sizeof(d0), "%Y-%m-%d", &tm0);
+		snprintf(cplog, sizeof(cplog), "%s/logs/funkhaus-cp-%s.log", dir, d0);
+		setenv("FUNKHAUS_CP_LOG", cplog, 1); /* the harness watches cp's own log file */
+	}
 	snprintf(conf, sizeof(conf), "%s/clock", dir);
 	put("clock", "0\n");
 	setenv("FUNKHAUS_TEST_CLOCK", conf, 1); /* the daemons' clock, which this test moves */
@@ -403,6 +414,56 @@ int main(int argc, char **argv)
 	reload();
 	expect_refused("the record is gone after the inactivity days", "rathaus", link, NULL, 4015);
 	printf("room records (%d failures so far)\n", failures);
+	/* log files: daily, deleted after the retention days (7, the clock is six days on),
+	 * except the days of a legal hold, which is set and lifted with an audit trail */
+	char logs[200], day[3][16];
+
+	snprintf(logs, sizeof(logs), "%s/logs", dir);
+	for (int i = 0; i < 3; i++) {
+		time_t t = time(NULL) - (time_t)(10 - i) * 86400; /* 10, 9 and 8 days ago */
+		struct tm tm;
+		char name[64];
+
+		gmtime_r(&t, &tm);
+		strftime(day[i], sizeof(day[i]), "%Y-%m-%d", &tm);
+		snprintf(name, sizeof(name), "logs/funkhaus-%s-%s.log", i == 1 ? "dp" : "cp",
+			 day[i]);
+		put(name, "an old line\n");
+	}
+	snprintf(cmd, sizeof(cmd), "%s -c %s set %s %s Angriff auf den Dienst, Beweissicherung",
+		 argv[5], h.conf, day[1], day[1]);
+	EXPECT(system(cmd) == 0, "a legal hold is set");
+	reload();
+	char path[300];
+	struct stat sb;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/funkhaus-%s-%s.log", logs, i == 1 ? "dp" : "cp",
+			 day[i]);
+		EXPECT((stat(path, &sb) == 0) == (i == 1), "the log of %s is %s", day[i],
+		       i == 1 ? "kept (held)" : "deleted");
+	}
+	time_t now = time(NULL);
+	struct tm tm;
+	char today[16];
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	snprintf(path, sizeof(path), "%s/funkhaus-cp-%s.log", logs, today);
+	EXPECT(stat(path, &sb) == 0 && (sb.st_mode & 0077) == 0,
+	       "today's log is there, for its owner only");
+	snprintf(cmd, sizeof(cmd), "%s -c %s lift %s %s", argv[5], h.conf, day[1], day[1]);
+	EXPECT(system(cmd) == 0, "the hold is lifted");
+	reload();
+	snprintf(path, sizeof(path), "%s/funkhaus-dp-%s.log", logs, day[1]);
+	EXPECT(stat(path, &sb) < 0, "once lifted, the held log goes too");
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q 'legal hold set %s %s: Angriff' %s/audit.log && "
+		 "grep -q 'legal hold lifted %s %s' %s/audit.log",
+		 day[1], day[1], logs, day[1], day[1], logs);
+	EXPECT(system(cmd) == 0, "the audit log has both, with who and when");
+	printf("log files, retention, legal hold (%d failures so far)\n", failures);
+
 	/* privacy: the shared memory while the daemons run, then all they wrote and printed */
 	char shm[128];
 
@@ -411,7 +472,7 @@ int main(int argc, char **argv)
 
 	setenv("FUNKHAUS_KEEP_LOGS", "1", 1);
 	harness_stop(&h, false);
-	hits += hits_in_dir(h.dir);
+	hits += hits_in_dir(h.dir) + hits_in_dir(logs);
 	EXPECT(hits == 0, "no display name, chat text or token in any file or output (%u hits)",
 	       hits);
 	printf("privacy canaries: %u hits (%d failures so far)\n", hits, failures);
