@@ -258,6 +258,7 @@ static enum cp_jwt_err claims(const struct cp_jwt_keys *ks, json_t *pl, const ch
 	if (!any && (!room || strcasecmp(json_string_value(rm), room)))
 		return CP_JWT_ROOM;
 	out->moderator = json_is_true(mod);
+	out->one_time = json_is_true(json_object_get(pl, "one_time"));
 	out->room_any = any;
 	out->exp = json_integer_value(exp);
 	return CP_JWT_OK;

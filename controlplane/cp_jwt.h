@@ -50,6 +50,7 @@ struct cp_jwt_keys {
 struct cp_jwt_claims {
 	bool moderator;
 	bool room_any; /* no room claim: good for any room, or for creating one */
+	bool one_time; /* a room it opens ends with its last participant, record and all */
 	int64_t exp;
 };
 

@@ -86,6 +86,7 @@ struct cp_part {
 };
 
 struct cp_room {
+	bool one_time;		   /* ends with its last participant, record and all */
 	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
 	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
 	uint32_t id;
@@ -612,8 +613,11 @@ static void leave(struct cp_part *p, const char *why)
 		cp_conn_set_part(p->conn, NULL);
 	part_free(p);
 	if (r->n == 0) {
-		/* its record remembers when it was last used */
-		cp_store_touch(r->tenant, r->key, false, cp_clock_s());
+		/* its record remembers when it was last used, or goes with a one-time room */
+		if (r->one_time)
+			cp_store_forget(r->tenant, r->key);
+		else
+			cp_store_touch(r->tenant, r->key, false, cp_clock_s());
 		room_unlink(r);
 	}
 }
@@ -753,6 +757,8 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	snprintf(p->pseudo, sizeof(p->pseudo), "%08x", ps);
 	snprintf(p->name, sizeof(p->name), "%s", m->name);
 	p->moderator = creating || claims.moderator;
+	if (creating && claims.one_time)
+		r->one_time = true;
 	cp_store_touch(t->id, r->key, m->room == NULL, cp_clock_s());
 	p->worker = r->worker;
 	p->slot = slot;
@@ -826,12 +832,12 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		send_error(p->conn, CP_ERR_NOT_MODERATOR);
 		return;
 	}
-	if (m->action != CP_MOD_END && !q) {
+	if (m->action != CP_MOD_END && m->action != CP_MOD_ONE_TIME && !q) {
 		send_error(p->conn, CP_ERR_NO_SUCH_PARTICIPANT);
 		return;
 	}
 	static const char *const what[] = {"muted", "removed", "ended the meeting of",
-					   "made moderator"};
+					   "made moderator", "made one-time the room of"};
 
 	FH_INFO("participant %s %s %s", p->pseudo, what[m->action], q ? q->pseudo : "everyone");
 	switch (m->action) {
@@ -857,6 +863,10 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 	case CP_MOD_END:
 		room_close(r, "ended"); /* frees r, p and q */
 		return;
+	case CP_MOD_ONE_TIME:
+		r->one_time = true;
+		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "oneTime", true));
+		break;
 	case CP_MOD_PROMOTE:
 		q->moderator = true;
 		snprintf(id, sizeof(id), "%016llx", (unsigned long long)q->id);

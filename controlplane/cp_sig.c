@@ -195,18 +195,18 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 			return CP_ERR_BAD_NAME;
 		break;
 	case CP_MSG_MODERATE: {
-		static const char *const names[] = {"mute", "remove", "end", "promote"};
+		static const char *const names[] = {"mute", "remove", "end", "promote", "one-time"};
 		const char *a = json_string_value(json_object_get(m->root, "action"));
 		int found = -1;
 
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			if (!strcmp(a, names[i]))
 				found = i;
 		if (found < 0)
 			return CP_ERR_BAD_FIELD;
 		m->action = (enum cp_mod_action)found;
 		m->target = json_string_value(json_object_get(m->root, "id"));
-		if (m->action != CP_MOD_END && !m->target)
+		if (m->action != CP_MOD_END && m->action != CP_MOD_ONE_TIME && !m->target)
 			return CP_ERR_MISSING_FIELD;
 		break;
 	}

@@ -29,7 +29,7 @@ enum cp_msg_type {
 	CP_MSG_MODERATE,
 };
 
-enum cp_mod_action { CP_MOD_MUTE, CP_MOD_REMOVE, CP_MOD_END, CP_MOD_PROMOTE };
+enum cp_mod_action { CP_MOD_MUTE, CP_MOD_REMOVE, CP_MOD_END, CP_MOD_PROMOTE, CP_MOD_ONE_TIME };
 
 struct cp_sig_msg {
 	enum cp_msg_type type;

@@ -129,6 +129,19 @@ bool cp_store_exists(const char *tenant, const char *key)
 	return found;
 }
 
+void cp_store_forget(const char *tenant, const char *key)
+{
+	sqlite3_stmt *st;
+
+	if (!db || sqlite3_prepare_v2(db, "DELETE FROM rooms WHERE tenant = ?1 AND key = ?2", -1,
+				      &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
 unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant))
 {
 	sqlite3_stmt *st, *del;

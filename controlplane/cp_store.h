@@ -20,6 +20,7 @@ bool cp_store_enabled(void);
 /* Records that the room exists and was used at now (opened at now when new). */
 int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now);
 bool cp_store_exists(const char *tenant, const char *key);
+void cp_store_forget(const char *tenant, const char *key);
 /* Deletes records unused for longer than days_of(tenant) days; how many went. */
 unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant));
 

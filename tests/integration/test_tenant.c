@@ -302,6 +302,21 @@ int main(int argc, char **argv)
 	}
 	printf("generated link, moderator, guest (%d failures so far)\n", failures);
 
+	/* a one-time room (token claim): gone with its last participant, its link with it */
+	claims(cl, sizeof(cl), 3600, ",\"one_time\":true");
+	token(tok, sizeof(tok), "HS256", cl);
+	struct fhc *once = try_join("rathaus", NULL, tok, &code);
+	char once_link[80] = "";
+
+	EXPECT(once != NULL, "a one-time room opens (error %d)", code);
+	if (once) {
+		snprintf(once_link, sizeof(once_link), "%s", fhc_room(once));
+		fhc_close(once);
+		usleep(300 * 1000);
+		expect_refused("the link of an ended one-time room", "rathaus", once_link, NULL,
+			       4015);
+	}
+
 	/* the Verein: one room at most; its "eins" is not the catch-all's "eins" */
 	struct fhc *v1 = try_join("verein", "eins", NULL, &code);
 

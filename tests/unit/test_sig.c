@@ -59,6 +59,19 @@ static void refused(void)
 	CHECK_EQ(parse("{\"type\":\"mute\",\"audio\":\"yes\"}"), CP_ERR_BAD_FIELD);
 	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"\"}"), CP_ERR_BAD_FIELD);
 	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"\\u001b[31m\"}"), CP_ERR_BAD_FIELD);
+	/* join without a room needs a token; moderation needs a known action and, but for
+	 * "end" and "one-time", a participant */
+	CHECK_EQ(parse("{\"type\":\"join\",\"name\":\"x\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"join\",\"name\":\"x\",\"token\":5}"), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"join\",\"name\":\"x\",\"token\":\"a.b.c\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"ban\",\"id\":\"1\"}"),
+		 CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"mute\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"end\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"one-time\"}"), CP_ERR_OK);
+	CHECK_EQ(
+		parse("{\"type\":\"moderate\",\"action\":\"remove\",\"id\":\"00000000000000001\"}"),
+		CP_ERR_BAD_FIELD); /* ids have 16 digits */
 
 	/* length limits: 64 characters of name and room, 2000 of chat */
 	char buf[16384];
