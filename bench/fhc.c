@@ -1475,6 +1475,8 @@ static int funkhaus_join(struct fhc *c, char *err, size_t el)
 
 	if (c->o.token)
 		json_object_set_new(j, "token", json_string(c->o.token));
+	if (c->o.password)
+		json_object_set_new(j, "password", json_string(c->o.password));
 	send_json(c, j);
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 

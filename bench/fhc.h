@@ -63,13 +63,14 @@ struct fhc_opts {
 	const char *name;
 	bool audio; /* publish */
 	bool video;
-	unsigned timeout_ms; /* for each blocking step */
-	const char *media;   /* the SFU's candidate address to use; NULL: its first IPv4 one */
-	const char *srtp;    /* "gcm" or "cm" to offer only that SRTP profile; NULL: both */
-	bool janus;	     /* the server is Janus' VideoRoom (funkhaus-bench's reference SFU):
+	unsigned timeout_ms;  /* for each blocking step */
+	const char *media;    /* the SFU's candidate address to use; NULL: its first IPv4 one */
+	const char *srtp;     /* "gcm" or "cm" to offer only that SRTP profile; NULL: both */
+	bool janus;	      /* the server is Janus' VideoRoom (funkhaus-bench's reference SFU):
 			      * session, publisher and subscriber handles, two peer connections */
-	const char *token;   /* Funkhaus: a signed token for the join; NULL: none */
-	const char *prefix;  /* Funkhaus: a tenant's path prefix ("au": signalling on /au/ws) */
+	const char *token;    /* Funkhaus: a signed token for the join; NULL: none */
+	const char *password; /* Funkhaus: the room's password; NULL: none */
+	const char *prefix;   /* Funkhaus: a tenant's path prefix ("au": signalling on /au/ws) */
 };
 
 /* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. */

@@ -35,6 +35,9 @@
 	_(TOKEN_ROOM, 4028, "the sign-in token is for another room")             \
 	_(NOT_MODERATOR, 4030, "only a moderator can do that")                   \
 	_(NO_SUCH_PARTICIPANT, 4031, "no such participant in this room")         \
+	_(WRONG_PASSWORD, 4032, "wrong password")                                \
+	_(PASSWORD_REQUIRED, 4033, "this room needs a password")                 \
+	_(TOO_MANY_ATTEMPTS, 4034, "too many wrong passwords, wait a minute")    \
 	_(UNAVAILABLE, 5000, "media server not available, try again shortly")    \
 	_(SERVER_FULL, 5001, "no capacity left on this server")                  \
 	_(DTLS_FAILED, 5002, "secure media connection failed")                   \

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "cp_dp.h"
@@ -86,9 +87,11 @@ struct cp_part {
 };
 
 struct cp_room {
-	bool one_time;		   /* ends with its last participant, record and all */
-	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
-	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
+	bool one_time;		    /* ends with its last participant, record and all */
+	bool has_pw;		    /* joins need the password whose salted hash is pw */
+	uint8_t pw[CP_PW_HASH_LEN]; /* 16 bytes of salt, then PBKDF2-HMAC-SHA256 */
+	char tenant[33];	    /* the tenant's id; its policy is looked up when needed */
+	char key[CP_ROOM_MAX + 1];  /* lower-cased name, unique within the tenant */
 	uint32_t id;
 	unsigned worker;
 	unsigned n;
@@ -622,6 +625,78 @@ static void leave(struct cp_part *p, const char *why)
 	}
 }
 
+/* ---- room passwords: salted PBKDF2, wrong attempts limited per source address ---- */
+
+#define PW_ITER 20000
+#define PW_FAILS 5	   /* wrong passwords per source ... */
+#define PW_WINDOW_MS 60000 /* ... within this, then nothing is checked until it ends */
+
+static void pw_derive(const char *pw, const uint8_t salt[16], uint8_t out[32])
+{
+	PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, 16, PW_ITER, EVP_sha256(), 32, out);
+}
+
+static void pw_make(const char *pw, uint8_t h[CP_PW_HASH_LEN])
+{
+	rand_bytes(h, 16);
+	pw_derive(pw, h, h + 16);
+}
+
+static bool pw_ok(const char *pw, const uint8_t h[CP_PW_HASH_LEN])
+{
+	uint8_t d[32];
+	bool ok;
+
+	pw_derive(pw, h, d);
+	ok = CRYPTO_memcmp(d, h + 16, 32) == 0;
+	OPENSSL_cleanse(d, sizeof(d));
+	return ok;
+}
+
+static struct pw_source {
+	char addr[64];
+	uint64_t since_ms;
+	unsigned fails;
+} pw_sources[256];
+
+static struct pw_source *pw_source(const char *addr, bool add)
+{
+	struct pw_source *oldest = &pw_sources[0];
+
+	for (unsigned i = 0; i < 256; i++) {
+		struct pw_source *s = &pw_sources[i];
+
+		if (s->addr[0] && !strcmp(s->addr, addr))
+			return s;
+		if (s->since_ms < oldest->since_ms)
+			oldest = s;
+	}
+	if (!add)
+		return NULL;
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
+	oldest->since_ms = g.now_ms;
+	return oldest;
+}
+
+static bool pw_blocked(const char *addr)
+{
+	struct pw_source *s = pw_source(addr, false);
+
+	return s && g.now_ms - s->since_ms < PW_WINDOW_MS && s->fails >= PW_FAILS;
+}
+
+static void pw_failed(const char *addr)
+{
+	struct pw_source *s = pw_source(addr, true);
+
+	if (g.now_ms - s->since_ms >= PW_WINDOW_MS) {
+		s->since_ms = g.now_ms;
+		s->fails = 0;
+	}
+	s->fails++;
+}
+
 static enum cp_err token_err(enum cp_jwt_err e)
 {
 	switch (e) {
@@ -713,6 +788,33 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	char key[CP_ROOM_MAX + 1];
 
 	room_key(name, key);
+	/* the room's password, from the room or from its record */
+	uint8_t pwh[CP_PW_HASH_LEN];
+	bool need_pw = false;
+
+	if (r && r->has_pw) {
+		memcpy(pwh, r->pw, sizeof(pwh));
+		need_pw = true;
+	} else if (!r && cp_store_password(t->id, key, pwh)) {
+		need_pw = true;
+	}
+	if (need_pw && !claims.moderator) {
+		const char *src = cp_conn_peer(c);
+
+		if (pw_blocked(src)) {
+			send_error(c, CP_ERR_TOO_MANY_ATTEMPTS);
+			return;
+		}
+		if (!m->password || !*m->password) {
+			send_error(c, CP_ERR_PASSWORD_REQUIRED);
+			return;
+		}
+		if (!pw_ok(m->password, pwh)) {
+			pw_failed(src);
+			send_error(c, CP_ERR_WRONG_PASSWORD);
+			return;
+		}
+	}
 	/* a room opened earlier (its record is kept until the tenant's inactivity days pass)
 	 * opens again for whoever has its link */
 	if (creating && t->create == CP_CREATE_AUTHENTICATED && !m->token &&
@@ -729,6 +831,10 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	if (!r) {
 		send_error(c, CP_ERR_INTERNAL);
 		return;
+	}
+	if (creating && need_pw) {
+		r->has_pw = true;
+		memcpy(r->pw, pwh, sizeof(pwh));
 	}
 	if (r->n >= t->max_participants) {
 		send_error(c, CP_ERR_ROOM_FULL);
@@ -832,14 +938,16 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		send_error(p->conn, CP_ERR_NOT_MODERATOR);
 		return;
 	}
-	if (m->action != CP_MOD_END && m->action != CP_MOD_ONE_TIME && !q) {
+	if (m->action != CP_MOD_END && m->action != CP_MOD_ONE_TIME &&
+	    m->action != CP_MOD_PASSWORD && !q) {
 		send_error(p->conn, CP_ERR_NO_SUCH_PARTICIPANT);
 		return;
 	}
-	static const char *const what[] = {"muted", "removed", "ended the meeting of",
-					   "made moderator", "made one-time the room of"};
+	static const char *const what[] = {"mute",    "remove",	  "end",
+					   "promote", "one-time", "password"};
 
-	FH_INFO("participant %s %s %s", p->pseudo, what[m->action], q ? q->pseudo : "everyone");
+	FH_INFO("participant %s: moderation %s%s%s", p->pseudo, what[m->action], q ? " of " : "",
+		q ? q->pseudo : "");
 	switch (m->action) {
 	case CP_MOD_MUTE:
 		/* forwarding stops now; the participant is asked, and unmutes itself or not */
@@ -863,6 +971,16 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 	case CP_MOD_END:
 		room_close(r, "ended"); /* frees r, p and q */
 		return;
+	case CP_MOD_PASSWORD:
+		/* kept only as a salted hash, in the room and its record; never echoed */
+		r->has_pw = m->password[0] != '\0';
+		if (r->has_pw)
+			pw_make(m->password, r->pw);
+		else
+			OPENSSL_cleanse(r->pw, sizeof(r->pw));
+		cp_store_set_password(r->tenant, r->key, r->pw, r->has_pw ? sizeof(r->pw) : 0);
+		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "password", r->has_pw));
+		break;
 	case CP_MOD_ONE_TIME:
 		r->one_time = true;
 		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "oneTime", true));

@@ -33,6 +33,7 @@ struct cp_conn {
 	struct lws *wsi;
 	struct cp_part *part;
 	char host[128]; /* the Host header of the upgrade, for the tenant */
+	char peer[64];	/* the client's address: only for rate limits, never logged */
 	char path[80];	/* and its path: "/ws" or "/<prefix>/ws" */
 	char *rx;
 	size_t rx_len;
@@ -73,6 +74,11 @@ const char *cp_conn_host(const struct cp_conn *c)
 const char *cp_conn_path(const struct cp_conn *c)
 {
 	return c->path;
+}
+
+const char *cp_conn_peer(const struct cp_conn *c)
+{
+	return c->peer;
 }
 
 struct cp_part *cp_conn_part(struct cp_conn *c)
@@ -386,6 +392,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			c->host[0] = '\0';
 		if (lws_hdr_copy(wsi, c->path, sizeof(c->path), WSI_TOKEN_GET_URI) < 0)
 			c->path[0] = '\0';
+		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return rx_message(wsi, c, in, len);

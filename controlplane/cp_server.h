@@ -35,6 +35,8 @@ struct cp_part *cp_conn_part(struct cp_conn *c);
 /* The Host header and path of the connection's upgrade request (which tenant it is for). */
 const char *cp_conn_host(const struct cp_conn *c);
 const char *cp_conn_path(const struct cp_conn *c);
+/* The client's IP address, for rate limits only (never logged). */
+const char *cp_conn_peer(const struct cp_conn *c);
 uint64_t cp_now_ms(void);
 
 #endif

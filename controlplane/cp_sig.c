@@ -38,6 +38,7 @@ static const struct cp_param join_params[] = {
 	{"room", P_STRING, false, CP_ROOM_MAX}, /* none: open a new room with a token */
 	{"name", P_STRING, true, CP_NAME_MAX * 4},
 	{"token", P_STRING, false, CP_SIG_TOKEN_MAX},
+	{"password", P_STRING, false, CP_PASSWORD_MAX},
 	{NULL},
 };
 static const struct cp_param offer_params[] = {
@@ -56,6 +57,7 @@ static const struct cp_param mute_params[] = {
 static const struct cp_param moderate_params[] = {
 	{"action", P_STRING, true, 16},
 	{"id", P_STRING, false, 16},
+	{"password", P_STRING, false, CP_PASSWORD_MAX},
 	{NULL},
 };
 static const struct cp_param no_params[] = {{NULL}};
@@ -187,6 +189,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		m->room = json_string_value(json_object_get(m->root, "room"));
 		m->name = json_string_value(json_object_get(m->root, "name"));
 		m->token = json_string_value(json_object_get(m->root, "token"));
+		m->password = json_string_value(json_object_get(m->root, "password"));
 		if (!m->room && !m->token)
 			return CP_ERR_MISSING_FIELD;
 		if (m->room && !cp_sig_valid_room(m->room))
@@ -195,18 +198,22 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 			return CP_ERR_BAD_NAME;
 		break;
 	case CP_MSG_MODERATE: {
-		static const char *const names[] = {"mute", "remove", "end", "promote", "one-time"};
+		static const char *const names[] = {"mute",    "remove",   "end",
+						    "promote", "one-time", "password"};
 		const char *a = json_string_value(json_object_get(m->root, "action"));
 		int found = -1;
 
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < 6; i++)
 			if (!strcmp(a, names[i]))
 				found = i;
 		if (found < 0)
 			return CP_ERR_BAD_FIELD;
 		m->action = (enum cp_mod_action)found;
 		m->target = json_string_value(json_object_get(m->root, "id"));
-		if (m->action != CP_MOD_END && m->action != CP_MOD_ONE_TIME && !m->target)
+		m->password = json_string_value(json_object_get(m->root, "password"));
+		if (m->action == CP_MOD_PASSWORD ? !m->password
+						 : (m->action != CP_MOD_END &&
+						    m->action != CP_MOD_ONE_TIME && !m->target))
 			return CP_ERR_MISSING_FIELD;
 		break;
 	}

@@ -29,14 +29,23 @@ enum cp_msg_type {
 	CP_MSG_MODERATE,
 };
 
-enum cp_mod_action { CP_MOD_MUTE, CP_MOD_REMOVE, CP_MOD_END, CP_MOD_PROMOTE, CP_MOD_ONE_TIME };
+enum cp_mod_action {
+	CP_MOD_MUTE,
+	CP_MOD_REMOVE,
+	CP_MOD_END,
+	CP_MOD_PROMOTE,
+	CP_MOD_ONE_TIME,
+	CP_MOD_PASSWORD,
+};
+#define CP_PASSWORD_MAX 128
 
 struct cp_sig_msg {
 	enum cp_msg_type type;
-	const char *room;  /* join; NULL: open a new room (needs token) */
-	const char *name;  /* join */
-	const char *token; /* join, optional: a signed token of the tenant */
-	const char *sdp;   /* offer */
+	const char *room;     /* join; NULL: open a new room (needs token) */
+	const char *name;     /* join */
+	const char *token;    /* join, optional: a signed token of the tenant */
+	const char *password; /* join (the room's) and moderate "password" ("" clears it) */
+	const char *sdp;      /* offer */
 	size_t sdp_len;
 	const char *text; /* chat */
 	int audio_muted;  /* mute: -1 when not given */

@@ -71,6 +71,14 @@ int cp_store_open(const char *state_dir, char *err, size_t elen)
 		"generated INTEGER NOT NULL, opened INTEGER NOT NULL, "
 		"last_active INTEGER NOT NULL, PRIMARY KEY (tenant, key));",
 		NULL, NULL, &msg);
+	if (rc == SQLITE_OK) {
+		/* the password hash came later: added to databases made before it */
+		sqlite3_free(msg);
+		msg = NULL;
+		sqlite3_exec(db, "ALTER TABLE rooms ADD COLUMN pw BLOB", NULL, NULL, &msg);
+		sqlite3_free(msg);
+		msg = NULL;
+	}
 	if (rc != SQLITE_OK) {
 		snprintf(err, elen, "%s: %s", path, msg ? msg : "cannot set up");
 		sqlite3_free(msg);
@@ -140,6 +148,41 @@ void cp_store_forget(const char *tenant, const char *key)
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
+}
+
+void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len)
+{
+	sqlite3_stmt *st;
+
+	if (!db || sqlite3_prepare_v2(db, "UPDATE rooms SET pw = ?3 WHERE tenant = ?1 AND key = ?2",
+				      -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (len)
+		sqlite3_bind_blob(st, 3, hash, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
+{
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (!db || sqlite3_prepare_v2(db, "SELECT pw FROM rooms WHERE tenant = ?1 AND key = ?2", -1,
+				      &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CP_PW_HASH_LEN) {
+		memcpy(hash, sqlite3_column_blob(st, 0), CP_PW_HASH_LEN);
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
 }
 
 unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant))

@@ -24,7 +24,7 @@ function applyLang() {
 
 const state = {
   room: null, name: null, id: null, ws: null, pc: null, local: null,
-  base: '', tenant: null, token: null, moderator: false,
+  base: '', tenant: null, token: null, moderator: false, password: null,
   joined: false, leaving: false, busy: false, pending: false,
   want: { audio: 0, video: 0 },
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
@@ -195,6 +195,7 @@ function connect() {
     const msg = { type: 'join', name: state.name };
     if (state.room) msg.room = state.room;
     if (state.token) msg.token = state.token;
+    if (state.password) msg.password = state.password;
     send(msg);
   };
   ws.onmessage = (ev) => {
@@ -280,6 +281,17 @@ async function handle(msg) {
       show('left');
       break;
     case 'error':
+      if ((msg.code === 4033 || msg.code === 4032) && !state.joined) {
+        // the room has a password: ask for it (kept in this page only) and join again
+        const pw = prompt(t(msg.code === 4033 ? 'pw.ask' : 'pw.wrong'));
+        if (pw) {
+          state.password = pw;
+          const again = { type: 'join', name: state.name, room: state.room, password: pw };
+          if (state.token) again.token = state.token;
+          send(again);
+          break;
+        }
+      }
       toast(`${msg.message} (${msg.code})`);
       // refused joins (tenant, login, tokens, limits): no point in trying again by itself
       if (msg.code >= 4013 && msg.code <= 4028 && !state.joined) {
@@ -362,6 +374,7 @@ function updateControls() {
   $('mic').textContent = t(state.audioMuted ? 'conf.micon' : 'conf.mic');
   $('cam').textContent = t(state.videoMuted ? 'conf.camon' : 'conf.cam');
   $('end').hidden = !state.moderator;
+  $('set-pw').hidden = !state.moderator;
 }
 
 function setMute(kind) {
@@ -452,6 +465,10 @@ function prejoinSetup(hp) {
   $('cam').onclick = () => setMute('video');
   $('leave').onclick = leave;
   $('end').onclick = () => { if (confirm(t('mod.endconfirm'))) send({ type: 'moderate', action: 'end' }); };
+  $('set-pw').onclick = () => {
+    const pw = prompt(t('pw.set'));
+    if (pw !== null) send({ type: 'moderate', action: 'password', password: pw });
+  };
   $('rejoin').onclick = () => enterRoom(state.name);
   $('toggle-side').onclick = () => $('side').classList.toggle('open');
   $('invite').onclick = () => {

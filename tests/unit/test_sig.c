@@ -69,6 +69,9 @@ static void refused(void)
 	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"mute\"}"), CP_ERR_MISSING_FIELD);
 	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"end\"}"), CP_ERR_OK);
 	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"one-time\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"password\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"password\",\"password\":\"\"}"),
+		 CP_ERR_OK);
 	CHECK_EQ(
 		parse("{\"type\":\"moderate\",\"action\":\"remove\",\"id\":\"00000000000000001\"}"),
 		CP_ERR_BAD_FIELD); /* ids have 16 digits */
