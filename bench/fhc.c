@@ -82,6 +82,10 @@ struct fhc {
 	int last_error;
 	bool moderator;
 	char closed[64];
+	bool waiting;		  /* in a lobby, not in the room yet */
+	char lobby_ids[16][17];	  /* moderators: who waits in the lobby ... */
+	char lobby_names[16][80]; /* ... under which name */
+	unsigned n_lobby;
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
 	struct leg leg[2];
 	unsigned n_leg;
@@ -972,10 +976,34 @@ static void on_message(struct fhc *c, const char *text)
 		if (room)
 			snprintf(c->room, sizeof(c->room), "%s", room);
 		c->moderator = json_is_true(json_object_get(m, "moderator"));
+		c->waiting = false;
+	} else if (!strcmp(type, "waiting")) {
+		c->waiting = true;
+	} else if (!strcmp(type, "lobby")) {
+		json_t *list = json_object_get(m, "waiting");
+
+		c->n_lobby = 0;
+		for (size_t i = 0; i < json_array_size(list) && c->n_lobby < 16; i++) {
+			json_t *w = json_array_get(list, i);
+			const char *id = json_string_value(json_object_get(w, "id"));
+			const char *name = json_string_value(json_object_get(w, "name"));
+
+			snprintf(c->lobby_ids[c->n_lobby], sizeof(c->lobby_ids[0]), "%s",
+				 id ? id : "");
+			snprintf(c->lobby_names[c->n_lobby], sizeof(c->lobby_names[0]), "%s",
+				 name ? name : "");
+			c->n_lobby++;
+		}
+	} else if (!strcmp(type, "moderator")) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		if (id && !strcmp(id, c->id))
+			c->moderator = true;
 	} else if (!strcmp(type, "closed")) {
 		const char *why = json_string_value(json_object_get(m, "reason"));
 
 		snprintf(c->closed, sizeof(c->closed), "%s", why ? why : "closed");
+		c->waiting = false;
 	} else if (!strcmp(type, "answer")) {
 		parse_sdp(c, &c->leg[0], json_string_value(json_object_get(m, "sdp")), false);
 		c->offer_pending = false;
@@ -994,6 +1022,8 @@ static void on_message(struct fhc *c, const char *text)
 			send_offer(c);
 	} else if (!strcmp(type, "error")) {
 		c->last_error = (int)json_integer_value(json_object_get(m, "code"));
+		if (c->last_error != 4035 && c->last_error != 4011)
+			c->waiting = false; /* sent away from the lobby: join again or give up */
 	}
 	json_decref(m);
 }
@@ -1465,6 +1495,8 @@ int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool
 	return send(l->udp, buf, (size_t)n, 0) == n ? 0 : -1;
 }
 
+static int funkhaus_enter(struct fhc *c, char *err, size_t el);
+
 /* Funkhaus: join, then offer what we publish; the answer's candidate is the worker's port. */
 static int funkhaus_join(struct fhc *c, char *err, size_t el)
 {
@@ -1478,13 +1510,25 @@ static int funkhaus_join(struct fhc *c, char *err, size_t el)
 	if (c->o.password)
 		json_object_set_new(j, "password", json_string(c->o.password));
 	send_json(c, j);
-	uint64_t deadline = now_ms() + c->o.timeout_ms;
+	c->waiting = false;
+	return funkhaus_enter(c, err, el);
+}
 
-	while (!c->id[0] && now_ms() < deadline && c->ws_open) {
+/* Funkhaus: waits for "joined" (or, with a lobby, "waiting"), then offers. */
+static int funkhaus_enter(struct fhc *c, char *err, size_t el)
+{
+	uint64_t deadline = now_ms() + c->o.timeout_ms;
+	bool was_waiting = c->waiting;
+
+	while (!c->id[0] && (was_waiting || !c->waiting) && now_ms() < deadline && c->ws_open) {
 		fhc_poll(c, 50);
-		if (c->last_error)
+		if (c->last_error && c->last_error != 4035)
 			return seterr(err, el, "join refused with error %d", c->last_error);
+		if (c->closed[0])
+			return seterr(err, el, "closed: %s", c->closed);
 	}
+	if (c->waiting && !c->id[0])
+		return was_waiting ? seterr(err, el, "still waiting in the lobby") : 0;
 	if (!c->id[0])
 		return seterr(err, el, "no answer to join");
 	send_offer(c);
@@ -1544,12 +1588,37 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	}
 	if ((c->o.janus ? janus_join(c, err, el) : funkhaus_join(c, err, el)) < 0)
 		goto fail;
+	if (c->waiting)
+		return c; /* in a lobby: fhc_enter once a moderator lets us in */
 	if (ice(c, l, err, el) < 0 || dtls(c, l, err, el) < 0)
 		goto fail;
 	return c;
 fail:
 	fhc_close(c);
 	return NULL;
+}
+
+int fhc_enter(struct fhc *c, char *err, size_t el)
+{
+	if (!c->waiting && c->id[0])
+		return 0;
+	if (funkhaus_enter(c, err, el) < 0)
+		return -1;
+	return ice(c, &c->leg[0], err, el) < 0 || dtls(c, &c->leg[0], err, el) < 0 ? -1 : 0;
+}
+
+bool fhc_waiting(const struct fhc *c)
+{
+	return c->waiting;
+}
+
+const char *fhc_lobby(const struct fhc *c, unsigned i, const char **name)
+{
+	if (i >= c->n_lobby)
+		return NULL;
+	if (name)
+		*name = c->lobby_names[i];
+	return c->lobby_ids[i];
 }
 
 const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, bool video)

@@ -73,8 +73,16 @@ struct fhc_opts {
 	const char *prefix;   /* Funkhaus: a tenant's path prefix ("au": signalling on /au/ws) */
 };
 
-/* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. */
+/* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. A client the
+ * server puts in a room's lobby comes back without media, fhc_waiting true. */
 struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t err_len);
+bool fhc_waiting(const struct fhc *c);
+/* A waiting client: waits (up to the timeout) until let in, then brings media up; 0, or -1
+ * with the reason in err (denied: "closed: denied", or the error the server sent). */
+int fhc_enter(struct fhc *c, char *err, size_t err_len);
+/* Moderators: the i-th of those waiting in the lobby (its id, its name in *name), NULL past
+ * the last; as the server last said. */
+const char *fhc_lobby(const struct fhc *c, unsigned i, const char **name);
 /* Handles signalling and media for up to timeout_ms; -1 when the session ended. */
 int fhc_poll(struct fhc *c, int timeout_ms);
 /* Sends one RTP packet on our audio (video=false) or video stream. */

@@ -38,6 +38,10 @@
 	_(WRONG_PASSWORD, 4032, "wrong password")                                \
 	_(PASSWORD_REQUIRED, 4033, "this room needs a password")                 \
 	_(TOO_MANY_ATTEMPTS, 4034, "too many wrong passwords, wait a minute")    \
+	_(WAITING, 4035, "wait until a moderator lets you in")                   \
+	_(PASSWORD_CHOOSE, 4036, "choose a password for this new room")          \
+	_(NO_PASSWORD_YET, 4037, "this room has no password yet, try later")     \
+	_(PASSWORD_POLICY, 4038, "every room of this service needs a password")  \
 	_(UNAVAILABLE, 5000, "media server not available, try again shortly")    \
 	_(SERVER_FULL, 5001, "no capacity left on this server")                  \
 	_(DTLS_FAILED, 5002, "secure media connection failed")                   \

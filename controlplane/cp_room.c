@@ -57,6 +57,7 @@ struct cp_part {
 	uint64_t id;
 	char pseudo[9];
 	char name[CP_NAME_MAX * 4 + 1];
+	char room_as[CP_ROOM_MAX + 1]; /* the room's name as this participant wrote it */
 	struct cp_room *room;
 	struct cp_conn *conn;
 	struct cp_part *next;
@@ -68,6 +69,7 @@ struct cp_part {
 	bool video_muted;
 	bool moderator;	  /* opened the room, or a token said so */
 	bool forced_mute; /* a moderator muted its audio: not forwarded until it unmutes */
+	bool waiting;	  /* in the lobby: no slot, no media, sees nobody */
 	char lufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
@@ -88,6 +90,7 @@ struct cp_part {
 
 struct cp_room {
 	bool one_time;		    /* ends with its last participant, record and all */
+	bool lobby;		    /* joiners who are not moderators wait to be let in */
 	bool has_pw;		    /* joins need the password whose salted hash is pw */
 	uint8_t pw[CP_PW_HASH_LEN]; /* 16 bytes of salt, then PBKDF2-HMAC-SHA256 */
 	char tenant[33];	    /* the tenant's id; its policy is looked up when needed */
@@ -96,6 +99,8 @@ struct cp_room {
 	unsigned worker;
 	unsigned n;
 	struct cp_part *parts;
+	unsigned n_waiting;
+	struct cp_part *waiting; /* the lobby, in order of arrival (newest first) */
 	struct cp_room *next;
 };
 
@@ -166,11 +171,16 @@ static void send_error(struct cp_conn *c, enum cp_err e)
 		cp_conn_send(c, s);
 }
 
+static void part_hex_id(const struct cp_part *p, char id[17])
+{
+	snprintf(id, 17, "%016llx", (unsigned long long)p->id);
+}
+
 static json_t *part_json(const struct cp_part *p)
 {
 	char id[17];
 
-	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+	part_hex_id(p, id);
 	return json_pack("{s:s, s:s, s:b, s:b, s:b}", "id", id, "name", p->name, "audioMuted",
 			 p->audio_muted, "videoMuted", p->video_muted, "moderator", p->moderator);
 }
@@ -572,6 +582,107 @@ static void part_free(struct cp_part *p)
 	free(p);
 }
 
+static char *closed_msg(const char *reason)
+{
+	json_t *o = json_pack("{s:s, s:s}", "type", "closed", "reason", reason);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return s;
+}
+
+static const struct cp_tenant *room_tenant(const struct cp_room *r)
+{
+	return cp_tenant_by_id(&g.tenants, r->tenant);
+}
+
+/* A room nobody is in and nobody waits for goes; its record remembers when it was last used,
+ * or goes with it when the room was one-time. */
+static void room_release(struct cp_room *r)
+{
+	if (r->n || r->n_waiting)
+		return;
+	if (r->one_time)
+		cp_store_forget(r->tenant, r->key);
+	else
+		cp_store_touch(r->tenant, r->key, false, cp_clock_s());
+	room_unlink(r);
+}
+
+/* ---- the lobby: who waits sees nobody and gets no media until a moderator decides ---- */
+
+/* Tells the room's moderators (or only the one given) whether the lobby is on and who waits. */
+static void lobby_update(struct cp_room *r, struct cp_part *only)
+{
+	for (struct cp_part *q = r->parts; q; q = q->next) {
+		if (!q->moderator || !q->conn || (only && q != only))
+			continue;
+		json_t *list = json_array();
+		char id[17];
+
+		for (struct cp_part *w = r->waiting; w; w = w->next) {
+			part_hex_id(w, id);
+			json_array_append_new(list,
+					      json_pack("{s:s, s:s}", "id", id, "name", w->name));
+		}
+		send_json(q, json_pack("{s:s, s:b, s:o}", "type", "lobby", "on", r->lobby,
+				       "waiting", list));
+	}
+}
+
+static void lobby_unlink(struct cp_part *p)
+{
+	struct cp_room *r = p->room;
+
+	for (struct cp_part **pp = &r->waiting; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	p->next = NULL;
+	r->n_waiting--;
+}
+
+/* Ends one wait: the waiting connection gets msg (malloc'd) and is no longer in a room, but
+ * stays open (it may join again). The caller updates the moderators and releases the room. */
+static void lobby_drop(struct cp_part *p, char *msg, const char *why)
+{
+	lobby_unlink(p);
+	FH_INFO("participant %s left a lobby (%s)", p->pseudo, why);
+	if (p->conn) {
+		cp_conn_send(p->conn, msg);
+		cp_conn_set_part(p->conn, NULL);
+	} else {
+		free(msg);
+	}
+	part_free(p);
+}
+
+/* Where anyone may open rooms, the one who has been in a room longest moderates it once its
+ * last moderator has left, so nobody waits in a lobby for a moderator who will never come. */
+static void hand_over(struct cp_room *r)
+{
+	const struct cp_tenant *t = room_tenant(r);
+	struct cp_part *oldest = NULL;
+	char id[17];
+
+	if (!t || t->create != CP_CREATE_ANYONE)
+		return;
+	for (struct cp_part *q = r->parts; q; q = q->next) {
+		if (q->moderator)
+			return;
+		oldest = q; /* the list is newest first */
+	}
+	if (!oldest)
+		return;
+	oldest->moderator = true;
+	part_hex_id(oldest, id);
+	FH_INFO("participant %s moderates now: the last moderator left", oldest->pseudo);
+	broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "moderator", "id", id));
+	lobby_update(r, oldest);
+}
+
 static void leave(struct cp_part *p, const char *why)
 {
 	struct cp_room *r = p->room;
@@ -609,20 +720,20 @@ static void leave(struct cp_part *p, const char *why)
 		g.by_slot[p->worker][p->slot] = NULL;
 		cp_dp_slot_free(p->worker, p->slot);
 	}
-	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+	part_hex_id(p, id);
 	broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "participant-left", "id", id));
 	FH_INFO("participant %s left (%s); %u left in its room", p->pseudo, why, r->n);
 	if (p->conn)
 		cp_conn_set_part(p->conn, NULL);
+	bool was_moderator = p->moderator;
+
 	part_free(p);
-	if (r->n == 0) {
-		/* its record remembers when it was last used, or goes with a one-time room */
-		if (r->one_time)
-			cp_store_forget(r->tenant, r->key);
-		else
-			cp_store_touch(r->tenant, r->key, false, cp_clock_s());
-		room_unlink(r);
-	}
+	if (r->n == 0 && r->one_time)
+		while (r->waiting) /* a one-time room ends with its last participant */
+			lobby_drop(r->waiting, closed_msg("ended"), "the room ended");
+	if (was_moderator)
+		hand_over(r);
+	room_release(r);
 }
 
 /* ---- room passwords: salted PBKDF2, wrong attempts limited per source address ---- */
@@ -686,7 +797,8 @@ static bool pw_blocked(const char *addr)
 	return s && g.now_ms - s->since_ms < PW_WINDOW_MS && s->fails >= PW_FAILS;
 }
 
-static void pw_failed(const char *addr)
+/* Counts a wrong password from addr; true when that one blocks it for the rest of the window. */
+static bool pw_failed(const char *addr)
 {
 	struct pw_source *s = pw_source(addr, true);
 
@@ -694,7 +806,7 @@ static void pw_failed(const char *addr)
 		s->since_ms = g.now_ms;
 		s->fails = 0;
 	}
-	s->fails++;
+	return ++s->fails == PW_FAILS;
 }
 
 static enum cp_err token_err(enum cp_jwt_err e)
@@ -733,11 +845,6 @@ static unsigned tenant_rooms(const char *tenant)
 	return n;
 }
 
-static const struct cp_tenant *room_tenant(const struct cp_room *r)
-{
-	return cp_tenant_by_id(&g.tenants, r->tenant);
-}
-
 /* A room name nobody can guess: 128 random bits, base64url (22 characters). */
 static void generated_room(char *out, size_t n)
 {
@@ -746,6 +853,107 @@ static void generated_room(char *out, size_t n)
 	rand_bytes(b, sizeof(b));
 	cp_b64url_encode(b, sizeof(b), out, n);
 	OPENSSL_cleanse(b, sizeof(b));
+}
+
+/* A participant for connection c in room r, not yet in its list. */
+static struct cp_part *part_new(struct cp_conn *c, struct cp_room *r, const char *name,
+				const char *room_as)
+{
+	struct cp_part *p = calloc(1, sizeof(*p));
+	uint32_t ps;
+
+	if (!p)
+		return NULL;
+	rand_bytes(&p->id, sizeof(p->id));
+	rand_bytes(&p->sess_id, sizeof(p->sess_id));
+	p->sess_id &= 0x3fffffffffffffffull;
+	rand_bytes(&ps, sizeof(ps));
+	snprintf(p->pseudo, sizeof(p->pseudo), "%08x", ps);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->room_as, sizeof(p->room_as), "%s", room_as);
+	p->room = r;
+	p->conn = c;
+	p->worker = r->worker;
+	p->slot = -1;
+	p->tokens = g.conf.msg_rate;
+	p->tokens_ms = g.now_ms;
+	return p;
+}
+
+/* Into the room with a dataplane slot: it learns who is there, they learn of it. */
+static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
+{
+	struct cp_room *r = p->room;
+	char id[17];
+
+	p->slot = slot;
+	/* ufrag: slot in hex (the worker's O(1) lookup) then random characters */
+	snprintf(p->lufrag, sizeof(p->lufrag), "%04x", slot);
+	rand_alnum(p->lufrag + 4, 12);
+	rand_alnum(p->lpwd, 32);
+	g.by_slot[p->worker][slot] = p;
+	if (p->conn)
+		cp_conn_set_part(p->conn, p);
+
+	json_t *list = json_array();
+
+	for (struct cp_part *q = r->parts; q; q = q->next)
+		json_array_append_new(list, part_json(q));
+	part_hex_id(p, id);
+	send_json(p,
+		  json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b}", "type", "joined", "id", id,
+			    "room", p->room_as, "participants", list, "chat", t->chat, "moderator",
+			    p->moderator, "lobby", r->lobby, "password", r->has_pw));
+	broadcast(
+		r, NULL,
+		json_pack("{s:s, s:o}", "type", "participant-joined", "participant", part_json(p)));
+	p->next = r->parts;
+	r->parts = p;
+	r->n++;
+	g.n_parts++;
+	if (p->moderator)
+		lobby_update(r, p);
+}
+
+/* Lets one waiting in the lobby in, when the room and its worker have space. */
+static enum cp_err admit(struct cp_part *p)
+{
+	struct cp_room *r = p->room;
+	const struct cp_tenant *t = room_tenant(r);
+	int slot;
+
+	if (!t)
+		return CP_ERR_UNKNOWN_TENANT;
+	if (r->n >= t->max_participants)
+		return CP_ERR_ROOM_FULL;
+	slot = cp_dp_slot_alloc(r->worker);
+	if (slot < 0)
+		return CP_ERR_SERVER_FULL;
+	lobby_unlink(p);
+	p->waiting = false;
+	enter(p, t, slot);
+	FH_INFO("participant %s was let in (%u in the room)", p->pseudo, r->n);
+	return CP_ERR_OK;
+}
+
+/* Checks a joiner's password against the room's, counting wrong ones per source address. */
+static enum cp_err check_password(struct cp_conn *c, const struct cp_tenant *t,
+				  const char *password, const uint8_t pwh[CP_PW_HASH_LEN])
+{
+	const char *src = cp_conn_peer(c);
+	char ip[64];
+
+	if (pw_blocked(src))
+		return CP_ERR_TOO_MANY_ATTEMPTS;
+	if (!password || !*password)
+		return CP_ERR_PASSWORD_REQUIRED;
+	if (pw_ok(password, pwh))
+		return CP_ERR_OK;
+	if (pw_failed(src)) {
+		cp_tenant_ip(t, src, ip, sizeof(ip));
+		FH_WARN("wrong room passwords from %s: refused for a minute", ip);
+	}
+	return CP_ERR_WRONG_PASSWORD;
 }
 
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
@@ -785,12 +993,17 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	}
 	struct cp_room *r = room_get(t->id, name, false);
 	bool creating = !r;
+	/* whoever opens an empty room moderates it; where only signed-in users may open rooms,
+	 * only with a token (a guest who comes first with the link waits for them) */
+	bool moderator = claims.moderator ||
+			 ((!r || r->n == 0) && (t->create == CP_CREATE_ANYONE || m->token));
 	char key[CP_ROOM_MAX + 1];
+	enum cp_err e;
 
 	room_key(name, key);
 	/* the room's password, from the room or from its record */
 	uint8_t pwh[CP_PW_HASH_LEN];
-	bool need_pw = false;
+	bool need_pw = false, set_pw = false;
 
 	if (r && r->has_pw) {
 		memcpy(pwh, r->pw, sizeof(pwh));
@@ -798,22 +1011,20 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	} else if (!r && cp_store_password(t->id, key, pwh)) {
 		need_pw = true;
 	}
-	if (need_pw && !claims.moderator) {
-		const char *src = cp_conn_peer(c);
-
-		if (pw_blocked(src)) {
-			send_error(c, CP_ERR_TOO_MANY_ATTEMPTS);
+	if (need_pw && !claims.moderator && (e = check_password(c, t, m->password, pwh))) {
+		send_error(c, e);
+		return;
+	}
+	if (!need_pw && t->password_required) {
+		/* every room of this tenant has a password: whoever opens one chooses it */
+		e = !moderator			    ? CP_ERR_NO_PASSWORD_YET
+		    : !m->password || !*m->password ? CP_ERR_PASSWORD_CHOOSE
+						    : CP_ERR_OK;
+		if (e) {
+			send_error(c, e);
 			return;
 		}
-		if (!m->password || !*m->password) {
-			send_error(c, CP_ERR_PASSWORD_REQUIRED);
-			return;
-		}
-		if (!pw_ok(m->password, pwh)) {
-			pw_failed(src);
-			send_error(c, CP_ERR_WRONG_PASSWORD);
-			return;
-		}
+		set_pw = true;
 	}
 	/* a room opened earlier (its record is kept until the tenant's inactivity days pass)
 	 * opens again for whoever has its link */
@@ -826,78 +1037,69 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 		send_error(c, CP_ERR_TOO_MANY_ROOMS);
 		return;
 	}
-	if (creating)
+	if (creating) {
+		int lobby = cp_store_lobby(t->id, key);
+
 		r = room_get(t->id, name, true);
-	if (!r) {
-		send_error(c, CP_ERR_INTERNAL);
-		return;
+		if (!r) {
+			send_error(c, CP_ERR_INTERNAL);
+			return;
+		}
+		r->lobby = lobby < 0 ? t->lobby : lobby;
+		r->has_pw = need_pw;
+		if (need_pw)
+			memcpy(r->pw, pwh, sizeof(pwh));
+		if (claims.one_time)
+			r->one_time = true;
 	}
-	if (creating && need_pw) {
-		r->has_pw = true;
-		memcpy(r->pw, pwh, sizeof(pwh));
-	}
-	if (r->n >= t->max_participants) {
+	bool waits = r->lobby && !moderator;
+
+	if (waits ? r->n_waiting >= t->max_participants : r->n >= t->max_participants) {
 		send_error(c, CP_ERR_ROOM_FULL);
-		if (r->n == 0)
+		if (creating)
 			room_unlink(r);
 		return;
 	}
-	struct cp_part *p = calloc(1, sizeof(*p));
-	int slot = cp_dp_slot_alloc(r->worker);
+	int slot = waits ? -1 : cp_dp_slot_alloc(r->worker);
+	struct cp_part *p = slot >= 0 || waits ? part_new(c, r, m->name, name) : NULL;
 
-	if (!p || slot < 0) {
-		send_error(c, p ? CP_ERR_SERVER_FULL : CP_ERR_INTERNAL);
-		free(p);
+	if (!p) {
+		send_error(c, waits || slot >= 0 ? CP_ERR_INTERNAL : CP_ERR_SERVER_FULL);
 		if (slot >= 0)
 			cp_dp_slot_free(r->worker, slot);
-		if (r->n == 0)
+		if (creating)
 			room_unlink(r);
 		return;
 	}
-	rand_bytes(&p->id, sizeof(p->id));
-	rand_bytes(&p->sess_id, sizeof(p->sess_id));
-	p->sess_id &= 0x3fffffffffffffffull;
-	uint32_t ps;
-
-	rand_bytes(&ps, sizeof(ps));
-	snprintf(p->pseudo, sizeof(p->pseudo), "%08x", ps);
-	snprintf(p->name, sizeof(p->name), "%s", m->name);
-	p->moderator = creating || claims.moderator;
-	if (creating && claims.one_time)
-		r->one_time = true;
 	cp_store_touch(t->id, r->key, m->room == NULL, cp_clock_s());
-	p->worker = r->worker;
-	p->slot = slot;
-	/* ufrag: slot in hex (the worker's O(1) lookup) then random characters */
-	snprintf(p->lufrag, sizeof(p->lufrag), "%04x", slot);
-	rand_alnum(p->lufrag + 4, 12);
-	rand_alnum(p->lpwd, 32);
-	p->room = r;
-	p->conn = c;
-	p->tokens = g.conf.msg_rate;
-	p->tokens_ms = g.now_ms;
-	g.by_slot[p->worker][slot] = p;
-	cp_conn_set_part(c, p);
+	if (set_pw) {
+		/* kept only as a salted hash, in the room and its record; never echoed */
+		pw_make(m->password, r->pw);
+		r->has_pw = true;
+		cp_store_set_password(r->tenant, r->key, r->pw, sizeof(r->pw));
+	}
+	char ip[64];
 
-	json_t *list = json_array();
+	cp_tenant_ip(t, cp_conn_peer(c), ip, sizeof(ip));
+	if (waits) {
+		struct cp_part **tail = &r->waiting;
 
-	for (struct cp_part *q = r->parts; q; q = q->next)
-		json_array_append_new(list, part_json(q));
-	char id[17];
-
-	snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
-	send_json(p, json_pack("{s:s, s:s, s:s, s:o, s:b, s:b}", "type", "joined", "id", id, "room",
-			       name, "participants", list, "chat", t->chat, "moderator",
-			       p->moderator));
-	broadcast(
-		r, NULL,
-		json_pack("{s:s, s:o}", "type", "participant-joined", "participant", part_json(p)));
-	p->next = r->parts;
-	r->parts = p;
-	r->n++;
-	g.n_parts++;
-	FH_INFO("participant %s joined a room on worker %u (%u in the room)", p->pseudo, p->worker,
-		r->n);
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = p;
+		p->waiting = true;
+		r->n_waiting++;
+		cp_conn_set_part(c, p);
+		send_json(p, json_pack("{s:s}", "type", "waiting"));
+		FH_INFO("participant %s waits in a lobby on worker %u (%u waiting, source %s)",
+			p->pseudo, r->worker, r->n_waiting, ip);
+		lobby_update(r, NULL);
+		return;
+	}
+	p->moderator = moderator;
+	enter(p, t, slot);
+	FH_INFO("participant %s joined a room on worker %u (%u in the room, source %s)", p->pseudo,
+		p->worker, r->n, ip);
 }
 
 static bool rate_ok(struct cp_part *p)
@@ -914,12 +1116,12 @@ static bool rate_ok(struct cp_part *p)
 	return true;
 }
 
-static struct cp_part *part_by_id(struct cp_room *r, const char *id)
+static struct cp_part *part_by_id(struct cp_part *list, const char *id)
 {
 	char want[17];
 
-	for (struct cp_part *q = r->parts; q; q = q->next) {
-		snprintf(want, sizeof(want), "%016llx", (unsigned long long)q->id);
+	for (struct cp_part *q = list; q; q = q->next) {
+		part_hex_id(q, want);
 		if (!strcmp(want, id))
 			return q;
 	}
@@ -931,20 +1133,28 @@ static void room_close(struct cp_room *r, const char *reason);
 static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 {
 	struct cp_room *r = p->room;
-	struct cp_part *q = m->target ? part_by_id(r, m->target) : NULL;
+	const struct cp_tenant *t = room_tenant(r);
+	bool in_lobby = m->action == CP_MOD_ADMIT || m->action == CP_MOD_DENY;
+	struct cp_part *q =
+		m->target ? part_by_id(in_lobby ? r->waiting : r->parts, m->target) : NULL;
 	char id[17];
+	enum cp_err e;
 
 	if (!p->moderator) {
 		send_error(p->conn, CP_ERR_NOT_MODERATOR);
 		return;
 	}
-	if (m->action != CP_MOD_END && m->action != CP_MOD_ONE_TIME &&
-	    m->action != CP_MOD_PASSWORD && !q) {
+	if (!q && (in_lobby || m->action == CP_MOD_MUTE || m->action == CP_MOD_REMOVE ||
+		   m->action == CP_MOD_PROMOTE)) {
 		send_error(p->conn, CP_ERR_NO_SUCH_PARTICIPANT);
 		return;
 	}
-	static const char *const what[] = {"mute",    "remove",	  "end",
-					   "promote", "one-time", "password"};
+	if (m->action == CP_MOD_PASSWORD && !m->password[0] && t && t->password_required) {
+		send_error(p->conn, CP_ERR_PASSWORD_POLICY);
+		return;
+	}
+	static const char *const what[] = {"mute",     "remove", "end",	 "promote", "one-time",
+					   "password", "admit",	 "deny", "lobby"};
 
 	FH_INFO("participant %s: moderation %s%s%s", p->pseudo, what[m->action], q ? " of " : "",
 		q ? q->pseudo : "");
@@ -957,7 +1167,7 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		if (q->conn)
 			send_json(q,
 				  json_pack("{s:s, s:s}", "type", "moderation", "action", "mute"));
-		snprintf(id, sizeof(id), "%016llx", (unsigned long long)q->id);
+		part_hex_id(q, id);
 		broadcast(r, NULL,
 			  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted",
 				    true, "videoMuted", q->video_muted));
@@ -980,6 +1190,11 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 			OPENSSL_cleanse(r->pw, sizeof(r->pw));
 		cp_store_set_password(r->tenant, r->key, r->pw, r->has_pw ? sizeof(r->pw) : 0);
 		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "password", r->has_pw));
+		/* it applies to those waiting as well: each is asked for it and joins again */
+		while (r->has_pw && r->waiting)
+			lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_PASSWORD_REQUIRED),
+				   "a password was set");
+		lobby_update(r, NULL);
 		break;
 	case CP_MOD_ONE_TIME:
 		r->one_time = true;
@@ -987,10 +1202,42 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		break;
 	case CP_MOD_PROMOTE:
 		q->moderator = true;
-		snprintf(id, sizeof(id), "%016llx", (unsigned long long)q->id);
+		part_hex_id(q, id);
 		broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "moderator", "id", id));
+		lobby_update(r, q);
+		break;
+	case CP_MOD_ADMIT:
+		e = admit(q);
+		if (e)
+			send_error(p->conn, e);
+		lobby_update(r, NULL);
+		break;
+	case CP_MOD_DENY:
+		lobby_drop(q, closed_msg("denied"), "denied");
+		lobby_update(r, NULL);
+		break;
+	case CP_MOD_LOBBY:
+		r->lobby = m->on;
+		cp_store_set_lobby(r->tenant, r->key, r->lobby);
+		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "lobby", r->lobby));
+		/* switched off: everyone waiting comes in, as far as there is space */
+		while (!r->lobby && r->waiting && admit(r->waiting) == CP_ERR_OK)
+			;
+		while (!r->lobby && r->waiting)
+			lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_ROOM_FULL), "room full");
+		lobby_update(r, NULL);
 		break;
 	}
+}
+
+/* One waiting in a lobby leaves it (or its connection went). */
+static void lobby_leave(struct cp_part *p, const char *why)
+{
+	struct cp_room *r = p->room;
+
+	lobby_drop(p, NULL, why);
+	lobby_update(r, NULL);
+	room_release(r);
 }
 
 void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
@@ -1024,6 +1271,16 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		send_error(c, CP_ERR_NOT_JOINED);
 		goto out;
 	}
+	if (p->waiting) {
+		/* in the lobby: nothing but leaving until a moderator decides */
+		if (m.type == CP_MSG_LEAVE) {
+			lobby_leave(p, "left");
+			cp_conn_send(c, strdup("{\"type\":\"left\"}"));
+		} else {
+			send_error(c, CP_ERR_WAITING);
+		}
+		goto out;
+	}
 	switch (m.type) {
 	case CP_MSG_OFFER:
 		handle_offer(p, m.sdp, m.sdp_len);
@@ -1037,7 +1294,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		}
 		char id[17];
 
-		snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+		part_hex_id(p, id);
 		/* relayed to the room as it is and never written anywhere */
 		broadcast(p->room, NULL,
 			  json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "chat", "from", id, "name",
@@ -1056,7 +1313,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		}
 		if (m.video_muted >= 0)
 			p->video_muted = m.video_muted;
-		snprintf(id, sizeof(id), "%016llx", (unsigned long long)p->id);
+		part_hex_id(p, id);
 		broadcast(p->room, NULL,
 			  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted",
 				    p->audio_muted, "videoMuted", p->video_muted));
@@ -1083,7 +1340,10 @@ void cp_room_closed(struct cp_conn *c)
 	if (!p)
 		return;
 	p->conn = NULL;
-	leave(p, "connection closed");
+	if (p->waiting)
+		lobby_leave(p, "connection closed");
+	else
+		leave(p, "connection closed");
 }
 
 /* ---- dataplane events ---- */
@@ -1174,6 +1434,10 @@ static void on_event(unsigned w, const struct fh_evt *e)
 static void on_lost(void)
 {
 	/* Media state died with the dataplane: everyone must rejoin. */
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		while (r->waiting)
+			lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_UNAVAILABLE),
+				   "dataplane lost");
 	while (g.rooms) {
 		struct cp_part *p = g.rooms->parts;
 
@@ -1235,15 +1499,19 @@ void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants)
 static void room_close(struct cp_room *r, const char *reason)
 {
 	FH_INFO("a room of tenant %s closed: %s", r->tenant, reason);
+	while (r->waiting)
+		lobby_drop(r->waiting, closed_msg(reason), reason);
+	if (!r->n) {
+		room_release(r);
+		return;
+	}
 	while (r->parts) {
 		struct cp_part *p = r->parts;
 		struct cp_conn *c = p->conn;
 		bool last = r->n == 1;
 
 		if (c)
-			cp_conn_send(c, json_dumps(json_pack("{s:s, s:s}", "type", "closed",
-							     "reason", reason),
-						   JSON_COMPACT));
+			cp_conn_send(c, closed_msg(reason));
 		leave(p, reason);
 		if (last)
 			break; /* leave freed the room with its last participant */
@@ -1336,6 +1604,8 @@ void cp_room_fini(void)
 	for (struct cp_room *r = g.rooms; r;) {
 		struct cp_room *rn = r->next;
 
+		while (r->waiting)
+			lobby_drop(r->waiting, NULL, "shutting down");
 		while (r->parts) {
 			struct cp_part *p = r->parts;
 

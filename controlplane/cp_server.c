@@ -33,7 +33,7 @@ struct cp_conn {
 	struct lws *wsi;
 	struct cp_part *part;
 	char host[128]; /* the Host header of the upgrade, for the tenant */
-	char peer[64];	/* the client's address: only for rate limits, never logged */
+	char peer[64];	/* the client's address: rate limits; logged only as its tenant says */
 	char path[80];	/* and its path: "/ws" or "/<prefix>/ws" */
 	char *rx;
 	size_t rx_len;

@@ -58,6 +58,7 @@ static const struct cp_param moderate_params[] = {
 	{"action", P_STRING, true, 16},
 	{"id", P_STRING, false, 16},
 	{"password", P_STRING, false, CP_PASSWORD_MAX},
+	{"on", P_BOOL, false, 0},
 	{NULL},
 };
 static const struct cp_param no_params[] = {{NULL}};
@@ -163,7 +164,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 	enum cp_err e;
 
 	memset(m, 0, sizeof(*m));
-	m->audio_muted = m->video_muted = -1;
+	m->audio_muted = m->video_muted = m->on = -1;
 	if (len > CP_SIG_MAX_MSG)
 		return CP_ERR_TOO_LARGE;
 	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -199,11 +200,13 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		break;
 	case CP_MSG_MODERATE: {
 		static const char *const names[] = {"mute",    "remove",   "end",
-						    "promote", "one-time", "password"};
+						    "promote", "one-time", "password",
+						    "admit",   "deny",	   "lobby"};
 		const char *a = json_string_value(json_object_get(m->root, "action"));
+		json_t *on = json_object_get(m->root, "on");
 		int found = -1;
 
-		for (int i = 0; i < 6; i++)
+		for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 			if (!strcmp(a, names[i]))
 				found = i;
 		if (found < 0)
@@ -211,10 +214,23 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		m->action = (enum cp_mod_action)found;
 		m->target = json_string_value(json_object_get(m->root, "id"));
 		m->password = json_string_value(json_object_get(m->root, "password"));
-		if (m->action == CP_MOD_PASSWORD ? !m->password
-						 : (m->action != CP_MOD_END &&
-						    m->action != CP_MOD_ONE_TIME && !m->target))
-			return CP_ERR_MISSING_FIELD;
+		m->on = on ? json_is_true(on) : -1;
+		switch (m->action) {
+		case CP_MOD_PASSWORD:
+			if (!m->password)
+				return CP_ERR_MISSING_FIELD;
+			break;
+		case CP_MOD_LOBBY:
+			if (m->on < 0)
+				return CP_ERR_MISSING_FIELD;
+			break;
+		case CP_MOD_END:
+		case CP_MOD_ONE_TIME:
+			break;
+		default:
+			if (!m->target)
+				return CP_ERR_MISSING_FIELD;
+		}
 		break;
 	}
 	case CP_MSG_OFFER:

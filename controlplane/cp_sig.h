@@ -36,6 +36,9 @@ enum cp_mod_action {
 	CP_MOD_PROMOTE,
 	CP_MOD_ONE_TIME,
 	CP_MOD_PASSWORD,
+	CP_MOD_ADMIT, /* let one waiting in the lobby in */
+	CP_MOD_DENY,  /* send one waiting in the lobby away */
+	CP_MOD_LOBBY, /* switch the room's lobby on or off */
 };
 #define CP_PASSWORD_MAX 128
 
@@ -52,6 +55,7 @@ struct cp_sig_msg {
 	int video_muted;
 	enum cp_mod_action action; /* moderate */
 	const char *target;	   /* moderate: a participant id, NULL for "end" */
+	int on;			   /* moderate "lobby": 1 on, 0 off */
 	json_t *root;		   /* owns the strings above */
 };
 

@@ -72,10 +72,16 @@ int cp_store_open(const char *state_dir, char *err, size_t elen)
 		"last_active INTEGER NOT NULL, PRIMARY KEY (tenant, key));",
 		NULL, NULL, &msg);
 	if (rc == SQLITE_OK) {
-		/* the password hash came later: added to databases made before it */
-		sqlite3_free(msg);
-		msg = NULL;
-		sqlite3_exec(db, "ALTER TABLE rooms ADD COLUMN pw BLOB", NULL, NULL, &msg);
+		/* the password hash and the lobby setting came later: added to databases made
+		 * before them (an error here only says the column is there already) */
+		static const char *const added[] = {"ALTER TABLE rooms ADD COLUMN pw BLOB",
+						    "ALTER TABLE rooms ADD COLUMN lobby INTEGER"};
+
+		for (unsigned i = 0; i < 2; i++) {
+			sqlite3_free(msg);
+			msg = NULL;
+			sqlite3_exec(db, added[i], NULL, NULL, &msg);
+		}
 		sqlite3_free(msg);
 		msg = NULL;
 	}
@@ -122,16 +128,26 @@ int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t 
 	return 0;
 }
 
-bool cp_store_exists(const char *tenant, const char *key)
+/* A statement about one room's record, its tenant and key bound as ?1 and ?2; NULL when none. */
+static sqlite3_stmt *room_stmt(const char *sql, const char *tenant, const char *key)
 {
 	sqlite3_stmt *st;
-	bool found = false;
 
-	if (!db || sqlite3_prepare_v2(db, "SELECT 1 FROM rooms WHERE tenant = ?1 AND key = ?2", -1,
-				      &st, NULL) != SQLITE_OK)
-		return false;
+	if (!db || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	return st;
+}
+
+bool cp_store_exists(const char *tenant, const char *key)
+{
+	sqlite3_stmt *st =
+		room_stmt("SELECT 1 FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
+	bool found;
+
+	if (!st)
+		return false;
 	found = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	return found;
@@ -139,26 +155,22 @@ bool cp_store_exists(const char *tenant, const char *key)
 
 void cp_store_forget(const char *tenant, const char *key)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st =
+		room_stmt("DELETE FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
 
-	if (!db || sqlite3_prepare_v2(db, "DELETE FROM rooms WHERE tenant = ?1 AND key = ?2", -1,
-				      &st, NULL) != SQLITE_OK)
+	if (!st)
 		return;
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
 }
 
 void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st =
+		room_stmt("UPDATE rooms SET pw = ?3 WHERE tenant = ?1 AND key = ?2", tenant, key);
 
-	if (!db || sqlite3_prepare_v2(db, "UPDATE rooms SET pw = ?3 WHERE tenant = ?1 AND key = ?2",
-				      -1, &st, NULL) != SQLITE_OK)
+	if (!st)
 		return;
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	if (len)
 		sqlite3_bind_blob(st, 3, hash, (int)len, SQLITE_STATIC);
 	else
@@ -167,16 +179,40 @@ void cp_store_set_password(const char *tenant, const char *key, const uint8_t *h
 	sqlite3_finalize(st);
 }
 
+void cp_store_set_lobby(const char *tenant, const char *key, bool on)
+{
+	sqlite3_stmt *st = room_stmt("UPDATE rooms SET lobby = ?3 WHERE tenant = ?1 AND key = ?2",
+				     tenant, key);
+
+	if (!st)
+		return;
+	sqlite3_bind_int(st, 3, on);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+int cp_store_lobby(const char *tenant, const char *key)
+{
+	sqlite3_stmt *st =
+		room_stmt("SELECT lobby FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
+	int on = -1;
+
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		on = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return on;
+}
+
 int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st =
+		room_stmt("SELECT pw FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
 	int found = 0;
 
-	if (!db || sqlite3_prepare_v2(db, "SELECT pw FROM rooms WHERE tenant = ?1 AND key = ?2", -1,
-				      &st, NULL) != SQLITE_OK)
+	if (!st)
 		return 0;
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CP_PW_HASH_LEN) {
 		memcpy(hash, sqlite3_column_blob(st, 0), CP_PW_HASH_LEN);
 		found = 1;

@@ -1,9 +1,10 @@
 /*
  * cp_store: the room records funkhaus-cp keeps across restarts, in an embedded SQLite
  * database (<state_dir>/rooms.sqlite, readable by funkhaus-cp only). A record is a tenant, a
- * room's lower-cased name, whether its name was generated, and when it was opened and last
- * used; nothing about who was in it. The daemon itself deletes a record once the room has been
- * unused for its tenant's room_inactivity_days. Without a state_dir rooms live in memory only.
+ * room's lower-cased name, whether its name was generated, when it was opened and last used,
+ * its password hash and lobby setting; nothing about who was in it. The daemon itself deletes
+ * a record once the room has been unused for its tenant's room_inactivity_days. Without a
+ * state_dir rooms live in memory only.
  */
 #ifndef CP_STORE_H
 #define CP_STORE_H
@@ -26,6 +27,9 @@ void cp_store_forget(const char *tenant, const char *key);
 void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len);
 /* 1 with hash filled when the record has a password, else 0. */
 int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN]);
+/* The room's lobby setting: set, or read back (1 on, 0 off, -1 when the record has none). */
+void cp_store_set_lobby(const char *tenant, const char *key, bool on);
+int cp_store_lobby(const char *tenant, const char *key);
 /* Deletes records unused for longer than days_of(tenant) days; how many went. */
 unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant));
 

@@ -164,18 +164,10 @@ static int tenant_key(struct cp_tenant *t, struct load_ctx *lc, const char *key,
 		return set(t->keys.issuer, sizeof(t->keys.issuer), val, err, elen);
 	if (!strcmp(key, "token_audience"))
 		return set(t->keys.audience, sizeof(t->keys.audience), val, err, elen);
-	if (!strcmp(key, "lobby") || !strcmp(key, "password_required")) {
-		bool on;
-
-		if (fh_conf_bool(val, &on) < 0)
-			return -1;
-		/* a protection the operator asks for and does not get would be worse than none */
-		if (on) {
-			snprintf(err, elen, "not available in this version (leave it off)");
-			return -1;
-		}
-		return 0;
-	}
+	if (!strcmp(key, "lobby"))
+		return fh_conf_bool(val, &t->lobby);
+	if (!strcmp(key, "password_required"))
+		return fh_conf_bool(val, &t->password_required);
 	if (!strcmp(key, "chat"))
 		return fh_conf_bool(val, &t->chat);
 	if (!strcmp(key, "public_access"))
@@ -460,6 +452,9 @@ void cp_tenant_ip(const struct cp_tenant *t, const char *ip, char *out, size_t n
 		snprintf(out, n, "-");
 		return;
 	}
+	/* an IPv4 client of a dual-stack listener: the IPv4 address it is */
+	if (!strncasecmp(ip, "::ffff:", 7) && strchr(ip, '.'))
+		ip += 7;
 	if (t->ip_logging == CP_IPLOG_FULL) {
 		snprintf(out, n, "%s", ip);
 		return;

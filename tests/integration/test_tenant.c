@@ -180,6 +180,10 @@ int main(int argc, char **argv)
 	put("t/rathaus.conf", conf);
 	put("t/verein.conf",
 	    "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
+	put("t/amt.conf", "[tenant]\ndisplay_name = Amt\npath_prefix = amt\nlobby = on\n"
+			  "max_participants = 3\nip_logging = truncated\n");
+	put("t/gemeinde.conf",
+	    "[tenant]\ndisplay_name = Gemeinde\npath_prefix = gemeinde\npassword_required = on\n");
 	snprintf(extra, sizeof(extra), "%s/extra.conf", dir);
 	snprintf(conf, sizeof(conf),
 		 "[controlplane]\ntenants_dir = %s/t\n[instance]\nlog_dir = %s/logs\n", dir, dir);
@@ -398,6 +402,125 @@ int main(int argc, char **argv)
 	if (t3)
 		fhc_close(t3);
 	printf("moderation (%d failures so far)\n", failures);
+
+	/* the lobby (the Amt's rooms start with it on): joiners wait without media or list until
+	 * a moderator lets them in or sends them away; a password set while they wait applies to
+	 * them; switched off, everyone waiting comes in */
+	char lerr[256];
+	struct fhc *lm = try_join("amt", "Sprechstunde", NULL, &code);
+	struct fhc *w1 = try_join("amt", "sprechstunde", NULL, &code);
+	struct fhc *w2 = try_join("amt", "Sprechstunde", NULL, &code);
+
+	EXPECT(lm && fhc_moderator(lm) && !fhc_waiting(lm), "the opener is in, as moderator");
+	EXPECT(w1 && w2 && fhc_waiting(w1) && fhc_waiting(w2), "the next two wait in the lobby");
+	if (lm && w1 && w2) {
+		struct fhc *three[] = {lm, w1, w2};
+		const char *name = NULL;
+		char req[160];
+
+		pump(three, 3, 300);
+		EXPECT(fhc_lobby(lm, 0, &name) && !strcmp(name, "KanarienvogelName7") &&
+			       fhc_lobby(lm, 1, NULL) && !fhc_lobby(lm, 2, NULL),
+		       "the moderator sees both waiting, by name");
+		const char *chat = "{\"type\":\"chat\",\"text\":\"KanarienvogelChat7\"}";
+
+		fhc_send_text(w1, chat, strlen(chat));
+		pump(three, 3, 200);
+		EXPECT(fhc_last_error(w1) == 4035, "who waits cannot chat (or offer)");
+		talk(lm, "drinnen", 10, three, 3);
+		EXPECT(total_received(w1) == 0 && total_received(w2) == 0,
+		       "no media reaches the lobby");
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"admit\",\"id\":\"%s\"}",
+			 fhc_lobby(lm, 0, NULL));
+		fhc_send_text(lm, req, strlen(req));
+		EXPECT(fhc_enter(w1, lerr, sizeof(lerr)) == 0, "the first is let in (%s)", lerr);
+		pump(three, 3, 300);
+		talk(lm, "willkommen", 10, three, 3);
+		EXPECT(last_payload_is(w1, fhc_id(lm), true, "willkommen:9"),
+		       "and gets the room's media");
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"admit\",\"id\":\"%s\"}",
+			 fhc_lobby(lm, 0, NULL) ? fhc_lobby(lm, 0, NULL) : "0000000000000000");
+		fhc_send_text(w1, req, strlen(req));
+		pump(three, 3, 200);
+		EXPECT(fhc_last_error(w1) == 4030, "a guest cannot let anyone in");
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"deny\",\"id\":\"%s\"}",
+			 fhc_lobby(lm, 0, NULL) ? fhc_lobby(lm, 0, NULL) : "0000000000000000");
+		fhc_send_text(lm, req, strlen(req));
+		EXPECT(fhc_enter(w2, lerr, sizeof(lerr)) < 0 && !strcmp(fhc_closed(w2), "denied"),
+		       "the second is sent away (%s)", lerr);
+		pump(three, 3, 200);
+		EXPECT(!fhc_lobby(lm, 0, NULL), "nobody waits any more");
+
+		/* a password while one waits: it is asked for and must join again */
+		struct fhc *w3 = try_join("amt", "Sprechstunde", NULL, &code);
+
+		EXPECT(w3 && fhc_waiting(w3), "another one waits");
+		const char *set = "{\"type\":\"moderate\",\"action\":\"password\","
+				  "\"password\":\"KanarienvogelPass7\"}";
+
+		fhc_send_text(lm, set, strlen(set));
+		if (w3) {
+			struct fhc *one[] = {w3};
+
+			pump(one, 1, 300);
+			EXPECT(fhc_last_error(w3) == 4033 && !fhc_waiting(w3),
+			       "the password set meanwhile applies to who waits");
+			fhc_close(w3);
+		}
+		join_password = "KanarienvogelPass7";
+		struct fhc *w4 = try_join("amt", "Sprechstunde", NULL, &code);
+
+		join_password = NULL;
+		EXPECT(w4 && fhc_waiting(w4), "with the password one waits again");
+		const char *off = "{\"type\":\"moderate\",\"action\":\"lobby\",\"on\":false}";
+
+		fhc_send_text(lm, off, strlen(off));
+		EXPECT(w4 && fhc_enter(w4, lerr, sizeof(lerr)) == 0,
+		       "switching the lobby off lets the waiting in (%s)", lerr);
+		/* the last moderator leaves: where anyone opens rooms, the longest present
+		 * takes over */
+		fhc_close(lm);
+		lm = NULL;
+		pump(three + 1, 1, 300);
+		EXPECT(fhc_moderator(w1), "the longest present moderates once the moderator left");
+		if (w4)
+			fhc_close(w4);
+	}
+	if (lm)
+		fhc_close(lm);
+	if (w1)
+		fhc_close(w1);
+	if (w2)
+		fhc_close(w2);
+	snprintf(cmd, sizeof(cmd), "grep -q 'waits in a lobby.*source 127.0.0.0/24' %s/logs/*.log",
+		 dir);
+	EXPECT(system(cmd) == 0, "the Amt's joins are logged with the source truncated to /24");
+	snprintf(cmd, sizeof(cmd), "grep -q 'source 127.0.0.1' %s/logs/*.log", dir);
+	EXPECT(system(cmd) != 0, "no full address where the policy says otherwise");
+	printf("lobby (%d failures so far)\n", failures);
+
+	/* a tenant where every room has a password: who opens one chooses it */
+	expect_refused("opening without a password", "gemeinde", "Rat", NULL, 4036);
+	join_password = "KanarienvogelPass7";
+	struct fhc *g1 = try_join("gemeinde", "Rat", NULL, &code);
+
+	EXPECT(g1 && fhc_moderator(g1), "opening with a password (error %d)", code);
+	join_password = NULL;
+	expect_refused("joining it without", "gemeinde", "Rat", NULL, 4033);
+	if (g1) {
+		struct fhc *one[] = {g1};
+		const char *clear = "{\"type\":\"moderate\",\"action\":\"password\","
+				    "\"password\":\"\"}";
+
+		fhc_send_text(g1, clear, strlen(clear));
+		pump(one, 1, 200);
+		EXPECT(fhc_last_error(g1) == 4038, "the password cannot be cleared here");
+		fhc_close(g1);
+	}
+	printf("password required (%d failures so far)\n", failures);
 
 	/* a room password: set by the moderator, needed by joiners, wrong ones limited per source,
 	 * kept as a salted hash (the canary search below finds it nowhere), cleared again */

@@ -75,6 +75,14 @@ static void refused(void)
 	CHECK_EQ(
 		parse("{\"type\":\"moderate\",\"action\":\"remove\",\"id\":\"00000000000000001\"}"),
 		CP_ERR_BAD_FIELD); /* ids have 16 digits */
+	/* the lobby: admit and deny name one who waits, "lobby" says on or off */
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"admit\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"deny\",\"id\":\"0123456789abcdef\"}"),
+		 CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"lobby\"}"), CP_ERR_MISSING_FIELD);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"lobby\",\"on\":\"yes\"}"),
+		 CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"moderate\",\"action\":\"lobby\",\"on\":false}"), CP_ERR_OK);
 
 	/* length limits: 64 characters of name and room, 2000 of chat */
 	char buf[16384];

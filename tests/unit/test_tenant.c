@@ -52,8 +52,8 @@ static void setup(void)
 		 "[tenant]\ndisplay_name = Rastatt schnatzt!\nhosts = Meet.Rastatt.example\n"
 		 "imprint = https://rastatt.example/impressum\nprivacy = /privacy/rastatt.html\n"
 		 "create_rooms = authenticated\ntoken_hs256_secret_file = %s/rastatt.secret\n"
-		 "token_issuer = https://login.rastatt.example\nlobby = off\n"
-		 "password_required = no\nmax_participants = 25\nmax_rooms = 40\nchat = off\n"
+		 "token_issuer = https://login.rastatt.example\nlobby = on\n"
+		 "password_required = yes\nmax_participants = 25\nmax_rooms = 40\nchat = off\n"
 		 "ip_logging = truncated\nlog_retention_days = 14\nroom_inactivity_days = 3\n"
 		 "public_access = on\n",
 		 dir);
@@ -93,7 +93,7 @@ static void test_load(void)
 	CHECK_EQ(r->create, CP_CREATE_AUTHENTICATED);
 	CHECK_EQ(r->keys.n, 1);
 	CHECK(!strcmp(r->keys.issuer, "https://login.rastatt.example"));
-	CHECK(!r->lobby && !r->password_required && !r->chat && r->public_access);
+	CHECK(r->lobby && r->password_required && !r->chat && r->public_access);
 	CHECK_EQ(r->max_participants, 25);
 	CHECK_EQ(r->max_rooms, 40);
 	CHECK_EQ(r->ip_logging, CP_IPLOG_TRUNCATED);
@@ -148,9 +148,8 @@ static void test_errors(void)
 	expect_error("tenants.d/x.conf", "[tenant]\nimprint = http://x.example\n", "https://");
 	expect_error("tenants.d/x.conf", "[tenant]\nlog_retention_days = 0\n", "days");
 	expect_error("tenants.d/x.conf", "[tenant]\ncolour = red\n", "unknown key");
-	/* not built yet: refused rather than silently not enforced */
-	expect_error("tenants.d/x.conf", "[tenant]\nlobby = on\n", "not available");
-	expect_error("tenants.d/x.conf", "[tenant]\npassword_required = on\n", "not available");
+	expect_error("tenants.d/x.conf", "[tenant]\nlobby = sometimes\n", "x.conf:2");
+	expect_error("tenants.d/x.conf", "[tenant]\npassword_required = 2\n", "x.conf:2");
 	expect_error("tenants.d/x.conf", "[tenant]\npublic_access = perhaps\n", "x.conf:2");
 	expect_error("tenants.d/x.conf", "[room]\nid = x\n", "one [tenant] section");
 	expect_error("tenants.d/x.conf", "[tenant]\ntoken_rs256_key = /nonexistent.pem\n",
@@ -176,13 +175,15 @@ static void test_ip(void)
 	CHECK(!strcmp(out, "2001:db8:1234::/48"));
 	cp_tenant_ip(&t, "fd99::1", out, sizeof(out));
 	CHECK(!strcmp(out, "fd99::/48"));
+	cp_tenant_ip(&t, "::ffff:198.51.100.9", out, sizeof(out));
+	CHECK(!strcmp(out, "198.51.100.0/24"));
 	cp_tenant_ip(&t, "garbage", out, sizeof(out));
 	CHECK(!strcmp(out, "-"));
 	t.ip_logging = CP_IPLOG_NONE;
 	cp_tenant_ip(&t, "192.0.2.77", out, sizeof(out));
 	CHECK(!strcmp(out, "-"));
 	t.ip_logging = CP_IPLOG_FULL;
-	cp_tenant_ip(&t, "192.0.2.77", out, sizeof(out));
+	cp_tenant_ip(&t, "::FFFF:192.0.2.77", out, sizeof(out));
 	CHECK(!strcmp(out, "192.0.2.77"));
 }
 
