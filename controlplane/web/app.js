@@ -19,20 +19,21 @@ function applyLang() {
   for (const el of document.querySelectorAll('[data-i18n-placeholder]'))
     el.placeholder = t(el.dataset.i18nPlaceholder);
   $('lang').textContent = t('lang');
-  if (state.joined) { updateControls(); renderPeople(); }
+  if (state.joined) { updateControls(); renderPeople(); renderWaiting(); }
 }
 
 const state = {
   room: null, name: null, id: null, ws: null, pc: null, local: null,
   base: '', tenant: null, token: null, moderator: false, password: null,
   joined: false, leaving: false, busy: false, pending: false,
+  lobby: false, waiting: [], // moderators: the room's lobby and who waits in it
   want: { audio: 0, video: 0 },
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
   audioMuted: false, videoMuted: false, retry: 0,
 };
 
 function show(section) {
-  for (const s of ['start', 'prejoin', 'conference', 'left']) $(s).hidden = s !== section;
+  for (const s of ['start', 'prejoin', 'lobby', 'conference', 'left']) $(s).hidden = s !== section;
 }
 
 function toast(msg) {
@@ -153,6 +154,29 @@ function renderPeople() {
   }
 }
 
+/* Moderators: who waits in the lobby, each with "let in" and "turn away". */
+function renderWaiting() {
+  const ul = $('waiting-list');
+  ul.textContent = '';
+  $('waiting-panel').hidden = !state.moderator || state.waiting.length === 0;
+  if (!state.moderator) return;
+  for (const w of state.waiting) {
+    const li = document.createElement('li');
+    li.dataset.id = w.id;
+    li.textContent = w.name; // a stranger's input: text only
+    for (const [action, label] of [['admit', 'lobby.admit'], ['deny', 'lobby.deny']]) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'link mod';
+      b.dataset.action = action;
+      b.textContent = t(label);
+      b.onclick = () => send({ type: 'moderate', action, id: w.id });
+      li.append(' ', b);
+    }
+    ul.append(li);
+  }
+}
+
 function addPeer(p) {
   if (p.id === state.id || state.peers.has(p.id)) return;
   state.peers.set(p.id, { name: p.name, audioMuted: p.audioMuted, videoMuted: p.videoMuted,
@@ -219,6 +243,7 @@ async function handle(msg) {
       state.joined = true;
       state.retry = 0;
       state.moderator = !!msg.moderator;
+      state.lobby = !!msg.lobby;
       updateControls();
       if (msg.room !== state.room) {
         // a room opened with a token: its generated link is this page's address from now on
@@ -231,6 +256,23 @@ async function handle(msg) {
       rememberRoom(state.room);
       for (const p of msg.participants) addPeer(p);
       await startPeerConnection();
+      break;
+    case 'waiting':
+      // the lobby: nothing of the room until a moderator lets this page in
+      show('lobby');
+      break;
+    case 'lobby': {
+      const before = new Set(state.waiting.map((w) => w.id));
+      state.lobby = !!msg.on;
+      state.waiting = Array.isArray(msg.waiting) ? msg.waiting : [];
+      if (state.waiting.some((w) => !before.has(w.id))) toast(t('lobby.arrived'));
+      $('side').classList.toggle('open', state.waiting.length > 0);
+      updateControls();
+      renderWaiting();
+      break;
+    }
+    case 'room':
+      if (typeof msg.lobby === 'boolean') { state.lobby = msg.lobby; updateControls(); }
       break;
     case 'answer':
       await state.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
@@ -270,6 +312,7 @@ async function handle(msg) {
       if (p) p.moderator = true;
       updateControls();
       renderPeople();
+      renderWaiting();
       break;
     }
     case 'closed':
@@ -281,9 +324,10 @@ async function handle(msg) {
       show('left');
       break;
     case 'error':
-      if ((msg.code === 4033 || msg.code === 4032) && !state.joined) {
-        // the room has a password: ask for it (kept in this page only) and join again
-        const pw = prompt(t(msg.code === 4033 ? 'pw.ask' : 'pw.wrong'));
+      if ([4032, 4033, 4036].includes(msg.code) && !state.joined) {
+        // the room has a password (or, opening it, must get one): ask for it (kept in this
+        // page only) and join again
+        const pw = prompt(t({ 4032: 'pw.wrong', 4033: 'pw.ask', 4036: 'pw.choose' }[msg.code]));
         if (pw) {
           state.password = pw;
           const again = { type: 'join', name: state.name, room: state.room, password: pw };
@@ -293,8 +337,9 @@ async function handle(msg) {
         }
       }
       toast(`${msg.message} (${msg.code})`);
-      // refused joins (tenant, login, tokens, limits): no point in trying again by itself
-      if (msg.code >= 4013 && msg.code <= 4028 && !state.joined) {
+      // refused joins (tenant, login, tokens, passwords, limits): no point in trying again
+      // by itself
+      if (!state.joined && msg.code >= 4000 && msg.code < 5000 && msg.code !== 4035) {
         state.leaving = true;
         if (state.ws) state.ws.close();
         $('left-title').textContent = msg.message;
@@ -366,6 +411,7 @@ function teardown() {
   state.pc = null;
   state.busy = state.pending = false;
   state.joined = false;
+  state.waiting = [];
   for (const id of [...state.peers.keys()]) removePeer(id);
   $('tiles').textContent = '';
 }
@@ -375,6 +421,8 @@ function updateControls() {
   $('cam').textContent = t(state.videoMuted ? 'conf.camon' : 'conf.cam');
   $('end').hidden = !state.moderator;
   $('set-pw').hidden = !state.moderator;
+  $('lobby-toggle').hidden = !state.moderator;
+  $('lobby-toggle').textContent = t(state.lobby ? 'lobby.off' : 'lobby.on');
 }
 
 function setMute(kind) {
@@ -469,6 +517,8 @@ function prejoinSetup(hp) {
     const pw = prompt(t('pw.set'));
     if (pw !== null) send({ type: 'moderate', action: 'password', password: pw });
   };
+  $('lobby-toggle').onclick = () => send({ type: 'moderate', action: 'lobby', on: !state.lobby });
+  $('lobby-leave').onclick = leave;
   $('rejoin').onclick = () => enterRoom(state.name);
   $('toggle-side').onclick = () => $('side').classList.toggle('open');
   $('invite').onclick = () => {

@@ -14,7 +14,7 @@ export function fail(msg) {
   throw new Error(msg);
 }
 
-export async function startFunkhaus({ build, source, workers = 1, port = 8443, basePort = 40000 }) {
+export async function startFunkhaus({ build, source, workers = 1, port = 8443, basePort = 40000, tenant = '' }) {
   const dir = mkdtempSync(join(tmpdir(), 'funkhaus-browser-'));
   const name = `b${process.pid}`;
   const conf = join(dir, 'funkhaus.conf');
@@ -28,7 +28,7 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
     `base_port = ${basePort}\nbind = 127.0.0.1\n[controlplane]\nport = ${port}\n` +
     `tls_cert = ${dir}/tls/cert.pem\ntls_key = ${dir}/tls/key.pem\n` +
     `web_root = ${source}/controlplane/web\nannounce = ${announce}\nstate_dir = ${dir}/state\n` +
-    `[tenant]\nname = test\ndisplay_name = Funkhaus test\n` + extra);
+    `[tenant]\nname = test\ndisplay_name = Funkhaus test\n${tenant}` + extra);
   const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
   const { openSync } = await import('node:fs');
   const dpCmd = process.env.FUNKHAUS_DP_NETNS ?
