@@ -83,6 +83,7 @@ struct fhc {
 	bool moderator;
 	char closed[64];
 	bool waiting;		  /* in a lobby, not in the room yet */
+	bool draining;		  /* the server said it drains */
 	char lobby_ids[16][17];	  /* moderators: who waits in the lobby ... */
 	char lobby_names[16][80]; /* ... under which name */
 	unsigned n_lobby;
@@ -977,6 +978,8 @@ static void on_message(struct fhc *c, const char *text)
 			snprintf(c->room, sizeof(c->room), "%s", room);
 		c->moderator = json_is_true(json_object_get(m, "moderator"));
 		c->waiting = false;
+	} else if (!strcmp(type, "server")) {
+		c->draining = json_is_true(json_object_get(m, "draining"));
 	} else if (!strcmp(type, "waiting")) {
 		c->waiting = true;
 	} else if (!strcmp(type, "lobby")) {
@@ -1605,6 +1608,11 @@ int fhc_enter(struct fhc *c, char *err, size_t el)
 	if (funkhaus_enter(c, err, el) < 0)
 		return -1;
 	return ice(c, &c->leg[0], err, el) < 0 || dtls(c, &c->leg[0], err, el) < 0 ? -1 : 0;
+}
+
+bool fhc_draining(const struct fhc *c)
+{
+	return c->draining;
 }
 
 bool fhc_waiting(const struct fhc *c)

@@ -77,6 +77,8 @@ struct fhc_opts {
  * server puts in a room's lobby comes back without media, fhc_waiting true. */
 struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t err_len);
 bool fhc_waiting(const struct fhc *c);
+/* Whether the server said it drains (opens no new rooms, stops soon). */
+bool fhc_draining(const struct fhc *c);
 /* A waiting client: waits (up to the timeout) until let in, then brings media up; 0, or -1
  * with the reason in err (denied: "closed: denied", or the error the server sent). */
 int fhc_enter(struct fhc *c, char *err, size_t err_len);

@@ -162,7 +162,7 @@ unsigned fh_log_expire(const char *dir, int64_t now, unsigned days)
 	return n;
 }
 
-static int audit(const char *dir, const char *who, const char *what, int64_t now, char *err,
+int fh_log_audit(const char *dir, const char *who, const char *what, int64_t now, char *err,
 		 size_t elen)
 {
 	char path[600], ts[32];
@@ -214,7 +214,7 @@ int fh_log_hold_set(const char *dir, const char *from, const char *to, const cha
 	dprintf(fd, "%s %s %s\n", from, to, reason);
 	close(fd);
 	snprintf(what, sizeof(what), "legal hold set %s %s: %s", from, to, reason);
-	return audit(dir, who, what, now, err, elen);
+	return fh_log_audit(dir, who, what, now, err, elen);
 }
 
 int fh_log_hold_lift(const char *dir, const char *from, const char *to, const char *who,
@@ -259,5 +259,5 @@ int fh_log_hold_lift(const char *dir, const char *from, const char *to, const ch
 		return -1;
 	}
 	snprintf(what, sizeof(what), "legal hold lifted %s %s", from, to);
-	return audit(dir, who, what, now, err, elen);
+	return fh_log_audit(dir, who, what, now, err, elen);
 }

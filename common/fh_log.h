@@ -30,6 +30,9 @@ int fh_log_hold_set(const char *dir, const char *from, const char *to, const cha
 		    const char *who, int64_t now, char *err, size_t elen);
 int fh_log_hold_lift(const char *dir, const char *from, const char *to, const char *who,
 		     int64_t now, char *err, size_t elen);
+/* Appends "TIME who what" to <dir>/audit.log (0600). 0, or -1 with the reason. */
+int fh_log_audit(const char *dir, const char *who, const char *what, int64_t now, char *err,
+		 size_t elen);
 /* Whether a hold in dir covers the day (days since the epoch). */
 int fh_log_held(const char *dir, int64_t day);
 

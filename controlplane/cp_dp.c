@@ -51,6 +51,11 @@ uint16_t cp_dp_worker_port(unsigned w)
 	return dp.reg.hdr->w[w].port;
 }
 
+unsigned cp_dp_worker_lcore(unsigned w)
+{
+	return dp.reg.hdr->w[w].lcore;
+}
+
 const struct fh_counters *cp_dp_counters(unsigned w)
 {
 	return fh_region_counters(&dp.reg, w);

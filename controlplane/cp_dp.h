@@ -23,6 +23,7 @@ void cp_dp_poll(uint64_t now_ms);
 bool cp_dp_ready(void);
 unsigned cp_dp_workers(void);
 uint16_t cp_dp_worker_port(unsigned w);
+unsigned cp_dp_worker_lcore(unsigned w);
 const struct fh_counters *cp_dp_counters(unsigned w);
 /* Slots: -1 when the worker is full. */
 int cp_dp_slot_alloc(unsigned w);

@@ -46,7 +46,8 @@
 	_(SERVER_FULL, 5001, "no capacity left on this server")                  \
 	_(DTLS_FAILED, 5002, "secure media connection failed")                   \
 	_(MEDIA_TIMEOUT, 5003, "media connection lost")                          \
-	_(INTERNAL, 5004, "internal error")
+	_(INTERNAL, 5004, "internal error")                                      \
+	_(DRAINING, 5005, "this server opens no new rooms now, try again shortly")
 
 #define CP_ERR_ENUM(n, c, m) CP_ERR_##n = c,
 enum cp_err { CP_FOREACH_ERR(CP_ERR_ENUM) };

@@ -1,8 +1,10 @@
 /*
  * funkhaus-cp: the control plane process. Reads the configuration, creates this run's DTLS
  * certificate, attaches to the dataplane's ring region (waiting for it when it is not up yet)
- * and serves the web client, signalling and health on one TLS port until SIGTERM/SIGINT.
- * When it stops, running calls keep their media: the dataplane does not depend on it.
+ * and serves the web client, signalling, the admin API and health on one TLS port. SIGHUP
+ * reloads tenants and admin tokens; SIGTERM drains (no new rooms) and stops when the last room
+ * ended or the grace period is over; SIGINT stops at once. When it stops, running calls keep
+ * their media: the dataplane does not depend on it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cp_api.h"
 #include "cp_dp.h"
 #include "cp_room.h"
 #include "cp_server.h"
@@ -39,6 +42,8 @@ struct cp_conf {
 	char state_dir[512];
 	char log_dir[512];
 	unsigned log_retention_days;
+	unsigned drain_grace;
+	struct cp_api_conf api;
 };
 
 static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
@@ -74,6 +79,29 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	}
 	if (!strcmp(sec, "dataplane") || !strcmp(sec, "dpdk") || !strncmp(sec, "port ", 5))
 		return 0; /* funkhaus-dp's */
+	if (!strcmp(sec, "api")) {
+		if (!strcmp(key, "token")) {
+			if (c->api.n_tokens == CP_API_TOKENS) {
+				snprintf(err, elen, "at most %d tokens", CP_API_TOKENS);
+				return -1;
+			}
+			return cp_api_parse_token(val, &c->api.tokens[c->api.n_tokens++], err,
+						  elen);
+		}
+		if (!strcmp(key, "metrics")) {
+			if (strcmp(val, "public") && strcmp(val, "token")) {
+				snprintf(err, elen, "public or token");
+				return -1;
+			}
+			c->api.metrics_public = !strcmp(val, "public");
+			return 0;
+		}
+		if (!strcmp(key, "audit_dir")) {
+			STR(api.audit_dir);
+			return 0;
+		}
+		return -1;
+	}
 	if (!strcmp(sec, "tenant"))
 		return 0; /* read by cp_tenant */
 	if (strcmp(sec, "controlplane") != 0) {
@@ -108,6 +136,10 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		if (fh_conf_uint(val, 1, 1000, &v) < 0)
 			return -1;
 		c->msg_rate = (unsigned)v;
+	} else if (!strcmp(key, "drain_grace")) {
+		if (fh_conf_uint(val, 0, 86400, &v) < 0)
+			return -1;
+		c->drain_grace = (unsigned)v;
 	} else if (!strcmp(key, "tenants_dir")) {
 		STR(tenants_dir);
 	} else if (!strcmp(key, "state_dir")) {
@@ -166,14 +198,19 @@ static unsigned announce_parse(const char *list, struct fh_addr *out, unsigned m
 	return n;
 }
 
+static volatile sig_atomic_t reload_asked, term_asked;
+static struct cp_conf *running;
+
+/* SIGTERM drains: no new rooms, running ones go on until they end or the grace period is
+ * over. A second SIGTERM, or SIGINT, stops at once. */
 static void on_signal(int sig)
 {
-	(void)sig;
+	if (sig == SIGTERM && !term_asked) {
+		term_asked = 1;
+		return;
+	}
 	cp_server_stop();
 }
-
-static volatile sig_atomic_t reload_asked;
-static struct cp_conf *running;
 
 static void on_hup(int sig)
 {
@@ -183,19 +220,52 @@ static void on_hup(int sig)
 
 /* The tenants of the main configuration and of tenants_dir; a set that does not load leaves
  * the running one in place. */
-static int load_tenants(const struct cp_conf *c)
+static int load_tenants_err(char *err, size_t elen)
 {
+	const struct cp_conf *c = running;
 	struct cp_tenants ts = {0};
 	struct cp_tenant_defaults def = {.max_participants = c->max_participants, .chat = c->chat};
-	char err[1024];
 
-	if (cp_tenants_load(fh_conf_path(), c->tenants_dir, &def, &ts, err, sizeof(err)) < 0) {
+	if (cp_tenants_load(fh_conf_path(), c->tenants_dir, &def, &ts, err, elen) < 0) {
 		FH_ERR("tenants not loaded: %s", err);
 		return -1;
 	}
 	FH_INFO("%u tenant(s) in force", ts.n);
 	cp_room_set_tenants(&ts);
 	return 0;
+}
+
+static int load_tenants(void)
+{
+	char err[1024];
+
+	return load_tenants_err(err, sizeof(err));
+}
+
+/* The [api] section again: tokens added or revoked take effect with SIGHUP. */
+static int api_only(void *ctx, const char *sec, const char *key, const char *val, char *err,
+		    size_t elen)
+{
+	return strcmp(sec, "api") ? 0 : conf_cb(ctx, sec, key, val, err, elen);
+}
+
+static void reload_api(void)
+{
+	struct cp_conf *c = calloc(1, sizeof(*c));
+	char err[512];
+
+	if (!c)
+		return;
+	c->api = running->api;
+	c->api.n_tokens = 0;
+	if (fh_conf_load(fh_conf_path(), api_only, c, err, sizeof(err)) < 0) {
+		FH_ERR("[api] not reloaded: %s", err);
+	} else {
+		running->api = c->api;
+		cp_api_init(&running->api);
+		FH_INFO("%u admin API token(s) in force", c->api.n_tokens);
+	}
+	free(c);
 }
 
 /* The daemons' log files go after the strictest retention of the instance and its tenants. */
@@ -215,11 +285,28 @@ static void tick(uint64_t now_ms)
 {
 	static uint64_t last_expiry;
 
+	static uint64_t drain_until;
+
 	if (reload_asked) {
 		reload_asked = 0;
-		FH_INFO("SIGHUP: reloading tenants");
-		load_tenants(running);
+		FH_INFO("SIGHUP: reloading tenants and admin tokens");
+		load_tenants();
+		reload_api();
 		expire_logs();
+	}
+	if (term_asked) {
+		int ready;
+		unsigned rooms, parts;
+
+		if (!drain_until) {
+			drain_until = now_ms + running->drain_grace * 1000ull + 1;
+			FH_INFO("SIGTERM: draining, stopping when the last room ends or in %u s",
+				running->drain_grace);
+			cp_room_set_draining(true, running->drain_grace);
+		}
+		cp_room_stats(&ready, &rooms, &parts);
+		if (rooms == 0 || now_ms >= drain_until)
+			cp_server_stop();
 	}
 	if (now_ms - last_expiry >= 60000) {
 		last_expiry = now_ms;
@@ -241,6 +328,7 @@ int main(int argc, char **argv)
 		.msg_rate = 20,
 		.chat = true,
 		.log_retention_days = 7,
+		.drain_grace = 300,
 	};
 	bool done;
 	int rc = fh_conf_main(argc, argv, "funkhaus-cp", conf_cb, &conf, &done);
@@ -293,7 +381,7 @@ int main(int argc, char **argv)
 	if (cp_room_init(&room_conf, region) < 0)
 		return 1;
 	running = &conf;
-	if (load_tenants(&conf) < 0) {
+	if (load_tenants() < 0) {
 		cp_room_fini();
 		return 2;
 	}
@@ -305,6 +393,16 @@ int main(int argc, char **argv)
 		.bind = conf.bind[0] ? conf.bind : NULL,
 	};
 
+	snprintf(conf.api.tenants_dir, sizeof(conf.api.tenants_dir), "%s", conf.tenants_dir);
+	snprintf(conf.api.instance, sizeof(conf.api.instance), "%s", conf.instance);
+	if (!conf.api.audit_dir[0])
+		snprintf(conf.api.audit_dir, sizeof(conf.api.audit_dir), "%s",
+			 conf.log_dir[0] ? conf.log_dir : conf.state_dir);
+	conf.api.drain_grace_s = conf.drain_grace;
+	conf.api.reload = load_tenants_err;
+	cp_api_init(&conf.api);
+	if (!conf.api.n_tokens)
+		FH_WARN("no [api] token: the admin API refuses every request");
 	if (cp_server_init(&sc) < 0) {
 		cp_room_fini();
 		return 1;

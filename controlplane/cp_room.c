@@ -91,6 +91,7 @@ struct cp_part {
 struct cp_room {
 	bool one_time;		    /* ends with its last participant, record and all */
 	bool lobby;		    /* joiners who are not moderators wait to be let in */
+	bool closing;		    /* everyone is being sent away */
 	bool has_pw;		    /* joins need the password whose salted hash is pw */
 	uint8_t pw[CP_PW_HASH_LEN]; /* 16 bytes of salt, then PBKDF2-HMAC-SHA256 */
 	char tenant[33];	    /* the tenant's id; its policy is looked up when needed */
@@ -100,7 +101,7 @@ struct cp_room {
 	unsigned n;
 	struct cp_part *parts;
 	unsigned n_waiting;
-	struct cp_part *waiting; /* the lobby, in order of arrival (newest first) */
+	struct cp_part *waiting; /* the lobby, in order of arrival */
 	struct cp_room *next;
 };
 
@@ -116,9 +117,16 @@ static struct {
 	uint64_t now_ms;
 	uint64_t last_dtls_tick;
 	uint64_t last_expiry;
+	bool draining;
+	struct cp_room_metrics metrics;
+	uint64_t last_rate_ms; /* per worker byte rates, sampled once a second */
+	uint64_t last_rx[FH_MAX_WORKERS], last_tx[FH_MAX_WORKERS];
+	uint64_t rx_bps[FH_MAX_WORKERS], tx_bps[FH_MAX_WORKERS];
 } g;
 
 static void expire_records(void);
+
+const unsigned cp_room_dtls_bucket_ms[7] = {50, 100, 250, 500, 1000, 2500, 5000};
 
 static void rand_bytes(void *p, size_t n)
 {
@@ -731,7 +739,7 @@ static void leave(struct cp_part *p, const char *why)
 	if (r->n == 0 && r->one_time)
 		while (r->waiting) /* a one-time room ends with its last participant */
 			lobby_drop(r->waiting, closed_msg("ended"), "the room ended");
-	if (was_moderator)
+	if (was_moderator && !r->closing)
 		hand_over(r);
 	room_release(r);
 }
@@ -956,20 +964,46 @@ static enum cp_err check_password(struct cp_conn *c, const struct cp_tenant *t,
 	return CP_ERR_WRONG_PASSWORD;
 }
 
+/* Join refusals, counted by reason for /metrics. */
+static const int join_codes[] = {
+	CP_ERR_BAD_ROOM,	  CP_ERR_BAD_NAME,	  CP_ERR_ROOM_FULL,
+	CP_ERR_UNKNOWN_TENANT,	  CP_ERR_ACCESS_OFF,	  CP_ERR_LOGIN_REQUIRED,
+	CP_ERR_TOO_MANY_ROOMS,	  CP_ERR_TOKEN_MALFORMED, CP_ERR_TOKEN_ALG,
+	CP_ERR_TOKEN_SIGNATURE,	  CP_ERR_TOKEN_EXPIRED,	  CP_ERR_TOKEN_NOT_YET,
+	CP_ERR_TOKEN_ISSUER,	  CP_ERR_TOKEN_AUDIENCE,  CP_ERR_TOKEN_TENANT,
+	CP_ERR_TOKEN_ROOM,	  CP_ERR_WRONG_PASSWORD,  CP_ERR_PASSWORD_REQUIRED,
+	CP_ERR_TOO_MANY_ATTEMPTS, CP_ERR_PASSWORD_CHOOSE, CP_ERR_NO_PASSWORD_YET,
+	CP_ERR_UNAVAILABLE,	  CP_ERR_SERVER_FULL,	  CP_ERR_INTERNAL,
+	CP_ERR_DRAINING,
+};
+
+int cp_room_join_failure_code(unsigned i)
+{
+	return i < sizeof(join_codes) / sizeof(join_codes[0]) ? join_codes[i] : 0;
+}
+
+static void refuse(struct cp_conn *c, enum cp_err e)
+{
+	for (unsigned i = 0; i < sizeof(join_codes) / sizeof(join_codes[0]); i++)
+		if (join_codes[i] == (int)e)
+			g.metrics.join_failures[i]++;
+	send_error(c, e);
+}
+
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 {
 	const struct cp_tenant *t = cp_tenant_for(&g.tenants, cp_conn_host(c), cp_conn_path(c));
 
 	if (!t) {
-		send_error(c, CP_ERR_UNKNOWN_TENANT);
+		refuse(c, CP_ERR_UNKNOWN_TENANT);
 		return;
 	}
 	if (!t->public_access) {
-		send_error(c, CP_ERR_ACCESS_OFF);
+		refuse(c, CP_ERR_ACCESS_OFF);
 		return;
 	}
 	if (!cp_dp_ready()) {
-		send_error(c, CP_ERR_UNAVAILABLE);
+		refuse(c, CP_ERR_UNAVAILABLE);
 		return;
 	}
 	struct cp_jwt_claims claims = {0};
@@ -983,7 +1017,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 		if (je != CP_JWT_OK) {
 			/* which check failed, never the token itself */
 			FH_INFO("a join with a token was refused: %s", cp_jwt_err_str(je));
-			send_error(c, token_err(je));
+			refuse(c, token_err(je));
 			return;
 		}
 	}
@@ -1012,7 +1046,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 		need_pw = true;
 	}
 	if (need_pw && !claims.moderator && (e = check_password(c, t, m->password, pwh))) {
-		send_error(c, e);
+		refuse(c, e);
 		return;
 	}
 	if (!need_pw && t->password_required) {
@@ -1021,7 +1055,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 		    : !m->password || !*m->password ? CP_ERR_PASSWORD_CHOOSE
 						    : CP_ERR_OK;
 		if (e) {
-			send_error(c, e);
+			refuse(c, e);
 			return;
 		}
 		set_pw = true;
@@ -1030,11 +1064,15 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	 * opens again for whoever has its link */
 	if (creating && t->create == CP_CREATE_AUTHENTICATED && !m->token &&
 	    !cp_store_exists(t->id, key)) {
-		send_error(c, CP_ERR_LOGIN_REQUIRED);
+		refuse(c, CP_ERR_LOGIN_REQUIRED);
+		return;
+	}
+	if (creating && g.draining) {
+		refuse(c, CP_ERR_DRAINING);
 		return;
 	}
 	if (creating && tenant_rooms(t->id) >= t->max_rooms) {
-		send_error(c, CP_ERR_TOO_MANY_ROOMS);
+		refuse(c, CP_ERR_TOO_MANY_ROOMS);
 		return;
 	}
 	if (creating) {
@@ -1042,7 +1080,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 
 		r = room_get(t->id, name, true);
 		if (!r) {
-			send_error(c, CP_ERR_INTERNAL);
+			refuse(c, CP_ERR_INTERNAL);
 			return;
 		}
 		r->lobby = lobby < 0 ? t->lobby : lobby;
@@ -1055,7 +1093,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	bool waits = r->lobby && !moderator;
 
 	if (waits ? r->n_waiting >= t->max_participants : r->n >= t->max_participants) {
-		send_error(c, CP_ERR_ROOM_FULL);
+		refuse(c, CP_ERR_ROOM_FULL);
 		if (creating)
 			room_unlink(r);
 		return;
@@ -1064,7 +1102,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	struct cp_part *p = slot >= 0 || waits ? part_new(c, r, m->name, name) : NULL;
 
 	if (!p) {
-		send_error(c, waits || slot >= 0 ? CP_ERR_INTERNAL : CP_ERR_SERVER_FULL);
+		refuse(c, waits || slot >= 0 ? CP_ERR_INTERNAL : CP_ERR_SERVER_FULL);
 		if (slot >= 0)
 			cp_dp_slot_free(r->worker, slot);
 		if (creating)
@@ -1098,6 +1136,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	}
 	p->moderator = moderator;
 	enter(p, t, slot);
+	g.metrics.joins++;
 	FH_INFO("participant %s joined a room on worker %u (%u in the room, source %s)", p->pseudo,
 		p->worker, r->n, ip);
 }
@@ -1130,6 +1169,61 @@ static struct cp_part *part_by_id(struct cp_part *list, const char *id)
 
 static void room_close(struct cp_room *r, const char *reason);
 
+/* ---- what moderators (and admins, through the API) do ---- */
+
+/* Forwarding of q's audio stops now; q is asked, and unmutes itself or not. */
+static void mod_mute(struct cp_part *q)
+{
+	char id[17];
+
+	q->forced_mute = true;
+	q->audio_muted = true;
+	dp_mute(q, true);
+	if (q->conn)
+		send_json(q, json_pack("{s:s, s:s}", "type", "moderation", "action", "mute"));
+	part_hex_id(q, id);
+	broadcast(q->room, NULL,
+		  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted", true,
+			    "videoMuted", q->video_muted));
+}
+
+static void mod_remove(struct cp_part *q, const char *why)
+{
+	if (q->conn)
+		send_json(q, json_pack("{s:s, s:s}", "type", "closed", "reason", "removed"));
+	leave(q, why);
+}
+
+/* Sets ("" clears) the room's password: kept only as a salted hash, in the room and its
+ * record; never echoed. It applies to those waiting as well: each is asked for it. */
+static void mod_password(struct cp_room *r, const char *password)
+{
+	r->has_pw = password[0] != '\0';
+	if (r->has_pw)
+		pw_make(password, r->pw);
+	else
+		OPENSSL_cleanse(r->pw, sizeof(r->pw));
+	cp_store_set_password(r->tenant, r->key, r->pw, r->has_pw ? sizeof(r->pw) : 0);
+	broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "password", r->has_pw));
+	while (r->has_pw && r->waiting)
+		lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_PASSWORD_REQUIRED),
+			   "a password was set");
+	lobby_update(r, NULL);
+}
+
+/* Switched off, everyone waiting comes in, as far as there is space. */
+static void mod_lobby(struct cp_room *r, bool on)
+{
+	r->lobby = on;
+	cp_store_set_lobby(r->tenant, r->key, r->lobby);
+	broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "lobby", r->lobby));
+	while (!r->lobby && r->waiting && admit(r->waiting) == CP_ERR_OK)
+		;
+	while (!r->lobby && r->waiting)
+		lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_ROOM_FULL), "room full");
+	lobby_update(r, NULL);
+}
+
 static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 {
 	struct cp_room *r = p->room;
@@ -1160,41 +1254,16 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		q ? q->pseudo : "");
 	switch (m->action) {
 	case CP_MOD_MUTE:
-		/* forwarding stops now; the participant is asked, and unmutes itself or not */
-		q->forced_mute = true;
-		q->audio_muted = true;
-		dp_mute(q, true);
-		if (q->conn)
-			send_json(q,
-				  json_pack("{s:s, s:s}", "type", "moderation", "action", "mute"));
-		part_hex_id(q, id);
-		broadcast(r, NULL,
-			  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted",
-				    true, "videoMuted", q->video_muted));
+		mod_mute(q);
 		break;
 	case CP_MOD_REMOVE:
-		if (q->conn)
-			send_json(q,
-				  json_pack("{s:s, s:s}", "type", "closed", "reason", "removed"));
-		leave(q, "removed by a moderator");
+		mod_remove(q, "removed by a moderator");
 		break;
 	case CP_MOD_END:
 		room_close(r, "ended"); /* frees r, p and q */
 		return;
 	case CP_MOD_PASSWORD:
-		/* kept only as a salted hash, in the room and its record; never echoed */
-		r->has_pw = m->password[0] != '\0';
-		if (r->has_pw)
-			pw_make(m->password, r->pw);
-		else
-			OPENSSL_cleanse(r->pw, sizeof(r->pw));
-		cp_store_set_password(r->tenant, r->key, r->pw, r->has_pw ? sizeof(r->pw) : 0);
-		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "password", r->has_pw));
-		/* it applies to those waiting as well: each is asked for it and joins again */
-		while (r->has_pw && r->waiting)
-			lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_PASSWORD_REQUIRED),
-				   "a password was set");
-		lobby_update(r, NULL);
+		mod_password(r, m->password);
 		break;
 	case CP_MOD_ONE_TIME:
 		r->one_time = true;
@@ -1217,15 +1286,7 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		lobby_update(r, NULL);
 		break;
 	case CP_MOD_LOBBY:
-		r->lobby = m->on;
-		cp_store_set_lobby(r->tenant, r->key, r->lobby);
-		broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "lobby", r->lobby));
-		/* switched off: everyone waiting comes in, as far as there is space */
-		while (!r->lobby && r->waiting && admit(r->waiting) == CP_ERR_OK)
-			;
-		while (!r->lobby && r->waiting)
-			lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_ROOM_FULL), "room full");
-		lobby_update(r, NULL);
+		mod_lobby(r, m->on);
 		break;
 	}
 }
@@ -1352,6 +1413,9 @@ static void fail_part(struct cp_part *p, enum cp_err e, const char *why)
 {
 	struct cp_conn *c = p->conn;
 
+	if (e == CP_ERR_DTLS_FAILED)
+		g.metrics.dtls_failed++;
+
 	if (c)
 		send_error(c, e);
 	leave(p, why);
@@ -1378,6 +1442,14 @@ static void media_up(struct cp_part *p)
 	dp_cmd(p, &c);
 	OPENSSL_cleanse(&c, sizeof(c));
 	p->media_up = true;
+	uint64_t ms = g.now_ms - p->dtls_start_ms;
+	unsigned b = 0;
+
+	while (b < 7 && ms > cp_room_dtls_bucket_ms[b])
+		b++;
+	g.metrics.dtls_ok++;
+	g.metrics.dtls_ms_buckets[b]++;
+	g.metrics.dtls_ms_sum += ms;
 	FH_INFO("participant %s: media connected (%s) after %llu ms", p->pseudo,
 		profile == FH_SRTP_AES128_CM_SHA1_80 ? "AES_CM_128_HMAC_SHA1_80"
 						     : "AEAD_AES_128_GCM",
@@ -1434,10 +1506,12 @@ static void on_event(unsigned w, const struct fh_evt *e)
 static void on_lost(void)
 {
 	/* Media state died with the dataplane: everyone must rejoin. */
-	for (struct cp_room *r = g.rooms; r; r = r->next)
+	for (struct cp_room *r = g.rooms; r; r = r->next) {
+		r->closing = true;
 		while (r->waiting)
 			lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_UNAVAILABLE),
 				   "dataplane lost");
+	}
 	while (g.rooms) {
 		struct cp_part *p = g.rooms->parts;
 
@@ -1481,6 +1555,20 @@ void cp_room_tick(uint64_t now_ms)
 		g.last_expiry = now_ms;
 		expire_records();
 	}
+	if (now_ms - g.last_rate_ms >= 1000) {
+		uint64_t dt = now_ms - g.last_rate_ms;
+
+		for (unsigned w = 0; cp_dp_ready() && w < cp_dp_workers(); w++) {
+			const struct fh_counters *k = cp_dp_counters(w);
+			uint64_t rx = k->ctr[FH_CTR_rx_bytes], tx = k->ctr[FH_CTR_tx_bytes];
+
+			g.rx_bps[w] = rx >= g.last_rx[w] ? (rx - g.last_rx[w]) * 8000 / dt : 0;
+			g.tx_bps[w] = tx >= g.last_tx[w] ? (tx - g.last_tx[w]) * 8000 / dt : 0;
+			g.last_rx[w] = rx;
+			g.last_tx[w] = tx;
+		}
+		g.last_rate_ms = now_ms;
+	}
 	if (now_ms - g.last_dtls_tick < 50)
 		return;
 	g.last_dtls_tick = now_ms;
@@ -1499,6 +1587,7 @@ void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants)
 static void room_close(struct cp_room *r, const char *reason)
 {
 	FH_INFO("a room of tenant %s closed: %s", r->tenant, reason);
+	r->closing = true;
 	while (r->waiting)
 		lobby_drop(r->waiting, closed_msg(reason), reason);
 	if (!r->n) {
@@ -1625,4 +1714,186 @@ void cp_room_fini(void)
 	cp_tenants_free(&g.tenants);
 	cp_dp_fini();
 	cp_dtls_global_fini();
+}
+
+/* ---- the admin API ---- */
+
+static struct cp_room *api_room(const char *tenant, const char *room)
+{
+	char key[CP_ROOM_MAX + 1];
+
+	if (!cp_sig_valid_room(room))
+		return NULL;
+	room_key(room, key);
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		if (!strcmp(r->tenant, tenant) && !strcmp(r->key, key))
+			return r;
+	return NULL;
+}
+
+static struct cp_part *api_part(const char *tenant, const char *room, const char *id)
+{
+	struct cp_room *r = api_room(tenant, room);
+
+	return r ? part_by_id(r->parts, id) : NULL;
+}
+
+void cp_room_tenant_load(const char *tenant, unsigned *rooms, unsigned *participants,
+			 unsigned *waiting)
+{
+	*rooms = *participants = *waiting = 0;
+	for (struct cp_room *r = g.rooms; r; r = r->next) {
+		if (strcmp(r->tenant, tenant))
+			continue;
+		(*rooms)++;
+		*participants += r->n;
+		*waiting += r->n_waiting;
+	}
+}
+
+static json_t *tenant_json(const struct cp_tenant *t)
+{
+	json_t *o = cp_tenant_json(t);
+	unsigned rooms, parts, waiting;
+
+	cp_room_tenant_load(t->id, &rooms, &parts, &waiting);
+	json_object_set_new(o, "active_rooms", json_integer(rooms));
+	json_object_set_new(o, "participants", json_integer(parts));
+	return o;
+}
+
+json_t *cp_room_api_tenants(void)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < g.tenants.n; i++)
+		json_array_append_new(a, tenant_json(&g.tenants.t[i]));
+	return a;
+}
+
+json_t *cp_room_api_tenant(const char *tenant)
+{
+	const struct cp_tenant *t = cp_tenant_by_id(&g.tenants, tenant);
+
+	return t ? tenant_json(t) : NULL;
+}
+
+static json_t *room_json(const struct cp_room *r)
+{
+	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:b, s:b, s:b}", "name", r->key, "participants",
+			 r->n, "waiting", r->n_waiting, "worker", r->worker, "port",
+			 cp_dp_worker_port(r->worker), "lobby", r->lobby, "password", r->has_pw,
+			 "one_time", r->one_time);
+}
+
+json_t *cp_room_api_rooms(const char *tenant)
+{
+	json_t *a;
+
+	if (!cp_tenant_by_id(&g.tenants, tenant))
+		return NULL;
+	a = json_array();
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		if (!strcmp(r->tenant, tenant))
+			json_array_append_new(a, room_json(r));
+	return a;
+}
+
+json_t *cp_room_api_room(const char *tenant, const char *room)
+{
+	struct cp_room *r = api_room(tenant, room);
+	json_t *o, *list;
+	char id[17];
+
+	if (!r)
+		return NULL;
+	o = room_json(r);
+	list = json_array();
+	/* people by pseudonym and role only: their names are none of the admin's business */
+	for (struct cp_part *q = r->parts; q; q = q->next) {
+		part_hex_id(q, id);
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", id, "pseudonym",
+						q->pseudo, "role",
+						q->moderator ? "moderator" : "participant", "media",
+						q->media_up, "audio_muted", q->audio_muted));
+	}
+	json_object_set_new(o, "participant_list", list);
+	json_object_set_new(o, "worker_rx_bps", json_integer((json_int_t)g.rx_bps[r->worker]));
+	json_object_set_new(o, "worker_tx_bps", json_integer((json_int_t)g.tx_bps[r->worker]));
+	return o;
+}
+
+int cp_room_api_close(const char *tenant, const char *room)
+{
+	struct cp_room *r = api_room(tenant, room);
+
+	if (!r)
+		return -1;
+	room_close(r, "admin");
+	return 0;
+}
+
+int cp_room_api_mute(const char *tenant, const char *room, const char *id)
+{
+	struct cp_part *q = api_part(tenant, room, id);
+
+	if (!q)
+		return -1;
+	mod_mute(q);
+	return 0;
+}
+
+int cp_room_api_remove(const char *tenant, const char *room, const char *id)
+{
+	struct cp_part *q = api_part(tenant, room, id);
+
+	if (!q)
+		return -1;
+	mod_remove(q, "removed by an admin");
+	return 0;
+}
+
+int cp_room_api_password(const char *tenant, const char *room, const char *password)
+{
+	struct cp_room *r = api_room(tenant, room);
+
+	if (!r)
+		return -1;
+	mod_password(r, password);
+	return 0;
+}
+
+int cp_room_api_lobby(const char *tenant, const char *room, bool on)
+{
+	struct cp_room *r = api_room(tenant, room);
+
+	if (!r)
+		return -1;
+	mod_lobby(r, on);
+	return 0;
+}
+
+void cp_room_set_draining(bool on, unsigned grace_s)
+{
+	if (on == g.draining)
+		return;
+	g.draining = on;
+	FH_INFO("%s", on ? "draining: no new rooms here, running ones go on"
+			 : "drain ended: new rooms open here again");
+	/* everyone hears of it: the client may tell its people the server goes away */
+	for (struct cp_room *r = g.rooms; r; r = r->next)
+		broadcast(r, NULL,
+			  json_pack("{s:s, s:b, s:i}", "type", "server", "draining", on, "grace",
+				    on ? (int)grace_s : 0));
+}
+
+bool cp_room_draining(void)
+{
+	return g.draining;
+}
+
+const struct cp_room_metrics *cp_room_metrics(void)
+{
+	return &g.metrics;
 }

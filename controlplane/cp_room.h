@@ -6,8 +6,11 @@
 #ifndef CP_ROOM_H
 #define CP_ROOM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "fh_addr.h"
 
@@ -38,5 +41,43 @@ char *cp_room_tenant_info(const char *host, const char *path);
 unsigned cp_room_log_days(unsigned max);
 /* For /healthz: dataplane attached, rooms and participants now. */
 void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants);
+
+/* ---- for the admin API (cp_api): rooms by tenant id and lower-cased name ---- */
+
+/* The tenants in force, each as its settings (cp_tenant_json), with rooms and participants
+ * now; one tenant (NULL when unknown). */
+json_t *cp_room_api_tenants(void);
+json_t *cp_room_api_tenant(const char *tenant);
+/* The active rooms of a tenant (NULL: the tenant is unknown); one room with its participants
+ * by pseudonym and role (NULL: no such room). */
+json_t *cp_room_api_rooms(const char *tenant);
+json_t *cp_room_api_room(const char *tenant, const char *room);
+/* What a moderator can do, done by an admin: 0, or -1 when there is no such room or
+ * participant (participants by the id the room's list shows). */
+int cp_room_api_close(const char *tenant, const char *room);
+int cp_room_api_mute(const char *tenant, const char *room, const char *id);
+int cp_room_api_remove(const char *tenant, const char *room, const char *id);
+int cp_room_api_password(const char *tenant, const char *room, const char *password);
+int cp_room_api_lobby(const char *tenant, const char *room, bool on);
+/* Draining: no new rooms open here (joins to running ones go on); clients are told. */
+void cp_room_set_draining(bool on, unsigned grace_s);
+bool cp_room_draining(void);
+
+/* Counters for /metrics. */
+struct cp_room_metrics {
+	uint64_t dtls_ok, dtls_failed;
+	uint64_t dtls_ms_buckets[8]; /* handshakes done within 50, 100, 250, 500, 1000, 2500,
+				      * 5000 ms, and the rest */
+	uint64_t dtls_ms_sum;
+	uint64_t join_failures[64]; /* by error code, cp_room_join_failure_code(i) */
+	uint64_t joins;
+};
+extern const unsigned cp_room_dtls_bucket_ms[7];
+const struct cp_room_metrics *cp_room_metrics(void);
+/* The error code counted in join_failures[i], 0 past the end. */
+int cp_room_join_failure_code(unsigned i);
+/* Rooms and participants (waiting ones apart) of a tenant now. */
+void cp_room_tenant_load(const char *tenant, unsigned *rooms, unsigned *participants,
+			 unsigned *waiting);
 
 #endif

@@ -16,12 +16,13 @@
 
 #include <libwebsockets.h>
 
+#include "cp_api.h"
 #include "cp_room.h"
 #include "cp_sig.h"
 #include "fh_log.h"
 
 #define CP_QUEUE_MAX_BYTES (4 << 20)
-#define CP_BODY_MAX 1024
+#define CP_CHUNK 4096 /* bytes of a response written per writable callback */
 
 struct cp_msg {
 	struct cp_msg *next;
@@ -41,8 +42,17 @@ struct cp_conn {
 	bool closing;
 	struct cp_msg *head, *tail;
 	size_t queued;
-	size_t body_len;
-	unsigned char body[LWS_PRE + CP_BODY_MAX];
+	bool ws; /* a signalling connection (counted), not a plain HTTP request */
+	/* an HTTP response being written: LWS_PRE bytes of headroom, then the body */
+	unsigned char *resp;
+	size_t resp_len, resp_off;
+	/* an admin API request waiting for its body */
+	enum cp_http_method method;
+	char uri[256];
+	char auth[256];
+	char *req;
+	size_t req_len;
+	bool req_too_big;
 };
 
 static struct {
@@ -175,23 +185,133 @@ static bool static_name(const char *uri)
 	return strlen(uri) < 64;
 }
 
-static int reply(struct lws *wsi, struct cp_conn *c, unsigned status, const char *ctype,
-		 const char *body)
+static void http_free(struct cp_conn *c)
+{
+	free(c->resp);
+	c->resp = NULL;
+	c->resp_len = c->resp_off = 0;
+	free(c->req);
+	c->req = NULL;
+	c->req_len = 0;
+}
+
+/* Sends status, headers and body (written in chunks as the socket takes them). */
+static int reply_n(struct lws *wsi, struct cp_conn *c, unsigned status, const char *ctype,
+		   const char *body, size_t len)
 {
 	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
 					   *end = hdr + sizeof(hdr) - 1;
-	size_t len = strlen(body);
 
-	if (len > CP_BODY_MAX)
-		len = CP_BODY_MAX;
-	memcpy(c->body + LWS_PRE, body, len);
-	c->body_len = len;
+	free(c->resp);
+	c->resp = malloc(LWS_PRE + len + 1);
+	if (!c->resp)
+		return -1;
+	memcpy(c->resp + LWS_PRE, body, len);
+	c->resp_len = len;
+	c->resp_off = 0;
 	if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end) ||
+	    (status == 401 &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+					 (const unsigned char *)"Bearer", 6, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
 	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int reply(struct lws *wsi, struct cp_conn *c, unsigned status, const char *ctype,
+		 const char *body)
+{
+	return reply_n(wsi, c, status, ctype, body, strlen(body));
+}
+
+static int write_more(struct lws *wsi, struct cp_conn *c)
+{
+	if (c->resp) {
+		size_t n = c->resp_len - c->resp_off;
+		bool last = n <= CP_CHUNK;
+
+		if (!last)
+			n = CP_CHUNK;
+		/* lws_write needs LWS_PRE writable bytes before what it sends */
+		unsigned char *at = c->resp + c->resp_off;
+
+		if (n && lws_write(wsi, at + LWS_PRE, n,
+				   last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+			return -1;
+		c->resp_off += n;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		http_free(c);
+	}
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int api_request(struct lws *wsi, struct cp_conn *c)
+{
+	struct cp_api_resp r;
+	int rc;
+
+	cp_api_handle(c->method, c->uri, c->auth, c->req, c->req_len, c->req_too_big, &r);
+	free(c->req);
+	c->req = NULL;
+	rc = reply(wsi, c, r.status, r.ctype, r.body ? r.body : "");
+	free(r.body);
+	return rc;
+}
+
+/* The admin API, /metrics and /readyz: GET and DELETE at once, the others after their body. */
+static int api_begin(struct lws *wsi, struct cp_conn *c, const char *uri)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		enum cp_http_method m;
+	} methods[] = {
+		{WSI_TOKEN_GET_URI, CP_HTTP_GET},	{WSI_TOKEN_POST_URI, CP_HTTP_POST},
+		{WSI_TOKEN_PUT_URI, CP_HTTP_PUT},	{WSI_TOKEN_PATCH_URI, CP_HTTP_PATCH},
+		{WSI_TOKEN_DELETE_URI, CP_HTTP_DELETE},
+	};
+	int found = -1;
+
+	http_free(c);
+	c->req_too_big = false;
+	for (int i = 0; i < 5; i++)
+		if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
+			found = i;
+	if (found < 0 || strlen(uri) >= sizeof(c->uri))
+		return reply(wsi, c, found < 0 ? 405 : 414, "application/json",
+			     "{\"error\":{\"status\":405,\"message\":\"method not allowed\"}}");
+	c->method = methods[found].m;
+	snprintf(c->uri, sizeof(c->uri), "%s", uri);
+	if (lws_hdr_copy(wsi, c->auth, sizeof(c->auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		c->auth[0] = '\0';
+	char cl[24] = "";
+
+	/* without a body (GET, DELETE, or no Content-Length or 0) it is answered now */
+	if (c->method == CP_HTTP_GET || c->method == CP_HTTP_DELETE ||
+	    lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 || atol(cl) <= 0)
+		return api_request(wsi, c);
+	return 0; /* LWS_CALLBACK_HTTP_BODY and _COMPLETION follow */
+}
+
+static int api_body(struct cp_conn *c, const void *in, size_t len)
+{
+	if (c->req_too_big || c->req_len + len > CP_API_BODY_MAX) {
+		c->req_too_big = true;
+		return 0;
+	}
+	char *n = realloc(c->req, c->req_len + len + 1);
+
+	if (!n)
+		return -1;
+	c->req = n;
+	memcpy(c->req + c->req_len, in, len);
+	c->req_len += len;
+	c->req[c->req_len] = '\0';
 	return 0;
 }
 
@@ -245,6 +365,11 @@ static int tenant_info(struct lws *wsi, struct cp_conn *c, const char *uri)
 static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 {
 	size_t pl = prefix_len(uri);
+
+	if (!strcmp(uri, "/api/v1/openapi.json"))
+		return serve_file(wsi, "openapi.json");
+	if (cp_api_owns(uri))
+		return api_begin(wsi, c, uri);
 
 	/* a tenant's pages under its path prefix: the same client, its own tenant.json */
 	if (pl) {
@@ -374,13 +499,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		return http_request(wsi, c, (const char *)in);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (c->body_len) {
-			if (lws_write(wsi, c->body + LWS_PRE, c->body_len, LWS_WRITE_HTTP_FINAL) <
-			    0)
-				return -1;
-			c->body_len = 0;
-		}
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return write_more(wsi, c);
+	case LWS_CALLBACK_HTTP_BODY:
+		return api_body(c, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return api_request(wsi, c);
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		http_free(c);
+		return 0;
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -393,12 +520,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (lws_hdr_copy(wsi, c->path, sizeof(c->path), WSI_TOKEN_GET_URI) < 0)
 			c->path[0] = '\0';
 		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+		c->ws = true;
+		cp_api_count_connection(1);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return rx_message(wsi, c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return tx_ready(wsi, c);
 	case LWS_CALLBACK_CLOSED:
+		if (c->ws)
+			cp_api_count_connection(-1);
 		cp_room_closed(c);
 		conn_free(c);
 		return 0;

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "cp_jwt.h"
 
 #define CP_TENANT_MAX 256
@@ -67,5 +69,9 @@ const struct cp_tenant *cp_tenant_by_id(const struct cp_tenants *ts, const char 
 /* An IP address written as the tenant's policy says ("full", truncated to /24 or /48, or
  * "-"), for the few log lines that may carry one. */
 void cp_tenant_ip(const struct cp_tenant *t, const char *ip, char *out, size_t n);
+
+/* A tenant's settings under their configuration keys (token keys only counted), and the
+ * file it came from, for the admin API. */
+json_t *cp_tenant_json(const struct cp_tenant *t);
 
 #endif

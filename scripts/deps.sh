@@ -7,14 +7,14 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev libsqlite3-dev curl
-	ca-certificates)
+	libcurl4-openssl-dev ca-certificates)
 if [ "$what" = bench ]; then
 	# bench/compare-janus.sh: the reference SFU and what reads the reports
 	pkgs+=(janus jq bsdextrautils iproute2)
 fi
 if [ "$what" = test ]; then
 	pkgs+=(clang libclang-rt-14-dev chromium iproute2 iputils-ping clang-format
-		janus jq bsdextrautils)
+		janus jq bsdextrautils coturn)
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()

@@ -271,6 +271,9 @@ async function handle(msg) {
       renderWaiting();
       break;
     }
+    case 'server':
+      if (msg.draining) toast(t('server.draining'));
+      break;
     case 'room':
       if (typeof msg.lobby === 'boolean') { state.lobby = msg.lobby; updateControls(); }
       break;

@@ -1,0 +1,976 @@
+/*
+ * cp_api: the admin REST API, /metrics and /readyz. See cp_api.h and docs/REST.md.
+ */
+#include "cp_api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "cp_dp.h"
+#include "cp_err.h"
+#include "cp_room.h"
+#include "cp_sig.h"
+#include "cp_store.h"
+#include "fh_log.h"
+
+static struct {
+	struct cp_api_conf conf;
+	uint64_t connections;
+	uint64_t connections_total;
+} a;
+
+void cp_api_init(const struct cp_api_conf *c)
+{
+	a.conf = *c;
+}
+
+void cp_api_count_connection(int delta)
+{
+	a.connections += (uint64_t)(int64_t)delta;
+	if (delta > 0)
+		a.connections_total++;
+}
+
+bool cp_api_owns(const char *uri)
+{
+	return !strncmp(uri, "/api/v1/", 8) || !strcmp(uri, "/metrics") || !strcmp(uri, "/readyz");
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int cp_api_parse_token(const char *val, struct cp_api_token *t, char *err, size_t elen)
+{
+	char name[64], scope[40], hex[80];
+
+	memset(t, 0, sizeof(*t));
+	if (sscanf(val, "%63s %39s %79s", name, scope, hex) != 3 || strlen(hex) != 64) {
+		snprintf(err, elen, "NAME SCOPE SHA256-HEX (funkhausctl token-new makes one)");
+		return -1;
+	}
+	for (int i = 0; i < 32; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			snprintf(err, elen, "the hash is 64 lower-case hex digits");
+			return -1;
+		}
+		t->hash[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (strcmp(scope, "*") != 0) {
+		for (const char *p = scope; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-') ||
+			    strlen(scope) > 32) {
+				snprintf(err, elen, "scope is * or a tenant id");
+				return -1;
+			}
+	}
+	for (const char *p = name; *p; p++)
+		if (*p < 0x21 || *p > 0x7e) {
+			snprintf(err, elen, "the name is printable ASCII");
+			return -1;
+		}
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->scope, sizeof(t->scope), "%s", scope);
+	return 0;
+}
+
+/* ---- responses ---- */
+
+static void respond_json(struct cp_api_resp *out, unsigned status, json_t *o)
+{
+	out->status = status;
+	out->ctype = "application/json";
+	out->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!out->body)
+		out->body = strdup("{}");
+}
+
+static void respond_error(struct cp_api_resp *out, unsigned status, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	respond_json(out, status,
+		     json_pack("{s:{s:i, s:s}}", "error", "status", (int)status, "message", msg));
+}
+
+static void respond_ok(struct cp_api_resp *out)
+{
+	respond_json(out, 200, json_pack("{s:b}", "ok", true));
+}
+
+/* ---- auth ---- */
+
+static const struct cp_api_token *authenticate(const char *auth)
+{
+	uint8_t h[32];
+	unsigned hl = 0;
+	const struct cp_api_token *found = NULL;
+
+	if (!auth || strncmp(auth, "Bearer ", 7) || !auth[7])
+		return NULL;
+	if (!EVP_Digest(auth + 7, strlen(auth + 7), h, &hl, EVP_sha256(), NULL))
+		return NULL;
+	/* every configured token is compared, in constant time each */
+	for (unsigned i = 0; i < a.conf.n_tokens; i++)
+		if (!CRYPTO_memcmp(h, a.conf.tokens[i].hash, 32))
+			found = &a.conf.tokens[i];
+	return found;
+}
+
+static bool global(const struct cp_api_token *t)
+{
+	return !strcmp(t->scope, "*");
+}
+
+static bool may(const struct cp_api_token *t, const char *tenant)
+{
+	return global(t) || !strcmp(t->scope, tenant);
+}
+
+static void audit(const struct cp_api_token *t, const char *what, unsigned status)
+{
+	char err[256], line[512];
+
+	if (!a.conf.audit_dir[0])
+		return;
+	snprintf(line, sizeof(line), "api %s -> %u", what, status);
+	if (fh_log_audit(a.conf.audit_dir, t->name, line, cp_clock_s(), err, sizeof(err)) < 0)
+		FH_ERR("audit log not written: %s", err);
+}
+
+/* ---- tenant files ---- */
+
+static const char *const file_keys[] = {"token_hs256_secret_file", "token_rs256_key",
+					"token_es256_key"};
+/* What a tenant admin may not change: where the tenant answers, and files on this server. */
+static const char *const global_keys[] = {"id",
+					  "name",
+					  "hosts",
+					  "path_prefix",
+					  "token_hs256_secret_file",
+					  "token_rs256_key",
+					  "token_es256_key",
+					  "max_rooms"};
+
+static bool in_list(const char *k, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(k, list[i]))
+			return true;
+	return false;
+}
+
+static void tenant_path(char *out, size_t n, const char *id)
+{
+	snprintf(out, n, "%s/%s.conf", a.conf.tenants_dir, id);
+}
+
+/* A tenant file's keys (its [tenant] section) as a JSON object; repeated keys as arrays. */
+static json_t *file_read(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	json_t *o;
+	char line[1024];
+
+	if (!f)
+		return NULL;
+	o = json_object();
+	while (fgets(line, sizeof(line), f)) {
+		char *k = line, *eq = strchr(line, '='), *v, *e;
+
+		while (*k == ' ' || *k == '\t')
+			k++;
+		if (!eq || *k == '#' || *k == '[')
+			continue;
+		*eq = '\0';
+		for (e = eq; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			e[-1] = '\0';
+		v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		v[strcspn(v, "\r\n")] = '\0';
+		json_t *old = json_object_get(o, k);
+
+		if (old && in_list(k, file_keys, 3)) {
+			if (!json_is_array(old)) {
+				json_t *arr = json_array();
+
+				json_array_append(arr, old);
+				json_object_set_new(o, k, arr);
+				old = arr;
+			}
+			json_array_append_new(old, json_string(v));
+		} else {
+			json_object_set_new(o, k, json_string(v));
+		}
+	}
+	fclose(f);
+	return o;
+}
+
+static bool clean(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '#')
+			return false;
+	return true;
+}
+
+/* One value as configuration text; -1 when it cannot be one. */
+static int value_text(json_t *v, char *out, size_t n)
+{
+	if (json_is_string(v)) {
+		if (!clean(json_string_value(v)) || strlen(json_string_value(v)) >= n)
+			return -1;
+		snprintf(out, n, "%s", json_string_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(out, n, "%s", json_is_true(v) ? "on" : "off");
+	} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		snprintf(out, n, "%lld", (long long)json_integer_value(v));
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* The settings as a tenant file; NULL with the reason in err. */
+static char *file_text(json_t *o, char *err, size_t elen)
+{
+	size_t cap = 8192, len = 0;
+	char *text = malloc(cap), val[1024];
+	const char *k;
+	json_t *v;
+
+	if (!text)
+		return NULL;
+	len = (size_t)snprintf(text, cap, "# written by the admin API\n[tenant]\n");
+	json_object_foreach(o, k, v)
+	{
+		size_t i;
+		json_t *item;
+
+		if (!strcmp(k, "id") || !strcmp(k, "name"))
+			continue; /* the file's name is the id */
+		if (!clean(k) || strlen(k) > 64 || strchr(k, '=') || strchr(k, ' ')) {
+			snprintf(err, elen, "bad key");
+			goto bad;
+		}
+		if (json_is_array(v) && !strcmp(k, "hosts")) {
+			size_t l = 0;
+
+			val[0] = '\0';
+			json_array_foreach(v, i, item)
+			{
+				char h[200];
+
+				if (value_text(item, h, sizeof(h)) < 0 ||
+				    l + strlen(h) + 2 >= sizeof(val)) {
+					snprintf(err, elen, "hosts: a list of host names");
+					goto bad;
+				}
+				l += (size_t)snprintf(val + l, sizeof(val) - l, "%s%s",
+						      i ? "," : "", h);
+			}
+			len += (size_t)snprintf(text + len, cap - len, "%s = %s\n", k, val);
+		} else if (json_is_array(v) && in_list(k, file_keys, 3)) {
+			json_array_foreach(v, i, item)
+			{
+				if (value_text(item, val, sizeof(val)) < 0) {
+					snprintf(err, elen, "%s: a list of file names", k);
+					goto bad;
+				}
+				len += (size_t)snprintf(text + len, cap - len, "%s = %s\n", k, val);
+			}
+		} else if (value_text(v, val, sizeof(val)) == 0) {
+			len += (size_t)snprintf(text + len, cap - len, "%s = %s\n", k, val);
+		} else {
+			snprintf(err, elen,
+				 "%s: a string, number or boolean without control characters", k);
+			goto bad;
+		}
+		if (len >= cap - 1200) {
+			snprintf(err, elen, "too many settings");
+			goto bad;
+		}
+	}
+	return text;
+bad:
+	free(text);
+	return NULL;
+}
+
+/* Writes text (NULL: removes the file) the way a crash cannot leave half of. */
+static int file_put(const char *path, const char *text)
+{
+	char tmp[600];
+	int fd;
+
+	if (!text)
+		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	size_t n = strlen(text);
+
+	if (write(fd, text, n) != (ssize_t)n || fsync(fd) < 0) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	return rename(tmp, path);
+}
+
+static char *file_slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = n >= 0 && n < (1 << 20) ? calloc(1, (size_t)n + 1) : NULL;
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Puts new settings in force: writes the tenant's file, reloads, and puts the old file back
+ * when the set does not load. 0, or an HTTP status with out filled. */
+static unsigned apply(const char *id, json_t *settings, struct cp_api_resp *out)
+{
+	char path[600], err[1024];
+	char *old, *text = NULL;
+
+	tenant_path(path, sizeof(path), id);
+	if (settings && !(text = file_text(settings, err, sizeof(err)))) {
+		respond_error(out, 400, "%s", err);
+		return 400;
+	}
+	old = file_slurp(path);
+	if (file_put(path, text) < 0) {
+		respond_error(out, 500, "cannot write the tenant file: %s", strerror(errno));
+		free(text);
+		free(old);
+		return 500;
+	}
+	free(text);
+	if (a.conf.reload(err, sizeof(err)) < 0) {
+		char err2[256];
+
+		file_put(path, old);
+		if (a.conf.reload(err2, sizeof(err2)) < 0)
+			FH_ERR("tenants: the previous set does not load either: %s", err2);
+		free(old);
+		respond_error(out, 400, "%s", err);
+		return 400;
+	}
+	free(old);
+	return 0;
+}
+
+static bool tenant_requires_pw(const char *id)
+{
+	json_t *t = cp_room_api_tenant(id);
+	bool req = json_is_true(json_object_get(t, "password_required"));
+
+	json_decref(t);
+	return req;
+}
+
+static bool tenant_in_main(json_t *t)
+{
+	const char *src = json_string_value(json_object_get(t, "source"));
+	char dir[520];
+
+	snprintf(dir, sizeof(dir), "%s/", a.conf.tenants_dir);
+	return !a.conf.tenants_dir[0] || !src || strncmp(src, dir, strlen(dir)) != 0;
+}
+
+/* PUT (replace) or PATCH (merge into the file's settings) a tenant. */
+static void tenant_change(const struct cp_api_token *tok, const char *id, json_t *body, bool merge,
+			  struct cp_api_resp *out)
+{
+	json_t *cur = cp_room_api_tenant(id), *settings;
+	char path[600];
+	const char *k;
+	json_t *v;
+
+	if (!cur) {
+		respond_error(out, 404, "no such tenant");
+		return;
+	}
+	if (tenant_in_main(cur)) {
+		json_decref(cur);
+		respond_error(out, 409, "this tenant is defined in the main configuration");
+		return;
+	}
+	json_decref(cur);
+	tenant_path(path, sizeof(path), id);
+	settings = merge ? file_read(path) : json_object();
+	if (!settings)
+		settings = json_object();
+	json_object_foreach(body, k, v)
+	{
+		if (!global(tok) &&
+		    in_list(k, global_keys, sizeof(global_keys) / sizeof(*global_keys))) {
+			json_decref(settings);
+			respond_error(out, 403, "%s: only a node admin changes it", k);
+			return;
+		}
+		json_object_set(settings, k, v);
+	}
+	if (!global(tok)) /* a tenant admin's PUT keeps what only node admins set */ {
+		json_t *file = file_read(path);
+
+		for (size_t i = 0; file && i < sizeof(global_keys) / sizeof(*global_keys); i++)
+			if (json_object_get(file, global_keys[i]))
+				json_object_set(settings, global_keys[i],
+						json_object_get(file, global_keys[i]));
+		json_decref(file);
+	}
+	if (apply(id, settings, out) == 0)
+		respond_json(out, 200, cp_room_api_tenant(id));
+	json_decref(settings);
+}
+
+static void tenant_create(json_t *body, struct cp_api_resp *out)
+{
+	const char *id = json_string_value(json_object_get(body, "id"));
+	char path[600];
+	struct stat st;
+	json_t *t;
+
+	if (!a.conf.tenants_dir[0]) {
+		respond_error(out, 409, "no [controlplane] tenants_dir to write tenants to");
+		return;
+	}
+	if (!id || !*id || strlen(id) > 32 ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(id)) {
+		respond_error(out, 400, "id: 1-32 of a-z, 0-9 and -");
+		return;
+	}
+	tenant_path(path, sizeof(path), id);
+	if ((t = cp_room_api_tenant(id)) || stat(path, &st) == 0) {
+		json_decref(t);
+		respond_error(out, 409, "tenant %s exists", id);
+		return;
+	}
+	if (apply(id, body, out) == 0)
+		respond_json(out, 201, cp_room_api_tenant(id));
+}
+
+/* ---- /metrics ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap * 2 : 16384) + (size_t)n;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return;
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
+{
+	put(b, "# HELP funkhaus_%s %s\n# TYPE funkhaus_%s %s\n", name, help, name, type);
+}
+
+static char *metrics_text(void)
+{
+	struct buf b = {0};
+	unsigned nw = cp_dp_ready() ? cp_dp_workers() : 0;
+	const struct cp_room_metrics *m = cp_room_metrics();
+
+	metric_head(&b, "dataplane_attached", "gauge",
+		    "1 when funkhaus-cp is attached to funkhaus-dp");
+	put(&b, "funkhaus_dataplane_attached %d\n", cp_dp_ready() ? 1 : 0);
+	metric_head(&b, "draining", "gauge", "1 while this node opens no new rooms");
+	put(&b, "funkhaus_draining %d\n", cp_room_draining() ? 1 : 0);
+	static const struct {
+		const char *name;
+		enum fh_ctr c;
+		const char *help;
+	} ctrs[] = {
+		{"worker_rx_packets_total", FH_CTR_rx_packets, "UDP datagrams received"},
+		{"worker_tx_packets_total", FH_CTR_tx_packets, "UDP datagrams sent"},
+		{"worker_rx_bytes_total", FH_CTR_rx_bytes, "UDP payload bytes received"},
+		{"worker_tx_bytes_total", FH_CTR_tx_bytes, "UDP payload bytes sent"},
+		{"worker_stun_answered_total", FH_CTR_stun_answered,
+		 "STUN Binding requests answered"},
+		{"worker_rtp_forwarded_total", FH_CTR_rtp_forwarded,
+		 "RTP packets sent to receivers"},
+	};
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++) {
+		metric_head(&b, ctrs[i].name, "counter", ctrs[i].help);
+		for (unsigned w = 0; w < nw; w++)
+			put(&b, "funkhaus_%s{worker=\"%u\"} %llu\n", ctrs[i].name, w,
+			    (unsigned long long)cp_dp_counters(w)->ctr[ctrs[i].c]);
+	}
+	metric_head(&b, "worker_drops_total", "counter", "datagrams dropped, by reason");
+	for (unsigned w = 0; w < nw; w++)
+		for (unsigned d = 0; d < FH_DROP_MAX; d++)
+			put(&b, "funkhaus_worker_drops_total{worker=\"%u\",reason=\"%s\"} %llu\n",
+			    w, fh_drop_names[d], (unsigned long long)cp_dp_counters(w)->drop[d]);
+	metric_head(&b, "worker_srtp_failures_total", "counter",
+		    "SRTP/SRTCP that failed authentication or replay checks, or could not be "
+		    "encrypted");
+	for (unsigned w = 0; w < nw; w++) {
+		const struct fh_counters *k = cp_dp_counters(w);
+
+		put(&b, "funkhaus_worker_srtp_failures_total{worker=\"%u\"} %llu\n", w,
+		    (unsigned long long)(k->drop[FH_DROP_srtp_auth_fail] +
+					 k->drop[FH_DROP_srtp_replay] +
+					 k->drop[FH_DROP_srtcp_auth_fail] +
+					 k->drop[FH_DROP_srtp_protect_fail]));
+	}
+	metric_head(&b, "worker_busy_ratio", "gauge",
+		    "share of the worker core's cycles spent on packets since it started");
+	for (unsigned w = 0; w < nw; w++) {
+		const struct fh_counters *k = cp_dp_counters(w);
+
+		put(&b, "funkhaus_worker_busy_ratio{worker=\"%u\"} %.4f\n", w,
+		    k->total_cycles ? (double)k->busy_cycles / (double)k->total_cycles : 0.0);
+	}
+	metric_head(&b, "worker_participants", "gauge", "participants the worker serves");
+	for (unsigned w = 0; w < nw; w++)
+		put(&b, "funkhaus_worker_participants{worker=\"%u\"} %u\n", w,
+		    cp_dp_counters(w)->participants);
+
+	json_t *ts = cp_room_api_tenants();
+	size_t i;
+	json_t *t;
+
+	metric_head(&b, "tenant_rooms", "gauge", "active rooms per tenant");
+	json_array_foreach(ts, i, t)
+		put(&b, "funkhaus_tenant_rooms{tenant=\"%s\"} %lld\n",
+		    json_string_value(json_object_get(t, "id")),
+		    (long long)json_integer_value(json_object_get(t, "active_rooms")));
+	metric_head(&b, "tenant_participants", "gauge", "participants per tenant");
+	json_array_foreach(ts, i, t)
+		put(&b, "funkhaus_tenant_participants{tenant=\"%s\"} %lld\n",
+		    json_string_value(json_object_get(t, "id")),
+		    (long long)json_integer_value(json_object_get(t, "participants")));
+	json_decref(ts);
+
+	metric_head(&b, "dtls_handshakes_total", "counter", "DTLS handshakes by result");
+	put(&b, "funkhaus_dtls_handshakes_total{result=\"ok\"} %llu\n",
+	    (unsigned long long)m->dtls_ok);
+	put(&b, "funkhaus_dtls_handshakes_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)m->dtls_failed);
+	metric_head(&b, "dtls_handshake_seconds", "histogram",
+		    "time from the first offer to a finished DTLS handshake");
+	uint64_t cum = 0;
+
+	for (unsigned k = 0; k < 8; k++) {
+		cum += m->dtls_ms_buckets[k];
+		if (k < 7)
+			put(&b, "funkhaus_dtls_handshake_seconds_bucket{le=\"%g\"} %llu\n",
+			    cp_room_dtls_bucket_ms[k] / 1000.0, (unsigned long long)cum);
+		else
+			put(&b, "funkhaus_dtls_handshake_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    (unsigned long long)cum);
+	}
+	put(&b, "funkhaus_dtls_handshake_seconds_sum %.3f\n", m->dtls_ms_sum / 1000.0);
+	put(&b, "funkhaus_dtls_handshake_seconds_count %llu\n", (unsigned long long)cum);
+	metric_head(&b, "signalling_connections", "gauge", "open signalling WebSockets");
+	put(&b, "funkhaus_signalling_connections %llu\n", (unsigned long long)a.connections);
+	metric_head(&b, "signalling_connections_total", "counter", "signalling WebSockets opened");
+	put(&b, "funkhaus_signalling_connections_total %llu\n",
+	    (unsigned long long)a.connections_total);
+	metric_head(&b, "joins_total", "counter", "joins accepted (into a room or its lobby)");
+	put(&b, "funkhaus_joins_total %llu\n", (unsigned long long)m->joins);
+	metric_head(&b, "join_failures_total", "counter",
+		    "joins refused, by error code (docs/PROTOCOL.md)");
+	for (unsigned k = 0; cp_room_join_failure_code(k); k++)
+		put(&b, "funkhaus_join_failures_total{code=\"%d\"} %llu\n",
+		    cp_room_join_failure_code(k), (unsigned long long)m->join_failures[k]);
+	return b.p ? b.p : strdup("");
+}
+
+/* ---- /node ---- */
+
+static json_t *node_json(void)
+{
+	json_t *ws = json_array();
+	unsigned nw = cp_dp_ready() ? cp_dp_workers() : 0;
+
+	for (unsigned w = 0; w < nw; w++) {
+		const struct fh_counters *k = cp_dp_counters(w);
+		uint64_t drops = 0;
+
+		for (unsigned d = 0; d < FH_DROP_MAX; d++)
+			drops += k->drop[d];
+		json_array_append_new(
+			ws,
+			json_pack("{s:i, s:i, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:I, s:s}",
+				  "worker", w, "port", cp_dp_worker_port(w), "lcore",
+				  cp_dp_worker_lcore(w), "participants", k->participants, "busy",
+				  k->total_cycles ? (double)k->busy_cycles / (double)k->total_cycles
+						  : 0.0,
+				  "rx_packets", (json_int_t)k->ctr[FH_CTR_rx_packets], "tx_packets",
+				  (json_int_t)k->ctr[FH_CTR_tx_packets], "rx_bytes",
+				  (json_int_t)k->ctr[FH_CTR_rx_bytes], "tx_bytes",
+				  (json_int_t)k->ctr[FH_CTR_tx_bytes], "drops", (json_int_t)drops,
+				  "srtp_engine", k->srtp_engine));
+	}
+	int ready;
+	unsigned rooms, parts;
+
+	cp_room_stats(&ready, &rooms, &parts);
+	return json_pack("{s:s, s:b, s:b, s:i, s:i, s:o}", "instance", a.conf.instance, "dataplane",
+			 ready, "draining", cp_room_draining(), "rooms", rooms, "participants",
+			 parts, "workers", ws);
+}
+
+/* ---- routing ---- */
+
+#define MAX_SEG 8
+
+/* Splits "/api/v1/a/b/c" into segments after /api/v1; -1 when a segment is empty or odd. */
+static int split(const char *uri, char seg[MAX_SEG][72])
+{
+	const char *p = uri + 8;
+	int n = 0;
+
+	while (*p) {
+		size_t l = strcspn(p, "/");
+
+		if (n == MAX_SEG || l == 0 || l >= 72)
+			return -1;
+		memcpy(seg[n], p, l);
+		seg[n][l] = '\0';
+		n++;
+		p += l;
+		if (*p == '/')
+			p++;
+		if (*p == '\0' && p[-1] == '/')
+			return -1;
+	}
+	return n;
+}
+
+static const char *const method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+static json_t *parse_body(const char *body, size_t len, struct cp_api_resp *out)
+{
+	json_error_t je;
+	json_t *o = body && len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &je) : NULL;
+
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		respond_error(out, 400, "the body must be a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+static bool valid_id(const char *s)
+{
+	return strlen(s) == 16 && strspn(s, "0123456789abcdef") == 16;
+}
+
+/* The API proper, after authentication; route is filled for the audit log. */
+static void route(const struct cp_api_token *tok, enum cp_http_method m, const char *uri,
+		  const char *body, size_t len, struct cp_api_resp *out, char *rt, size_t rtl)
+{
+	char seg[MAX_SEG][72];
+	int n = split(uri, seg);
+	json_t *o = NULL;
+
+	snprintf(rt, rtl, "%s /api/v1/?", method_names[m]);
+	if (n < 1) {
+		respond_error(out, 404, "no such resource");
+		return;
+	}
+	/* node */
+	if (!strcmp(seg[0], "node")) {
+		snprintf(rt, rtl, "%s /api/v1/node%s%s", method_names[m], n > 1 ? "/" : "",
+			 n > 1 ? seg[1] : "");
+		if (!global(tok)) {
+			respond_error(out, 403, "only a node admin sees or drains the node");
+		} else if (n == 1 && m == CP_HTTP_GET) {
+			respond_json(out, 200, node_json());
+		} else if (n == 2 && (!strcmp(seg[1], "drain") || !strcmp(seg[1], "undrain"))) {
+			if (m != CP_HTTP_POST) {
+				respond_error(out, 405, "POST only");
+				return;
+			}
+			cp_room_set_draining(!strcmp(seg[1], "drain"), a.conf.drain_grace_s);
+			respond_json(out, 200, node_json());
+		} else {
+			respond_error(out, n <= 2 ? 405 : 404, "no such resource or method");
+		}
+		return;
+	}
+	if (strcmp(seg[0], "tenants")) {
+		respond_error(out, 404, "no such resource");
+		return;
+	}
+	if (n == 1) {
+		snprintf(rt, rtl, "%s /api/v1/tenants", method_names[m]);
+		if (m == CP_HTTP_GET) {
+			json_t *all = cp_room_api_tenants(), *mine = json_array(), *t;
+			size_t i;
+
+			json_array_foreach(
+				all, i,
+				t) if (may(tok, json_string_value(json_object_get(t, "id"))))
+				json_array_append(mine, t);
+			json_decref(all);
+			respond_json(out, 200, mine);
+		} else if (m == CP_HTTP_POST) {
+			if (!global(tok))
+				respond_error(out, 403, "only a node admin creates tenants");
+			else if ((o = parse_body(body, len, out)))
+				tenant_create(o, out);
+		} else {
+			respond_error(out, 405, "GET or POST");
+		}
+		json_decref(o);
+		return;
+	}
+	const char *tid = seg[1];
+
+	snprintf(rt, rtl, "%s /api/v1/tenants/%s%s%s", method_names[m], tid, n > 2 ? "/" : "",
+		 n > 2 ? seg[2] : "");
+	if (!may(tok, tid)) {
+		respond_error(out, 403, "this token is for another tenant");
+		return;
+	}
+	json_t *t = cp_room_api_tenant(tid);
+
+	if (!t && !(n == 2 && m == CP_HTTP_DELETE)) {
+		respond_error(out, 404, "no such tenant");
+		return;
+	}
+	json_decref(t);
+	if (n == 2) {
+		if (m == CP_HTTP_GET) {
+			respond_json(out, 200, cp_room_api_tenant(tid));
+		} else if (m == CP_HTTP_PUT || m == CP_HTTP_PATCH) {
+			if ((o = parse_body(body, len, out)))
+				tenant_change(tok, tid, o, m == CP_HTTP_PATCH, out);
+		} else if (m == CP_HTTP_DELETE) {
+			if (!global(tok)) {
+				respond_error(out, 403, "only a node admin deletes tenants");
+			} else if (!t) {
+				respond_error(out, 404, "no such tenant");
+			} else {
+				json_t *cur = cp_room_api_tenant(tid);
+				bool main_conf = tenant_in_main(cur);
+
+				json_decref(cur);
+				if (main_conf)
+					respond_error(out, 409,
+						      "this tenant is defined in the main "
+						      "configuration");
+				else if (apply(tid, NULL, out) == 0)
+					respond_ok(out);
+			}
+		} else {
+			respond_error(out, 405, "GET, PUT, PATCH or DELETE");
+		}
+		json_decref(o);
+		return;
+	}
+	if (!strcmp(seg[2], "public-access") && n == 3) {
+		if (m != CP_HTTP_PUT) {
+			respond_error(out, 405, "PUT only");
+		} else if ((o = parse_body(body, len, out))) {
+			json_t *on = json_object_get(o, "on");
+
+			if (!json_is_boolean(on)) {
+				respond_error(out, 400, "on: true or false");
+			} else {
+				json_t *ch = json_pack("{s:O}", "public_access", on);
+
+				tenant_change(tok, tid, ch, true, out);
+				json_decref(ch);
+			}
+		}
+		json_decref(o);
+		return;
+	}
+	if (strcmp(seg[2], "rooms")) {
+		respond_error(out, 404, "no such resource");
+		return;
+	}
+	if (n == 3) {
+		if (m == CP_HTTP_GET)
+			respond_json(out, 200, cp_room_api_rooms(tid));
+		else
+			respond_error(out, 405, "GET only");
+		return;
+	}
+	const char *room = seg[3];
+	const char *sub = n > 4 ? seg[4] : "";
+
+	/* the room's name stays out of the audit log */
+	snprintf(rt, rtl, "%s /api/v1/tenants/%s/rooms/{room}%s%s%s", method_names[m], tid,
+		 n > 4 ? "/" : "", sub, n > 5 ? "/{id}" : "");
+	if (!cp_sig_valid_room(room) || !(t = cp_room_api_room(tid, room))) {
+		respond_error(out, 404, "no such room");
+		return;
+	}
+	json_decref(t);
+	if (n == 4) {
+		if (m == CP_HTTP_GET)
+			respond_json(out, 200, cp_room_api_room(tid, room));
+		else if (m == CP_HTTP_DELETE && cp_room_api_close(tid, room) == 0)
+			respond_ok(out);
+		else
+			respond_error(out, 405, "GET or DELETE");
+		return;
+	}
+	if (n == 5 && (!strcmp(sub, "password") || !strcmp(sub, "lobby"))) {
+		if (m != CP_HTTP_PUT) {
+			respond_error(out, 405, "PUT only");
+			return;
+		}
+		if (!(o = parse_body(body, len, out)))
+			return;
+		json_t *pw = json_object_get(o, "password"), *on = json_object_get(o, "on");
+
+		if (!strcmp(sub, "password")) {
+			if (!json_is_string(pw) || json_string_length(pw) > CP_PASSWORD_MAX ||
+			    strlen(json_string_value(pw)) != json_string_length(pw))
+				respond_error(out, 400,
+					      "password: a string of up to %d bytes (\"\" "
+					      "clears it)",
+					      CP_PASSWORD_MAX);
+			else if (!json_string_length(pw) && tenant_requires_pw(tid))
+				respond_error(out, 409,
+					      "every room of this tenant needs a password");
+			else if (cp_room_api_password(tid, room, json_string_value(pw)) == 0)
+				respond_ok(out);
+			else
+				respond_error(out, 404, "no such room");
+		} else {
+			if (!json_is_boolean(on))
+				respond_error(out, 400, "on: true or false");
+			else if (cp_room_api_lobby(tid, room, json_is_true(on)) == 0)
+				respond_ok(out);
+			else
+				respond_error(out, 404, "no such room");
+		}
+		json_decref(o);
+		return;
+	}
+	if (!strcmp(sub, "participants") && (n == 6 || n == 7)) {
+		const char *pid = seg[5];
+		int rc;
+
+		if (!valid_id(pid)) {
+			respond_error(out, 404, "no such participant");
+			return;
+		}
+		if (n == 6 && m == CP_HTTP_DELETE)
+			rc = cp_room_api_remove(tid, room, pid);
+		else if (n == 7 && !strcmp(seg[6], "mute") && m == CP_HTTP_POST)
+			rc = cp_room_api_mute(tid, room, pid);
+		else {
+			respond_error(out, n == 7 && strcmp(seg[6], "mute") ? 404 : 405,
+				      "DELETE a participant, or POST its /mute");
+			return;
+		}
+		if (n == 7)
+			snprintf(rt + strlen(rt), rtl - strlen(rt), "/mute");
+		if (rc == 0)
+			respond_ok(out);
+		else
+			respond_error(out, 404, "no such participant");
+		return;
+	}
+	respond_error(out, 404, "no such resource");
+}
+
+void cp_api_handle(enum cp_http_method m, const char *uri, const char *auth, const char *body,
+		   size_t len, bool too_big, struct cp_api_resp *out)
+{
+	const struct cp_api_token *tok;
+	char rt[256];
+
+	memset(out, 0, sizeof(*out));
+	if (!strcmp(uri, "/readyz")) {
+		bool ready = cp_dp_ready() && !cp_room_draining();
+
+		respond_json(out, ready ? 200 : 503,
+			     json_pack("{s:b, s:b, s:b}", "ready", ready, "dataplane",
+				       cp_dp_ready(), "draining", cp_room_draining()));
+		return;
+	}
+	tok = authenticate(auth);
+	if (!strcmp(uri, "/metrics")) {
+		if (m != CP_HTTP_GET) {
+			respond_error(out, 405, "GET only");
+		} else if (a.conf.metrics_public || (tok && global(tok))) {
+			out->status = 200;
+			out->ctype = "text/plain; version=0.0.4; charset=utf-8";
+			out->body = metrics_text();
+		} else {
+			respond_error(out, tok ? 403 : 401, "a node admin's token is needed");
+		}
+		return;
+	}
+	if (!tok) {
+		/* no token, a wrong one, or none configured at all: nothing */
+		respond_error(out, 401, "a valid bearer token is needed");
+		return;
+	}
+	if (too_big) {
+		respond_error(out, 413, "the body is larger than %d bytes", CP_API_BODY_MAX);
+	} else {
+		route(tok, m, uri, body, len, out, rt, sizeof(rt));
+		audit(tok, rt, out->status);
+		return;
+	}
+	snprintf(rt, sizeof(rt), "%s (body too large)", method_names[m]);
+	audit(tok, rt, out->status);
+}

@@ -1,0 +1,564 @@
+/*
+ * The admin REST API, /metrics, /readyz and draining, end to end: both daemons, two admin
+ * tokens (the node's and a tenant's), libcurl as the admin's client. Every endpoint's success
+ * path and its errors (no token, wrong token, wrong scope, unknown tenant/room/participant,
+ * malformed JSON, oversized body, wrong method), each status checked against what
+ * openapi.json promises for that route; metrics parse as Prometheus text and move with
+ * traffic; draining keeps a running call while a new room is refused; SIGHUP picks up a new
+ * tenant file and a new token; SIGTERM drains and stops. The audit log names who did what and
+ * never a room's name.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "calls.h"
+
+int failures;
+struct harness h;
+
+static char dir[128];
+static const char ops_token[] = "ops-Zq3TNWJb1gNwQ0Vb6ex1f4UeKZNpzp0wYQlO";
+static const char rat_token[] = "rathaus-Vt8m0bS2hKq9wJZcL4xYd7PaRgEoU1nF";
+static const char late_token[] = "late-xP4kR8sW2vN6bQ9mZ3tY7cH1jL5gD0fA";
+static json_t *openapi;
+
+static void put(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void sha256_hex(const char *s, char out[65])
+{
+	uint8_t h[32];
+	unsigned n = 0;
+
+	EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t collect(char *d, size_t sz, size_t nm, void *u)
+{
+	struct body *b = u;
+	char *p = realloc(b->p, b->n + sz * nm + 1);
+
+	if (!p)
+		return 0;
+	b->p = p;
+	memcpy(b->p + b->n, d, sz * nm);
+	b->n += sz * nm;
+	b->p[b->n] = '\0';
+	return sz * nm;
+}
+
+/* The route template openapi.json documents a path under, for checking its statuses. */
+static const char *template_of(const char *path, char *out, size_t n)
+{
+	char seg[12][80];
+	int k = 0;
+	const char *p = path;
+
+	while (*p && k < 12) {
+		size_t l = strcspn(p + 1, "/?");
+
+		snprintf(seg[k++], sizeof(seg[0]), "%.*s", (int)l, p + 1);
+		p += l + 1;
+		if (*p == '?')
+			break;
+	}
+	/* api v1 tenants {tenant} rooms {room} participants {id} mute */
+	out[0] = '\0';
+	for (int i = 0; i < k; i++) {
+		const char *s = seg[i];
+
+		if (i == 3 && !strcmp(seg[2], "tenants"))
+			s = "{tenant}";
+		else if (i == 5 && !strcmp(seg[4], "rooms"))
+			s = "{room}";
+		else if (i == 7 && !strcmp(seg[6], "participants"))
+			s = "{id}";
+		size_t l = strlen(out);
+
+		snprintf(out + l, n - l, "/%s", s);
+	}
+	return out;
+}
+
+/* One request; the status, with the body in *resp when asked for (free it). */
+static long api(const char *method, const char *path, const char *token, const char *body,
+		char **resp)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	struct body b = {0};
+	char url[512], auth[200];
+	long status = -1;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", h.port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* the harness' self-signed cert */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hd = curl_slist_append(hd, auth);
+	}
+	if (body) {
+		hd = curl_slist_append(hd, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	/* every answer of the API is one its document promises for the route */
+	if (openapi && !strncmp(path, "/api/v1/", 8) && status > 0) {
+		char tmpl[300], code[8], m[8];
+		json_t *op;
+
+		template_of(path, tmpl, sizeof(tmpl));
+		snprintf(code, sizeof(code), "%ld", status);
+		for (int i = 0; method[i] && i < 7; i++)
+			m[i] = (char)(method[i] | 0x20), m[i + 1] = '\0';
+		json_t *pi = json_object_get(json_object_get(openapi, "paths"), tmpl + 7);
+
+		op = json_object_get(pi, m);
+		if (!pi) /* a path the API does not have */
+			EXPECT(status == 404, "%s %s (not in openapi.json) answers 404, not %ld",
+			       method, tmpl + 7, status);
+		else if (status == 405) /* a method the path does not have */
+			EXPECT(!op, "405 for %s %s, which openapi.json documents", method,
+			       tmpl + 7);
+		else
+			EXPECT(op && json_object_get(json_object_get(op, "responses"), code),
+			       "openapi.json documents %s %s answering %s", method, tmpl + 7, code);
+	}
+	if (resp)
+		*resp = b.p ? b.p : strdup("");
+	else
+		free(b.p);
+	return status;
+}
+
+static json_t *api_json(const char *method, const char *path, const char *token, const char *body,
+			long *status)
+{
+	char *r = NULL;
+	json_error_t je;
+	json_t *o;
+
+	*status = api(method, path, token, body, &r);
+	o = json_loads(r, 0, &je);
+	free(r);
+	return o;
+}
+
+static void expect_status(const char *what, const char *method, const char *path, const char *token,
+			  const char *body, long want)
+{
+	long got = api(method, path, token, body, NULL);
+
+	EXPECT(got == want, "%s: %s %s answers %ld (got %ld)", what, method, path, want, got);
+}
+
+/* Prometheus text: HELP and TYPE before each family, every sample "name{labels} number". */
+static bool prometheus_ok(const char *text, unsigned *samples)
+{
+	char typed[128] = "";
+	const char *p = text;
+
+	*samples = 0;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		char line[512];
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		snprintf(line, sizeof(line), "%.*s", (int)l, p);
+		p += l + (e ? 1 : 0);
+		if (!strncmp(line, "# TYPE ", 7)) {
+			sscanf(line + 7, "%127s", typed);
+			continue;
+		}
+		if (line[0] == '#' || !line[0])
+			continue;
+		char name[128], *sp = strrchr(line, ' '), *end;
+
+		if (!sp)
+			return false;
+		strtod(sp + 1, &end);
+		if (*end)
+			return false;
+		sscanf(line, "%127[a-z_]", name);
+		size_t tl = strlen(typed);
+
+		if (!tl || strncmp(name, typed, tl))
+			return false; /* a sample outside the family its TYPE line announced */
+		(*samples)++;
+	}
+	return true;
+}
+
+static double metric(const char *text, const char *series)
+{
+	const char *p = strstr(text, series);
+
+	while (p && p != text && p[-1] != '\n')
+		p = strstr(p + 1, series);
+	return p ? strtod(p + strlen(series), NULL) : -1;
+}
+
+int main(int argc, char **argv)
+{
+	char conf[1200], ops_hash[65], rat_hash[65], path[400], *text = NULL;
+	long st;
+	json_t *o;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: test_api DP_BIN CP_BIN GEN_CERT WEB_ROOT\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(dir, sizeof(dir), "/tmp/fh-api-XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/openapi.json", argv[4]);
+	openapi = json_load_file(path, 0, NULL);
+	EXPECT(openapi != NULL, "openapi.json parses");
+	sha256_hex(ops_token, ops_hash);
+	sha256_hex(rat_token, rat_hash);
+	snprintf(path, sizeof(path), "%s/t", dir);
+	mkdir(path, 0700);
+	put("t/rathaus.conf", "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n");
+	snprintf(conf, sizeof(conf),
+		 "[controlplane]\ntenants_dir = %s/t\ndrain_grace = 2\n[instance]\nlog_dir = "
+		 "%s/logs\n"
+		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n",
+		 dir, dir, ops_hash, rat_hash);
+	put("extra.conf", conf);
+	snprintf(path, sizeof(path), "%s/extra.conf", dir);
+	setenv("FUNKHAUS_EXTRA_CONF", path, 1);
+	{
+		time_t t0 = time(NULL);
+		struct tm tm0;
+		char d0[16];
+
+		gmtime_r(&t0, &tm0);
+		strftime(d0, sizeof(d0), "%Y-%m-%d", &tm0);
+		snprintf(path, sizeof(path), "%s/logs/funkhaus-cp-%s.log", dir, d0);
+		setenv("FUNKHAUS_CP_LOG", path, 1); /* the harness watches cp's own log file */
+	}
+	if (harness_start(&h, argv, 1) < 0) {
+		harness_stop(&h, true);
+		return 1;
+	}
+
+	/* health, and who may ask what */
+	o = api_json("GET", "/readyz", NULL, NULL, &st);
+	EXPECT(st == 200 && json_is_true(json_object_get(o, "ready")), "/readyz: ready");
+	json_decref(o);
+	expect_status("no token", "GET", "/api/v1/tenants", NULL, NULL, 401);
+	expect_status("a wrong token", "GET", "/api/v1/tenants", "not-a-token", NULL, 401);
+	expect_status("metrics without a token", "GET", "/metrics", NULL, NULL, 401);
+	expect_status("metrics with a tenant's token", "GET", "/metrics", rat_token, NULL, 403);
+	o = api_json("GET", "/api/v1/tenants", ops_token, NULL, &st);
+	EXPECT(st == 200 && json_array_size(o) == 2, "the node admin sees both tenants");
+	json_decref(o);
+	o = api_json("GET", "/api/v1/tenants", rat_token, NULL, &st);
+	EXPECT(st == 200 && json_array_size(o) == 1 &&
+		       !strcmp(json_string_value(json_object_get(json_array_get(o, 0), "id")),
+			       "rathaus"),
+	       "the Rathaus admin sees only the Rathaus");
+	json_decref(o);
+	expect_status("another tenant", "GET", "/api/v1/tenants/test", rat_token, NULL, 403);
+	expect_status("an unknown tenant", "GET", "/api/v1/tenants/nirgendwo", ops_token, NULL,
+		      404);
+	expect_status("an unknown path", "GET", "/api/v1/nothing", ops_token, NULL, 404);
+	expect_status("the node for a tenant admin", "GET", "/api/v1/node", rat_token, NULL, 403);
+	expect_status("a wrong method", "PUT", "/api/v1/node/drain", ops_token, "{}", 405);
+	o = api_json("GET", "/api/v1/node", ops_token, NULL, &st);
+	EXPECT(st == 200 && json_array_size(json_object_get(o, "workers")) == 1 &&
+		       json_integer_value(json_object_get(
+			       json_array_get(json_object_get(o, "workers"), 0), "port")) ==
+			       h.base_port,
+	       "the node: one worker on its port");
+	json_decref(o);
+	printf("auth and scopes (%d failures so far)\n", failures);
+
+	/* tenants: created, changed, refused, deleted; written to the tenant files */
+	expect_status("malformed JSON", "POST", "/api/v1/tenants", ops_token, "{\"id\":", 400);
+	expect_status("a tenant admin creating", "POST", "/api/v1/tenants", rat_token,
+		      "{\"id\":\"verein\"}", 403);
+	expect_status("an unknown key", "POST", "/api/v1/tenants", ops_token,
+		      "{\"id\":\"verein\",\"colour\":\"red\"}", 400);
+	snprintf(path, sizeof(path), "%s/t/verein.conf", dir);
+	struct stat sb;
+
+	EXPECT(stat(path, &sb) < 0, "a refused tenant leaves no file behind");
+	{
+		size_t big = 70 * 1024;
+		char *b = malloc(big + 64);
+		int n = snprintf(b, 64, "{\"id\":\"verein\",\"display_name\":\"");
+
+		memset(b + n, 'x', big);
+		strcpy(b + n + big, "\"}");
+		expect_status("an oversized body", "POST", "/api/v1/tenants", ops_token, b, 413);
+		free(b);
+	}
+	o = api_json("POST", "/api/v1/tenants", ops_token,
+		     "{\"id\":\"verein\",\"display_name\":\"Verein\",\"path_prefix\":\"verein\","
+		     "\"lobby\":true,\"max_participants\":5}",
+		     &st);
+	EXPECT(st == 201 && json_is_true(json_object_get(o, "lobby")) &&
+		       json_integer_value(json_object_get(o, "max_participants")) == 5,
+	       "a tenant is created (%ld)", st);
+	json_decref(o);
+	EXPECT(stat(path, &sb) == 0, "into its own file");
+	expect_status("creating it twice", "POST", "/api/v1/tenants", ops_token,
+		      "{\"id\":\"verein\"}", 409);
+	o = api_json("PATCH", "/api/v1/tenants/rathaus", rat_token, "{\"chat\":false}", &st);
+	EXPECT(st == 200 && json_is_false(json_object_get(o, "chat")) &&
+		       !strcmp(json_string_value(json_object_get(o, "path_prefix")), "rathaus"),
+	       "the Rathaus admin switches chat off, the rest stays (%ld)", st);
+	json_decref(o);
+	expect_status("a tenant admin moving hosts", "PATCH", "/api/v1/tenants/rathaus", rat_token,
+		      "{\"hosts\":[\"evil.example\"]}", 403);
+	expect_status("a bad value", "PATCH", "/api/v1/tenants/rathaus", rat_token,
+		      "{\"max_participants\":500}", 400);
+	expect_status("the main configuration's tenant", "PATCH", "/api/v1/tenants/test", ops_token,
+		      "{\"chat\":false}", 409);
+	o = api_json("PUT", "/api/v1/tenants/rathaus/public-access", rat_token, "{\"on\":false}",
+		     &st);
+	EXPECT(st == 200 && json_is_false(json_object_get(o, "public_access")),
+	       "the Rathaus admin switches public access off");
+	json_decref(o);
+	expect_status("public access without on", "PUT", "/api/v1/tenants/rathaus/public-access",
+		      rat_token, "{}", 400);
+	int code;
+	char err[200];
+	struct fhc_opts fo = {.host = "127.0.0.1",
+			      .port = h.port,
+			      .room = "Sitzung",
+			      .name = "KanarienvogelName8",
+			      .audio = true,
+			      .video = true,
+			      .timeout_ms = 5000,
+			      .prefix = "rathaus"};
+	struct fhc *x = fhc_connect(&fo, err, sizeof(err));
+
+	code = strstr(err, "error ") ? atoi(strstr(err, "error ") + 6) : 0;
+	EXPECT(!x && code == 4014, "a join while it is off: 4014 (%s)", err);
+	if (x)
+		fhc_close(x);
+	expect_status("switching it on again", "PUT", "/api/v1/tenants/rathaus/public-access",
+		      rat_token, "{\"on\":true}", 200);
+	printf("tenants (%d failures so far)\n", failures);
+
+	/* rooms: listed with counts, one with its participants by pseudonym and role; muted,
+	 * removed, password and lobby set, closed */
+	struct fhc *a = join("Sitzung", "KanarienvogelName8");
+	struct fhc *b = join("Sitzung", "Bernd");
+	struct fhc *c2 = join("Sitzung", "Clara");
+	struct fhc *all[] = {a, b, c2};
+
+	EXPECT(a && b && c2, "three in a room");
+	if (a && b && c2) {
+		pump(all, 3, 300);
+		talk(a, "hallo", 20, all, 3);
+		o = api_json("GET", "/api/v1/tenants/test/rooms", ops_token, NULL, &st);
+		EXPECT(st == 200 && json_array_size(o) == 1 &&
+			       json_integer_value(
+				       json_object_get(json_array_get(o, 0), "participants")) == 3,
+		       "the tenant's one room, three in it");
+		json_decref(o);
+		char *r = NULL;
+
+		st = api("GET", "/api/v1/tenants/test/rooms/sitzung", ops_token, NULL, &r);
+		o = json_loads(r, 0, NULL);
+		json_t *list = json_object_get(o, "participant_list");
+
+		EXPECT(st == 200 && json_array_size(list) == 3 &&
+			       json_string_length(
+				       json_object_get(json_array_get(list, 0), "pseudonym")) == 8,
+		       "the room: three by pseudonym");
+		EXPECT(!strstr(r, "KanarienvogelName8") && !strstr(r, "Bernd"),
+		       "and without their names");
+		free(r);
+		json_decref(o);
+		expect_status("an unknown room", "GET", "/api/v1/tenants/test/rooms/nirgends",
+			      ops_token, NULL, 404);
+		expect_status("a room of another tenant", "GET",
+			      "/api/v1/tenants/test/rooms/sitzung", rat_token, NULL, 403);
+		uint64_t muted0 = harness_drop(&h, 0, FH_DROP_muted);
+		char p2[200];
+
+		snprintf(p2, sizeof(p2), "/api/v1/tenants/test/rooms/Sitzung/participants/%s/mute",
+			 fhc_id(b));
+		expect_status("muting", "POST", p2, ops_token, NULL, 200);
+		pump(all, 3, 200);
+		talk(b, "leise", 10, all, 3);
+		EXPECT(harness_drop(&h, 0, FH_DROP_muted) >= muted0 + 10,
+		       "the muted one's audio stops in the dataplane");
+		expect_status(
+			"muting nobody", "POST",
+			"/api/v1/tenants/test/rooms/Sitzung/participants/0123456789abcdef/mute",
+			ops_token, NULL, 404);
+		snprintf(p2, sizeof(p2), "/api/v1/tenants/test/rooms/Sitzung/participants/%s",
+			 fhc_id(c2));
+		expect_status("removing", "DELETE", p2, ops_token, NULL, 200);
+		pump(all, 3, 300);
+		EXPECT(!strcmp(fhc_closed(c2), "removed"), "the removed one is told");
+		expect_status("a password", "PUT", "/api/v1/tenants/test/rooms/Sitzung/password",
+			      ops_token, "{\"password\":\"KanarienvogelPass8\"}", 200);
+		expect_status("a password that is no string", "PUT",
+			      "/api/v1/tenants/test/rooms/Sitzung/password", ops_token,
+			      "{\"password\":5}", 400);
+		expect_status("the lobby", "PUT", "/api/v1/tenants/test/rooms/Sitzung/lobby",
+			      ops_token, "{\"on\":true}", 200);
+		expect_status("the lobby, malformed", "PUT",
+			      "/api/v1/tenants/test/rooms/Sitzung/lobby", ops_token, "[1]", 400);
+
+		/* metrics: Prometheus text that moves with traffic */
+		st = api("GET", "/metrics", ops_token, NULL, &text);
+		unsigned samples = 0;
+
+		EXPECT(st == 200 && prometheus_ok(text, &samples) && samples > 50,
+		       "/metrics is Prometheus text (%u samples)", samples);
+		double rx0 = metric(text, "funkhaus_worker_rx_packets_total{worker=\"0\"} ");
+
+		EXPECT(metric(text, "funkhaus_tenant_participants{tenant=\"test\"} ") == 2,
+		       "two participants of the test tenant");
+		EXPECT(metric(text, "funkhaus_dtls_handshakes_total{result=\"ok\"} ") >= 3,
+		       "the DTLS handshakes counted");
+		EXPECT(metric(text, "funkhaus_join_failures_total{code=\"4014\"} ") == 1,
+		       "the refused join counted by its code");
+		free(text);
+		talk(a, "mehr", 20, all, 2);
+		api("GET", "/metrics", ops_token, NULL, &text);
+		EXPECT(metric(text, "funkhaus_worker_rx_packets_total{worker=\"0\"} ") >= rx0 + 40,
+		       "packet counters move with traffic");
+		free(text);
+
+		/* drain: the running call goes on, a new room is refused, /readyz turns */
+		o = api_json("POST", "/api/v1/node/drain", ops_token, NULL, &st);
+		EXPECT(st == 200 && json_is_true(json_object_get(o, "draining")), "drain");
+		json_decref(o);
+		expect_status("unready while draining", "GET", "/readyz", NULL, NULL, 503);
+		fo.room = "Neu";
+		fo.prefix = NULL;
+		struct fhc *n = fhc_connect(&fo, err, sizeof(err));
+
+		EXPECT(n == NULL && strstr(err, "error 5005"), "no new room while draining (%s)",
+		       err);
+		if (n)
+			fhc_close(n);
+		talk(a, "weiter", 20, all, 2);
+		EXPECT(last_payload_is(b, fhc_id(a), true, "weiter:19"),
+		       "the running call goes on while draining");
+		expect_status("undrain", "POST", "/api/v1/node/undrain", ops_token, NULL, 200);
+		expect_status("ready again", "GET", "/readyz", NULL, NULL, 200);
+		n = join("Neu", "Nora");
+		EXPECT(n != NULL, "new rooms again after undrain");
+		if (n)
+			fhc_close(n);
+
+		expect_status("closing the room", "DELETE", "/api/v1/tenants/test/rooms/Sitzung",
+			      ops_token, NULL, 200);
+		pump(all, 2, 300);
+		EXPECT(!strcmp(fhc_closed(a), "admin") && !strcmp(fhc_closed(b), "admin"),
+		       "closed for everyone in it");
+		expect_status("closing it again", "DELETE", "/api/v1/tenants/test/rooms/Sitzung",
+			      ops_token, NULL, 404);
+	}
+	for (int i = 0; i < 3; i++)
+		if (all[i])
+			fhc_close(all[i]);
+	printf("rooms, metrics, drain (%d failures so far)\n", failures);
+
+	/* deleting a tenant; SIGHUP picks up a new tenant file and a new token */
+	expect_status("a tenant admin deleting", "DELETE", "/api/v1/tenants/verein", rat_token,
+		      NULL, 403);
+	expect_status("deleting the Verein", "DELETE", "/api/v1/tenants/verein", ops_token, NULL,
+		      200);
+	EXPECT(stat(path, &sb) < 0, "its file is gone");
+	expect_status("deleting it again", "DELETE", "/api/v1/tenants/verein", ops_token, NULL,
+		      404);
+	put("t/amt.conf", "[tenant]\ndisplay_name = Amt\npath_prefix = amt\n");
+	char late_hash[65];
+
+	sha256_hex(late_token, late_hash);
+	{
+		FILE *f = fopen(h.conf, "a");
+
+		fprintf(f, "[api]\ntoken = ops * %s\ntoken = late amt %s\n", ops_hash, late_hash);
+		fclose(f);
+	}
+	kill(h.cp, SIGHUP);
+	usleep(400 * 1000);
+	expect_status("a tenant file added, then SIGHUP", "GET", "/api/v1/tenants/amt", ops_token,
+		      NULL, 200);
+	expect_status("a token added, then SIGHUP", "GET", "/api/v1/tenants/amt", late_token, NULL,
+		      200);
+	printf("delete, reload (%d failures so far)\n", failures);
+
+	/* the audit log: who did what, when; never a room's name or a participant's */
+	snprintf(path, sizeof(path),
+		 "grep -q 'ops api POST /api/v1/tenants -> 201' %s/logs/audit.log && "
+		 "grep -q 'rathaus-admin api PUT /api/v1/tenants/rathaus/public-access -> 200' "
+		 "%s/logs/audit.log && "
+		 "grep -q 'ops api DELETE /api/v1/tenants/test/rooms/{room} -> 200' "
+		 "%s/logs/audit.log "
+		 "&& ! grep -qi 'sitzung\\|Kanarienvogel' %s/logs/audit.log",
+		 dir, dir, dir, dir);
+	EXPECT(system(path) == 0, "the audit log has who and what, no room names");
+
+	/* SIGTERM: drains, and stops when the grace period (2 s) is over */
+	struct fhc *last = join("Spaet", "Lena");
+	uint64_t t0 = (uint64_t)time(NULL);
+
+	harness_kill_cp(&h, SIGTERM);
+	EXPECT(time(NULL) - (time_t)t0 >= 1 && time(NULL) - (time_t)t0 <= 6,
+	       "SIGTERM with a room open: funkhaus-cp drains, then stops after its grace");
+	if (last) {
+		struct fhc *one[] = {last};
+
+		pump(one, 1, 200);
+		EXPECT(fhc_draining(last), "the participant was told the server drains");
+		fhc_close(last);
+	}
+	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp starts again");
+
+	harness_stop(&h, failures > 0);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path) != 0)
+		failures++;
+	json_decref(openapi);
+	curl_global_cleanup();
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
