@@ -232,14 +232,31 @@ static double metric(const char *text, const char *series)
 	return p ? strtod(p + strlen(series), NULL) : -1;
 }
 
+/* funkhausctl's output for args, with the node admin's token; its exit status in *rc. */
+static char *ctl(const char *bin, const char *args, int *rc)
+{
+	char cmd[600];
+	static char out[16384];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "FUNKHAUS_TOKEN=%s %s -k -u https://127.0.0.1:%u %s 2>&1",
+		 ops_token, bin, h.port, args);
+	p = popen(cmd, "r");
+	n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+	out[n] = '\0';
+	*rc = p ? pclose(p) : -1;
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	char conf[1200], ops_hash[65], rat_hash[65], path[400], *text = NULL;
 	long st;
 	json_t *o;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: test_api DP_BIN CP_BIN GEN_CERT WEB_ROOT\n");
+	if (argc != 6) {
+		fprintf(stderr, "usage: test_api DP_BIN CP_BIN GEN_CERT WEB_ROOT FUNKHAUSCTL\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -463,6 +480,33 @@ int main(int argc, char **argv)
 		EXPECT(metric(text, "funkhaus_worker_rx_packets_total{worker=\"0\"} ") >= rx0 + 40,
 		       "packet counters move with traffic");
 		free(text);
+
+		/* funkhausctl: the everyday tasks as tables */
+		int rc;
+		char *out = ctl(argv[5], "rooms test", &rc);
+
+		EXPECT(rc == 0 && strstr(out, "sitzung") && strstr(out, "1 room(s)"),
+		       "funkhausctl rooms: %s", out);
+		out = ctl(argv[5], "room test Sitzung", &rc);
+		EXPECT(rc == 0 && strstr(out, "moderator") && strstr(out, "participant") &&
+			       !strstr(out, "Bernd"),
+		       "funkhausctl room: %s", out);
+		out = ctl(argv[5], "load", &rc);
+		EXPECT(rc == 0 && strstr(out, "taking new rooms") && strstr(out, "WORKER"),
+		       "funkhausctl load: %s", out);
+		out = ctl(argv[5], "tenants", &rc);
+		EXPECT(rc == 0 && strstr(out, "rathaus") && strstr(out, "Rathaus"),
+		       "funkhausctl tenants: %s", out);
+		out = ctl(argv[5], "rooms nirgendwo", &rc);
+		EXPECT(rc != 0 && strstr(out, "404"), "funkhausctl on an unknown tenant: %s", out);
+		out = ctl(argv[5], "token-new anna rathaus", &rc);
+		char tk[80] = "", line_hash[80] = "", want[65];
+
+		sscanf(out, "%*[^\n]\n %79s %*[^=]= anna rathaus %79s", tk, line_hash);
+		sha256_hex(tk, want);
+		EXPECT(rc == 0 && strlen(tk) == 64 && !strcmp(want, line_hash),
+		       "funkhausctl token-new: a token and the hash of it for the config (%s)",
+		       out);
 
 		/* drain: the running call goes on, a new room is refused, /readyz turns */
 		o = api_json("POST", "/api/v1/node/drain", ops_token, NULL, &st);

@@ -1,0 +1,349 @@
+/*
+ * funkhausctl: the admin's everyday tasks against the admin REST API (docs/REST.md), with
+ * readable tables. The token comes from FUNKHAUS_TOKEN or a file (-t), never from the command
+ * line (where other users could read it in the process list).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+static struct {
+	const char *url;
+	const char *cacert;
+	bool insecure;
+	char token[512];
+} o = {.url = "https://localhost:8443"};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: funkhausctl [-u URL] [-t TOKEN_FILE] [--cacert FILE | -k] COMMAND\n"
+		"  tenants                   the tenants, their rooms and participants\n"
+		"  tenant-on ID, tenant-off ID\n"
+		"                            switch a tenant's public access (off closes its "
+		"rooms)\n"
+		"  rooms TENANT              a tenant's active rooms\n"
+		"  room TENANT ROOM          one room: its participants by pseudonym and role\n"
+		"  close TENANT ROOM         close a room for everyone in it\n"
+		"  load                      this node's workers: cores, ports, load, counters\n"
+		"  drain, undrain            stop or resume opening new rooms here\n"
+		"  token-new NAME SCOPE      make an admin token (SCOPE: * or a tenant id); "
+		"prints\n"
+		"                            the token and the [api] line for funkhaus.conf\n"
+		"URL defaults to %s; the token is read from FUNKHAUS_TOKEN or TOKEN_FILE.\n",
+		o.url);
+}
+
+struct body {
+	char *p;
+	size_t n;
+};
+
+static size_t collect(char *d, size_t sz, size_t nm, void *u)
+{
+	struct body *b = u;
+	char *p = realloc(b->p, b->n + sz * nm + 1);
+
+	if (!p)
+		return 0;
+	b->p = p;
+	memcpy(b->p + b->n, d, sz * nm);
+	b->n += sz * nm;
+	b->p[b->n] = '\0';
+	return sz * nm;
+}
+
+/* One request; the JSON answer, or NULL after printing why. */
+static json_t *call(const char *method, const char *path, const char *body)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	struct body b = {0};
+	char url[1024], auth[600];
+	long status = 0;
+	CURLcode rc;
+	json_t *j = NULL;
+
+	if (!c)
+		return NULL;
+	snprintf(url, sizeof(url), "%s/api/v1%s", o.url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	if (o.cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, o.cacert);
+	if (o.insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o.token);
+	hd = curl_slist_append(hd, auth);
+	if (body) {
+		hd = curl_slist_append(hd, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	rc = curl_easy_perform(c);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "funkhausctl: %s: %s\n", o.url, curl_easy_strerror(rc));
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+		if (status >= 300 || !j) {
+			json_t *e = json_object_get(j, "error");
+
+			fprintf(stderr, "funkhausctl: %ld: %s\n", status,
+				e ? json_string_value(json_object_get(e, "message"))
+				  : "no JSON in the answer");
+			json_decref(j);
+			j = NULL;
+		}
+	}
+	free(b.p);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return j;
+}
+
+static const char *s_of(json_t *o_, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o_, k));
+
+	return s ? s : "";
+}
+
+static long long i_of(json_t *o_, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o_, k));
+}
+
+static const char *yn(json_t *o_, const char *k)
+{
+	return json_is_true(json_object_get(o_, k)) ? "yes" : "no";
+}
+
+static int show_tenants(void)
+{
+	json_t *a = call("GET", "/tenants", NULL), *t;
+	size_t i;
+
+	if (!a)
+		return 1;
+	printf("%-20s %-28s %-6s %-8s %6s %12s\n", "TENANT", "NAME", "PUBLIC", "ROOMS", "PEOPLE",
+	       "CREATE");
+	json_array_foreach(a, i, t)
+		printf("%-20s %-28.28s %-6s %-8lld %6lld %12s\n", s_of(t, "id"),
+		       s_of(t, "display_name"), yn(t, "public_access"), i_of(t, "active_rooms"),
+		       i_of(t, "participants"), s_of(t, "create_rooms"));
+	json_decref(a);
+	return 0;
+}
+
+static int show_rooms(const char *tenant)
+{
+	char path[200];
+	json_t *a, *r;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/tenants/%s/rooms", tenant);
+	if (!(a = call("GET", path, NULL)))
+		return 1;
+	printf("%-40s %6s %7s %6s %5s %8s\n", "ROOM", "PEOPLE", "WAITING", "WORKER", "LOBBY",
+	       "PASSWORD");
+	json_array_foreach(a, i, r) printf("%-40s %6lld %7lld %6lld %5s %8s\n", s_of(r, "name"),
+					   i_of(r, "participants"), i_of(r, "waiting"),
+					   i_of(r, "worker"), yn(r, "lobby"), yn(r, "password"));
+	printf("%zu room(s)\n", json_array_size(a));
+	json_decref(a);
+	return 0;
+}
+
+static int show_room(const char *tenant, const char *room)
+{
+	char path[300];
+	json_t *r, *p;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/tenants/%s/rooms/%s", tenant, room);
+	if (!(r = call("GET", path, NULL)))
+		return 1;
+	printf("room %s: %lld in it, %lld waiting, worker %lld (port %lld), lobby %s, password "
+	       "%s\nworker traffic: %.1f Mbit/s in, %.1f Mbit/s out\n\n",
+	       s_of(r, "name"), i_of(r, "participants"), i_of(r, "waiting"), i_of(r, "worker"),
+	       i_of(r, "port"), yn(r, "lobby"), yn(r, "password"), i_of(r, "worker_rx_bps") / 1e6,
+	       i_of(r, "worker_tx_bps") / 1e6);
+	printf("%-17s %-9s %-12s %-5s %s\n", "ID", "PSEUDONYM", "ROLE", "MEDIA", "MUTED");
+	json_array_foreach(json_object_get(r, "participant_list"), i, p)
+		printf("%-17s %-9s %-12s %-5s %s\n", s_of(p, "id"), s_of(p, "pseudonym"),
+		       s_of(p, "role"), yn(p, "media"), yn(p, "audio_muted"));
+	json_decref(r);
+	return 0;
+}
+
+static int show_load(json_t *n)
+{
+	json_t *w;
+	size_t i;
+
+	if (!n)
+		return 1;
+	printf("instance %s: dataplane %s, %s, %lld room(s), %lld participant(s)\n\n",
+	       s_of(n, "instance"),
+	       json_is_true(json_object_get(n, "dataplane")) ? "attached" : "DOWN",
+	       json_is_true(json_object_get(n, "draining")) ? "DRAINING" : "taking new rooms",
+	       i_of(n, "rooms"), i_of(n, "participants"));
+	printf("%-6s %-5s %-6s %6s %6s %14s %14s %10s  %s\n", "WORKER", "CORE", "PORT", "PEOPLE",
+	       "BUSY", "RX PACKETS", "TX PACKETS", "DROPS", "SRTP");
+	json_array_foreach(json_object_get(n, "workers"), i, w) printf(
+		"%-6lld %-5lld %-6lld %6lld %5.1f%% %14lld %14lld %10lld  %s\n", i_of(w, "worker"),
+		i_of(w, "lcore"), i_of(w, "port"), i_of(w, "participants"),
+		json_real_value(json_object_get(w, "busy")) * 100, i_of(w, "rx_packets"),
+		i_of(w, "tx_packets"), i_of(w, "drops"), s_of(w, "srtp_engine"));
+	json_decref(n);
+	return 0;
+}
+
+static int done(json_t *j, const char *what)
+{
+	if (!j)
+		return 1;
+	json_decref(j);
+	printf("%s\n", what);
+	return 0;
+}
+
+static int token_new(const char *name, const char *scope)
+{
+	uint8_t raw[32], h[32];
+	char tok[65];
+	unsigned hl = 0;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return 1;
+	for (int i = 0; i < 32; i++)
+		snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+	EVP_Digest(tok, strlen(tok), h, &hl, EVP_sha256(), NULL);
+	printf("token (give it to the admin, it is not stored anywhere):\n  %s\n"
+	       "line for the [api] section of funkhaus.conf (then SIGHUP funkhaus-cp):\n  token = "
+	       "%s %s ",
+	       tok, name, scope);
+	for (int i = 0; i < 32; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+static int read_token(const char *file)
+{
+	const char *env = getenv("FUNKHAUS_TOKEN");
+	FILE *f;
+
+	if (!file && env) {
+		snprintf(o.token, sizeof(o.token), "%s", env);
+		return 0;
+	}
+	if (!file) {
+		fprintf(stderr, "funkhausctl: no token: set FUNKHAUS_TOKEN or give -t FILE\n");
+		return -1;
+	}
+	f = fopen(file, "r");
+	if (!f || !fgets(o.token, sizeof(o.token), f)) {
+		fprintf(stderr, "funkhausctl: %s: %s\n", file, f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	o.token[strcspn(o.token, "\r\n")] = '\0';
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {{"url", required_argument, NULL, 'u'},
+					   {"token-file", required_argument, NULL, 't'},
+					   {"cacert", required_argument, NULL, 'c'},
+					   {"insecure", no_argument, NULL, 'k'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
+	const char *token_file = NULL;
+	char path[300];
+	int opt, rc = 2;
+
+	if (getenv("FUNKHAUS_URL"))
+		o.url = getenv("FUNKHAUS_URL");
+	while ((opt = getopt_long(argc, argv, "u:t:c:kh", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			o.url = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'c':
+			o.cacert = optarg;
+			break;
+		case 'k':
+			o.insecure = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	int n = argc - optind;
+	char **a = argv + optind;
+
+	if (n < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(a[0], "token-new"))
+		return n == 3 ? token_new(a[1], a[2]) : (usage(stderr), 2);
+	if (read_token(token_file) < 0)
+		return 2;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!strcmp(a[0], "tenants") && n == 1) {
+		rc = show_tenants();
+	} else if ((!strcmp(a[0], "tenant-on") || !strcmp(a[0], "tenant-off")) && n == 2) {
+		snprintf(path, sizeof(path), "/tenants/%s/public-access", a[1]);
+		rc = done(call("PUT", path,
+			       !strcmp(a[0], "tenant-on") ? "{\"on\":true}" : "{\"on\":false}"),
+			  !strcmp(a[0], "tenant-on") ? "public access on"
+						     : "public access off: its rooms are closed");
+	} else if (!strcmp(a[0], "rooms") && n == 2) {
+		rc = show_rooms(a[1]);
+	} else if (!strcmp(a[0], "room") && n == 3) {
+		rc = show_room(a[1], a[2]);
+	} else if (!strcmp(a[0], "close") && n == 3) {
+		snprintf(path, sizeof(path), "/tenants/%s/rooms/%s", a[1], a[2]);
+		rc = done(call("DELETE", path, NULL), "closed");
+	} else if (!strcmp(a[0], "load") && n == 1) {
+		rc = show_load(call("GET", "/node", NULL));
+	} else if ((!strcmp(a[0], "drain") || !strcmp(a[0], "undrain")) && n == 1) {
+		snprintf(path, sizeof(path), "/node/%s", a[0]);
+		rc = show_load(call("POST", path, NULL));
+	} else {
+		usage(stderr);
+	}
+	OPENSSL_cleanse(o.token, sizeof(o.token));
+	curl_global_cleanup();
+	return rc;
+}
