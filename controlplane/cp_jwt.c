@@ -355,3 +355,18 @@ const char *cp_jwt_err_str(enum cp_jwt_err e)
 	}
 	return "token invalid";
 }
+
+int cp_turn_credential(const uint8_t *secret, size_t slen, int64_t expiry, const char *user,
+		       char *username, size_t ulen, char *password, size_t plen)
+{
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+	int n = snprintf(username, ulen, "%lld:%s", (long long)expiry, user);
+
+	if (n < 0 || (size_t)n >= ulen || plen < 29)
+		return -1;
+	if (!HMAC(EVP_sha1(), secret, (int)slen, (const uint8_t *)username, (size_t)n, mac, &ml))
+		return -1;
+	EVP_EncodeBlock((unsigned char *)password, mac, (int)ml); /* 20 bytes: 28 characters */
+	return 0;
+}

@@ -72,4 +72,9 @@ const char *cp_jwt_err_str(enum cp_jwt_err e);
 long cp_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 size_t cp_b64url_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 
+/* TURN REST API credentials (what coturn's use-auth-secret checks): username
+ * "<expiry>:<user>", password base64(HMAC-SHA1(secret, username)). 0, or -1. */
+int cp_turn_credential(const uint8_t *secret, size_t slen, int64_t expiry, const char *user,
+		       char *username, size_t ulen, char *password, size_t plen);
+
 #endif

@@ -43,6 +43,9 @@ struct cp_conf {
 	char log_dir[512];
 	unsigned log_retention_days;
 	unsigned drain_grace;
+	char turn_secret_file[512];
+	char turn_urls[1024];
+	unsigned turn_ttl;
 	struct cp_api_conf api;
 };
 
@@ -79,6 +82,27 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	}
 	if (!strcmp(sec, "dataplane") || !strcmp(sec, "dpdk") || !strncmp(sec, "port ", 5))
 		return 0; /* funkhaus-dp's */
+	if (!strcmp(sec, "turn")) {
+		if (!strcmp(key, "secret_file"))
+			STR(turn_secret_file);
+		else if (!strcmp(key, "urls")) {
+			for (const char *p = val; *p; p++)
+				if (*p < 0x21 && *p != ' ')
+					return -1;
+			if (strncmp(val, "turn:", 5) && strncmp(val, "turns:", 6)) {
+				snprintf(err, elen, "turn: or turns: URLs, comma-separated");
+				return -1;
+			}
+			STR(turn_urls);
+		} else if (!strcmp(key, "ttl")) {
+			if (fh_conf_uint(val, 60, 86400, &v) < 0)
+				return -1;
+			c->turn_ttl = (unsigned)v;
+		} else {
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(sec, "api")) {
 		if (!strcmp(key, "token")) {
 			if (c->api.n_tokens == CP_API_TOKENS) {
@@ -329,6 +353,7 @@ int main(int argc, char **argv)
 		.chat = true,
 		.log_retention_days = 7,
 		.drain_grace = 300,
+		.turn_ttl = 3600,
 	};
 	bool done;
 	int rc = fh_conf_main(argc, argv, "funkhaus-cp", conf_cb, &conf, &done);
@@ -367,6 +392,26 @@ int main(int argc, char **argv)
 		.chat = conf.chat,
 	};
 
+	if (conf.turn_secret_file[0] || conf.turn_urls[0]) {
+		FILE *f = fopen(conf.turn_secret_file, "r");
+		size_t n =
+			f ? fread(room_conf.turn_secret, 1, sizeof(room_conf.turn_secret), f) : 0;
+
+		if (f)
+			fclose(f);
+		while (n && (room_conf.turn_secret[n - 1] == '\n' ||
+			     room_conf.turn_secret[n - 1] == '\r'))
+			n--;
+		if (!conf.turn_urls[0] || n < 16) {
+			FH_ERR("[turn] needs urls and a secret_file with a secret of 16 bytes or "
+			       "more (%s)",
+			       conf.turn_secret_file[0] ? conf.turn_secret_file : "none given");
+			return 2;
+		}
+		room_conf.turn_secret_len = n;
+		snprintf(room_conf.turn_urls, sizeof(room_conf.turn_urls), "%s", conf.turn_urls);
+		room_conf.turn_ttl = conf.turn_ttl;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	char err[1024];
 

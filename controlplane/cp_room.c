@@ -888,6 +888,26 @@ static struct cp_part *part_new(struct cp_conn *c, struct cp_room *r, const char
 	return p;
 }
 
+/* TURN servers with credentials for this participant: the user part is its pseudonym. */
+static json_t *turn_servers(const struct cp_part *p)
+{
+	char user[64], pass[64], urls[sizeof(g.conf.turn_urls)], *save = NULL;
+	json_t *list = json_array();
+
+	if (cp_turn_credential(g.conf.turn_secret, g.conf.turn_secret_len,
+			       cp_clock_s() + g.conf.turn_ttl, p->pseudo, user, sizeof(user), pass,
+			       sizeof(pass)) < 0)
+		return json_array();
+	snprintf(urls, sizeof(urls), "%s", g.conf.turn_urls);
+	for (char *u = strtok_r(urls, ", ", &save); u; u = strtok_r(NULL, ", ", &save))
+		json_array_append_new(list, json_string(u));
+	json_t *s =
+		json_pack("[{s:o, s:s, s:s}]", "urls", list, "username", user, "credential", pass);
+
+	OPENSSL_cleanse(pass, sizeof(pass));
+	return s;
+}
+
 /* Into the room with a dataplane slot: it learns who is there, they learn of it. */
 static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 {
@@ -908,10 +928,14 @@ static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 	for (struct cp_part *q = r->parts; q; q = q->next)
 		json_array_append_new(list, part_json(q));
 	part_hex_id(p, id);
-	send_json(p,
-		  json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b}", "type", "joined", "id", id,
-			    "room", p->room_as, "participants", list, "chat", t->chat, "moderator",
-			    p->moderator, "lobby", r->lobby, "password", r->has_pw));
+	json_t *joined =
+		json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b}", "type", "joined", "id", id,
+			  "room", p->room_as, "participants", list, "chat", t->chat, "moderator",
+			  p->moderator, "lobby", r->lobby, "password", r->has_pw);
+
+	if (joined && g.conf.turn_secret_len)
+		json_object_set_new(joined, "iceServers", turn_servers(p));
+	send_json(p, joined);
 	broadcast(
 		r, NULL,
 		json_pack("{s:s, s:o}", "type", "participant-joined", "participant", part_json(p)));

@@ -23,6 +23,12 @@ struct cp_room_conf {
 	unsigned dtls_timeout_s;
 	unsigned msg_rate; /* signalling messages per second per connection */
 	bool chat;
+	/* TURN for clients behind strict firewalls: each participant gets credentials the TURN
+	 * REST API way (coturn's use-auth-secret) valid for turn_ttl seconds */
+	uint8_t turn_secret[256];
+	size_t turn_secret_len; /* 0: no TURN */
+	char turn_urls[1024];	/* comma-separated turn: / turns: URLs */
+	unsigned turn_ttl;
 };
 
 int cp_room_init(const struct cp_room_conf *c, const char *region_name);

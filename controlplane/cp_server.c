@@ -506,7 +506,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return api_request(wsi, c);
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
-		http_free(c);
+		if (c) /* lws may report a connection that never had its user data */
+			http_free(c);
 		return 0;
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
 		return lws_http_transaction_completed(wsi) ? -1 : 0;

@@ -27,6 +27,7 @@ const state = {
   base: '', tenant: null, token: null, moderator: false, password: null,
   joined: false, leaving: false, busy: false, pending: false,
   lobby: false, waiting: [], // moderators: the room's lobby and who waits in it
+  iceServers: [], relayOnly: false,
   want: { audio: 0, video: 0 },
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
   audioMuted: false, videoMuted: false, retry: 0,
@@ -46,7 +47,7 @@ function toast(msg) {
 
 function hashParams() {
   const p = new URLSearchParams(location.hash.slice(1));
-  return { name: p.get('name'), prejoin: p.get('prejoin'), token: p.get('token') };
+  return { name: p.get('name'), prejoin: p.get('prejoin'), token: p.get('token'), ice: p.get('ice') };
 }
 
 /* Recently visited rooms: this browser's storage only, per tenant, eight at most. */
@@ -244,6 +245,7 @@ async function handle(msg) {
       state.retry = 0;
       state.moderator = !!msg.moderator;
       state.lobby = !!msg.lobby;
+      state.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
       updateControls();
       if (msg.room !== state.room) {
         // a room opened with a token: its generated link is this page's address from now on
@@ -386,7 +388,10 @@ async function negotiate() {
 }
 
 async function startPeerConnection() {
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  // TURN servers with short-lived credentials come with "joined" when the operator runs one;
+  // "#ice=relay" in the address sends media only through them (to check a TURN set-up)
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require',
+    iceServers: state.iceServers, iceTransportPolicy: state.relayOnly ? 'relay' : 'all' });
   state.pc = pc;
   const local = await getLocalMedia();
   for (const track of local.getTracks())
@@ -477,6 +482,7 @@ async function init() {
   const path = parts[0] || '';
   const hp = hashParams();
   state.token = hp.token;
+  state.relayOnly = hp.ice === 'relay';
   await loadTenant();
   if (state.tenant && !state.tenant.open) {
     $('left-title').textContent = t('closed.access-off');

@@ -14,7 +14,7 @@ export function fail(msg) {
   throw new Error(msg);
 }
 
-export async function startFunkhaus({ build, source, workers = 1, port = 8443, basePort = 40000, tenant = '' }) {
+export async function startFunkhaus({ build, source, workers = 1, port = 8443, basePort = 40000, tenant = '', extraConf = '', before = null }) {
   const dir = mkdtempSync(join(tmpdir(), 'funkhaus-browser-'));
   const name = `b${process.pid}`;
   const conf = join(dir, 'funkhaus.conf');
@@ -22,13 +22,15 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
   await new Promise((r) => gen.on('exit', r));
   // The DPDK tests (tests/dpdk/run.sh) put funkhaus-dp in a namespace of its own, with its
   // NIC and addresses in FUNKHAUS_EXTRA_CONF, and announce the SFU's media address.
+  if (before) before(dir);
+  const more = extraConf.replaceAll('@DIR@', dir);
   const extra = process.env.FUNKHAUS_EXTRA_CONF ? readFileSync(process.env.FUNKHAUS_EXTRA_CONF, 'utf8') : '';
   const announce = process.env.FUNKHAUS_ANNOUNCE || '127.0.0.1';
   writeFileSync(conf, `[instance]\nname = ${name}\n[dataplane]\nworkers = ${workers}\n` +
     `base_port = ${basePort}\nbind = 127.0.0.1\n[controlplane]\nport = ${port}\n` +
     `tls_cert = ${dir}/tls/cert.pem\ntls_key = ${dir}/tls/key.pem\n` +
     `web_root = ${source}/controlplane/web\nannounce = ${announce}\nstate_dir = ${dir}/state\n` +
-    `[tenant]\nname = test\ndisplay_name = Funkhaus test\n${tenant}` + extra);
+    `[tenant]\nname = test\ndisplay_name = Funkhaus test\n${tenant}` + more + extra);
   const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
   const { openSync } = await import('node:fs');
   const dpCmd = process.env.FUNKHAUS_DP_NETNS ?
@@ -74,7 +76,7 @@ export async function launchBrowser() {
 // CDN, web font, avatar or analytics service).
 export const foreign = [];
 
-export async function openPage(browser, url, room, name) {
+export async function openPage(browser, url, room, name, hash = '') {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();
   const origin = new URL(url).host;
@@ -84,7 +86,7 @@ export async function openPage(browser, url, room, name) {
     if (u.host !== origin && !['data:', 'blob:'].includes(u.protocol)) foreign.push(r.url());
   });
   page.on('websocket', (ws) => { if (new URL(ws.url()).host !== origin) foreign.push(ws.url()); });
-  await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}&prejoin=off`);
+  await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}&prejoin=off${hash}`);
   return page;
 }
 

@@ -263,6 +263,23 @@ static void test_b64(void)
 	CHECK(!strcmp(enc, "-_8"));
 }
 
+/* TURN REST API credentials, checked against
+ * printf '1700000000:8f3a9c21' | openssl dgst -sha1 -hmac north-sea-turn-secret -binary | base64 */
+static void test_turn(void)
+{
+	char user[64], pass[64];
+	const char *secret = "north-sea-turn-secret";
+
+	CHECK_EQ(cp_turn_credential((const uint8_t *)secret, strlen(secret), 1700000000, "8f3a9c21",
+				    user, sizeof(user), pass, sizeof(pass)),
+		 0);
+	CHECK(!strcmp(user, "1700000000:8f3a9c21"));
+	CHECK(!strcmp(pass, "82SugN5qUpfCYfl2se/X4HL0oLw="));
+	CHECK_EQ(cp_turn_credential((const uint8_t *)secret, strlen(secret), 1700000000, "8f3a9c21",
+				    user, 8, pass, sizeof(pass)),
+		 -1);
+}
+
 static void setup(void)
 {
 	rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -271,4 +288,4 @@ static void setup(void)
 	CHECK(rsa && ec && ec_other);
 }
 
-TEST_MAIN(setup, test_b64, test_good, test_matrix, test_keys_refused)
+TEST_MAIN(setup, test_b64, test_turn, test_good, test_matrix, test_keys_refused)
