@@ -71,6 +71,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			STR(instance);
 		} else if (!strcmp(key, "log_dir")) {
 			STR(log_dir);
+		} else if (!strcmp(key, "group")) {
+			return 0; /* funkhaus-dp's: the region's group */
 		} else if (!strcmp(key, "log_retention_days")) {
 			if (fh_conf_uint(val, 1, 3650, &v) < 0)
 				return -1;

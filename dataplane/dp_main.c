@@ -5,10 +5,12 @@
  * and then keeps the region's heartbeat and port counters going until SIGTERM/SIGINT.
  */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -30,6 +32,7 @@
 struct dp_conf {
 	char instance[32];
 	char log_dir[512];
+	char group[64]; /* the group funkhaus-cp runs as: it may use the region */
 	char backend[16];
 	char bind[64];
 	char log_level[16];
@@ -189,6 +192,13 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			return -1;
 		if (!strcmp(key, "log_dir"))
 			return set_str(c->log_dir, sizeof(c->log_dir), val);
+		if (!strcmp(key, "group")) {
+			if (!getgrnam(val)) {
+				snprintf(err, elen, "no such group");
+				return -1;
+			}
+			return set_str(c->group, sizeof(c->group), val);
+		}
 		return 0; /* other instance keys belong to cp (it also deletes old log files) */
 	}
 	if (!strcmp(sec, "dpdk"))
@@ -565,6 +575,16 @@ int main(int argc, char **argv)
 	if (e < 0) {
 		FH_ERR("cannot create ring region %s: %s", region_name, strerror(-e));
 		goto out_eal;
+	}
+	if (conf.group[0]) {
+		/* an unprivileged funkhaus-cp in this group attaches; nobody else */
+		struct group *gr = getgrnam(conf.group);
+
+		if (!gr || fchown(reg.fd, (uid_t)-1, gr->gr_gid) < 0 || fchmod(reg.fd, 0660) < 0) {
+			FH_ERR("ring region %s: cannot give it to group %s: %s", region_name,
+			       conf.group, strerror(errno));
+			goto out_region;
+		}
 	}
 
 	struct dp_worker *workers = calloc(conf.workers, sizeof(*workers));

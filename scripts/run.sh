@@ -16,7 +16,8 @@ running() { [ -f "$state/run/$1.pid" ] && kill -0 "$(cat "$state/run/$1.pid")" 2
 
 stop_one() {
 	if running "$1"; then
-		kill "$(cat "$state/run/$1.pid")"
+		# both stop at once (SIGTERM would make funkhaus-cp drain first; systemd does that)
+		kill -INT "$(cat "$state/run/$1.pid")"
 		for _ in $(seq 50); do running "$1" || break; sleep 0.1; done
 	fi
 	rm -f "$state/run/$1.pid"

@@ -466,6 +466,39 @@ int main(int argc, char **argv)
 
 		EXPECT(st == 200 && prometheus_ok(text, &samples) && samples > 50,
 		       "/metrics is Prometheus text (%u samples)", samples);
+		/* every series the example Grafana dashboard queries exists */
+		char dpath[400];
+
+		snprintf(dpath, sizeof(dpath), "%s/../../conf/grafana-funkhaus.json", argv[4]);
+		json_t *dash = json_load_file(dpath, 0, NULL), *panel, *tg;
+		size_t pi, ti;
+		unsigned queried = 0, missing = 0;
+
+		json_array_foreach(json_object_get(dash, "panels"), pi, panel)
+		{
+			json_array_foreach(json_object_get(panel, "targets"), ti, tg)
+			{
+				const char *e = json_string_value(json_object_get(tg, "expr"));
+
+				for (const char *q = e ? strstr(e, "funkhaus_") : NULL; q;
+				     q = strstr(q + 1, "funkhaus_")) {
+					char name[96], probe[100];
+
+					sscanf(q, "%95[a-z_]", name);
+					snprintf(probe, sizeof(probe), "\n%s", name);
+					queried++;
+					if (!strstr(text, probe)) {
+						fprintf(stderr,
+							"dashboard queries %s, not in /metrics\n",
+							name);
+						missing++;
+					}
+				}
+			}
+		}
+		EXPECT(dash && queried > 10 && missing == 0,
+		       "the Grafana dashboard's %u series are all in /metrics", queried);
+		json_decref(dash);
 		double rx0 = metric(text, "funkhaus_worker_rx_packets_total{worker=\"0\"} ");
 
 		EXPECT(metric(text, "funkhaus_tenant_participants{tenant=\"test\"} ") == 2,
