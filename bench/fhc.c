@@ -1745,6 +1745,23 @@ uint64_t fhc_received_from(const struct fhc *c, const char *id, bool video)
 	return n;
 }
 
+void fhc_abort(struct fhc *c)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (!c)
+		return;
+	/* no WebSocket close, no TLS close_notify: the socket ends with a reset */
+	if (c->tcp > 0)
+		setsockopt(c->tcp, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	c->ws_open = false;
+	if (c->tls) {
+		SSL_free(c->tls);
+		c->tls = NULL;
+	}
+	fhc_close(c);
+}
+
 void fhc_close(struct fhc *c)
 {
 	if (!c)

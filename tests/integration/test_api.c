@@ -577,6 +577,23 @@ int main(int argc, char **argv)
 			fhc_close(all[i]);
 	printf("rooms, metrics, drain (%d failures so far)\n", failures);
 
+	/* a client that vanishes (its TCP connection reset right after media came up) is gone
+	 * from its room at once, not only when its consent expires */
+	for (int round = 0; round < 5; round++) {
+		struct fhc *s1 = join("Abbruch", "Stefan"), *s2 = join("Abbruch", "Susi");
+
+		if (s2)
+			fhc_abort(s2);
+		usleep(300 * 1000);
+		o = api_json("GET", "/api/v1/tenants/test/rooms/Abbruch", ops_token, NULL, &st);
+		EXPECT(st == 200 && json_integer_value(json_object_get(o, "participants")) == 1,
+		       "round %d: a reset connection leaves its room within 300 ms (%lld left)",
+		       round, (long long)json_integer_value(json_object_get(o, "participants")));
+		json_decref(o);
+		fhc_close(s1);
+		usleep(100 * 1000);
+	}
+
 	/* deleting a tenant; SIGHUP picks up a new tenant file and a new token */
 	expect_status("a tenant admin deleting", "DELETE", "/api/v1/tenants/verein", rat_token,
 		      NULL, 403);
