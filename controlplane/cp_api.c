@@ -759,10 +759,11 @@ static void route(const struct cp_api_token *tok, enum cp_http_method m, const c
 			json_t *all = cp_room_api_tenants(), *mine = json_array(), *t;
 			size_t i;
 
-			json_array_foreach(
-				all, i,
-				t) if (may(tok, json_string_value(json_object_get(t, "id"))))
-				json_array_append(mine, t);
+			json_array_foreach(all, i, t)
+			{
+				if (may(tok, json_string_value(json_object_get(t, "id"))))
+					json_array_append(mine, t);
+			}
 			json_decref(all);
 			respond_json(out, 200, mine);
 		} else if (m == CP_HTTP_POST) {
