@@ -282,9 +282,12 @@ static int api_begin(struct lws *wsi, struct cp_conn *c, const char *uri)
 	for (int i = 0; i < 5; i++)
 		if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
 			found = i;
-	if (found < 0 || strlen(uri) >= sizeof(c->uri))
-		return reply(wsi, c, found < 0 ? 405 : 414, "application/json",
+	if (found < 0)
+		return reply(wsi, c, 405, "application/json",
 			     "{\"error\":{\"status\":405,\"message\":\"method not allowed\"}}");
+	if (strlen(uri) >= sizeof(c->uri))
+		return reply(wsi, c, 414, "application/json",
+			     "{\"error\":{\"status\":414,\"message\":\"URI too long\"}}");
 	c->method = methods[found].m;
 	snprintf(c->uri, sizeof(c->uri), "%s", uri);
 	if (lws_hdr_copy(wsi, c->auth, sizeof(c->auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
