@@ -1,9 +1,11 @@
 /*
- * fh-ringbench: forwarded packets per second and CPU cycles per forwarded packet of one
- * funkhaus-dp worker on a DPDK port with no kernel in the path. The port is a net_ring
- * ethdev: a generator on the main lcore puts Ethernet frames carrying SRTP (1200-byte video,
- * AEAD_AES_128_GCM or AES_CM_128_HMAC_SHA1_80) into its RX ring and takes what the worker
- * sends out of its TX ring. The worker is the real one (dp_worker, dp_io_dpdk, dp_net,
+ * fh-ringbench: forwarded packets per second and CPU cycles per forwarded packet of
+ * funkhaus-dp workers on a DPDK port with no kernel in the path. The port is a net_ring
+ * ethdev with one queue per worker: for each worker a generator lcore of its own puts
+ * Ethernet frames carrying SRTP (1200-byte video, AEAD_AES_128_GCM or
+ * AES_CM_128_HMAC_SHA1_80) for the worker's UDP port into that queue's RX ring and takes what
+ * the worker sends out of its TX ring; with -w N the workers run side by side (2N lcores; the
+ * main lcore is generator 0), which shows how forwarding scales over cores. The worker is the real one (dp_worker, dp_io_dpdk, dp_net,
  * dp_media): participants are added with ring-region commands, learn the SFU by ARP, pass ICE
  * checks and get SRTP keys, exactly as funkhaus-cp would set them up.
  *
@@ -12,7 +14,9 @@
  * The last lines give the worker's cycles per forwarded packet split by stage.
  *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
- *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS]
+ *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
+ * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
+ * "1,2,...,15" for eight workers on a 16-core machine).
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -39,6 +43,7 @@
 #include "fh_stun.h"
 
 #define MAX_ROOM 33
+#define MAX_PAIRS 16
 #define SFU_PORT 40000
 
 struct client {
@@ -47,15 +52,30 @@ struct client {
 	uint16_t port;
 };
 
+/* A worker and the generator that loads it: their queue's rings, their room. */
+struct pair {
+	unsigned id;
+	uint16_t sfu_port;
+	struct rte_ring *rx_ring, *tx_ring;
+	struct rte_mempool *gen_pool;
+	struct client cl[MAX_ROOM];
+	unsigned char keys[MAX_ROOM][FH_KEY_MAX];
+	struct dp_srtp_engine *geng;
+	struct dp_srtp_sess *gen;
+	struct dp_worker w;
+	struct fh_counters *ctr;
+	uint64_t sent, sunk, sunk_bytes;
+	uint64_t fwd0, busy0, total0, stage0[FH_STAGE_MAX], t0, t1;
+};
+
 static bool use_socket; /* the socket backend on loopback instead of net_ring */
 static int sock[MAX_ROOM];
 static unsigned n_sock;
-static struct rte_ring *rx_ring, *tx_ring;
-static struct rte_mempool *gen_pool;
 static struct dp_net_conf sfu;
-static uint64_t sunk, sunk_bytes;
+static enum fh_srtp_profile profile = FH_SRTP_AEAD_AES_128_GCM;
+static unsigned room_size = 5, seconds = 5;
 
-static void drain(void)
+static void drain(struct pair *pr)
 {
 	struct rte_mbuf *m[64];
 	unsigned n;
@@ -69,36 +89,43 @@ static void drain(void)
 			for (int k = 0;
 			     k < 64 && (r = recv(sock[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0;
 			     k++) {
-				sunk++;
-				sunk_bytes += (uint64_t)r;
+				pr->sunk++;
+				pr->sunk_bytes += (uint64_t)r;
 			}
 		}
 		return;
 	}
-	while ((n = rte_ring_sc_dequeue_burst(tx_ring, (void **)m, 64, NULL)) > 0) {
+	while ((n = rte_ring_sc_dequeue_burst(pr->tx_ring, (void **)m, 64, NULL)) > 0) {
 		for (unsigned i = 0; i < n; i++) {
-			sunk_bytes += m[i]->pkt_len;
+			pr->sunk_bytes += m[i]->pkt_len;
 			rte_pktmbuf_free(m[i]);
 		}
-		sunk += n;
+		pr->sunk += n;
 	}
 }
 
-/* Puts one frame into the port's RX ring, waiting while the worker catches up. */
-static void inject(struct rte_mbuf *m)
+/* Puts one frame into the queue's RX ring, waiting while the worker catches up. */
+static void inject(struct pair *pr, struct rte_mbuf *m)
 {
-	while (rte_ring_sp_enqueue(rx_ring, m) != 0)
-		drain();
+	while (rte_ring_sp_enqueue(pr->rx_ring, m) != 0)
+		drain(pr);
 }
 
-static struct rte_mbuf *udp_frame(const struct client *c, const uint8_t *payload, size_t len)
+static void sfu_dst(const struct pair *pr, struct fh_addr *dst)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(gen_pool);
-	struct fh_addr dst = {.family = FH_AF_INET, .port = SFU_PORT};
+	*dst = (struct fh_addr){.family = FH_AF_INET, .port = pr->sfu_port};
+	memcpy(dst->ip, sfu.ip4, 4);
+}
+
+static struct rte_mbuf *udp_frame(struct pair *pr, const struct client *c, const uint8_t *payload,
+				  size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pr->gen_pool);
+	struct fh_addr dst;
 
 	if (!m)
 		return NULL;
-	memcpy(dst.ip, sfu.ip4, 4);
+	sfu_dst(pr, &dst);
 	uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, 42);
 
 	memcpy(p, payload, len);
@@ -112,53 +139,54 @@ static struct rte_mbuf *udp_frame(const struct client *c, const uint8_t *payload
 }
 
 /* One datagram from client c to the SFU, through whichever backend is measured. */
-static void send_udp(const struct client *c, unsigned idx, const uint8_t *payload, size_t len)
+static void send_udp(struct pair *pr, const struct client *c, unsigned idx, const uint8_t *payload,
+		     size_t len)
 {
 	if (use_socket) {
 		while (send(sock[idx], payload, len, 0) < 0)
-			drain();
+			drain(pr);
 		return;
 	}
 	struct rte_mbuf *m;
 
-	while (!(m = udp_frame(c, payload, len)))
-		drain();
-	inject(m);
+	while (!(m = udp_frame(pr, c, payload, len)))
+		drain(pr);
+	inject(pr, m);
 }
 
 /* Sends the datagram in m (its data is the UDP payload, with room for the headers before it). */
-static void send_frame(const struct client *c, unsigned idx, struct rte_mbuf *m)
+static void send_frame(struct pair *pr, const struct client *c, unsigned idx, struct rte_mbuf *m)
 {
 	if (use_socket) {
-		send_udp(c, idx, rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
+		send_udp(pr, c, idx, rte_pktmbuf_mtod(m, uint8_t *), m->data_len);
 		rte_pktmbuf_free(m);
 		return;
 	}
-	struct fh_addr dst = {.family = FH_AF_INET, .port = SFU_PORT};
+	struct fh_addr dst;
 	struct dp_net_conf from = c->net;
 	size_t len = m->data_len;
 
-	memcpy(dst.ip, sfu.ip4, 4);
+	sfu_dst(pr, &dst);
 	m->data_off = (uint16_t)(m->data_off - 42);
 	from.port_lo = c->port;
 	dp_net_udp_headers(&from, rte_pktmbuf_mtod(m, uint8_t *) + 42, len, sfu.mac, c->port, &dst,
 			   false);
 	m->data_len = (uint16_t)(42 + len);
 	m->pkt_len = m->data_len;
-	inject(m);
+	inject(pr, m);
 }
 
-static void arp_and_check(const struct client *c, unsigned idx)
+static void arp_and_check(struct pair *pr, const struct client *c, unsigned idx)
 {
 	if (!use_socket) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(gen_pool);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pr->gen_pool);
 		struct fh_addr hop = {.family = FH_AF_INET};
 
 		memcpy(hop.ip, sfu.ip4, 4);
 		m->data_len = (uint16_t)dp_net_solicit(&c->net, &hop,
 						       rte_pktmbuf_mtod(m, uint8_t *), 128);
 		m->pkt_len = m->data_len;
-		inject(m);
+		inject(pr, m);
 	}
 
 	uint8_t buf[256], tid[12] = {1};
@@ -172,143 +200,29 @@ static void arp_and_check(const struct client *c, unsigned idx)
 	fh_stun_build_attr(&b, FH_STUN_ATTR_USE_CANDIDATE, NULL, 0);
 	fh_stun_build_integrity(&b, c->pwd, strlen(c->pwd));
 	fh_stun_build_fingerprint(&b);
-	send_udp(c, idx, buf, fh_stun_build_end(&b));
+	send_udp(pr, c, idx, buf, fh_stun_build_end(&b));
 }
 
-static void cmd(struct fh_region *reg, struct fh_cmd *c)
+static void cmd(struct fh_region *reg, unsigned w, struct fh_cmd *c)
 {
-	while (rte_ring_sp_enqueue_elem(fh_region_cmd(reg, 0), c, sizeof(*c)) != 0)
+	while (rte_ring_sp_enqueue_elem(fh_region_cmd(reg, w), c, sizeof(*c)) != 0)
 		rte_pause();
 }
 
-int main(int argc, char **argv)
+/* The room of a pair: client 0 publishes video, the others receive it. 0, or -1. */
+static int room_setup(struct fh_region *reg, struct pair *pr)
 {
-	unsigned n = 5, seconds = 5;
-	enum fh_srtp_profile profile = FH_SRTP_AEAD_AES_128_GCM;
-	int o;
-	char prefix[64], lcores[128], lc_arg[160], report[256], err[256];
-
-	snprintf(prefix, sizeof(prefix), "--file-prefix=fh-ringbench-%d", (int)getpid());
-	if (dp_place("float", NULL, 1, lcores, sizeof(lcores), report, sizeof(report), err,
-		     sizeof(err)) < 0) {
-		fprintf(stderr, "fh-ringbench: %s\n", err);
-		return 1;
-	}
-	snprintf(lc_arg, sizeof(lc_arg), "--lcores=%s", lcores);
-	char *eal[] = {argv[0], "--no-huge",	       "--no-pci", "-m", "1024", "--no-telemetry",
-		       lc_arg,	"--log-level=warning", prefix,	   NULL};
-
-	if (rte_eal_init(9, eal) < 0) {
-		fprintf(stderr, "EAL: %s\n", rte_strerror(rte_errno));
-		return 1;
-	}
-	enum dp_srtp_kind engine = DP_SRTP_LIBSRTP;
-	const char *pmds = NULL;
-
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:")) != -1) {
-		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
-			continue;
-		if (o == 'c') {
-			pmds = optarg;
-			continue;
-		}
-		if (o == 'b')
-			use_socket = !strcmp(optarg, "socket");
-		else if (o == 'n')
-			n = (unsigned)atoi(optarg);
-		else if (o == 's')
-			seconds = (unsigned)atoi(optarg);
-		else if (o == 'p' && !strcmp(optarg, "cm"))
-			profile = FH_SRTP_AES128_CM_SHA1_80;
-		else if (o != 'p') {
-			fprintf(stderr,
-				"usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
-				"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS]\n");
-			return 2;
-		}
-	}
-	if (n < 2 || n > MAX_ROOM || seconds < 1 || seconds > 120) {
-		fprintf(stderr, "fh-ringbench: room size 2-%d, 1-120 seconds\n", MAX_ROOM);
-		return 2;
-	}
-	srtp_init();
-	rx_ring = rte_ring_create("bench_rx", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	tx_ring = rte_ring_create("bench_tx", 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	gen_pool = rte_pktmbuf_pool_create("bench_gen", 16383, 256,
-					   RTE_ALIGN(sizeof(struct dp_pkt_meta), 8),
-					   RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	struct rte_mempool *wpool = rte_pktmbuf_pool_create(
-		"bench_worker", 32767, 256, RTE_ALIGN(sizeof(struct dp_pkt_meta), 8),
-		RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	int port = rte_eth_from_rings("bench", &rx_ring, 1, &tx_ring, 1, 0);
-
-	if (!rx_ring || !tx_ring || !gen_pool || !wpool || port < 0) {
-		fprintf(stderr, "fh-ringbench: no memory for rings or pools\n");
-		return 1;
-	}
-	if (dp_io_dpdk_port_init((uint16_t)port, 1, &wpool, sfu.mac, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "fh-ringbench: %s\n", err);
-		return 1;
-	}
-	/* net_ring has an all-zero MAC: give the SFU one of its own */
-	uint8_t mac[6] = {0x02, 0xfe, 0, 0, 0, 2};
-
-	memcpy(sfu.mac, mac, 6);
-	sfu.has_ip4 = true;
-	sfu.ip4[0] = 10, sfu.ip4[3] = 2;
-	sfu.ip4_prefix = 24;
-	sfu.port_lo = sfu.port_hi = SFU_PORT;
-
-	struct fh_region reg;
-	char rname[64];
-	uint16_t ports[1] = {SFU_PORT};
-	struct rte_ring *handoff[1] = {rte_ring_create("bench_handoff", 1024, 0, RING_F_SC_DEQ)};
-
-	snprintf(rname, sizeof(rname), "/fh-ringbench-%d", (int)getpid());
-	if (fh_region_create(&reg, rname, 1, ports) < 0)
-		return 1;
-	static struct dp_worker w;
-	static volatile bool stop;
-	struct dp_srtp_engine *weng = dp_srtp_engine_new(engine, 0, 0, 64, pmds, err, sizeof(err));
-	/* the generator's own, so that making the load costs as little as possible */
-	struct dp_srtp_engine *geng =
-		dp_srtp_engine_new(DP_SRTP_CRYPTODEV, 1, 0, 4, pmds, err, sizeof(err));
-
-	if (!weng || !geng) {
-		fprintf(stderr, "fh-ringbench: %s\n", err);
-		return 1;
-	}
-	struct dp_worker_conf wc = {.id = 0,
-				    .io = use_socket ? &dp_io_socket_ops : &dp_io_dpdk_ops,
-				    .consent_timeout_s = 300,
-				    .remb_bitrate = 1500000,
-				    .srtp = weng};
-
-	snprintf(wc.io_conf.bind_addr, sizeof(wc.io_conf.bind_addr), "127.0.0.1");
-	wc.io_conf.port = SFU_PORT;
-
-	wc.io_conf.n_eth = 1;
-	wc.io_conf.eth_port[0] = (uint16_t)port;
-	wc.io_conf.net[0] = &sfu;
-	wc.io_conf.n_workers = 1;
-	wc.io_conf.base_port = SFU_PORT;
-	wc.io_conf.handoff = handoff;
-	wc.io_conf.tx_drain_us = DP_TX_DRAIN_US_DEFAULT;
-	if (dp_worker_init(&w, &wc, &reg, wpool, &stop) < 0)
-		return 1;
-	rte_eal_remote_launch(dp_worker_main, &w, rte_get_next_lcore(-1, 1, 0));
-
-	/* the room: client 0 publishes video, the others receive it */
-	static struct client cl[MAX_ROOM];
-	unsigned char keys[MAX_ROOM][FH_KEY_MAX];
 	size_t klen = fh_srtp_key_len(profile);
+	unsigned n = room_size, w = pr->id;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct client *c = &cl[i];
-		struct fh_cmd pc = {.type = FH_CMD_PART_ADD, .slot = (uint16_t)i, .room = 1};
+		struct client *c = &pr->cl[i];
+		struct fh_cmd pc = {.type = FH_CMD_PART_ADD, .slot = (uint16_t)i, .room = 1 + w};
 
 		c->net = sfu;
+		c->net.mac[4] = (uint8_t)(1 + w);
 		c->net.mac[5] = (uint8_t)(100 + i);
+		c->net.ip4[2] = (uint8_t)(1 + w);
 		c->net.ip4[3] = (uint8_t)(100 + i);
 		c->port = (uint16_t)(5000 + i);
 		snprintf(c->ufrag, sizeof(c->ufrag), "%04xbenchufrag", i);
@@ -326,72 +240,83 @@ int main(int argc, char **argv)
 			if (bind(sock[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 			    connect(sock[i], (struct sockaddr *)&to, sizeof(to)) < 0) {
 				fprintf(stderr, "fh-ringbench: UDP port %u is busy\n", c->port);
-				return 1;
+				return -1;
 			}
 			n_sock = i + 1;
 		}
 		snprintf(pc.u.part.local_ufrag, sizeof(pc.u.part.local_ufrag), "%s", c->ufrag);
 		snprintf(pc.u.part.local_pwd, sizeof(pc.u.part.local_pwd), "%s", c->pwd);
 		snprintf(pc.u.part.remote_ufrag, sizeof(pc.u.part.remote_ufrag), "cl%04u", c->port);
-		cmd(&reg, &pc);
-		struct fh_cmd kc = {.type = FH_CMD_KEYS, .slot = (uint16_t)i, .room = 1};
+		cmd(reg, w, &pc);
+		struct fh_cmd kc = {.type = FH_CMD_KEYS, .slot = (uint16_t)i, .room = 1 + w};
 
 		for (size_t k = 0; k < klen; k++)
-			keys[i][k] = (unsigned char)(rand() & 0xff);
+			pr->keys[i][k] = (unsigned char)(rand() & 0xff);
 		kc.u.keys.profile = (uint8_t)profile;
 		kc.u.keys.key_len = (uint8_t)klen;
-		memcpy(kc.u.keys.rx_key, keys[i], klen);
-		memcpy(kc.u.keys.tx_key, keys[i], klen);
-		cmd(&reg, &kc);
+		memcpy(kc.u.keys.rx_key, pr->keys[i], klen);
+		memcpy(kc.u.keys.tx_key, pr->keys[i], klen);
+		cmd(reg, w, &kc);
 	}
-	struct fh_cmd sc = {.type = FH_CMD_STREAM_ADD, .slot = 0, .room = 1};
+	struct fh_cmd sc = {.type = FH_CMD_STREAM_ADD, .slot = 0, .room = 1 + w};
 
 	sc.u.stream = (struct fh_cmd_stream){
 		.ssrc = 0x1111, .kind = FH_KIND_VIDEO, .pt = 96, .clock_rate = 90000};
-	cmd(&reg, &sc);
+	cmd(reg, w, &sc);
 	for (unsigned i = 1; i < n; i++) {
-		struct fh_cmd su = {.type = FH_CMD_SUB_ADD, .slot = (uint16_t)i, .room = 1};
+		struct fh_cmd su = {.type = FH_CMD_SUB_ADD, .slot = (uint16_t)i, .room = 1 + w};
 
 		su.u.sub = (struct fh_cmd_sub){.pub_slot = 0,
 					       .pub_ssrc = 0x1111,
 					       .out_ssrc = 0x2000 + i,
 					       .out_pt = 96,
 					       .kind = FH_KIND_VIDEO};
-		cmd(&reg, &su);
+		cmd(reg, w, &su);
 	}
 	/* the worker applies commands between bursts: let it catch up before the first frame */
-	struct fh_counters *ctr = fh_region_counters(&reg, 0);
 	unsigned want = 2 * n + 1 + (n - 1);
 
-	for (int t = 0; t < 2000 && ctr->ctr[FH_CTR_commands] < want; t++)
+	for (int t = 0; t < 2000 && pr->ctr->ctr[FH_CTR_commands] < want; t++)
 		rte_delay_us_sleep(1000);
 	for (unsigned i = 0; i < n; i++)
-		arp_and_check(&cl[i], i);
+		arp_and_check(pr, &pr->cl[i], i);
 	for (int t = 0; t < 200; t++) {
-		drain();
+		drain(pr);
 		rte_delay_us_sleep(1000);
 	}
-	if (ctr->bound != n) {
-		fprintf(stderr, "fh-ringbench: only %u of %u participants passed ICE\n", ctr->bound,
-			n);
-		return 1;
+	if (pr->ctr->bound != n) {
+		fprintf(stderr, "fh-ringbench: worker %u: only %u of %u participants passed ICE\n",
+			w, pr->ctr->bound, n);
+		return -1;
 	}
-
-	/* the load: SRTP video from client 0, as fast as the generator can make it */
-	struct dp_srtp_sess *gen = dp_srtp_sess_new(geng, profile, keys[0], keys[0], klen);
-
-	if (!gen) {
+	pr->gen = dp_srtp_sess_new(pr->geng, profile, pr->keys[0], pr->keys[0], klen);
+	if (!pr->gen) {
 		fprintf(stderr, "fh-ringbench: no generator session\n");
-		return 1;
+		return -1;
 	}
-	uint64_t fwd0 = ctr->ctr[FH_CTR_rtp_forwarded], busy0 = ctr->busy_cycles,
-		 total0 = ctr->total_cycles, sent = 0, stage0[FH_STAGE_MAX];
-	uint64_t hz = rte_get_tsc_hz(), t0 = rte_rdtsc(), end = t0 + hz * seconds;
+	return 0;
+}
+
+static volatile bool go;
+
+/* The load: SRTP video from client 0, as fast as the generator can make it, for `seconds`. */
+static int generate(void *arg)
+{
+	struct pair *pr = arg;
+	uint64_t hz = rte_get_tsc_hz();
 	uint8_t pkt[1400];
 	uint16_t seq = 0;
 	uint32_t ts = 0;
 
-	memcpy(stage0, ctr->stage_cycles, sizeof(stage0));
+	while (!go)
+		rte_pause();
+	pr->fwd0 = pr->ctr->ctr[FH_CTR_rtp_forwarded];
+	pr->busy0 = pr->ctr->busy_cycles;
+	pr->total0 = pr->ctr->total_cycles;
+	memcpy(pr->stage0, pr->ctr->stage_cycles, sizeof(pr->stage0));
+	pr->t0 = rte_rdtsc();
+	uint64_t end = pr->t0 + hz * seconds;
+
 	memset(pkt, 0x5a, sizeof(pkt));
 	while (rte_rdtsc() < end) {
 		struct dp_srtp_op ops[32];
@@ -407,63 +332,258 @@ int main(int argc, char **argv)
 				ts += 3000;
 			struct rte_mbuf *m;
 
-			while (!(m = rte_pktmbuf_alloc(gen_pool)))
-				drain();
+			while (!(m = rte_pktmbuf_alloc(pr->gen_pool)))
+				drain(pr);
 			/* the payload sits where udp_frame / send() will want it */
 			m->data_off = (uint16_t)(m->data_off + 42);
 			memcpy(rte_pktmbuf_mtod(m, void *), pkt, 12 + 1200);
 			m->data_len = 12 + 1200;
 			m->pkt_len = m->data_len;
-			ops[k] = (struct dp_srtp_op){.s = gen, .m = m};
+			ops[k] = (struct dp_srtp_op){.s = pr->gen, .m = m};
 		}
-		dp_srtp_protect(geng, ops, k);
+		dp_srtp_protect(pr->geng, ops, k);
 		for (unsigned i = 0; i < k; i++) {
 			struct rte_mbuf *m = ops[i].m;
 
 			if (ops[i].status == DP_SRTP_OK) {
-				send_frame(&cl[0], 0, m);
-				sent++;
+				send_frame(pr, &pr->cl[0], 0, m);
+				pr->sent++;
 			} else {
 				rte_pktmbuf_free(m);
 			}
 		}
-		drain();
+		drain(pr);
 	}
-	uint64_t t1 = rte_rdtsc();
-
+	pr->t1 = rte_rdtsc();
 	for (int t = 0; t < 100; t++) {
-		drain();
+		drain(pr);
 		rte_delay_us_sleep(1000);
 	}
-	uint64_t fwd = ctr->ctr[FH_CTR_rtp_forwarded] - fwd0;
-	uint64_t busy = ctr->busy_cycles - busy0, total = ctr->total_cycles - total0;
-	double secs = (double)(t1 - t0) / (double)hz;
-	uint64_t drops = 0;
+	return 0;
+}
 
-	for (int d = 0; d < FH_DROP_MAX; d++)
-		drops += ctr->drop[d];
-	printf("%s, %s, room of %u: %llu SRTP packets in, %llu forwarded in %.1f s\n",
-	       use_socket ? "socket backend (loopback)" : "dpdk backend (net_ring)",
-	       profile == FH_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
-	       n, (unsigned long long)sent, (unsigned long long)fwd, secs);
-	printf("  SRTP engine of the worker: %s\n", ctr->srtp_engine);
-	for (int d = 0; d < FH_DROP_MAX; d++)
-		if (ctr->drop[d])
-			printf("  dropped: %s %llu\n", fh_drop_names[d],
-			       (unsigned long long)ctr->drop[d]);
-	printf("  cycles per forwarded packet by stage:");
-	for (int st = 0; st < FH_STAGE_MAX; st++)
-		printf(" %s %.0f", fh_stage_names[st],
-		       fwd ? (double)(ctr->stage_cycles[st] - stage0[st]) / (double)fwd : 0);
-	printf("\n");
-	printf("  %.0f forwarded packets/s per worker, worker busy %.0f %%, %.0f cycles per "
-	       "forwarded packet (TSC %.0f MHz), drops %llu\n",
-	       fwd / secs, total ? 100.0 * (double)busy / (double)total : 0,
-	       fwd ? (double)busy / (double)fwd : 0, hz / 1e6, (unsigned long long)drops);
+static void usage(void)
+{
+	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
+			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
+			"[-C float|CPU,...]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static struct pair pairs[MAX_PAIRS];
+	unsigned nw = 1;
+	int o;
+	char prefix[64], lcores[1024], lc_arg[1100], report[256], err[256];
+	const char *cpus = "float";
+	enum dp_srtp_kind engine = DP_SRTP_LIBSRTP;
+	const char *pmds = NULL;
+
+	/* options first: the EAL's lcores depend on the number of workers */
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:")) != -1) {
+		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
+			continue;
+		if (o == 'c')
+			pmds = optarg;
+		else if (o == 'b')
+			use_socket = !strcmp(optarg, "socket");
+		else if (o == 'n')
+			room_size = (unsigned)atoi(optarg);
+		else if (o == 's')
+			seconds = (unsigned)atoi(optarg);
+		else if (o == 'w')
+			nw = (unsigned)atoi(optarg);
+		else if (o == 'C')
+			cpus = optarg;
+		else if (o == 'p' && !strcmp(optarg, "cm"))
+			profile = FH_SRTP_AES128_CM_SHA1_80;
+		else if (o != 'p') {
+			usage();
+			return 2;
+		}
+	}
+	if (room_size < 2 || room_size > MAX_ROOM || seconds < 1 || seconds > 120 || nw < 1 ||
+	    nw > MAX_PAIRS / 2 || (use_socket && nw != 1)) {
+		fprintf(stderr,
+			"fh-ringbench: room size 2-%d, 1-120 seconds, 1-%d workers (one "
+			"with -b socket)\n",
+			MAX_ROOM, MAX_PAIRS / 2);
+		return 2;
+	}
+	/* lcore 0: main and generator 0; 1..nw: workers; nw+1..2nw-1: the other generators */
+	snprintf(prefix, sizeof(prefix), "--file-prefix=fh-ringbench-%d", (int)getpid());
+	if (dp_place(cpus, NULL, 2 * nw - 1, lcores, sizeof(lcores), report, sizeof(report), err,
+		     sizeof(err)) < 0) {
+		fprintf(stderr, "fh-ringbench: %s\n", err);
+		return 1;
+	}
+	snprintf(lc_arg, sizeof(lc_arg), "--lcores=%s", lcores);
+	char mem[16];
+
+	snprintf(mem, sizeof(mem), "%u", 512 + 512 * nw);
+	char *eal[] = {argv[0], "--no-huge",	       "--no-pci", "-m", mem, "--no-telemetry",
+		       lc_arg,	"--log-level=warning", prefix,	   NULL};
+
+	if (rte_eal_init(9, eal) < 0) {
+		fprintf(stderr, "EAL: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	srtp_init();
+	struct rte_ring *rx[MAX_PAIRS], *tx[MAX_PAIRS], *handoff[MAX_PAIRS];
+	struct rte_mempool *wpool[MAX_PAIRS];
+	uint16_t ports[MAX_PAIRS];
+
+	for (unsigned w = 0; w < nw; w++) {
+		struct pair *pr = &pairs[w];
+		char name[32];
+
+		pr->id = w;
+		pr->sfu_port = (uint16_t)(SFU_PORT + w);
+		ports[w] = pr->sfu_port;
+		snprintf(name, sizeof(name), "bench_rx%u", w);
+		rx[w] = pr->rx_ring = rte_ring_create(name, 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "bench_tx%u", w);
+		tx[w] = pr->tx_ring = rte_ring_create(name, 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "bench_gen%u", w);
+		pr->gen_pool = rte_pktmbuf_pool_create(name, 16383, 256,
+						       RTE_ALIGN(sizeof(struct dp_pkt_meta), 8),
+						       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+		snprintf(name, sizeof(name), "bench_worker%u", w);
+		wpool[w] = rte_pktmbuf_pool_create(name, 32767, 256,
+						   RTE_ALIGN(sizeof(struct dp_pkt_meta), 8),
+						   RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+		snprintf(name, sizeof(name), "bench_handoff%u", w);
+		handoff[w] = rte_ring_create(name, 1024, 0, RING_F_SC_DEQ);
+		if (!pr->rx_ring || !pr->tx_ring || !pr->gen_pool || !wpool[w] || !handoff[w]) {
+			fprintf(stderr, "fh-ringbench: no memory for rings or pools\n");
+			return 1;
+		}
+	}
+	int port = rte_eth_from_rings("bench", rx, nw, tx, nw, 0);
+
+	if (port < 0) {
+		fprintf(stderr, "fh-ringbench: no net_ring port\n");
+		return 1;
+	}
+	if (dp_io_dpdk_port_init((uint16_t)port, nw, wpool, sfu.mac, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fh-ringbench: %s\n", err);
+		return 1;
+	}
+	/* net_ring has an all-zero MAC: give the SFU one of its own */
+	uint8_t mac[6] = {0x02, 0xfe, 0, 0, 0, 2};
+
+	memcpy(sfu.mac, mac, 6);
+	sfu.has_ip4 = true;
+	sfu.ip4[0] = 10, sfu.ip4[3] = 2;
+	sfu.ip4_prefix = 16; /* each worker's room in a /24 of its own */
+	sfu.port_lo = SFU_PORT;
+	sfu.port_hi = (uint16_t)(SFU_PORT + nw - 1);
+
+	struct fh_region reg;
+	char rname[64];
+	static volatile bool stop;
+
+	snprintf(rname, sizeof(rname), "/fh-ringbench-%d", (int)getpid());
+	if (fh_region_create(&reg, rname, nw, ports) < 0)
+		return 1;
+	for (unsigned w = 0; w < nw; w++) {
+		struct pair *pr = &pairs[w];
+		struct dp_srtp_engine *weng =
+			dp_srtp_engine_new(engine, w, 0, 64, pmds, err, sizeof(err));
+
+		/* the generator's own, so that making the load costs as little as possible */
+		pr->geng =
+			dp_srtp_engine_new(DP_SRTP_CRYPTODEV, nw + w, 0, 4, pmds, err, sizeof(err));
+		if (!weng || !pr->geng) {
+			fprintf(stderr, "fh-ringbench: %s\n", err);
+			return 1;
+		}
+		struct dp_worker_conf wc = {.id = w,
+					    .io = use_socket ? &dp_io_socket_ops : &dp_io_dpdk_ops,
+					    .consent_timeout_s = 300,
+					    .remb_bitrate = 1500000,
+					    .srtp = weng};
+
+		snprintf(wc.io_conf.bind_addr, sizeof(wc.io_conf.bind_addr), "127.0.0.1");
+		wc.io_conf.port = pr->sfu_port;
+		wc.io_conf.n_eth = 1;
+		wc.io_conf.eth_port[0] = (uint16_t)port;
+		wc.io_conf.net[0] = &sfu;
+		wc.io_conf.queue = (uint16_t)w;
+		wc.io_conf.worker = w;
+		wc.io_conf.n_workers = nw;
+		wc.io_conf.base_port = SFU_PORT;
+		wc.io_conf.handoff = handoff;
+		wc.io_conf.tx_drain_us = DP_TX_DRAIN_US_DEFAULT;
+		if (dp_worker_init(&pr->w, &wc, &reg, wpool[w], &stop) < 0)
+			return 1;
+		pr->ctr = fh_region_counters(&reg, w);
+	}
+	unsigned lc = rte_get_next_lcore(-1, 1, 0);
+
+	for (unsigned w = 0; w < nw; w++, lc = rte_get_next_lcore(lc, 1, 0))
+		rte_eal_remote_launch(dp_worker_main, &pairs[w].w, lc);
+	for (unsigned w = 0; w < nw; w++)
+		if (room_setup(&reg, &pairs[w]) < 0)
+			return 1;
+	unsigned gen_lc[MAX_PAIRS];
+
+	for (unsigned w = 1; w < nw; w++, lc = rte_get_next_lcore(lc, 1, 0)) {
+		gen_lc[w] = lc;
+		rte_eal_remote_launch(generate, &pairs[w], lc);
+	}
+	go = true;
+	generate(&pairs[0]);
+	for (unsigned w = 1; w < nw; w++)
+		rte_eal_wait_lcore(gen_lc[w]);
+
+	uint64_t hz = rte_get_tsc_hz();
+	double total_pps = 0;
+
+	for (unsigned w = 0; w < nw; w++) {
+		struct pair *pr = &pairs[w];
+		struct fh_counters *ctr = pr->ctr;
+		uint64_t fwd = ctr->ctr[FH_CTR_rtp_forwarded] - pr->fwd0;
+		uint64_t busy = ctr->busy_cycles - pr->busy0,
+			 total = ctr->total_cycles - pr->total0;
+		double secs = (double)(pr->t1 - pr->t0) / (double)hz;
+		uint64_t drops = 0;
+
+		for (int d = 0; d < FH_DROP_MAX; d++)
+			drops += ctr->drop[d];
+		if (nw > 1)
+			printf("worker %u:\n", w);
+		printf("%s, %s, room of %u: %llu SRTP packets in, %llu forwarded in %.1f s\n",
+		       use_socket ? "socket backend (loopback)" : "dpdk backend (net_ring)",
+		       profile == FH_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM"
+							   : "AES_CM_128_HMAC_SHA1_80",
+		       room_size, (unsigned long long)pr->sent, (unsigned long long)fwd, secs);
+		printf("  SRTP engine of the worker: %s\n", ctr->srtp_engine);
+		for (int d = 0; d < FH_DROP_MAX; d++)
+			if (ctr->drop[d])
+				printf("  dropped: %s %llu\n", fh_drop_names[d],
+				       (unsigned long long)ctr->drop[d]);
+		printf("  cycles per forwarded packet by stage:");
+		for (int st = 0; st < FH_STAGE_MAX; st++)
+			printf(" %s %.0f", fh_stage_names[st],
+			       fwd ? (double)(ctr->stage_cycles[st] - pr->stage0[st]) / (double)fwd
+				   : 0);
+		printf("\n");
+		printf("  %.0f forwarded packets/s per worker, worker busy %.0f %%, %.0f cycles "
+		       "per "
+		       "forwarded packet (TSC %.0f MHz), drops %llu\n",
+		       fwd / secs, total ? 100.0 * (double)busy / (double)total : 0,
+		       fwd ? (double)busy / (double)fwd : 0, hz / 1e6, (unsigned long long)drops);
+		total_pps += fwd / secs;
+	}
+	if (nw > 1)
+		printf("%u workers: %.0f forwarded packets/s in all (%s)\n", nw, total_pps, report);
 	stop = true;
 	rte_eal_mp_wait_lcore();
-	dp_srtp_sess_free(geng, gen);
-	dp_srtp_engine_free(geng);
+	for (unsigned w = 0; w < nw; w++) {
+		dp_srtp_sess_free(pairs[w].geng, pairs[w].gen);
+		dp_srtp_engine_free(pairs[w].geng);
+	}
 	fh_region_close(&reg);
 	return 0;
 }

@@ -1,0 +1,13 @@
+#!/bin/bash
+# fh-ringbench with two workers for one second: both must forward, with cryptodev, no drops but
+# the TX ring's (the generators share the CPUs with the workers here). Usage: ringbench.sh BIN
+set -eu
+[ "$(id -u)" = 0 ] || { echo "SKIP: DPDK's EAL needs root"; exit 77; }
+out=$("$1" -w 2 -s 1 -n 3 -p gcm -e cryptodev 2>&1) || { echo "$out"; echo "FAIL: fh-ringbench exited with an error"; exit 1; }
+echo "$out"
+n=$(grep -cE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || true)
+[ "$n" = 2 ] || { echo "FAIL: $n of 2 workers forwarded"; exit 1; }
+[ "$(grep -c 'SRTP engine of the worker: cryptodev' <<<"$out")" = 2 ] || { echo "FAIL: not cryptodev"; exit 1; }
+if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: drops other than tx_fail"; exit 1; fi
+grep -q '^2 workers: ' <<<"$out" || { echo "FAIL: no sum line"; exit 1; }
+echo "ringbench ok"
