@@ -43,6 +43,8 @@ struct cp_conf {
 	char log_dir[512];
 	unsigned log_retention_days;
 	unsigned drain_grace;
+	char admin_bind[64];
+	unsigned admin_port;
 	char turn_secret_file[512];
 	char turn_urls[1024];
 	unsigned turn_ttl;
@@ -124,6 +126,26 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		}
 		if (!strcmp(key, "audit_dir")) {
 			STR(api.audit_dir);
+			return 0;
+		}
+		if (!strcmp(key, "listen")) {
+			/* ADDRESS:PORT, [IPv6]:PORT */
+			const char *colon = strrchr(val, ':');
+			char host[64];
+			size_t hl = colon ? (size_t)(colon - val) : 0;
+
+			if (!colon || hl == 0 || hl >= sizeof(host) ||
+			    fh_conf_uint(colon + 1, 1, 65535, &v) < 0) {
+				snprintf(err, elen,
+					 "ADDRESS:PORT, e.g. 127.0.0.1:9443 or [::1]:9443");
+				return -1;
+			}
+			if (val[0] == '[' && val[hl - 1] == ']')
+				snprintf(host, sizeof(host), "%.*s", (int)hl - 2, val + 1);
+			else
+				snprintf(host, sizeof(host), "%.*s", (int)hl, val);
+			snprintf(c->admin_bind, sizeof(c->admin_bind), "%s", host);
+			c->admin_port = (unsigned)v;
 			return 0;
 		}
 		return -1;
@@ -438,6 +460,8 @@ int main(int argc, char **argv)
 		.key = conf.key,
 		.web_root = conf.web_root,
 		.bind = conf.bind[0] ? conf.bind : NULL,
+		.admin_port = (uint16_t)conf.admin_port,
+		.admin_bind = conf.admin_bind[0] ? conf.admin_bind : NULL,
 	};
 
 	snprintf(conf.api.tenants_dir, sizeof(conf.api.tenants_dir), "%s", conf.tenants_dir);

@@ -57,6 +57,7 @@ struct cp_conn {
 
 static struct {
 	struct lws_context *ctx;
+	struct lws_vhost *admin; /* the admin listener's vhost; NULL: none */
 	char web_root[512];
 	volatile bool stop;
 	void (*tick)(uint64_t);
@@ -365,10 +366,24 @@ static int tenant_info(struct lws *wsi, struct cp_conn *c, const char *uri)
 	return rc;
 }
 
+static int not_found(struct lws *wsi)
+{
+	lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 {
 	size_t pl = prefix_len(uri);
 
+	bool admin_vh = s.admin && lws_get_vhost(wsi) == s.admin;
+
+	/* with an admin listener: the API there, and only the API and health there */
+	if (s.admin && !admin_vh && cp_api_owns(uri) && strcmp(uri, "/readyz"))
+		return not_found(wsi);
+	if (admin_vh && !cp_api_owns(uri) && strcmp(uri, "/healthz") &&
+	    strcmp(uri, "/api/v1/openapi.json"))
+		return not_found(wsi);
 	if (!strcmp(uri, "/api/v1/openapi.json"))
 		return serve_file(wsi, "openapi.json");
 	if (cp_api_owns(uri))
@@ -415,6 +430,8 @@ static int filter_ws(struct lws *wsi)
 {
 	char uri[64], origin[256], host[256];
 
+	if (s.admin && lws_get_vhost(wsi) == s.admin)
+		return 1; /* no signalling on the admin listener */
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
 	    (strcmp(uri, "/ws") && (!prefix_len(uri) || strcmp(uri + prefix_len(uri), "/ws"))))
 		return 1;
@@ -577,6 +594,23 @@ int cp_server_init(const struct cp_server_conf *conf)
 		FH_ERR("cannot start the HTTPS/WSS server on port %u (certificate %s)", conf->port,
 		       conf->cert);
 		return -1;
+	}
+	s.admin = NULL;
+	if (conf->admin_port) {
+		info.port = conf->admin_port;
+		info.iface = conf->admin_bind;
+		info.vhost_name = "admin";
+		s.admin = lws_create_vhost(s.ctx, &info);
+		if (!s.admin) {
+			FH_ERR("cannot start the admin listener on %s port %u",
+			       conf->admin_bind ? conf->admin_bind : "every address",
+			       conf->admin_port);
+			lws_context_destroy(s.ctx);
+			s.ctx = NULL;
+			return -1;
+		}
+		FH_INFO("admin API and /metrics on %s port %u only", conf->admin_bind,
+			conf->admin_port);
 	}
 	return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * cp_server: the control plane's one libwebsockets event loop on one TLS port: the static web
- * client, WebSocket signalling on /ws and /healthz. A WebSocket connection is a struct cp_conn;
+ * client, WebSocket signalling on /ws, the admin API (cp_api), /healthz and /readyz. With an
+ * admin listener the API and /metrics are served there only (an address the public cannot
+ * reach), and the public port answers them 404. A WebSocket connection is a struct cp_conn;
  * cp_room decides what its messages mean.
  */
 #ifndef CP_SERVER_H
@@ -17,7 +19,9 @@ struct cp_server_conf {
 	const char *cert;
 	const char *key;
 	const char *web_root;
-	const char *bind; /* NULL: every address */
+	const char *bind;    /* NULL: every address */
+	uint16_t admin_port; /* 0: the API on the public port */
+	const char *admin_bind;
 };
 
 int cp_server_init(const struct cp_server_conf *c);

@@ -30,6 +30,8 @@ static const char ops_token[] = "ops-Zq3TNWJb1gNwQ0Vb6ex1f4UeKZNpzp0wYQlO";
 static const char rat_token[] = "rathaus-Vt8m0bS2hKq9wJZcL4xYd7PaRgEoU1nF";
 static const char late_token[] = "late-xP4kR8sW2vN6bQ9mZ3tY7cH1jL5gD0fA";
 static json_t *openapi;
+static unsigned api_port;     /* where api() sends requests: the harness' port unless set */
+static bool check_doc = true; /* api() checks each answer against openapi.json */
 
 static void put(const char *name, const char *text)
 {
@@ -114,7 +116,7 @@ static long api(const char *method, const char *path, const char *token, const c
 	char url[512], auth[200];
 	long status = -1;
 
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", h.port, path);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", api_port ? api_port : h.port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* the harness' self-signed cert */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -137,7 +139,7 @@ static long api(const char *method, const char *path, const char *token, const c
 	curl_slist_free_all(hd);
 	curl_easy_cleanup(c);
 	/* every answer of the API is one its document promises for the route */
-	if (openapi && !strncmp(path, "/api/v1/", 8) && status > 0) {
+	if (openapi && check_doc && !strncmp(path, "/api/v1/", 8) && status > 0) {
 		char tmpl[300], code[8], m[8];
 		json_t *op;
 
@@ -630,6 +632,30 @@ int main(int argc, char **argv)
 		 "&& ! grep -qi 'sitzung\\|Kanarienvogel' %s/logs/audit.log",
 		 dir, dir, dir, dir);
 	EXPECT(system(path) == 0, "the audit log has who and what, no room names");
+
+	/* an admin listener: the API and /metrics there only, the public port answers 404 */
+	{
+		FILE *f = fopen(h.conf, "a");
+
+		fprintf(f, "[api]\nlisten = 127.0.0.1:%u\n", h.port + 1);
+		fclose(f);
+	}
+	harness_kill_cp(&h, SIGINT);
+	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp starts with an admin listener");
+	check_doc = false; /* the public port does not have the API at all now */
+	expect_status("the API on the public port", "GET", "/api/v1/tenants", ops_token, NULL, 404);
+	expect_status("/metrics on the public port", "GET", "/metrics", ops_token, NULL, 404);
+	expect_status("/readyz on the public port", "GET", "/readyz", NULL, NULL, 200);
+	check_doc = true;
+	api_port = h.port + 1;
+	expect_status("the API on the admin listener", "GET", "/api/v1/tenants", ops_token, NULL,
+		      200);
+	expect_status("/metrics on the admin listener", "GET", "/metrics", ops_token, NULL, 200);
+	expect_status("no token on the admin listener either", "GET", "/api/v1/node", NULL, NULL,
+		      401);
+	expect_status("no web client on the admin listener", "GET", "/", NULL, NULL, 404);
+	api_port = 0;
+	printf("admin listener (%d failures so far)\n", failures);
 
 	/* SIGTERM: drains, and stops when the grace period (2 s) is over */
 	struct fhc *last = join("Spaet", "Lena");
