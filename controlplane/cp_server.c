@@ -7,6 +7,7 @@
  */
 #include "cp_server.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,6 +573,13 @@ static void log_emit(int level, const char *line)
 	fh_log(level == LLL_ERR ? FH_LOG_ERR : FH_LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
+static bool v4_literal(const char *a)
+{
+	struct in_addr x;
+
+	return a && inet_pton(AF_INET, a, &x) == 1;
+}
+
 int cp_server_init(const struct cp_server_conf *conf)
 {
 	struct lws_context_creation_info info;
@@ -588,6 +596,10 @@ int cp_server_init(const struct cp_server_conf *conf)
 	info.alpn = "http/1.1";
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	/* lws binds an IPv4 address only on an IPv4 socket; on its default dual-stack one it
+	 * would listen on every address */
+	if (v4_literal(conf->bind))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.timeout_secs = 30;
 	s.ctx = lws_create_context(&info);
 	if (!s.ctx) {
@@ -596,10 +608,23 @@ int cp_server_init(const struct cp_server_conf *conf)
 		return -1;
 	}
 	s.admin = NULL;
+	if (conf->admin_port && v4_literal(conf->bind) && conf->admin_bind &&
+	    !v4_literal(conf->admin_bind)) {
+		/* lws would fall back to listening on every IPv4 address: refuse instead */
+		FH_ERR("[api] listen %s: with [controlplane] bind on an IPv4 address the admin "
+		       "listener must have one too",
+		       conf->admin_bind);
+		lws_context_destroy(s.ctx);
+		s.ctx = NULL;
+		return -1;
+	}
 	if (conf->admin_port) {
 		info.port = conf->admin_port;
 		info.iface = conf->admin_bind;
 		info.vhost_name = "admin";
+		info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+		if (v4_literal(conf->admin_bind))
+			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 		s.admin = lws_create_vhost(s.ctx, &info);
 		if (!s.admin) {
 			FH_ERR("cannot start the admin listener on %s port %u",

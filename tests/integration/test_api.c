@@ -234,6 +234,28 @@ static double metric(const char *text, const char *series)
 	return p ? strtod(p + strlen(series), NULL) : -1;
 }
 
+/* The addresses (hex, as /proc/net/tcp* writes them) sockets listen on for TCP port `port`. */
+static unsigned listeners(unsigned port, char out[][40], unsigned max)
+{
+	const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	unsigned n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "r");
+		char line[512], addr[40];
+		unsigned p, st;
+
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, " %*d: %39[0-9A-F]:%X %*[0-9A-F]:%*X %X", addr, &p, &st) ==
+				    3 &&
+			    p == port && st == 0x0A && n < max)
+				snprintf(out[n++], 40, "%s", addr);
+		if (f)
+			fclose(f);
+	}
+	return n;
+}
+
 /* funkhausctl's output for args, with the node admin's token; its exit status in *rc. */
 static char *ctl(const char *bin, const char *args, int *rc)
 {
@@ -646,6 +668,13 @@ int main(int argc, char **argv)
 	expect_status("the API on the public port", "GET", "/api/v1/tenants", ops_token, NULL, 404);
 	expect_status("/metrics on the public port", "GET", "/metrics", ops_token, NULL, 404);
 	expect_status("/readyz on the public port", "GET", "/readyz", NULL, NULL, 200);
+	/* both listen on loopback only, as bind and listen say (not on every address) */
+	char la[4][40];
+	unsigned nl = listeners(h.port, la, 4);
+
+	EXPECT(nl == 1 && !strcmp(la[0], "0100007F"), "the public port listens on 127.0.0.1 only");
+	nl = listeners(h.port + 1u, la, 4);
+	EXPECT(nl == 1 && !strcmp(la[0], "0100007F"), "the admin port listens on 127.0.0.1 only");
 	check_doc = true;
 	api_port = h.port + 1;
 	expect_status("the API on the admin listener", "GET", "/api/v1/tenants", ops_token, NULL,
