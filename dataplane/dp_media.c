@@ -1,15 +1,16 @@
 /*
  * dp_media: the media path of a worker. SRTP/SRTCP through the worker's engine (dp_srtp: a
- * burst is decrypted as one batch, the copies it makes are encrypted as one batch), forwarding each published packet to every receiver with
- * its own SSRC / sequence / timestamp, a short packet cache per video stream to answer NACKs
- * with RTX, rate-limited key frame requests, and the RTCP that keeps browsers' statistics
- * and bandwidth estimation sane (receiver reports and REMB to publishers, translated sender
- * reports to receivers). Runs on the worker's lcore; allocates nothing but packet buffers.
+ * burst is decrypted as one batch, the copies it makes are encrypted as one batch),
+ * forwarding each published packet to every receiver with its own SSRC / sequence /
+ * timestamp, a short packet cache per video stream to answer NACKs with RTX, rate-limited key
+ * frame requests, and the RTCP that keeps browsers' statistics and bandwidth estimation sane
+ * (receiver reports and REMB to publishers, translated sender reports to receivers). Runs on
+ * the worker's lcore; allocates nothing but packet buffers.
  *
- * Cost note: per forwarded copy one rte_pktmbuf_alloc, one memcpy of the packet and one
- * SRTP protect. With libsrtp2 the protect dominates (about 1 us with AEAD_AES_128_GCM, about
- * 4.7 us with AES_CM_128_HMAC_SHA1_80 on the CI machine); with cryptodev it is a share of a
- * batch (bench/README.md has the cycles per stage).
+ * Cost note: per forwarded copy one buffer (a packet's copies come from the pool in one bulk
+ * get), its header written and one SRTP protect. With libsrtp2 the protect dominates (about
+ * 1 us with AEAD_AES_128_GCM, about 4.7 us with AES_CM_128_HMAC_SHA1_80 on the CI machine);
+ * with cryptodev it is a share of a batch (bench/README.md has the cycles per stage).
  */
 #include <string.h>
 
@@ -175,10 +176,11 @@ static inline uint32_t ts_gap(const struct dp_pub *pub)
 	return pub->kind == FH_KIND_AUDIO ? pub->clock_rate / 50 : pub->clock_rate / 30;
 }
 
-/* One copy of src's RTP packet for a receiver: a new buffer with the rewritten header, whose
- * payload the engine encrypts straight from src (which lives until the batch is done). */
+/* One copy of src's RTP packet for a receiver in m (a fresh buffer, consumed; NULL when the
+ * pool ran dry): the rewritten header, whose payload the engine encrypts straight from src
+ * (which lives until the batch is done). */
 static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd *f,
-		    struct rte_mbuf *src, const struct fh_rtp_hdr *h)
+		    struct rte_mbuf *src, const struct fh_rtp_hdr *h, struct rte_mbuf *m)
 {
 	struct dp_part *s = &w->parts[f->slot];
 	struct dp_out *o = &s->out[f->out];
@@ -187,10 +189,9 @@ static void forward(struct dp_worker *w, struct dp_pub *pub, const struct dp_fwd
 
 	if (unlikely(!s->bound || !s->has_keys)) {
 		dp_drop(w, FH_DROP_receiver_not_ready);
+		rte_pktmbuf_free(m);
 		return;
 	}
-	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
-
 	if (unlikely(!m)) {
 		dp_drop(w, FH_DROP_no_mbuf);
 		return;
@@ -243,8 +244,17 @@ static void media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_
 		e->len = (uint16_t)len;
 		memcpy(e->data, d, (size_t)len);
 	}
-	for (uint16_t i = 0; i < pub->n_fwd; i++)
-		forward(w, pub, &pub->fwd[i], m, &h);
+	/* one buffer per receiver, taken from the pool at once */
+	struct rte_mbuf *copies[DP_MAX_FWD];
+	uint16_t n = pub->n_fwd;
+
+	if (unlikely(n == 0))
+		return;
+	if (unlikely(rte_pktmbuf_alloc_bulk(w->pool, copies, n) != 0))
+		for (uint16_t i = 0; i < n; i++)
+			copies[i] = rte_pktmbuf_alloc(w->pool); /* as many as there are */
+	for (uint16_t i = 0; i < n; i++)
+		forward(w, pub, &pub->fwd[i], m, &h, copies[i]);
 }
 
 void dp_media_send_pli(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, uint64_t now,

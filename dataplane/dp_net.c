@@ -459,7 +459,9 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 	}
 }
 
-/* The UDP header after an IP header; ph is the pseudo-header sum without the length. */
+/* The UDP header after an IP header; ph is the pseudo-header sum without the length. The sum
+ * over the header is taken from the values, not read back from the bytes just stored (a wide
+ * load over fresh narrow stores stalls the core), and only the payload is read. */
 static void udp_header(uint8_t *u, uint16_t sport, const struct fh_addr *dst, size_t ulen,
 		       uint32_t ph, bool csum_offload)
 {
@@ -472,8 +474,8 @@ static void udp_header(uint8_t *u, uint16_t sport, const struct fh_addr *dst, si
 		fh_wr16(u + 6, (uint16_t)sum16(NULL, 0, ph));
 		return;
 	}
-	fh_wr16(u + 6, 0);
-	uint16_t s = dp_net_csum(u, ulen, ph);
+	ph += (uint32_t)sport + dst->port + (uint32_t)ulen;
+	uint16_t s = dp_net_csum(u + 8, ulen - 8, ph);
 
 	fh_wr16(u + 6, s ? s : 0xffff); /* 0 would mean "no checksum" */
 }
@@ -488,6 +490,7 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 		if (!c->has_ip4)
 			return 0;
 		uint8_t *f = payload - 42, *ip = f + DP_ETH_HLEN, *u = ip + 20;
+		uint32_t addrs = pseudo4(c->ip4, dst->ip, 0, 0);
 
 		memcpy(f, dst_mac, 6);
 		memcpy(f + 6, c->mac, 6);
@@ -499,13 +502,15 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 		fh_wr16(ip + 6, 0x4000); /* DF */
 		ip[8] = 64;
 		ip[9] = IPPROTO_UDP_;
-		fh_wr16(ip + 10, 0);
 		memcpy(ip + 12, c->ip4, 4);
 		memcpy(ip + 16, dst->ip, 4);
-		if (!csum_offload) /* else the NIC fills it */
-			fh_wr16(ip + 10, dp_net_csum(ip, 20, 0));
-		udp_header(u, sport, dst, ulen, pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, 0),
-			   csum_offload);
+		/* the NIC fills it with offload; else the words above, summed from their values */
+		fh_wr16(ip + 10, csum_offload ? 0
+					      : (uint16_t)~sum16(NULL, 0,
+								 addrs + 0x4500u + 0x4000u +
+									 (64u << 8 | IPPROTO_UDP_) +
+									 (uint32_t)(20 + ulen)));
+		udp_header(u, sport, dst, ulen, addrs + IPPROTO_UDP_, csum_offload);
 		return 42;
 	}
 	if (!c->has_ip6)
@@ -523,7 +528,7 @@ size_t dp_net_udp_headers(const struct dp_net_conf *c, uint8_t *payload, size_t 
 	memcpy(ip + 8, c->ip6, 16);
 	memcpy(ip + 24, dst->ip, 16);
 	/* UDP over IPv6 always carries a checksum */
-	udp_header(u, sport, dst, ulen, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, 0), csum_offload);
+	udp_header(u, sport, dst, ulen, pseudo6(c->ip6, dst->ip, IPPROTO_UDP_, 0), csum_offload);
 	return 62;
 }
 

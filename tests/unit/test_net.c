@@ -84,6 +84,46 @@ static size_t udp_frame(const struct dp_net_conf *from, const struct dp_net_conf
 	return h + strlen(text);
 }
 
+/* RFC 1071 done byte pair by byte pair, folded, plus s */
+static uint32_t ref_sum(const uint8_t *p, size_t len, uint32_t s0)
+{
+	uint64_t s = s0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		s += (uint32_t)p[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)s;
+}
+
+/* The UDP checksum in frame f (n bytes) is right: the sum over pseudo-header and datagram,
+ * byte pair by byte pair, is 0; and so is the IPv4 header's over its 20 bytes. */
+static bool udp_sum_ok(const uint8_t *f, size_t n, bool v6)
+{
+	size_t ip = DP_ETH_HLEN, ulen = n - ip - (v6 ? 40 : 20);
+	uint8_t ph[40] = {0};
+	size_t pl;
+
+	if (v6) {
+		memcpy(ph, f + ip + 8, 32);
+		ph[34] = (uint8_t)(ulen >> 8);
+		ph[35] = (uint8_t)ulen;
+		ph[39] = 17;
+		pl = 40;
+	} else {
+		memcpy(ph, f + ip + 12, 8);
+		ph[9] = 17;
+		ph[10] = (uint8_t)(ulen >> 8);
+		ph[11] = (uint8_t)ulen;
+		pl = 12;
+		if (ref_sum(f + ip, 20, 0) != 0xffff)
+			return false;
+	}
+	return ref_sum(f + n - ulen, ulen, ref_sum(ph, pl, 0)) == 0xffff;
+}
+
 static void udp_both_families(void)
 {
 	struct dp_net_conf sfu = conf(2), peer = conf(1);
@@ -98,31 +138,7 @@ static void udp_both_families(void)
 		CHECK(rx.len == 9 && !memcmp(f + rx.off, "hello SFU", 9));
 		CHECK(rx.peer.port == 5555 && rx.dport == 40001 && !rx.learn);
 		CHECK_EQ(rx.peer.family, v6 ? FH_AF_INET6 : FH_AF_INET);
-		/* the checksum we wrote is right: the sum over pseudo-header and datagram is 0 */
-		{
-			size_t ip = DP_ETH_HLEN, ulen = n - ip - (v6 ? 40 : 20);
-			uint8_t ph[40] = {0};
-			size_t pl;
-
-			if (v6) {
-				memcpy(ph, f + ip + 8, 32);
-				ph[34] = (uint8_t)(ulen >> 8);
-				ph[35] = (uint8_t)ulen;
-				ph[39] = 17;
-				pl = 40;
-			} else {
-				memcpy(ph, f + ip + 12, 8);
-				ph[9] = 17;
-				ph[10] = (uint8_t)(ulen >> 8);
-				ph[11] = (uint8_t)ulen;
-				pl = 12;
-			}
-			uint32_t s = 0;
-
-			for (size_t i = 0; i < pl; i += 2)
-				s += (uint32_t)(ph[i] << 8 | ph[i + 1]);
-			CHECK_EQ(dp_net_csum(f + n - ulen, ulen, s), 0);
-		}
+		CHECK(udp_sum_ok(f, n, v6));
 		n = udp_frame(&peer, &sfu, v6, f, "x"); /* headers end at n - 1 */
 		f[n - 1 - 3] = 0xff;			/* UDP length beyond the IP payload */
 		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
@@ -227,6 +243,32 @@ static void next_hop(void)
 	CHECK_EQ(dp_net_parse_prefix("fd00::2/", &a, &p), -1);
 }
 
+/* Datagrams of media size, odd and even, in both families: the checksums the sender writes
+ * (summed from the header values and over the payload only) are right. */
+static void udp_checksums_long(void)
+{
+	struct dp_net_conf sfu = conf(2), peer = conf(1);
+	static uint8_t buf[DP_NET_HDR_MAX + 1500];
+	static const size_t lens[] = {0, 1, 2, 63, 64, 65, 127, 1200, 1213, 1228, 1400};
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct fh_addr dst = {.family = v6 ? FH_AF_INET6 : FH_AF_INET, .port = 40001};
+
+		memcpy(dst.ip, v6 ? sfu.ip6 : sfu.ip4, v6 ? 16 : 4);
+		for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			uint8_t *payload = buf + DP_NET_HDR_MAX;
+
+			for (size_t i = 0; i < lens[k]; i++)
+				payload[i] = (uint8_t)(i * 37 + k * 11 + 0xa5);
+			size_t h = dp_net_udp_headers(&peer, payload, lens[k], sfu.mac, 0xfffe,
+						      &dst, false);
+
+			CHECK_EQ(h, v6 ? 62u : 42u);
+			CHECK(udp_sum_ok(payload - h, h + lens[k], v6));
+		}
+	}
+}
+
 /* The word-at-a-time checksum against RFC 1071 done byte pair by byte pair, every length and
  * alignment a datagram can have, with a running sum carried in. */
 static void csum_matches_reference(void)
@@ -254,5 +296,5 @@ static void csum_matches_reference(void)
 	CHECK_EQ(bad, 0);
 }
 
-TEST_MAIN(csum_matches_reference, arp_answered, nd_answered, udp_both_families, offload_headers,
-	  drops, next_hop)
+TEST_MAIN(csum_matches_reference, udp_checksums_long, arp_answered, nd_answered, udp_both_families,
+	  offload_headers, drops, next_hop)
