@@ -109,20 +109,25 @@ uint16_t dp_net_csum(const void *data, size_t len, uint32_t sum)
 	return (uint16_t)~sum16(data, len, sum);
 }
 
+/* The big-endian 16-bit words of an address, added up (unfolded; the checksum folds). */
+static inline uint32_t addr_words(const uint8_t *a, unsigned n)
+{
+	uint32_t s = 0;
+
+	for (unsigned i = 0; i < n; i += 2)
+		s += fh_rd16(a + i);
+	return s;
+}
+
 static uint32_t pseudo4(const uint8_t *src, const uint8_t *dst, uint8_t proto, size_t len)
 {
-	uint32_t s = sum16(src, 4, 0);
-
-	s = sum16(dst, 4, s);
-	return s + proto + (uint32_t)len;
+	return addr_words(src, 4) + addr_words(dst, 4) + proto + (uint32_t)len;
 }
 
 static uint32_t pseudo6(const uint8_t *src, const uint8_t *dst, uint8_t proto, size_t len)
 {
-	uint32_t s = sum16(src, 16, 0);
-
-	s = sum16(dst, 16, s);
-	return s + proto + (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff);
+	return addr_words(src, 16) + addr_words(dst, 16) + proto + (uint32_t)(len >> 16) +
+	       (uint32_t)(len & 0xffff);
 }
 
 static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
