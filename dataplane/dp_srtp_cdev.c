@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <rte_bus_vdev.h>
+#include <rte_byteorder.h>
 #include <rte_crypto.h>
 #include <rte_cryptodev.h>
 #include <rte_errno.h>
@@ -122,17 +123,12 @@ static struct stream *stream_find(struct stream *tab, unsigned cells, uint32_t s
 static inline void make_iv(uint8_t *iv, const uint8_t *salt, bool gcm, uint32_t ssrc, uint64_t idx)
 {
 	if (gcm) {
-		uint8_t v[12];
-		uint64_t a, b;
-		uint32_t c, d;
+		/* 00 00 | SSRC | index, built in registers (not read back from narrow stores) and
+		 * XORed with the salt as one 8-byte and one 4-byte word */
+		uint64_t a = rte_cpu_to_be_64((uint64_t)ssrc << 16 | (uint16_t)(idx >> 32)), b;
+		uint32_t c = rte_cpu_to_be_32((uint32_t)idx), d;
 
-		v[0] = v[1] = 0;
-		fh_wr32(v + 2, ssrc);
-		fh_wr16(v + 6, (uint16_t)(idx >> 32));
-		fh_wr32(v + 8, (uint32_t)idx);
-		/* twelve bytes XORed as one 8-byte and one 4-byte word */
-		memcpy(&a, v, 8), memcpy(&b, salt, 8);
-		memcpy(&c, v + 8, 4), memcpy(&d, salt + 8, 4);
+		memcpy(&b, salt, 8), memcpy(&d, salt + 8, 4);
 		a ^= b, c ^= d;
 		memcpy(iv, &a, 8), memcpy(iv + 8, &c, 4);
 		return;
