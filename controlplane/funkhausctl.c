@@ -15,6 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "fh_curlbody.h"
+
 static struct {
 	const char *url;
 	const char *cacert;
@@ -42,31 +44,12 @@ static void usage(FILE *f)
 		o.url);
 }
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t collect(char *d, size_t sz, size_t nm, void *u)
-{
-	struct body *b = u;
-	char *p = realloc(b->p, b->n + sz * nm + 1);
-
-	if (!p)
-		return 0;
-	b->p = p;
-	memcpy(b->p + b->n, d, sz * nm);
-	b->n += sz * nm;
-	b->p[b->n] = '\0';
-	return sz * nm;
-}
-
 /* One request; the JSON answer, or NULL after printing why. */
 static json_t *call(const char *method, const char *path, const char *body)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hd = NULL;
-	struct body b = {0};
+	struct fh_curlbody b = {0};
 	char url[1024], auth[600];
 	long status = 0;
 	CURLcode rc;
@@ -77,7 +60,7 @@ static json_t *call(const char *method, const char *path, const char *body)
 	snprintf(url, sizeof(url), "%s/api/v1%s", o.url, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fh_curlbody_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
@@ -129,7 +112,7 @@ static long long i_of(json_t *o_, const char *k)
 	return (long long)json_integer_value(json_object_get(o_, k));
 }
 
-static const char *yn(json_t *o_, const char *k)
+static const char *yes_no(json_t *o_, const char *k)
 {
 	return json_is_true(json_object_get(o_, k)) ? "yes" : "no";
 }
@@ -145,7 +128,7 @@ static int show_tenants(void)
 	       "CREATE");
 	json_array_foreach(a, i, t)
 		printf("%-20s %-28.28s %-6s %-8lld %6lld %12s\n", s_of(t, "id"),
-		       s_of(t, "display_name"), yn(t, "public_access"), i_of(t, "active_rooms"),
+		       s_of(t, "display_name"), yes_no(t, "public_access"), i_of(t, "active_rooms"),
 		       i_of(t, "participants"), s_of(t, "create_rooms"));
 	json_decref(a);
 	return 0;
@@ -164,7 +147,7 @@ static int show_rooms(const char *tenant)
 	       "PASSWORD");
 	json_array_foreach(a, i, r) printf("%-40s %6lld %7lld %6lld %5s %8s\n", s_of(r, "name"),
 					   i_of(r, "participants"), i_of(r, "waiting"),
-					   i_of(r, "worker"), yn(r, "lobby"), yn(r, "password"));
+					   i_of(r, "worker"), yes_no(r, "lobby"), yes_no(r, "password"));
 	printf("%zu room(s)\n", json_array_size(a));
 	json_decref(a);
 	return 0;
@@ -182,12 +165,12 @@ static int show_room(const char *tenant, const char *room)
 	printf("room %s: %lld in it, %lld waiting, worker %lld (port %lld), lobby %s, password "
 	       "%s\nworker traffic: %.1f Mbit/s in, %.1f Mbit/s out\n\n",
 	       s_of(r, "name"), i_of(r, "participants"), i_of(r, "waiting"), i_of(r, "worker"),
-	       i_of(r, "port"), yn(r, "lobby"), yn(r, "password"), i_of(r, "worker_rx_bps") / 1e6,
+	       i_of(r, "port"), yes_no(r, "lobby"), yes_no(r, "password"), i_of(r, "worker_rx_bps") / 1e6,
 	       i_of(r, "worker_tx_bps") / 1e6);
 	printf("%-17s %-9s %-12s %-5s %s\n", "ID", "PSEUDONYM", "ROLE", "MEDIA", "MUTED");
 	json_array_foreach(json_object_get(r, "participant_list"), i, p)
 		printf("%-17s %-9s %-12s %-5s %s\n", s_of(p, "id"), s_of(p, "pseudonym"),
-		       s_of(p, "role"), yn(p, "media"), yn(p, "audio_muted"));
+		       s_of(p, "role"), yes_no(p, "media"), yes_no(p, "audio_muted"));
 	json_decref(r);
 	return 0;
 }

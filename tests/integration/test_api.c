@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "calls.h"
+#include "fh_curlbody.h"
 
 int failures;
 struct harness h;
@@ -52,25 +53,6 @@ static void sha256_hex(const char *s, char out[65])
 	EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
 		sprintf(out + 2 * i, "%02x", h[i]);
-}
-
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t collect(char *d, size_t sz, size_t nm, void *u)
-{
-	struct body *b = u;
-	char *p = realloc(b->p, b->n + sz * nm + 1);
-
-	if (!p)
-		return 0;
-	b->p = p;
-	memcpy(b->p + b->n, d, sz * nm);
-	b->n += sz * nm;
-	b->p[b->n] = '\0';
-	return sz * nm;
 }
 
 /* The route template openapi.json documents a path under, for checking its statuses. */
@@ -112,7 +94,7 @@ static long api(const char *method, const char *path, const char *token, const c
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hd = NULL;
-	struct body b = {0};
+	struct fh_curlbody b = {0};
 	char url[512], auth[200];
 	long status = -1;
 
@@ -121,7 +103,7 @@ static long api(const char *method, const char *path, const char *token, const c
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* the harness' self-signed cert */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fh_curlbody_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
 	if (token) {
