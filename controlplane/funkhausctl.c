@@ -145,9 +145,9 @@ static int show_rooms(const char *tenant)
 		return 1;
 	printf("%-40s %6s %7s %6s %5s %8s\n", "ROOM", "PEOPLE", "WAITING", "WORKER", "LOBBY",
 	       "PASSWORD");
-	json_array_foreach(a, i, r) printf("%-40s %6lld %7lld %6lld %5s %8s\n", s_of(r, "name"),
-					   i_of(r, "participants"), i_of(r, "waiting"),
-					   i_of(r, "worker"), yes_no(r, "lobby"), yes_no(r, "password"));
+	json_array_foreach(a, i, r) printf(
+		"%-40s %6lld %7lld %6lld %5s %8s\n", s_of(r, "name"), i_of(r, "participants"),
+		i_of(r, "waiting"), i_of(r, "worker"), yes_no(r, "lobby"), yes_no(r, "password"));
 	printf("%zu room(s)\n", json_array_size(a));
 	json_decref(a);
 	return 0;
@@ -165,8 +165,8 @@ static int show_room(const char *tenant, const char *room)
 	printf("room %s: %lld in it, %lld waiting, worker %lld (port %lld), lobby %s, password "
 	       "%s\nworker traffic: %.1f Mbit/s in, %.1f Mbit/s out\n\n",
 	       s_of(r, "name"), i_of(r, "participants"), i_of(r, "waiting"), i_of(r, "worker"),
-	       i_of(r, "port"), yes_no(r, "lobby"), yes_no(r, "password"), i_of(r, "worker_rx_bps") / 1e6,
-	       i_of(r, "worker_tx_bps") / 1e6);
+	       i_of(r, "port"), yes_no(r, "lobby"), yes_no(r, "password"),
+	       i_of(r, "worker_rx_bps") / 1e6, i_of(r, "worker_tx_bps") / 1e6);
 	printf("%-17s %-9s %-12s %-5s %s\n", "ID", "PSEUDONYM", "ROLE", "MEDIA", "MUTED");
 	json_array_foreach(json_object_get(r, "participant_list"), i, p)
 		printf("%-17s %-9s %-12s %-5s %s\n", s_of(p, "id"), s_of(p, "pseudonym"),
