@@ -13,8 +13,20 @@
  * with a cryptodev engine of its own in batches of 32, so that it outruns the worker.
  * The last lines give the worker's cycles per forwarded packet split by stage.
  *
+ * The generator stands in for a NIC on the TX side too (-f): a NIC reads a sent frame by DMA
+ * from the descriptor's address and length and hands the buffer back, and the PMD frees it on
+ * the worker's own lcore the next time the worker transmits. So by default (-f worker) the
+ * generator takes the frames out of the TX ring without touching them and queues them on a
+ * completion ring, and a TX callback of the queue (rte_eth_add_tx_callback, run by the worker
+ * in rte_eth_tx_burst) frees them, as a PMD's TX clean-up does. -f read does the same after
+ * the generator has read every cache line of each frame (a pessimistic stand-in for the DMA
+ * reads: a core's read takes lines into its own cache, a NIC's does not); -f sink frees them
+ * on the generator's lcore, which no NIC does (the buffers then come back to the worker through
+ * the pool's shared ring, from the other core's cache).
+ *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
+ *                     [-f worker|read|sink]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -57,6 +69,7 @@ struct pair {
 	unsigned id;
 	uint16_t sfu_port;
 	struct rte_ring *rx_ring, *tx_ring;
+	struct rte_ring *done; /* TX completions: sent frames the worker frees (-f worker|read) */
 	struct rte_mempool *gen_pool;
 	struct client cl[MAX_ROOM];
 	unsigned char keys[MAX_ROOM][FH_KEY_MAX];
@@ -64,7 +77,7 @@ struct pair {
 	struct dp_srtp_sess *gen;
 	struct dp_worker w;
 	struct fh_counters *ctr;
-	uint64_t sent, sunk, sunk_bytes;
+	uint64_t sent, sunk, dma_sum;
 	uint64_t fwd0, busy0, total0, stage0[FH_STAGE_MAX], t0, t1;
 };
 
@@ -74,6 +87,37 @@ static unsigned n_sock;
 static struct dp_net_conf sfu;
 static enum fh_srtp_profile profile = FH_SRTP_AEAD_AES_128_GCM;
 static unsigned room_size = 5, seconds = 5;
+
+/* Who frees the frames the worker sent: see the top of the file. */
+enum free_mode { FREE_WORKER, FREE_READ, FREE_SINK };
+static enum free_mode free_mode = FREE_WORKER;
+
+/* The TX clean-up of a PMD, on the worker's lcore: frees what the "NIC" has finished with. */
+static uint16_t tx_done(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n,
+			void *arg)
+{
+	struct pair *pr = arg;
+	struct rte_mbuf *m[64];
+	unsigned k;
+
+	(void)port, (void)queue, (void)pkts;
+	for (int round = 0;
+	     round < 4 && (k = rte_ring_sc_dequeue_burst(pr->done, (void **)m, 64, NULL)) > 0;
+	     round++)
+		rte_pktmbuf_free_bulk(m, k);
+	return n;
+}
+
+/* Reads every cache line of a frame, as a NIC's DMA would (-f read). */
+static uint64_t dma_read(const struct rte_mbuf *m)
+{
+	const volatile uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint64_t sum = 0;
+
+	for (uint32_t off = 0; off < m->data_len; off += RTE_CACHE_LINE_SIZE)
+		sum += d[off];
+	return sum;
+}
 
 static void drain(struct pair *pr)
 {
@@ -87,20 +131,22 @@ static void drain(struct pair *pr)
 			ssize_t r;
 
 			for (int k = 0;
-			     k < 64 && (r = recv(sock[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0;
-			     k++) {
+			     k < 64 && (r = recv(sock[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0; k++)
 				pr->sunk++;
-				pr->sunk_bytes += (uint64_t)r;
-			}
 		}
 		return;
 	}
 	while ((n = rte_ring_sc_dequeue_burst(pr->tx_ring, (void **)m, 64, NULL)) > 0) {
-		for (unsigned i = 0; i < n; i++) {
-			pr->sunk_bytes += m[i]->pkt_len;
-			rte_pktmbuf_free(m[i]);
-		}
+		unsigned done = 0;
+
 		pr->sunk += n;
+		if (free_mode == FREE_READ)
+			for (unsigned i = 0; i < n; i++)
+				pr->dma_sum += dma_read(m[i]);
+		if (free_mode != FREE_SINK)
+			done = rte_ring_sp_enqueue_burst(pr->done, (void **)m, n, NULL);
+		if (done < n) /* the completion ring is full (never with the pools' sizes) */
+			rte_pktmbuf_free_bulk(m + done, n - done);
 	}
 }
 
@@ -366,7 +412,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
-			"[-C float|CPU,...]\n");
+			"[-C float|CPU,...] [-f worker|read|sink]\n");
 }
 
 int main(int argc, char **argv)
@@ -380,7 +426,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL;
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -395,9 +441,15 @@ int main(int argc, char **argv)
 			nw = (unsigned)atoi(optarg);
 		else if (o == 'C')
 			cpus = optarg;
+		else if (o == 'f' && !strcmp(optarg, "worker"))
+			free_mode = FREE_WORKER;
+		else if (o == 'f' && !strcmp(optarg, "read"))
+			free_mode = FREE_READ;
+		else if (o == 'f' && !strcmp(optarg, "sink"))
+			free_mode = FREE_SINK;
 		else if (o == 'p' && !strcmp(optarg, "cm"))
 			profile = FH_SRTP_AES128_CM_SHA1_80;
-		else if (o != 'p') {
+		else if (o != 'p' || strcmp(optarg, "gcm")) {
 			usage();
 			return 2;
 		}
@@ -454,7 +506,11 @@ int main(int argc, char **argv)
 						   RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 		snprintf(name, sizeof(name), "bench_handoff%u", w);
 		handoff[w] = rte_ring_create(name, 1024, 0, RING_F_SC_DEQ);
-		if (!pr->rx_ring || !pr->tx_ring || !pr->gen_pool || !wpool[w] || !handoff[w]) {
+		/* room for every buffer of both pools: completions are never dropped */
+		snprintf(name, sizeof(name), "bench_done%u", w);
+		pr->done = rte_ring_create(name, 65536, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!pr->rx_ring || !pr->tx_ring || !pr->gen_pool || !wpool[w] || !handoff[w] ||
+		    !pr->done) {
 			fprintf(stderr, "fh-ringbench: no memory for rings or pools\n");
 			return 1;
 		}
@@ -469,6 +525,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fh-ringbench: %s\n", err);
 		return 1;
 	}
+	for (unsigned w = 0; w < nw && free_mode != FREE_SINK; w++)
+		if (!rte_eth_add_tx_callback((uint16_t)port, (uint16_t)w, tx_done, &pairs[w])) {
+			fprintf(stderr, "fh-ringbench: no TX callback (%s)\n",
+				rte_strerror(rte_errno));
+			return 1;
+		}
 	/* net_ring has an all-zero MAC: give the SFU one of its own */
 	uint8_t mac[6] = {0x02, 0xfe, 0, 0, 0, 2};
 
@@ -559,6 +621,13 @@ int main(int argc, char **argv)
 							   : "AES_CM_128_HMAC_SHA1_80",
 		       room_size, (unsigned long long)pr->sent, (unsigned long long)fwd, secs);
 		printf("  SRTP engine of the worker: %s\n", ctr->srtp_engine);
+		if (!use_socket)
+			printf("  sent frames freed by: %s\n",
+			       free_mode == FREE_SINK ? "the generator (-f sink)"
+			       : free_mode == FREE_READ
+				       ? "the worker, after the generator read "
+					 "them (-f read)"
+				       : "the worker, as TX completions (-f worker)");
 		for (int d = 0; d < FH_DROP_MAX; d++)
 			if (ctr->drop[d])
 				printf("  dropped: %s %llu\n", fh_drop_names[d],

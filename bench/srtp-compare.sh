@@ -5,7 +5,10 @@
 # dpdk-test-crypto-perf reaches with the same cipher, PMD, packet size and burst on this
 # machine. Each worker figure is the best of RUNS runs (the machine is shared and noisy); the
 # worker's cycles per forwarded packet are split by stage (rx, classify, decrypt, media,
-# encrypt, tx).
+# encrypt, tx). The sent frames go back to the worker as TX completions, as from a NIC
+# (fh-ringbench -f worker); the lines "cryptodev/read" and "cryptodev/sink" repeat the cryptodev
+# run with the generator reading every line of each frame first (-f read) and with the generator
+# freeing them itself (-f sink), the bounds of what the TX side of a real port costs.
 #
 # Usage: bench/srtp-compare.sh BUILD_DIR [SECONDS] [RUNS]   (as root; prints a table)
 set -euo pipefail
@@ -30,13 +33,15 @@ cm_perf=$(perf crypto_aesni_mb --optype cipher-then-auth --cipher-algo aes-ctr -
 
 printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core): AES-128-GCM on crypto_aesni_gcm %s M ops/s, AES-CTR+HMAC-SHA1-80 on crypto_aesni_mb %s M ops/s\n\n' \
 	"$gcm_perf" "$cm_perf"
-printf '%-8s %-10s %12s %8s %8s  %s\n' profile engine "pkts/s" cycles "% perf" "cycles per forwarded packet by stage"
+printf '%-8s %-14s %12s %8s %8s  %s\n' profile engine "pkts/s" cycles "% perf" "cycles per forwarded packet by stage"
 for profile in gcm cm; do
 	ref=$gcm_perf; [ "$profile" = cm ] && ref=$cm_perf
-	for engine in libsrtp cryptodev; do
+	for variant in libsrtp/worker cryptodev/worker cryptodev/read cryptodev/sink; do
+		engine=${variant%/*}; free=${variant#*/}
+		label=$engine; [ "$free" = worker ] || label=$variant
 		best=0; line=""; stages=""
 		for _ in $(seq "$runs"); do
-			out=$("$bin" -b ring -p "$profile" -e "$engine" -n 5 -s "$secs")
+			out=$("$bin" -b ring -p "$profile" -e "$engine" -f "$free" -n 5 -s "$secs")
 			pps=$(sed -nE 's/^ *([0-9]+) forwarded packets\/s.*/\1/p' <<<"$out")
 			if [ "${pps:-0}" -gt "$best" ]; then
 				best=$pps
@@ -45,6 +50,6 @@ for profile in gcm cm; do
 			fi
 		done
 		pct=$(awk -v a="$best" -v r="$ref" 'BEGIN { printf "%.0f", (r > 0 ? 100 * a / (r * 1e6) : 0) }')
-		printf '%-8s %-10s %12s %8s %7s%%  %s\n' "$profile" "$engine" "$best" "$line" "$pct" "$stages"
+		printf '%-8s %-14s %12s %8s %7s%%  %s\n' "$profile" "$label" "$best" "$line" "$pct" "$stages"
 	done
 done

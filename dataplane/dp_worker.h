@@ -17,15 +17,14 @@
 #include "fh_rtp.h"
 
 #define DP_BURST 32
-#define DP_TX_MAX 512
-#define DP_ENC_MAX \
-	256 /* copies collected before one SRTP batch */ /* copies queued before a flush; fan-out of one burst fits */
-#define DP_MAX_PUB 4					 /* streams one participant publishes */
-#define DP_MAX_OUT FH_MAX_RECV_STREAMS			 /* streams one participant receives */
-#define DP_MAX_FWD 64					 /* receivers of one stream */
-#define DP_CACHE 256	  /* video packets kept per stream to answer NACKs */
-#define DP_CACHE_PKT 1280 /* larger packets are forwarded but not cached */
-#define DP_ADDR_HASH 2048 /* power of two, twice FH_MAX_SLOTS */
+#define DP_TX_MAX 512  /* datagrams queued before a flush; the fan-out of a burst fits */
+#define DP_ENC_MAX 256 /* copies collected before one SRTP batch */
+#define DP_MAX_PUB 4   /* streams one participant publishes */
+#define DP_MAX_OUT FH_MAX_RECV_STREAMS /* streams one participant receives */
+#define DP_MAX_FWD 64		       /* receivers of one stream */
+#define DP_CACHE 256		       /* video packets kept per stream to answer NACKs */
+#define DP_CACHE_PKT 1280	       /* larger packets are forwarded but not cached */
+#define DP_ADDR_HASH 2048	       /* power of two, twice FH_MAX_SLOTS */
 
 struct dp_cache_ent {
 	uint16_t seq;
