@@ -23,10 +23,13 @@
  * reads: a core's read takes lines into its own cache, a NIC's does not); -f sink frees them
  * on the generator's lcore, which no NIC does (the buffers then come back to the worker through
  * the pool's shared ring, from the other core's cache).
+ * On the RX side, a received frame is in the generator's cache when the worker reads it (-m
+ * cache, the default), or in memory (-m memory: the generator flushes each frame and its
+ * buffer's header out of its cache before handing it over, as a NIC's DMA write leaves it).
  *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
- *                     [-f worker|read|sink]
+ *                     [-f worker|read|sink] [-m cache|memory]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -47,6 +50,9 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "dp_net.h"
 #include "dp_place.h"
@@ -91,6 +97,25 @@ static unsigned room_size = 5, seconds = 5;
 /* Who frees the frames the worker sent: see the top of the file. */
 enum free_mode { FREE_WORKER, FREE_READ, FREE_SINK };
 static enum free_mode free_mode = FREE_WORKER;
+static bool rx_from_memory; /* -m memory */
+
+/* Writes a frame and its buffer's header back to memory and out of every cache (-m memory). */
+static void flush_frame(const struct rte_mbuf *m)
+{
+#if defined(__x86_64__)
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	uint32_t end = (uint32_t)m->data_len + RTE_CACHE_LINE_SIZE;
+
+	for (uint32_t off = 0; off < end; off += RTE_CACHE_LINE_SIZE)
+		_mm_clflush(d + off);
+	_mm_clflush(m);
+	_mm_clflush((const uint8_t *)m + RTE_CACHE_LINE_SIZE);
+	_mm_mfence();
+#else
+	(void)m;
+#endif
+}
 
 /* The TX clean-up of a PMD, on the worker's lcore: frees what the "NIC" has finished with. */
 static uint16_t tx_done(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n,
@@ -219,6 +244,8 @@ static void send_frame(struct pair *pr, const struct client *c, unsigned idx, st
 			   false);
 	m->data_len = (uint16_t)(42 + len);
 	m->pkt_len = m->data_len;
+	if (rx_from_memory)
+		flush_frame(m);
 	inject(pr, m);
 }
 
@@ -412,7 +439,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
-			"[-C float|CPU,...] [-f worker|read|sink]\n");
+			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory]\n");
 }
 
 int main(int argc, char **argv)
@@ -426,7 +453,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL;
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -447,6 +474,8 @@ int main(int argc, char **argv)
 			free_mode = FREE_READ;
 		else if (o == 'f' && !strcmp(optarg, "sink"))
 			free_mode = FREE_SINK;
+		else if (o == 'm' && (!strcmp(optarg, "cache") || !strcmp(optarg, "memory")))
+			rx_from_memory = !strcmp(optarg, "memory");
 		else if (o == 'p' && !strcmp(optarg, "cm"))
 			profile = FH_SRTP_AES128_CM_SHA1_80;
 		else if (o != 'p' || strcmp(optarg, "gcm")) {
@@ -454,6 +483,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+#if !defined(__x86_64__)
+	if (rx_from_memory) {
+		fprintf(stderr, "fh-ringbench: -m memory needs x86-64 (clflush)\n");
+		return 2;
+	}
+#endif
 	if (room_size < 2 || room_size > MAX_ROOM || seconds < 1 || seconds > 120 || nw < 1 ||
 	    nw > MAX_PAIRS / 2 || (use_socket && nw != 1)) {
 		fprintf(stderr,
@@ -621,6 +656,10 @@ int main(int argc, char **argv)
 							   : "AES_CM_128_HMAC_SHA1_80",
 		       room_size, (unsigned long long)pr->sent, (unsigned long long)fwd, secs);
 		printf("  SRTP engine of the worker: %s\n", ctr->srtp_engine);
+		if (!use_socket)
+			printf("  received frames read from: %s\n",
+			       rx_from_memory ? "memory (-m memory)"
+					      : "the generator's cache (-m cache)");
 		if (!use_socket)
 			printf("  sent frames freed by: %s\n",
 			       free_mode == FREE_SINK ? "the generator (-f sink)"
