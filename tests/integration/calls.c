@@ -1,8 +1,22 @@
 /* calls: helpers the integration and dpdk tests share to hold calls with fhc clients. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "calls.h"
+
+void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "FAIL: cannot write %s\n", path);
+		exit(1);
+	}
+}
 
 struct fhc *join(const char *room, const char *name)
 {

@@ -11,6 +11,9 @@
 extern int failures;	 /* defined by the test */
 extern struct harness h; /* defined by the test */
 
+/* Writes text to dir/name; a file that cannot be written ends the test (exit 1). */
+void put_file(const char *dir, const char *name, const char *text);
+
 /* Joins a room with audio and video through the harness' control plane. */
 struct fhc *join(const char *room, const char *name);
 /* The same, with media to the SFU's candidate at address media. */

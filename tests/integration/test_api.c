@@ -34,17 +34,6 @@ static json_t *openapi;
 static unsigned api_port;     /* where api() sends requests: the harness' port unless set */
 static bool check_doc = true; /* api() checks each answer against openapi.json */
 
-static void put(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
-}
-
 static void sha256_hex(const char *s, char out[65])
 {
 	uint8_t h[32];
@@ -277,13 +266,14 @@ int main(int argc, char **argv)
 	sha256_hex(rat_token, rat_hash);
 	snprintf(path, sizeof(path), "%s/t", dir);
 	mkdir(path, 0700);
-	put("t/rathaus.conf", "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n");
+	put_file(dir, "t/rathaus.conf",
+		 "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n");
 	snprintf(conf, sizeof(conf),
 		 "[controlplane]\ntenants_dir = %s/t\ndrain_grace = 2\n[instance]\nlog_dir = "
 		 "%s/logs\n"
 		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n",
 		 dir, dir, ops_hash, rat_hash);
-	put("extra.conf", conf);
+	put_file(dir, "extra.conf", conf);
 	snprintf(path, sizeof(path), "%s/extra.conf", dir);
 	setenv("FUNKHAUS_EXTRA_CONF", path, 1);
 	{
@@ -608,7 +598,7 @@ int main(int argc, char **argv)
 	EXPECT(stat(path, &sb) < 0, "its file is gone");
 	expect_status("deleting it again", "DELETE", "/api/v1/tenants/verein", ops_token, NULL,
 		      404);
-	put("t/amt.conf", "[tenant]\ndisplay_name = Amt\npath_prefix = amt\n");
+	put_file(dir, "t/amt.conf", "[tenant]\ndisplay_name = Amt\npath_prefix = amt\n");
 	char late_hash[65];
 
 	sha256_hex(late_token, late_hash);

@@ -28,17 +28,6 @@ struct harness h;
 static char dir[128];
 static const char secret[] = "rathaus-secret-rathaus-secret-0123456789";
 
-static void put(const char *name, const char *text)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	fputs(text, f);
-	fclose(f);
-}
-
 /* An HS256 token with the given payload, or with alg as given and no valid signature. */
 static void token(char *out, size_t cap, const char *alg, const char *payload)
 {
@@ -168,7 +157,7 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "/tmp/fh-tenants-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
-	put("rathaus.secret", secret);
+	put_file(dir, "rathaus.secret", secret);
 	snprintf(conf, sizeof(conf),
 		 "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n"
 		 "create_rooms = authenticated\ntoken_hs256_secret_file = %s/rathaus.secret\n"
@@ -177,17 +166,19 @@ int main(int argc, char **argv)
 		 dir);
 	snprintf(extra, sizeof(extra), "%s/t", dir);
 	mkdir(extra, 0700);
-	put("t/rathaus.conf", conf);
-	put("t/verein.conf",
-	    "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
-	put("t/amt.conf", "[tenant]\ndisplay_name = Amt\npath_prefix = amt\nlobby = on\n"
-			  "max_participants = 3\nip_logging = truncated\n");
-	put("t/gemeinde.conf",
-	    "[tenant]\ndisplay_name = Gemeinde\npath_prefix = gemeinde\npassword_required = on\n");
+	put_file(dir, "t/rathaus.conf", conf);
+	put_file(dir, "t/verein.conf",
+		 "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
+	put_file(dir, "t/amt.conf",
+		 "[tenant]\ndisplay_name = Amt\npath_prefix = amt\nlobby = on\n"
+		 "max_participants = 3\nip_logging = truncated\n");
+	put_file(dir, "t/gemeinde.conf",
+		 "[tenant]\ndisplay_name = Gemeinde\npath_prefix = gemeinde\npassword_required = "
+		 "on\n");
 	snprintf(extra, sizeof(extra), "%s/extra.conf", dir);
 	snprintf(conf, sizeof(conf),
 		 "[controlplane]\ntenants_dir = %s/t\n[instance]\nlog_dir = %s/logs\n", dir, dir);
-	put("extra.conf", conf);
+	put_file(dir, "extra.conf", conf);
 	setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
 	{
 		time_t t0 = time(NULL);
@@ -200,7 +191,7 @@ int main(int argc, char **argv)
 		setenv("FUNKHAUS_CP_LOG", cplog, 1); /* the harness watches cp's own log file */
 	}
 	snprintf(conf, sizeof(conf), "%s/clock", dir);
-	put("clock", "0\n");
+	put_file(dir, "clock", "0\n");
 	setenv("FUNKHAUS_TEST_CLOCK", conf, 1); /* the daemons' clock, which this test moves */
 	if (harness_start(&h, argv, 1) < 0) {
 		harness_stop(&h, true);
@@ -347,8 +338,9 @@ int main(int argc, char **argv)
 	}
 
 	/* public access off: the Verein's room ends with a message, joins are refused */
-	put("t/verein.conf", "[tenant]\ndisplay_name = Verein\npath_prefix = verein\n"
-			     "max_rooms = 1\npublic_access = off\n");
+	put_file(dir, "t/verein.conf",
+		 "[tenant]\ndisplay_name = Verein\npath_prefix = verein\n"
+		 "max_rooms = 1\npublic_access = off\n");
 	reload();
 	if (v1) {
 		struct fhc *one[] = {v1};
@@ -362,7 +354,7 @@ int main(int argc, char **argv)
 	       "the other tenant's room goes on");
 
 	/* a broken tenant file: the running set stays (the Verein stays off, the Rathaus on) */
-	put("t/broken.conf", "[tenant]\nmax_participants = 500\n");
+	put_file(dir, "t/broken.conf", "[tenant]\nmax_participants = 500\n");
 	reload();
 	expect_refused("still switched off after a failed reload", "verein", "eins", NULL, 4014);
 	struct fhc *late = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
@@ -587,14 +579,14 @@ int main(int argc, char **argv)
 	if (again)
 		fhc_close(again);
 	usleep(300 * 1000);
-	put("clock", "259000\n"); /* three days less 200 s: not yet */
+	put_file(dir, "clock", "259000\n"); /* three days less 200 s: not yet */
 	reload();
 	again = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
 	EXPECT(again != NULL, "the record stays within the inactivity days (error %d)", code);
 	if (again)
 		fhc_close(again);
 	usleep(300 * 1000);
-	put("clock", "518400\n"); /* six days on: three days after that last use */
+	put_file(dir, "clock", "518400\n"); /* six days on: three days after that last use */
 	reload();
 	expect_refused("the record is gone after the inactivity days", "rathaus", link, NULL, 4015);
 	printf("room records (%d failures so far)\n", failures);
@@ -612,7 +604,7 @@ int main(int argc, char **argv)
 		strftime(day[i], sizeof(day[i]), "%Y-%m-%d", &tm);
 		snprintf(name, sizeof(name), "logs/funkhaus-%s-%s.log", i == 1 ? "dp" : "cp",
 			 day[i]);
-		put(name, "an old line\n");
+		put_file(dir, name, "an old line\n");
 	}
 	snprintf(cmd, sizeof(cmd), "%s -c %s set %s %s Angriff auf den Dienst, Beweissicherung",
 		 argv[5], h.conf, day[1], day[1]);
