@@ -26,10 +26,14 @@
  * On the RX side, a received frame is in the generator's cache when the worker reads it (-m
  * cache, the default), or in memory (-m memory: the generator flushes each frame and its
  * buffer's header out of its cache before handing it over, as a NIC's DMA write leaves it).
+ * The IPv4 and UDP checksums of sent frames are computed by the worker, as on a port without
+ * checksum offload (net_ring has none); with -o the worker leaves them to the port, as it does
+ * on a NIC that offers the offload (most server NICs do): it writes the pseudo-header sum and
+ * asks for the offload in the buffer's flags, and the generator stands in for the NIC.
  *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
- *                     [-f worker|read|sink] [-m cache|memory]
+ *                     [-f worker|read|sink] [-m cache|memory] [-o]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -98,6 +102,7 @@ static unsigned room_size = 5, seconds = 5;
 enum free_mode { FREE_WORKER, FREE_READ, FREE_SINK };
 static enum free_mode free_mode = FREE_WORKER;
 static bool rx_from_memory; /* -m memory */
+static bool csum_offload;   /* -o */
 
 /* Writes a frame and its buffer's header back to memory and out of every cache (-m memory). */
 static void flush_frame(const struct rte_mbuf *m)
@@ -437,7 +442,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
-			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory]\n");
+			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o]\n");
 }
 
 int main(int argc, char **argv)
@@ -451,7 +456,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL;
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:o")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -472,6 +477,8 @@ int main(int argc, char **argv)
 			free_mode = FREE_READ;
 		else if (o == 'f' && !strcmp(optarg, "sink"))
 			free_mode = FREE_SINK;
+		else if (o == 'o')
+			csum_offload = true;
 		else if (o == 'm' && (!strcmp(optarg, "cache") || !strcmp(optarg, "memory")))
 			rx_from_memory = !strcmp(optarg, "memory");
 		else if (o == 'p' && !strcmp(optarg, "cm"))
@@ -488,10 +495,10 @@ int main(int argc, char **argv)
 	}
 #endif
 	if (room_size < 2 || room_size > MAX_ROOM || seconds < 1 || seconds > 120 || nw < 1 ||
-	    nw > MAX_PAIRS / 2 || (use_socket && nw != 1)) {
+	    nw > MAX_PAIRS / 2 || (use_socket && (nw != 1 || csum_offload))) {
 		fprintf(stderr,
 			"fh-ringbench: room size 2-%d, 1-120 seconds, 1-%d workers (one "
-			"with -b socket)\n",
+			"and no -o with -b socket)\n",
 			MAX_ROOM, MAX_PAIRS / 2);
 		return 2;
 	}
@@ -610,6 +617,7 @@ int main(int argc, char **argv)
 		wc.io_conf.base_port = SFU_PORT;
 		wc.io_conf.handoff = handoff;
 		wc.io_conf.tx_drain_us = DP_TX_DRAIN_US_DEFAULT;
+		wc.io_conf.tx_csum_offload[0] = csum_offload;
 		if (dp_worker_init(&pr->w, &wc, &reg, wpool[w], &stop) < 0)
 			return 1;
 		pr->ctr = fh_region_counters(&reg, w);
@@ -664,6 +672,8 @@ int main(int argc, char **argv)
 				       ? "the worker, after the generator read "
 					 "them (-f read)"
 				       : "the worker, as TX completions (-f worker)");
+			printf("  IPv4 and UDP checksums of sent frames: %s\n",
+			       csum_offload ? "left to the port (-o)" : "computed by the worker");
 		}
 		for (int d = 0; d < FH_DROP_MAX; d++)
 			if (ctr->drop[d])

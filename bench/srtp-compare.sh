@@ -8,7 +8,9 @@
 # encrypt, tx). The sent frames go back to the worker as TX completions, as from a NIC
 # (fh-ringbench -f worker); the lines "cryptodev/read" and "cryptodev/sink" repeat the cryptodev
 # run with the generator reading every line of each frame first (-f read) and with the generator
-# freeing them itself (-f sink), the bounds of what the TX side of a real port costs.
+# freeing them itself (-f sink), the bounds of what the TX side of a real port costs. The line
+# "cryptodev/offload" repeats the cryptodev run with the IPv4 and UDP checksums left to the port
+# (fh-ringbench -o), as on a NIC with checksum offload; the others compute them in software.
 #
 # Usage: bench/srtp-compare.sh BUILD_DIR [SECONDS] [RUNS]   (as root; prints a table)
 set -euo pipefail
@@ -36,12 +38,13 @@ printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core): AES-128-GCM on crypt
 printf '%-8s %-14s %12s %8s %8s  %s\n' profile engine "pkts/s" cycles "% perf" "cycles per forwarded packet by stage"
 for profile in gcm cm; do
 	ref=$gcm_perf; [ "$profile" = cm ] && ref=$cm_perf
-	for variant in libsrtp/worker cryptodev/worker cryptodev/read cryptodev/sink; do
-		engine=${variant%/*}; free=${variant#*/}
+	for variant in libsrtp/worker cryptodev/worker cryptodev/read cryptodev/sink cryptodev/offload; do
+		engine=${variant%/*}; free=${variant#*/}; opts=()
 		label=$engine; [ "$free" = worker ] || label=$variant
+		[ "$free" = offload ] && free=worker && opts=(-o)
 		best=0; line=""; stages=""
 		for _ in $(seq "$runs"); do
-			out=$("$bin" -b ring -p "$profile" -e "$engine" -f "$free" -n 5 -s "$secs")
+			out=$("$bin" -b ring -p "$profile" -e "$engine" -f "$free" "${opts[@]}" -n 5 -s "$secs")
 			pps=$(sed -nE 's/^ *([0-9]+) forwarded packets\/s.*/\1/p' <<<"$out")
 			if [ "${pps:-0}" -gt "$best" ]; then
 				best=$pps

@@ -2,8 +2,8 @@
 # fh-ringbench with two workers for one second: both must forward, with cryptodev, no drops but
 # the TX ring's (the generators share the CPUs with the workers here); sent buffers come back to
 # the workers as TX completions, so a leak there ends in no_mbuf drops. Then one worker with each
-# other way of freeing sent frames (-f read, -f sink) and with received frames in memory
-# (-m memory). Usage: ringbench.sh BIN
+# other way of freeing sent frames (-f read, -f sink), with received frames in memory
+# (-m memory) and with the checksums left to the port (-o). Usage: ringbench.sh BIN
 set -eu
 [ "$(id -u)" = 0 ] || { echo "SKIP: DPDK's EAL needs root"; exit 77; }
 out=$("$1" -w 2 -s 1 -n 3 -p gcm -e cryptodev 2>&1) || { echo "$out"; echo "FAIL: fh-ringbench exited with an error"; exit 1; }
@@ -13,7 +13,7 @@ n=$(grep -cE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || true)
 [ "$(grep -c 'SRTP engine of the worker: cryptodev' <<<"$out")" = 2 ] || { echo "FAIL: not cryptodev"; exit 1; }
 if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: drops other than tx_fail"; exit 1; fi
 grep -q '^2 workers: ' <<<"$out" || { echo "FAIL: no sum line"; exit 1; }
-for opt in "-f read" "-f sink" "-m memory"; do
+for opt in "-f read" "-f sink" "-m memory" "-o"; do
 	out=$("$1" -s 1 -n 3 -p gcm -e cryptodev $opt 2>&1) || { echo "$out"; echo "FAIL: $opt exited with an error"; exit 1; }
 	echo "$out"
 	grep -qE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || { echo "FAIL: $opt did not forward"; exit 1; }

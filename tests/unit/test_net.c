@@ -234,6 +234,33 @@ static void next_hop(void)
 	CHECK_EQ(hop.ip[3], 254);
 	fh_addr_parse(&dst, "fe80::1", 1);
 	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0); /* link-local is on-link */
+	/* prefixes that end inside a byte, and the ends of the range */
+	c.ip4_prefix = 22; /* 10.99.0.0 - 10.99.3.255 */
+	fh_addr_parse(&dst, "10.99.3.9", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[2], 3);
+	fh_addr_parse(&dst, "10.99.4.9", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[3], 254); /* through the gateway */
+	c.ip4_prefix = 32;
+	fh_addr_parse(&dst, "10.99.0.3", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[3], 254);
+	c.ip4_prefix = 0; /* everything on-link */
+	fh_addr_parse(&dst, "192.0.2.1", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[0], 192);
+	c.ip6_prefix = 63;
+	fh_addr_parse(&dst, "fd99:0:0:1::5", 1); /* differs in bit 64 only */
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	CHECK_EQ(hop.ip[15], 5);
+	c.ip6_prefix = 64;
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), -1); /* off-link, no IPv6 gateway */
+	c.ip6_prefix = 127;
+	fh_addr_parse(&dst, "fd99::3", 1); /* fd99::2/127 holds ::2 and ::3 */
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), 0);
+	fh_addr_parse(&dst, "fd99::4", 1);
+	CHECK_EQ(dp_net_next_hop(&c, &dst, &hop), -1);
 	struct fh_addr a;
 	uint8_t p;
 
