@@ -21,7 +21,7 @@
 #include "fh_addr.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 4
+#define FH_REGION_ABI 5
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant can receive: audio and video of everyone else in a room, so a room
@@ -199,6 +199,7 @@ struct fh_pkt_msg {
 	_(udp_malformed, "UDP with a bad length or checksum")                       \
 	_(udp_port, "UDP to a port that is not a worker's")                         \
 	_(ip_other, "other IP protocols and ICMP types")                            \
+	_(bad_source, "from a group MAC, broadcast, multicast or own address")      \
 	_(no_route, "datagram to an address with no route (no gateway set)")        \
 	_(no_neighbour, "datagram whose next hop is not resolved yet")              \
 	_(handoff_full, "datagram for another worker whose hand-off ring is full")

@@ -178,6 +178,7 @@ static void count_drop(struct dpdk_io *p, enum dp_net_drop d)
 		[DP_NET_DROP_UDP_MALFORMED] = FH_DROP_udp_malformed,
 		[DP_NET_DROP_UDP_PORT] = FH_DROP_udp_port,
 		[DP_NET_DROP_OTHER_PROTO] = FH_DROP_ip_other,
+		[DP_NET_DROP_BAD_SOURCE] = FH_DROP_bad_source,
 	};
 
 	drop(p, d < sizeof(map) / sizeof(map[0]) && d ? map[d] : FH_DROP_l2_runt);

@@ -178,6 +178,48 @@ static void drop(struct dp_net_rx *o, enum dp_net_drop why)
 	o->drop = why;
 }
 
+/* A MAC address a station can have: not group (multicast, broadcast), not all zero. */
+static bool mac_unicast(const uint8_t *m)
+{
+	return !(m[0] & 1) && (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) != 0;
+}
+
+/*
+ * Whether an IPv4 address can be a sender we answer: not 0.0.0.0/8, loopback, multicast,
+ * reserved or the limited broadcast, not the broadcast address of our own subnet, not us.
+ * Anything else would make us send to many hosts at once or to ourselves.
+ */
+static bool ip4_source_ok(const struct dp_net_conf *c, const uint8_t *a)
+{
+	if (a[0] == 0 || a[0] == 127 || a[0] >= 224)
+		return false;
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	uint32_t me = (uint32_t)c->ip4[0] << 24 | (uint32_t)c->ip4[1] << 16 |
+		      (uint32_t)c->ip4[2] << 8 | c->ip4[3];
+
+	if (v == me)
+		return false;
+	if (c->ip4_prefix && c->ip4_prefix <= 30) {
+		uint32_t host = 0xffffffffu >> c->ip4_prefix;
+
+		if ((v & ~host) == (me & ~host) && (v & host) == host)
+			return false;
+	}
+	return true;
+}
+
+/* The same for IPv6: not multicast, unspecified, loopback, not us. */
+static bool ip6_source_ok(const struct dp_net_conf *c, const uint8_t *a)
+{
+	static const uint8_t zero[15];
+
+	if (a[0] == 0xff)
+		return false;
+	if (!memcmp(a, zero, 15) && a[15] <= 1)
+		return false;
+	return memcmp(a, c->ip6, 16) != 0;
+}
+
 static void eth_reply(uint8_t *f, const struct dp_net_conf *c)
 {
 	memcpy(f, f + 6, 6);
@@ -204,12 +246,19 @@ static void arp(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
 		return drop(o, DP_NET_DROP_ETHERTYPE);
 	if (!c->has_ip4 || memcmp(a + 24, c->ip4, 4) != 0)
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	/* an ARP probe (RFC 5227) has sender 0.0.0.0: answered, not learned */
+	bool probe = !(a[14] | a[15] | a[16] | a[17]);
+
+	if (!mac_unicast(a + 8) || (!probe && !ip4_source_ok(c, a + 14)))
+		return drop(o, DP_NET_DROP_BAD_SOURCE);
 	o->peer.family = FH_AF_INET;
 	memcpy(o->peer.ip, a + 14, 4);
 	memcpy(o->mac, a + 8, 6);
-	o->learn = true;
+	o->learn = !probe;
 	o->reply_kind = DP_NET_ARP;
 	if (fh_rd16(a + 6) == 2) {
+		if (probe)
+			return drop(o, DP_NET_DROP_BAD_SOURCE);
 		o->verdict = DP_NET_LEARN;
 		return;
 	}
@@ -236,6 +285,8 @@ static void udp_in(const struct dp_net_conf *c, const uint8_t *u, size_t avail, 
 		return drop(o, DP_NET_DROP_UDP_MALFORMED);
 	if (dport < c->port_lo || dport > c->port_hi)
 		return drop(o, DP_NET_DROP_UDP_PORT);
+	if (fh_rd16(u) == 0) /* no port to answer to */
+		return drop(o, DP_NET_DROP_BAD_SOURCE);
 	/* The UDP checksum is not verified: every payload we accept carries its own integrity
 	 * check (STUN MESSAGE-INTEGRITY, DTLS record MACs, SRTP tags), and senders behind
 	 * checksum offload (a veth, a VM's virtio) may hand over one that is not filled in yet. */
@@ -264,6 +315,8 @@ static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
 	if (fh_rd16(ip + 6) & 0x3fff)
 		return drop(o, DP_NET_DROP_FRAGMENT);
+	if (!ip4_source_ok(c, ip + 12))
+		return drop(o, DP_NET_DROP_BAD_SOURCE);
 	o->peer.family = FH_AF_INET;
 	memcpy(o->peer.ip, ip + 12, 4);
 	if (ip[9] == IPPROTO_UDP_) {
@@ -358,6 +411,8 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 		memcpy(dst_mac, f + 6, 6);
 		for (size_t off = 24; off + 8 <= plen && icmp[off + 1]; off += icmp[off + 1] * 8u) {
 			if (icmp[off] == 1 && icmp[off + 1] == 1 && !dad) {
+				if (!mac_unicast(icmp + off + 2))
+					return drop(o, DP_NET_DROP_BAD_SOURCE);
 				memcpy(o->mac, icmp + off + 2, 6);
 				o->learn = true;
 			}
@@ -389,6 +444,8 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 		for (size_t off = 24; off + 8 <= plen && icmp[off + 1]; off += icmp[off + 1] * 8u)
 			if (icmp[off] == 2 && icmp[off + 1] == 1)
 				memcpy(o->mac, icmp + off + 2, 6);
+		if (!mac_unicast(o->mac) || !ip6_source_ok(c, o->peer.ip))
+			return drop(o, DP_NET_DROP_BAD_SOURCE);
 		o->learn = true;
 		o->verdict = DP_NET_LEARN;
 		return;
@@ -428,6 +485,12 @@ static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap
 
 	if (!unicast && !is_solicited_node(c, ip + 24))
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	/* the unspecified source is only for duplicate address detection (RFC 4861 7.1.1) */
+	bool dad = ip[6] == IPPROTO_ICMP6_ && plen >= 1 && ip[40] == 135 &&
+		   !memcmp(ip + 8, (const uint8_t[16]){0}, 16);
+
+	if (!dad && !ip6_source_ok(c, ip + 8))
+		return drop(o, DP_NET_DROP_BAD_SOURCE);
 	o->peer.family = FH_AF_INET6;
 	memcpy(o->peer.ip, ip + 8, 16);
 	if (ip[6] == IPPROTO_FRAG6_)
@@ -462,6 +525,8 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 		return drop(o, DP_NET_DROP_RUNT);
 	if (!mac_eq(f, c->mac) && !mac_eq(f, bcast) && !(f[0] == 0x33 && f[1] == 0x33))
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
+	if (!mac_unicast(f + 6)) /* answers would go to every station of the segment */
+		return drop(o, DP_NET_DROP_BAD_SOURCE);
 	memcpy(o->mac, f + 6, 6);
 	switch (fh_rd16(f + 12)) {
 	case ET_ARP:

@@ -50,6 +50,8 @@ enum dp_net_drop {
 	DP_NET_DROP_UDP_MALFORMED, /* bad UDP length or checksum */
 	DP_NET_DROP_UDP_PORT,	   /* not one of our ports */
 	DP_NET_DROP_OTHER_PROTO,   /* TCP, other ICMP types, ... */
+	DP_NET_DROP_BAD_SOURCE,	   /* from a group MAC, a broadcast, multicast or own address,
+				      UDP port 0: nothing to answer to */
 };
 
 struct dp_net_rx {

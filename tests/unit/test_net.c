@@ -317,5 +317,112 @@ static void csum_matches_reference(void)
 	CHECK_EQ(bad, 0);
 }
 
+/* Recomputes the ICMPv6 checksum of an IPv6 frame after a test changed it. */
+static void icmp6_fix_sum(uint8_t *f)
+{
+	uint8_t *ip = f + DP_ETH_HLEN, *icmp = ip + 40, ph[40] = {0};
+	size_t plen = fh_rd16(ip + 4);
+
+	memcpy(ph, ip + 8, 32);
+	ph[34] = (uint8_t)(plen >> 8);
+	ph[35] = (uint8_t)plen;
+	ph[39] = 58;
+	fh_wr16(icmp + 2, 0);
+	fh_wr16(icmp + 2, (uint16_t)~ref_sum(icmp, plen, ref_sum(ph, 40, 0)));
+}
+
+/* Frames whose answer would go to many stations, to ourselves or to no port are dropped as
+ * bad_source; an ARP probe and duplicate address detection are still answered. */
+static void bad_sources(void)
+{
+	struct dp_net_conf sfu = conf(2), peer = conf(1);
+	static const uint8_t bad4[][4] = {{224, 0, 0, 1}, {255, 255, 255, 255}, {0, 0, 0, 0},
+					  {127, 0, 0, 1}, {10, 99, 0, 255},	{10, 99, 0, 2},
+					  {240, 1, 2, 3}};
+	static const char *bad6[] = {"ff02::1", "::1", "fd99::2"};
+	uint8_t f[256];
+	struct dp_net_rx rx;
+	struct fh_addr a;
+	uint8_t pfx;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad4) / sizeof(bad4[0]); i++) {
+		struct dp_net_conf from = peer;
+
+		memcpy(from.ip4, bad4[i], 4);
+		n = udp_frame(&from, &sfu, false, f, "abc");
+		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	}
+	for (size_t i = 0; i < sizeof(bad6) / sizeof(bad6[0]); i++) {
+		struct dp_net_conf from = peer;
+
+		dp_net_parse_prefix(bad6[i], &a, &pfx);
+		memcpy(from.ip6, a.ip, 16);
+		n = udp_frame(&from, &sfu, true, f, "abc");
+		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	}
+	/* a good address behind a group or all-zero MAC */
+	for (int k = 0; k < 2; k++) {
+		n = udp_frame(&peer, &sfu, false, f, "abc");
+		memset(f + 6, k ? 0 : 0xff, 6);
+		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	}
+	/* UDP from port 0 */
+	struct fh_addr dst = {.family = FH_AF_INET, .port = 40001};
+
+	memcpy(dst.ip, sfu.ip4, 4);
+	memcpy(f + DP_NET_HDR_MAX, "abc", 3);
+	n = dp_net_udp_headers(&peer, f + DP_NET_HDR_MAX, 3, sfu.mac, 0, &dst, false);
+	dp_net_classify(&sfu, f + DP_NET_HDR_MAX - n, n + 3, sizeof(f) - DP_NET_HDR_MAX + n, &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+
+	/* ARP: a multicast sender hardware address is refused, a probe answered, not learned */
+	struct fh_addr hop = {.family = FH_AF_INET, .ip = {10, 99, 0, 2}};
+
+	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
+	f[DP_ETH_HLEN + 8] |= 1;
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
+	memset(f + DP_ETH_HLEN + 14, 0, 4); /* RFC 5227 probe */
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK_EQ(rx.verdict, DP_NET_REPLY);
+	CHECK(!rx.learn && !memcmp(f, peer.mac, 6));
+	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
+	memcpy(f + DP_ETH_HLEN + 14, (const uint8_t[4]){10, 99, 0, 255}, 4);
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+
+	/* ND: duplicate address detection (source ::, no option) is answered to all nodes */
+	struct fh_addr hop6 = {.family = FH_AF_INET6};
+
+	memcpy(hop6.ip, sfu.ip6, 16);
+	n = dp_net_solicit(&peer, &hop6, f, sizeof(f));
+	memset(f + DP_ETH_HLEN + 8, 0, 16);
+	memset(f + DP_ETH_HLEN + 40 + 24, 0, 8);
+	icmp6_fix_sum(f);
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK_EQ(rx.verdict, DP_NET_REPLY);
+	CHECK(!rx.learn && f[0] == 0x33 && f[5] == 1);
+	/* a solicitation whose link-layer address option is a group address */
+	n = dp_net_solicit(&peer, &hop6, f, sizeof(f));
+	f[DP_ETH_HLEN + 40 + 26] |= 1;
+	icmp6_fix_sum(f);
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	/* an advertisement whose target link-layer address is a group address */
+	n = dp_net_solicit(&peer, &hop6, f, sizeof(f));
+	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
+	CHECK_EQ(rx.verdict, DP_NET_REPLY);
+	n = rx.len;
+	f[DP_ETH_HLEN + 40 + 26] = 0x01;
+	icmp6_fix_sum(f);
+	dp_net_classify(&peer, f, n, sizeof(f), &rx);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+}
+
 TEST_MAIN(csum_matches_reference, udp_checksums_long, arp_answered, nd_answered, udp_both_families,
-	  offload_headers, drops, next_hop)
+	  offload_headers, drops, next_hop, bad_sources)
