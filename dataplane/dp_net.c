@@ -179,9 +179,13 @@ static void drop(struct dp_net_rx *o, enum dp_net_drop why)
 }
 
 /* A MAC address a station can have: not group (multicast, broadcast), not all zero. */
-static bool mac_unicast(const uint8_t *m)
+static inline bool mac_unicast(const uint8_t *m)
 {
-	return !(m[0] & 1) && (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) != 0;
+	uint32_t a;
+	uint16_t b;
+
+	memcpy(&a, m, 4), memcpy(&b, m + 4, 2);
+	return !(m[0] & 1) && (a | b) != 0;
 }
 
 /*
@@ -189,23 +193,14 @@ static bool mac_unicast(const uint8_t *m)
  * reserved or the limited broadcast, not the broadcast address of our own subnet, not us.
  * Anything else would make us send to many hosts at once or to ourselves.
  */
-static bool ip4_source_ok(const struct dp_net_conf *c, const uint8_t *a)
+static inline bool ip4_source_ok(const struct dp_net_conf *c, const uint8_t *a)
 {
-	if (a[0] == 0 || a[0] == 127 || a[0] >= 224)
-		return false;
-	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
-	uint32_t me = (uint32_t)c->ip4[0] << 24 | (uint32_t)c->ip4[1] << 16 |
-		      (uint32_t)c->ip4[2] << 8 | c->ip4[3];
+	uint32_t v = fh_rd32(a), me = fh_rd32(c->ip4);
+	uint32_t host = c->ip4_prefix && c->ip4_prefix <= 30 ? 0xffffffffu >> c->ip4_prefix : 0;
 
-	if (v == me)
+	if ((v >> 24) == 0 || (v >> 24) == 127 || (v >> 24) >= 224 || v == me)
 		return false;
-	if (c->ip4_prefix && c->ip4_prefix <= 30) {
-		uint32_t host = 0xffffffffu >> c->ip4_prefix;
-
-		if ((v & ~host) == (me & ~host) && (v & host) == host)
-			return false;
-	}
-	return true;
+	return !host || (v & ~host) != (me & ~host) || (v & host) != host;
 }
 
 /* The same for IPv6: not multicast, unspecified, loopback, not us. */
