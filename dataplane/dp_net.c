@@ -383,8 +383,9 @@ static void write_na(const struct dp_net_conf *c, uint8_t *f, const uint8_t *dst
 	write_nd(c, f, dst_mac, dst_ip, 136, (uint8_t)((solicited ? 0x40 : 0) | 0x20), c->ip6, 2);
 }
 
+/* dad: a neighbour solicitation from :: (duplicate address detection), as ipv6() found */
 static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *ip, size_t plen,
-		  bool to_unicast, struct dp_net_rx *o)
+		  bool to_unicast, bool dad, struct dp_net_rx *o)
 {
 	uint8_t *icmp = ip + 40;
 
@@ -399,8 +400,6 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 	if (type == 135) {
 		if (memcmp(icmp + 8, c->ip6, 16) != 0)
 			return drop(o, DP_NET_DROP_NOT_FOR_US);
-		static const uint8_t any[16];
-		bool dad = !memcmp(ip + 8, any, 16);
 		uint8_t dst_mac[6], dst_ip[16];
 
 		memcpy(dst_mac, f + 6, 6);
@@ -481,8 +480,9 @@ static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap
 	if (!unicast && !is_solicited_node(c, ip + 24))
 		return drop(o, DP_NET_DROP_NOT_FOR_US);
 	/* the unspecified source is only for duplicate address detection (RFC 4861 7.1.1) */
-	bool dad = ip[6] == IPPROTO_ICMP6_ && plen >= 1 && ip[40] == 135 &&
-		   !memcmp(ip + 8, (const uint8_t[16]){0}, 16);
+	static const uint8_t any[16];
+	bool dad =
+		ip[6] == IPPROTO_ICMP6_ && plen >= 1 && ip[40] == 135 && !memcmp(ip + 8, any, 16);
 
 	if (!dad && !ip6_source_ok(c, ip + 8))
 		return drop(o, DP_NET_DROP_BAD_SOURCE);
@@ -491,7 +491,7 @@ static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap
 	if (ip[6] == IPPROTO_FRAG6_)
 		return drop(o, DP_NET_DROP_FRAGMENT);
 	if (ip[6] == IPPROTO_ICMP6_)
-		return icmp6(c, f, cap, ip, plen, unicast, o);
+		return icmp6(c, f, cap, ip, plen, unicast, dad, o);
 	if (ip[6] != IPPROTO_UDP_ || !unicast)
 		return drop(o, DP_NET_DROP_OTHER_PROTO);
 	udp_in(c, ip + 40, plen, DP_ETH_HLEN + 40, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, 0), true,
