@@ -19,5 +19,12 @@ for opt in "-f read" "-f sink" "-m memory" "-o"; do
 	grep -qE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || { echo "FAIL: $opt did not forward"; exit 1; }
 	grep -qF "($opt)" <<<"$out" || { echo "FAIL: $opt not in effect"; exit 1; }
 	if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: $opt: drops other than tx_fail"; exit 1; fi
+	# the worker asks the port for checksums on every frame with -o, on none without
+	asked=$(sed -nE 's/^  sent UDP frames asking the port for checksums: ([0-9]+) of ([0-9]+)$/\1 \2/p' <<<"$out")
+	case "$opt" in
+	-o) [ -n "$asked" ] && [ "${asked% *}" = "${asked#* }" ] && [ "${asked% *}" -gt 0 ] || { echo "FAIL: -o: not every frame asks for offload ($asked)"; exit 1; } ;;
+	"-f sink") ;;
+	*) [ "${asked% *}" = 0 ] || { echo "FAIL: $opt: frames ask for offload ($asked)"; exit 1; } ;;
+	esac
 done
 echo "ringbench ok"
