@@ -30,10 +30,13 @@
  * checksum offload (net_ring has none); with -o the worker leaves them to the port, as it does
  * on a NIC that offers the offload (most server NICs do): it writes the pseudo-header sum and
  * asks for the offload in the buffer's flags, and the generator stands in for the NIC.
+ * The EAL's memory (packet buffers, rings, crypto ops) is on hugepages when enough are
+ * reserved and hugetlbfs is mounted, as funkhaus-dp's is (-H auto, the default; -H yes insists
+ * on them), else on 4 KiB pages (-H no: --no-huge, as on a box without hugepages).
  *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
- *                     [-f worker|read|sink] [-m cache|memory] [-o]
+ *                     [-f worker|read|sink] [-m cache|memory] [-o] [-H auto|yes|no]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -458,7 +461,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
-			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o]\n");
+			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o] "
+			"[-H auto|yes|no]\n");
 }
 
 int main(int argc, char **argv)
@@ -469,10 +473,10 @@ int main(int argc, char **argv)
 	char prefix[64], lcores[1024], lc_arg[1100], report[256], err[256];
 	const char *cpus = "float";
 	enum dp_srtp_kind engine = DP_SRTP_LIBSRTP;
-	const char *pmds = NULL;
+	const char *pmds = NULL, *huge = "auto";
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:o")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -495,6 +499,9 @@ int main(int argc, char **argv)
 			free_mode = FREE_SINK;
 		else if (o == 'o')
 			csum_offload = true;
+		else if (o == 'H' && (!strcmp(optarg, "auto") || !strcmp(optarg, "yes") ||
+				      !strcmp(optarg, "no")))
+			huge = optarg;
 		else if (o == 'm' && (!strcmp(optarg, "cache") || !strcmp(optarg, "memory")))
 			rx_from_memory = !strcmp(optarg, "memory");
 		else if (o == 'p' && !strcmp(optarg, "cm"))
@@ -528,9 +535,17 @@ int main(int argc, char **argv)
 	snprintf(lc_arg, sizeof(lc_arg), "--lcores=%s", lcores);
 	char mem[16];
 
-	snprintf(mem, sizeof(mem), "%u", 512 + 512 * nw);
-	char *eal[] = {argv[0], "--no-huge",	       "--no-pci", "-m", mem, "--no-telemetry",
-		       lc_arg,	"--log-level=warning", prefix,	   NULL};
+	unsigned mem_mb = 512 + 512 * nw;
+
+	snprintf(mem, sizeof(mem), "%u", mem_mb);
+	bool hugepages =
+		!strcmp(huge, "yes") || (!strcmp(huge, "auto") && dp_hugepages_free_mb() >= mem_mb);
+	/* with hugepages the EAL maps only what -m asks for, and unlinks its files at once */
+	char *eal[] = {argv[0],	   hugepages ? "--huge-unlink" : "--no-huge",
+		       "--no-pci", "-m",
+		       mem,	   "--no-telemetry",
+		       lc_arg,	   "--log-level=warning",
+		       prefix,	   NULL};
 
 	if (rte_eal_init(9, eal) < 0) {
 		fprintf(stderr, "EAL: %s\n", rte_strerror(rte_errno));
@@ -678,6 +693,7 @@ int main(int argc, char **argv)
 							   : "AES_CM_128_HMAC_SHA1_80",
 		       room_size, (unsigned long long)pr->sent, (unsigned long long)fwd, secs);
 		printf("  SRTP engine of the worker: %s\n", ctr->srtp_engine);
+		printf("  memory: %s\n", hugepages ? "hugepages" : "4 KiB pages (--no-huge)");
 		if (!use_socket) {
 			printf("  received frames read from: %s\n",
 			       rx_from_memory ? "memory (-m memory)"

@@ -11,6 +11,8 @@
 # freeing them itself (-f sink), the bounds of what the TX side of a real port costs. The line
 # "cryptodev/offload" repeats the cryptodev run with the IPv4 and UDP checksums left to the port
 # (fh-ringbench -o), as on a NIC with checksum offload; the others compute them in software.
+# Both tools run on hugepages when at least 1 GiB of them is free and hugetlbfs is mounted (as
+# funkhaus-dp does; scripts/hugepages.sh 2G reserves them), else both on 4 KiB pages.
 #
 # Usage: bench/srtp-compare.sh BUILD_DIR [SECONDS] [RUNS]   (as root; prints a table)
 set -euo pipefail
@@ -19,10 +21,21 @@ bin=$build/bench/fh-ringbench
 [ -x "$bin" ] || { echo "build $bin first (ninja -C $build)" >&2; exit 1; }
 command -v dpdk-test-crypto-perf >/dev/null || { echo "dpdk-test-crypto-perf missing (apt-get install dpdk)" >&2; exit 1; }
 
+# MiB of free hugepages the EAL can map (0 without hugetlbfs), as funkhaus-dp counts them
+huge_free_mb() {
+	grep -q ' hugetlbfs ' /proc/mounts || { echo 0; return; }
+	awk '/^HugePages_Free:/ { n = $2 } /^Hugepagesize:/ { kb = $2 } END { print int(n * kb / 1024) }' /proc/meminfo
+}
+if [ "$(huge_free_mb)" -ge 1024 ]; then
+	eal_mem=--huge-unlink; huge=yes; memory="hugepages"
+else
+	eal_mem=--no-huge; huge=no; memory="4 KiB pages (no hugepages reserved)"
+fi
+
 # ops/s (millions) of dpdk-test-crypto-perf's throughput test, one worker lcore, burst 32
 perf() {
 	local dev=$1; shift
-	dpdk-test-crypto-perf -l 0,1 --no-huge -m 1024 --no-pci --vdev "${dev}0" \
+	dpdk-test-crypto-perf -l 0,1 "$eal_mem" -m 1024 --no-pci --vdev "${dev}0" \
 		--file-prefix="fh-cperf-$$" --log-level=error -- --ptest throughput --devtype "$dev" \
 		--buffer-sz 1200 --burst-sz 32 --total-ops 2000000 --silent "$@" 2>/dev/null |
 		awk 'NF == 10 && $1 ~ /^[0-9]+$/ { print $8 }' | tail -1
@@ -50,7 +63,7 @@ for _ in $(seq "$runs"); do
 		for variant in $variants; do
 			engine=${variant%/*}; free=${variant#*/}; opts=()
 			[ "$free" = offload ] && free=worker && opts=(-o)
-			out=$("$bin" -b ring -p "$profile" -e "$engine" -f "$free" "${opts[@]}" -n 5 -s "$secs")
+			out=$("$bin" -b ring -p "$profile" -e "$engine" -f "$free" "${opts[@]}" -H "$huge" -n 5 -s "$secs")
 			pps=$(sed -nE 's/^ *([0-9]+) forwarded packets\/s.*/\1/p' <<<"$out")
 			k=$profile/$variant
 			if [ "${pps:-0}" -gt "${best[$k]:-0}" ]; then
@@ -62,8 +75,9 @@ for _ in $(seq "$runs"); do
 	done
 done
 
-printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core, best of %s): AES-128-GCM on crypto_aesni_gcm %s M ops/s, AES-CTR+HMAC-SHA1-80 on crypto_aesni_mb %s M ops/s\n\n' \
+printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core, best of %s): AES-128-GCM on crypto_aesni_gcm %s M ops/s, AES-CTR+HMAC-SHA1-80 on crypto_aesni_mb %s M ops/s\n' \
 	"$runs" "${best[perf/gcm]}" "${best[perf/cm]}"
+printf 'memory of both tools: %s\n\n' "$memory"
 printf '%-8s %-18s %12s %8s %8s  %s\n' profile engine "pkts/s" cycles "% perf" "cycles per forwarded packet by stage"
 for profile in gcm cm; do
 	ref=${best[perf/$profile]}

@@ -264,28 +264,6 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	return 0;
 }
 
-/* Hugepages are there when some are reserved and hugetlbfs is mounted. */
-static bool hugepages_present(void)
-{
-	char line[256];
-	long total = 0;
-	bool mounted = false;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %ld", &total) == 1)
-			break;
-	if (f)
-		fclose(f);
-	f = fopen("/proc/mounts", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (strstr(line, " hugetlbfs "))
-			mounted = true;
-	if (f)
-		fclose(f);
-	return total > 0 && mounted;
-}
-
 struct eal_args {
 	char *v[64];
 	int n;
@@ -315,7 +293,7 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 	arg(a, "%s", "--no-telemetry");
 	arg(a, "%s", "--log-level=warning");
 	bool huge = dpdk && (!strcmp(c->hugepages, "yes") ||
-			     (!strcmp(c->hugepages, "auto") && hugepages_present()));
+			     (!strcmp(c->hugepages, "auto") && dp_hugepages_free_mb() > 0));
 
 	if (!huge) {
 		arg(a, "%s", "--no-huge");

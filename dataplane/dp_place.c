@@ -2,6 +2,7 @@
 #include "dp_place.h"
 
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,4 +159,25 @@ int dp_place(const char *cores, const char *pci, unsigned workers, char *lcores,
 out:
 	hwloc_topology_destroy(topo);
 	return rc;
+}
+
+unsigned long dp_hugepages_free_mb(void)
+{
+	char line[256];
+	unsigned long free_pages = 0, page_kb = 0;
+	bool mounted = false;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %lu", &free_pages) != 1)
+			sscanf(line, "Hugepagesize: %lu kB", &page_kb);
+	if (f)
+		fclose(f);
+	f = fopen("/proc/mounts", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, " hugetlbfs "))
+			mounted = true;
+	if (f)
+		fclose(f);
+	return mounted ? free_pages * page_kb / 1024 : 0;
 }

@@ -3,9 +3,12 @@
 # the TX ring's (the generators share the CPUs with the workers here); sent buffers come back to
 # the workers as TX completions, so a leak there ends in no_mbuf drops. Then one worker with each
 # other way of freeing sent frames (-f read, -f sink), with received frames in memory
-# (-m memory) and with the checksums left to the port (-o). Usage: ringbench.sh BIN
+# (-m memory), with the checksums left to the port (-o) and on 4 KiB pages (-H no). The EAL's
+# memory is on hugepages where enough are free, as funkhaus-dp's. Usage: ringbench.sh BIN
 set -eu
 [ "$(id -u)" = 0 ] || { echo "SKIP: DPDK's EAL needs root"; exit 77; }
+free_mb=0
+grep -q ' hugetlbfs ' /proc/mounts && free_mb=$(awk '/^HugePages_Free:/ { n = $2 } /^Hugepagesize:/ { kb = $2 } END { print int(n * kb / 1024) }' /proc/meminfo)
 out=$("$1" -w 2 -s 1 -n 3 -p gcm -e cryptodev 2>&1) || { echo "$out"; echo "FAIL: fh-ringbench exited with an error"; exit 1; }
 echo "$out"
 n=$(grep -cE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || true)
@@ -13,11 +16,17 @@ n=$(grep -cE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || true)
 [ "$(grep -c 'SRTP engine of the worker: cryptodev' <<<"$out")" = 2 ] || { echo "FAIL: not cryptodev"; exit 1; }
 if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: drops other than tx_fail"; exit 1; fi
 grep -q '^2 workers: ' <<<"$out" || { echo "FAIL: no sum line"; exit 1; }
-for opt in "-f read" "-f sink" "-m memory" "-o"; do
+# two workers ask for 1536 MiB
+want="4 KiB pages (--no-huge)"; [ "$free_mb" -ge 1536 ] && want=hugepages
+[ "$(grep -cxF "  memory: $want" <<<"$out")" = 2 ] || { echo "FAIL: memory is not $want ($free_mb MiB of hugepages free)"; exit 1; }
+for opt in "-f read" "-f sink" "-m memory" "-o" "-H no"; do
 	out=$("$1" -s 1 -n 3 -p gcm -e cryptodev $opt 2>&1) || { echo "$out"; echo "FAIL: $opt exited with an error"; exit 1; }
 	echo "$out"
 	grep -qE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || { echo "FAIL: $opt did not forward"; exit 1; }
-	grep -qF "($opt)" <<<"$out" || { echo "FAIL: $opt not in effect"; exit 1; }
+	case "$opt" in
+	"-H no") grep -qxF "  memory: 4 KiB pages (--no-huge)" <<<"$out" ;;
+	*) grep -qF "($opt)" <<<"$out" ;;
+	esac || { echo "FAIL: $opt not in effect"; exit 1; }
 	if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: $opt: drops other than tx_fail"; exit 1; fi
 	# the worker asks the port for checksums on every frame with -o, on none without
 	asked=$(sed -nE 's/^  sent UDP frames asking the port for checksums: ([0-9]+) of ([0-9]+)$/\1 \2/p' <<<"$out")
