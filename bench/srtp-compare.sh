@@ -4,8 +4,9 @@
 # libsrtp2 and with cryptodev, for AEAD_AES_128_GCM and AES_CM_128_HMAC_SHA1_80, next to what
 # dpdk-test-crypto-perf reaches with the same cipher, PMD, packet size and burst on this
 # machine. Each figure, crypto-perf's too, is the best of RUNS rounds that each run everything
-# once (the machine is shared and noisy: so every figure sees the same spells); the worker's cycles per forwarded packet are split by stage (rx, classify, decrypt, media,
-# encrypt, tx). The sent frames go back to the worker as TX completions, as from a NIC
+# once (the machine is shared and noisy: so every figure sees the same spells), each over
+# SECONDS; the worker's cycles per forwarded packet are split by stage (rx, classify, decrypt,
+# media, encrypt, tx). The sent frames go back to the worker as TX completions, as from a NIC
 # (fh-ringbench -f worker); the lines "cryptodev/read" and "cryptodev/sink" repeat the cryptodev
 # run with the generator reading every line of each frame first (-f read) and with the generator
 # freeing them itself (-f sink), the bounds of what the TX side of a real port costs. The line
@@ -32,13 +33,23 @@ else
 	eal_mem=--no-huge; huge=no; memory="4 KiB pages (no hugepages reserved)"
 fi
 
-# ops/s (millions) of dpdk-test-crypto-perf's throughput test, one worker lcore, burst 32
-perf() {
-	local dev=$1; shift
+# ops/s (millions) of dpdk-test-crypto-perf's throughput test, one worker lcore, burst 32, over
+# TOTAL ops
+cperf() {
+	local dev=$1 total=$2; shift 2
 	dpdk-test-crypto-perf -l 0,1 "$eal_mem" -m 1024 --no-pci --vdev "${dev}0" \
 		--file-prefix="fh-cperf-$$" --log-level=error -- --ptest throughput --devtype "$dev" \
-		--buffer-sz 1200 --burst-sz 32 --total-ops 2000000 --silent "$@" 2>/dev/null |
+		--buffer-sz 1200 --burst-sz 32 --total-ops "$total" --silent "$@" 2>/dev/null |
 		awk 'NF == 10 && $1 ~ /^[0-9]+$/ { print $8 }' | tail -1
+}
+# The same over about SECONDS, as long as each worker line measures: a short run on a noisy
+# host can fall wholly into a fast moment, which a run of seconds cannot, so windows of unequal
+# length would favour crypto-perf. A short run first tells how many ops take SECONDS here.
+perf() {
+	local dev=$1 rate; shift
+	rate=$(cperf "$dev" 2000000 "$@")
+	[ -n "$rate" ] || return 0
+	cperf "$dev" "$(awk -v r="$rate" -v s="$secs" 'BEGIN { printf "%d", r * 1e6 * s }')" "$@"
 }
 # Every round runs everything once (crypto-perf, then each line of the table), so that each
 # figure's best comes from the same spells of a noisy host as the others'.
@@ -75,8 +86,8 @@ for _ in $(seq "$runs"); do
 	done
 done
 
-printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core, best of %s): AES-128-GCM on crypto_aesni_gcm %s M ops/s, AES-CTR+HMAC-SHA1-80 on crypto_aesni_mb %s M ops/s\n' \
-	"$runs" "${best[perf/gcm]}" "${best[perf/cm]}"
+printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core, about %s s, best of %s): AES-128-GCM on crypto_aesni_gcm %s M ops/s, AES-CTR+HMAC-SHA1-80 on crypto_aesni_mb %s M ops/s\n' \
+	"$secs" "$runs" "${best[perf/gcm]}" "${best[perf/cm]}"
 printf 'memory of both tools: %s\n\n' "$memory"
 printf '%-8s %-18s %12s %8s %8s  %s\n' profile engine "pkts/s" cycles "% perf" "cycles per forwarded packet by stage"
 for profile in gcm cm; do
