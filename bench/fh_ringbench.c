@@ -33,6 +33,10 @@
  * The EAL's memory (packet buffers, rings, crypto ops) is on hugepages when enough are
  * reserved and hugetlbfs is mounted, as funkhaus-dp's is (-H auto, the default; -H yes insists
  * on them), else on 4 KiB pages (-H no: --no-huge, as on a box without hugepages).
+ * The first line gives the round trip of a cache line between generator 0's and worker 0's
+ * CPUs before and after the run: on a shared host the vCPUs move, and a received frame costs
+ * the worker more the farther the generator is (62 against 440 ns here, at different times).
+ * Only the measured seconds count: the frames still queued at their end are not.
  *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
@@ -77,6 +81,11 @@ struct client {
 	uint16_t port;
 };
 
+/* A worker's counters at one moment, and the TSC then. */
+struct snap {
+	uint64_t fwd, busy, total, stage[FH_STAGE_MAX], tsc;
+};
+
 /* A worker and the generator that loads it: their queue's rings, their room. */
 struct pair {
 	unsigned id;
@@ -95,7 +104,7 @@ struct pair {
 	 * the measured seconds, so that the look costs the measured worker nothing */
 	uint64_t csum_asked, csum_checked;
 	volatile bool measuring;
-	uint64_t fwd0, busy0, total0, stage0[FH_STAGE_MAX], t0, t1;
+	struct snap at[2]; /* the worker's counters as the measured seconds begin and end */
 };
 
 static bool use_socket; /* the socket backend on loopback instead of net_ring */
@@ -393,6 +402,16 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 static volatile bool go;
 
 /* The load: SRTP video from client 0, as fast as the generator can make it, for `seconds`. */
+/* The worker's counters (written by the worker's lcore; 8-byte loads see whole values). */
+static void take_snap(struct pair *pr, struct snap *s)
+{
+	s->fwd = pr->ctr->ctr[FH_CTR_rtp_forwarded];
+	s->busy = pr->ctr->busy_cycles;
+	s->total = pr->ctr->total_cycles;
+	memcpy(s->stage, pr->ctr->stage_cycles, sizeof(s->stage));
+	s->tsc = rte_rdtsc();
+}
+
 static int generate(void *arg)
 {
 	struct pair *pr = arg;
@@ -403,13 +422,9 @@ static int generate(void *arg)
 
 	while (!go)
 		rte_pause();
-	pr->fwd0 = pr->ctr->ctr[FH_CTR_rtp_forwarded];
-	pr->busy0 = pr->ctr->busy_cycles;
-	pr->total0 = pr->ctr->total_cycles;
-	memcpy(pr->stage0, pr->ctr->stage_cycles, sizeof(pr->stage0));
+	take_snap(pr, &pr->at[0]);
 	pr->measuring = true;
-	pr->t0 = rte_rdtsc();
-	uint64_t end = pr->t0 + hz * seconds;
+	uint64_t end = pr->at[0].tsc + hz * seconds;
 
 	memset(pkt, 0x5a, sizeof(pkt));
 	while (rte_rdtsc() < end) {
@@ -448,13 +463,59 @@ static int generate(void *arg)
 		}
 		drain(pr);
 	}
-	pr->t1 = rte_rdtsc();
+	/* what the worker does with the frames still queued is not in the seconds measured */
+	take_snap(pr, &pr->at[1]);
 	pr->measuring = false;
 	for (int t = 0; t < 100; t++) {
 		drain(pr);
 		rte_delay_us_sleep(1000);
 	}
 	return 0;
+}
+
+/* The round trip of one cache line between the main lcore (generator 0) and lcore lc (worker
+ * 0), in ns, or -1 when it did not come back within half a second: what a line written on one
+ * costs the other to take, which on a shared host changes when the host moves its vCPUs (by
+ * about 4x here, from one L3 cache's neighbours to another's), and with it the cost of every
+ * received frame. At most C2C_TRIPS trips. */
+#define C2C_TRIPS 20000u
+static uint32_t c2c_line[RTE_CACHE_LINE_SIZE / 4] __rte_cache_aligned;
+static volatile bool c2c_quit;
+
+static int c2c_pong(void *arg)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < C2C_TRIPS; i++) {
+		while (__atomic_load_n(&c2c_line[0], __ATOMIC_ACQUIRE) != 2 * i + 1)
+			if (c2c_quit)
+				return 0;
+		__atomic_store_n(&c2c_line[0], 2 * i + 2, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+static double c2c_ns(unsigned lc)
+{
+	uint64_t hz = rte_get_tsc_hz(), t0, t1;
+	uint32_t i;
+
+	__atomic_store_n(&c2c_line[0], 0, __ATOMIC_RELEASE);
+	c2c_quit = false;
+	if (rte_eal_remote_launch(c2c_pong, NULL, lc) != 0)
+		return -1;
+	t0 = rte_rdtsc();
+	for (i = 0; i < C2C_TRIPS; i++) {
+		__atomic_store_n(&c2c_line[0], 2 * i + 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&c2c_line[0], __ATOMIC_ACQUIRE) != 2 * i + 2)
+			if (rte_rdtsc() - t0 > hz / 2)
+				break;
+		if (__atomic_load_n(&c2c_line[0], __ATOMIC_ACQUIRE) != 2 * i + 2)
+			break;
+	}
+	t1 = rte_rdtsc();
+	c2c_quit = true;
+	rte_eal_wait_lcore(lc);
+	return i == C2C_TRIPS ? (double)(t1 - t0) * 1e9 / (double)hz / C2C_TRIPS : -1;
 }
 
 static void usage(void)
@@ -653,8 +714,10 @@ int main(int argc, char **argv)
 			return 1;
 		pr->ctr = fh_region_counters(&reg, w);
 	}
-	unsigned lc = rte_get_next_lcore(-1, 1, 0);
+	unsigned lc = rte_get_next_lcore(-1, 1, 0), worker0 = lc;
+	double c2c[2];
 
+	c2c[0] = c2c_ns(worker0);
 	for (unsigned w = 0; w < nw; w++, lc = rte_get_next_lcore(lc, 1, 0))
 		rte_eal_remote_launch(dp_worker_main, &pairs[w].w, lc);
 	for (unsigned w = 0; w < nw; w++)
@@ -671,16 +734,29 @@ int main(int argc, char **argv)
 	for (unsigned w = 1; w < nw; w++)
 		rte_eal_wait_lcore(gen_lc[w]);
 
+	stop = true;
+	rte_eal_mp_wait_lcore();
+	c2c[1] = c2c_ns(worker0);
+
 	uint64_t hz = rte_get_tsc_hz();
 	double total_pps = 0;
+
+	printf("cache-line round trip between generator 0 and worker 0:");
+	for (int i = 0; i < 2; i++) {
+		if (c2c[i] < 0)
+			printf(" none in 0.5 s");
+		else
+			printf(" %.0f ns", c2c[i]);
+		printf(i ? " after the run\n" : " before the run,");
+	}
 
 	for (unsigned w = 0; w < nw; w++) {
 		struct pair *pr = &pairs[w];
 		struct fh_counters *ctr = pr->ctr;
-		uint64_t fwd = ctr->ctr[FH_CTR_rtp_forwarded] - pr->fwd0;
-		uint64_t busy = ctr->busy_cycles - pr->busy0,
-			 total = ctr->total_cycles - pr->total0;
-		double secs = (double)(pr->t1 - pr->t0) / (double)hz;
+		const struct snap *a = &pr->at[0], *b = &pr->at[1];
+		uint64_t fwd = b->fwd - a->fwd, busy = b->busy - a->busy,
+			 total = b->total - a->total;
+		double secs = (double)(b->tsc - a->tsc) / (double)hz;
 		uint64_t drops = 0;
 
 		for (int d = 0; d < FH_DROP_MAX; d++)
@@ -719,8 +795,7 @@ int main(int argc, char **argv)
 		printf("  cycles per forwarded packet by stage:");
 		for (int st = 0; st < FH_STAGE_MAX; st++)
 			printf(" %s %.0f", fh_stage_names[st],
-			       fwd ? (double)(ctr->stage_cycles[st] - pr->stage0[st]) / (double)fwd
-				   : 0);
+			       fwd ? (double)(b->stage[st] - a->stage[st]) / (double)fwd : 0);
 		printf("\n");
 		printf("  %.0f forwarded packets/s per worker, worker busy %.0f %%, %.0f cycles "
 		       "per "
@@ -731,8 +806,6 @@ int main(int argc, char **argv)
 	}
 	if (nw > 1)
 		printf("%u workers: %.0f forwarded packets/s in all (%s)\n", nw, total_pps, report);
-	stop = true;
-	rte_eal_mp_wait_lcore();
 	for (unsigned w = 0; w < nw; w++) {
 		dp_srtp_sess_free(pairs[w].geng, pairs[w].gen);
 		dp_srtp_engine_free(pairs[w].geng);

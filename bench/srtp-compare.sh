@@ -14,6 +14,9 @@
 # (fh-ringbench -o), as on a NIC with checksum offload; the others compute them in software.
 # Both tools run on hugepages when at least 1 GiB of them is free and hugetlbfs is mounted (as
 # funkhaus-dp does; scripts/hugepages.sh 2G reserves them), else both on 4 KiB pages.
+# Column "rtt ns": the round trip of one cache line between the generator's and the worker's
+# CPUs before / after that line's best run; on a shared host it changes when the host moves the
+# vCPUs, and a received frame costs the worker more the farther away the generator is.
 #
 # Usage: bench/srtp-compare.sh BUILD_DIR [SECONDS] [RUNS]   (as root; prints a table)
 set -euo pipefail
@@ -63,7 +66,7 @@ perf_cm() {
 		--auth-key-sz 20 --digest-sz 10
 }
 variants="libsrtp/worker cryptodev/worker cryptodev/read cryptodev/sink cryptodev/offload"
-declare -A best line stages
+declare -A best line stages rtt
 best[perf/gcm]=0; best[perf/cm]=0
 for _ in $(seq "$runs"); do
 	for profile in gcm cm; do
@@ -81,6 +84,7 @@ for _ in $(seq "$runs"); do
 				best[$k]=$pps
 				line[$k]=$(sed -nE 's/.* ([0-9]+) cycles per forwarded packet \(TSC.*/\1/p' <<<"$out")
 				stages[$k]=$(sed -nE 's/^ *cycles per forwarded packet by stage: //p' <<<"$out")
+				rtt[$k]=$(sed -nE -e 's/none in 0\.5 s/none/g' -e 's/^cache-line round trip .*: ([0-9]+ ns|none) before the run, ([0-9]+ ns|none) after the run$/\1\/\2/p' <<<"$out" | sed 's/ ns//g')
 			fi
 		done
 	done
@@ -88,14 +92,15 @@ done
 
 printf 'dpdk-test-crypto-perf (1200 B, burst 32, one core, about %s s, best of %s): AES-128-GCM on crypto_aesni_gcm %s M ops/s, AES-CTR+HMAC-SHA1-80 on crypto_aesni_mb %s M ops/s\n' \
 	"$secs" "$runs" "${best[perf/gcm]}" "${best[perf/cm]}"
-printf 'memory of both tools: %s\n\n' "$memory"
-printf '%-8s %-18s %12s %8s %8s  %s\n' profile engine "pkts/s" cycles "% perf" "cycles per forwarded packet by stage"
+printf 'memory of both tools: %s\n' "$memory"
+printf 'rtt ns: round trip of a cache line between the generator and the worker before / after the run\n\n'
+printf '%-8s %-18s %12s %8s %8s %9s  %s\n' profile engine "pkts/s" cycles "% perf" "rtt ns" "cycles per forwarded packet by stage"
 for profile in gcm cm; do
 	ref=${best[perf/$profile]}
 	for variant in $variants; do
 		k=$profile/$variant
 		label=${variant%/*}; [ "${variant#*/}" = worker ] || label=$variant
 		pct=$(awk -v a="${best[$k]:-0}" -v r="$ref" 'BEGIN { printf "%.0f", (r > 0 ? 100 * a / (r * 1e6) : 0) }')
-		printf '%-8s %-18s %12s %8s %7s%%  %s\n' "$profile" "$label" "${best[$k]:-0}" "${line[$k]:-}" "$pct" "${stages[$k]:-}"
+		printf '%-8s %-18s %12s %8s %7s%% %9s  %s\n' "$profile" "$label" "${best[$k]:-0}" "${line[$k]:-}" "$pct" "${rtt[$k]:-}" "${stages[$k]:-}"
 	done
 done

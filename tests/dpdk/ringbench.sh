@@ -4,7 +4,8 @@
 # the workers as TX completions, so a leak there ends in no_mbuf drops. Then one worker with each
 # other way of freeing sent frames (-f read, -f sink), with received frames in memory
 # (-m memory), with the checksums left to the port (-o) and on 4 KiB pages (-H no). The EAL's
-# memory is on hugepages where enough are free, as funkhaus-dp's. Usage: ringbench.sh BIN
+# memory is on hugepages where enough are free, as funkhaus-dp's; the generator-worker round
+# trip is printed before and after. Usage: ringbench.sh BIN
 set -eu
 [ "$(id -u)" = 0 ] || { echo "SKIP: DPDK's EAL needs root"; exit 77; }
 free_mb=0
@@ -16,6 +17,7 @@ n=$(grep -cE '^ +[1-9][0-9]* forwarded packets/s per worker' <<<"$out" || true)
 [ "$(grep -c 'SRTP engine of the worker: cryptodev' <<<"$out")" = 2 ] || { echo "FAIL: not cryptodev"; exit 1; }
 if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: drops other than tx_fail"; exit 1; fi
 grep -q '^2 workers: ' <<<"$out" || { echo "FAIL: no sum line"; exit 1; }
+grep -qE '^cache-line round trip between generator 0 and worker 0: ([0-9]+ ns|none in 0\.5 s) before the run, ([0-9]+ ns|none in 0\.5 s) after the run$' <<<"$out" || { echo "FAIL: no round trip line"; exit 1; }
 # two workers ask for 1536 MiB
 want="4 KiB pages (--no-huge)"; [ "$free_mb" -ge 1536 ] && want=hugepages
 [ "$(grep -cxF "  memory: $want" <<<"$out")" = 2 ] || { echo "FAIL: memory is not $want ($free_mb MiB of hugepages free)"; exit 1; }
