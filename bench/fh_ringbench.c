@@ -401,7 +401,6 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 
 static volatile bool go;
 
-/* The load: SRTP video from client 0, as fast as the generator can make it, for `seconds`. */
 /* The worker's counters (written by the worker's lcore; 8-byte loads see whole values). */
 static void take_snap(struct pair *pr, struct snap *s)
 {
@@ -411,6 +410,8 @@ static void take_snap(struct pair *pr, struct snap *s)
 	memcpy(s->stage, pr->ctr->stage_cycles, sizeof(s->stage));
 	s->tsc = rte_rdtsc();
 }
+
+/* The load: SRTP video from client 0, as fast as the generator can make it, for `seconds`. */
 
 static int generate(void *arg)
 {
@@ -475,9 +476,9 @@ static int generate(void *arg)
 
 /* The round trip of one cache line between the main lcore (generator 0) and lcore lc (worker
  * 0), in ns, or -1 when it did not come back within half a second: what a line written on one
- * costs the other to take, which on a shared host changes when the host moves its vCPUs (by
- * about 4x here, from one L3 cache's neighbours to another's), and with it the cost of every
- * received frame. At most C2C_TRIPS trips. */
+ * costs the other to take, which on a shared host changes when the host moves its vCPUs
+ * (between about 60 and 400 ns here), and with it the cost of every received frame. At most
+ * C2C_TRIPS trips, and at most half a second. */
 #define C2C_TRIPS 20000u
 static uint32_t c2c_line[RTE_CACHE_LINE_SIZE / 4] __rte_cache_aligned;
 static volatile bool c2c_quit;
