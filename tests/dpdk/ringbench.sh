@@ -30,6 +30,14 @@ for opt in "-f read" "-f sink" "-m memory" "-o" "-H no"; do
 	*) grep -qF "($opt)" <<<"$out" ;;
 	esac || { echo "FAIL: $opt not in effect"; exit 1; }
 	if grep -E '^  dropped: ' <<<"$out" | grep -vq 'tx_fail'; then echo "FAIL: $opt: drops other than tx_fail"; exit 1; fi
+	# a room of 3 forwards each received packet twice: not more within the seconds measured,
+	# and not less but for what was still in the RX ring (4095) or the worker's hands (up to 64)
+	# at their end and what the TX ring refused
+	inout=$(sed -nE 's/.*: ([0-9]+) SRTP packets in, ([0-9]+) forwarded in .*/\1 \2/p' <<<"$out")
+	in=${inout% *}; fwd=${inout#* }
+	txf=$(sed -nE 's/^  dropped: tx_fail ([0-9]+)$/\1/p' <<<"$out"); txf=${txf:-0}
+	[ -n "$inout" ] && [ "$fwd" -le $((2 * in)) ] && [ "$fwd" -ge $((2 * (in - 4095 - 64) - txf)) ] ||
+		{ echo "FAIL: $opt: $in in, $fwd forwarded, $txf refused by the TX ring"; exit 1; }
 	# the worker asks the port for checksums on every frame with -o, on none without
 	asked=$(sed -nE 's/^  sent UDP frames asking the port for checksums: ([0-9]+) of ([0-9]+)$/\1 \2/p' <<<"$out")
 	case "$opt" in
