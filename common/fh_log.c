@@ -43,9 +43,62 @@ int fh_log_level_parse(const char *s, enum fh_log_level *out)
 	return -1;
 }
 
+/* Length of the well-formed UTF-8 sequence at p that is not a C1 control, or 0. */
+static size_t utf8_ok(const unsigned char *p)
+{
+	size_t len = (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+	uint32_t c;
+
+	if (!len)
+		return 0;
+	c = *p & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 2 && c < 0xa0) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return len;
+}
+
+size_t fh_log_escape(const char *in, char *out, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	if (!n)
+		return 0;
+	while (*p) {
+		size_t len = *p >= 0x20 && *p < 0x7f && *p != '\\' ? 1
+			     : *p >= 0x80			   ? utf8_ok(p)
+								   : 0;
+		char esc[5];
+		const char *src = (const char *)p;
+		size_t w = len;
+
+		if (!len) {
+			if (*p == '\\')
+				memcpy(esc, "\\\\", w = 2);
+			else
+				w = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", *p);
+			src = esc;
+			len = 1;
+		}
+		if (o + w >= n)
+			break;
+		memcpy(out + o, src, w);
+		o += w;
+		p += len;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 void fh_log(enum fh_log_level lvl, const char *fmt, ...)
 {
-	char msg[1024], ts[32];
+	char raw[1024], msg[1024], ts[32];
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
@@ -56,8 +109,10 @@ void fh_log(enum fh_log_level lvl, const char *fmt, ...)
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* whatever a stranger's bytes in the arguments hold, a line stays one readable line */
+	fh_log_escape(raw, msg, sizeof(msg));
 	pthread_mutex_lock(&lock);
 	FILE *out = stderr;
 
@@ -165,11 +220,13 @@ unsigned fh_log_expire(const char *dir, int64_t now, unsigned days)
 int fh_log_audit(const char *dir, const char *who, const char *what, int64_t now, char *err,
 		 size_t elen)
 {
-	char path[600], ts[32];
+	char path[600], ts[32], ewho[256], ewhat[1024];
 	time_t t = (time_t)now;
 	struct tm tm;
 	int fd;
 
+	fh_log_escape(who, ewho, sizeof(ewho));
+	fh_log_escape(what, ewhat, sizeof(ewhat));
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -178,7 +235,7 @@ int fh_log_audit(const char *dir, const char *who, const char *what, int64_t now
 	}
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	dprintf(fd, "%s %s %s\n", ts, who, what);
+	dprintf(fd, "%s %s %s\n", ts, ewho, ewhat);
 	close(fd);
 	return 0;
 }

@@ -36,6 +36,11 @@ int fh_log_audit(const char *dir, const char *who, const char *what, int64_t now
 /* Whether a hold in dir covers the day (days since the epoch). */
 int fh_log_held(const char *dir, int64_t day);
 
+/* in with every control byte (C0, DEL, C1), backslash and byte that is not UTF-8 written as
+ * \xNN or \\, into out (n bytes, cut at a whole escape); the length written. fh_log and
+ * fh_log_audit pass everything through it. */
+size_t fh_log_escape(const char *in, char *out, size_t n);
+
 #define FH_CRIT(...) fh_log(FH_LOG_CRIT, __VA_ARGS__)
 #define FH_ERR(...) fh_log(FH_LOG_ERR, __VA_ARGS__)
 #define FH_WARN(...) fh_log(FH_LOG_WARN, __VA_ARGS__)

@@ -241,9 +241,11 @@ static enum cp_jwt_err claims(const struct cp_jwt_keys *ks, json_t *pl, const ch
 	json_t *ten = json_object_get(pl, "tenant"), *rm = json_object_get(pl, "room");
 	json_t *mod = json_object_get(pl, "moderator");
 
-	if (!json_is_integer(exp) || json_integer_value(exp) + CP_JWT_LEEWAY_S <= now)
+	/* the leeway goes on our clock, never on the token's numbers: a signed token may carry
+	 * any 64-bit value, and adding to it could overflow */
+	if (!json_is_integer(exp) || json_integer_value(exp) <= now - CP_JWT_LEEWAY_S)
 		return CP_JWT_EXPIRED;
-	if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) - CP_JWT_LEEWAY_S > now))
+	if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > now + CP_JWT_LEEWAY_S))
 		return CP_JWT_NOT_YET;
 	if (ks->issuer[0] && (!json_is_string(iss) || strcmp(json_string_value(iss), ks->issuer)))
 		return CP_JWT_ISSUER;

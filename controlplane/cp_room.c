@@ -30,6 +30,8 @@
 #include "cp_tenant.h"
 #include "fh_log.h"
 
+#define CP_GENERATED_ROOM_LEN 26
+
 struct cp_track {
 	bool present;
 	uint32_t ssrc;
@@ -853,13 +855,23 @@ static unsigned tenant_rooms(const char *tenant)
 	return n;
 }
 
-/* A room name nobody can guess: 128 random bits, base64url (22 characters). */
+/* A room name nobody can guess: 130 random bits as 26 characters of lower-case base32
+ * (a-z, 2-7). Room names are looked up case-folded, so an alphabet of one case keeps every
+ * bit; base64url's 22 characters kept only about 111 of their 128 once folded. */
 static void generated_room(char *out, size_t n)
 {
-	uint8_t b[16];
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+	uint8_t b[17];
+	size_t i;
 
 	rand_bytes(b, sizeof(b));
-	cp_b64url_encode(b, sizeof(b), out, n);
+	for (i = 0; i < CP_GENERATED_ROOM_LEN && i + 1 < n; i++) {
+		unsigned bit = (unsigned)i * 5;
+		unsigned v = ((unsigned)b[bit / 8] << 8 | b[bit / 8 + 1]) >> (11 - bit % 8);
+
+		out[i] = alphabet[v & 31];
+	}
+	out[i] = '\0';
 	OPENSSL_cleanse(b, sizeof(b));
 }
 

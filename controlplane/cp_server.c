@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -440,9 +441,9 @@ static int filter_ws(struct lws *wsi)
 		if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
 		    lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
 			return 1;
-		const char *o = strstr(origin, "://");
-
-		if (!o || strcmp(o + 3, host) != 0)
+		/* scheme, host and port: every page of ours is served over TLS, so an http://
+		 * origin on our host name is someone else's page */
+		if (strncasecmp(origin, "https://", 8) || strcasecmp(origin + 8, host))
 			return 1;
 	}
 	return 0;

@@ -4,6 +4,7 @@
  */
 #include "cp_sig.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,33 +74,72 @@ static const struct cp_msg_spec specs[] = {
 	{"moderate", CP_MSG_MODERATE, moderate_params},
 };
 
-static size_t utf8_chars(const char *s, bool *ok)
+/* One code point from well-formed UTF-8 (shortest form, no surrogates, at most U+10FFFF);
+ * its length, or 0 when the bytes are not that. */
+static int utf8_next(const unsigned char *p, uint32_t *cp)
+{
+	int len = *p < 0x80	    ? 1
+		  : (*p >> 5) == 6  ? 2
+		  : (*p >> 4) == 14 ? 3
+		  : (*p >> 3) == 30 ? 4
+				    : 0;
+	static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+	uint32_t c;
+
+	if (!len)
+		return 0;
+	c = len == 1 ? *p : (uint32_t)(*p & (0x7f >> len));
+	for (int i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Characters no name may hold: C0 and C1 controls, and the bidirectional overrides, embeddings,
+ * isolates and marks that make a name read differently from what it is (U+202E turns
+ * "Anna" into a name that shows as someone else's). */
+static bool name_forbidden(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Characters that show nothing, or only space: a name made of these alone is nobody's. */
+static bool name_invisible(uint32_t c)
+{
+	return c == 0x20 || c == 0xa0 || c == 0xad || c == 0x034f || c == 0x115f || c == 0x1160 ||
+	       c == 0x17b4 || c == 0x17b5 || c == 0x180e || (c >= 0x2000 && c <= 0x200d) ||
+	       c == 0x2028 || c == 0x2029 || c == 0x202f || (c >= 0x205f && c <= 0x2064) ||
+	       c == 0x2800 || c == 0x3000 || c == 0x3164 || (c >= 0xfe00 && c <= 0xfe0f) ||
+	       c == 0xfeff || c == 0xffa0 || (c >= 0xe0000 && c <= 0xe0fff);
+}
+
+/* Code points in s, with *ok false when s is not well-formed UTF-8 or holds a control
+ * character (C0 but a line break, C1) or, with names set, a character name_forbidden()
+ * refuses; *visible tells whether any character would show. */
+static size_t utf8_chars(const char *s, bool names, bool *ok, bool *visible)
 {
 	size_t n = 0;
 	const unsigned char *p = (const unsigned char *)s;
 
 	*ok = true;
+	*visible = false;
 	while (*p) {
-		int len = *p < 0x80	    ? 1
-			  : (*p >> 5) == 6  ? 2
-			  : (*p >> 4) == 14 ? 3
-			  : (*p >> 3) == 30 ? 4
-					    : 0;
+		uint32_t c;
+		int len = utf8_next(p, &c);
 
-		if (!len) {
+		if (!len || (names ? name_forbidden(c)
+				   : (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f))) {
 			*ok = false;
 			return n;
 		}
-		if (*p < 0x20 || *p == 0x7f) {
-			*ok = false;
-			return n;
-		}
-		for (int i = 1; i < len; i++) {
-			if ((p[i] & 0xC0) != 0x80) {
-				*ok = false;
-				return n;
-			}
-		}
+		if (!name_invisible(c))
+			*visible = true;
 		p += len;
 		n++;
 	}
@@ -124,16 +164,10 @@ bool cp_sig_valid_room(const char *s)
 
 bool cp_sig_valid_name(const char *s)
 {
-	bool ok;
-	size_t n = utf8_chars(s, &ok);
+	bool ok, visible;
+	size_t n = utf8_chars(s, true, &ok, &visible);
 
-	if (!ok || n == 0 || n > CP_NAME_MAX)
-		return false;
-	/* not only blanks */
-	for (const char *p = s; *p; p++)
-		if (*p != ' ')
-			return true;
-	return false;
+	return ok && visible && n <= CP_NAME_MAX;
 }
 
 static enum cp_err check_params(json_t *root, const struct cp_param *params)
@@ -238,20 +272,13 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		m->sdp_len = json_string_length(json_object_get(m->root, "sdp"));
 		break;
 	case CP_MSG_CHAT: {
-		bool ok;
+		bool ok, visible;
 		size_t n;
 
 		m->text = json_string_value(json_object_get(m->root, "text"));
 		/* chat may carry line breaks; other control characters are refused */
-		n = 0;
-		ok = true;
-		for (const unsigned char *p = (const unsigned char *)m->text; *p; p++) {
-			if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
-				ok = false;
-			if ((*p & 0xC0) != 0x80)
-				n++;
-		}
-		if (!ok || n == 0 || n > CP_CHAT_MAX)
+		n = utf8_chars(m->text, false, &ok, &visible);
+		if (!ok || !visible || n > CP_CHAT_MAX)
 			return CP_ERR_BAD_FIELD;
 		break;
 	}

@@ -171,6 +171,20 @@ static void test_matrix(void)
 	CHECK_EQ(check(&ks, tok, "Bauausschuss", &c), CP_JWT_ROOM);
 	CHECK_EQ(check(&ks, tok, NULL, &c), CP_JWT_ROOM); /* a room token cannot create others */
 	CHECK_EQ(cp_jwt_verify(&ks, tok, "philmeet", "Gemeinderat", NOW, &c), CP_JWT_TENANT);
+	/* times at the ends of 64 bits: decided, without overflow (UBSan halts on one) */
+	make(tok, sizeof(tok), "RS256",
+	     "{\"iss\":\"https://login.rastatt.example\",\"aud\":\"funkhaus\","
+	     "\"tenant\":\"rastatt\",\"exp\":9223372036854775807,"
+	     "\"nbf\":-9223372036854775808}",
+	     rsa, NULL, 0);
+	CHECK_EQ(check(&ks, tok, "r", &c), CP_JWT_OK);
+	make(tok, sizeof(tok), "RS256",
+	     "{\"iss\":\"https://login.rastatt.example\",\"aud\":\"funkhaus\","
+	     "\"tenant\":\"rastatt\",\"exp\":-9223372036854775808}",
+	     rsa, NULL, 0);
+	CHECK_EQ(check(&ks, tok, "r", &c), CP_JWT_EXPIRED);
+	make(tok, sizeof(tok), "RS256", PAYLOAD(",\"nbf\":9223372036854775807"), rsa, NULL, 0);
+	CHECK_EQ(check(&ks, tok, "r", &c), CP_JWT_NOT_YET);
 
 	/* alg none: no signature at all */
 	char h64[64], p64[512];

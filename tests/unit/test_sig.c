@@ -114,6 +114,47 @@ static void refused(void)
 	free(huge);
 }
 
+static enum cp_err join_named(const char *json_name)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"a\",\"name\":\"%s\"}", json_name);
+	return parse(buf);
+}
+
+/* Names that would mislead whoever reads the participant list, or show as nobody. */
+static void names(void)
+{
+	CHECK_EQ(join_named("Zo\\u00eb \\u0130pek"), CP_ERR_OK);
+	CHECK_EQ(join_named("\\u0627\\u0644\\u0639\\u0631\\u0628\\u064a\\u0629"), CP_ERR_OK);
+	CHECK_EQ(join_named("\\u5f20\\u4f1f \\ud83d\\ude00"), CP_ERR_OK); /* and beyond U+FFFF */
+	CHECK_EQ(join_named("Anna\\u200bLena"), CP_ERR_OK);  /* invisible, but not alone */
+	CHECK_EQ(join_named("a\\u0085b"), CP_ERR_BAD_NAME);  /* C1: next line */
+	CHECK_EQ(join_named("a\\u009b2J"), CP_ERR_BAD_NAME); /* C1: CSI */
+	CHECK_EQ(join_named("\\u0080"), CP_ERR_BAD_NAME);
+	CHECK_EQ(join_named("Anna\\u202emoc.exe"), CP_ERR_BAD_NAME); /* right-to-left override */
+	CHECK_EQ(join_named("x\\u202ay"), CP_ERR_BAD_NAME);
+	CHECK_EQ(join_named("x\\u2066y\\u2069"), CP_ERR_BAD_NAME); /* isolates */
+	CHECK_EQ(join_named("x\\u200fy"), CP_ERR_BAD_NAME);	   /* right-to-left mark */
+	CHECK_EQ(join_named("\\u200b"), CP_ERR_BAD_NAME);	   /* zero-width space only */
+	CHECK_EQ(join_named("\\u200b\\u200c\\u200d\\u2060\\ufeff"), CP_ERR_BAD_NAME);
+	CHECK_EQ(join_named("\\u3164\\u00a0\\u3000 "), CP_ERR_BAD_NAME); /* filler and spaces */
+	CHECK_EQ(join_named("\\u00ad"), CP_ERR_BAD_NAME);		 /* soft hyphen */
+
+	/* bytes that are not UTF-8 (jansson refuses most before we see them; these are
+	 * our own check) */
+	CHECK(!cp_sig_valid_name("\xc0\xaf"));	       /* overlong '/' */
+	CHECK(!cp_sig_valid_name("\xed\xa0\x80"));     /* a surrogate */
+	CHECK(!cp_sig_valid_name("\xf4\x90\x80\x80")); /* past U+10FFFF */
+	CHECK(!cp_sig_valid_name("\xe2\x80"));	       /* cut short */
+	CHECK(cp_sig_valid_name("J\xc3\xbcrgen"));
+
+	/* chat: line breaks yes, C1 controls no */
+	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"a\\nb\"}"), CP_ERR_OK);
+	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"a\\u009b2J\"}"), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse("{\"type\":\"chat\",\"text\":\"\\u200b\"}"), CP_ERR_BAD_FIELD);
+}
+
 static void error_json(void)
 {
 	char *s = cp_sig_error_json(CP_ERR_ROOM_FULL);
@@ -125,4 +166,4 @@ static void error_json(void)
 	CHECK(!cp_sig_valid_room("Rastatt schnatzt!"));
 }
 
-TEST_MAIN(accepted, refused, error_json)
+TEST_MAIN(accepted, refused, names, error_json)
