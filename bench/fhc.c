@@ -394,7 +394,7 @@ static char *ws_take(struct fhc *c)
 	}
 }
 
-static int tcp_connect(const char *host, uint16_t port, int timeout_ms)
+static int tcp_connect(const char *host, uint16_t port, const char *source, int timeout_ms)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
 	char ps[8];
@@ -404,6 +404,15 @@ static int tcp_connect(const char *host, uint16_t port, int timeout_ms)
 		return -1;
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	if (fd >= 0 && source) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+
+		if (inet_pton(AF_INET, source, &sa.sin_addr) != 1 ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (fd >= 0) {
 		fcntl(fd, F_SETFL, O_NONBLOCK);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
@@ -433,7 +442,7 @@ static int tcp_connect(const char *host, uint16_t port, int timeout_ms)
 
 static int ws_open(struct fhc *c, char *err, size_t el)
 {
-	c->tcp = tcp_connect(c->o.host, c->o.port, (int)c->o.timeout_ms);
+	c->tcp = tcp_connect(c->o.host, c->o.port, c->o.source, (int)c->o.timeout_ms);
 	if (c->tcp < 0)
 		return seterr(err, el, "cannot connect to %s:%u", c->o.host, c->o.port);
 	c->tls_ctx = SSL_CTX_new(TLS_client_method());
@@ -445,7 +454,7 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 	if (handshake(c->tls, c->tcp, false, deadline) < 0)
 		return seterr(err, el, "TLS handshake with %s:%u failed", c->o.host, c->o.port);
 	unsigned char key[16];
-	char b64[32], req[512];
+	char b64[32], req[1024];
 
 	RAND_bytes(key, sizeof(key));
 	EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
@@ -455,12 +464,16 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 	snprintf(path, sizeof(path), "%s%s%s", c->o.janus ? "/" : "/",
 		 c->o.prefix && !c->o.janus ? c->o.prefix : "",
 		 c->o.janus ? "" : (c->o.prefix ? "/ws" : "ws"));
+	char origin[300] = "";
+
+	if (c->o.origin)
+		snprintf(origin, sizeof(origin), "Origin: %s\r\n", c->o.origin);
 	int n = snprintf(req, sizeof(req),
 			 "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-			 "Sec-WebSocket-Version: 13\r\n%s\r\n",
+			 "Sec-WebSocket-Version: 13\r\n%s%s\r\n",
 			 path, c->o.host, c->o.port, b64,
-			 c->o.janus ? "Sec-WebSocket-Protocol: janus-protocol\r\n" : "");
+			 c->o.janus ? "Sec-WebSocket-Protocol: janus-protocol\r\n" : "", origin);
 
 	if (tls_write_all(c, req, (size_t)n) < 0)
 		return seterr(err, el, "cannot send the WebSocket upgrade");
@@ -1534,6 +1547,8 @@ static int funkhaus_enter(struct fhc *c, char *err, size_t el)
 		return was_waiting ? seterr(err, el, "still waiting in the lobby") : 0;
 	if (!c->id[0])
 		return seterr(err, el, "no answer to join");
+	if (c->o.stop == FHC_STOP_JOINED)
+		return 0;
 	send_offer(c);
 	while (c->offer_pending && now_ms() < deadline && c->ws_open)
 		fhc_poll(c, 50);
@@ -1577,6 +1592,8 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	}
 	if (ws_open(c, err, el) < 0)
 		goto fail;
+	if (o->stop == FHC_STOP_UPGRADED)
+		return c;
 	struct leg *l = &c->leg[0];
 
 	for (int k = 0; k < 2; k++) {
@@ -1591,7 +1608,7 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	}
 	if ((c->o.janus ? janus_join(c, err, el) : funkhaus_join(c, err, el)) < 0)
 		goto fail;
-	if (c->waiting)
+	if (c->waiting || o->stop == FHC_STOP_JOINED)
 		return c; /* in a lobby: fhc_enter once a moderator lets us in */
 	if (ice(c, l, err, el) < 0 || dtls(c, l, err, el) < 0)
 		goto fail;

@@ -71,6 +71,14 @@ struct fhc_opts {
 	const char *token;    /* Funkhaus: a signed token for the join; NULL: none */
 	const char *password; /* Funkhaus: the room's password; NULL: none */
 	const char *prefix;   /* Funkhaus: a tenant's path prefix ("au": signalling on /au/ws) */
+	const char *source;   /* the local address to connect from (127.0.0.2: another address on
+			       * loopback, for tests of shares per source); NULL: any */
+	const char *origin;   /* an Origin header for the WebSocket upgrade; NULL: none */
+	enum fhc_stop {
+		FHC_STOP_MEDIA = 0, /* join, offer, ICE and DTLS: media flows */
+		FHC_STOP_UPGRADED,  /* the WebSocket is open; nothing sent (fhc_send_text) */
+		FHC_STOP_JOINED,    /* joined (or waiting), never offers */
+	} stop;
 };
 
 /* Connects, joins and brings media up (ICE, DTLS); NULL with a reason in err. A client the

@@ -17,6 +17,8 @@
 #include <openssl/evp.h>
 
 #include "cp_dp.h"
+#include "cp_limits.h"
+#include "cp_pwhash.h"
 #include "cp_err.h"
 #include "cp_room.h"
 #include "cp_sig.h"
@@ -522,6 +524,35 @@ static void metric_head(struct buf *b, const char *name, const char *type, const
 	put(b, "# HELP funkhaus_%s %s\n# TYPE funkhaus_%s %s\n", name, help, name, type);
 }
 
+/* Fair shares (cp_limits): the caps in force, what is held now, and refusals by reason. */
+static void limits_metrics(struct buf *b)
+{
+	const struct cp_limits_conf *l = cp_limits();
+
+	metric_head(b, "cp_connections", "gauge", "TCP connections funkhaus-cp holds now");
+	put(b, "funkhaus_cp_connections %u\n", cp_limits_conns());
+	metric_head(b, "cp_sources", "gauge",
+		    "sources (IPv4 addresses, IPv6 /64s) with a connection, participant or "
+		    "counting window now");
+	put(b, "funkhaus_cp_sources %u\n", cp_limits_sources());
+	metric_head(b, "cp_limit", "gauge", "the caps in force ([limits])");
+	put(b, "funkhaus_cp_limit{cap=\"connections\"} %u\n", l->conns_max);
+	put(b, "funkhaus_cp_limit{cap=\"connections_per_source\"} %u\n", l->conns_per_source);
+	put(b, "funkhaus_cp_limit{cap=\"websockets_per_source\"} %u\n", l->ws_per_source);
+	put(b, "funkhaus_cp_limit{cap=\"participants_per_source\"} %u\n", l->parts_per_source);
+	put(b, "funkhaus_cp_limit{cap=\"rooms_per_source_per_minute\"} %u\n", l->rooms_per_source);
+	put(b, "funkhaus_cp_limit{cap=\"lobby_per_source\"} %u\n", l->lobby_per_source);
+	put(b, "funkhaus_cp_limit{cap=\"slot_reserve\"} %u\n", l->slot_reserve);
+	metric_head(b, "cp_refused_total", "counter", "refusals by fair shares and bounded waits");
+	for (unsigned r = 0; r < CP_REFUSE_MAX; r++) {
+		put(b, "# reason %s: %s\n", cp_refusal_names[r], cp_refusal_help[r]);
+		put(b, "funkhaus_cp_refused_total{reason=\"%s\"} %llu\n", cp_refusal_names[r],
+		    (unsigned long long)cp_limits_refused((enum cp_refusal)r));
+	}
+	metric_head(b, "cp_password_jobs", "gauge", "password hashing jobs queued or running");
+	put(b, "funkhaus_cp_password_jobs %u\n", cp_pwhash_pending());
+}
+
 static char *metrics_text(void)
 {
 	struct buf b = {0};
@@ -631,6 +662,7 @@ static char *metrics_text(void)
 	for (unsigned k = 0; cp_room_join_failure_code(k); k++)
 		put(&b, "funkhaus_join_failures_total{code=\"%d\"} %llu\n",
 		    cp_room_join_failure_code(k), (unsigned long long)m->join_failures[k]);
+	limits_metrics(&b);
 	return b.p ? b.p : strdup("");
 }
 
@@ -878,6 +910,7 @@ static void route(const struct cp_api_token *tok, enum cp_http_method m, const c
 		if (!(o = parse_body(body, len, out)))
 			return;
 		json_t *pw = json_object_get(o, "password"), *on = json_object_get(o, "on");
+		int rc;
 
 		if (!strcmp(sub, "password")) {
 			if (!json_is_string(pw) || json_string_length(pw) > CP_PASSWORD_MAX ||
@@ -889,8 +922,10 @@ static void route(const struct cp_api_token *tok, enum cp_http_method m, const c
 			else if (!json_string_length(pw) && tenant_requires_pw(tid))
 				respond_error(out, 409,
 					      "every room of this tenant needs a password");
-			else if (cp_room_api_password(tid, room, json_string_value(pw)) == 0)
+			else if ((rc = cp_room_api_password(tid, room, json_string_value(pw))) == 0)
 				respond_ok(out);
+			else if (rc == -2)
+				respond_error(out, 503, "password hashing is busy, try again");
 			else
 				respond_error(out, 404, "no such room");
 		} else {

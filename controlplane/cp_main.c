@@ -11,12 +11,14 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cp_api.h"
 #include "cp_dp.h"
+#include "cp_limits.h"
 #include "cp_room.h"
 #include "cp_server.h"
 #include "cp_store.h"
@@ -49,6 +51,7 @@ struct cp_conf {
 	char turn_urls[1024];
 	unsigned turn_ttl;
 	struct cp_api_conf api;
+	struct cp_limits_conf limits;
 };
 
 static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
@@ -152,6 +155,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	}
 	if (!strcmp(sec, "tenant"))
 		return 0; /* read by cp_tenant */
+	if (!strcmp(sec, "limits"))
+		return cp_limits_set(&c->limits, key, val, err, elen);
 	if (strcmp(sec, "controlplane") != 0) {
 		snprintf(err, elen, "unknown section");
 		return -1;
@@ -378,6 +383,7 @@ int main(int argc, char **argv)
 		.log_retention_days = 7,
 		.drain_grace = 300,
 		.turn_ttl = 3600,
+		.limits = cp_limits_defaults,
 	};
 	bool done;
 	int rc = fh_conf_main(argc, argv, "funkhaus-cp", conf_cb, &conf, &done);
@@ -412,7 +418,6 @@ int main(int argc, char **argv)
 		.announce = announce,
 		.n_announce = n_ann,
 		.dtls_timeout_s = conf.dtls_timeout,
-		.msg_rate = conf.msg_rate,
 		.chat = conf.chat,
 	};
 
@@ -438,6 +443,21 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	char err[1024];
+	struct rlimit nofile;
+
+	/* every descriptor the hard limit allows; connections are capped below what we get */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+		nofile.rlim_cur = 1024;
+	cp_limits_init(&conf.limits,
+		       nofile.rlim_cur > 10000000 ? 10000000 : (unsigned)nofile.rlim_cur);
+	if (conf.limits.conns_max && conf.limits.conns_max + 64 > nofile.rlim_cur)
+		FH_WARN("[limits] connections = %u is close to the descriptor limit %llu: raise "
+			"LimitNOFILE",
+			conf.limits.conns_max, (unsigned long long)nofile.rlim_cur);
 
 	if (cp_store_open(conf.state_dir, err, sizeof(err)) < 0) {
 		FH_ERR("room records: %s", err);
@@ -462,6 +482,7 @@ int main(int argc, char **argv)
 		.bind = conf.bind[0] ? conf.bind : NULL,
 		.admin_port = (uint16_t)conf.admin_port,
 		.admin_bind = conf.admin_bind[0] ? conf.admin_bind : NULL,
+		.msg_rate = conf.msg_rate,
 	};
 
 	snprintf(conf.api.tenants_dir, sizeof(conf.api.tenants_dir), "%s", conf.tenants_dir);
@@ -489,6 +510,7 @@ int main(int argc, char **argv)
 	cp_dp_fini();
 	cp_server_fini();
 	cp_room_fini();
+	cp_limits_fini();
 	cp_store_close();
 	return 0;
 }

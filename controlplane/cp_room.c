@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -23,6 +24,8 @@
 
 #include "cp_dp.h"
 #include "cp_dtls.h"
+#include "cp_limits.h"
+#include "cp_pwhash.h"
 #include "cp_sdp.h"
 #include "cp_server.h"
 #include "cp_sig.h"
@@ -85,9 +88,10 @@ struct cp_part {
 	struct cp_track pub[2];
 	struct cp_mline *ml;
 	unsigned n_ml;
-	/* signalling rate limit: a token bucket */
-	double tokens;
-	uint64_t tokens_ms;
+	struct cp_source *src; /* its connection's source: its share is counted there */
+	uint64_t since_ms;     /* joined, or began to wait in the lobby */
+	unsigned reneg_rounds; /* renegotiations asked for that its offers did not answer */
+	bool reneg_asked;      /* one is asked for and no offer came since */
 };
 
 struct cp_room {
@@ -95,9 +99,11 @@ struct cp_room {
 	bool lobby;		    /* joiners who are not moderators wait to be let in */
 	bool closing;		    /* everyone is being sent away */
 	bool has_pw;		    /* joins need the password whose salted hash is pw */
-	uint8_t pw[CP_PW_HASH_LEN]; /* 16 bytes of salt, then PBKDF2-HMAC-SHA256 */
-	char tenant[33];	    /* the tenant's id; its policy is looked up when needed */
-	char key[CP_ROOM_MAX + 1];  /* lower-cased name, unique within the tenant */
+	uint8_t pw[CP_PW_HASH_LEN]; /* cp_pwhash: iterations, salt, PBKDF2-HMAC-SHA256 */
+	bool has_quick;		    /* quick holds the password's cp_pwhash_quick() MAC */
+	uint8_t quick[32];
+	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
+	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
 	uint32_t id;
 	unsigned worker;
 	unsigned n;
@@ -118,6 +124,7 @@ static struct {
 	struct cp_part *by_slot[FH_MAX_WORKERS][FH_MAX_SLOTS];
 	uint64_t now_ms;
 	uint64_t last_dtls_tick;
+	uint64_t last_wait_check;
 	uint64_t last_expiry;
 	bool draining;
 	struct cp_room_metrics metrics;
@@ -146,6 +153,15 @@ static void rand_alnum(char *out, size_t n)
 		out[i] =
 			a[r[i] % 62]; /* 256 % 62 bias is irrelevant for ICE credentials' entropy */
 	out[n] = '\0';
+}
+
+/* Wall-clock time in ms since the epoch, for what clients show as a time of day. */
+static int64_t epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static uint32_t rand_ssrc(void)
@@ -306,6 +322,9 @@ static void request_renegotiation(struct cp_part *p)
 
 	if (!p->conn || !p->sess_ver)
 		return; /* before its first offer the client learns everything from "joined" */
+	if (p->reneg_rounds >= cp_limits()->renegotiations)
+		return; /* its offers stopped answering: asking again would only loop */
+	p->reneg_asked = true;
 	for (unsigned i = 0; i < p->n_ml; i++)
 		if (!p->ml[i].publish && p->ml[i].kind <= CP_KIND_VIDEO && p->ml[i].pt >= 0)
 			want[p->ml[i].kind]++;
@@ -426,8 +445,9 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 	struct cp_sdp_offer *o = malloc(sizeof(*o));
 	struct cp_sdp_answer_ml *am = NULL;
 	char why[128];
-	bool new_pub = false;
+	bool new_pub = false, answering = p->reneg_asked;
 
+	p->reneg_asked = false;
 	if (!o) {
 		send_error(p->conn, CP_ERR_INTERNAL);
 		return;
@@ -567,15 +587,24 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 		for (struct cp_part *q = p->room->parts; q; q = q->next)
 			if (q != p)
 				request_renegotiation(q);
-	/* Tracks this offer had no m-line for yet: ask for one more round. */
-	for (struct cp_part *q = p->room->parts; q; q = q->next) {
-		if (q == p)
-			continue;
-		if ((q->pub[0].present && !has_mline_for(p, q->id, CP_KIND_AUDIO)) ||
-		    (q->pub[1].present && !has_mline_for(p, q->id, CP_KIND_VIDEO))) {
-			request_renegotiation(p);
-			break;
+	/* Tracks this offer had no m-line for yet: ask for one more round, a bounded number of
+	 * times when the offers that answer a request still lack them. */
+	bool missing = false;
+
+	for (struct cp_part *q = p->room->parts; q && !missing; q = q->next)
+		missing =
+			q != p && ((q->pub[0].present && !has_mline_for(p, q->id, CP_KIND_AUDIO)) ||
+				   (q->pub[1].present && !has_mline_for(p, q->id, CP_KIND_VIDEO)));
+	if (!missing) {
+		p->reneg_rounds = 0;
+	} else {
+		if (answering && ++p->reneg_rounds == cp_limits()->renegotiations) {
+			cp_limits_count(CP_REFUSE_renegotiation);
+			FH_WARN("participant %s: %u offers in a row lacked what was asked for; no "
+				"more renegotiation asked",
+				p->pseudo, p->reneg_rounds);
 		}
+		request_renegotiation(p);
 	}
 out:
 	free(am);
@@ -588,6 +617,7 @@ static void part_free(struct cp_part *p)
 {
 	cp_dtls_free(p->dtls);
 	free(p->ml);
+	cp_limits_part_del(p->src);
 	memset(p->name, 0, sizeof(p->name));
 	free(p);
 }
@@ -746,77 +776,127 @@ static void leave(struct cp_part *p, const char *why)
 	room_release(r);
 }
 
-/* ---- room passwords: salted PBKDF2, wrong attempts limited per source address ---- */
+/* ---- room passwords (cp_pwhash): hashed off the loop, guesses limited by cp_limits ---- */
 
-#define PW_ITER 20000
-#define PW_FAILS 5	   /* wrong passwords per source ... */
-#define PW_WINDOW_MS 60000 /* ... within this, then nothing is checked until it ends */
-
-static void pw_derive(const char *pw, const uint8_t salt[16], uint8_t out[32])
-{
-	PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, 16, PW_ITER, EVP_sha256(), 32, out);
-}
-
-static void pw_make(const char *pw, uint8_t h[CP_PW_HASH_LEN])
-{
-	rand_bytes(h, 16);
-	pw_derive(pw, h, h + 16);
-}
-
-static bool pw_ok(const char *pw, const uint8_t h[CP_PW_HASH_LEN])
-{
-	uint8_t d[32];
+/* What a join's password step learned on an earlier run: a join that needs PBKDF2 is handed
+ * to cp_pwhash and runs again, from the start, with the verdict; the room may have changed in
+ * between, so a verdict counts only for the hash it was made against. */
+struct pw_verdict {
+	bool checked; /* against hash: ok or not */
 	bool ok;
+	uint8_t hash[CP_PW_HASH_LEN];
+	bool made; /* a new hash (a password chosen, or an old record upgraded) */
+	uint8_t made_hash[CP_PW_HASH_LEN];
+	bool have_quick;
+	uint8_t quick[32];
+};
 
-	pw_derive(pw, h, d);
-	ok = CRYPTO_memcmp(d, h + 16, 32) == 0;
-	OPENSSL_cleanse(d, sizeof(d));
-	return ok;
+/* A join waiting for cp_pwhash: its connection and the message as it came. */
+struct pw_wait {
+	struct cp_conn *conn;
+	char *msg;
+	size_t len;
+	uint64_t ticket;
+	bool make;
+	uint8_t hash[CP_PW_HASH_LEN];
+	struct pw_wait *next;
+};
+
+static struct pw_wait *pw_waits;
+
+static struct pw_wait *pw_wait_of(const struct cp_conn *c)
+{
+	for (struct pw_wait *w = pw_waits; w; w = w->next)
+		if (w->conn == c)
+			return w;
+	return NULL;
 }
 
-static struct pw_source {
-	char addr[64];
-	uint64_t since_ms;
-	unsigned fails;
-} pw_sources[256];
-
-static struct pw_source *pw_source(const char *addr, bool add)
+static void pw_wait_unlink(struct pw_wait *w)
 {
-	struct pw_source *oldest = &pw_sources[0];
-
-	for (unsigned i = 0; i < 256; i++) {
-		struct pw_source *s = &pw_sources[i];
-
-		if (s->addr[0] && !strcmp(s->addr, addr))
-			return s;
-		if (s->since_ms < oldest->since_ms)
-			oldest = s;
+	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
 	}
-	if (!add)
-		return NULL;
-	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->addr, sizeof(oldest->addr), "%s", addr);
-	oldest->since_ms = g.now_ms;
-	return oldest;
+	OPENSSL_cleanse(w->msg, w->len); /* the message holds the password */
+	free(w->msg);
+	free(w);
 }
 
-static bool pw_blocked(const char *addr)
+static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len,
+			const struct pw_verdict *v);
+
+static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t *quick)
 {
-	struct pw_source *s = pw_source(addr, false);
+	struct pw_wait *w = user;
+	struct pw_verdict v = {.ok = ok, .checked = !w->make, .made = hash != NULL};
+	struct cp_sig_msg m;
 
-	return s && g.now_ms - s->since_ms < PW_WINDOW_MS && s->fails >= PW_FAILS;
-}
-
-/* Counts a wrong password from addr; true when that one blocks it for the rest of the window. */
-static bool pw_failed(const char *addr)
-{
-	struct pw_source *s = pw_source(addr, true);
-
-	if (g.now_ms - s->since_ms >= PW_WINDOW_MS) {
-		s->since_ms = g.now_ms;
-		s->fails = 0;
+	if (!w->make)
+		memcpy(v.hash, w->hash, sizeof(v.hash));
+	if (hash)
+		memcpy(v.made_hash, hash, sizeof(v.made_hash));
+	if (quick) {
+		v.have_quick = true;
+		memcpy(v.quick, quick, sizeof(v.quick));
 	}
-	return ++s->fails == PW_FAILS;
+	g.now_ms = cp_now_ms();
+	/* out of the list first: the join may hand itself out again */
+	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->next = NULL;
+	if (cp_sig_parse(w->msg, w->len, &m) == CP_ERR_OK && m.type == CP_MSG_JOIN)
+		handle_join(w->conn, &m, w->msg, w->len, &v);
+	cp_sig_msg_free(&m);
+	OPENSSL_cleanse(&v, sizeof(v));
+	pw_wait_unlink(w);
+}
+
+/* Hands the join's password to cp_pwhash: against hash, or to make one (hash NULL). false
+ * when the queue is full. */
+static bool pw_hand_out(struct cp_conn *c, const char *buf, size_t len, const char *password,
+			const uint8_t *hash)
+{
+	struct pw_wait *w = calloc(1, sizeof(*w));
+
+	if (!w || !(w->msg = malloc(len))) {
+		free(w);
+		return false;
+	}
+	memcpy(w->msg, buf, len);
+	w->len = len;
+	w->conn = c;
+	w->make = !hash;
+	if (hash)
+		memcpy(w->hash, hash, CP_PW_HASH_LEN);
+	w->next = pw_waits;
+	pw_waits = w;
+	w->ticket = cp_pwhash_submit(password, hash, pw_job_done, w);
+	if (!w->ticket) {
+		cp_limits_count(CP_REFUSE_pw_queue);
+		pw_wait_unlink(w);
+		return false;
+	}
+	return true;
+}
+
+/* The room's password hash replaced by one made later (an upgrade, a chosen or a moderator's
+ * new password), in the room and its record. */
+static void room_set_hash(struct cp_room *r, const uint8_t hash[CP_PW_HASH_LEN],
+			  const uint8_t *quick)
+{
+	memcpy(r->pw, hash, CP_PW_HASH_LEN);
+	r->has_pw = true;
+	r->has_quick = quick != NULL;
+	if (quick)
+		memcpy(r->quick, quick, sizeof(r->quick));
+	cp_store_set_password(r->tenant, r->key, r->pw, sizeof(r->pw));
 }
 
 static enum cp_err token_err(enum cp_jwt_err e)
@@ -895,8 +975,9 @@ static struct cp_part *part_new(struct cp_conn *c, struct cp_room *r, const char
 	p->conn = c;
 	p->worker = r->worker;
 	p->slot = -1;
-	p->tokens = g.conf.msg_rate;
-	p->tokens_ms = g.now_ms;
+	p->since_ms = g.now_ms;
+	p->src = c ? cp_conn_source(c) : NULL;
+	cp_limits_part_add(p->src);
 	return p;
 }
 
@@ -959,6 +1040,34 @@ static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 		lobby_update(r, p);
 }
 
+/* A dataplane slot on the room's worker for a participant from src: -1 when the worker is
+ * full, or when only its reserve is left and src, or the room's tenant, already holds its
+ * share (so one address or one municipality cannot take the last places of a node). */
+static int slot_take(const struct cp_room *r, const struct cp_source *src)
+{
+	unsigned used = cp_dp_slots_used(r->worker);
+	unsigned tenant_used = 0, tenants = 0;
+	const char *seen[64];
+
+	if (FH_MAX_SLOTS - used <= cp_limits()->slot_reserve) {
+		for (const struct cp_room *q = g.rooms; q; q = q->next) {
+			unsigned i;
+
+			if (q->worker != r->worker || !q->n)
+				continue;
+			if (!strcmp(q->tenant, r->tenant))
+				tenant_used += q->n;
+			for (i = 0; i < tenants && strcmp(seen[i], q->tenant); i++)
+				;
+			if (i == tenants && tenants < 64)
+				seen[tenants++] = q->tenant;
+		}
+	}
+	if (!cp_limits_slot_allowed(src, FH_MAX_SLOTS - used, used, tenant_used, tenants))
+		return -1;
+	return cp_dp_slot_alloc(r->worker);
+}
+
 /* Lets one waiting in the lobby in, when the room and its worker have space. */
 static enum cp_err admit(struct cp_part *p)
 {
@@ -970,47 +1079,73 @@ static enum cp_err admit(struct cp_part *p)
 		return CP_ERR_UNKNOWN_TENANT;
 	if (r->n >= t->max_participants)
 		return CP_ERR_ROOM_FULL;
-	slot = cp_dp_slot_alloc(r->worker);
+	slot = slot_take(r, p->src);
 	if (slot < 0)
 		return CP_ERR_SERVER_FULL;
 	lobby_unlink(p);
 	p->waiting = false;
+	p->since_ms = g.now_ms; /* media comes up within the bound from now */
 	enter(p, t, slot);
 	FH_INFO("participant %s was let in (%u in the room)", p->pseudo, r->n);
 	return CP_ERR_OK;
 }
 
-/* Checks a joiner's password against the room's, counting wrong ones per source address. */
-static enum cp_err check_password(struct cp_conn *c, const struct cp_tenant *t,
-				  const char *password, const uint8_t pwh[CP_PW_HASH_LEN])
+/* The password step of a join to a room with the hash pwh (r: the room when it is open):
+ * CP_ERR_OK when right, an error, or CP_ERR_PENDING when the join was handed to cp_pwhash
+ * and runs again with its verdict v. A room in memory whose password is known checks with
+ * the quick MAC; guesses are limited per source (IPv6 per /64) and per room either way. */
+#define CP_ERR_PENDING ((enum cp_err) - 1)
+static enum cp_err check_password(struct cp_conn *c, const struct cp_tenant *t, const char *key,
+				  const struct cp_room *r, const char *password,
+				  const uint8_t pwh[CP_PW_HASH_LEN], const struct pw_verdict *v,
+				  const char *buf, size_t len)
 {
-	const char *src = cp_conn_peer(c);
+	struct cp_source *src = cp_conn_source(c);
+	bool ok;
 	char ip[64];
 
-	if (pw_blocked(src))
+	if (cp_limits_pw_blocked(src, t->id, key, g.now_ms))
 		return CP_ERR_TOO_MANY_ATTEMPTS;
 	if (!password || !*password)
 		return CP_ERR_PASSWORD_REQUIRED;
-	if (pw_ok(password, pwh))
+	if (r && r->has_quick && !memcmp(r->pw, pwh, CP_PW_HASH_LEN)) {
+		uint8_t mac[32];
+
+		cp_pwhash_quick(password, pwh, mac);
+		ok = CRYPTO_memcmp(mac, r->quick, sizeof(mac)) == 0;
+		OPENSSL_cleanse(mac, sizeof(mac));
+	} else if (v && v->checked && !memcmp(v->hash, pwh, CP_PW_HASH_LEN)) {
+		ok = v->ok;
+	} else {
+		return pw_hand_out(c, buf, len, password, pwh) ? CP_ERR_PENDING : CP_ERR_BUSY;
+	}
+	if (ok)
 		return CP_ERR_OK;
-	if (pw_failed(src)) {
-		cp_tenant_ip(t, src, ip, sizeof(ip));
-		FH_WARN("wrong room passwords from %s: refused for a minute", ip);
+	if (cp_limits_pw_failed(src, t->id, key, g.now_ms)) {
+		cp_tenant_ip(t, cp_conn_peer(c), ip, sizeof(ip));
+		FH_WARN("wrong room passwords from %s or for one room of tenant %s: refused for a "
+			"while",
+			ip, t->id);
 	}
 	return CP_ERR_WRONG_PASSWORD;
 }
 
 /* Join refusals, counted by reason for /metrics. */
 static const int join_codes[] = {
-	CP_ERR_BAD_ROOM,	  CP_ERR_BAD_NAME,	  CP_ERR_ROOM_FULL,
-	CP_ERR_UNKNOWN_TENANT,	  CP_ERR_ACCESS_OFF,	  CP_ERR_LOGIN_REQUIRED,
-	CP_ERR_TOO_MANY_ROOMS,	  CP_ERR_TOKEN_MALFORMED, CP_ERR_TOKEN_ALG,
-	CP_ERR_TOKEN_SIGNATURE,	  CP_ERR_TOKEN_EXPIRED,	  CP_ERR_TOKEN_NOT_YET,
-	CP_ERR_TOKEN_ISSUER,	  CP_ERR_TOKEN_AUDIENCE,  CP_ERR_TOKEN_TENANT,
-	CP_ERR_TOKEN_ROOM,	  CP_ERR_WRONG_PASSWORD,  CP_ERR_PASSWORD_REQUIRED,
-	CP_ERR_TOO_MANY_ATTEMPTS, CP_ERR_PASSWORD_CHOOSE, CP_ERR_NO_PASSWORD_YET,
-	CP_ERR_UNAVAILABLE,	  CP_ERR_SERVER_FULL,	  CP_ERR_INTERNAL,
-	CP_ERR_DRAINING,
+	CP_ERR_BAD_ROOM,	  CP_ERR_BAD_NAME,
+	CP_ERR_ROOM_FULL,	  CP_ERR_UNKNOWN_TENANT,
+	CP_ERR_ACCESS_OFF,	  CP_ERR_LOGIN_REQUIRED,
+	CP_ERR_TOO_MANY_ROOMS,	  CP_ERR_TOKEN_MALFORMED,
+	CP_ERR_TOKEN_ALG,	  CP_ERR_TOKEN_SIGNATURE,
+	CP_ERR_TOKEN_EXPIRED,	  CP_ERR_TOKEN_NOT_YET,
+	CP_ERR_TOKEN_ISSUER,	  CP_ERR_TOKEN_AUDIENCE,
+	CP_ERR_TOKEN_TENANT,	  CP_ERR_TOKEN_ROOM,
+	CP_ERR_WRONG_PASSWORD,	  CP_ERR_PASSWORD_REQUIRED,
+	CP_ERR_TOO_MANY_ATTEMPTS, CP_ERR_PASSWORD_CHOOSE,
+	CP_ERR_NO_PASSWORD_YET,	  CP_ERR_UNAVAILABLE,
+	CP_ERR_SERVER_FULL,	  CP_ERR_INTERNAL,
+	CP_ERR_DRAINING,	  CP_ERR_SOURCE_PARTICIPANTS,
+	CP_ERR_SOURCE_ROOMS,	  CP_ERR_SOURCE_LOBBY,
 };
 
 int cp_room_join_failure_code(unsigned i)
@@ -1026,7 +1161,8 @@ static void refuse(struct cp_conn *c, enum cp_err e)
 	send_error(c, e);
 }
 
-static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
+static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len,
+			const struct pw_verdict *v)
 {
 	const struct cp_tenant *t = cp_tenant_for(&g.tenants, cp_conn_host(c), cp_conn_path(c));
 
@@ -1040,6 +1176,12 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	}
 	if (!cp_dp_ready()) {
 		refuse(c, CP_ERR_UNAVAILABLE);
+		return;
+	}
+	struct cp_source *src = cp_conn_source(c);
+
+	if (!cp_limits_part_allowed(src)) {
+		refuse(c, CP_ERR_SOURCE_PARTICIPANTS);
 		return;
 	}
 	struct cp_jwt_claims claims = {0};
@@ -1081,8 +1223,10 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	} else if (!r && cp_store_password(t->id, key, pwh)) {
 		need_pw = true;
 	}
-	if (need_pw && !claims.moderator && (e = check_password(c, t, m->password, pwh))) {
-		refuse(c, e);
+	if (need_pw && !claims.moderator &&
+	    (e = check_password(c, t, key, r, m->password, pwh, v, buf, len))) {
+		if (e != CP_ERR_PENDING)
+			refuse(c, e);
 		return;
 	}
 	if (!need_pw && t->password_required) {
@@ -1092,6 +1236,12 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 						    : CP_ERR_OK;
 		if (e) {
 			refuse(c, e);
+			return;
+		}
+		/* the hash first, off the loop; the join runs again with it */
+		if (!v || !v->made || v->checked) {
+			if (!pw_hand_out(c, buf, len, m->password, NULL))
+				refuse(c, CP_ERR_BUSY);
 			return;
 		}
 		set_pw = true;
@@ -1111,6 +1261,10 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 		refuse(c, CP_ERR_TOO_MANY_ROOMS);
 		return;
 	}
+	if (creating && !cp_limits_room_allowed(src, g.now_ms)) {
+		refuse(c, CP_ERR_SOURCE_ROOMS);
+		return;
+	}
 	if (creating) {
 		int lobby = cp_store_lobby(t->id, key);
 
@@ -1125,16 +1279,26 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 			memcpy(r->pw, pwh, sizeof(pwh));
 		if (claims.one_time)
 			r->one_time = true;
+		cp_limits_room_opened(src, g.now_ms);
 	}
 	bool waits = r->lobby && !moderator;
+	unsigned mine = 0;
 
-	if (waits ? r->n_waiting >= t->max_participants : r->n >= t->max_participants) {
-		refuse(c, CP_ERR_ROOM_FULL);
+	for (const struct cp_part *q = waits && src ? r->waiting : NULL; q; q = q->next)
+		mine += q->src == src;
+	e = waits			  ? (r->n_waiting >= t->max_participants ? CP_ERR_ROOM_FULL
+					     : !cp_limits_lobby_allowed(t->max_participants, r->n_waiting, mine)
+						     ? CP_ERR_SOURCE_LOBBY
+						     : CP_ERR_OK)
+	    : r->n >= t->max_participants ? CP_ERR_ROOM_FULL
+					  : CP_ERR_OK;
+	if (e) {
+		refuse(c, e);
 		if (creating)
 			room_unlink(r);
 		return;
 	}
-	int slot = waits ? -1 : cp_dp_slot_alloc(r->worker);
+	int slot = waits ? -1 : slot_take(r, src);
 	struct cp_part *p = slot >= 0 || waits ? part_new(c, r, m->name, name) : NULL;
 
 	if (!p) {
@@ -1148,9 +1312,16 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	cp_store_touch(t->id, r->key, m->room == NULL, cp_clock_s());
 	if (set_pw) {
 		/* kept only as a salted hash, in the room and its record; never echoed */
-		pw_make(m->password, r->pw);
-		r->has_pw = true;
-		cp_store_set_password(r->tenant, r->key, r->pw, sizeof(r->pw));
+		room_set_hash(r, v->made_hash, v->have_quick ? v->quick : NULL);
+	} else if (need_pw && v && v->checked && v->ok && !memcmp(r->pw, v->hash, sizeof(r->pw))) {
+		/* right, against the hash in force: the quick check from now on, and an old
+		 * record's hash upgraded to today's work factor */
+		if (v->made) {
+			room_set_hash(r, v->made_hash, v->have_quick ? v->quick : NULL);
+		} else if (v->have_quick) {
+			memcpy(r->quick, v->quick, sizeof(r->quick));
+			r->has_quick = true;
+		}
 	}
 	char ip[64];
 
@@ -1175,20 +1346,6 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m)
 	g.metrics.joins++;
 	FH_INFO("participant %s joined a room on worker %u (%u in the room, source %s)", p->pseudo,
 		p->worker, r->n, ip);
-}
-
-static bool rate_ok(struct cp_part *p)
-{
-	double rate = g.conf.msg_rate;
-
-	p->tokens += (double)(g.now_ms - p->tokens_ms) * rate / 1000.0;
-	p->tokens_ms = g.now_ms;
-	if (p->tokens > rate * 2)
-		p->tokens = rate * 2;
-	if (p->tokens < 1)
-		return false;
-	p->tokens -= 1;
-	return true;
 }
 
 static struct cp_part *part_by_id(struct cp_part *list, const char *id)
@@ -1230,21 +1387,65 @@ static void mod_remove(struct cp_part *q, const char *why)
 	leave(q, why);
 }
 
-/* Sets ("" clears) the room's password: kept only as a salted hash, in the room and its
- * record; never echoed. It applies to those waiting as well: each is asked for it. */
-static void mod_password(struct cp_room *r, const char *password)
+/* The room's password is now what r holds (set or cleared): everyone is told, and those
+ * waiting in the lobby are asked for it. */
+static void password_applied(struct cp_room *r)
 {
-	r->has_pw = password[0] != '\0';
-	if (r->has_pw)
-		pw_make(password, r->pw);
-	else
-		OPENSSL_cleanse(r->pw, sizeof(r->pw));
-	cp_store_set_password(r->tenant, r->key, r->pw, r->has_pw ? sizeof(r->pw) : 0);
 	broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "password", r->has_pw));
 	while (r->has_pw && r->waiting)
 		lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_PASSWORD_REQUIRED),
 			   "a password was set");
 	lobby_update(r, NULL);
+}
+
+/* A new password for a room (tenant and key, never a pointer: the room may end while it is
+ * hashed), from a moderator or an admin. */
+struct pw_set {
+	char tenant[33];
+	char key[CP_ROOM_MAX + 1];
+};
+
+static void pw_set_done(void *user, bool ok, const uint8_t *hash, const uint8_t *quick)
+{
+	struct pw_set *ps = user;
+	struct cp_room *r = room_get(ps->tenant, ps->key, false);
+
+	if (ok && hash) {
+		if (r) {
+			room_set_hash(r, hash, quick);
+			password_applied(r);
+		} else {
+			cp_store_set_password(ps->tenant, ps->key, hash, CP_PW_HASH_LEN);
+		}
+	}
+	free(ps);
+}
+
+/* Sets ("" clears) the room's password: kept only as a salted hash, in the room and its
+ * record; never echoed. Clearing is at once; a new one is hashed off the loop and takes over
+ * from the old when it is ready. CP_ERR_BUSY when the hashing queue is full. */
+static enum cp_err mod_password(struct cp_room *r, const char *password)
+{
+	if (password[0]) {
+		struct pw_set *ps = calloc(1, sizeof(*ps));
+
+		if (!ps)
+			return CP_ERR_INTERNAL;
+		snprintf(ps->tenant, sizeof(ps->tenant), "%s", r->tenant);
+		snprintf(ps->key, sizeof(ps->key), "%s", r->key);
+		if (!cp_pwhash_submit(password, NULL, pw_set_done, ps)) {
+			cp_limits_count(CP_REFUSE_pw_queue);
+			free(ps);
+			return CP_ERR_BUSY;
+		}
+		return CP_ERR_OK;
+	}
+	r->has_pw = r->has_quick = false;
+	OPENSSL_cleanse(r->pw, sizeof(r->pw));
+	OPENSSL_cleanse(r->quick, sizeof(r->quick));
+	cp_store_set_password(r->tenant, r->key, r->pw, 0);
+	password_applied(r);
+	return CP_ERR_OK;
 }
 
 /* Switched off, everyone waiting comes in, as far as there is space. */
@@ -1299,7 +1500,8 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		room_close(r, "ended"); /* frees r, p and q */
 		return;
 	case CP_MOD_PASSWORD:
-		mod_password(r, m->password);
+		if ((e = mod_password(r, m->password)))
+			send_error(p->conn, e);
 		break;
 	case CP_MOD_ONE_TIME:
 		r->one_time = true;
@@ -1344,10 +1546,6 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 	enum cp_err e;
 
 	g.now_ms = cp_now_ms();
-	if (p && !rate_ok(p)) {
-		send_error(c, CP_ERR_RATE_LIMITED);
-		return;
-	}
 	e = cp_sig_parse(buf, len, &m);
 	if (e != CP_ERR_OK) {
 		send_error(c, e);
@@ -1358,10 +1556,10 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		goto out;
 	}
 	if (m.type == CP_MSG_JOIN) {
-		if (p)
+		if (p || pw_wait_of(c))
 			send_error(c, CP_ERR_ALREADY_JOINED);
 		else
-			handle_join(c, &m);
+			handle_join(c, &m, buf, len, NULL);
 		goto out;
 	}
 	if (!p) {
@@ -1395,7 +1593,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		/* relayed to the room as it is and never written anywhere */
 		broadcast(p->room, NULL,
 			  json_pack("{s:s, s:s, s:s, s:s, s:I}", "type", "chat", "from", id, "name",
-				    p->name, "text", m.text, "ts", (json_int_t)cp_now_ms()));
+				    p->name, "text", m.text, "ts", (json_int_t)epoch_ms()));
 		break;
 	}
 	case CP_MSG_MUTE: {
@@ -1433,7 +1631,12 @@ out:
 void cp_room_closed(struct cp_conn *c)
 {
 	struct cp_part *p = cp_conn_part(c);
+	struct pw_wait *w = pw_wait_of(c);
 
+	if (w) {
+		cp_pwhash_cancel(w->ticket);
+		pw_wait_unlink(w);
+	}
 	if (!p)
 		return;
 	p->conn = NULL;
@@ -1563,6 +1766,35 @@ static void on_lost(void)
 	memset(g.by_slot, 0, sizeof(g.by_slot));
 }
 
+/* Ends one participant that has waited past its bound, if any, and returns it (freed: only
+ * to say that there was one): joined without media up within media_timeout (it holds a slot,
+ * a place in its room and its tenant's room count), or waiting in a lobby past lobby_timeout. */
+static struct cp_part *overdue(uint64_t now_ms)
+{
+	uint64_t media = cp_limits()->media_timeout * 1000ull;
+	uint64_t lobby = cp_limits()->lobby_timeout * 1000ull;
+
+	for (struct cp_room *r = g.rooms; r; r = r->next) {
+		for (struct cp_part *p = r->parts; p; p = p->next) {
+			if (p->media_up || now_ms - p->since_ms < media)
+				continue;
+			cp_limits_count(CP_REFUSE_media_timeout);
+			fail_part(p, CP_ERR_MEDIA_SETUP_TIMEOUT, "no media in time after joining");
+			return p;
+		}
+		for (struct cp_part *p = r->waiting; p; p = p->next) {
+			if (now_ms - p->since_ms < lobby)
+				continue;
+			cp_limits_count(CP_REFUSE_lobby_timeout);
+			lobby_drop(p, cp_sig_error_json(CP_ERR_LOBBY_TIMEOUT), "waited too long");
+			lobby_update(r, NULL);
+			room_release(r);
+			return p;
+		}
+	}
+	return NULL;
+}
+
 /* The participant whose handshake is overdue or failed, if any. */
 static struct cp_part *dtls_casualty(uint64_t now_ms, enum cp_err *e)
 {
@@ -1587,6 +1819,7 @@ void cp_room_tick(uint64_t now_ms)
 
 	g.now_ms = now_ms;
 	cp_dp_poll(now_ms);
+	cp_pwhash_poll();
 	if (now_ms - g.last_expiry >= 60000) {
 		g.last_expiry = now_ms;
 		expire_records();
@@ -1610,6 +1843,11 @@ void cp_room_tick(uint64_t now_ms)
 	g.last_dtls_tick = now_ms;
 	while ((p = dtls_casualty(now_ms, &e)))
 		fail_part(p, e, "no secure media connection in time");
+	if (now_ms - g.last_wait_check >= 1000) {
+		g.last_wait_check = now_ms;
+		while ((p = overdue(now_ms)))
+			;
+	}
 }
 
 void cp_room_stats(int *dp_ready, unsigned *rooms, unsigned *participants)
@@ -1720,6 +1958,10 @@ int cp_room_init(const struct cp_room_conf *c, const char *region_name)
 		FH_ERR("cannot create the DTLS certificate");
 		return -1;
 	}
+	if (cp_pwhash_init(0, 16) < 0) {
+		FH_ERR("cannot start the password hashing threads");
+		return -1;
+	}
 	cp_dp_init(region_name, &h);
 	return 0;
 }
@@ -1747,6 +1989,9 @@ void cp_room_fini(void)
 		r = rn;
 	}
 	g.rooms = NULL;
+	cp_pwhash_fini();
+	while (pw_waits)
+		pw_wait_unlink(pw_waits);
 	cp_tenants_free(&g.tenants);
 	cp_dp_fini();
 	cp_dtls_global_fini();
@@ -1896,8 +2141,7 @@ int cp_room_api_password(const char *tenant, const char *room, const char *passw
 
 	if (!r)
 		return -1;
-	mod_password(r, password);
-	return 0;
+	return mod_password(r, password) ? -2 : 0;
 }
 
 int cp_room_api_lobby(const char *tenant, const char *room, bool on)

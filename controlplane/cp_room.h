@@ -21,7 +21,6 @@ struct cp_room_conf {
 	const struct fh_addr *announce; /* media addresses put in candidates (port unused) */
 	unsigned n_announce;
 	unsigned dtls_timeout_s;
-	unsigned msg_rate; /* signalling messages per second per connection */
 	bool chat;
 	/* TURN for clients behind strict firewalls: each participant gets credentials the TURN
 	 * REST API way (coturn's use-auth-secret) valid for turn_ttl seconds */

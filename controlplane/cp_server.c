@@ -13,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <libwebsockets.h>
 
 #include "cp_api.h"
+#include "cp_limits.h"
 #include "cp_room.h"
 #include "cp_sig.h"
 #include "fh_log.h"
@@ -44,7 +46,13 @@ struct cp_conn {
 	bool closing;
 	struct cp_msg *head, *tail;
 	size_t queued;
-	bool ws; /* a signalling connection (counted), not a plain HTTP request */
+	bool ws;		 /* a signalling connection (counted), not a plain HTTP request */
+	bool ws_counted;	 /* in its source's share of signalling connections */
+	struct cp_source *src;	 /* where it comes from, for fair shares */
+	struct cp_bucket bucket; /* signalling messages, from the first one on */
+	unsigned limited;	 /* messages refused in a row for the rate */
+	uint64_t since_ms;	 /* upgraded then: it joins within join_timeout */
+	struct cp_conn *prev, *next; /* signalling connections, for the join timeout */
 	/* an HTTP response being written: LWS_PRE bytes of headroom, then the body */
 	unsigned char *resp;
 	size_t resp_len, resp_off;
@@ -64,7 +72,13 @@ static struct {
 	volatile bool stop;
 	void (*tick)(uint64_t);
 	lws_sorted_usec_list_t sul;
+	unsigned msg_rate;
+	struct cp_conn *ws; /* signalling connections, oldest last */
+	uint64_t last_sweep_ms;
 } s;
+
+/* Marks an accepted connection whose address could not be read: counted in the total only. */
+static char no_source;
 
 uint64_t cp_now_ms(void)
 {
@@ -77,6 +91,8 @@ uint64_t cp_now_ms(void)
 void cp_conn_set_part(struct cp_conn *c, struct cp_part *p)
 {
 	c->part = p;
+	if (!p)
+		c->since_ms = cp_now_ms(); /* left: it may join again, within the same bound */
 }
 
 const char *cp_conn_host(const struct cp_conn *c)
@@ -92,6 +108,11 @@ const char *cp_conn_path(const struct cp_conn *c)
 const char *cp_conn_peer(const struct cp_conn *c)
 {
 	return c->peer;
+}
+
+struct cp_source *cp_conn_source(const struct cp_conn *c)
+{
+	return c->src;
 }
 
 struct cp_part *cp_conn_part(struct cp_conn *c)
@@ -141,6 +162,18 @@ void cp_conn_close(struct cp_conn *c)
 
 static void conn_free(struct cp_conn *c)
 {
+	if (c->ws_counted)
+		cp_limits_ws_close(c->src);
+	c->ws_counted = false;
+	if (c->ws) {
+		if (c->prev)
+			c->prev->next = c->next;
+		else if (s.ws == c)
+			s.ws = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		c->prev = c->next = NULL;
+	}
 	while (c->head) {
 		struct cp_msg *m = c->head;
 
@@ -451,6 +484,8 @@ static int filter_ws(struct lws *wsi)
 
 static int rx_message(struct lws *wsi, struct cp_conn *c, const void *in, size_t len)
 {
+	if (c->closing)
+		return 0; /* refused or sent away: what it still says is not heard */
 	if (lws_is_first_fragment(wsi)) {
 		c->rx_len = 0;
 		c->rx_overflow = false;
@@ -472,9 +507,22 @@ static int rx_message(struct lws *wsi, struct cp_conn *c, const void *in, size_t
 	}
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
-	if (c->rx_overflow) {
+	if (!cp_bucket_take(&c->bucket, s.msg_rate, cp_now_ms())) {
+		/* from the first message on, joined or not: a socket that keeps going past
+		 * the limit after being told is closed */
+		cp_limits_count(CP_REFUSE_rate_limited);
+		if (++c->limited > 4 * s.msg_rate) {
+			FH_INFO("signalling connection closed: it kept sending past the rate "
+				"limit");
+			cp_conn_close(c);
+		} else {
+			cp_conn_send(c, cp_sig_error_json(CP_ERR_RATE_LIMITED));
+		}
+	} else if (c->rx_overflow) {
+		c->limited = 0;
 		cp_conn_send(c, cp_sig_error_json(CP_ERR_TOO_LARGE));
 	} else {
+		c->limited = 0;
 		c->rx[c->rx_len] = '\0';
 		cp_room_message(c, c->rx, c->rx_len);
 	}
@@ -535,6 +583,36 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter_ws(wsi);
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+		/* before TLS: a source past its share, or a server at its cap, costs one
+		 * accept and one close, and nothing is left readable on the listener */
+		const struct lws_filter_network_conn_args *a = user;
+
+		return a &&
+		       !cp_limits_conn_allowed((const struct sockaddr *)&a->cli_addr, a->clilen);
+	}
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
+		struct sockaddr_storage sa;
+		socklen_t sl = sizeof(sa);
+		struct cp_source *src = NULL;
+		int fd = lws_get_socket_fd(wsi);
+
+		if (fd >= 0 && getpeername(fd, (struct sockaddr *)&sa, &sl) == 0)
+			src = cp_limits_conn_open((struct sockaddr *)&sa, sl);
+		else
+			cp_limits_conn_open((struct sockaddr *)&sa, 0);
+		lws_set_opaque_user_data(wsi, src ? (void *)src : &no_source);
+		return 0;
+	}
+	case LWS_CALLBACK_WSI_DESTROY: {
+		void *o = lws_get_opaque_user_data(wsi);
+
+		if (o) {
+			cp_limits_conn_close(o == &no_source ? NULL : o);
+			lws_set_opaque_user_data(wsi, NULL);
+		}
+		return 0;
+	}
 	case LWS_CALLBACK_ESTABLISHED:
 		memset(c, 0, sizeof(*c));
 		c->wsi = wsi;
@@ -544,6 +622,24 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			c->path[0] = '\0';
 		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 		c->ws = true;
+		{
+			void *o = lws_get_opaque_user_data(wsi);
+
+			c->src = o == &no_source ? NULL : o;
+		}
+		if (!cp_limits_ws_open(c->src)) {
+			/* told why; the TCP cap stays higher, so the message gets there */
+			cp_conn_send(c, cp_sig_error_json(CP_ERR_SOURCE_CONNECTIONS));
+			cp_conn_close(c);
+		} else {
+			c->ws_counted = true;
+		}
+		c->since_ms = cp_now_ms();
+		cp_bucket_init(&c->bucket, s.msg_rate, c->since_ms);
+		c->next = s.ws;
+		if (s.ws)
+			s.ws->prev = c;
+		s.ws = c;
 		cp_api_count_connection(1);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
@@ -587,6 +683,7 @@ int cp_server_init(const struct cp_server_conf *conf)
 
 	memset(&info, 0, sizeof(info));
 	snprintf(s.web_root, sizeof(s.web_root), "%s", conf->web_root);
+	s.msg_rate = conf->msg_rate ? conf->msg_rate : 20;
 	/* Errors only: lws warnings can carry request lines, which we keep out of logs. */
 	lws_set_log_level(LLL_ERR, log_emit);
 	info.port = conf->port;
@@ -641,9 +738,31 @@ int cp_server_init(const struct cp_server_conf *conf)
 	return 0;
 }
 
+/* Closes signalling connections that were upgraded and never joined (a participant, or a
+ * place in a lobby) within join_timeout: each holds a descriptor and a share of its source. */
+static void sweep(uint64_t now)
+{
+	uint64_t bound = (uint64_t)cp_limits()->join_timeout * 1000;
+
+	if (now - s.last_sweep_ms < 1000)
+		return;
+	s.last_sweep_ms = now;
+	for (struct cp_conn *c = s.ws; c; c = c->next) {
+		if (c->part || c->closing || now - c->since_ms < bound)
+			continue;
+		cp_limits_count(CP_REFUSE_join_timeout);
+		cp_conn_send(c, cp_sig_error_json(CP_ERR_JOIN_TIMEOUT));
+		cp_conn_close(c);
+	}
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
-	s.tick(cp_now_ms());
+	uint64_t now = cp_now_ms();
+
+	cp_limits_tick(now);
+	sweep(now);
+	s.tick(now);
 	lws_sul_schedule(s.ctx, 0, sul, on_tick, 5 * LWS_US_PER_MS);
 }
 

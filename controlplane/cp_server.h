@@ -13,6 +13,7 @@
 
 struct cp_conn;
 struct cp_part;
+struct cp_source;
 
 struct cp_server_conf {
 	uint16_t port;
@@ -22,6 +23,7 @@ struct cp_server_conf {
 	const char *bind;    /* NULL: every address */
 	uint16_t admin_port; /* 0: the API on the public port */
 	const char *admin_bind;
+	unsigned msg_rate; /* signalling messages per second per connection */
 };
 
 int cp_server_init(const struct cp_server_conf *c);
@@ -41,6 +43,8 @@ const char *cp_conn_host(const struct cp_conn *c);
 const char *cp_conn_path(const struct cp_conn *c);
 /* The client's IP address, for rate limits only (never logged). */
 const char *cp_conn_peer(const struct cp_conn *c);
+/* Where it comes from (cp_limits); NULL when its address could not be read. */
+struct cp_source *cp_conn_source(const struct cp_conn *c);
 uint64_t cp_now_ms(void);
 
 #endif

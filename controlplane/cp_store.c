@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "cp_pwhash.h"
 #include "fh_log.h"
 
 static sqlite3 *db;
@@ -213,9 +214,18 @@ int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HA
 
 	if (!st)
 		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CP_PW_HASH_LEN) {
-		memcpy(hash, sqlite3_column_blob(st, 0), CP_PW_HASH_LEN);
-		found = 1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(st, 0);
+
+		if (n == CP_PW_HASH_LEN) {
+			memcpy(hash, sqlite3_column_blob(st, 0), CP_PW_HASH_LEN);
+			found = 1;
+		} else if (n == CP_PW_OLD_LEN) {
+			/* a record from before iteration counts were kept: upgraded on its next
+			 * correct entry */
+			cp_pwhash_from_old(sqlite3_column_blob(st, 0), hash);
+			found = 1;
+		}
 	}
 	sqlite3_finalize(st);
 	return found;

@@ -22,8 +22,8 @@ bool cp_store_enabled(void);
 int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now);
 bool cp_store_exists(const char *tenant, const char *key);
 void cp_store_forget(const char *tenant, const char *key);
-/* The room's password hash (CP_PW_HASH_LEN bytes: salt then PBKDF2), len 0 to clear it. */
-#define CP_PW_HASH_LEN 48
+/* The room's password hash (CP_PW_HASH_LEN bytes, cp_pwhash.h), len 0 to clear it. */
+#define CP_PW_HASH_LEN 52 /* cp_pwhash.h: iterations, salt, key */
 void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len);
 /* 1 with hash filled when the record has a password, else 0. */
 int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN]);

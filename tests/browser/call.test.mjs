@@ -28,7 +28,7 @@ try {
     return out;
   });
   let r = await rtcp();
-  for (let i = 0; i < 40 && !(r.rtt.audio > 0 && r.rtt.video > 0 && r.remoteOut.video > 0); i++) {
+  for (let i = 0; i < 40 && !(r.rtt.audio > 0 && r.rtt.video > 0 && r.remoteOut.audio > 0 && r.remoteOut.video > 0); i++) {
     await sleep(250);
     r = await rtcp();
   }
