@@ -132,7 +132,7 @@ static void try_attach(uint64_t now_ms)
 	if (rc < 0) {
 		if (!dp.err_logged)
 			FH_WARN("waiting for the dataplane (region %s: %s)", dp.name,
-				rc == -EPROTO ? "ABI mismatch" : strerror(-rc));
+				rc == -EPROTO ? "ABI or counter table mismatch" : strerror(-rc));
 		dp.err_logged = true;
 		return;
 	}
