@@ -39,46 +39,50 @@
 
 /* Why a datagram, frame or command was not used; funkhaus_worker_drops_total{reason=<name>}.
  * Every drop has exactly one reason, so the reasons add up to what was dropped. */
-#define FH_FOREACH_DROP(_)                                                          \
-	_(not_webrtc, "first byte outside the RFC 7983 ranges")                     \
-	_(stun_malformed, "STUN that does not parse")                               \
-	_(stun_not_request, "STUN other than a Binding request or indication")      \
-	_(stun_bad_fingerprint, "STUN without a valid FINGERPRINT")                 \
-	_(stun_unknown_user, "STUN USERNAME that matches no participant")           \
-	_(stun_bad_integrity, "STUN MESSAGE-INTEGRITY that does not check")         \
-	_(stun_role_conflict, "STUN from a peer that also claims to be controlled") \
-	_(dtls_unbound, "DTLS from an address without a valid check")               \
-	_(dtls_malformed, "DTLS record too short or too long")                      \
-	_(up_ring_full, "control packet with no room in the ring to cp")            \
-	_(media_unbound, "RTP/RTCP from an address without a valid check")          \
-	_(media_no_keys, "RTP/RTCP before the DTLS handshake finished")             \
-	_(rtp_malformed, "RTP header that does not parse")                          \
-	_(rtcp_malformed, "RTCP compound that does not parse")                      \
-	_(srtp_auth_fail, "SRTP that fails authentication")                         \
-	_(srtp_replay, "SRTP replayed or too old")                                  \
-	_(srtcp_auth_fail, "SRTCP that fails authentication or replay check")       \
-	_(rtp_unknown_ssrc, "RTP whose SSRC the participant did not announce")      \
-	_(rtx_in, "retransmissions and padding from publishers, not forwarded")     \
-	_(muted, "RTP of a stream a moderator muted")                               \
-	_(receiver_not_ready, "copy skipped: receiver has no address or keys yet")  \
-	_(srtp_protect_fail, "outbound packet that could not be encrypted")         \
-	_(srtp_unsupported, "SRTP the engine cannot take (header too long, E=0)")   \
-	_(no_mbuf, "no packet buffer for a copy")                                   \
-	_(tx_fail, "datagram the socket did not take")                              \
-	_(down_unbound, "DTLS record from cp for a participant with no address")    \
-	_(cmd_invalid, "command with a bad slot or arguments")                      \
-	_(nack_miss, "NACKed packet no longer in the cache")                        \
-	_(l2_runt, "frame shorter than its headers")                                \
-	_(l2_not_for_us, "frame or packet for another MAC or IP address")           \
-	_(l2_ethertype, "frame that is neither ARP, IPv4 nor IPv6")                 \
-	_(ip_malformed, "IP header with bad version, lengths or checksum")          \
-	_(ip_fragment, "IP fragment (media never needs them)")                      \
-	_(udp_malformed, "UDP with a bad length or checksum")                       \
-	_(udp_port, "UDP to a port that is not a worker's")                         \
-	_(ip_other, "other IP protocols and ICMP types")                            \
-	_(bad_source, "from a group MAC, broadcast, multicast or own address")      \
-	_(no_route, "datagram to an address with no route (no gateway set)")        \
-	_(no_neighbour, "datagram whose next hop is not resolved yet")              \
+#define FH_FOREACH_DROP(_)                                                                \
+	_(not_webrtc, "first byte outside the RFC 7983 ranges")                           \
+	_(truncated, "datagram longer than a packet buffer, cut by the socket")           \
+	_(source_family, "datagram from an address that is neither IPv4 nor IPv6")        \
+	_(stun_malformed, "STUN that does not parse")                                     \
+	_(stun_not_request, "STUN other than a Binding request or indication")            \
+	_(stun_bad_fingerprint, "STUN without a valid FINGERPRINT")                       \
+	_(stun_unknown_user, "STUN USERNAME that matches no participant")                 \
+	_(stun_bad_integrity, "STUN MESSAGE-INTEGRITY that does not check")               \
+	_(stun_role_conflict, "STUN from a peer that also claims to be controlled")       \
+	_(dtls_unbound, "DTLS from an address without a valid check")                     \
+	_(dtls_malformed, "DTLS record too short or too long")                            \
+	_(up_ring_full, "control packet with no room in the ring to cp")                  \
+	_(media_unbound, "RTP/RTCP from an address without a valid check")                \
+	_(media_no_keys, "RTP/RTCP before the DTLS handshake finished")                   \
+	_(rtp_malformed, "RTP header that does not parse")                                \
+	_(rtcp_malformed, "RTCP compound that does not parse")                            \
+	_(srtp_auth_fail, "SRTP that fails authentication")                               \
+	_(srtp_replay, "SRTP replayed or too old")                                        \
+	_(srtcp_auth_fail, "SRTCP that fails authentication or replay check")             \
+	_(srtp_engine_fail, "SRTP/SRTCP the engine could not process (stream, device)")   \
+	_(rtp_unknown_ssrc, "RTP whose SSRC the participant did not announce")            \
+	_(rtx_in, "retransmissions and padding from publishers, not forwarded")           \
+	_(muted, "RTP of a stream a moderator muted")                                     \
+	_(receiver_not_ready, "copy skipped: receiver has no address or keys yet")        \
+	_(srtp_protect_fail, "outbound packet that could not be encrypted")               \
+	_(srtp_unsupported, "SRTP the engine cannot take (header too long, E=0)")         \
+	_(no_mbuf, "no packet buffer for a copy")                                         \
+	_(tx_fail, "datagram the socket did not take")                                    \
+	_(down_unbound, "DTLS record from cp for a participant with no address")          \
+	_(cmd_invalid, "command with a bad slot or arguments")                            \
+	_(nack_miss, "NACKed packet no longer in the cache")                              \
+	_(l2_runt, "frame shorter than its headers")                                      \
+	_(l2_multi_segment, "frame in a chain of packet buffers (jumbo)")                 \
+	_(l2_not_for_us, "frame or packet for another MAC or IP address")                 \
+	_(l2_ethertype, "frame that is neither ARP, IPv4 nor IPv6")                       \
+	_(ip_malformed, "IP header with bad version, lengths or checksum")                \
+	_(ip_fragment, "IP fragment (media never needs them)")                            \
+	_(udp_malformed, "UDP with a bad length or checksum")                             \
+	_(udp_port, "UDP to a port that is not a worker's")                               \
+	_(ip_other, "other IP protocols and ICMP types")                                  \
+	_(bad_source, "from a group MAC, broadcast, multicast or own address, or port 0") \
+	_(no_route, "datagram to an address with no route (no gateway set)")              \
+	_(no_neighbour, "datagram whose next hop is not resolved yet")                    \
 	_(handoff_full, "datagram for another worker whose hand-off ring is full")
 
 /* Where a worker's busy cycles go, per burst: receiving, demultiplexing and address lookup,

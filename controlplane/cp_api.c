@@ -559,8 +559,8 @@ static char *metrics_text(void)
 			put(&b, "funkhaus_worker_drops_total{worker=\"%u\",reason=\"%s\"} %llu\n",
 			    w, fh_drop_names[d], (unsigned long long)cp_dp_counters(w)->drop[d]);
 	metric_head(&b, "worker_srtp_failures_total", "counter",
-		    "SRTP/SRTCP that failed authentication or replay checks, or could not be "
-		    "encrypted");
+		    "SRTP/SRTCP that failed authentication or replay checks, that the engine "
+		    "could not process, or could not be encrypted");
 	for (unsigned w = 0; w < nw; w++) {
 		const struct fh_counters *k = cp_dp_counters(w);
 
@@ -568,6 +568,7 @@ static char *metrics_text(void)
 		    (unsigned long long)(k->drop[FH_DROP_srtp_auth_fail] +
 					 k->drop[FH_DROP_srtp_replay] +
 					 k->drop[FH_DROP_srtcp_auth_fail] +
+					 k->drop[FH_DROP_srtp_engine_fail] +
 					 k->drop[FH_DROP_srtp_protect_fail]));
 	}
 	metric_head(&b, "worker_busy_ratio", "gauge",
