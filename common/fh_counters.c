@@ -13,6 +13,8 @@ const char *const fh_ctr_help[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_HELP)};
 const char *const fh_drop_names[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_NAME)};
 const char *const fh_drop_help[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_HELP)};
 const char *const fh_stage_names[FH_STAGE_MAX] = {FH_FOREACH_STAGE(FH_STAGE_NAME)};
+const char *const fh_port_ctr_names[FH_PORT_CTR_MAX] = {FH_FOREACH_PORT_COUNTER(FH_CTR_NAME)};
+const char *const fh_port_ctr_help[FH_PORT_CTR_MAX] = {FH_FOREACH_PORT_COUNTER(FH_CTR_HELP)};
 
 /* FNV-1a over the names, each list closed by a byte no name holds, so moving a name from one
  * list to the next changes the hash too. */
@@ -32,5 +34,6 @@ uint32_t fh_counters_table_hash(void)
 
 	h = fnv(h, fh_ctr_names, FH_CTR_MAX);
 	h = fnv(h, fh_drop_names, FH_DROP_MAX);
-	return fnv(h, fh_stage_names, FH_STAGE_MAX);
+	h = fnv(h, fh_stage_names, FH_STAGE_MAX);
+	return fnv(h, fh_port_ctr_names, FH_PORT_CTR_MAX);
 }

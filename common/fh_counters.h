@@ -85,6 +85,18 @@
 	_(no_neighbour, "datagram whose next hop is not resolved yet")                    \
 	_(handoff_full, "datagram for another worker whose hand-off ring is full")
 
+/* Per NIC port (DPDK backend), copied from the port's statistics by funkhaus-dp's main thread;
+ * funkhaus_port_<name>_total{port=<device>} at /metrics. */
+#define FH_FOREACH_PORT_COUNTER(_)                                         \
+	_(rx_packets, "frames the NIC received")                           \
+	_(tx_packets, "frames the NIC sent")                               \
+	_(rx_bytes, "bytes the NIC received")                              \
+	_(tx_bytes, "bytes the NIC sent")                                  \
+	_(rx_missed, "frames the NIC dropped: no free receive descriptor") \
+	_(rx_errors, "frames the NIC received with errors")                \
+	_(tx_errors, "frames the NIC failed to send")                      \
+	_(rx_no_mbuf, "frames the NIC could not deliver: no packet buffer for them")
+
 /* Where a worker's busy cycles go, per burst: receiving, demultiplexing and address lookup,
  * SRTP decryption, media handling (copies, rewrite, RTCP), SRTP encryption, sending. */
 #define FH_FOREACH_STAGE(_) _(rx) _(classify) _(decrypt) _(media) _(encrypt) _(tx)
@@ -92,15 +104,19 @@
 #define FH_CTR_ENUM(n, d) FH_CTR_##n,
 #define FH_DROP_ENUM(n, d) FH_DROP_##n,
 #define FH_STAGE_ENUM(n) FH_STAGE_##n,
+#define FH_PORT_CTR_ENUM(n, d) FH_PORT_CTR_##n,
 enum fh_ctr { FH_FOREACH_COUNTER(FH_CTR_ENUM) FH_CTR_MAX };
 enum fh_drop { FH_FOREACH_DROP(FH_DROP_ENUM) FH_DROP_MAX };
 enum fh_stage { FH_FOREACH_STAGE(FH_STAGE_ENUM) FH_STAGE_MAX };
+enum fh_port_ctr { FH_FOREACH_PORT_COUNTER(FH_PORT_CTR_ENUM) FH_PORT_CTR_MAX };
 
 extern const char *const fh_ctr_names[FH_CTR_MAX];
 extern const char *const fh_ctr_help[FH_CTR_MAX];
 extern const char *const fh_drop_names[FH_DROP_MAX];
 extern const char *const fh_drop_help[FH_DROP_MAX];
 extern const char *const fh_stage_names[FH_STAGE_MAX];
+extern const char *const fh_port_ctr_names[FH_PORT_CTR_MAX];
+extern const char *const fh_port_ctr_help[FH_PORT_CTR_MAX];
 
 /*
  * A hash of every name above, in order. funkhaus-dp writes it into the region and funkhaus-cp

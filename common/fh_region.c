@@ -17,6 +17,8 @@
 _Static_assert(sizeof(struct fh_cmd) % 8 == 0, "ring elements are multiples of 8 bytes");
 _Static_assert(sizeof(struct fh_evt) % 8 == 0, "ring elements are multiples of 8 bytes");
 _Static_assert(sizeof(struct fh_pkt_msg) % 8 == 0, "ring elements are multiples of 8 bytes");
+_Static_assert(sizeof(struct fh_port_counters) == 32 + FH_PORT_CTR_MAX * sizeof(uint64_t),
+	       "a port's counters are its named fields and its array at once");
 
 static size_t align64(size_t v)
 {

@@ -154,18 +154,18 @@ struct fh_counters {
 	char srtp_engine[96]; /* the SRTP engine the worker runs: libsrtp2 or cryptodev PMD */
 } __attribute__((aligned(64)));
 
-/* Per NIC port, written by funkhaus-dp's main thread from the port's statistics. */
+/* Per NIC port, written by funkhaus-dp's main thread from the port's statistics; the
+ * counters are named fields (pc->rx_missed) and, for whoever walks the table, an array. */
 #define FH_MAX_PORTS 4
+#define FH_PORT_CTR_FIELD(n, d) uint64_t n;
 struct fh_port_counters {
 	char name[32]; /* the DPDK device: PCI address or vdev name */
-	uint64_t rx_packets;
-	uint64_t tx_packets;
-	uint64_t rx_bytes;
-	uint64_t tx_bytes;
-	uint64_t rx_missed; /* dropped by the NIC: no free descriptor */
-	uint64_t rx_errors;
-	uint64_t tx_errors;
-	uint64_t rx_no_mbuf; /* no packet buffer for a received frame */
+	union {
+		struct {
+			FH_FOREACH_PORT_COUNTER(FH_PORT_CTR_FIELD)
+		};
+		uint64_t ctr[FH_PORT_CTR_MAX];
+	};
 };
 
 struct fh_worker_desc {

@@ -147,6 +147,7 @@ static void counter_table(void)
 	check_list("counter", fh_ctr_names, fh_ctr_help, FH_CTR_MAX);
 	check_list("drop reason", fh_drop_names, fh_drop_help, FH_DROP_MAX);
 	check_list("stage", fh_stage_names, NULL, FH_STAGE_MAX);
+	check_list("port counter", fh_port_ctr_names, fh_port_ctr_help, FH_PORT_CTR_MAX);
 	/* the names are what the enums say, in the enums' order */
 	CHECK(!strcmp(fh_ctr_names[FH_CTR_rx_packets], "rx_packets"));
 	CHECK(!strcmp(fh_ctr_names[FH_CTR_MAX - 1], "commands"));
@@ -156,6 +157,11 @@ static void counter_table(void)
 	/* the layout in the region follows the table */
 	CHECK_EQ(sizeof(((struct fh_counters *)0)->ctr), FH_CTR_MAX * sizeof(uint64_t));
 	CHECK_EQ(sizeof(((struct fh_counters *)0)->drop), FH_DROP_MAX * sizeof(uint64_t));
+	struct fh_port_counters pc = {.rx_missed = 5, .rx_no_mbuf = 7};
+
+	CHECK_EQ(pc.ctr[FH_PORT_CTR_rx_missed], 5); /* the named fields are the array */
+	CHECK_EQ(pc.ctr[FH_PORT_CTR_rx_no_mbuf], 7);
+	CHECK(!strcmp(fh_port_ctr_names[FH_PORT_CTR_rx_no_mbuf], "rx_no_mbuf"));
 }
 
 TEST_MAIN(messages_in_order, abi_checked, counter_table)
