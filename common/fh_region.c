@@ -14,18 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FH_CTR_NAME(n, d) #n,
-#define FH_CTR_HELP(n, d) d,
-const char *const fh_ctr_names[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_NAME)};
-const char *const fh_ctr_help[FH_CTR_MAX] = {FH_FOREACH_COUNTER(FH_CTR_HELP)};
-const char *const fh_drop_names[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_NAME)};
-const char *const fh_drop_help[FH_DROP_MAX] = {FH_FOREACH_DROP(FH_CTR_HELP)};
-#define FH_STAGE_NAME(n) #n,
-const char *const fh_stage_names[FH_STAGE_MAX] = {FH_FOREACH_STAGE(FH_STAGE_NAME)};
-
 _Static_assert(sizeof(struct fh_cmd) % 8 == 0, "ring elements are multiples of 8 bytes");
 _Static_assert(sizeof(struct fh_evt) % 8 == 0, "ring elements are multiples of 8 bytes");
 _Static_assert(sizeof(struct fh_pkt_msg) % 8 == 0, "ring elements are multiples of 8 bytes");
+_Static_assert(sizeof(struct fh_port_counters) == 32 + FH_PORT_CTR_MAX * sizeof(uint64_t),
+	       "a port's counters are its named fields and its array at once");
 
 static size_t align64(size_t v)
 {
@@ -89,6 +82,7 @@ int fh_region_create(struct fh_region *r, const char *name, unsigned n_workers,
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	h->abi = FH_REGION_ABI;
+	h->table_hash = fh_counters_table_hash();
 	h->n_workers = n_workers;
 	h->dp_pid = (uint32_t)getpid();
 	h->size = r->size;
@@ -157,9 +151,9 @@ int fh_region_attach(struct fh_region *r, const char *name)
 		goto err_close;
 	}
 	if (__atomic_load_n(&r->hdr->magic, __ATOMIC_ACQUIRE) != FH_REGION_MAGIC ||
-	    r->hdr->abi != FH_REGION_ABI || r->hdr->n_workers == 0 ||
-	    r->hdr->n_workers > FH_MAX_WORKERS || r->hdr->size != r->size ||
-	    fh_region_size(r->hdr->n_workers) != r->size) {
+	    r->hdr->abi != FH_REGION_ABI || r->hdr->table_hash != fh_counters_table_hash() ||
+	    r->hdr->n_workers == 0 || r->hdr->n_workers > FH_MAX_WORKERS ||
+	    r->hdr->size != r->size || fh_region_size(r->hdr->n_workers) != r->size) {
 		err = -EPROTO;
 		goto err_unmap;
 	}
@@ -193,6 +187,7 @@ int fh_region_peek(struct fh_region *r, const char *name)
 		return -EPROTO;
 	}
 	if (r->hdr->magic != FH_REGION_MAGIC || r->hdr->abi != FH_REGION_ABI ||
+	    r->hdr->table_hash != fh_counters_table_hash() ||
 	    fh_region_size(r->hdr->n_workers) != r->size) {
 		fh_region_close(r);
 		return -EPROTO;

@@ -6,7 +6,8 @@
  * producer/single-consumer rte_rings initialised in place plus a counters block that only that
  * worker writes. Messages are fixed-size structs copied by value; no pointer crosses.
  *
- * Bump FH_REGION_ABI whenever any struct below changes layout.
+ * Bump FH_REGION_ABI whenever any struct below changes layout. A line added to the counter
+ * table (fh_counters.h) needs no bump: the table's hash in the header is checked as well.
  */
 #ifndef FH_REGION_H
 #define FH_REGION_H
@@ -19,9 +20,10 @@
 #include <rte_ring_elem.h>
 
 #include "fh_addr.h"
+#include "fh_counters.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 5
+#define FH_REGION_ABI 6
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant can receive: audio and video of everyone else in a room, so a room
@@ -139,83 +141,8 @@ struct fh_pkt_msg {
 	uint8_t pad[12];
 };
 
-/* Counters a worker keeps; every drop has its own named reason. */
-#define FH_FOREACH_COUNTER(_)                                                    \
-	_(rx_packets, "UDP datagrams received")                                  \
-	_(rx_bytes, "UDP payload bytes received")                                \
-	_(tx_packets, "UDP datagrams sent")                                      \
-	_(tx_bytes, "UDP payload bytes sent")                                    \
-	_(stun_answered, "Binding requests answered")                            \
-	_(dtls_up, "DTLS records passed to the control plane")                   \
-	_(dtls_down, "DTLS records sent for the control plane")                  \
-	_(rtp_in, "SRTP packets decrypted")                                      \
-	_(rtp_forwarded, "RTP packets encrypted and sent to a receiver")         \
-	_(rtcp_in, "SRTCP packets decrypted")                                    \
-	_(rtcp_out, "SRTCP packets sent")                                        \
-	_(rtx_sent, "retransmissions answered from the packet cache")            \
-	_(pli_sent, "key frame requests sent to publishers")                     \
-	_(consent_lost, "bindings removed after the consent timeout")            \
-	_(arp_answered, "ARP requests for the media address answered")           \
-	_(nd_answered, "neighbour solicitations for the media address answered") \
-	_(echo_answered, "ICMP/ICMPv6 echo requests answered")                   \
-	_(neigh_solicited, "ARP requests / solicitations sent for a next hop")   \
-	_(handoff, "datagrams passed to the worker that owns their UDP port")    \
-	_(commands, "commands applied")
-
-#define FH_FOREACH_DROP(_)                                                          \
-	_(not_webrtc, "first byte outside the RFC 7983 ranges")                     \
-	_(stun_malformed, "STUN that does not parse")                               \
-	_(stun_not_request, "STUN other than a Binding request or indication")      \
-	_(stun_bad_fingerprint, "STUN without a valid FINGERPRINT")                 \
-	_(stun_unknown_user, "STUN USERNAME that matches no participant")           \
-	_(stun_bad_integrity, "STUN MESSAGE-INTEGRITY that does not check")         \
-	_(stun_role_conflict, "STUN from a peer that also claims to be controlled") \
-	_(dtls_unbound, "DTLS from an address without a valid check")               \
-	_(dtls_malformed, "DTLS record too short or too long")                      \
-	_(up_ring_full, "control packet with no room in the ring to cp")            \
-	_(media_unbound, "RTP/RTCP from an address without a valid check")          \
-	_(media_no_keys, "RTP/RTCP before the DTLS handshake finished")             \
-	_(rtp_malformed, "RTP header that does not parse")                          \
-	_(rtcp_malformed, "RTCP compound that does not parse")                      \
-	_(srtp_auth_fail, "SRTP that fails authentication")                         \
-	_(srtp_replay, "SRTP replayed or too old")                                  \
-	_(srtcp_auth_fail, "SRTCP that fails authentication or replay check")       \
-	_(rtp_unknown_ssrc, "RTP whose SSRC the participant did not announce")      \
-	_(rtx_in, "retransmissions and padding from publishers, not forwarded")     \
-	_(muted, "RTP of a stream a moderator muted")                               \
-	_(receiver_not_ready, "copy skipped: receiver has no address or keys yet")  \
-	_(srtp_protect_fail, "outbound packet that could not be encrypted")         \
-	_(srtp_unsupported, "SRTP the engine cannot take (header too long, E=0)")   \
-	_(no_mbuf, "no packet buffer for a copy")                                   \
-	_(tx_fail, "datagram the socket did not take")                              \
-	_(down_unbound, "DTLS record from cp for a participant with no address")    \
-	_(cmd_invalid, "command with a bad slot or arguments")                      \
-	_(nack_miss, "NACKed packet no longer in the cache")                        \
-	_(l2_runt, "frame shorter than its headers")                                \
-	_(l2_not_for_us, "frame or packet for another MAC or IP address")           \
-	_(l2_ethertype, "frame that is neither ARP, IPv4 nor IPv6")                 \
-	_(ip_malformed, "IP header with bad version, lengths or checksum")          \
-	_(ip_fragment, "IP fragment (media never needs them)")                      \
-	_(udp_malformed, "UDP with a bad length or checksum")                       \
-	_(udp_port, "UDP to a port that is not a worker's")                         \
-	_(ip_other, "other IP protocols and ICMP types")                            \
-	_(bad_source, "from a group MAC, broadcast, multicast or own address")      \
-	_(no_route, "datagram to an address with no route (no gateway set)")        \
-	_(no_neighbour, "datagram whose next hop is not resolved yet")              \
-	_(handoff_full, "datagram for another worker whose hand-off ring is full")
-
-/* Where a worker's busy cycles go, per burst: receiving, demultiplexing and address lookup,
- * SRTP decryption, media handling (copies, rewrite, RTCP), SRTP encryption, sending. */
-#define FH_FOREACH_STAGE(_) _(rx) _(classify) _(decrypt) _(media) _(encrypt) _(tx)
-#define FH_STAGE_ENUM(n) FH_STAGE_##n,
-enum fh_stage { FH_FOREACH_STAGE(FH_STAGE_ENUM) FH_STAGE_MAX };
-extern const char *const fh_stage_names[FH_STAGE_MAX];
-
-#define FH_CTR_ENUM(n, d) FH_CTR_##n,
-#define FH_DROP_ENUM(n, d) FH_DROP_##n,
-enum fh_ctr { FH_FOREACH_COUNTER(FH_CTR_ENUM) FH_CTR_MAX };
-enum fh_drop { FH_FOREACH_DROP(FH_DROP_ENUM) FH_DROP_MAX };
-
+/* Counters a worker keeps, laid out from the table in fh_counters.h; only that worker writes
+ * them. */
 struct fh_counters {
 	uint64_t ctr[FH_CTR_MAX];
 	uint64_t drop[FH_DROP_MAX];
@@ -227,23 +154,18 @@ struct fh_counters {
 	char srtp_engine[96]; /* the SRTP engine the worker runs: libsrtp2 or cryptodev PMD */
 } __attribute__((aligned(64)));
 
-extern const char *const fh_ctr_names[FH_CTR_MAX];
-extern const char *const fh_ctr_help[FH_CTR_MAX];
-extern const char *const fh_drop_names[FH_DROP_MAX];
-extern const char *const fh_drop_help[FH_DROP_MAX];
-
-/* Per NIC port, written by funkhaus-dp's main thread from the port's statistics. */
+/* Per NIC port, written by funkhaus-dp's main thread from the port's statistics; the
+ * counters are named fields (pc->rx_missed) and, for whoever walks the table, an array. */
 #define FH_MAX_PORTS 4
+#define FH_PORT_CTR_FIELD(n, d) uint64_t n;
 struct fh_port_counters {
 	char name[32]; /* the DPDK device: PCI address or vdev name */
-	uint64_t rx_packets;
-	uint64_t tx_packets;
-	uint64_t rx_bytes;
-	uint64_t tx_bytes;
-	uint64_t rx_missed; /* dropped by the NIC: no free descriptor */
-	uint64_t rx_errors;
-	uint64_t tx_errors;
-	uint64_t rx_no_mbuf; /* no packet buffer for a received frame */
+	union {
+		struct {
+			FH_FOREACH_PORT_COUNTER(FH_PORT_CTR_FIELD)
+		};
+		uint64_t ctr[FH_PORT_CTR_MAX];
+	};
 };
 
 struct fh_worker_desc {
@@ -266,7 +188,7 @@ struct fh_region_hdr {
 	uint64_t generation;	     /* dp start time, ns since the epoch */
 	volatile uint64_t heartbeat; /* bumped by dp's main thread; cp checks it moves */
 	uint32_t n_ports;	     /* NIC ports (DPDK backend), 0 with sockets */
-	uint32_t pad2;
+	uint32_t table_hash;	     /* fh_counters_table_hash() of funkhaus-dp */
 	struct fh_port_counters ports[FH_MAX_PORTS];
 	struct fh_worker_desc w[FH_MAX_WORKERS];
 };

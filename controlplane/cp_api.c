@@ -519,6 +519,25 @@ static void put(struct buf *b, const char *fmt, ...)
 	}
 }
 
+/* A label value from the region (at most n bytes, perhaps without a NUL), with '\\', '"' and
+ * newlines escaped as the text format wants them. */
+static const char *label_value(char *out, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && s[i] && o + 3 < cap; i++) {
+		char c = s[i];
+
+		if (c == '\\' || c == '"' || c == '\n') {
+			out[o++] = '\\';
+			c = c == '\n' ? 'n' : c;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
 {
 	put(b, "# HELP funkhaus_%s %s\n# TYPE funkhaus_%s %s\n", name, help, name, type);
@@ -564,34 +583,35 @@ static char *metrics_text(void)
 	put(&b, "funkhaus_dataplane_attached %d\n", cp_dp_ready() ? 1 : 0);
 	metric_head(&b, "draining", "gauge", "1 while this node opens no new rooms");
 	put(&b, "funkhaus_draining %d\n", cp_room_draining() ? 1 : 0);
-	static const struct {
-		const char *name;
-		enum fh_ctr c;
-		const char *help;
-	} ctrs[] = {
-		{"worker_rx_packets_total", FH_CTR_rx_packets, "UDP datagrams received"},
-		{"worker_tx_packets_total", FH_CTR_tx_packets, "UDP datagrams sent"},
-		{"worker_rx_bytes_total", FH_CTR_rx_bytes, "UDP payload bytes received"},
-		{"worker_tx_bytes_total", FH_CTR_tx_bytes, "UDP payload bytes sent"},
-		{"worker_stun_answered_total", FH_CTR_stun_answered,
-		 "STUN Binding requests answered"},
-		{"worker_rtp_forwarded_total", FH_CTR_rtp_forwarded,
-		 "RTP packets sent to receivers"},
-	};
-	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++) {
-		metric_head(&b, ctrs[i].name, "counter", ctrs[i].help);
+	/* Every counter and drop reason of the table (common/fh_counters.h) with the table's
+	 * help: a line added there shows up here by itself. */
+	for (unsigned c = 0; c < FH_CTR_MAX; c++) {
+		char name[96];
+
+		snprintf(name, sizeof(name), "worker_%s_total", fh_ctr_names[c]);
+		metric_head(&b, name, "counter", fh_ctr_help[c]);
 		for (unsigned w = 0; w < nw; w++)
-			put(&b, "funkhaus_%s{worker=\"%u\"} %llu\n", ctrs[i].name, w,
-			    (unsigned long long)cp_dp_counters(w)->ctr[ctrs[i].c]);
+			put(&b, "funkhaus_%s{worker=\"%u\"} %llu\n", name, w,
+			    (unsigned long long)cp_dp_counters(w)->ctr[c]);
 	}
-	metric_head(&b, "worker_drops_total", "counter", "datagrams dropped, by reason");
+	/* Drops are one family with the reason as a label, so that they add up to all that was
+	 * dropped; a HELP line belongs to a family, so what each reason means is carried by an
+	 * info series (join on reason to show it beside the rates). */
+	metric_head(&b, "worker_drops_total", "counter",
+		    "datagrams, frames and commands dropped, by reason (see "
+		    "funkhaus_drop_reason_info)");
 	for (unsigned w = 0; w < nw; w++)
 		for (unsigned d = 0; d < FH_DROP_MAX; d++)
 			put(&b, "funkhaus_worker_drops_total{worker=\"%u\",reason=\"%s\"} %llu\n",
 			    w, fh_drop_names[d], (unsigned long long)cp_dp_counters(w)->drop[d]);
+	metric_head(&b, "drop_reason_info", "gauge",
+		    "what each reason of funkhaus_worker_drops_total counts, in its help label");
+	for (unsigned d = 0; d < FH_DROP_MAX; d++)
+		put(&b, "funkhaus_drop_reason_info{reason=\"%s\",help=\"%s\"} 1\n",
+		    fh_drop_names[d], fh_drop_help[d]);
 	metric_head(&b, "worker_srtp_failures_total", "counter",
-		    "SRTP/SRTCP that failed authentication or replay checks, or could not be "
-		    "encrypted");
+		    "SRTP/SRTCP that failed authentication or replay checks, that the engine "
+		    "could not process, or could not be encrypted");
 	for (unsigned w = 0; w < nw; w++) {
 		const struct fh_counters *k = cp_dp_counters(w);
 
@@ -599,6 +619,7 @@ static char *metrics_text(void)
 		    (unsigned long long)(k->drop[FH_DROP_srtp_auth_fail] +
 					 k->drop[FH_DROP_srtp_replay] +
 					 k->drop[FH_DROP_srtcp_auth_fail] +
+					 k->drop[FH_DROP_srtp_engine_fail] +
 					 k->drop[FH_DROP_srtp_protect_fail]));
 	}
 	metric_head(&b, "worker_busy_ratio", "gauge",
@@ -613,6 +634,44 @@ static char *metrics_text(void)
 	for (unsigned w = 0; w < nw; w++)
 		put(&b, "funkhaus_worker_participants{worker=\"%u\"} %u\n", w,
 		    cp_dp_counters(w)->participants);
+	metric_head(&b, "worker_bound", "gauge",
+		    "participants whose media address has passed an ICE check");
+	for (unsigned w = 0; w < nw; w++)
+		put(&b, "funkhaus_worker_bound{worker=\"%u\"} %u\n", w, cp_dp_counters(w)->bound);
+	metric_head(&b, "worker_cycles_total", "counter", "TSC cycles since the worker started");
+	for (unsigned w = 0; w < nw; w++)
+		put(&b, "funkhaus_worker_cycles_total{worker=\"%u\"} %llu\n", w,
+		    (unsigned long long)cp_dp_counters(w)->total_cycles);
+	metric_head(&b, "worker_busy_cycles_total", "counter",
+		    "TSC cycles the worker spent on packets (rate over the rate of "
+		    "funkhaus_worker_cycles_total: the busy share now)");
+	for (unsigned w = 0; w < nw; w++)
+		put(&b, "funkhaus_worker_busy_cycles_total{worker=\"%u\"} %llu\n", w,
+		    (unsigned long long)cp_dp_counters(w)->busy_cycles);
+	metric_head(&b, "worker_stage_cycles_total", "counter",
+		    "busy TSC cycles by stage of the worker loop: rx, classify (demultiplexing and "
+		    "address lookup), decrypt, media (copies, rewrite, RTCP), encrypt, tx");
+	for (unsigned w = 0; w < nw; w++)
+		for (unsigned st = 0; st < FH_STAGE_MAX; st++)
+			put(&b,
+			    "funkhaus_worker_stage_cycles_total{worker=\"%u\",stage=\"%s\"} %llu\n",
+			    w, fh_stage_names[st],
+			    (unsigned long long)cp_dp_counters(w)->stage_cycles[st]);
+	/* The NIC ports (DPDK backend; none with sockets), from their own table. */
+	for (unsigned c = 0; c < FH_PORT_CTR_MAX; c++) {
+		const struct fh_port_counters *pc;
+		char name[96];
+
+		snprintf(name, sizeof(name), "port_%s_total", fh_port_ctr_names[c]);
+		metric_head(&b, name, "counter", fh_port_ctr_help[c]);
+		for (unsigned i = 0; (pc = cp_dp_port_counters(i)) != NULL; i++) {
+			char dev[2 * sizeof(pc->name) + 1];
+
+			put(&b, "funkhaus_%s{port=\"%s\"} %llu\n", name,
+			    label_value(dev, sizeof(dev), pc->name, sizeof(pc->name)),
+			    (unsigned long long)pc->ctr[c]);
+		}
+	}
 
 	json_t *ts = cp_room_api_tenants();
 	size_t i;

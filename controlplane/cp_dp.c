@@ -61,6 +61,13 @@ const struct fh_counters *cp_dp_counters(unsigned w)
 	return fh_region_counters(&dp.reg, w);
 }
 
+const struct fh_port_counters *cp_dp_port_counters(unsigned i)
+{
+	if (!dp.attached || i >= dp.reg.hdr->n_ports || i >= FH_MAX_PORTS)
+		return NULL;
+	return &dp.reg.hdr->ports[i];
+}
+
 int cp_dp_slot_alloc(unsigned w)
 {
 	for (int s = 0; s < FH_MAX_SLOTS; s++) {
@@ -132,7 +139,7 @@ static void try_attach(uint64_t now_ms)
 	if (rc < 0) {
 		if (!dp.err_logged)
 			FH_WARN("waiting for the dataplane (region %s: %s)", dp.name,
-				rc == -EPROTO ? "ABI mismatch" : strerror(-rc));
+				rc == -EPROTO ? "ABI or counter table mismatch" : strerror(-rc));
 		dp.err_logged = true;
 		return;
 	}

@@ -25,6 +25,8 @@ unsigned cp_dp_workers(void);
 uint16_t cp_dp_worker_port(unsigned w);
 unsigned cp_dp_worker_lcore(unsigned w);
 const struct fh_counters *cp_dp_counters(unsigned w);
+/* NIC port i's counters (DPDK backend); NULL past the last port or while not attached. */
+const struct fh_port_counters *cp_dp_port_counters(unsigned i);
 /* Slots: -1 when the worker is full. */
 int cp_dp_slot_alloc(unsigned w);
 void cp_dp_slot_free(unsigned w, int slot);

@@ -21,8 +21,9 @@ struct dp_pkt_meta {
 	uint8_t via;	/* dpdk: index of the NIC port it came in on / goes out of */
 };
 
-#define DP_META_TRUNCATED 1u /* the datagram did not fit the buffer */
-#define DP_META_NEIGH 2u     /* not a datagram: a neighbour another worker learned */
+#define DP_META_TRUNCATED 1u  /* the datagram did not fit the buffer */
+#define DP_META_NEIGH 2u      /* not a datagram: a neighbour another worker learned */
+#define DP_META_BAD_SOURCE 4u /* socket: the source address is neither IPv4 nor IPv6 */
 
 static inline struct dp_pkt_meta *dp_meta(struct rte_mbuf *m)
 {

@@ -167,23 +167,6 @@ static void *dpdk_open(const struct dp_io_conf *conf, struct rte_mempool *pool)
 	return p;
 }
 
-static void count_drop(struct dpdk_io *p, enum dp_net_drop d)
-{
-	static const enum fh_drop map[] = {
-		[DP_NET_DROP_RUNT] = FH_DROP_l2_runt,
-		[DP_NET_DROP_NOT_FOR_US] = FH_DROP_l2_not_for_us,
-		[DP_NET_DROP_ETHERTYPE] = FH_DROP_l2_ethertype,
-		[DP_NET_DROP_IP_MALFORMED] = FH_DROP_ip_malformed,
-		[DP_NET_DROP_FRAGMENT] = FH_DROP_ip_fragment,
-		[DP_NET_DROP_UDP_MALFORMED] = FH_DROP_udp_malformed,
-		[DP_NET_DROP_UDP_PORT] = FH_DROP_udp_port,
-		[DP_NET_DROP_OTHER_PROTO] = FH_DROP_ip_other,
-		[DP_NET_DROP_BAD_SOURCE] = FH_DROP_bad_source,
-	};
-
-	drop(p, d < sizeof(map) / sizeof(map[0]) && d ? map[d] : FH_DROP_l2_runt);
-}
-
 static void send_ctl(struct dpdk_io *p, struct dpdk_eth *e, struct rte_mbuf *m)
 {
 	if (rte_eth_tx_burst(e->port_id, p->queue, &m, 1) != 1) {
@@ -207,7 +190,7 @@ static uint16_t rx_eth(struct dpdk_io *p, unsigned via, struct rte_mbuf **pkts, 
 		uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 
 		if (m->nb_segs > 1) { /* jumbo chains never carry WebRTC media */
-			drop(p, FH_DROP_l2_runt);
+			drop(p, FH_DROP_l2_multi_segment);
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -256,8 +239,8 @@ static uint16_t rx_eth(struct dpdk_io *p, unsigned via, struct rte_mbuf **pkts, 
 		case DP_NET_LEARN:
 			neigh_share(p, via, m, &rx);
 			break;
-		default:
-			count_drop(p, rx.drop);
+		case DP_NET_DROP: /* dp_net names the counter: no reason can go uncounted */
+			drop(p, rx.drop);
 			rte_pktmbuf_free(m);
 			break;
 		}

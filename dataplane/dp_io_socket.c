@@ -114,7 +114,7 @@ static uint16_t sock_rx(void *port, struct rte_mbuf **pkts, uint16_t n)
 		meta->via = 0; /* one socket */
 		if (fh_addr_from_sockaddr(&meta->peer, (struct sockaddr *)&from[i],
 					  msgs[i].msg_hdr.msg_namelen) < 0)
-			meta->flags |= DP_META_TRUNCATED;
+			meta->flags |= DP_META_BAD_SOURCE;
 	}
 	for (int i = got; i < n; i++)
 		rte_pktmbuf_free(pkts[i]);

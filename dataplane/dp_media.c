@@ -446,17 +446,8 @@ void dp_media_input(struct dp_worker *w, uint64_t now)
 			else
 				media_rtp(w, o->m, o->slot, now);
 			break;
-		case DP_SRTP_REPLAY:
-			dp_drop(w, o->rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_replay);
-			break;
-		case DP_SRTP_MALFORMED:
-			dp_drop(w, o->rtcp ? FH_DROP_rtcp_malformed : FH_DROP_rtp_malformed);
-			break;
-		case DP_SRTP_UNSUPPORTED:
-			dp_drop(w, FH_DROP_srtp_unsupported);
-			break;
 		default:
-			dp_drop(w, o->rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_auth_fail);
+			dp_drop(w, dp_srtp_unprotect_drop(o->status, o->rtcp));
 			break;
 		}
 	}

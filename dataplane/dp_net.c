@@ -172,7 +172,7 @@ int dp_net_next_hop(const struct dp_net_conf *c, const struct fh_addr *dst, stru
 	return -1;
 }
 
-static void drop(struct dp_net_rx *o, enum dp_net_drop why)
+static void drop(struct dp_net_rx *o, enum fh_drop why)
 {
 	o->verdict = DP_NET_DROP;
 	o->drop = why;
@@ -236,16 +236,16 @@ static void arp(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
 	uint8_t *a = f + DP_ETH_HLEN;
 
 	if (len < DP_ETH_HLEN + 28)
-		return drop(o, DP_NET_DROP_RUNT);
+		return drop(o, FH_DROP_l2_runt);
 	if (fh_rd16(a) != 1 || fh_rd16(a + 2) != ET_IP4 || a[4] != 6 || a[5] != 4)
-		return drop(o, DP_NET_DROP_ETHERTYPE);
+		return drop(o, FH_DROP_l2_ethertype);
 	if (!c->has_ip4 || memcmp(a + 24, c->ip4, 4) != 0)
-		return drop(o, DP_NET_DROP_NOT_FOR_US);
+		return drop(o, FH_DROP_l2_not_for_us);
 	/* an ARP probe (RFC 5227) has sender 0.0.0.0: answered, not learned */
 	bool probe = !(a[14] | a[15] | a[16] | a[17]);
 
 	if (!mac_unicast(a + 8) || (!probe && !ip4_source_ok(c, a + 14)))
-		return drop(o, DP_NET_DROP_BAD_SOURCE);
+		return drop(o, FH_DROP_bad_source);
 	o->peer.family = FH_AF_INET;
 	memcpy(o->peer.ip, a + 14, 4);
 	memcpy(o->mac, a + 8, 6);
@@ -253,12 +253,12 @@ static void arp(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
 	o->reply_kind = DP_NET_ARP;
 	if (fh_rd16(a + 6) == 2) {
 		if (probe)
-			return drop(o, DP_NET_DROP_BAD_SOURCE);
+			return drop(o, FH_DROP_bad_source);
 		o->verdict = DP_NET_LEARN;
 		return;
 	}
 	if (fh_rd16(a + 6) != 1)
-		return drop(o, DP_NET_DROP_OTHER_PROTO);
+		return drop(o, FH_DROP_ip_other);
 	memcpy(f, a + 8, 6);
 	memcpy(f + 6, c->mac, 6);
 	fh_wr16(a + 6, 2);
@@ -273,15 +273,15 @@ static void udp_in(const struct dp_net_conf *c, const uint8_t *u, size_t avail, 
 		   uint32_t pseudo, bool csum_required, struct dp_net_rx *o)
 {
 	if (avail < 8)
-		return drop(o, DP_NET_DROP_UDP_MALFORMED);
+		return drop(o, FH_DROP_udp_malformed);
 	uint16_t ulen = fh_rd16(u + 4), dport = fh_rd16(u + 2);
 
 	if (ulen < 8 || ulen > avail)
-		return drop(o, DP_NET_DROP_UDP_MALFORMED);
+		return drop(o, FH_DROP_udp_malformed);
 	if (dport < c->port_lo || dport > c->port_hi)
-		return drop(o, DP_NET_DROP_UDP_PORT);
+		return drop(o, FH_DROP_udp_port);
 	if (fh_rd16(u) == 0) /* no port to answer to */
-		return drop(o, DP_NET_DROP_BAD_SOURCE);
+		return drop(o, FH_DROP_bad_source);
 	/* The UDP checksum is not verified: every payload we accept carries its own integrity
 	 * check (STUN MESSAGE-INTEGRITY, DTLS record MACs, SRTP tags), and senders behind
 	 * checksum offload (a veth, a VM's virtio) may hand over one that is not filled in yet. */
@@ -300,18 +300,18 @@ static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_
 	size_t avail = len - DP_ETH_HLEN;
 
 	if (avail < 20)
-		return drop(o, DP_NET_DROP_RUNT);
+		return drop(o, FH_DROP_l2_runt);
 	size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = fh_rd16(ip + 2);
 
 	if ((ip[0] >> 4) != 4 || ihl < 20 || ihl > avail || tot < ihl || tot > avail ||
 	    dp_net_csum(ip, ihl, 0) != 0)
-		return drop(o, DP_NET_DROP_IP_MALFORMED);
+		return drop(o, FH_DROP_ip_malformed);
 	if (!c->has_ip4 || memcmp(ip + 16, c->ip4, 4) != 0)
-		return drop(o, DP_NET_DROP_NOT_FOR_US);
+		return drop(o, FH_DROP_l2_not_for_us);
 	if (fh_rd16(ip + 6) & 0x3fff)
-		return drop(o, DP_NET_DROP_FRAGMENT);
+		return drop(o, FH_DROP_ip_fragment);
 	if (!ip4_source_ok(c, ip + 12))
-		return drop(o, DP_NET_DROP_BAD_SOURCE);
+		return drop(o, FH_DROP_bad_source);
 	o->peer.family = FH_AF_INET;
 	memcpy(o->peer.ip, ip + 12, 4);
 	if (ip[9] == IPPROTO_UDP_) {
@@ -319,11 +319,11 @@ static void ipv4(const struct dp_net_conf *c, uint8_t *f, size_t len, struct dp_
 			      pseudo4(ip + 12, ip + 16, IPPROTO_UDP_, 0), false, o);
 	}
 	if (ip[9] != IPPROTO_ICMP_ || tot - ihl < 8 || ip[ihl] != 8)
-		return drop(o, DP_NET_DROP_OTHER_PROTO);
+		return drop(o, FH_DROP_ip_other);
 	uint8_t *icmp = ip + ihl;
 
 	if (dp_net_csum(icmp, tot - ihl, 0) != 0)
-		return drop(o, DP_NET_DROP_IP_MALFORMED);
+		return drop(o, FH_DROP_ip_malformed);
 	/* echo request -> echo reply, in place */
 	eth_reply(f, c);
 	memcpy(ip + 16, ip + 12, 4);
@@ -390,23 +390,23 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 	uint8_t *icmp = ip + 40;
 
 	if (plen < 8)
-		return drop(o, DP_NET_DROP_RUNT);
+		return drop(o, FH_DROP_l2_runt);
 	if (dp_net_csum(icmp, plen, pseudo6(ip + 8, ip + 24, IPPROTO_ICMP6_, plen)) != 0)
-		return drop(o, DP_NET_DROP_IP_MALFORMED);
+		return drop(o, FH_DROP_ip_malformed);
 	uint8_t type = icmp[0];
 
 	if ((type == 135 || type == 136) && (ip[7] != 255 || plen < 24))
-		return drop(o, DP_NET_DROP_IP_MALFORMED); /* RFC 4861 7.1.1 */
+		return drop(o, FH_DROP_ip_malformed); /* RFC 4861 7.1.1 */
 	if (type == 135) {
 		if (memcmp(icmp + 8, c->ip6, 16) != 0)
-			return drop(o, DP_NET_DROP_NOT_FOR_US);
+			return drop(o, FH_DROP_l2_not_for_us);
 		uint8_t dst_mac[6], dst_ip[16];
 
 		memcpy(dst_mac, f + 6, 6);
 		for (size_t off = 24; off + 8 <= plen && icmp[off + 1]; off += icmp[off + 1] * 8u) {
 			if (icmp[off] == 1 && icmp[off + 1] == 1 && !dad) {
 				if (!mac_unicast(icmp + off + 2))
-					return drop(o, DP_NET_DROP_BAD_SOURCE);
+					return drop(o, FH_DROP_bad_source);
 				memcpy(o->mac, icmp + off + 2, 6);
 				o->learn = true;
 			}
@@ -424,7 +424,7 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 				memcpy(dst_mac, o->mac, 6);
 		}
 		if (cap < DP_ETH_HLEN + 40 + 32)
-			return drop(o, DP_NET_DROP_RUNT);
+			return drop(o, FH_DROP_l2_runt);
 		write_na(c, f, dst_mac, dst_ip, !dad);
 		o->verdict = DP_NET_REPLY;
 		o->reply_kind = DP_NET_ND;
@@ -439,7 +439,7 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 			if (icmp[off] == 2 && icmp[off + 1] == 1)
 				memcpy(o->mac, icmp + off + 2, 6);
 		if (!mac_unicast(o->mac) || !ip6_source_ok(c, o->peer.ip))
-			return drop(o, DP_NET_DROP_BAD_SOURCE);
+			return drop(o, FH_DROP_bad_source);
 		o->learn = true;
 		o->verdict = DP_NET_LEARN;
 		return;
@@ -458,7 +458,7 @@ static void icmp6(const struct dp_net_conf *c, uint8_t *f, size_t cap, uint8_t *
 		o->len = (uint16_t)(DP_ETH_HLEN + 40 + plen);
 		return;
 	}
-	drop(o, DP_NET_DROP_OTHER_PROTO);
+	drop(o, FH_DROP_ip_other);
 }
 
 static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap,
@@ -468,32 +468,32 @@ static void ipv6(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t cap
 	size_t avail = len - DP_ETH_HLEN;
 
 	if (avail < 40)
-		return drop(o, DP_NET_DROP_RUNT);
+		return drop(o, FH_DROP_l2_runt);
 	size_t plen = fh_rd16(ip + 4);
 
 	if ((ip[0] >> 4) != 6 || plen + 40 > avail)
-		return drop(o, DP_NET_DROP_IP_MALFORMED);
+		return drop(o, FH_DROP_ip_malformed);
 	if (!c->has_ip6)
-		return drop(o, DP_NET_DROP_NOT_FOR_US);
+		return drop(o, FH_DROP_l2_not_for_us);
 	bool unicast = !memcmp(ip + 24, c->ip6, 16);
 
 	if (!unicast && !is_solicited_node(c, ip + 24))
-		return drop(o, DP_NET_DROP_NOT_FOR_US);
+		return drop(o, FH_DROP_l2_not_for_us);
 	/* the unspecified source is only for duplicate address detection (RFC 4861 7.1.1) */
 	static const uint8_t any[16];
 	bool dad =
 		ip[6] == IPPROTO_ICMP6_ && plen >= 1 && ip[40] == 135 && !memcmp(ip + 8, any, 16);
 
 	if (!dad && !ip6_source_ok(c, ip + 8))
-		return drop(o, DP_NET_DROP_BAD_SOURCE);
+		return drop(o, FH_DROP_bad_source);
 	o->peer.family = FH_AF_INET6;
 	memcpy(o->peer.ip, ip + 8, 16);
 	if (ip[6] == IPPROTO_FRAG6_)
-		return drop(o, DP_NET_DROP_FRAGMENT);
+		return drop(o, FH_DROP_ip_fragment);
 	if (ip[6] == IPPROTO_ICMP6_)
 		return icmp6(c, f, cap, ip, plen, unicast, dad, o);
 	if (ip[6] != IPPROTO_UDP_ || !unicast)
-		return drop(o, DP_NET_DROP_OTHER_PROTO);
+		return drop(o, FH_DROP_ip_other);
 	udp_in(c, ip + 40, plen, DP_ETH_HLEN + 40, pseudo6(ip + 8, ip + 24, IPPROTO_UDP_, 0), true,
 	       o);
 }
@@ -517,11 +517,11 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 	memset(o, 0, sizeof(*o));
 	o->reply_kind = DP_NET_NONE;
 	if (len < DP_ETH_HLEN || len > cap)
-		return drop(o, DP_NET_DROP_RUNT);
+		return drop(o, FH_DROP_l2_runt);
 	if (!mac_eq(f, c->mac) && !mac_eq(f, bcast) && !(f[0] == 0x33 && f[1] == 0x33))
-		return drop(o, DP_NET_DROP_NOT_FOR_US);
+		return drop(o, FH_DROP_l2_not_for_us);
 	if (!mac_unicast(f + 6)) /* answers would go to every station of the segment */
-		return drop(o, DP_NET_DROP_BAD_SOURCE);
+		return drop(o, FH_DROP_bad_source);
 	memcpy(o->mac, f + 6, 6);
 	switch (fh_rd16(f + 12)) {
 	case ET_ARP:
@@ -531,7 +531,7 @@ void dp_net_classify(const struct dp_net_conf *c, uint8_t *f, size_t len, size_t
 	case ET_IP6:
 		return ipv6(c, f, len, cap, o);
 	default:
-		return drop(o, DP_NET_DROP_ETHERTYPE);
+		return drop(o, FH_DROP_l2_ethertype);
 	}
 }
 

@@ -2,8 +2,8 @@
  * dp_net: Ethernet, ARP, IPv4, IPv6, ICMP, ICMPv6 neighbour discovery and UDP for the DPDK
  * backend, which has no kernel to do its L2/L3. Pure functions over frame buffers: classify a
  * received frame (UDP for us, a request to answer in place, a neighbour to learn, or a drop
- * with its reason) and write the headers of frames we send. Unit tests and the fuzzer call
- * them without DPDK.
+ * with the reason of common/fh_counters.h it is counted under) and write the headers of frames
+ * we send. Unit tests and the fuzzer call them without DPDK.
  */
 #ifndef DP_NET_H
 #define DP_NET_H
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fh_addr.h"
+#include "fh_counters.h"
 
 #define DP_ETH_HLEN 14
 #define DP_NET_HDR_MAX (DP_ETH_HLEN + 40 + 8) /* Ethernet + IPv6 + UDP */
@@ -37,26 +38,12 @@ enum dp_net_verdict {
 	DP_NET_UDP,   /* a datagram for one of our ports: payload at off, len bytes */
 	DP_NET_REPLY, /* the frame was turned into its answer in place: send len bytes */
 	DP_NET_LEARN, /* nothing to send, but the neighbour in out->peer is at out->mac */
-	DP_NET_DROP,  /* out->drop says why */
-};
-
-/* Why a frame was dropped; the worker counts each under its own name. */
-enum dp_net_drop {
-	DP_NET_DROP_RUNT = 1,	   /* shorter than its headers */
-	DP_NET_DROP_NOT_FOR_US,	   /* another MAC or IP address */
-	DP_NET_DROP_ETHERTYPE,	   /* neither ARP, IPv4 nor IPv6 */
-	DP_NET_DROP_IP_MALFORMED,  /* bad version, header length, total length or checksum */
-	DP_NET_DROP_FRAGMENT,	   /* IP fragments: WebRTC media never needs them */
-	DP_NET_DROP_UDP_MALFORMED, /* bad UDP length or checksum */
-	DP_NET_DROP_UDP_PORT,	   /* not one of our ports */
-	DP_NET_DROP_OTHER_PROTO,   /* TCP, other ICMP types, ... */
-	DP_NET_DROP_BAD_SOURCE,	   /* from a group MAC, a broadcast, multicast or own address,
-				      UDP port 0: nothing to answer to */
+	DP_NET_DROP,  /* out->drop is the counter (fh_counters.h) it is dropped under */
 };
 
 struct dp_net_rx {
 	enum dp_net_verdict verdict;
-	enum dp_net_drop drop;
+	enum fh_drop drop;   /* DP_NET_DROP: the reason it is counted under */
 	uint16_t off;	     /* UDP payload offset in the frame */
 	uint16_t len;	     /* UDP payload length, or the reply's frame length */
 	uint16_t dport;	     /* our UDP port it was sent to */

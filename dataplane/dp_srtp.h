@@ -82,6 +82,26 @@ void dp_srtp_sess_free(struct dp_srtp_engine *e, struct dp_srtp_sess *s);
 void dp_srtp_protect(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n);
 void dp_srtp_unprotect(struct dp_srtp_engine *e, struct dp_srtp_op *ops, unsigned n);
 
+/* The reason an unprotect that did not succeed is counted under: an engine that could not do
+ * its work is no attacker's forgery, so it is never counted as an authentication failure. */
+static inline enum fh_drop dp_srtp_unprotect_drop(enum dp_srtp_status st, bool rtcp)
+{
+	switch (st) {
+	case DP_SRTP_AUTH:
+		return rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_auth_fail;
+	case DP_SRTP_REPLAY:
+		return rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_replay;
+	case DP_SRTP_MALFORMED:
+		return rtcp ? FH_DROP_rtcp_malformed : FH_DROP_rtp_malformed;
+	case DP_SRTP_UNSUPPORTED:
+		return FH_DROP_srtp_unsupported;
+	case DP_SRTP_OK:
+	case DP_SRTP_FAIL:
+		break;
+	}
+	return FH_DROP_srtp_engine_fail;
+}
+
 /*
  * The protocol parts of RFC 3711 the cryptodev engine does itself, here so that unit tests
  * can check them against the RFCs' vectors.

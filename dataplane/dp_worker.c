@@ -431,8 +431,9 @@ void dp_worker_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 
 	dp_count(w, FH_CTR_rx_packets, 1);
 	dp_count(w, FH_CTR_rx_bytes, m->data_len);
-	if (unlikely(meta->flags & DP_META_TRUNCATED)) {
-		dp_drop(w, FH_DROP_not_webrtc);
+	if (unlikely(meta->flags & (DP_META_TRUNCATED | DP_META_BAD_SOURCE))) {
+		dp_drop(w, meta->flags & DP_META_TRUNCATED ? FH_DROP_truncated
+							   : FH_DROP_source_family);
 		rte_pktmbuf_free(m);
 		return;
 	}

@@ -8,7 +8,8 @@
  *   that can be answered (no group MAC, no broadcast, multicast or own address, port not 0);
  * - a reply fits the buffer and goes to one station (or to all nodes for duplicate address
  *   detection), never from a group MAC;
- * - what is learned is a unicast MAC.
+ * - what is learned is a unicast MAC;
+ * - a drop is counted under one of the L2/L3 reasons, never another layer's.
  * And a datagram we accept, sent back to its sender with dp_net_udp_headers, is accepted by
  * the sender (classified with the sender's own view) with the same payload, from our port.
  */
@@ -17,6 +18,24 @@
 #include <string.h>
 
 #include "dp_net.h"
+
+static bool l2l3_reason(enum fh_drop d)
+{
+	switch (d) {
+	case FH_DROP_l2_runt:
+	case FH_DROP_l2_not_for_us:
+	case FH_DROP_l2_ethertype:
+	case FH_DROP_ip_malformed:
+	case FH_DROP_ip_fragment:
+	case FH_DROP_udp_malformed:
+	case FH_DROP_udp_port:
+	case FH_DROP_ip_other:
+	case FH_DROP_bad_source:
+		return true;
+	default:
+		return false;
+	}
+}
 
 #define CAP 2048
 
@@ -119,7 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			break;
 		case DP_NET_LEARN:
+			break;
 		case DP_NET_DROP:
+			if (!l2l3_reason(rx.drop))
+				abort();
 			break;
 		}
 		if (rx.learn && !unicast(rx.mac))

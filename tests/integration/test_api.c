@@ -3,15 +3,19 @@
  * tokens (the node's and a tenant's), libcurl as the admin's client. Every endpoint's success
  * path and its errors (no token, wrong token, wrong scope, unknown tenant/room/participant,
  * malformed JSON, oversized body, wrong method), each status checked against what
- * openapi.json promises for that route; metrics parse as Prometheus text and move with
- * traffic; draining keeps a running call while a new room is refused; SIGHUP picks up a new
+ * openapi.json promises for that route; metrics parse as Prometheus text, carry every
+ * counter and drop reason of the counter table with its help, and move with traffic (a cut
+ * datagram under its own reason); draining keeps a running call while a new room is refused; SIGHUP picks up a new
  * tenant file and a new token; SIGTERM drains and stops. The audit log names who did what and
  * never a room's name.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,10 +163,12 @@ static void expect_status(const char *what, const char *method, const char *path
 	EXPECT(got == want, "%s: %s %s answers %ld (got %ld)", what, method, path, want, got);
 }
 
-/* Prometheus text: HELP and TYPE before each family, every sample "name{labels} number". */
+/* Prometheus text: HELP and TYPE (in that order, for the same name) before each family, no
+ * family twice, every sample "name{labels} number" inside the family announced last. */
 static bool prometheus_ok(const char *text, unsigned *samples)
 {
-	char typed[128] = "";
+	char typed[128] = "", helped[128] = "", families[256][128];
+	unsigned n_families = 0;
 	const char *p = text;
 
 	*samples = 0;
@@ -173,8 +179,26 @@ static bool prometheus_ok(const char *text, unsigned *samples)
 
 		snprintf(line, sizeof(line), "%.*s", (int)l, p);
 		p += l + (e ? 1 : 0);
+		if (!strncmp(line, "# HELP ", 7)) {
+			helped[0] = '\0';
+			sscanf(line + 7, "%127s", helped);
+			continue;
+		}
 		if (!strncmp(line, "# TYPE ", 7)) {
 			sscanf(line + 7, "%127s", typed);
+			if (strcmp(typed, helped) != 0) {
+				fprintf(stderr, "/metrics: %s has no HELP line of its own\n",
+					typed);
+				return false;
+			}
+			for (unsigned i = 0; i < n_families; i++)
+				if (!strcmp(families[i], typed)) {
+					fprintf(stderr, "/metrics: %s announced twice\n", typed);
+					return false;
+				}
+			if (n_families == sizeof(families) / sizeof(families[0]))
+				return false;
+			snprintf(families[n_families++], sizeof(families[0]), "%s", typed);
 			continue;
 		}
 		if (line[0] == '#' || !line[0])
@@ -194,6 +218,77 @@ static bool prometheus_ok(const char *text, unsigned *samples)
 		(*samples)++;
 	}
 	return true;
+}
+
+/* Every counter, drop reason, stage and port counter of the table (common/fh_counters.h) is
+ * in /metrics for worker 0, each counter with the table's help as its HELP line and a TYPE
+ * line (prometheus_ok checks they go together), each drop reason with its help in
+ * funkhaus_drop_reason_info; how many are missing. */
+static unsigned table_missing(const char *text)
+{
+	char probe[512];
+	unsigned missing = 0;
+
+	for (unsigned c = 0; c < FH_CTR_MAX; c++) {
+		const char *n = fh_ctr_names[c];
+		char h1[256], h2[160], h3[160];
+
+		snprintf(h1, sizeof(h1), "\n# HELP funkhaus_worker_%s_total %s\n", n,
+			 fh_ctr_help[c]);
+		snprintf(h2, sizeof(h2), "\n# TYPE funkhaus_worker_%s_total counter\n", n);
+		snprintf(h3, sizeof(h3), "\nfunkhaus_worker_%s_total{worker=\"0\"} ", n);
+		if (!strstr(text, h1) || !strstr(text, h2) || !strstr(text, h3)) {
+			fprintf(stderr, "/metrics lacks counter %s (HELP, TYPE or sample)\n", n);
+			missing++;
+		}
+	}
+	for (unsigned d = 0; d < FH_DROP_MAX; d++) {
+		const char *n = fh_drop_names[d];
+		char s1[160];
+
+		snprintf(s1, sizeof(s1),
+			 "\nfunkhaus_worker_drops_total{worker=\"0\",reason=\"%s\"} ", n);
+		snprintf(probe, sizeof(probe),
+			 "\nfunkhaus_drop_reason_info{reason=\"%s\",help=\"%s\"} 1\n", n,
+			 fh_drop_help[d]);
+		if (!strstr(text, s1) || !strstr(text, probe)) {
+			fprintf(stderr, "/metrics lacks drop reason %s (sample or help)\n", n);
+			missing++;
+		}
+	}
+	for (unsigned c = 0; c < FH_PORT_CTR_MAX; c++) { /* no NIC ports with sockets: no samples */
+		snprintf(probe, sizeof(probe), "\n# HELP funkhaus_port_%s_total %s\n",
+			 fh_port_ctr_names[c], fh_port_ctr_help[c]);
+		if (!strstr(text, probe)) {
+			fprintf(stderr, "/metrics lacks port counter %s\n", fh_port_ctr_names[c]);
+			missing++;
+		}
+	}
+	for (unsigned st = 0; st < FH_STAGE_MAX; st++) {
+		snprintf(probe, sizeof(probe),
+			 "\nfunkhaus_worker_stage_cycles_total{worker=\"0\",stage=\"%s\"} ",
+			 fh_stage_names[st]);
+		if (!strstr(text, probe)) {
+			fprintf(stderr, "/metrics lacks stage %s\n", fh_stage_names[st]);
+			missing++;
+		}
+	}
+	return missing;
+}
+
+/* One datagram of len bytes to worker 0's media port from a fresh socket. */
+static void udp_to_worker(size_t len)
+{
+	static uint8_t junk[4096];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(h.base_port)};
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	memset(junk, 0x80,
+	       sizeof(junk)); /* an RTP first byte: were it not cut, it would be media */
+	sendto(fd, junk, len < sizeof(junk) ? len : sizeof(junk), 0, (struct sockaddr *)&sa,
+	       sizeof(sa));
+	close(fd);
 }
 
 static double metric(const char *text, const char *series)
@@ -456,12 +551,31 @@ int main(int argc, char **argv)
 		expect_status("the lobby, malformed", "PUT",
 			      "/api/v1/tenants/test/rooms/Sitzung/lobby", ops_token, "[1]", 400);
 
-		/* metrics: Prometheus text that moves with traffic */
+		/* metrics: Prometheus text that moves with traffic, with every counter of the
+		 * table; a datagram longer than a packet buffer is counted as cut, not as
+		 * something that is not WebRTC */
+		st = api("GET", "/metrics", ops_token, NULL, &text);
+		double cut0 = metric(
+			text, "funkhaus_worker_drops_total{worker=\"0\",reason=\"truncated\"} ");
+		double nw0 = metric(
+			text, "funkhaus_worker_drops_total{worker=\"0\",reason=\"not_webrtc\"} ");
+
+		free(text);
+		udp_to_worker(3000);
+		pump(all, 3, 300);
 		st = api("GET", "/metrics", ops_token, NULL, &text);
 		unsigned samples = 0;
 
 		EXPECT(st == 200 && prometheus_ok(text, &samples) && samples > 50,
 		       "/metrics is Prometheus text (%u samples)", samples);
+		EXPECT(st == 200 && table_missing(text) == 0,
+		       "/metrics carries every counter, drop reason and stage of the table");
+		EXPECT(metric(text,
+			      "funkhaus_worker_drops_total{worker=\"0\",reason=\"truncated\"} ") ==
+				       cut0 + 1 &&
+			       metric(text, "funkhaus_worker_drops_total{worker=\"0\",reason="
+					    "\"not_webrtc\"} ") == nw0,
+		       "a cut datagram counted as truncated (%g before)", cut0);
 		/* every series the example Grafana dashboard queries exists */
 		char dpath[400];
 

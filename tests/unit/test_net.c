@@ -1,4 +1,5 @@
-/* Unit tests of dp_net: the DPDK backend's ARP, neighbour discovery, ICMP echo and UDP. */
+/* Unit tests of dp_net: the DPDK backend's ARP, neighbour discovery, ICMP echo and UDP; each
+ * drop under the counter (fh_counters.h) the worker counts it with. */
 #include "dp_net.h"
 #include "fh_rtp.h"
 #include "fh_test.h"
@@ -43,7 +44,7 @@ static void arp_answered(void)
 	hop.ip[3] = 7;
 	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_NOT_FOR_US);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_l2_not_for_us);
 }
 
 static void nd_answered(void)
@@ -142,7 +143,7 @@ static void udp_both_families(void)
 		n = udp_frame(&peer, &sfu, v6, f, "x"); /* headers end at n - 1 */
 		f[n - 1 - 3] = 0xff;			/* UDP length beyond the IP payload */
 		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_UDP_MALFORMED);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_udp_malformed);
 	}
 }
 
@@ -186,23 +187,29 @@ static void drops(void)
 	struct dp_net_rx rx;
 	size_t n;
 
-	for (size_t k = 0; k < 42; k++) { /* every truncation of an IPv4/UDP frame */
+	/* every truncation of an IPv4/UDP frame, each under the reason the worker counts: too
+	 * short for Ethernet and IPv4 headers, then shorter than the IP total length */
+	for (size_t k = 0; k < 42; k++) {
 		n = udp_frame(&peer, &sfu, false, f, "abc");
 		dp_net_classify(&sfu, f, k, sizeof(f), &rx);
 		CHECK(rx.verdict == DP_NET_DROP);
+		CHECK_EQ(rx.drop, k < DP_ETH_HLEN + 20 ? FH_DROP_l2_runt : FH_DROP_ip_malformed);
 	}
+	n = udp_frame(&peer, &sfu, false, f, "abc");
+	dp_net_classify(&sfu, f, n, n - 1, &rx); /* longer than its buffer says */
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_l2_runt);
 	n = udp_frame(&peer, &sfu, false, f, "abc");
 	f[0] = 0x04; /* another MAC */
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_NOT_FOR_US);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_l2_not_for_us);
 	n = udp_frame(&peer, &sfu, false, f, "abc");
 	f[12] = 0x88; /* unknown ethertype */
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_ETHERTYPE);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_l2_ethertype);
 	n = udp_frame(&peer, &sfu, false, f, "abc");
 	f[DP_ETH_HLEN + 10] ^= 0xff; /* IP header checksum */
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_IP_MALFORMED);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_ip_malformed);
 	n = udp_frame(&peer, &sfu, false, f, "abc");
 	f[DP_ETH_HLEN + 6] = 0x20; /* more fragments, then fix the checksum */
 	f[DP_ETH_HLEN + 10] = f[DP_ETH_HLEN + 11] = 0;
@@ -211,11 +218,11 @@ static void drops(void)
 	f[DP_ETH_HLEN + 10] = (uint8_t)(s >> 8);
 	f[DP_ETH_HLEN + 11] = (uint8_t)s;
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_FRAGMENT);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_ip_fragment);
 	sfu.port_lo = sfu.port_hi = 40000; /* 40001 is not ours any more */
 	n = udp_frame(&peer, &sfu, true, f, "abc");
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_UDP_PORT);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_udp_port);
 }
 
 static void next_hop(void)
@@ -352,7 +359,7 @@ static void bad_sources(void)
 		memcpy(from.ip4, bad4[i], 4);
 		n = udp_frame(&from, &sfu, false, f, "abc");
 		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 	}
 	for (size_t i = 0; i < sizeof(bad6) / sizeof(bad6[0]); i++) {
 		struct dp_net_conf from = peer;
@@ -361,14 +368,14 @@ static void bad_sources(void)
 		memcpy(from.ip6, a.ip, 16);
 		n = udp_frame(&from, &sfu, true, f, "abc");
 		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 	}
 	/* a good address behind a group or all-zero MAC */
 	for (int k = 0; k < 2; k++) {
 		n = udp_frame(&peer, &sfu, false, f, "abc");
 		memset(f + 6, k ? 0 : 0xff, 6);
 		dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-		CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+		CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 	}
 	/* UDP from port 0 */
 	struct fh_addr dst = {.family = FH_AF_INET, .port = 40001};
@@ -377,7 +384,7 @@ static void bad_sources(void)
 	memcpy(f + DP_NET_HDR_MAX, "abc", 3);
 	n = dp_net_udp_headers(&peer, f + DP_NET_HDR_MAX, 3, sfu.mac, 0, &dst, false);
 	dp_net_classify(&sfu, f + DP_NET_HDR_MAX - n, n + 3, sizeof(f) - DP_NET_HDR_MAX + n, &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 
 	/* ARP: a multicast sender hardware address is refused, a probe answered, not learned */
 	struct fh_addr hop = {.family = FH_AF_INET, .ip = {10, 99, 0, 2}};
@@ -385,7 +392,7 @@ static void bad_sources(void)
 	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
 	f[DP_ETH_HLEN + 8] |= 1;
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
 	memset(f + DP_ETH_HLEN + 14, 0, 4); /* RFC 5227 probe */
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
@@ -394,7 +401,7 @@ static void bad_sources(void)
 	n = dp_net_solicit(&peer, &hop, f, sizeof(f));
 	memcpy(f + DP_ETH_HLEN + 14, (const uint8_t[4]){10, 99, 0, 255}, 4);
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 
 	/* ND: duplicate address detection (source ::, no option) is answered to all nodes */
 	struct fh_addr hop6 = {.family = FH_AF_INET6};
@@ -412,7 +419,7 @@ static void bad_sources(void)
 	f[DP_ETH_HLEN + 40 + 26] |= 1;
 	icmp6_fix_sum(f);
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 	/* an advertisement whose target link-layer address is a group address */
 	n = dp_net_solicit(&peer, &hop6, f, sizeof(f));
 	dp_net_classify(&sfu, f, n, sizeof(f), &rx);
@@ -421,7 +428,7 @@ static void bad_sources(void)
 	f[DP_ETH_HLEN + 40 + 26] = 0x01;
 	icmp6_fix_sum(f);
 	dp_net_classify(&peer, f, n, sizeof(f), &rx);
-	CHECK(rx.verdict == DP_NET_DROP && rx.drop == DP_NET_DROP_BAD_SOURCE);
+	CHECK(rx.verdict == DP_NET_DROP && rx.drop == FH_DROP_bad_source);
 }
 
 TEST_MAIN(csum_matches_reference, udp_checksums_long, arp_answered, nd_answered, udp_both_families,

@@ -1,5 +1,7 @@
 /* Unit tests of fh_region: messages cross the shared rings in order and by value; an
- * attaching process checks magic and ABI; a second control plane is refused. */
+ * attaching process checks magic, ABI and the counter table's hash; a second control plane is
+ * refused. The counter table itself: every name unique and fit for a Prometheus name, every
+ * line with help text that goes into a HELP line as it is. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -80,6 +82,13 @@ static void abi_checked(void)
 	dp.hdr->abi = FH_REGION_ABI + 1;
 	CHECK_EQ(fh_region_attach(&cp, name), -EPROTO);
 	dp.hdr->abi = FH_REGION_ABI;
+	/* a dataplane built with another counter table: same size, other names */
+	dp.hdr->table_hash ^= 1;
+	CHECK_EQ(fh_region_attach(&cp, name), -EPROTO);
+	CHECK_EQ(fh_region_peek(&cp, name), -EPROTO);
+	dp.hdr->table_hash ^= 1;
+	CHECK_EQ(fh_region_peek(&cp, name), 0);
+	fh_region_close(&cp);
 	dp.hdr->magic = 0;
 	CHECK_EQ(fh_region_attach(&cp, name), -EPROTO);
 	fh_region_close(&dp);
@@ -96,4 +105,63 @@ static void abi_checked(void)
 	shm_unlink(name);
 }
 
-TEST_MAIN(messages_in_order, abi_checked)
+/* A name /metrics can carry: funkhaus_worker_<name>_total, or a label value. */
+static bool name_ok(const char *n)
+{
+	if (!n || !(*n >= 'a' && *n <= 'z'))
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_'))
+			return false;
+	return n[-1] != '_';
+}
+
+/* Help that goes into a HELP line and a label value unescaped: one line, no '\' or '"'. */
+static bool help_ok(const char *h)
+{
+	return h && strlen(h) >= 8 && !strpbrk(h, "\\\"\n\r");
+}
+
+static void check_list(const char *what, const char *const *names, const char *const *help,
+		       unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!name_ok(names[i]))
+			fprintf(stderr, "%s %u: name \"%s\" is no Prometheus name\n", what, i,
+				names[i] ? names[i] : "(null)");
+		CHECK(name_ok(names[i]));
+		if (help && !help_ok(help[i]))
+			fprintf(stderr, "%s %s: help \"%s\" is empty or unfit for a HELP line\n",
+				what, names[i], help[i] ? help[i] : "(null)");
+		CHECK(!help || help_ok(help[i]));
+		for (unsigned j = 0; j < i; j++) {
+			if (names[i] && names[j] && !strcmp(names[i], names[j]))
+				fprintf(stderr, "%s %s: named twice\n", what, names[i]);
+			CHECK(!names[i] || !names[j] || strcmp(names[i], names[j]) != 0);
+		}
+	}
+}
+
+static void counter_table(void)
+{
+	check_list("counter", fh_ctr_names, fh_ctr_help, FH_CTR_MAX);
+	check_list("drop reason", fh_drop_names, fh_drop_help, FH_DROP_MAX);
+	check_list("stage", fh_stage_names, NULL, FH_STAGE_MAX);
+	check_list("port counter", fh_port_ctr_names, fh_port_ctr_help, FH_PORT_CTR_MAX);
+	/* the names are what the enums say, in the enums' order */
+	CHECK(!strcmp(fh_ctr_names[FH_CTR_rx_packets], "rx_packets"));
+	CHECK(!strcmp(fh_ctr_names[FH_CTR_MAX - 1], "commands"));
+	CHECK(!strcmp(fh_drop_names[FH_DROP_not_webrtc], "not_webrtc"));
+	CHECK(!strcmp(fh_drop_names[FH_DROP_MAX - 1], "handoff_full"));
+	CHECK(!strcmp(fh_stage_names[FH_STAGE_tx], "tx"));
+	/* the layout in the region follows the table */
+	CHECK_EQ(sizeof(((struct fh_counters *)0)->ctr), FH_CTR_MAX * sizeof(uint64_t));
+	CHECK_EQ(sizeof(((struct fh_counters *)0)->drop), FH_DROP_MAX * sizeof(uint64_t));
+	struct fh_port_counters pc = {.rx_missed = 5, .rx_no_mbuf = 7};
+
+	CHECK_EQ(pc.ctr[FH_PORT_CTR_rx_missed], 5); /* the named fields are the array */
+	CHECK_EQ(pc.ctr[FH_PORT_CTR_rx_no_mbuf], 7);
+	CHECK(!strcmp(fh_port_ctr_names[FH_PORT_CTR_rx_no_mbuf], "rx_no_mbuf"));
+}
+
+TEST_MAIN(messages_in_order, abi_checked, counter_table)

@@ -2,7 +2,8 @@
  * SRTP engines: RFC 3711 key derivation and AES-CM vectors, RFC 7714 AEAD_AES_128_GCM vectors
  * (RTP and RTCP), and libsrtp2 and the cryptodev engine agreeing bit for bit in both directions
  * for both profiles, across sequence wraps and rollover counters, with varying header
- * lengths; replayed and tampered packets rejected by both.
+ * lengths; replayed and tampered packets rejected by both, each counted under its own reason,
+ * and a packet the engine cannot take counted as the engine's failure.
  *
  * The cryptodev engine runs on the crypto PMDs the machine has (crypto_aesni_mb, else
  * crypto_openssl); each is tested when it can be made.
@@ -48,6 +49,18 @@ static struct rte_mbuf *mbuf_of(const uint8_t *d, size_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 
+	memcpy(rte_pktmbuf_mtod(m, void *), d, len);
+	m->data_len = (uint16_t)len;
+	m->pkt_len = (uint32_t)len;
+	return m;
+}
+
+/* d in an mbuf with only tail bytes of room after it. */
+static struct rte_mbuf *mbuf_at_end(const uint8_t *d, size_t len, unsigned tail)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+
+	m->data_off = (uint16_t)(m->buf_len - len - tail);
 	memcpy(rte_pktmbuf_mtod(m, void *), d, len);
 	m->data_len = (uint16_t)len;
 	m->pkt_len = (uint32_t)len;
@@ -303,8 +316,22 @@ static void cross(struct dp_srtp_engine *lib, struct dp_srtp_engine *cd, enum fh
 			struct rte_mbuf *t = mbuf_of(wire, wl);
 
 			rte_pktmbuf_mtod(t, uint8_t *)[wl / 2] ^= 0x40; /* tampered */
-			CHECK_EQ(run1(dir[d].rx_e, dir[d].rx, t, rtcp, false), DP_SRTP_AUTH);
+			int st = run1(dir[d].rx_e, dir[d].rx, t, rtcp, false);
+
+			CHECK_EQ(st, DP_SRTP_AUTH);
+			CHECK_EQ(dp_srtp_unprotect_drop(st, rtcp),
+				 rtcp ? FH_DROP_srtcp_auth_fail : FH_DROP_srtp_auth_fail);
 			rte_pktmbuf_free(t);
+			if (dir[d].rx_e == cd) {
+				/* no room for the trailer work: the engine cannot take it, which is
+				 * counted as the engine's failure and never as a forgery */
+				t = mbuf_at_end(wire, wl, DP_SRTP_TRAILER_MAX - 1);
+				st = run1(cd, dir[d].rx, t, rtcp, false);
+				CHECK_EQ(st, DP_SRTP_FAIL);
+				CHECK_EQ(dp_srtp_unprotect_drop(st, rtcp),
+					 FH_DROP_srtp_engine_fail);
+				rte_pktmbuf_free(t);
+			}
 			t = mbuf_of(wire, wl - 1); /* tag cut short */
 			CHECK(run1(dir[d].rx_e, dir[d].rx, t, rtcp, false) != DP_SRTP_OK);
 			rte_pktmbuf_free(t);
