@@ -19,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "cp_api.h"
+#include "cp_dp.h"
 #include "cp_room.h"
 #include "cp_sig.h"
 #include "fh_log.h"
@@ -411,10 +412,13 @@ static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 		int ready;
 		unsigned rooms, parts;
 
+		/* alive whatever the dataplane does; "dataplane" is whether joins are taken now,
+		 * the heartbeat's age how long it has been quiet (-1: none attached) */
 		cp_room_stats(&ready, &rooms, &parts);
 		snprintf(body, sizeof(body),
-			 "{\"status\":\"ok\",\"dataplane\":%s,\"rooms\":%u,\"participants\":%u}\n",
-			 ready ? "true" : "false", rooms, parts);
+			 "{\"status\":\"ok\",\"dataplane\":%s,\"dataplane_heartbeat_ms\":%ld,"
+			 "\"rooms\":%u,\"participants\":%u}\n",
+			 ready ? "true" : "false", cp_dp_heartbeat_age_ms(), rooms, parts);
 		return reply(wsi, c, HTTP_STATUS_OK, "application/json", body);
 	}
 	if (!strcmp(uri, "/") || !strcmp(uri, "/index.html"))
