@@ -68,8 +68,10 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 
 	if (!strcmp(sec, "instance")) {
 		if (!strcmp(key, "name")) {
-			if (!*val || strchr(val, '/'))
+			if (!*val || strchr(val, '/')) {
+				snprintf(err, elen, "a name without '/'");
 				return -1;
+			}
 			STR(instance);
 		} else if (!strcmp(key, "log_dir")) {
 			STR(log_dir);
@@ -157,7 +159,7 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		return -1;
 	}
 	if (!strcmp(key, "port")) {
-		if (fh_conf_uint(val, 1, 65535, &v) < 0)
+		if (fh_conf_port(val, 1, 65535, &v) < 0)
 			return -1;
 		c->port = (unsigned)v;
 	} else if (!strcmp(key, "bind")) {
@@ -198,8 +200,10 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	} else if (!strcmp(key, "log_level")) {
 		enum fh_log_level l;
 
-		if (fh_log_level_parse(val, &l) < 0)
+		if (fh_log_level_parse(val, &l) < 0) {
+			snprintf(err, elen, "crit, error, warn, info or debug");
 			return -1;
+		}
 		STR(log_level);
 	} else {
 		return -1;

@@ -69,10 +69,12 @@ static void on_signal(int sig)
 	stop = true;
 }
 
-static int set_str(char *dst, size_t cap, const char *val)
+static int set_str(char *dst, size_t cap, const char *val, char *err, size_t elen)
 {
-	if (!*val || strlen(val) >= cap)
+	if (!*val || strlen(val) >= cap) {
+		snprintf(err, elen, "%s", *val ? "value too long" : "empty value");
 		return -1;
+	}
 	snprintf(dst, cap, "%s", val);
 	return 0;
 }
@@ -106,8 +108,10 @@ static int net_key(struct dp_net_conf *n, const char *key, const char *val, char
 	if (!strcmp(key, "gateway4") || !strcmp(key, "gateway6")) {
 		bool v6 = key[7] == '6';
 
-		if (fh_addr_parse(&a, val, 0) < 0 || a.family != (v6 ? FH_AF_INET6 : FH_AF_INET))
+		if (fh_addr_parse(&a, val, 0) < 0 || a.family != (v6 ? FH_AF_INET6 : FH_AF_INET)) {
+			snprintf(err, elen, "expected an %s address", v6 ? "IPv6" : "IPv4");
 			return -1;
+		}
 		if (v6) {
 			memcpy(n->gw6, a.ip, 16);
 			n->has_gw6 = true;
@@ -134,7 +138,7 @@ static int port_key(struct dp_conf *c, const char *dev, const char *key, const c
 			snprintf(err, elen, "at most %d media ports", FH_MAX_PORTS);
 			return -1;
 		}
-		if (!*dev || set_str(c->port[i].dev, sizeof(c->port[i].dev), dev) < 0) {
+		if (!*dev || set_str(c->port[i].dev, sizeof(c->port[i].dev), dev, err, elen) < 0) {
 			snprintf(err, elen, "[port DEVICE] names a PCI address or a vdev");
 			return -1;
 		}
@@ -150,15 +154,16 @@ static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *e
 
 	if (r <= 0)
 		return r;
-	if (!strcmp(key, "vdev")) {
-		if (c->n_vdev == MAX_DEVS)
+	if (!strcmp(key, "vdev") || !strcmp(key, "pci")) {
+		bool vdev = key[0] == 'v';
+		unsigned *n = vdev ? &c->n_vdev : &c->n_pci;
+
+		if (*n == MAX_DEVS) {
+			snprintf(err, elen, "at most %d %s lines", MAX_DEVS, key);
 			return -1;
-		return set_str(c->vdev[c->n_vdev++], sizeof(c->vdev[0]), val);
-	}
-	if (!strcmp(key, "pci")) {
-		if (c->n_pci == MAX_DEVS)
-			return -1;
-		return set_str(c->pci[c->n_pci++], sizeof(c->pci[0]), val);
+		}
+		return vdev ? set_str(c->vdev[(*n)++], sizeof(c->vdev[0]), val, err, elen)
+			    : set_str(c->pci[(*n)++], sizeof(c->pci[0]), val, err, elen);
 	}
 	if (!strcmp(key, "memory")) {
 		if (fh_conf_uint(val, 64, 1 << 20, &v) < 0)
@@ -173,9 +178,11 @@ static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *e
 		return 0;
 	}
 	if (!strcmp(key, "hugepages")) {
-		if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no"))
+		if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no")) {
+			snprintf(err, elen, "auto, yes or no");
 			return -1;
-		return set_str(c->hugepages, sizeof(c->hugepages), val);
+		}
+		return set_str(c->hugepages, sizeof(c->hugepages), val, err, elen);
 	}
 	return -1;
 }
@@ -187,17 +194,21 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	unsigned long v;
 
 	if (!strcmp(sec, "instance")) {
-		if (!strcmp(key, "name") &&
-		    (set_str(c->instance, sizeof(c->instance), val) < 0 || strchr(val, '/')))
-			return -1;
+		if (!strcmp(key, "name")) {
+			if (strchr(val, '/')) {
+				snprintf(err, elen, "a name without '/'");
+				return -1;
+			}
+			return set_str(c->instance, sizeof(c->instance), val, err, elen);
+		}
 		if (!strcmp(key, "log_dir"))
-			return set_str(c->log_dir, sizeof(c->log_dir), val);
+			return set_str(c->log_dir, sizeof(c->log_dir), val, err, elen);
 		if (!strcmp(key, "group")) {
 			if (!getgrnam(val)) {
 				snprintf(err, elen, "no such group");
 				return -1;
 			}
-			return set_str(c->group, sizeof(c->group), val);
+			return set_str(c->group, sizeof(c->group), val, err, elen);
 		}
 		return 0; /* other instance keys belong to cp (it also deletes old log files) */
 	}
@@ -212,22 +223,25 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			snprintf(err, elen, "backend is socket or dpdk");
 			return -1;
 		}
-		return set_str(c->backend, sizeof(c->backend), val);
+		return set_str(c->backend, sizeof(c->backend), val, err, elen);
 	}
 	if (!strcmp(key, "workers")) {
 		if (fh_conf_uint(val, 1, FH_MAX_WORKERS, &v) < 0)
 			return -1;
 		c->workers = (unsigned)v;
 	} else if (!strcmp(key, "cores")) {
-		return set_str(c->cores, sizeof(c->cores), val);
+		return set_str(c->cores, sizeof(c->cores), val, err, elen);
 	} else if (!strcmp(key, "bind")) {
 		struct fh_addr a;
 
-		if (fh_addr_parse(&a, val, 0) < 0)
+		if (fh_addr_parse(&a, val, 0) < 0) {
+			snprintf(err, elen, "expected an IPv4 or IPv6 address");
 			return -1;
-		return set_str(c->bind, sizeof(c->bind), val);
+		}
+		return set_str(c->bind, sizeof(c->bind), val, err, elen);
 	} else if (!strcmp(key, "base_port")) {
-		if (fh_conf_uint(val, 1024, 65535 - FH_MAX_WORKERS, &v) < 0)
+		/* worker i takes base_port + i */
+		if (fh_conf_port(val, 1024, 65535 - FH_MAX_WORKERS, &v) < 0)
 			return -1;
 		c->base_port = (unsigned)v;
 	} else if (!strcmp(key, "consent_timeout")) {
@@ -249,15 +263,17 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			snprintf(err, elen, "srtp is auto, libsrtp or cryptodev");
 			return -1;
 		}
-		return set_str(c->srtp, sizeof(c->srtp), val);
+		return set_str(c->srtp, sizeof(c->srtp), val, err, elen);
 	} else if (!strcmp(key, "srtp_pmds")) {
-		return set_str(c->srtp_pmds, sizeof(c->srtp_pmds), val);
+		return set_str(c->srtp_pmds, sizeof(c->srtp_pmds), val, err, elen);
 	} else if (!strcmp(key, "log_level")) {
 		enum fh_log_level l;
 
-		if (fh_log_level_parse(val, &l) < 0)
+		if (fh_log_level_parse(val, &l) < 0) {
+			snprintf(err, elen, "crit, error, warn, info or debug");
 			return -1;
-		return set_str(c->log_level, sizeof(c->log_level), val);
+		}
+		return set_str(c->log_level, sizeof(c->log_level), val, err, elen);
 	} else {
 		return -1;
 	}
