@@ -141,12 +141,33 @@ void fh_log(enum fh_log_level lvl, const char *fmt, ...)
 
 int fh_log_to_dir(const char *dir)
 {
+	char path[600], day[16];
+	struct stat st;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd;
+
 	if (strlen(dir) >= sizeof(log_dir)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
+	if (stat(dir, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	/* Today's file now: a directory this user cannot write is an error at start, not lines
+	 * that quietly go elsewhere later. */
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	snprintf(path, sizeof(path), "%s/%s-%s.log", dir, component, day);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	pthread_mutex_lock(&lock);
 	snprintf(log_dir, sizeof(log_dir), "%s", dir);
 	pthread_mutex_unlock(&lock);

@@ -18,7 +18,8 @@ void fh_log(enum fh_log_level lvl, const char *fmt, ...) __attribute__((format(p
 #include <stddef.h>
 #include <stdint.h>
 
-/* From now on, lines go to daily files in dir (made 0700 when missing). 0, or -1 with errno. */
+/* From now on, lines go to daily files in dir (made 0700 when missing; today's is opened at
+ * once to know it can be written). 0, or -1 with errno (ENOTDIR when dir is a file). */
 int fh_log_to_dir(const char *dir);
 /* Deletes every dated Funkhaus log file in dir ("*-YYYY-MM-DD.log") whose day ended more than
  * days before now, unless a legal hold covers that day; how many went. */

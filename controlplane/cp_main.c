@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cp_api.h"
 #include "cp_dp.h"
@@ -397,7 +398,8 @@ int main(int argc, char **argv)
 	fh_log_level_parse(conf.log_level, &lvl);
 	fh_log_init("funkhaus-cp", lvl);
 	if (conf.log_dir[0] && fh_log_to_dir(conf.log_dir) < 0) {
-		FH_ERR("log_dir %s: %s", conf.log_dir, strerror(errno));
+		FH_ERR("[instance] log_dir %s: %s; it must be a directory that uid %u can write",
+		       conf.log_dir, strerror(errno), (unsigned)getuid());
 		return 2;
 	}
 
