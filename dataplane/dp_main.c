@@ -5,6 +5,7 @@
  * and then keeps the region's heartbeat and port counters going until SIGTERM/SIGINT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -296,8 +297,9 @@ static void arg(struct eal_args *a, const char *fmt, const char *s)
 	a->v[a->n] = NULL;
 }
 
-static int build_eal(const struct dp_conf *c, const char *prog, const char *lcores,
-		     struct eal_args *a)
+/* EAL's arguments; whether it gets hugepages. */
+static bool build_eal(const struct dp_conf *c, const char *prog, const char *lcores,
+		      struct eal_args *a)
 {
 	bool dpdk = !strcmp(c->backend, "dpdk");
 	char num[32];
@@ -308,14 +310,19 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 	arg(a, "--lcores=%s", lcores);
 	arg(a, "%s", "--no-telemetry");
 	arg(a, "%s", "--log-level=warning");
-	bool huge = dpdk && (!strcmp(c->hugepages, "yes") ||
-			     (!strcmp(c->hugepages, "auto") && dp_hugepages_free_mb() > 0));
+	/* auto: hugepages when all the memory fits in the free ones (EAL would fail with less) */
+	bool huge =
+		dpdk && (!strcmp(c->hugepages, "yes") ||
+			 (!strcmp(c->hugepages, "auto") && dp_hugepages_free_mb() >= c->memory_mb));
 
 	if (!huge) {
 		arg(a, "%s", "--no-huge");
 		if (dpdk)
-			FH_WARN("running without hugepages: fine for tests and VMs, slower in "
-				"production (scripts/hugepages.sh reserves them)");
+			FH_WARN("running without hugepages (%lu MiB free, [dpdk] memory = %u MiB): "
+				"fine for tests and VMs, slower in production "
+				"(scripts/hugepages.sh "
+				"reserves them)",
+				dp_hugepages_free_mb(), c->memory_mb);
 	}
 	/* socket backend: packet buffers, plus the crypto sessions of a cryptodev engine */
 	unsigned mem = dpdk ? c->memory_mb
@@ -331,7 +338,56 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 		arg(a, "--allow=%s", c->pci[i]);
 	for (unsigned i = 0; dpdk && i < c->n_vdev; i++)
 		arg(a, "--vdev=%s", c->vdev[i]);
-	return 0;
+	return huge;
+}
+
+/* The pid of a funkhaus-dp that serves region_name now (its pid runs and its heartbeat, bumped
+ * every 100 ms, moves), or 0. A region whose owner is gone is a crashed run's: it is replaced. */
+static pid_t live_owner(const char *region_name)
+{
+	struct fh_region r;
+	pid_t pid = 0;
+
+	if (fh_region_peek(&r, region_name) < 0)
+		return 0;
+	uint64_t beat = __atomic_load_n(&r.hdr->heartbeat, __ATOMIC_ACQUIRE);
+
+	pid = (pid_t)r.hdr->dp_pid;
+	if (pid <= 0 || pid == getpid() || (kill(pid, 0) < 0 && errno != EPERM))
+		pid = 0;
+	for (int i = 0;
+	     pid && i < 6 && __atomic_load_n(&r.hdr->heartbeat, __ATOMIC_ACQUIRE) == beat; i++)
+		usleep(50000);
+	if (__atomic_load_n(&r.hdr->heartbeat, __ATOMIC_ACQUIRE) == beat)
+		pid = 0; /* a pid of a dead one taken by another process, or a stuck one */
+	fh_region_close(&r);
+	return pid;
+}
+
+/* The process holding EAL's lock on this instance's runtime configuration (a primary process
+ * with the same --file-prefix), 0 when none or unknown. EAL fails then without an rte_errno. */
+static pid_t eal_lock_holder(void)
+{
+	char path[600];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int fd;
+	pid_t pid = 0;
+
+	snprintf(path, sizeof(path), "%s/config", rte_eal_get_runtime_dir());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
+}
+
+static void another_dp(const char *instance, pid_t pid)
+{
+	FH_ERR("another funkhaus-dp of instance %s runs (pid %d): stop it first (systemctl stop "
+	       "funkhaus-dp, or scripts/run.sh stop), or give this one another [instance] name",
+	       instance, (int)pid);
 }
 
 /* The SRTP engine of worker i: cryptodev when asked for (or, with auto, on the dpdk backend
@@ -510,7 +566,8 @@ int main(int argc, char **argv)
 	fh_log_level_parse(conf.log_level, &lvl);
 	fh_log_init("funkhaus-dp", lvl);
 	if (conf.log_dir[0] && fh_log_to_dir(conf.log_dir) < 0) {
-		FH_ERR("log_dir %s: %s", conf.log_dir, strerror(errno));
+		FH_ERR("[instance] log_dir %s: %s; it must be a directory that uid %u can write",
+		       conf.log_dir, strerror(errno), (unsigned)getuid());
 		return 2;
 	}
 	bool dpdk = !strcmp(conf.backend, "dpdk");
@@ -521,6 +578,16 @@ int main(int argc, char **argv)
 	}
 	if (dpdk && !conf.net.has_ip4 && !conf.net.has_ip6 && !conf.n_port) {
 		FH_ERR("backend dpdk needs a media address: [dpdk] ipv4 = ... and/or ipv6 = ...");
+		return 2;
+	}
+	unsigned long huge_free = dp_hugepages_free_mb();
+
+	if (dpdk && !strcmp(conf.hugepages, "yes") && huge_free < conf.memory_mb) {
+		FH_ERR("[dpdk] hugepages = yes, but %lu MiB of hugepages are free and [dpdk] "
+		       "memory "
+		       "= %u MiB are needed: reserve them as root with scripts/hugepages.sh %uM "
+		       "(or set hugepages = auto, which runs without when too few are free)",
+		       huge_free, conf.memory_mb, conf.memory_mb);
 		return 2;
 	}
 	if (!conf.cores[0])
@@ -536,10 +603,35 @@ int main(int argc, char **argv)
 	FH_INFO("%s", report);
 
 	static struct eal_args ea;
+	char region_name[64];
+	pid_t other;
 
-	build_eal(&conf, argv[0], lcores, &ea);
+	snprintf(region_name, sizeof(region_name), "/funkhaus-%s", conf.instance);
+	/* before EAL, whose own complaint would be "Cannot init config" */
+	other = live_owner(region_name);
+	if (other) {
+		another_dp(conf.instance, other);
+		return 1;
+	}
+	bool huge = build_eal(&conf, argv[0], lcores, &ea);
+
 	if (rte_eal_init(ea.n, ea.v) < 0) {
-		FH_ERR("EAL initialisation failed: %s", rte_strerror(rte_errno));
+		int e = rte_errno;
+
+		other = eal_lock_holder();
+		if (!other)
+			other = live_owner(region_name);
+		if (other)
+			another_dp(conf.instance, other);
+		else if (huge)
+			FH_ERR("EAL initialisation with hugepages failed%s%s (see the EAL lines "
+			       "above): the pages must be reserved and /dev/hugepages mounted and "
+			       "writable for this user (scripts/hugepages.sh), or set [dpdk] "
+			       "hugepages = no",
+			       e ? ": " : "", e ? rte_strerror(e) : "");
+		else
+			FH_ERR("EAL initialisation failed%s%s (see the EAL lines above)",
+			       e ? ": " : "", e ? rte_strerror(e) : "");
 		return 1;
 	}
 	rc = 1;
@@ -558,12 +650,10 @@ int main(int argc, char **argv)
 		goto out_eal;
 
 	uint16_t ports[FH_MAX_WORKERS];
-	char region_name[64];
 	struct fh_region reg;
 
 	for (unsigned i = 0; i < conf.workers; i++)
 		ports[i] = (uint16_t)(conf.base_port + i);
-	snprintf(region_name, sizeof(region_name), "/funkhaus-%s", conf.instance);
 	int e = fh_region_create(&reg, region_name, conf.workers, ports);
 
 	if (e < 0) {
