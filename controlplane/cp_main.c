@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cp_api.h"
@@ -251,6 +252,27 @@ static unsigned announce_parse(const char *list, struct fh_addr *out, unsigned m
 	return n;
 }
 
+/* Every signalling connection, HTTP request and file served is a descriptor: take all the
+ * hard limit allows (the systemd unit sets LimitNOFILE) and say what that is. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			FH_WARN("descriptor limit stays %llu: %s", (unsigned long long)was,
+				strerror(errno));
+			return;
+		}
+	}
+	FH_INFO("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static volatile sig_atomic_t reload_asked, term_asked;
 static struct cp_conf *running;
 
@@ -443,6 +465,7 @@ int main(int argc, char **argv)
 		room_conf.turn_ttl = conf.turn_ttl;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	char err[1024];
 
 	if (cp_store_open(conf.state_dir, err, sizeof(err)) < 0) {
