@@ -388,6 +388,7 @@ static void tick(uint64_t now_ms)
 		expire_logs();
 	}
 	cp_room_tick(now_ms);
+	fh_log_tick();
 }
 
 int main(int argc, char **argv)

@@ -760,6 +760,7 @@ int main(int argc, char **argv)
 		if (dpdk)
 			port_counters(&reg, mp, n_mp);
 		__atomic_fetch_add(&reg.hdr->heartbeat, 1, __ATOMIC_RELEASE);
+		fh_log_tick();
 	}
 	FH_INFO("stopping");
 	rte_eal_mp_wait_lcore();
