@@ -2,8 +2,9 @@
  * Integration test of faults and start-up errors: what an operator sees when something is
  * wrong. Start-up errors name the key and the value and say what to do (a value that is not a
  * port, a port in use, hugepages asked for but not reserved, a log_dir that cannot be written, a
- * second funkhaus-dp of the same instance). After kill -9 of funkhaus-dp, /readyz turns 503 at
- * once and joins are refused with 5000 instead of being accepted and failing later; the clients
+ * second funkhaus-dp of the same instance). A dataplane whose heartbeat stops is not ready
+ * within a second and ready again when it beats. After kill -9 of funkhaus-dp, /readyz turns 503
+ * at once and joins are refused with 5000 instead of being accepted and failing later; the clients
  * of the calls that died are told (5000) and their connection closed so that they rejoin; with
  * the dead dataplane's region left and none running, funkhaus-cp waits without attaching to
  * it; once funkhaus-dp is back, new calls work. funkhaus-cp raises its descriptor limit.
@@ -248,6 +249,36 @@ static void call_works(const char *room, const char *what)
 	fhc_close(b);
 }
 
+/* A dataplane that stops beating for a moment (stopped, swapped out) is not ready at once and
+ * ready again when it beats; the calls it carries go on. */
+static void dataplane_stalled(void)
+{
+	struct fhc *a = join("Atempause", "Anna");
+	struct fhc *b = join("Atempause", "Bernd");
+	struct fhc *all[] = {a, b};
+
+	if (a && b) {
+		pump(all, 2, 500);
+		kill(h.dp, SIGSTOP);
+		long ms = until_ready_is(503, 2000);
+
+		EXPECT(ms >= 0 && ms <= 1000,
+		       "/readyz still 200 %ld ms after the heartbeat stopped", ms);
+		EXPECT(join_refused_5000("Atempause", "Clara"), "a join while it stalls got 5000");
+		kill(h.dp, SIGCONT);
+		ms = until_ready_is(200, 2000);
+		EXPECT(ms >= 0, "not ready again once the heartbeat is back");
+		uint64_t before = fhc_received_from(b, fhc_id(a), true);
+
+		talk(a, "A", 20, all, 2);
+		EXPECT(fhc_received_from(b, fhc_id(a), true) - before >= 18,
+		       "the call went on after the stall");
+	}
+	kill(h.dp, SIGCONT);
+	fhc_close(a);
+	fhc_close(b);
+}
+
 static void dataplane_killed(void)
 {
 	char cp_log[300];
@@ -385,6 +416,8 @@ int main(int argc, char **argv)
 	printf("start-up errors (%d failures so far)\n", failures);
 	descriptor_limit();
 	printf("descriptor limit (%d failures so far)\n", failures);
+	dataplane_stalled();
+	printf("dataplane stalled (%d failures so far)\n", failures);
 	dataplane_killed();
 	printf("dataplane killed and restarted (%d failures so far)\n", failures);
 	harness_stop(&h, failures > 0);
