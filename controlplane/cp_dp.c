@@ -24,7 +24,7 @@
 #include "fh_log.h"
 
 #define ATTACH_RETRY_MS 500
-#define PROBE_MS 1000		  /* a region's heartbeat must move within this to be attached */
+#define PROBE_MS 1000		  /* a heartbeat that ever moved must move within this again */
 #define READY_MS 500		  /* no beat for this long: not ready, joins refused */
 #define CHECK_MS 100		  /* how often the owner's pid and the region's name are checked */
 #define HEARTBEAT_TIMEOUT_MS 3000 /* no beat for this long ("3 s" below): the dataplane is lost */
@@ -165,7 +165,7 @@ static bool owner_alive(void)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
-/* What is now under the region's name: 0 the same object, else why ours is not the one. */
+/* What is under the region's name now: NULL when it is still ours, else why it is not. */
 static const char *replaced(void)
 {
 	struct stat st;
@@ -222,7 +222,7 @@ static void try_attach(uint64_t now_ms)
 	}
 	dp.ino = fstat(dp.reg.fd, &st) == 0 ? st.st_ino : 0;
 	dp.state = DP_PROBING;
-	dp.probe_ms = now_ms;
+	dp.probe_ms = dp.last_check_ms = now_ms;
 	dp.last_beat = __atomic_load_n(&dp.reg.hdr->heartbeat, __ATOMIC_ACQUIRE);
 }
 
@@ -258,7 +258,17 @@ static void probe(uint64_t now_ms)
 	if (beat != dp.last_beat) {
 		dp.last_beat = beat;
 		attached(now_ms);
-	} else if (!owner_alive() || now_ms - dp.probe_ms > PROBE_MS) {
+		return;
+	}
+	if (now_ms - dp.last_check_ms < CHECK_MS)
+		return;
+	dp.last_check_ms = now_ms;
+	if (!owner_alive() || replaced()) {
+		unmap(); /* the next try says why */
+		return;
+	}
+	/* One that never beat is still starting (NIC ports can take seconds): wait for it. */
+	if (beat && now_ms - dp.probe_ms > PROBE_MS) {
 		waiting("region %s of funkhaus-dp pid %u: its heartbeat does not move", dp.name,
 			dp.reg.hdr->dp_pid);
 		unmap();
