@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Why the last value helper refused its value, for a callback that says nothing itself:
+ * without it a bad number would be reported as an unknown key. */
+static _Thread_local char why[160];
+
 static char *trim(char *s)
 {
 	while (isspace((unsigned char)*s))
@@ -65,9 +69,12 @@ int fh_conf_load(const char *path, fh_conf_cb cb, void *ctx, char *err, size_t e
 		char *val = trim(eq + 1);
 		char msg[256] = "";
 
+		why[0] = '\0';
 		if (cb(ctx, section, key, val, msg, sizeof(msg)) < 0) {
 			snprintf(err, err_len, "%s:%d: [%s] %s: %s", path, lineno, section, key,
-				 msg[0] ? msg : "unknown key");
+				 msg[0]	  ? msg
+				 : why[0] ? why
+					  : "unknown key");
 			rc = -1;
 			break;
 		}
@@ -78,16 +85,28 @@ int fh_conf_load(const char *path, fh_conf_cb cb, void *ctx, char *err, size_t e
 
 int fh_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out)
 {
-	char *end;
+	char *end = NULL;
+	unsigned long x = 0;
 
-	if (!*v || *v == '-')
-		return -1;
 	errno = 0;
-	unsigned long x = strtoul(v, &end, 10);
-
-	if (errno || *end || x < min || x > max)
+	if (*v && *v != '-')
+		x = strtoul(v, &end, 10);
+	if (!end || errno || *end || x < min || x > max) {
+		snprintf(why, sizeof(why), "\"%.40s\" is not a whole number from %lu to %lu", v,
+			 min, max);
 		return -1;
+	}
 	*out = x;
+	return 0;
+}
+
+int fh_conf_port(const char *v, unsigned long min, unsigned long max, unsigned long *out)
+{
+	if (fh_conf_uint(v, min, max, out) < 0) {
+		snprintf(why, sizeof(why), "\"%.40s\" is not a port: a number from %lu to %lu", v,
+			 min, max);
+		return -1;
+	}
 	return 0;
 }
 
@@ -101,6 +120,7 @@ int fh_conf_bool(const char *v, bool *out)
 		*out = false;
 		return 0;
 	}
+	snprintf(why, sizeof(why), "\"%.40s\" is neither yes nor no", v);
 	return -1;
 }
 

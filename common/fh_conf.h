@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns 0 to accept, -1 to reject (unknown key or bad value); may fill err. */
+/* Returns 0 to accept, -1 to reject (unknown key or bad value). A bad value says why in err,
+ * or leaves that to the value helper below that refused it; a rejection nobody explained is
+ * reported as an unknown key. */
 typedef int (*fh_conf_cb)(void *ctx, const char *section, const char *key, const char *value,
 			  char *err, size_t err_len);
 
@@ -26,8 +28,10 @@ int fh_conf_main(int argc, char **argv, const char *prog, fh_conf_cb cb, void *c
 /* The file fh_conf_main loaded ("" before), for a reload. */
 const char *fh_conf_path(void);
 
-/* Value helpers: 0 on success, -1 when the text is not a valid value in range. */
+/* Value helpers: 0 on success, -1 when the text is not a valid value in range, with the reason
+ * kept for fh_conf_load's message ("\"banana\" is not a port: a number from 1 to 65535"). */
 int fh_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out);
+int fh_conf_port(const char *v, unsigned long min, unsigned long max, unsigned long *out);
 int fh_conf_bool(const char *v, bool *out);
 
 #endif

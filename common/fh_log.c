@@ -1,5 +1,6 @@
-/* fh_log: timestamped log lines on stderr or in daily files; retention and legal holds. Any
- * thread: a mutex keeps lines whole and the day's file switch atomic. */
+/* fh_log: timestamped log lines on stderr or in daily files, repeats throttled; retention and
+ * legal holds. Any thread: a mutex keeps lines whole, the day's file switch atomic and the
+ * table of repeats consistent. */
 #include "fh_log.h"
 
 #include <ctype.h>
@@ -96,24 +97,161 @@ size_t fh_log_escape(const char *in, char *out, size_t n)
 	return o;
 }
 
+/*
+ * Repeats. A line equal to one written or counted less than quiet_ms before (same level, same
+ * format, same text) is counted instead of written; the count goes out as "<line> … repeated N
+ * times" once the line has been quiet for quiet_ms, every report_ms while it goes on, when the
+ * table needs its slot, and at exit. A process at its descriptor limit once wrote a million
+ * identical accept errors in 20 s. The text is compared as well as the format: lines such as
+ * "participant %s joined" or "%s" differ in what matters.
+ */
+#define REPEAT_SLOTS 8
+
+struct repeat {
+	const char *fmt;
+	enum fh_log_level lvl;
+	bool used;
+	unsigned long long n; /* repeats counted and not yet reported */
+	uint64_t last_ms;     /* last seen (CLOCK_MONOTONIC) */
+	uint64_t report_ms;   /* the line or its count last written */
+	char msg[1024];
+};
+
+static struct repeat repeats[REPEAT_SLOTS];
+static unsigned quiet_ms = 1000, report_ms = 5000;
+static unsigned pending; /* slots with n > 0, read without the lock by fh_log_tick */
+static bool exit_hooked;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void write_line(enum fh_log_level lvl, const char *msg);
+
+static void report(struct repeat *r, uint64_t now)
+{
+	char line[sizeof(r->msg) + 64];
+
+	snprintf(line, sizeof(line), "%s \u2026 repeated %llu times", r->msg, r->n);
+	write_line(r->lvl, line);
+	r->n = 0;
+	r->report_ms = now;
+	__atomic_sub_fetch(&pending, 1, __ATOMIC_RELAXED);
+}
+
+/* Reports the counts of lines quiet for quiet_ms (all of them when force). Under the lock. */
+static void report_quiet(uint64_t now, bool force)
+{
+	for (int i = 0; i < REPEAT_SLOTS; i++)
+		if (repeats[i].used && repeats[i].n &&
+		    (force || now - repeats[i].last_ms >= quiet_ms))
+			report(&repeats[i], now);
+}
+
+static void report_at_exit(void)
+{
+	/* a thread that died holding the lock must not hang the exit */
+	if (pthread_mutex_trylock(&lock) != 0)
+		return;
+	report_quiet(mono_ms(), true);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Whether the line is a repeat, which it then counts; else it takes a slot for it. Under the
+ * lock. */
+static bool repeated(enum fh_log_level lvl, const char *fmt, const char *msg, uint64_t now)
+{
+	struct repeat *r = NULL, *oldest = &repeats[0];
+
+	if (!quiet_ms)
+		return false;
+	for (int i = 0; i < REPEAT_SLOTS; i++) {
+		struct repeat *x = &repeats[i];
+
+		if (x->used && x->fmt == fmt && x->lvl == lvl && !strcmp(x->msg, msg)) {
+			r = x;
+			break;
+		}
+		if (!x->used || (oldest->used && x->last_ms < oldest->last_ms))
+			oldest = x;
+	}
+	if (r && now - r->last_ms < quiet_ms) {
+		if (!r->n++)
+			__atomic_add_fetch(&pending, 1, __ATOMIC_RELAXED);
+		r->last_ms = now;
+		if (!exit_hooked)
+			exit_hooked = atexit(report_at_exit) == 0;
+		if (now - r->report_ms >= report_ms)
+			report(r, now);
+		return true;
+	}
+	if (!r) {
+		r = oldest;
+		if (r->used && r->n)
+			report(r, now);
+		r->used = true;
+		r->fmt = fmt;
+		r->lvl = lvl;
+		snprintf(r->msg, sizeof(r->msg), "%s", msg);
+	}
+	r->last_ms = r->report_ms = now;
+	return false;
+}
+
+void fh_log_throttle(unsigned quiet, unsigned report_every)
+{
+	pthread_mutex_lock(&lock);
+	report_quiet(mono_ms(), true);
+	quiet_ms = quiet;
+	report_ms = report_every;
+	memset(repeats, 0, sizeof(repeats));
+	pthread_mutex_unlock(&lock);
+}
+
+void fh_log_tick(void)
+{
+	if (!__atomic_load_n(&pending, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&lock);
+	report_quiet(mono_ms(), false);
+	pthread_mutex_unlock(&lock);
+}
+
 void fh_log(enum fh_log_level lvl, const char *fmt, ...)
 {
-	char raw[1024], msg[1024], ts[32];
-	struct timespec now;
-	struct tm tm;
+	char raw[1024], msg[1024];
 	va_list ap;
 
 	if (lvl > max_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	/* whatever a stranger's bytes in the arguments hold, a line stays one readable line */
 	fh_log_escape(raw, msg, sizeof(msg));
+	uint64_t now = mono_ms();
+
 	pthread_mutex_lock(&lock);
+	report_quiet(now, false);
+	if (!repeated(lvl, fmt, msg, now))
+		write_line(lvl, msg);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Under the lock. */
+static void write_line(enum fh_log_level lvl, const char *msg)
+{
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	FILE *out = stderr;
 
 	if (log_dir[0]) {
@@ -136,17 +274,37 @@ void fh_log(enum fh_log_level lvl, const char *fmt, ...)
 	fprintf(out, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000, names[lvl], component,
 		msg);
 	fflush(out);
-	pthread_mutex_unlock(&lock);
 }
 
 int fh_log_to_dir(const char *dir)
 {
+	char path[600], day[16];
+	struct stat st;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd;
+
 	if (strlen(dir) >= sizeof(log_dir)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -1;
+	if (stat(dir, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	/* Today's file now: a directory this user cannot write is an error at start, not lines
+	 * that quietly go elsewhere later. */
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	snprintf(path, sizeof(path), "%s/%s-%s.log", dir, component, day);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	pthread_mutex_lock(&lock);
 	snprintf(log_dir, sizeof(log_dir), "%s", dir);
 	pthread_mutex_unlock(&lock);

@@ -1034,11 +1034,14 @@ void cp_api_handle(enum cp_http_method m, const char *uri, const char *auth, con
 
 	memset(out, 0, sizeof(*out));
 	if (!strcmp(uri, "/readyz")) {
+		/* a live dataplane whose heartbeat moves, not merely a mapped region */
 		bool ready = cp_dp_ready() && !cp_room_draining();
 
 		respond_json(out, ready ? 200 : 503,
-			     json_pack("{s:b, s:b, s:b}", "ready", ready, "dataplane",
-				       cp_dp_ready(), "draining", cp_room_draining()));
+			     json_pack("{s:b, s:b, s:I, s:b}", "ready", ready, "dataplane",
+				       cp_dp_ready(), "dataplane_heartbeat_ms",
+				       (json_int_t)cp_dp_heartbeat_age_ms(), "draining",
+				       cp_room_draining()));
 		return;
 	}
 	tok = authenticate(auth);

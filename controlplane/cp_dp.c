@@ -2,31 +2,57 @@
  * cp_dp: ring-region client of funkhaus-cp. Slots are the control plane's to allocate; after a
  * restart of funkhaus-cp it asks every worker for a dump and keeps the slots of participants
  * whose calls still run (their media goes on; they leave when their consent expires).
+ *
+ * A region only counts while a live dataplane keeps it: its owner's pid runs and its heartbeat
+ * (bumped every 100 ms) moves. Both daemons must share a pid namespace, as their systemd units
+ * and scripts/run.sh have them. A region left by a dataplane that died is never attached to;
+ * readiness ends as soon as the heartbeat stalls, and the calls end (the lost handler) when the
+ * owner is gone, its region was replaced by a new funkhaus-dp's, or the beat stays away.
  */
 #include "cp_dp.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fh_log.h"
 
 #define ATTACH_RETRY_MS 500
-#define HEARTBEAT_TIMEOUT_MS 3000
+#define PROBE_MS 1000		  /* a heartbeat that ever moved must move within this again */
+#define READY_MS 500		  /* no beat for this long: not ready, joins refused */
+#define CHECK_MS 100		  /* how often the owner's pid and the region's name are checked */
+#define HEARTBEAT_TIMEOUT_MS 3000 /* no beat for this long ("3 s" below): the dataplane is lost */
+
+enum dp_state {
+	DP_DETACHED,
+	DP_PROBING, /* mapped, waiting to see the heartbeat move */
+	DP_ATTACHED,
+};
 
 static struct {
 	char name[64];
 	struct cp_dp_handlers h;
 	struct fh_region reg;
-	bool attached;
+	enum dp_state state;
+	bool beating; /* attached and the heartbeat moved within READY_MS */
 	uint64_t generation;
+	uint64_t now_ms; /* of the last poll */
 	uint64_t last_try_ms;
+	uint64_t probe_ms;
+	uint64_t last_check_ms;
 	uint64_t last_beat;
 	uint64_t last_beat_ms;
+	ino_t ino; /* the region's shared-memory object, to notice a new one under its name */
 	uint32_t seq;
 	uint8_t slots[FH_MAX_WORKERS][FH_MAX_SLOTS]; /* 0 free, 1 ours, 2 from before a restart */
 	unsigned used[FH_MAX_WORKERS];
-	bool err_logged;
+	char why_logged[160]; /* the last reason for waiting that was logged, to log it once */
 } dp;
 
 void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h)
@@ -38,12 +64,17 @@ void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h)
 
 bool cp_dp_ready(void)
 {
-	return dp.attached;
+	return dp.beating;
+}
+
+long cp_dp_heartbeat_age_ms(void)
+{
+	return dp.state == DP_ATTACHED ? (long)(dp.now_ms - dp.last_beat_ms) : -1;
 }
 
 unsigned cp_dp_workers(void)
 {
-	return dp.attached ? dp.reg.hdr->n_workers : 0;
+	return dp.state == DP_ATTACHED ? dp.reg.hdr->n_workers : 0;
 }
 
 uint16_t cp_dp_worker_port(unsigned w)
@@ -95,7 +126,7 @@ unsigned cp_dp_slots_used(unsigned w)
 
 int cp_dp_cmd(unsigned w, struct fh_cmd *c)
 {
-	if (!dp.attached || w >= dp.reg.hdr->n_workers)
+	if (dp.state != DP_ATTACHED || w >= dp.reg.hdr->n_workers)
 		return -1;
 	c->seq = ++dp.seq;
 	if (rte_ring_sp_enqueue_elem(fh_region_cmd(&dp.reg, w), c, sizeof(*c)) != 0) {
@@ -109,7 +140,7 @@ int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len)
 {
 	struct fh_pkt_msg m;
 
-	if (!dp.attached || w >= dp.reg.hdr->n_workers || len > FH_PKT_MAX)
+	if (dp.state != DP_ATTACHED || w >= dp.reg.hdr->n_workers || len > FH_PKT_MAX)
 		return -1;
 	memset(&m, 0, offsetof(struct fh_pkt_msg, data));
 	m.slot = slot;
@@ -118,18 +149,63 @@ int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len)
 	return rte_ring_sp_enqueue_elem(fh_region_down(&dp.reg, w), &m, sizeof(m)) == 0 ? 0 : -1;
 }
 
+/* Logs why funkhaus-cp waits for the dataplane, once for as long as the reason stays. */
+static void waiting(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void waiting(const char *fmt, ...)
+{
+	char why[sizeof(dp.why_logged)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!strcmp(why, dp.why_logged))
+		return;
+	snprintf(dp.why_logged, sizeof(dp.why_logged), "%s", why);
+	FH_WARN("waiting for the dataplane: %s", why);
+}
+
+static bool owner_alive(void)
+{
+	pid_t pid = (pid_t)dp.reg.hdr->dp_pid;
+
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* What is under the region's name now: NULL when it is still ours, else why it is not. */
+static const char *replaced(void)
+{
+	struct stat st;
+	int fd = shm_open(dp.name, O_RDONLY, 0);
+
+	if (fd < 0)
+		return errno == ENOENT ? "funkhaus-dp stopped (its region is gone)" : NULL;
+	int rc = fstat(fd, &st);
+
+	close(fd);
+	return rc == 0 && st.st_ino != dp.ino ? "funkhaus-dp restarted (a new region)" : NULL;
+}
+
+static void unmap(void)
+{
+	fh_region_close(&dp.reg);
+	dp.state = DP_DETACHED;
+	dp.beating = false;
+}
+
 static void detach(const char *why)
 {
 	FH_WARN("dataplane detached: %s", why);
-	fh_region_close(&dp.reg);
-	dp.attached = false;
+	unmap();
 	memset(dp.slots, 0, sizeof(dp.slots));
 	memset(dp.used, 0, sizeof(dp.used));
 	dp.h.lost();
 }
 
+/* Maps the region when one is there and its owner runs; the heartbeat is watched next. */
 static void try_attach(uint64_t now_ms)
 {
+	struct stat st;
 	int rc;
 
 	if (now_ms - dp.last_try_ms < ATTACH_RETRY_MS)
@@ -137,17 +213,33 @@ static void try_attach(uint64_t now_ms)
 	dp.last_try_ms = now_ms;
 	rc = fh_region_attach(&dp.reg, dp.name);
 	if (rc < 0) {
-		if (!dp.err_logged)
-			FH_WARN("waiting for the dataplane (region %s: %s)", dp.name,
-				rc == -EPROTO ? "ABI or counter table mismatch" : strerror(-rc));
-		dp.err_logged = true;
+		waiting("region %s: %s", dp.name,
+			rc == -EPROTO	? "ABI or counter table mismatch (funkhaus-dp and "
+					  "funkhaus-cp of different builds)"
+			: rc == -EBUSY	? "another funkhaus-cp uses it"
+			: rc == -ENOENT ? "not there (funkhaus-dp is not running yet)"
+					: strerror(-rc));
 		return;
 	}
-	dp.err_logged = false;
-	dp.attached = true;
+	if (!owner_alive()) {
+		waiting("region %s was left by funkhaus-dp pid %u, which no longer runs", dp.name,
+			dp.reg.hdr->dp_pid);
+		fh_region_close(&dp.reg);
+		return;
+	}
+	dp.ino = fstat(dp.reg.fd, &st) == 0 ? st.st_ino : 0;
+	dp.state = DP_PROBING;
+	dp.probe_ms = dp.last_check_ms = now_ms;
+	dp.last_beat = __atomic_load_n(&dp.reg.hdr->heartbeat, __ATOMIC_ACQUIRE);
+}
+
+static void attached(uint64_t now_ms)
+{
+	dp.why_logged[0] = '\0';
+	dp.state = DP_ATTACHED;
+	dp.beating = true;
 	dp.generation = dp.reg.hdr->generation;
-	dp.last_beat = dp.reg.hdr->heartbeat;
-	dp.last_beat_ms = now_ms;
+	dp.last_beat_ms = dp.last_check_ms = now_ms;
 	/* Whatever a previous control plane left in the rings is stale for us, except the
 	 * participants themselves: learn their slots so they are not handed out twice. */
 	for (unsigned w = 0; w < dp.reg.hdr->n_workers; w++) {
@@ -162,24 +254,80 @@ static void try_attach(uint64_t now_ms)
 
 		cp_dp_cmd(w, &c);
 	}
-	FH_INFO("dataplane attached: %u worker(s), region %s", dp.reg.hdr->n_workers, dp.name);
+	FH_INFO("dataplane attached: %u worker(s), region %s, funkhaus-dp pid %u",
+		dp.reg.hdr->n_workers, dp.name, dp.reg.hdr->dp_pid);
 }
 
-void cp_dp_poll(uint64_t now_ms)
+static void probe(uint64_t now_ms)
 {
-	if (!dp.attached) {
-		try_attach(now_ms);
-		return;
-	}
 	uint64_t beat = __atomic_load_n(&dp.reg.hdr->heartbeat, __ATOMIC_ACQUIRE);
 
 	if (beat != dp.last_beat) {
 		dp.last_beat = beat;
-		dp.last_beat_ms = now_ms;
-	} else if (now_ms - dp.last_beat_ms > HEARTBEAT_TIMEOUT_MS) {
-		detach("no heartbeat");
+		attached(now_ms);
 		return;
 	}
+	if (now_ms - dp.last_check_ms < CHECK_MS)
+		return;
+	dp.last_check_ms = now_ms;
+	if (!owner_alive() || replaced()) {
+		unmap(); /* the next try says why */
+		return;
+	}
+	/* One that never beat is still starting (NIC ports can take seconds): wait for it. */
+	if (beat && now_ms - dp.probe_ms > PROBE_MS) {
+		waiting("region %s of funkhaus-dp pid %u: its heartbeat does not move", dp.name,
+			dp.reg.hdr->dp_pid);
+		unmap();
+	}
+}
+
+/* Whether the dataplane we are attached to still runs; detaches when it does not. */
+static bool alive(uint64_t now_ms)
+{
+	uint64_t beat = __atomic_load_n(&dp.reg.hdr->heartbeat, __ATOMIC_ACQUIRE);
+	const char *gone;
+	char why[96];
+
+	if (beat != dp.last_beat) {
+		dp.last_beat = beat;
+		dp.last_beat_ms = now_ms;
+	}
+	if (now_ms - dp.last_check_ms >= CHECK_MS) {
+		dp.last_check_ms = now_ms;
+		gone = replaced();
+		if (!gone && !owner_alive()) {
+			snprintf(why, sizeof(why), "funkhaus-dp pid %u is gone",
+				 dp.reg.hdr->dp_pid);
+			gone = why;
+		}
+		if (gone) {
+			detach(gone);
+			return false;
+		}
+	}
+	if (now_ms - dp.last_beat_ms > HEARTBEAT_TIMEOUT_MS) {
+		detach("no heartbeat for 3 s");
+		return false;
+	}
+	bool beating = now_ms - dp.last_beat_ms <= READY_MS;
+
+	if (beating != dp.beating)
+		FH_WARN("dataplane heartbeat %s",
+			beating ? "back: ready" : "stalled: not ready, joins refused");
+	dp.beating = beating;
+	return true;
+}
+
+void cp_dp_poll(uint64_t now_ms)
+{
+	dp.now_ms = now_ms;
+	if (dp.state == DP_DETACHED)
+		try_attach(now_ms);
+	if (dp.state == DP_PROBING)
+		probe(now_ms);
+	if (dp.state != DP_ATTACHED || !alive(now_ms))
+		return;
 	for (unsigned w = 0; w < dp.reg.hdr->n_workers; w++) {
 		struct fh_evt e;
 		struct fh_pkt_msg m;
@@ -215,7 +363,8 @@ void cp_dp_poll(uint64_t now_ms)
 
 void cp_dp_fini(void)
 {
-	if (dp.attached)
+	if (dp.state != DP_DETACHED)
 		fh_region_close(&dp.reg);
-	dp.attached = false;
+	dp.state = DP_DETACHED;
+	dp.beating = false;
 }

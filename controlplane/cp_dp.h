@@ -20,7 +20,12 @@ struct cp_dp_handlers {
 void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h);
 /* Attaches when possible, checks the heartbeat and drains the rings; call often. */
 void cp_dp_poll(uint64_t now_ms);
+/* Whether a live dataplane is attached and its heartbeat moved within the last 500 ms: new
+ * joins and offers are taken only then. */
 bool cp_dp_ready(void);
+/* Milliseconds since the attached dataplane's heartbeat last moved, as of the last poll; -1
+ * when none is attached. */
+long cp_dp_heartbeat_age_ms(void);
 unsigned cp_dp_workers(void);
 uint16_t cp_dp_worker_port(unsigned w);
 unsigned cp_dp_worker_lcore(unsigned w);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cp_api.h"
 #include "cp_dp.h"
@@ -71,8 +73,10 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 
 	if (!strcmp(sec, "instance")) {
 		if (!strcmp(key, "name")) {
-			if (!*val || strchr(val, '/'))
+			if (!*val || strchr(val, '/')) {
+				snprintf(err, elen, "a name without '/'");
 				return -1;
+			}
 			STR(instance);
 		} else if (!strcmp(key, "log_dir")) {
 			STR(log_dir);
@@ -162,7 +166,7 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 		return -1;
 	}
 	if (!strcmp(key, "port")) {
-		if (fh_conf_uint(val, 1, 65535, &v) < 0)
+		if (fh_conf_port(val, 1, 65535, &v) < 0)
 			return -1;
 		c->port = (unsigned)v;
 	} else if (!strcmp(key, "bind")) {
@@ -203,8 +207,10 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	} else if (!strcmp(key, "log_level")) {
 		enum fh_log_level l;
 
-		if (fh_log_level_parse(val, &l) < 0)
+		if (fh_log_level_parse(val, &l) < 0) {
+			snprintf(err, elen, "crit, error, warn, info or debug");
 			return -1;
+		}
 		STR(log_level);
 	} else {
 		return -1;
@@ -249,6 +255,27 @@ static unsigned announce_parse(const char *list, struct fh_addr *out, unsigned m
 		n++;
 	}
 	return n;
+}
+
+/* Every signalling connection, HTTP request and file served is a descriptor: take all the
+ * hard limit allows (the systemd unit sets LimitNOFILE) and say what that is. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			FH_WARN("descriptor limit stays %llu: %s", (unsigned long long)was,
+				strerror(errno));
+			return;
+		}
+	}
+	FH_INFO("descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
 static volatile sig_atomic_t reload_asked, term_asked;
@@ -366,6 +393,7 @@ static void tick(uint64_t now_ms)
 		expire_logs();
 	}
 	cp_room_tick(now_ms);
+	fh_log_tick();
 }
 
 int main(int argc, char **argv)
@@ -399,7 +427,8 @@ int main(int argc, char **argv)
 	fh_log_level_parse(conf.log_level, &lvl);
 	fh_log_init("funkhaus-cp", lvl);
 	if (conf.log_dir[0] && fh_log_to_dir(conf.log_dir) < 0) {
-		FH_ERR("log_dir %s: %s", conf.log_dir, strerror(errno));
+		FH_ERR("[instance] log_dir %s: %s; it must be a directory that uid %u can write",
+		       conf.log_dir, strerror(errno), (unsigned)getuid());
 		return 2;
 	}
 
@@ -442,6 +471,7 @@ int main(int argc, char **argv)
 		room_conf.turn_ttl = conf.turn_ttl;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	char err[1024];
 	struct rlimit nofile;
 

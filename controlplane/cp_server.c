@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +18,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "cp_api.h"
+#include "cp_dp.h"
 #include "cp_limits.h"
 #include "cp_room.h"
 #include "cp_sig.h"
@@ -444,10 +448,13 @@ static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 		int ready;
 		unsigned rooms, parts;
 
+		/* alive whatever the dataplane does; "dataplane" is whether joins are taken now,
+		 * the heartbeat's age how long it has been quiet (-1: none attached) */
 		cp_room_stats(&ready, &rooms, &parts);
 		snprintf(body, sizeof(body),
-			 "{\"status\":\"ok\",\"dataplane\":%s,\"rooms\":%u,\"participants\":%u}\n",
-			 ready ? "true" : "false", rooms, parts);
+			 "{\"status\":\"ok\",\"dataplane\":%s,\"dataplane_heartbeat_ms\":%ld,"
+			 "\"rooms\":%u,\"participants\":%u}\n",
+			 ready ? "true" : "false", cp_dp_heartbeat_age_ms(), rooms, parts);
 		return reply(wsi, c, HTTP_STATUS_OK, "application/json", body);
 	}
 	if (!strcmp(uri, "/") || !strcmp(uri, "/index.html"))
@@ -677,6 +684,59 @@ static bool v4_literal(const char *a)
 	return a && inet_pton(AF_INET, a, &x) == 1;
 }
 
+/*
+ * Binds port the way lws will (bind an IP literal, or every address on a dual-stack socket) and
+ * lets go: 0, or the errno lws would meet. lws reports a failed bind only in a line of its own
+ * followed by "Failed to create default vhost", so without this the last word was about the
+ * certificate. A bind to an interface name is left to lws.
+ */
+static int port_probe(const char *bind_addr, uint16_t port)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	bool v4 = v4_literal(bind_addr);
+	int one = 1, zero = 0, fd, rc = 0;
+
+	if (bind_addr && !v4 && inet_pton(AF_INET6, bind_addr, &a6.sin6_addr) != 1)
+		return 0;
+	if (v4)
+		inet_pton(AF_INET, bind_addr, &a4.sin_addr);
+	fd = socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 && !v4 && !bind_addr && errno == EAFNOSUPPORT) {
+		v4 = true; /* no IPv6 here: lws listens on IPv4 */
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0)
+		return 0; /* nothing to learn; lws will say */
+	/* as lws does: a port with connections in TIME_WAIT from the last run is free */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (!v4)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (v4 ? bind(fd, (struct sockaddr *)&a4, sizeof(a4))
+	       : bind(fd, (struct sockaddr *)&a6, sizeof(a6)))
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+/* Says why port cannot be had and what to do; -1, or 0 when it can. */
+static int port_check(const char *what, const char *bind_addr, uint16_t port)
+{
+	int e = port_probe(bind_addr, port);
+
+	if (!e)
+		return 0;
+	FH_ERR("%s: cannot listen on %s port %u: %s%s", what,
+	       bind_addr ? bind_addr : "every address", port, strerror(e),
+	       e == EADDRINUSE	    ? " (another program has it: see ss -ltnp; stop it or choose "
+				      "another port)"
+	       : e == EACCES	    ? " (a port below 1024 needs CAP_NET_BIND_SERVICE, as the "
+				      "systemd unit gives)"
+	       : e == EADDRNOTAVAIL ? " (no interface of this host has that address)"
+				    : "");
+	return -1;
+}
+
 int cp_server_init(const struct cp_server_conf *conf)
 {
 	struct lws_context_creation_info info;
@@ -699,10 +759,15 @@ int cp_server_init(const struct cp_server_conf *conf)
 	if (v4_literal(conf->bind))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.timeout_secs = 30;
+	if (port_check("[controlplane] port", conf->bind, conf->port) < 0 ||
+	    (conf->admin_port &&
+	     port_check("[api] listen", conf->admin_bind, conf->admin_port) < 0))
+		return -1;
 	s.ctx = lws_create_context(&info);
 	if (!s.ctx) {
-		FH_ERR("cannot start the HTTPS/WSS server on port %u (certificate %s)", conf->port,
-		       conf->cert);
+		FH_ERR("cannot start the HTTPS/WSS server on port %u: lws says why above (the "
+		       "certificate %s and key %s must be PEM files this user can read)",
+		       conf->port, conf->cert, conf->key);
 		return -1;
 	}
 	s.admin = NULL;

@@ -5,6 +5,7 @@
  * and then keeps the region's heartbeat and port counters going until SIGTERM/SIGINT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,10 +70,12 @@ static void on_signal(int sig)
 	stop = true;
 }
 
-static int set_str(char *dst, size_t cap, const char *val)
+static int set_str(char *dst, size_t cap, const char *val, char *err, size_t elen)
 {
-	if (!*val || strlen(val) >= cap)
+	if (!*val || strlen(val) >= cap) {
+		snprintf(err, elen, "%s", *val ? "value too long" : "empty value");
 		return -1;
+	}
 	snprintf(dst, cap, "%s", val);
 	return 0;
 }
@@ -106,8 +109,10 @@ static int net_key(struct dp_net_conf *n, const char *key, const char *val, char
 	if (!strcmp(key, "gateway4") || !strcmp(key, "gateway6")) {
 		bool v6 = key[7] == '6';
 
-		if (fh_addr_parse(&a, val, 0) < 0 || a.family != (v6 ? FH_AF_INET6 : FH_AF_INET))
+		if (fh_addr_parse(&a, val, 0) < 0 || a.family != (v6 ? FH_AF_INET6 : FH_AF_INET)) {
+			snprintf(err, elen, "expected an %s address", v6 ? "IPv6" : "IPv4");
 			return -1;
+		}
 		if (v6) {
 			memcpy(n->gw6, a.ip, 16);
 			n->has_gw6 = true;
@@ -134,7 +139,7 @@ static int port_key(struct dp_conf *c, const char *dev, const char *key, const c
 			snprintf(err, elen, "at most %d media ports", FH_MAX_PORTS);
 			return -1;
 		}
-		if (!*dev || set_str(c->port[i].dev, sizeof(c->port[i].dev), dev) < 0) {
+		if (!*dev || set_str(c->port[i].dev, sizeof(c->port[i].dev), dev, err, elen) < 0) {
 			snprintf(err, elen, "[port DEVICE] names a PCI address or a vdev");
 			return -1;
 		}
@@ -150,15 +155,16 @@ static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *e
 
 	if (r <= 0)
 		return r;
-	if (!strcmp(key, "vdev")) {
-		if (c->n_vdev == MAX_DEVS)
+	if (!strcmp(key, "vdev") || !strcmp(key, "pci")) {
+		bool vdev = key[0] == 'v';
+		unsigned *n = vdev ? &c->n_vdev : &c->n_pci;
+
+		if (*n == MAX_DEVS) {
+			snprintf(err, elen, "at most %d %s lines", MAX_DEVS, key);
 			return -1;
-		return set_str(c->vdev[c->n_vdev++], sizeof(c->vdev[0]), val);
-	}
-	if (!strcmp(key, "pci")) {
-		if (c->n_pci == MAX_DEVS)
-			return -1;
-		return set_str(c->pci[c->n_pci++], sizeof(c->pci[0]), val);
+		}
+		return vdev ? set_str(c->vdev[(*n)++], sizeof(c->vdev[0]), val, err, elen)
+			    : set_str(c->pci[(*n)++], sizeof(c->pci[0]), val, err, elen);
 	}
 	if (!strcmp(key, "memory")) {
 		if (fh_conf_uint(val, 64, 1 << 20, &v) < 0)
@@ -173,9 +179,11 @@ static int dpdk_key(struct dp_conf *c, const char *key, const char *val, char *e
 		return 0;
 	}
 	if (!strcmp(key, "hugepages")) {
-		if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no"))
+		if (strcmp(val, "auto") && strcmp(val, "yes") && strcmp(val, "no")) {
+			snprintf(err, elen, "auto, yes or no");
 			return -1;
-		return set_str(c->hugepages, sizeof(c->hugepages), val);
+		}
+		return set_str(c->hugepages, sizeof(c->hugepages), val, err, elen);
 	}
 	return -1;
 }
@@ -187,17 +195,21 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	unsigned long v;
 
 	if (!strcmp(sec, "instance")) {
-		if (!strcmp(key, "name") &&
-		    (set_str(c->instance, sizeof(c->instance), val) < 0 || strchr(val, '/')))
-			return -1;
+		if (!strcmp(key, "name")) {
+			if (strchr(val, '/')) {
+				snprintf(err, elen, "a name without '/'");
+				return -1;
+			}
+			return set_str(c->instance, sizeof(c->instance), val, err, elen);
+		}
 		if (!strcmp(key, "log_dir"))
-			return set_str(c->log_dir, sizeof(c->log_dir), val);
+			return set_str(c->log_dir, sizeof(c->log_dir), val, err, elen);
 		if (!strcmp(key, "group")) {
 			if (!getgrnam(val)) {
 				snprintf(err, elen, "no such group");
 				return -1;
 			}
-			return set_str(c->group, sizeof(c->group), val);
+			return set_str(c->group, sizeof(c->group), val, err, elen);
 		}
 		return 0; /* other instance keys belong to cp (it also deletes old log files) */
 	}
@@ -212,22 +224,25 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			snprintf(err, elen, "backend is socket or dpdk");
 			return -1;
 		}
-		return set_str(c->backend, sizeof(c->backend), val);
+		return set_str(c->backend, sizeof(c->backend), val, err, elen);
 	}
 	if (!strcmp(key, "workers")) {
 		if (fh_conf_uint(val, 1, FH_MAX_WORKERS, &v) < 0)
 			return -1;
 		c->workers = (unsigned)v;
 	} else if (!strcmp(key, "cores")) {
-		return set_str(c->cores, sizeof(c->cores), val);
+		return set_str(c->cores, sizeof(c->cores), val, err, elen);
 	} else if (!strcmp(key, "bind")) {
 		struct fh_addr a;
 
-		if (fh_addr_parse(&a, val, 0) < 0)
+		if (fh_addr_parse(&a, val, 0) < 0) {
+			snprintf(err, elen, "expected an IPv4 or IPv6 address");
 			return -1;
-		return set_str(c->bind, sizeof(c->bind), val);
+		}
+		return set_str(c->bind, sizeof(c->bind), val, err, elen);
 	} else if (!strcmp(key, "base_port")) {
-		if (fh_conf_uint(val, 1024, 65535 - FH_MAX_WORKERS, &v) < 0)
+		/* worker i takes base_port + i */
+		if (fh_conf_port(val, 1024, 65535 - FH_MAX_WORKERS, &v) < 0)
 			return -1;
 		c->base_port = (unsigned)v;
 	} else if (!strcmp(key, "consent_timeout")) {
@@ -249,15 +264,17 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 			snprintf(err, elen, "srtp is auto, libsrtp or cryptodev");
 			return -1;
 		}
-		return set_str(c->srtp, sizeof(c->srtp), val);
+		return set_str(c->srtp, sizeof(c->srtp), val, err, elen);
 	} else if (!strcmp(key, "srtp_pmds")) {
-		return set_str(c->srtp_pmds, sizeof(c->srtp_pmds), val);
+		return set_str(c->srtp_pmds, sizeof(c->srtp_pmds), val, err, elen);
 	} else if (!strcmp(key, "log_level")) {
 		enum fh_log_level l;
 
-		if (fh_log_level_parse(val, &l) < 0)
+		if (fh_log_level_parse(val, &l) < 0) {
+			snprintf(err, elen, "crit, error, warn, info or debug");
 			return -1;
-		return set_str(c->log_level, sizeof(c->log_level), val);
+		}
+		return set_str(c->log_level, sizeof(c->log_level), val, err, elen);
 	} else {
 		return -1;
 	}
@@ -280,8 +297,9 @@ static void arg(struct eal_args *a, const char *fmt, const char *s)
 	a->v[a->n] = NULL;
 }
 
-static int build_eal(const struct dp_conf *c, const char *prog, const char *lcores,
-		     struct eal_args *a)
+/* EAL's arguments; whether it gets hugepages. */
+static bool build_eal(const struct dp_conf *c, const char *prog, const char *lcores,
+		      struct eal_args *a)
 {
 	bool dpdk = !strcmp(c->backend, "dpdk");
 	char num[32];
@@ -292,14 +310,19 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 	arg(a, "--lcores=%s", lcores);
 	arg(a, "%s", "--no-telemetry");
 	arg(a, "%s", "--log-level=warning");
-	bool huge = dpdk && (!strcmp(c->hugepages, "yes") ||
-			     (!strcmp(c->hugepages, "auto") && dp_hugepages_free_mb() > 0));
+	/* auto: hugepages when all the memory fits in the free ones (EAL would fail with less) */
+	bool huge =
+		dpdk && (!strcmp(c->hugepages, "yes") ||
+			 (!strcmp(c->hugepages, "auto") && dp_hugepages_free_mb() >= c->memory_mb));
 
 	if (!huge) {
 		arg(a, "%s", "--no-huge");
 		if (dpdk)
-			FH_WARN("running without hugepages: fine for tests and VMs, slower in "
-				"production (scripts/hugepages.sh reserves them)");
+			FH_WARN("running without hugepages (%lu MiB free, [dpdk] memory = %u MiB): "
+				"fine for tests and VMs, slower in production "
+				"(scripts/hugepages.sh "
+				"reserves them)",
+				dp_hugepages_free_mb(), c->memory_mb);
 	}
 	/* socket backend: packet buffers, plus the crypto sessions of a cryptodev engine */
 	unsigned mem = dpdk ? c->memory_mb
@@ -315,7 +338,56 @@ static int build_eal(const struct dp_conf *c, const char *prog, const char *lcor
 		arg(a, "--allow=%s", c->pci[i]);
 	for (unsigned i = 0; dpdk && i < c->n_vdev; i++)
 		arg(a, "--vdev=%s", c->vdev[i]);
-	return 0;
+	return huge;
+}
+
+/* The pid of a funkhaus-dp that serves region_name now (its pid runs and its heartbeat, bumped
+ * every 100 ms, moves), or 0. A region whose owner is gone is a crashed run's: it is replaced. */
+static pid_t live_owner(const char *region_name)
+{
+	struct fh_region r;
+	pid_t pid = 0;
+
+	if (fh_region_peek(&r, region_name) < 0)
+		return 0;
+	uint64_t beat = __atomic_load_n(&r.hdr->heartbeat, __ATOMIC_ACQUIRE);
+
+	pid = (pid_t)r.hdr->dp_pid;
+	if (pid <= 0 || pid == getpid() || (kill(pid, 0) < 0 && errno != EPERM))
+		pid = 0;
+	for (int i = 0;
+	     pid && i < 6 && __atomic_load_n(&r.hdr->heartbeat, __ATOMIC_ACQUIRE) == beat; i++)
+		usleep(50000);
+	if (__atomic_load_n(&r.hdr->heartbeat, __ATOMIC_ACQUIRE) == beat)
+		pid = 0; /* a pid of a dead one taken by another process, or a stuck one */
+	fh_region_close(&r);
+	return pid;
+}
+
+/* The process holding EAL's lock on this instance's runtime configuration (a primary process
+ * with the same --file-prefix), 0 when none or unknown. EAL fails then without an rte_errno. */
+static pid_t eal_lock_holder(void)
+{
+	char path[600];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int fd;
+	pid_t pid = 0;
+
+	snprintf(path, sizeof(path), "%s/config", rte_eal_get_runtime_dir());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
+}
+
+static void another_dp(const char *instance, pid_t pid)
+{
+	FH_ERR("another funkhaus-dp of instance %s runs (pid %d): stop it first (systemctl stop "
+	       "funkhaus-dp, or scripts/run.sh stop), or give this one another [instance] name",
+	       instance, (int)pid);
 }
 
 /* The SRTP engine of worker i: cryptodev when asked for (or, with auto, on the dpdk backend
@@ -494,7 +566,8 @@ int main(int argc, char **argv)
 	fh_log_level_parse(conf.log_level, &lvl);
 	fh_log_init("funkhaus-dp", lvl);
 	if (conf.log_dir[0] && fh_log_to_dir(conf.log_dir) < 0) {
-		FH_ERR("log_dir %s: %s", conf.log_dir, strerror(errno));
+		FH_ERR("[instance] log_dir %s: %s; it must be a directory that uid %u can write",
+		       conf.log_dir, strerror(errno), (unsigned)getuid());
 		return 2;
 	}
 	bool dpdk = !strcmp(conf.backend, "dpdk");
@@ -505,6 +578,16 @@ int main(int argc, char **argv)
 	}
 	if (dpdk && !conf.net.has_ip4 && !conf.net.has_ip6 && !conf.n_port) {
 		FH_ERR("backend dpdk needs a media address: [dpdk] ipv4 = ... and/or ipv6 = ...");
+		return 2;
+	}
+	unsigned long huge_free = dp_hugepages_free_mb();
+
+	if (dpdk && !strcmp(conf.hugepages, "yes") && huge_free < conf.memory_mb) {
+		FH_ERR("[dpdk] hugepages = yes, but %lu MiB of hugepages are free and [dpdk] "
+		       "memory "
+		       "= %u MiB are needed: reserve them as root with scripts/hugepages.sh %uM "
+		       "(or set hugepages = auto, which runs without when too few are free)",
+		       huge_free, conf.memory_mb, conf.memory_mb);
 		return 2;
 	}
 	if (!conf.cores[0])
@@ -520,10 +603,35 @@ int main(int argc, char **argv)
 	FH_INFO("%s", report);
 
 	static struct eal_args ea;
+	char region_name[64];
+	pid_t other;
 
-	build_eal(&conf, argv[0], lcores, &ea);
+	snprintf(region_name, sizeof(region_name), "/funkhaus-%s", conf.instance);
+	/* before EAL, whose own complaint would be "Cannot init config" */
+	other = live_owner(region_name);
+	if (other) {
+		another_dp(conf.instance, other);
+		return 1;
+	}
+	bool huge = build_eal(&conf, argv[0], lcores, &ea);
+
 	if (rte_eal_init(ea.n, ea.v) < 0) {
-		FH_ERR("EAL initialisation failed: %s", rte_strerror(rte_errno));
+		int e = rte_errno;
+
+		other = eal_lock_holder();
+		if (!other)
+			other = live_owner(region_name);
+		if (other)
+			another_dp(conf.instance, other);
+		else if (huge)
+			FH_ERR("EAL initialisation with hugepages failed%s%s (see the EAL lines "
+			       "above): the pages must be reserved and /dev/hugepages mounted and "
+			       "writable for this user (scripts/hugepages.sh), or set [dpdk] "
+			       "hugepages = no",
+			       e ? ": " : "", e ? rte_strerror(e) : "");
+		else
+			FH_ERR("EAL initialisation failed%s%s (see the EAL lines above)",
+			       e ? ": " : "", e ? rte_strerror(e) : "");
 		return 1;
 	}
 	rc = 1;
@@ -542,12 +650,10 @@ int main(int argc, char **argv)
 		goto out_eal;
 
 	uint16_t ports[FH_MAX_WORKERS];
-	char region_name[64];
 	struct fh_region reg;
 
 	for (unsigned i = 0; i < conf.workers; i++)
 		ports[i] = (uint16_t)(conf.base_port + i);
-	snprintf(region_name, sizeof(region_name), "/funkhaus-%s", conf.instance);
 	int e = fh_region_create(&reg, region_name, conf.workers, ports);
 
 	if (e < 0) {
@@ -654,6 +760,7 @@ int main(int argc, char **argv)
 		if (dpdk)
 			port_counters(&reg, mp, n_mp);
 		__atomic_fetch_add(&reg.hdr->heartbeat, 1, __ATOMIC_RELEASE);
+		fh_log_tick();
 	}
 	FH_INFO("stopping");
 	rte_eal_mp_wait_lcore();

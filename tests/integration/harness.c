@@ -41,7 +41,7 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-static int count_in_log(const char *log, const char *what)
+int harness_count_in_log(const char *log, const char *what)
 {
 	char line[512];
 	FILE *f = fopen(log, "r");
@@ -62,12 +62,12 @@ int harness_start_cp(struct harness *h)
 	snprintf(log, sizeof(log), "%s/cp.log", h->dir);
 	/* where its lines go when the test gives it a log_dir: that day's file */
 	const char *watch = getenv("FUNKHAUS_CP_LOG") ? getenv("FUNKHAUS_CP_LOG") : log;
-	int before = count_in_log(watch, "dataplane attached");
+	int before = harness_count_in_log(watch, "dataplane attached");
 
 	h->cp = spawn(h->cp_bin, h->conf, log, NULL);
 	/* ready once this run has logged that it attached to the dataplane */
 	for (int i = 0; i < 100; i++) {
-		if (count_in_log(watch, "dataplane attached") > before)
+		if (harness_count_in_log(watch, "dataplane attached") > before)
 			return 0;
 		sleep_ms(100);
 	}
@@ -75,9 +75,46 @@ int harness_start_cp(struct harness *h)
 	return -1;
 }
 
+int harness_start_dp(struct harness *h)
+{
+	char log[300];
+	struct fh_region old;
+	uint64_t old_gen = 0;
+
+	/* after a kill the dead one's region is still there: wait for a new one */
+	if (fh_region_peek(&old, h->region) == 0) {
+		old_gen = old.hdr->generation;
+		fh_region_close(&old);
+	}
+	snprintf(log, sizeof(log), "%s/dp.log", h->dir);
+	h->dp = spawn(h->dp_bin, h->conf, log, getenv("FUNKHAUS_DP_NETNS"));
+	for (int i = 0; i < 100; i++) {
+		struct fh_region r;
+
+		/* up once the main loop beats: ports started, workers launched */
+		if (fh_region_peek(&r, h->region) == 0 && r.hdr->generation != old_gen &&
+		    r.hdr->heartbeat > 0) {
+			fh_region_close(&r);
+			/* the test's own set-up once the dataplane runs (moving a tap device) */
+			const char *after = getenv("FUNKHAUS_AFTER_DP");
+
+			if (after && system(after) != 0) {
+				fprintf(stderr, "FUNKHAUS_AFTER_DP failed: %s\n", after);
+				return -1;
+			}
+			return 0;
+		}
+		if (r.hdr)
+			fh_region_close(&r);
+		sleep_ms(100);
+	}
+	fprintf(stderr, "funkhaus-dp did not create its region\n");
+	return -1;
+}
+
 int harness_start(struct harness *h, char **argv, unsigned workers)
 {
-	char cmd[600], log[300];
+	char cmd[600];
 	unsigned salt = (unsigned)getpid() % 500;
 
 	memset(h, 0, sizeof(*h));
@@ -117,29 +154,9 @@ int harness_start(struct harness *h, char **argv, unsigned workers)
 	if (x)
 		fclose(x);
 	fclose(f);
-	snprintf(log, sizeof(log), "%s/dp.log", h->dir);
-	h->dp = spawn(h->dp_bin, h->conf, log, getenv("FUNKHAUS_DP_NETNS"));
-	for (int i = 0; i < 100; i++) {
-		struct fh_region r;
-
-		/* up once the main loop beats: ports started, workers launched */
-		if (fh_region_peek(&r, h->region) == 0 && r.hdr->heartbeat > 0) {
-			fh_region_close(&r);
-			/* the test's own set-up once the dataplane runs (moving a tap device) */
-			const char *after = getenv("FUNKHAUS_AFTER_DP");
-
-			if (after && system(after) != 0) {
-				fprintf(stderr, "FUNKHAUS_AFTER_DP failed: %s\n", after);
-				return -1;
-			}
-			return harness_start_cp(h);
-		}
-		if (r.hdr)
-			fh_region_close(&r);
-		sleep_ms(100);
-	}
-	fprintf(stderr, "funkhaus-dp did not create its region\n");
-	return -1;
+	if (harness_start_dp(h) < 0)
+		return -1;
+	return harness_start_cp(h);
 }
 
 void harness_kill_cp(struct harness *h, int sig)
@@ -148,6 +165,15 @@ void harness_kill_cp(struct harness *h, int sig)
 		kill(h->cp, sig);
 		waitpid(h->cp, NULL, 0);
 		h->cp = 0;
+	}
+}
+
+void harness_kill_dp(struct harness *h, int sig)
+{
+	if (h->dp > 0) {
+		kill(h->dp, sig);
+		waitpid(h->dp, NULL, 0);
+		h->dp = 0;
 	}
 }
 

@@ -29,6 +29,11 @@ struct harness {
 int harness_start(struct harness *h, char **argv, unsigned workers);
 int harness_start_cp(struct harness *h);
 void harness_kill_cp(struct harness *h, int sig);
+/* funkhaus-dp alone, with the configuration harness_start wrote: 0 once its main loop beats. */
+int harness_start_dp(struct harness *h);
+void harness_kill_dp(struct harness *h, int sig);
+/* Lines of a log file that contain what. */
+int harness_count_in_log(const char *log, const char *what);
 void harness_stop(struct harness *h, bool show_logs);
 /* The worker's counters through a read-only view of the region. */
 uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d);
