@@ -79,6 +79,11 @@ struct fhc {
 	size_t frag_len;
 	bool ws_open;
 	char id[24];
+	char resume_secret[64]; /* from "joined": takes the participant back after a restart */
+	bool resuming;		/* a resume is sent, "resumed" not yet come */
+	bool resume_refused;
+	unsigned resumes, resume_failed;
+	uint64_t next_resume_ms;
 	int last_error;
 	bool moderator;
 	char closed[64];
@@ -983,9 +988,15 @@ static void on_message(struct fhc *c, const char *text)
 		json_decref(m);
 		return;
 	}
-	if (!strcmp(type, "joined")) {
+	if (!strcmp(type, "resumed")) {
+		c->resuming = false;
+		c->resumes++;
+		c->moderator = json_is_true(json_object_get(m, "moderator"));
+	} else if (!strcmp(type, "joined")) {
 		const char *room = json_string_value(json_object_get(m, "room"));
+		const char *rs = json_string_value(json_object_get(m, "resume"));
 
+		snprintf(c->resume_secret, sizeof(c->resume_secret), "%s", rs ? rs : "");
 		snprintf(c->id, sizeof(c->id), "%s", json_string_value(json_object_get(m, "id")));
 		if (room)
 			snprintf(c->room, sizeof(c->room), "%s", room);
@@ -1038,6 +1049,10 @@ static void on_message(struct fhc *c, const char *text)
 			send_offer(c);
 	} else if (!strcmp(type, "error")) {
 		c->last_error = (int)json_integer_value(json_object_get(m, "code"));
+		if (c->resuming && c->last_error == 4047) {
+			c->resuming = false;
+			c->resume_refused = true;
+		}
 		if (c->last_error != 4035 && c->last_error != 4011)
 			c->waiting = false; /* sent away from the lobby: join again or give up */
 	}
@@ -1429,11 +1444,51 @@ static void on_text(struct fhc *c, char *text)
 	json_decref(m);
 }
 
+/* The signalling broke while media flows: a new connection, and "resume" with the secret
+ * "joined" gave; tried every 300 ms while the control plane is away. */
+static void try_resume(struct fhc *c)
+{
+	char err[128];
+
+	if (now_ms() < c->next_resume_ms)
+		return;
+	c->next_resume_ms = now_ms() + 300;
+	if (c->tls) {
+		SSL_free(c->tls);
+		c->tls = NULL;
+	}
+	SSL_CTX_free(c->tls_ctx);
+	c->tls_ctx = NULL;
+	if (c->tcp >= 0)
+		close(c->tcp);
+	c->tcp = -1;
+	c->rx_len = 0;
+	free(c->frag);
+	c->frag = NULL;
+	c->frag_len = 0;
+	unsigned timeout = c->o.timeout_ms;
+
+	c->o.timeout_ms = 1000; /* each try short: the calls' media waits for none of them */
+	int rc = ws_open(c, err, sizeof(err));
+
+	c->o.timeout_ms = timeout;
+	if (rc < 0) {
+		c->resume_failed++;
+		return;
+	}
+	c->resuming = true;
+	send_json(c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "resume", "id", c->id, "secret",
+			       c->resume_secret, "room", c->room, "name", c->name));
+}
+
 int fhc_poll(struct fhc *c, int timeout_ms)
 {
 	uint64_t end = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
 	do {
+		if (c->o.resume && !c->ws_open && c->id[0] && c->resume_secret[0] &&
+		    !c->resume_refused && c->leg[0].media_up && !c->o.janus)
+			try_resume(c);
 		struct pollfd p[3] = {{.fd = c->tcp, .events = POLLIN}};
 		nfds_t n = 1;
 
@@ -1630,6 +1685,21 @@ int fhc_enter(struct fhc *c, char *err, size_t el)
 bool fhc_draining(const struct fhc *c)
 {
 	return c->draining;
+}
+
+unsigned fhc_resumes(const struct fhc *c)
+{
+	return c->resumes;
+}
+
+unsigned fhc_resume_tries_failed(const struct fhc *c)
+{
+	return c->resume_failed;
+}
+
+bool fhc_resume_refused(const struct fhc *c)
+{
+	return c->resume_refused;
 }
 
 bool fhc_waiting(const struct fhc *c)

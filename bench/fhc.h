@@ -74,6 +74,8 @@ struct fhc_opts {
 	const char *source;   /* the local address to connect from (127.0.0.2: another address on
 			       * loopback, for tests of shares per source); NULL: any */
 	const char *origin;   /* an Origin header for the WebSocket upgrade; NULL: none */
+	bool resume; /* Funkhaus: when the signalling breaks during a call (the control plane
+		      * restarts), reconnect and resume as the same participant */
 	enum fhc_stop {
 		FHC_STOP_MEDIA = 0, /* join, offer, ICE and DTLS: media flows */
 		FHC_STOP_UPGRADED,  /* the WebSocket is open; nothing sent (fhc_send_text) */
@@ -116,6 +118,11 @@ int fhc_send_text(struct fhc *c, const char *text, size_t len);
 int fhc_last_error(struct fhc *c);
 /* Whether the signalling connection is still open. */
 bool fhc_signalling_open(const struct fhc *c);
+/* With opts.resume: how often the signalling was taken back after it broke, how many tries
+ * to reconnect failed, and whether the server refused a resume (4047: join again). */
+unsigned fhc_resumes(const struct fhc *c);
+unsigned fhc_resume_tries_failed(const struct fhc *c);
+bool fhc_resume_refused(const struct fhc *c);
 const char *fhc_id(const struct fhc *c);
 /* The room the server put us in (a generated one when we opened it with a token). */
 const char *fhc_room(const struct fhc *c);

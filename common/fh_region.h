@@ -23,7 +23,7 @@
 #include "fh_counters.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 6
+#define FH_REGION_ABI 7
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant can receive: audio and video of everyone else in a room, so a room
@@ -38,6 +38,7 @@
 #define FH_UFRAG_MAX 32
 #define FH_PWD_MAX 64
 #define FH_KEY_MAX 32 /* SRTP master key + salt */
+#define FH_NOTE_SIZE 4096
 
 enum fh_srtp_profile {
 	FH_SRTP_NONE = 0,
@@ -58,7 +59,6 @@ enum fh_cmd_type {
 	FH_CMD_SUB_DEL,
 	FH_CMD_KEYFRAME, /* ask a publisher for a key frame */
 	FH_CMD_MUTE,	 /* stop or resume forwarding one published stream */
-	FH_CMD_DUMP,	 /* report every participant as FH_EVT_PART_INFO, then FH_EVT_DUMP_END */
 };
 
 struct fh_cmd_part_add {
@@ -116,9 +116,7 @@ struct fh_cmd {
 enum fh_evt_type {
 	FH_EVT_BOUND = 1,    /* first valid check: addr is the participant's media address */
 	FH_EVT_CONSENT_LOST, /* no valid check for the consent timeout: binding removed */
-	FH_EVT_PART_INFO,    /* answer to FH_CMD_DUMP */
-	FH_EVT_DUMP_END,
-	FH_EVT_CMD_ERR, /* a command was refused; arg holds the command type */
+	FH_EVT_CMD_ERR,	     /* a command was refused; arg holds the command type */
 };
 
 struct fh_evt {
@@ -151,6 +149,8 @@ struct fh_counters {
 	uint64_t stage_cycles[FH_STAGE_MAX]; /* busy_cycles split by stage of the loop */
 	uint32_t participants;		     /* current count */
 	uint32_t bound;
+	uint64_t live[FH_MAX_SLOTS / 64]; /* bit s: slot s holds a participant (a restarted
+					   * control plane learns its calls from this) */
 	char srtp_engine[96]; /* the SRTP engine the worker runs: libsrtp2 or cryptodev PMD */
 } __attribute__((aligned(64)));
 
@@ -174,7 +174,8 @@ struct fh_worker_desc {
 	uint64_t up_off;   /* worker -> cp control packets */
 	uint64_t down_off; /* cp -> worker control packets */
 	uint64_t ctr_off;
-	uint16_t port; /* the worker's UDP port */
+	uint64_t notes_off; /* FH_MAX_SLOTS notes of FH_NOTE_SIZE bytes */
+	uint16_t port;	    /* the worker's UDP port */
 	uint16_t lcore;
 	uint32_t pad;
 };
@@ -239,6 +240,14 @@ static inline struct rte_ring *fh_region_down(const struct fh_region *r, unsigne
 static inline struct fh_counters *fh_region_counters(const struct fh_region *r, unsigned w)
 {
 	return fh_region_at(r, r->hdr->w[w].ctr_off);
+}
+
+/* The control plane's note of what it knows of slot s of worker w, which funkhaus-dp keeps for
+ * it and never reads: so a restarted control plane finds its rooms and participants again
+ * (cp_room). Pages are only backed once written. */
+static inline uint8_t *fh_region_note(const struct fh_region *r, unsigned w, unsigned s)
+{
+	return (uint8_t *)fh_region_at(r, r->hdr->w[w].notes_off) + (size_t)s * FH_NOTE_SIZE;
 }
 
 #endif

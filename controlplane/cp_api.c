@@ -575,12 +575,12 @@ static void limits_metrics(struct buf *b)
 static char *metrics_text(void)
 {
 	struct buf b = {0};
-	unsigned nw = cp_dp_ready() ? cp_dp_workers() : 0;
+	unsigned nw = cp_dp_attached() ? cp_dp_workers() : 0;
 	const struct cp_room_metrics *m = cp_room_metrics();
 
 	metric_head(&b, "dataplane_attached", "gauge",
 		    "1 when funkhaus-cp is attached to funkhaus-dp");
-	put(&b, "funkhaus_dataplane_attached %d\n", cp_dp_ready() ? 1 : 0);
+	put(&b, "funkhaus_dataplane_attached %d\n", cp_dp_attached() ? 1 : 0);
 	metric_head(&b, "draining", "gauge", "1 while this node opens no new rooms");
 	put(&b, "funkhaus_draining %d\n", cp_room_draining() ? 1 : 0);
 	/* Every counter and drop reason of the table (common/fh_counters.h) with the table's
@@ -730,7 +730,7 @@ static char *metrics_text(void)
 static json_t *node_json(void)
 {
 	json_t *ws = json_array();
-	unsigned nw = cp_dp_ready() ? cp_dp_workers() : 0;
+	unsigned nw = cp_dp_attached() ? cp_dp_workers() : 0;
 
 	for (unsigned w = 0; w < nw; w++) {
 		const struct fh_counters *k = cp_dp_counters(w);

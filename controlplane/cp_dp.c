@@ -1,7 +1,8 @@
 /*
  * cp_dp: ring-region client of funkhaus-cp. Slots are the control plane's to allocate; after a
- * restart of funkhaus-cp it asks every worker for a dump and keeps the slots of participants
- * whose calls still run (their media goes on; they leave when their consent expires).
+ * restart of funkhaus-cp it reads every worker's bitmap of live slots and keeps them: cp_room
+ * claims those its notes describe (their participants resume), and what nobody claims within
+ * the resume bound is removed from the worker.
  *
  * A region only counts while a live dataplane keeps it: its owner's pid runs and its heartbeat
  * (bumped every 100 ms) moves. Both daemons must share a pid namespace, as their systemd units
@@ -24,8 +25,10 @@
 #include "fh_log.h"
 
 #define ATTACH_RETRY_MS 500
-#define PROBE_MS 1000		  /* a heartbeat that ever moved must move within this again */
-#define READY_MS 500		  /* no beat for this long: not ready, joins refused */
+#define PROBE_MS 1000 /* a heartbeat that ever moved must move within this again */
+/* no beat for this long: not ready, new joins refused (running calls go on: a loaded host
+ * can hold the dataplane's main thread back for most of a second) */
+#define READY_MS 1500
 #define CHECK_MS 100		  /* how often the owner's pid and the region's name are checked */
 #define HEARTBEAT_TIMEOUT_MS 3000 /* no beat for this long ("3 s" below): the dataplane is lost */
 
@@ -53,6 +56,8 @@ static struct {
 	uint8_t slots[FH_MAX_WORKERS][FH_MAX_SLOTS]; /* 0 free, 1 ours, 2 from before a restart */
 	unsigned used[FH_MAX_WORKERS];
 	char why_logged[160]; /* the last reason for waiting that was logged, to log it once */
+	uint64_t attached_ms;
+	bool reaped; /* the unclaimed slots from before the restart are gone */
 } dp;
 
 void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h)
@@ -60,6 +65,11 @@ void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h)
 	memset(&dp, 0, sizeof(dp));
 	snprintf(dp.name, sizeof(dp.name), "%s", region_name);
 	dp.h = *h;
+}
+
+bool cp_dp_attached(void)
+{
+	return dp.state == DP_ATTACHED;
 }
 
 bool cp_dp_ready(void)
@@ -94,7 +104,7 @@ const struct fh_counters *cp_dp_counters(unsigned w)
 
 const struct fh_port_counters *cp_dp_port_counters(unsigned i)
 {
-	if (!dp.attached || i >= dp.reg.hdr->n_ports || i >= FH_MAX_PORTS)
+	if (dp.state != DP_ATTACHED || i >= dp.reg.hdr->n_ports || i >= FH_MAX_PORTS)
 		return NULL;
 	return &dp.reg.hdr->ports[i];
 }
@@ -250,12 +260,23 @@ static void attached(uint64_t now_ms)
 			;
 		while (rte_ring_sc_dequeue_elem(fh_region_up(&dp.reg, w), &m, sizeof(m)) == 0)
 			;
-		struct fh_cmd c = {.type = FH_CMD_DUMP};
+		/* the worker's bitmap, not a dump through the event ring: a worker full of
+		 * participants would overflow the ring, and we would hand out live slots */
+		const struct fh_counters *k = fh_region_counters(&dp.reg, w);
 
-		cp_dp_cmd(w, &c);
+		for (unsigned s = 0; s < FH_MAX_SLOTS; s++) {
+			if (!(__atomic_load_n(&k->live[s / 64], __ATOMIC_ACQUIRE) >> (s % 64) & 1))
+				continue;
+			dp.slots[w][s] = 2;
+			dp.used[w]++;
+		}
 	}
+	dp.attached_ms = now_ms;
+	dp.reaped = false;
 	FH_INFO("dataplane attached: %u worker(s), region %s, funkhaus-dp pid %u",
 		dp.reg.hdr->n_workers, dp.name, dp.reg.hdr->dp_pid);
+	if (dp.h.attached)
+		dp.h.attached();
 }
 
 static void probe(uint64_t now_ms)
@@ -335,11 +356,6 @@ void cp_dp_poll(uint64_t now_ms)
 		for (int i = 0; i < 256; i++) {
 			if (rte_ring_sc_dequeue_elem(fh_region_evt(&dp.reg, w), &e, sizeof(e)) != 0)
 				break;
-			if (e.type == FH_EVT_PART_INFO && e.slot < FH_MAX_SLOTS &&
-			    !dp.slots[w][e.slot]) {
-				dp.slots[w][e.slot] = 2;
-				dp.used[w]++;
-			}
 			if (e.type == FH_EVT_CONSENT_LOST && e.slot < FH_MAX_SLOTS &&
 			    dp.slots[w][e.slot] == 2) {
 				/* a call from before our restart ended: clear it in the worker */
@@ -357,6 +373,42 @@ void cp_dp_poll(uint64_t now_ms)
 			if (m.len <= FH_PKT_MAX && m.slot < FH_MAX_SLOTS &&
 			    dp.slots[w][m.slot] == 1)
 				dp.h.packet(w, &m);
+		}
+	}
+}
+
+uint8_t *cp_dp_note(unsigned w, unsigned s)
+{
+	if (dp.state != DP_ATTACHED || w >= dp.reg.hdr->n_workers || s >= FH_MAX_SLOTS)
+		return NULL;
+	return fh_region_note(&dp.reg, w, s);
+}
+
+bool cp_dp_slot_orphan(unsigned w, unsigned s)
+{
+	return dp.state == DP_ATTACHED && w < dp.reg.hdr->n_workers && s < FH_MAX_SLOTS &&
+	       dp.slots[w][s] == 2;
+}
+
+void cp_dp_slot_claim(unsigned w, unsigned s)
+{
+	if (cp_dp_slot_orphan(w, s))
+		dp.slots[w][s] = 1;
+}
+
+void cp_dp_reap(uint64_t now_ms, unsigned bound_s)
+{
+	if (dp.state != DP_ATTACHED || dp.reaped || now_ms - dp.attached_ms < bound_s * 1000ull)
+		return;
+	dp.reaped = true;
+	for (unsigned w = 0; w < dp.reg.hdr->n_workers; w++) {
+		for (unsigned s = 0; s < FH_MAX_SLOTS; s++) {
+			if (dp.slots[w][s] != 2)
+				continue;
+			struct fh_cmd c = {.type = FH_CMD_PART_DEL, .slot = (uint16_t)s};
+
+			if (cp_dp_cmd(w, &c) == 0)
+				cp_dp_slot_free(w, (int)s);
 		}
 	}
 }

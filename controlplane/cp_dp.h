@@ -14,7 +14,8 @@
 struct cp_dp_handlers {
 	void (*event)(unsigned worker, const struct fh_evt *e);
 	void (*packet)(unsigned worker, const struct fh_pkt_msg *m);
-	void (*lost)(void); /* the dataplane stopped or restarted: all media state is gone */
+	void (*lost)(void);	/* the dataplane stopped or restarted: all media state is gone */
+	void (*attached)(void); /* attached; slots live from before are orphans (notes) */
 };
 
 void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h);
@@ -22,6 +23,9 @@ void cp_dp_init(const char *region_name, const struct cp_dp_handlers *h);
 void cp_dp_poll(uint64_t now_ms);
 /* Whether a live dataplane is attached and its heartbeat moved within the last 500 ms: new
  * joins and offers are taken only then. */
+/* Attached to a live dataplane: commands for running calls go down. */
+bool cp_dp_attached(void);
+/* Attached and its heartbeat moved within READY_MS: new joins are taken. */
 bool cp_dp_ready(void);
 /* Milliseconds since the attached dataplane's heartbeat last moved, as of the last poll; -1
  * when none is attached. */
@@ -39,6 +43,13 @@ unsigned cp_dp_slots_used(unsigned w);
 /* 0, or -1 when the ring is full or the dataplane is not attached. */
 int cp_dp_cmd(unsigned w, struct fh_cmd *c);
 int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len);
+/* Slot s's note (FH_NOTE_SIZE bytes the dataplane keeps for us), NULL when not attached. */
+uint8_t *cp_dp_note(unsigned w, unsigned s);
+/* Whether slot s was live when we attached and nobody claimed it yet; claiming makes it ours. */
+bool cp_dp_slot_orphan(unsigned w, unsigned s);
+void cp_dp_slot_claim(unsigned w, unsigned s);
+/* bound_s after attaching, the orphans nobody claimed are removed from their workers (once). */
+void cp_dp_reap(uint64_t now_ms, unsigned bound_s);
 void cp_dp_fini(void);
 
 #endif

@@ -25,6 +25,8 @@ struct cp_limits_conf {
 	unsigned join_timeout;	   /* s: a signalling connection joins within this or is closed */
 	unsigned media_timeout;	   /* s: a participant has media up within this of joining */
 	unsigned lobby_timeout;	   /* s: the longest wait in a lobby */
+	unsigned resume_timeout;   /* s: after a control-plane restart, participants still in the
+				    * dataplane resume within this or leave */
 	unsigned renegotiations;   /* renegotiation rounds a participant may go without its offer
 				    * carrying what was asked for, then it is asked no more */
 	unsigned pw_per_source;	   /* wrong passwords per source per minute */

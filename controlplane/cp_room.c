@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "cp_dp.h"
 #include "cp_dtls.h"
@@ -91,7 +92,13 @@ struct cp_part {
 	struct cp_source *src; /* its connection's source: its share is counted there */
 	uint64_t since_ms;     /* joined, or began to wait in the lobby */
 	unsigned reneg_rounds; /* renegotiations asked for that its offers did not answer */
-	bool reneg_asked;      /* one is asked for and no offer came since */
+	uint8_t resume[32];    /* SHA-256 of the secret it may resume with */
+	/* our DTLS certificate's fingerprint as its answers carry it: a control plane started
+	 * later has another certificate, and a changed fingerprint would make the browser
+	 * start DTLS again with a server that no longer holds the old key */
+	char our_fp[128];
+	bool orphan;	  /* from a note: in the dataplane, its client not back yet */
+	bool reneg_asked; /* one is asked for and no offer came since */
 };
 
 struct cp_room {
@@ -134,6 +141,10 @@ static struct {
 } g;
 
 static void expire_records(void);
+static void note_save(const struct cp_part *p);
+static void note_save_room(const struct cp_room *r);
+static void note_clear(const struct cp_part *p);
+static void resume_secret(struct cp_part *p, char out[32]);
 
 const unsigned cp_room_dtls_bucket_ms[7] = {50, 100, 250, 500, 1000, 2500, 5000};
 
@@ -247,6 +258,8 @@ static void dtls_send(void *user, const uint8_t *data, size_t len)
 {
 	struct cp_part *p = user;
 
+	if (!cp_dp_attached())
+		return; /* stopping, or the dataplane is away: the call is not ended from here */
 	if (cp_dp_send(p->worker, (uint16_t)p->slot, data, len) < 0)
 		FH_WARN("participant %s: DTLS record dropped, ring full", p->pseudo);
 }
@@ -435,6 +448,7 @@ static int first_offer(struct cp_part *p, const struct cp_sdp_offer *o)
 	if (!p->dtls)
 		return -1;
 	p->dtls_start_ms = g.now_ms;
+	snprintf(p->our_fp, sizeof(p->our_fp), "%s", cp_dtls_fingerprint());
 	dp_cmd(p, &c);
 	p->in_dp = true;
 	return 0;
@@ -459,7 +473,7 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 				    "message", cp_err_message(CP_ERR_BAD_SDP), "detail", why));
 		goto out;
 	}
-	if (!cp_dp_ready()) {
+	if (!cp_dp_attached()) {
 		send_error(p->conn, CP_ERR_UNAVAILABLE);
 		goto out;
 	}
@@ -568,7 +582,7 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 	struct cp_sdp_local l = {
 		.ufrag = p->lufrag,
 		.pwd = p->lpwd,
-		.fingerprint = cp_dtls_fingerprint(),
+		.fingerprint = p->our_fp[0] ? p->our_fp : cp_dtls_fingerprint(),
 		.cands = cands,
 		.n_cands = n_c,
 		.sess_id = p->sess_id,
@@ -606,6 +620,7 @@ static void handle_offer(struct cp_part *p, const char *sdp, size_t len)
 		}
 		request_renegotiation(p);
 	}
+	note_save(p);
 out:
 	free(am);
 	free(o);
@@ -719,6 +734,7 @@ static void hand_over(struct cp_room *r)
 	oldest->moderator = true;
 	part_hex_id(oldest, id);
 	FH_INFO("participant %s moderates now: the last moderator left", oldest->pseudo);
+	note_save(oldest);
 	broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "moderator", "id", id));
 	lobby_update(r, oldest);
 }
@@ -746,9 +762,12 @@ static void leave(struct cp_part *p, const char *why)
 				changed = true;
 			}
 		}
-		if (changed)
+		if (changed) {
 			request_renegotiation(q);
+			note_save(q);
+		}
 	}
+	note_clear(p);
 	if (p->in_dp) {
 		struct fh_cmd c = {.type = FH_CMD_PART_DEL};
 
@@ -1021,10 +1040,15 @@ static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 	for (struct cp_part *q = r->parts; q; q = q->next)
 		json_array_append_new(list, part_json(q));
 	part_hex_id(p, id);
-	json_t *joined =
-		json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b}", "type", "joined", "id", id,
-			  "room", p->room_as, "participants", list, "chat", t->chat, "moderator",
-			  p->moderator, "lobby", r->lobby, "password", r->has_pw);
+	char secret[32];
+
+	resume_secret(p, secret);
+	json_t *joined = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:s}", "type",
+				   "joined", "id", id, "room", p->room_as, "participants", list,
+				   "chat", t->chat, "moderator", p->moderator, "lobby", r->lobby,
+				   "password", r->has_pw, "resume", secret);
+
+	OPENSSL_cleanse(secret, sizeof(secret));
 
 	if (joined && g.conf.turn_secret_len)
 		json_object_set_new(joined, "iceServers", turn_servers(p));
@@ -1378,6 +1402,7 @@ static void mod_mute(struct cp_part *q)
 	broadcast(q->room, NULL,
 		  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted", true,
 			    "videoMuted", q->video_muted));
+	note_save(q);
 }
 
 static void mod_remove(struct cp_part *q, const char *why)
@@ -1396,6 +1421,7 @@ static void password_applied(struct cp_room *r)
 		lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_PASSWORD_REQUIRED),
 			   "a password was set");
 	lobby_update(r, NULL);
+	note_save_room(r);
 }
 
 /* A new password for a room (tenant and key, never a pointer: the room may end while it is
@@ -1459,6 +1485,7 @@ static void mod_lobby(struct cp_room *r, bool on)
 	while (!r->lobby && r->waiting)
 		lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_ROOM_FULL), "room full");
 	lobby_update(r, NULL);
+	note_save_room(r);
 }
 
 static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
@@ -1527,6 +1554,7 @@ static void moderate(struct cp_part *p, const struct cp_sig_msg *m)
 		mod_lobby(r, m->on);
 		break;
 	}
+	note_save_room(r); /* moderation a restarted control plane must know of */
 }
 
 /* One waiting in a lobby leaves it (or its connection went). */
@@ -1537,6 +1565,359 @@ static void lobby_leave(struct cp_part *p, const char *why)
 	lobby_drop(p, NULL, why);
 	lobby_update(r, NULL);
 	room_release(r);
+}
+
+/* ---- notes: a restarted control plane takes the calls over ----
+ *
+ * For every participant in the dataplane the control plane keeps a note in the region
+ * (cp_dp_note: the dataplane stores it and never reads it): its id, its room, what it publishes
+ * and how its m-lines map to sources, the hash of the secret it may resume with. A new
+ * funkhaus-cp reads the notes of the slots still live and rebuilds rooms and participants from
+ * them; the clients reconnect their signalling and resume (same id, same media, no new DTLS).
+ * No display name is in a note: the client says it again when it resumes. */
+
+#define NOTE_MAGIC 0x464b4e32u /* "FKN2" */
+#define NOTE_MID_MAX 16
+#define NOTE_ML (FH_MAX_RECV_STREAMS + 2)
+
+struct note_ml {
+	char mid[NOTE_MID_MAX + 1];
+	uint8_t kind;
+	uint8_t flags; /* 1 publish, 2 assigned, 4 dead */
+	int16_t pt, rtx_pt;
+	uint64_t src;
+	uint32_t out_ssrc, out_rtx_ssrc;
+};
+
+struct note {
+	uint32_t magic; /* written last; 0 while a note is being written or after a leave */
+	uint32_t room_id;
+	uint64_t id;
+	uint64_t sess_id, sess_ver;
+	uint8_t resume[32]; /* SHA-256 of the resume secret */
+	char tenant[33];
+	char key[CP_ROOM_MAX + 1];
+	uint8_t flags;	    /* 1 moderator, 2 forced mute, 4 audio muted, 8 video muted */
+	uint8_t room_flags; /* 1 one-time, 2 lobby, 4 password */
+	uint8_t pw[CP_PW_HASH_LEN];
+	char lufrag[FH_UFRAG_MAX + 1];
+	char lpwd[FH_PWD_MAX + 1];
+	char rufrag[FH_UFRAG_MAX + 1];
+	char fp_alg[16];
+	uint8_t fp[64];
+	uint8_t fp_len;
+	char our_fp[128];
+	struct cp_track pub[2];
+	uint16_t n_ml;
+	struct note_ml ml[NOTE_ML];
+};
+_Static_assert(sizeof(struct note) <= FH_NOTE_SIZE, "a note fits its place in the region");
+
+static void note_save(const struct cp_part *p)
+{
+	uint8_t *at = p->in_dp && p->slot >= 0 ? cp_dp_note(p->worker, (unsigned)p->slot) : NULL;
+	const struct cp_room *r = p->room;
+	struct note n = {0};
+
+	if (!at)
+		return;
+	n.room_id = r->id;
+	n.id = p->id;
+	n.sess_id = p->sess_id;
+	n.sess_ver = p->sess_ver;
+	memcpy(n.resume, p->resume, sizeof(n.resume));
+	snprintf(n.tenant, sizeof(n.tenant), "%s", r->tenant);
+	snprintf(n.key, sizeof(n.key), "%s", r->key);
+	n.flags = (uint8_t)(p->moderator | p->forced_mute << 1 | p->audio_muted << 2 |
+			    p->video_muted << 3);
+	n.room_flags = (uint8_t)(r->one_time | r->lobby << 1 | r->has_pw << 2);
+	memcpy(n.pw, r->pw, sizeof(n.pw));
+	memcpy(n.lufrag, p->lufrag, sizeof(n.lufrag));
+	memcpy(n.lpwd, p->lpwd, sizeof(n.lpwd));
+	memcpy(n.rufrag, p->rufrag, sizeof(n.rufrag));
+	memcpy(n.fp_alg, p->fp_alg, sizeof(n.fp_alg));
+	memcpy(n.fp, p->fp, sizeof(n.fp));
+	n.fp_len = (uint8_t)p->fp_len;
+	memcpy(n.our_fp, p->our_fp, sizeof(n.our_fp));
+	memcpy(n.pub, p->pub, sizeof(n.pub));
+	if (p->n_ml > NOTE_ML)
+		goto none; /* cannot be described: it will not resume, its call goes on */
+	n.n_ml = (uint16_t)p->n_ml;
+	for (unsigned i = 0; i < p->n_ml; i++) {
+		const struct cp_mline *m = &p->ml[i];
+
+		if (strlen(m->mid) > NOTE_MID_MAX)
+			goto none;
+		memcpy(n.ml[i].mid, m->mid, strlen(m->mid) + 1);
+		n.ml[i].kind = (uint8_t)m->kind;
+		n.ml[i].flags = (uint8_t)(m->publish | m->assigned << 1 | m->dead << 2);
+		n.ml[i].pt = (int16_t)m->pt;
+		n.ml[i].rtx_pt = (int16_t)m->rtx_pt;
+		n.ml[i].src = m->src;
+		n.ml[i].out_ssrc = m->out_ssrc;
+		n.ml[i].out_rtx_ssrc = m->out_rtx_ssrc;
+	}
+	/* whoever reads it after a crash finds a whole note or none */
+	__atomic_store_n((uint32_t *)at, 0, __ATOMIC_RELEASE);
+	memcpy(at + sizeof(n.magic), (uint8_t *)&n + sizeof(n.magic), sizeof(n) - sizeof(n.magic));
+	__atomic_store_n((uint32_t *)at, NOTE_MAGIC, __ATOMIC_RELEASE);
+	OPENSSL_cleanse(&n, sizeof(n));
+	return;
+none:
+	__atomic_store_n((uint32_t *)at, 0, __ATOMIC_RELEASE);
+	OPENSSL_cleanse(&n, sizeof(n));
+}
+
+static void note_save_room(const struct cp_room *r)
+{
+	for (const struct cp_part *q = r->parts; q; q = q->next)
+		note_save(q);
+}
+
+static void note_clear(const struct cp_part *p)
+{
+	uint8_t *at = p->slot >= 0 ? cp_dp_note(p->worker, (unsigned)p->slot) : NULL;
+
+	if (at)
+		__atomic_store_n((uint32_t *)at, 0, __ATOMIC_RELEASE);
+}
+
+/* The participant of a live slot, from its note: in its room (made when it is the first),
+ * without a connection until it resumes. false when the note is missing or its tenant gone. */
+static bool note_adopt(unsigned w, unsigned s)
+{
+	const uint8_t *at = cp_dp_note(w, s);
+	struct note n;
+
+	if (!at || __atomic_load_n((const uint32_t *)at, __ATOMIC_ACQUIRE) != NOTE_MAGIC)
+		return false;
+	memcpy(&n, at, sizeof(n));
+	n.tenant[sizeof(n.tenant) - 1] = n.key[sizeof(n.key) - 1] = '\0';
+	n.lufrag[sizeof(n.lufrag) - 1] = n.lpwd[sizeof(n.lpwd) - 1] = '\0';
+	n.rufrag[sizeof(n.rufrag) - 1] = n.fp_alg[sizeof(n.fp_alg) - 1] = '\0';
+	n.our_fp[sizeof(n.our_fp) - 1] = '\0';
+	if (!cp_tenant_by_id(&g.tenants, n.tenant) || !cp_sig_valid_room(n.key) ||
+	    n.n_ml > NOTE_ML || n.fp_len > sizeof(n.fp))
+		return false;
+	struct cp_room *r = room_get(n.tenant, n.key, false);
+
+	if (!r) {
+		r = room_get(n.tenant, n.key, true);
+		if (!r)
+			return false;
+		/* the room the dataplane forwards in: its worker, its id */
+		r->worker = w;
+		r->id = n.room_id;
+		r->one_time = n.room_flags & 1;
+		r->lobby = n.room_flags & 2;
+		r->has_pw = n.room_flags & 4;
+		memcpy(r->pw, n.pw, sizeof(r->pw));
+	} else if (r->worker != w || r->id != n.room_id) {
+		return false; /* two rooms of one name: only the first one's participants resume */
+	}
+	if (n.room_id >= g.next_room_id)
+		g.next_room_id = n.room_id + 1;
+	struct cp_part *p = part_new(NULL, r, "", n.key);
+
+	if (!p || (n.n_ml && !(p->ml = calloc(n.n_ml, sizeof(*p->ml))))) {
+		free(p);
+		room_release(r);
+		return false;
+	}
+	p->id = n.id;
+	p->sess_id = n.sess_id;
+	p->sess_ver = n.sess_ver;
+	memcpy(p->resume, n.resume, sizeof(p->resume));
+	p->moderator = n.flags & 1;
+	p->forced_mute = n.flags & 2;
+	p->audio_muted = n.flags & 4;
+	p->video_muted = n.flags & 8;
+	memcpy(p->lufrag, n.lufrag, sizeof(p->lufrag));
+	memcpy(p->lpwd, n.lpwd, sizeof(p->lpwd));
+	memcpy(p->rufrag, n.rufrag, sizeof(p->rufrag));
+	memcpy(p->fp_alg, n.fp_alg, sizeof(p->fp_alg));
+	memcpy(p->fp, n.fp, sizeof(p->fp));
+	p->fp_len = n.fp_len;
+	memcpy(p->our_fp, n.our_fp, sizeof(p->our_fp));
+	memcpy(p->pub, n.pub, sizeof(p->pub));
+	p->n_ml = n.n_ml;
+	for (unsigned i = 0; i < n.n_ml; i++) {
+		struct cp_mline *m = &p->ml[i];
+
+		memcpy(m->mid, n.ml[i].mid, NOTE_MID_MAX);
+		m->mid[NOTE_MID_MAX] = '\0';
+		m->kind = n.ml[i].kind == CP_KIND_VIDEO ? CP_KIND_VIDEO : CP_KIND_AUDIO;
+		m->publish = n.ml[i].flags & 1;
+		m->assigned = n.ml[i].flags & 2;
+		m->dead = n.ml[i].flags & 4;
+		m->pt = n.ml[i].pt;
+		m->rtx_pt = n.ml[i].rtx_pt;
+		m->src = n.ml[i].src;
+		m->out_ssrc = n.ml[i].out_ssrc;
+		m->out_rtx_ssrc = n.ml[i].out_rtx_ssrc;
+	}
+	p->slot = (int)s;
+	p->worker = w;
+	p->in_dp = p->media_up = true;
+	p->orphan = true;
+	p->since_ms = g.now_ms;
+	g.by_slot[w][s] = p;
+	cp_dp_slot_claim(w, s);
+	p->next = r->parts;
+	r->parts = p;
+	r->n++;
+	g.n_parts++;
+	OPENSSL_cleanse(&n, sizeof(n));
+	return true;
+}
+
+/* The dataplane is attached: every live slot with a note becomes a participant again. */
+static void on_attached(void)
+{
+	unsigned n = 0;
+
+	g.now_ms = cp_now_ms();
+	for (unsigned w = 0; w < cp_dp_workers(); w++)
+		for (unsigned s = 0; s < FH_MAX_SLOTS; s++)
+			if (cp_dp_slot_orphan(w, s))
+				n += note_adopt(w, s);
+	if (n)
+		FH_INFO("%u participant(s) in %u room(s) still in the dataplane: they may resume "
+			"within %u s",
+			n, g.n_rooms, cp_limits()->resume_timeout);
+}
+
+/* Assigned m-lines of p whose source is not in the room (it left while no control plane
+ * ran): they go, as they would have on its leave. */
+static bool drop_gone_sources(struct cp_part *p)
+{
+	bool changed = false;
+
+	for (unsigned i = 0; i < p->n_ml; i++) {
+		struct cp_mline *m = &p->ml[i];
+		bool there = false;
+
+		if (!m->assigned)
+			continue;
+		for (const struct cp_part *q = p->room->parts; q && !there; q = q->next)
+			there = q->id == m->src && q != p;
+		if (!there) {
+			unassign(p, m);
+			changed = true;
+		}
+	}
+	return changed;
+}
+
+static bool lacks_lines(const struct cp_part *p)
+{
+	for (const struct cp_part *q = p->room->parts; q; q = q->next)
+		if (q != p && ((q->pub[0].present && !has_mline_for(p, q->id, CP_KIND_AUDIO)) ||
+			       (q->pub[1].present && !has_mline_for(p, q->id, CP_KIND_VIDEO))))
+			return true;
+	return false;
+}
+
+static void resume_secret(struct cp_part *p, char out[32])
+{
+	uint8_t b[16];
+
+	rand_bytes(b, sizeof(b));
+	cp_b64url_encode(b, sizeof(b), out, 32);
+	SHA256((const uint8_t *)out, strlen(out), p->resume);
+	OPENSSL_cleanse(b, sizeof(b));
+}
+
+static struct cp_part *orphan_by_id(const char *id)
+{
+	for (struct cp_room *r = g.rooms; r; r = r->next) {
+		struct cp_part *p = part_by_id(r->parts, id);
+
+		if (p)
+			return p->orphan ? p : NULL;
+	}
+	return NULL;
+}
+
+/* A client whose signalling broke with a control-plane restart takes its participant back:
+ * its id, the secret it was given, the room's name and the tenant it reached prove it. */
+static void handle_resume(struct cp_conn *c, const struct cp_sig_msg *m)
+{
+	const struct cp_tenant *t = cp_tenant_for(&g.tenants, cp_conn_host(c), cp_conn_path(c));
+	struct cp_part *p = m->target ? orphan_by_id(m->target) : NULL;
+	uint8_t h[32];
+	char key[CP_ROOM_MAX + 1], id[17];
+
+	if (!cp_dp_attached()) {
+		/* a control plane just started may not have read the notes yet: try again */
+		send_error(c, CP_ERR_UNAVAILABLE);
+		cp_conn_close(c);
+		return;
+	}
+	if (!p || !t || !m->room || !m->secret) {
+		send_error(c, CP_ERR_RESUME_FAILED);
+		return;
+	}
+	SHA256((const uint8_t *)m->secret, strlen(m->secret), h);
+	room_key(m->room, key);
+	if (CRYPTO_memcmp(h, p->resume, sizeof(h)) || strcmp(t->id, p->room->tenant) ||
+	    strcmp(key, p->room->key)) {
+		send_error(c, CP_ERR_RESUME_FAILED);
+		return;
+	}
+	struct cp_room *r = p->room;
+
+	p->orphan = false;
+	p->conn = c;
+	snprintf(p->name, sizeof(p->name), "%s", m->name);
+	snprintf(p->room_as, sizeof(p->room_as), "%s", m->room);
+	p->src = cp_conn_source(c);
+	cp_limits_part_add(p->src);
+	cp_conn_set_part(c, p);
+	json_t *list = json_array();
+
+	for (struct cp_part *q = r->parts; q; q = q->next)
+		if (q != p)
+			json_array_append_new(list, part_json(q));
+	part_hex_id(p, id);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b}", "type", "resumed",
+			      "id", id, "room", p->room_as, "participants", list, "chat", t->chat,
+			      "moderator", p->moderator, "lobby", r->lobby, "password", r->has_pw,
+			      "audioMuted", p->audio_muted);
+
+	if (o && g.conf.turn_secret_len)
+		json_object_set_new(o, "iceServers", turn_servers(p));
+	send_json(p, o);
+	/* the others learn its name again; a newcomer since the restart meets it */
+	broadcast(
+		r, p,
+		json_pack("{s:s, s:o}", "type", "participant-joined", "participant", part_json(p)));
+	bool dropped = drop_gone_sources(p);
+
+	if (dropped || lacks_lines(p))
+		request_renegotiation(p);
+	for (struct cp_part *q = r->parts; q; q = q->next)
+		if (q != p && !q->orphan && lacks_lines(q))
+			request_renegotiation(q);
+	if (p->moderator)
+		lobby_update(r, p);
+	note_save(p);
+	FH_INFO("participant %s resumed its call after a control-plane restart", p->pseudo);
+}
+
+/* Orphans that did not come back within resume_timeout leave, as on a closed connection. */
+static void reap_orphans(uint64_t now_ms)
+{
+	uint64_t bound = cp_limits()->resume_timeout * 1000ull;
+
+	for (struct cp_room *r = g.rooms; r; r = r->next) {
+		for (struct cp_part *p = r->parts; p; p = p->next) {
+			if (!p->orphan || now_ms - p->since_ms < bound)
+				continue;
+			leave(p, "did not resume after a control-plane restart");
+			return; /* the lists changed: the next tick goes on */
+		}
+	}
 }
 
 void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
@@ -1555,11 +1936,13 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		cp_conn_send(c, strdup("{\"type\":\"pong\"}"));
 		goto out;
 	}
-	if (m.type == CP_MSG_JOIN) {
+	if (m.type == CP_MSG_JOIN || m.type == CP_MSG_RESUME) {
 		if (p || pw_wait_of(c))
 			send_error(c, CP_ERR_ALREADY_JOINED);
-		else
+		else if (m.type == CP_MSG_JOIN)
 			handle_join(c, &m, buf, len, NULL);
+		else
+			handle_resume(c, &m);
 		goto out;
 	}
 	if (!p) {
@@ -1612,6 +1995,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		broadcast(p->room, NULL,
 			  json_pack("{s:s, s:s, s:b, s:b}", "type", "mute", "id", id, "audioMuted",
 				    p->audio_muted, "videoMuted", p->video_muted));
+		note_save(p);
 		break;
 	}
 	case CP_MSG_MODERATE:
@@ -1732,11 +2116,6 @@ static void on_event(unsigned w, const struct fh_evt *e)
 	case FH_EVT_CMD_ERR:
 		FH_WARN("worker %u refused command %u for slot %u", w, e->arg, e->slot);
 		break;
-	case FH_EVT_PART_INFO:
-		if (e->room >= g.next_room_id)
-			g.next_room_id =
-				e->room + 1; /* never reuse the room id of a running call */
-		break;
 	default:
 		break;
 	}
@@ -1827,7 +2206,7 @@ void cp_room_tick(uint64_t now_ms)
 	if (now_ms - g.last_rate_ms >= 1000) {
 		uint64_t dt = now_ms - g.last_rate_ms;
 
-		for (unsigned w = 0; cp_dp_ready() && w < cp_dp_workers(); w++) {
+		for (unsigned w = 0; cp_dp_attached() && w < cp_dp_workers(); w++) {
 			const struct fh_counters *k = cp_dp_counters(w);
 			uint64_t rx = k->ctr[FH_CTR_rx_bytes], tx = k->ctr[FH_CTR_tx_bytes];
 
@@ -1847,6 +2226,8 @@ void cp_room_tick(uint64_t now_ms)
 		g.last_wait_check = now_ms;
 		while ((p = overdue(now_ms)))
 			;
+		reap_orphans(now_ms);
+		cp_dp_reap(now_ms, cp_limits()->resume_timeout);
 	}
 }
 
@@ -1944,7 +2325,7 @@ char *cp_room_tenant_info(const char *host, const char *path)
 int cp_room_init(const struct cp_room_conf *c, const char *region_name)
 {
 	static const struct cp_dp_handlers h = {
-		.event = on_event, .packet = on_packet, .lost = on_lost};
+		.event = on_event, .packet = on_packet, .lost = on_lost, .attached = on_attached};
 
 	memset(&g, 0, sizeof(g));
 	g.conf = *c;

@@ -62,6 +62,13 @@ static const struct cp_param moderate_params[] = {
 	{"on", P_BOOL, false, 0},
 	{NULL},
 };
+static const struct cp_param resume_params[] = {
+	{"id", P_STRING, true, 16},
+	{"secret", P_STRING, true, 64},
+	{"room", P_STRING, true, CP_ROOM_MAX},
+	{"name", P_STRING, true, CP_NAME_MAX * 4},
+	{NULL},
+};
 static const struct cp_param no_params[] = {{NULL}};
 
 static const struct cp_msg_spec specs[] = {
@@ -72,6 +79,7 @@ static const struct cp_msg_spec specs[] = {
 	{"leave", CP_MSG_LEAVE, no_params},
 	{"ping", CP_MSG_PING, no_params},
 	{"moderate", CP_MSG_MODERATE, moderate_params},
+	{"resume", CP_MSG_RESUME, resume_params},
 };
 
 /* One code point from well-formed UTF-8 (shortest form, no surrogates, at most U+10FFFF);
@@ -267,6 +275,16 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		}
 		break;
 	}
+	case CP_MSG_RESUME:
+		m->target = json_string_value(json_object_get(m->root, "id"));
+		m->secret = json_string_value(json_object_get(m->root, "secret"));
+		m->room = json_string_value(json_object_get(m->root, "room"));
+		m->name = json_string_value(json_object_get(m->root, "name"));
+		if (!cp_sig_valid_room(m->room))
+			return CP_ERR_BAD_ROOM;
+		if (!cp_sig_valid_name(m->name))
+			return CP_ERR_BAD_NAME;
+		break;
 	case CP_MSG_OFFER:
 		m->sdp = json_string_value(json_object_get(m->root, "sdp"));
 		m->sdp_len = json_string_length(json_object_get(m->root, "sdp"));

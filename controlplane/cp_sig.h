@@ -27,6 +27,7 @@ enum cp_msg_type {
 	CP_MSG_LEAVE,
 	CP_MSG_PING,
 	CP_MSG_MODERATE,
+	CP_MSG_RESUME, /* take a participant back after a control-plane restart */
 };
 
 enum cp_mod_action {
@@ -54,7 +55,8 @@ struct cp_sig_msg {
 	int audio_muted;  /* mute: -1 when not given */
 	int video_muted;
 	enum cp_mod_action action; /* moderate */
-	const char *target;	   /* moderate: a participant id, NULL for "end" */
+	const char *target;	   /* moderate: a participant id, NULL for "end"; resume: mine */
+	const char *secret;	   /* resume: the secret "joined" gave */
 	int on;			   /* moderate "lobby": 1 on, 0 off */
 	json_t *root;		   /* owns the strings above */
 };

@@ -161,6 +161,7 @@ static void part_del(struct dp_worker *w, uint16_t slot)
 	dp_media_free_keys(w, p);
 	memset(p, 0, sizeof(*p));
 	w->ctr->participants--;
+	__atomic_and_fetch(&w->ctr->live[slot / 64], ~(1ull << (slot % 64)), __ATOMIC_RELEASE);
 }
 
 static bool valid_cred(const char *s, size_t max, uint8_t *len)
@@ -192,6 +193,7 @@ static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c)
 	p->rufrag_len = ru;
 	p->lpwd_len = pw;
 	w->ctr->participants++;
+	__atomic_or_fetch(&w->ctr->live[c->slot / 64], 1ull << (c->slot % 64), __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -278,22 +280,10 @@ static int cmd_sub_del(struct dp_worker *w, const struct fh_cmd *c)
 	return -ENOENT;
 }
 
-static void cmd_dump(struct dp_worker *w)
-{
-	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++)
-		if (w->parts[s].used)
-			dp_worker_emit(w, FH_EVT_PART_INFO, s, w->parts[s].bound);
-	dp_worker_emit(w, FH_EVT_DUMP_END, 0xffff, 0);
-}
-
 void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 {
 	int rc = 0;
 
-	if (c->type == FH_CMD_DUMP) {
-		cmd_dump(w);
-		return;
-	}
 	if (c->slot >= FH_MAX_SLOTS) {
 		rc = -EINVAL;
 		goto out;

@@ -31,6 +31,7 @@ const state = {
   want: { audio: 0, video: 0 },
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
   audioMuted: false, videoMuted: false, retry: 0,
+  resume: null, resuming: false, // the secret "joined" gave; a resume under way
 };
 
 function show(section) {
@@ -179,7 +180,18 @@ function renderWaiting() {
 }
 
 function addPeer(p) {
-  if (p.id === state.id || state.peers.has(p.id)) return;
+  if (p.id === state.id) return;
+  const known = state.peers.get(p.id);
+  if (known) {
+    // told again (it resumed after a server restart, or its tracks came first): its name now
+    known.name = p.name;
+    known.audioMuted = p.audioMuted;
+    known.videoMuted = p.videoMuted;
+    known.moderator = !!p.moderator;
+    known.tile.querySelector('figcaption').textContent = p.name;
+    renderPeople();
+    return;
+  }
   state.peers.set(p.id, { name: p.name, audioMuted: p.audioMuted, videoMuted: p.videoMuted,
     moderator: !!p.moderator, stream: new MediaStream(), tile: null });
   const peer = state.peers.get(p.id);
@@ -217,6 +229,12 @@ function connect() {
   const ws = new WebSocket(`wss://${location.host}${state.base}/ws`);
   state.ws = ws;
   ws.onopen = () => {
+    if (state.resuming) {
+      // the call went on without signalling: take this participant back, media untouched
+      send({ type: 'resume', id: state.id, secret: state.resume, room: state.room,
+        name: state.name });
+      return;
+    }
     const msg = { type: 'join', name: state.name };
     if (state.room) msg.room = state.room;
     if (state.token) msg.token = state.token;
@@ -230,6 +248,18 @@ function connect() {
   };
   ws.onclose = () => {
     if (state.ws !== ws || state.leaving) return;
+    const pc = state.pc;
+    if ((state.joined || state.resuming) && state.resume && pc &&
+        ['connected', 'connecting'].includes(pc.iceConnectionState)) {
+      // only the signalling broke (the server's control plane restarts): the media still
+      // flows, so keep the call and resume it as soon as the server answers again
+      state.resuming = true;
+      toast(t('conf.resuming'));
+      const delay = Math.min(300 * 2 ** state.retry++, 3000);
+      setTimeout(() => { if (!state.leaving) connect(); }, delay);
+      return;
+    }
+    state.resuming = false;
     teardown();
     toast(t('conf.reconnect'));
     const delay = Math.min(1000 * 2 ** state.retry++, 15000);
@@ -239,8 +269,29 @@ function connect() {
 
 async function handle(msg) {
   switch (msg.type) {
+    case 'resumed':
+      state.resuming = false;
+      state.joined = true;
+      state.retry = 0;
+      state.moderator = !!msg.moderator;
+      state.lobby = !!msg.lobby;
+      updateControls();
+      for (const p of msg.participants) addPeer(p);
+      // whoever left while the server was away
+      for (const id of [...state.peers.keys()])
+        if (!msg.participants.some((p) => p.id === id)) removePeer(id);
+      // an offer whose answer was lost with the old server: taken back and made again
+      if (state.pc && state.pc.signalingState === 'have-local-offer') {
+        await state.pc.setLocalDescription({ type: 'rollback' });
+        state.busy = false;
+        state.pending = true;
+      }
+      if (state.pending && !state.busy) { state.pending = false; negotiate(); }
+      toast(t('conf.resumed'));
+      break;
     case 'joined':
       state.id = msg.id;
+      state.resume = msg.resume || null;
       state.joined = true;
       state.retry = 0;
       state.moderator = !!msg.moderator;
@@ -329,6 +380,16 @@ async function handle(msg) {
       show('left');
       break;
     case 'error':
+      if (state.resuming && msg.code === 4047) {
+        // the server could not take the call back (it came back too late): join afresh
+        state.resuming = false;
+        state.resume = null;
+        teardown();
+        const again = { type: 'join', name: state.name, room: state.room };
+        if (state.password) again.password = state.password;
+        send(again);
+        break;
+      }
       if ([4032, 4033, 4036].includes(msg.code) && !state.joined) {
         // the room has a password (or, opening it, must get one): ask for it (kept in this
         // page only) and join again
@@ -400,6 +461,9 @@ async function startPeerConnection() {
   self.querySelector('video').srcObject = local;
   pc.ontrack = (ev) => {
     const id = ev.streams[0] && ev.streams[0].id;
+    // tracks of someone not named yet (one who has not resumed since a server restart):
+    // a tile now, its name when the server says it
+    if (id && !state.peers.has(id)) addPeer({ id, name: '' });
     const peer = state.peers.get(id);
     if (!peer) return;
     for (const old of peer.stream.getTracks().filter((x) => x.kind === ev.track.kind))

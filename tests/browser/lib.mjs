@@ -38,21 +38,34 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
     [`${build}/dataplane/funkhaus-dp`, ['-c', conf]];
   const dp = spawn(dpCmd[0], dpCmd[1], { stdio: ['ignore', 'ignore', openSync(logs.dp, 'a')] });
   await sleep(500);
-  const cp = spawn(`${build}/controlplane/funkhaus-cp`, ['-c', conf],
-    { stdio: ['ignore', 'ignore', openSync(logs.cp, 'a')] });
   const url = `https://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`${url}/healthz`);
-      if ((await r.json()).dataplane) break;
-    } catch (e) { /* not up yet */ }
-    await sleep(100);
-  }
+  const startCp = async () => {
+    const p = spawn(`${build}/controlplane/funkhaus-cp`, ['-c', conf],
+      { stdio: ['ignore', 'ignore', openSync(logs.cp, 'a')] });
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`${url}/healthz`);
+        if ((await r.json()).dataplane) break;
+      } catch (e) { /* not up yet */ }
+      await sleep(100);
+    }
+    return p;
+  };
+  let cp = await startCp();
   return {
     url, dir, logs,
     async stop() {
       for (const p of [cp, dp]) if (p.exitCode === null) p.kill('SIGTERM');
       await sleep(300);
+    },
+    // funkhaus-cp killed with signal, and after pauseMs a new one started (a crash, or an
+    // upgrade); resolves once the new one serves
+    async restartCp(signal, pauseMs) {
+      const gone = new Promise((r) => cp.on('exit', r));
+      cp.kill(signal);
+      await gone;
+      await sleep(pauseMs);
+      cp = await startCp();
     },
     dumpLogs() {
       for (const [k, f] of Object.entries(logs)) {

@@ -230,6 +230,19 @@ int harness_srtp_engine(struct harness *h, unsigned worker, char *out, size_t n)
 	return rc;
 }
 
+unsigned harness_participants(struct harness *h, unsigned worker)
+{
+	struct fh_region r;
+	unsigned n = 0;
+
+	if (fh_region_peek(&r, h->region) < 0)
+		return 0;
+	if (worker < r.hdr->n_workers)
+		n = fh_region_counters(&r, worker)->participants;
+	fh_region_close(&r);
+	return n;
+}
+
 uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c)
 {
 	return peek(h, worker, 0, c);

@@ -38,6 +38,8 @@ void harness_stop(struct harness *h, bool show_logs);
 /* The worker's counters through a read-only view of the region. */
 uint64_t harness_drop(struct harness *h, unsigned worker, enum fh_drop d);
 uint64_t harness_ctr(struct harness *h, unsigned worker, enum fh_ctr c);
+/* Participants a worker holds now. */
+unsigned harness_participants(struct harness *h, unsigned worker);
 /* A NIC port's counters (DPDK backend); -1 when funkhaus-dp has no such port. */
 int harness_port(struct harness *h, unsigned port, struct fh_port_counters *out);
 /* The SRTP engine a worker runs ("libsrtp2", "cryptodev ..."); 0, or -1. */

@@ -260,9 +260,11 @@ static void dataplane_stalled(void)
 	if (a && b) {
 		pump(all, 2, 500);
 		kill(h.dp, SIGSTOP);
-		long ms = until_ready_is(503, 2000);
+		long ms = until_ready_is(503, 3000);
 
-		EXPECT(ms >= 0 && ms <= 1000,
+		/* not ready after 1.5 s without a beat (a loaded host may hold it back for most of
+		 * a second), less the beat's own 100 ms, plus one poll */
+		EXPECT(ms >= 0 && ms <= 2000,
 		       "/readyz still 200 %ld ms after the heartbeat stopped", ms);
 		EXPECT(join_refused_5000("Atempause", "Clara"), "a join while it stalls got 5000");
 		kill(h.dp, SIGCONT);

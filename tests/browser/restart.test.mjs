@@ -1,0 +1,98 @@
+// A control-plane restart in the middle of a meeting, seen by the people in it: three Chromium
+// pages in one room; funkhaus-cp is killed (-9) and started again 3 s later. The pictures must
+// not freeze longer than they do without the kill, every page must resume as the same
+// participant, and a newcomer after the restart meets everyone. Screenshots in the log folder.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFunkhaus, launchBrowser, openPage, waitReceives, waitPeers, sleep, fail } from './lib.mjs';
+
+const fh = await startFunkhaus({ build: process.env.FUNKHAUS_BUILD, source: process.env.FUNKHAUS_SOURCE });
+const browser = await launchBrowser();
+
+// Samples every page's decoded frames per peer for ms; the longest stretch, over every
+// stream, without a new frame.
+async function longestFreeze(pages, ms) {
+  const last = pages.map(() => ({}));
+  const since = pages.map(() => ({}));
+  let worst = 0;
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const now = Date.now();
+    for (let i = 0; i < pages.length; i++) {
+      const got = await pages[i].evaluate(() => window.funkhaus.received());
+      for (const [id, r] of Object.entries(got)) {
+        // the time between two samples that saw new frames: at least one sampling round
+        if (r.framesDecoded !== last[i][id]) {
+          if (since[i][id]) worst = Math.max(worst, now - since[i][id]);
+          last[i][id] = r.framesDecoded;
+          since[i][id] = now;
+        } else {
+          worst = Math.max(worst, now - (since[i][id] || now));
+        }
+      }
+    }
+    await sleep(100);
+  }
+  return worst;
+}
+
+try {
+  const names = ['Anna', 'Bernd', 'Clara'];
+  const pages = [];
+  for (const n of names) pages.push(await openPage(browser, fh.url, 'Stadtrat', n));
+  for (let i = 0; i < 3; i++)
+    await waitReceives(pages[i], names.filter((n) => n !== names[i]), 15000, names[i]);
+  const ids = await Promise.all(pages.map((p) => p.evaluate(() => window.funkhaus.state.id)));
+
+  const calm = await longestFreeze(pages, 6000);
+  console.log(`without a restart: longest stretch without a new frame ${calm} ms`);
+
+  const t0 = Date.now();
+  const during = longestFreeze(pages, 12000);
+  await sleep(1000);
+  await fh.restartCp('SIGKILL', 3000);
+  const restarted = Date.now() - t0;
+  let back = 0;
+  for (let i = 0; i < 100 && !back; i++) {
+    const states = await Promise.all(pages.map((p) => p.evaluate(
+      () => ({ joined: window.funkhaus.state.joined, resuming: window.funkhaus.state.resuming }))));
+    if (states.every((s) => s.joined && !s.resuming)) back = Date.now() - t0 - restarted;
+    else await sleep(100);
+  }
+  const freeze = await during;
+  console.log(`kill -9 and a new funkhaus-cp 3 s later: signalling back on every page ${back} ms ` +
+    `after the new one served; longest stretch without a new frame ${freeze} ms`);
+  if (!back) fail('a page did not get its signalling back');
+  const after = await Promise.all(pages.map((p) => p.evaluate(() => window.funkhaus.state.id)));
+  if (JSON.stringify(after) !== JSON.stringify(ids)) fail(`ids changed: ${ids} -> ${after}`);
+  // a freeze no longer than without the kill, give or take a sampling round of three pages
+  if (freeze > Math.max(calm, 500) + 1000) fail(`pictures froze for ${freeze} ms (${calm} ms without the kill)`);
+  for (let i = 0; i < 3; i++) await waitPeers(pages[i], names.filter((n) => n !== names[i]), 5000, `${names[i]} after`);
+
+  const dora = await openPage(browser, fh.url, 'Stadtrat', 'Dora');
+  try {
+    await waitReceives(dora, names, 15000, 'Dora, a newcomer after the restart');
+  } catch (e) {
+    console.error(JSON.stringify(await dora.evaluate(async () => {
+      const st = window.funkhaus.state;
+      const inb = [];
+      (await st.pc.getStats()).forEach((x) => { if (x.type === 'inbound-rtp') inb.push([x.mid, x.kind, x.packetsReceived, x.ssrc]); });
+      return { peers: [...st.peers.keys()], want: st.want, busy: st.busy, pending: st.pending,
+        tr: st.pc.getTransceivers().map((t) => [t.mid, t.direction, t.currentDirection]), inb,
+        remote: st.pc.remoteDescription && st.pc.remoteDescription.sdp.split('\r\n').filter((l) => /^(m=|a=mid|a=msid|a=ssrc:\d+ msid|a=(send|recv|inactive))/.test(l)) };
+    })));
+    throw e;
+  }
+  for (let i = 0; i < 3; i++) await waitReceives(pages[i], ['Dora'], 15000, `${names[i]} meets Dora`);
+  console.log('a newcomer after the restart meets all three, and they meet her');
+  for (const [i, p] of [...pages, dora].entries())
+    writeFileSync(join(fh.dir, `restart-${i}.png`), await p.screenshot());
+  console.log(`screenshots in ${fh.dir}`);
+} catch (e) {
+  fh.dumpLogs();
+  if (!process.exitCode) process.exitCode = 1;
+  console.error(e);
+} finally {
+  await browser.close();
+  await fh.stop();
+}
