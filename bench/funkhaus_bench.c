@@ -73,6 +73,7 @@ struct opts {
 	const char *srtp; /* gcm, cm or NULL (both offered) */
 	pid_t pids[8];	  /* the SFU's processes, for CPU seconds per forwarded packet */
 	unsigned n_pids;
+	unsigned per_source; /* loopback targets: participants per source address (0: one) */
 };
 
 struct totals {
@@ -152,8 +153,18 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no)
 	char room[64], name[32], err[256];
 
 	snprintf(room, sizeof(room), "bench-%s-%u", run_id, room_no);
-	snprintf(name, sizeof(name), "sim-%u", serial++);
+	snprintf(name, sizeof(name), "sim-%u", serial);
+	/* citizens come from many addresses: on loopback, a few dozen per address keeps the
+	 * node's shares per source (participants_per_source) out of a capacity run */
+	char src[24];
+	unsigned k = o->per_source ? serial / o->per_source : 0;
+	bool spread = o->per_source && !o->janus && !strncmp(o->host, "127.", 4);
+
+	snprintf(src, sizeof(src), "127.0.%u.%u", k / 250, 2 + k % 250);
+	serial++;
 	struct fhc_opts fo = {.host = o->host,
+			      .source = spread ? src : NULL,
+			      .resume = true, /* a control-plane restart is followed, not a loss */
 			      .port = (uint16_t)o->port,
 			      .room = room,
 			      .name = name,
@@ -733,6 +744,8 @@ static void usage(void)
 		"  -J                      the target is Janus' VideoRoom (bench/janus.sh)\n"
 		"  -S gcm|cm               offer only this SRTP profile (both)\n"
 		"  -t THREADS              threads driving participants (2)\n"
+		"  -A N                    loopback targets: N participants per source address "
+		"127.0.x.y (50; 0: all from one)\n"
 		"  -o FILE                 JSON report\n"
 		"  -p FILE.svg             plot: participants against loss, p99 latency, SFU "
 		"CPU\n");
@@ -740,7 +753,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.host = "127.0.0.1",
+	struct opts o = {.per_source = 50,
+			 .host = "127.0.0.1",
 			 .port = 8443,
 			 .mode = "steady",
 			 .participants = 10,
@@ -756,8 +770,11 @@ int main(int argc, char **argv)
 	int c;
 
 	parse_mix("5:100%", &o.mix);
-	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:C:JS:h")) != -1) {
+	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:C:JS:A:h")) != -1) {
 		switch (c) {
+		case 'A':
+			o.per_source = (unsigned)atoi(optarg);
+			break;
 		case 'H':
 			o.host = optarg;
 			break;

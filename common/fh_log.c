@@ -131,6 +131,14 @@ static uint64_t mono_ms(void)
 }
 
 static void write_line(enum fh_log_level lvl, const char *msg);
+static ssize_t write_all(int fd, const char *buf, size_t len);
+/* Lines the log could not take (a full disk), noted once it can again. Under the lock. */
+static struct {
+	unsigned long long lines;
+	int err;
+	bool cut; /* the first of them was written in part */
+	char since[32];
+} lost;
 
 static void report(struct repeat *r, uint64_t now)
 {
@@ -271,9 +279,57 @@ static void write_line(enum fh_log_level lvl, const char *msg)
 		if (log_file)
 			out = log_file;
 	}
-	fprintf(out, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000, names[lvl], component,
-		msg);
-	fflush(out);
+	char line[1400];
+	int n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000,
+			 names[lvl], component, msg);
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	if (lost.lines) {
+		/* the disk took lines again: first what is missing, and how a cut line ended */
+		char note[256];
+		int m = snprintf(note, sizeof(note),
+				 "%s%s.%03ldZ warn %s: %llu log line(s) could not be written since "
+				 "%s (%s)\n",
+				 lost.cut ? "\n" : "", ts, now.tv_nsec / 1000000, component,
+				 (unsigned long long)lost.lines, lost.since, strerror(lost.err));
+
+		if (write_all(fileno(out), note, (size_t)m) < 0)
+			goto failed;
+		memset(&lost, 0, sizeof(lost));
+	}
+	/* one write(2) per line, not stdio's buffer: a full disk drops whole lines, and a line
+	 * cut short is ended by the note above */
+	ssize_t w = write_all(fileno(out), line, (size_t)n);
+
+	if (w == n)
+		return;
+	if (w > 0)
+		lost.cut = true;
+failed:
+	if (!lost.lines++) {
+		lost.err = errno;
+		snprintf(lost.since, sizeof(lost.since), "%s.%03ldZ", ts, now.tv_nsec / 1000000);
+	}
+}
+
+/* Writes all of buf to fd; what was written when a write failed (errno says why), or len. */
+static ssize_t write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return off ? (ssize_t)off : -1;
+		off += (size_t)w;
+	}
+	return (ssize_t)len;
 }
 
 int fh_log_to_dir(const char *dir)

@@ -570,6 +570,13 @@ static void limits_metrics(struct buf *b)
 	}
 	metric_head(b, "cp_password_jobs", "gauge", "password hashing jobs queued or running");
 	put(b, "funkhaus_cp_password_jobs %u\n", cp_pwhash_pending());
+	metric_head(b, "cp_command_backlog", "gauge",
+		    "commands waiting, in order, for room in a worker's command ring");
+	for (unsigned w = 0; w < (cp_dp_attached() ? cp_dp_workers() : 0); w++)
+		put(b, "funkhaus_cp_command_backlog{worker=\"%u\"} %u\n", w, cp_dp_backlog(w));
+	metric_head(b, "cp_commands_refused_total", "counter",
+		    "commands refused because the backlog was full (each logged as an error)");
+	put(b, "funkhaus_cp_commands_refused_total %llu\n", (unsigned long long)cp_dp_cmds_lost());
 }
 
 static char *metrics_text(void)

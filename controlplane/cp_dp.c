@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -31,6 +32,12 @@
 #define READY_MS 1500
 #define CHECK_MS 100		  /* how often the owner's pid and the region's name are checked */
 #define HEARTBEAT_TIMEOUT_MS 3000 /* no beat for this long ("3 s" below): the dataplane is lost */
+
+/* A FIFO of commands, grown in powers of two up to CP_DP_BACKLOG_MAX. */
+struct cmd_backlog {
+	struct fh_cmd *q;
+	unsigned head, n, cap;
+};
 
 enum dp_state {
 	DP_DETACHED,
@@ -57,6 +64,10 @@ static struct {
 	unsigned used[FH_MAX_WORKERS];
 	char why_logged[160]; /* the last reason for waiting that was logged, to log it once */
 	uint64_t attached_ms;
+	/* commands a full ring refused, per worker, in order: they go down before any later
+	 * one, so a SUB_ADD is never lost while its m-line stays assigned */
+	struct cmd_backlog backlog[FH_MAX_WORKERS];
+	uint64_t cmds_lost;
 	bool reaped; /* the unclaimed slots from before the restart are gone */
 } dp;
 
@@ -134,16 +145,77 @@ unsigned cp_dp_slots_used(unsigned w)
 	return dp.used[w];
 }
 
+/* Moves what waits in worker w's backlog into its ring, in order, as far as there is room. */
+static void backlog_flush(unsigned w)
+{
+	while (dp.backlog[w].n) {
+		struct fh_cmd *c = &dp.backlog[w].q[dp.backlog[w].head];
+
+		if (rte_ring_sp_enqueue_elem(fh_region_cmd(&dp.reg, w), c, sizeof(*c)) != 0)
+			return;
+		dp.backlog[w].head = (dp.backlog[w].head + 1) % dp.backlog[w].cap;
+		dp.backlog[w].n--;
+	}
+	dp.backlog[w].head = 0;
+}
+
+static int backlog_push(unsigned w, const struct fh_cmd *c)
+{
+	struct cmd_backlog *b = &dp.backlog[w];
+
+	if (b->n == b->cap) {
+		unsigned cap = b->cap ? b->cap * 2 : 1024;
+		struct fh_cmd *q;
+
+		if (cap > CP_DP_BACKLOG_MAX || !(q = malloc(cap * sizeof(*q))))
+			return -1;
+		for (unsigned i = 0; i < b->n; i++) /* unrolled from the ring's order */
+			q[i] = b->q[(b->head + i) % b->cap];
+		free(b->q);
+		b->q = q;
+		b->head = 0;
+		b->cap = cap;
+	}
+	b->q[(b->head + b->n) % b->cap] = *c;
+	b->n++;
+	return 0;
+}
+
+static void backlog_clear(void)
+{
+	for (unsigned w = 0; w < FH_MAX_WORKERS; w++) {
+		free(dp.backlog[w].q);
+		memset(&dp.backlog[w], 0, sizeof(dp.backlog[w]));
+	}
+}
+
 int cp_dp_cmd(unsigned w, struct fh_cmd *c)
 {
 	if (dp.state != DP_ATTACHED || w >= dp.reg.hdr->n_workers)
 		return -1;
 	c->seq = ++dp.seq;
-	if (rte_ring_sp_enqueue_elem(fh_region_cmd(&dp.reg, w), c, sizeof(*c)) != 0) {
-		FH_ERR("worker %u command ring full; command %u dropped", w, c->type);
-		return -1;
-	}
-	return 0;
+	backlog_flush(w);
+	if (!dp.backlog[w].n &&
+	    rte_ring_sp_enqueue_elem(fh_region_cmd(&dp.reg, w), c, sizeof(*c)) == 0)
+		return 0;
+	/* the ring is full (a burst of joins, a worker held back): the command waits its turn
+	 * behind those before it */
+	if (backlog_push(w, c) == 0)
+		return 0;
+	dp.cmds_lost++;
+	FH_ERR("worker %u: %u commands wait for its ring already; command %u refused", w,
+	       dp.backlog[w].n, c->type);
+	return -1;
+}
+
+unsigned cp_dp_backlog(unsigned w)
+{
+	return w < FH_MAX_WORKERS ? dp.backlog[w].n : 0;
+}
+
+uint64_t cp_dp_cmds_lost(void)
+{
+	return dp.cmds_lost;
 }
 
 int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len)
@@ -209,6 +281,7 @@ static void detach(const char *why)
 	unmap();
 	memset(dp.slots, 0, sizeof(dp.slots));
 	memset(dp.used, 0, sizeof(dp.used));
+	backlog_clear(); /* for a dataplane that is gone */
 	dp.h.lost();
 }
 
@@ -353,6 +426,7 @@ void cp_dp_poll(uint64_t now_ms)
 		struct fh_evt e;
 		struct fh_pkt_msg m;
 
+		backlog_flush(w);
 		for (int i = 0; i < 256; i++) {
 			if (rte_ring_sc_dequeue_elem(fh_region_evt(&dp.reg, w), &e, sizeof(e)) != 0)
 				break;
@@ -419,4 +493,5 @@ void cp_dp_fini(void)
 		fh_region_close(&dp.reg);
 	dp.state = DP_DETACHED;
 	dp.beating = false;
+	backlog_clear();
 }

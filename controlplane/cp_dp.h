@@ -40,8 +40,14 @@ const struct fh_port_counters *cp_dp_port_counters(unsigned i);
 int cp_dp_slot_alloc(unsigned w);
 void cp_dp_slot_free(unsigned w, int slot);
 unsigned cp_dp_slots_used(unsigned w);
-/* 0, or -1 when the ring is full or the dataplane is not attached. */
+/* Commands that wait for room in a worker's ring are kept, in order, up to this many. */
+#define CP_DP_BACKLOG_MAX 65536
+/* 0 (in the ring, or waiting behind earlier ones for room in it, in order), or -1 when the
+ * dataplane is not attached or CP_DP_BACKLOG_MAX commands wait already. */
 int cp_dp_cmd(unsigned w, struct fh_cmd *c);
+/* Commands waiting for room in worker w's ring; commands refused in all. */
+unsigned cp_dp_backlog(unsigned w);
+uint64_t cp_dp_cmds_lost(void);
 int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len);
 /* Slot s's note (FH_NOTE_SIZE bytes the dataplane keeps for us), NULL when not attached. */
 uint8_t *cp_dp_note(unsigned w, unsigned s);

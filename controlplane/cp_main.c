@@ -388,9 +388,15 @@ static void tick(uint64_t now_ms)
 		if (rooms == 0 || now_ms >= drain_until)
 			cp_server_stop();
 	}
+	static uint64_t last_retry;
+
 	if (now_ms - last_expiry >= 60000) {
 		last_expiry = now_ms;
 		expire_logs();
+	}
+	if (now_ms - last_retry >= 2000) {
+		last_retry = now_ms;
+		cp_store_retry(); /* room records that waited for the disk */
 	}
 	cp_room_tick(now_ms);
 	fh_log_tick();

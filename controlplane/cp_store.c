@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "cp_pwhash.h"
@@ -103,31 +104,35 @@ void cp_store_close(void)
 	db = NULL;
 }
 
-int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now)
-{
-	sqlite3_stmt *st;
-	int rc;
+/* ---- writes: each one now, or in order once the disk takes them again ----
+ *
+ * A full disk (or any failed write) must not lose a room's record: the write waits in a queue,
+ * later writes line up behind it, reads see what waits, and the tick replays the queue until
+ * the database takes it. */
 
-	if (!db)
-		return 0;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO rooms (tenant, key, generated, opened, last_active) "
-			       "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (tenant, key) DO UPDATE "
-			       "SET last_active = MAX(last_active, ?4)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, generated);
-	sqlite3_bind_int64(st, 4, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		FH_WARN("room record not written: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	return 0;
-}
+#define CP_ROOM_KEY_MAX 64 /* room keys: lower-cased room names */
+
+enum op { OP_TOUCH, OP_FORGET, OP_PW, OP_LOBBY };
+
+struct pending {
+	enum op op;
+	char tenant[33];
+	char key[CP_ROOM_KEY_MAX + 1];
+	bool generated, lobby;
+	int64_t now;
+	size_t pw_len;
+	uint8_t pw[CP_PW_HASH_LEN];
+	struct pending *next;
+};
+
+static struct {
+	struct pending *head, *tail;
+	unsigned n;
+	uint64_t dropped;
+	int64_t since; /* the first write that waits, for the log */
+} q;
+
+#define PENDING_MAX 100000
 
 /* A statement about one room's record, its tenant and key bound as ?1 and ?2; NULL when none. */
 static sqlite3_stmt *room_stmt(const char *sql, const char *tenant, const char *key)
@@ -141,12 +146,144 @@ static sqlite3_stmt *room_stmt(const char *sql, const char *tenant, const char *
 	return st;
 }
 
+/* One write into the database: SQLITE_DONE, or what went wrong. */
+static int exec_op(const struct pending *w)
+{
+	static const char *const sql[] = {
+		[OP_TOUCH] = "INSERT INTO rooms (tenant, key, generated, opened, last_active) "
+			     "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (tenant, key) DO UPDATE "
+			     "SET last_active = MAX(last_active, ?4)",
+		[OP_FORGET] = "DELETE FROM rooms WHERE tenant = ?1 AND key = ?2",
+		[OP_PW] = "UPDATE rooms SET pw = ?3 WHERE tenant = ?1 AND key = ?2",
+		[OP_LOBBY] = "UPDATE rooms SET lobby = ?3 WHERE tenant = ?1 AND key = ?2",
+	};
+	sqlite3_stmt *st = room_stmt(sql[w->op], w->tenant, w->key);
+	int rc;
+
+	if (!st)
+		return sqlite3_errcode(db);
+	switch (w->op) {
+	case OP_TOUCH:
+		sqlite3_bind_int(st, 3, w->generated);
+		sqlite3_bind_int64(st, 4, w->now);
+		break;
+	case OP_PW:
+		if (w->pw_len)
+			sqlite3_bind_blob(st, 3, w->pw, (int)w->pw_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 3);
+		break;
+	case OP_LOBBY:
+		sqlite3_bind_int(st, 3, w->lobby);
+		break;
+	case OP_FORGET:
+		break;
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void pending_free(struct pending *w)
+{
+	OPENSSL_cleanse(w, sizeof(*w));
+	free(w);
+}
+
+/* Now when nothing waits and the database takes it, else queued: 0, or -1 when even the
+ * queue is full (the write is lost, and logged). */
+static int submit(const struct pending *w)
+{
+	if (!db)
+		return 0;
+	if (!q.head && exec_op(w) == SQLITE_DONE)
+		return 0;
+	struct pending *c = q.n < PENDING_MAX ? malloc(sizeof(*c)) : NULL;
+
+	if (!c) {
+		q.dropped++;
+		FH_ERR("room record not written and no room to keep it: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	*c = *w;
+	c->next = NULL;
+	if (!q.head) {
+		q.since = cp_clock_s();
+		FH_WARN("room records: writes wait for the database (%s); they are kept in order "
+			"and written when it takes them",
+			sqlite3_errmsg(db));
+	}
+	if (q.tail)
+		q.tail->next = c;
+	else
+		q.head = c;
+	q.tail = c;
+	q.n++;
+	return 0;
+}
+
+void cp_store_retry(void)
+{
+	unsigned done = 0;
+
+	while (q.head && exec_op(q.head) == SQLITE_DONE) {
+		struct pending *w = q.head;
+
+		q.head = w->next;
+		if (!q.head)
+			q.tail = NULL;
+		q.n--;
+		pending_free(w);
+		done++;
+	}
+	if (done && !q.head)
+		FH_INFO("room records: %u delayed write(s) done, %lld s after the first failed",
+			done, (long long)(cp_clock_s() - q.since));
+}
+
+unsigned cp_store_pending(void)
+{
+	return q.n;
+}
+
+/* The last write waiting for (tenant, key) among ops (a bit mask), NULL when none. */
+static const struct pending *waiting(const char *tenant, const char *key, unsigned ops)
+{
+	const struct pending *last = NULL;
+
+	for (const struct pending *w = q.head; w; w = w->next)
+		if ((ops >> w->op & 1) && !strcmp(w->key, key) && !strcmp(w->tenant, tenant))
+			last = w;
+	return last;
+}
+
+static void fill(struct pending *w, enum op op, const char *tenant, const char *key)
+{
+	memset(w, 0, sizeof(*w));
+	w->op = op;
+	snprintf(w->tenant, sizeof(w->tenant), "%s", tenant);
+	snprintf(w->key, sizeof(w->key), "%s", key);
+}
+
+int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now)
+{
+	struct pending w;
+
+	fill(&w, OP_TOUCH, tenant, key);
+	w.generated = generated;
+	w.now = now;
+	return submit(&w);
+}
+
 bool cp_store_exists(const char *tenant, const char *key)
 {
-	sqlite3_stmt *st =
-		room_stmt("SELECT 1 FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
+	const struct pending *w = waiting(tenant, key, 1u << OP_TOUCH | 1u << OP_FORGET);
+	sqlite3_stmt *st;
 	bool found;
 
+	if (w)
+		return w->op == OP_TOUCH;
+	st = room_stmt("SELECT 1 FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
 	if (!st)
 		return false;
 	found = sqlite3_step(st) == SQLITE_ROW;
@@ -156,47 +293,42 @@ bool cp_store_exists(const char *tenant, const char *key)
 
 void cp_store_forget(const char *tenant, const char *key)
 {
-	sqlite3_stmt *st =
-		room_stmt("DELETE FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
+	struct pending w;
 
-	if (!st)
-		return;
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	fill(&w, OP_FORGET, tenant, key);
+	submit(&w);
 }
 
 void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len)
 {
-	sqlite3_stmt *st =
-		room_stmt("UPDATE rooms SET pw = ?3 WHERE tenant = ?1 AND key = ?2", tenant, key);
+	struct pending w;
 
-	if (!st)
-		return;
-	if (len)
-		sqlite3_bind_blob(st, 3, hash, (int)len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 3);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	fill(&w, OP_PW, tenant, key);
+	w.pw_len = len <= sizeof(w.pw) ? len : 0;
+	if (w.pw_len)
+		memcpy(w.pw, hash, w.pw_len);
+	submit(&w);
+	OPENSSL_cleanse(&w, sizeof(w));
 }
 
 void cp_store_set_lobby(const char *tenant, const char *key, bool on)
 {
-	sqlite3_stmt *st = room_stmt("UPDATE rooms SET lobby = ?3 WHERE tenant = ?1 AND key = ?2",
-				     tenant, key);
+	struct pending w;
 
-	if (!st)
-		return;
-	sqlite3_bind_int(st, 3, on);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	fill(&w, OP_LOBBY, tenant, key);
+	w.lobby = on;
+	submit(&w);
 }
 
 int cp_store_lobby(const char *tenant, const char *key)
 {
-	sqlite3_stmt *st =
-		room_stmt("SELECT lobby FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
+	const struct pending *w = waiting(tenant, key, 1u << OP_LOBBY | 1u << OP_FORGET);
+	sqlite3_stmt *st;
 	int on = -1;
+
+	if (w)
+		return w->op == OP_LOBBY ? w->lobby : -1;
+	st = room_stmt("SELECT lobby FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
 
 	if (!st)
 		return -1;
@@ -208,9 +340,17 @@ int cp_store_lobby(const char *tenant, const char *key)
 
 int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
 {
-	sqlite3_stmt *st =
-		room_stmt("SELECT pw FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
+	const struct pending *w = waiting(tenant, key, 1u << OP_PW | 1u << OP_FORGET);
+	sqlite3_stmt *st;
 	int found = 0;
+
+	if (w) {
+		if (w->op == OP_FORGET || w->pw_len != CP_PW_HASH_LEN)
+			return 0;
+		memcpy(hash, w->pw, CP_PW_HASH_LEN);
+		return 1;
+	}
+	st = room_stmt("SELECT pw FROM rooms WHERE tenant = ?1 AND key = ?2", tenant, key);
 
 	if (!st)
 		return 0;

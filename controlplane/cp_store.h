@@ -15,6 +15,11 @@
 
 /* 0, or -1 with the reason in err. */
 int cp_store_open(const char *state_dir, char *err, size_t elen);
+/* Writes the database refused (a full disk) wait, in order, and reads see them; this writes
+ * what waits as far as the database takes it now (the event loop calls it every few seconds).
+ * How many wait. */
+void cp_store_retry(void);
+unsigned cp_store_pending(void);
 void cp_store_close(void);
 bool cp_store_enabled(void);
 
