@@ -1641,7 +1641,8 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	c->v_seq = (uint16_t)rnd32();
 	rnd_alnum(c->lufrag, 8);
 	rnd_alnum(c->lpwd, 24);
-	if (make_cert(c) < 0) {
+	/* a DTLS certificate only for a client that will bring media up */
+	if (o->stop == FHC_STOP_MEDIA && make_cert(c) < 0) {
 		seterr(err, el, "cannot make a certificate");
 		goto fail;
 	}
