@@ -28,7 +28,6 @@
 #include "cp_limits.h"
 #include "cp_pwhash.h"
 #include "cp_sdp.h"
-#include "cp_server.h"
 #include "cp_sig.h"
 #include "cp_store.h"
 #include "cp_tenant.h"
@@ -121,6 +120,7 @@ struct cp_room {
 };
 
 static struct {
+	const struct cp_room_conn_ops *ops; /* the connections' owner (cp_server) */
 	struct cp_room_conf conf;
 	struct cp_tenants tenants;
 	struct fh_addr announce[16];
@@ -185,6 +185,34 @@ static uint32_t rand_ssrc(void)
 	return v;
 }
 
+/* ---- connections (through the owner's ops, never cp_server itself) ---- */
+
+static struct cp_room_conn_facts conn_facts(const struct cp_conn *c)
+{
+	struct cp_room_conn_facts f = {0};
+
+	g.ops->facts(c, &f);
+	return f;
+}
+
+/* The tenant the connection's upgrade request was for (its Host and path). */
+static const struct cp_tenant *conn_tenant(const struct cp_conn *c)
+{
+	struct cp_room_conn_facts f = conn_facts(c);
+
+	return cp_tenant_for(&g.tenants, f.host, f.path);
+}
+
+static struct cp_source *conn_source(const struct cp_conn *c)
+{
+	return conn_facts(c).src;
+}
+
+static const char *conn_peer(const struct cp_conn *c)
+{
+	return conn_facts(c).peer;
+}
+
 /* ---- sending to clients ---- */
 
 static void send_json(struct cp_part *p, json_t *o)
@@ -195,7 +223,7 @@ static void send_json(struct cp_part *p, json_t *o)
 		char *s = json_dumps(o, JSON_COMPACT);
 
 		if (s)
-			cp_conn_send(p->conn, s);
+			g.ops->send(p->conn, s);
 	}
 	json_decref(o);
 }
@@ -205,7 +233,7 @@ static void send_error(struct cp_conn *c, enum cp_err e)
 	char *s = cp_sig_error_json(e);
 
 	if (s)
-		cp_conn_send(c, s);
+		g.ops->send(c, s);
 }
 
 static void part_hex_id(const struct cp_part *p, char id[17])
@@ -228,7 +256,7 @@ static void broadcast(struct cp_room *r, const struct cp_part *except, json_t *o
 
 	for (struct cp_part *q = r->parts; s && q; q = q->next)
 		if (q != except && q->conn)
-			cp_conn_send(q->conn, strdup(s));
+			g.ops->send(q->conn, strdup(s));
 	free(s);
 	json_decref(o);
 }
@@ -706,8 +734,8 @@ static void lobby_drop(struct cp_part *p, char *msg, const char *why)
 	lobby_unlink(p);
 	FH_INFO("participant %s left a lobby (%s)", p->pseudo, why);
 	if (p->conn) {
-		cp_conn_send(p->conn, msg);
-		cp_conn_set_part(p->conn, NULL);
+		g.ops->send(p->conn, msg);
+		g.ops->set_part(p->conn, NULL);
 	} else {
 		free(msg);
 	}
@@ -783,7 +811,7 @@ static void leave(struct cp_part *p, const char *why)
 	broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "participant-left", "id", id));
 	FH_INFO("participant %s left (%s); %u left in its room", p->pseudo, why, r->n);
 	if (p->conn)
-		cp_conn_set_part(p->conn, NULL);
+		g.ops->set_part(p->conn, NULL);
 	bool was_moderator = p->moderator;
 
 	part_free(p);
@@ -861,7 +889,7 @@ static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t 
 		v.have_quick = true;
 		memcpy(v.quick, quick, sizeof(v.quick));
 	}
-	g.now_ms = cp_now_ms();
+	g.now_ms = g.ops->now_ms();
 	/* out of the list first: the join may hand itself out again */
 	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
 		if (*pp == w) {
@@ -995,7 +1023,7 @@ static struct cp_part *part_new(struct cp_conn *c, struct cp_room *r, const char
 	p->worker = r->worker;
 	p->slot = -1;
 	p->since_ms = g.now_ms;
-	p->src = c ? cp_conn_source(c) : NULL;
+	p->src = c ? conn_source(c) : NULL;
 	cp_limits_part_add(p->src);
 	return p;
 }
@@ -1033,7 +1061,7 @@ static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 	rand_alnum(p->lpwd, 32);
 	g.by_slot[p->worker][slot] = p;
 	if (p->conn)
-		cp_conn_set_part(p->conn, p);
+		g.ops->set_part(p->conn, p);
 
 	json_t *list = json_array();
 
@@ -1124,7 +1152,7 @@ static enum cp_err check_password(struct cp_conn *c, const struct cp_tenant *t, 
 				  const uint8_t pwh[CP_PW_HASH_LEN], const struct pw_verdict *v,
 				  const char *buf, size_t len)
 {
-	struct cp_source *src = cp_conn_source(c);
+	struct cp_source *src = conn_source(c);
 	bool ok;
 	char ip[64];
 
@@ -1146,7 +1174,7 @@ static enum cp_err check_password(struct cp_conn *c, const struct cp_tenant *t, 
 	if (ok)
 		return CP_ERR_OK;
 	if (cp_limits_pw_failed(src, t->id, key, g.now_ms)) {
-		cp_tenant_ip(t, cp_conn_peer(c), ip, sizeof(ip));
+		cp_tenant_ip(t, conn_peer(c), ip, sizeof(ip));
 		FH_WARN("wrong room passwords from %s or for one room of tenant %s: refused for a "
 			"while",
 			ip, t->id);
@@ -1188,7 +1216,7 @@ static void refuse(struct cp_conn *c, enum cp_err e)
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len,
 			const struct pw_verdict *v)
 {
-	const struct cp_tenant *t = cp_tenant_for(&g.tenants, cp_conn_host(c), cp_conn_path(c));
+	const struct cp_tenant *t = conn_tenant(c);
 
 	if (!t) {
 		refuse(c, CP_ERR_UNKNOWN_TENANT);
@@ -1202,7 +1230,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const cha
 		refuse(c, CP_ERR_UNAVAILABLE);
 		return;
 	}
-	struct cp_source *src = cp_conn_source(c);
+	struct cp_source *src = conn_source(c);
 
 	if (!cp_limits_part_allowed(src)) {
 		refuse(c, CP_ERR_SOURCE_PARTICIPANTS);
@@ -1349,7 +1377,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const cha
 	}
 	char ip[64];
 
-	cp_tenant_ip(t, cp_conn_peer(c), ip, sizeof(ip));
+	cp_tenant_ip(t, conn_peer(c), ip, sizeof(ip));
 	if (waits) {
 		struct cp_part **tail = &r->waiting;
 
@@ -1358,7 +1386,7 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const cha
 		*tail = p;
 		p->waiting = true;
 		r->n_waiting++;
-		cp_conn_set_part(c, p);
+		g.ops->set_part(c, p);
 		send_json(p, json_pack("{s:s}", "type", "waiting"));
 		FH_INFO("participant %s waits in a lobby on worker %u (%u waiting, source %s)",
 			p->pseudo, r->worker, r->n_waiting, ip);
@@ -1776,7 +1804,7 @@ static void on_attached(void)
 {
 	unsigned n = 0;
 
-	g.now_ms = cp_now_ms();
+	g.now_ms = g.ops->now_ms();
 	for (unsigned w = 0; w < cp_dp_workers(); w++)
 		for (unsigned s = 0; s < FH_MAX_SLOTS; s++)
 			if (cp_dp_slot_orphan(w, s))
@@ -1843,7 +1871,7 @@ static struct cp_part *orphan_by_id(const char *id)
  * its id, the secret it was given, the room's name and the tenant it reached prove it. */
 static void handle_resume(struct cp_conn *c, const struct cp_sig_msg *m)
 {
-	const struct cp_tenant *t = cp_tenant_for(&g.tenants, cp_conn_host(c), cp_conn_path(c));
+	const struct cp_tenant *t = conn_tenant(c);
 	struct cp_part *p = m->target ? orphan_by_id(m->target) : NULL;
 	uint8_t h[32];
 	char key[CP_ROOM_MAX + 1], id[17];
@@ -1851,7 +1879,7 @@ static void handle_resume(struct cp_conn *c, const struct cp_sig_msg *m)
 	if (!cp_dp_attached()) {
 		/* a control plane just started may not have read the notes yet: try again */
 		send_error(c, CP_ERR_UNAVAILABLE);
-		cp_conn_close(c);
+		g.ops->close(c);
 		return;
 	}
 	if (!p || !t || !m->room || !m->secret) {
@@ -1871,9 +1899,9 @@ static void handle_resume(struct cp_conn *c, const struct cp_sig_msg *m)
 	p->conn = c;
 	snprintf(p->name, sizeof(p->name), "%s", m->name);
 	snprintf(p->room_as, sizeof(p->room_as), "%s", m->room);
-	p->src = cp_conn_source(c);
+	p->src = conn_source(c);
 	cp_limits_part_add(p->src);
-	cp_conn_set_part(c, p);
+	g.ops->set_part(c, p);
 	json_t *list = json_array();
 
 	for (struct cp_part *q = r->parts; q; q = q->next)
@@ -1923,17 +1951,17 @@ static void reap_orphans(uint64_t now_ms)
 void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 {
 	struct cp_sig_msg m;
-	struct cp_part *p = cp_conn_part(c);
+	struct cp_part *p = g.ops->part(c);
 	enum cp_err e;
 
-	g.now_ms = cp_now_ms();
+	g.now_ms = g.ops->now_ms();
 	e = cp_sig_parse(buf, len, &m);
 	if (e != CP_ERR_OK) {
 		send_error(c, e);
 		goto out;
 	}
 	if (m.type == CP_MSG_PING) {
-		cp_conn_send(c, strdup("{\"type\":\"pong\"}"));
+		g.ops->send(c, strdup("{\"type\":\"pong\"}"));
 		goto out;
 	}
 	if (m.type == CP_MSG_JOIN || m.type == CP_MSG_RESUME) {
@@ -1953,7 +1981,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		/* in the lobby: nothing but leaving until a moderator decides */
 		if (m.type == CP_MSG_LEAVE) {
 			lobby_leave(p, "left");
-			cp_conn_send(c, strdup("{\"type\":\"left\"}"));
+			g.ops->send(c, strdup("{\"type\":\"left\"}"));
 		} else {
 			send_error(c, CP_ERR_WAITING);
 		}
@@ -2003,7 +2031,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 		break;
 	case CP_MSG_LEAVE:
 		leave(p, "left");
-		cp_conn_send(c, strdup("{\"type\":\"left\"}"));
+		g.ops->send(c, strdup("{\"type\":\"left\"}"));
 		break;
 	default:
 		break;
@@ -2014,7 +2042,7 @@ out:
 
 void cp_room_closed(struct cp_conn *c)
 {
-	struct cp_part *p = cp_conn_part(c);
+	struct cp_part *p = g.ops->part(c);
 	struct pw_wait *w = pw_wait_of(c);
 
 	if (w) {
@@ -2043,7 +2071,7 @@ static void fail_part(struct cp_part *p, enum cp_err e, const char *why)
 		send_error(c, e);
 	leave(p, why);
 	if (c)
-		cp_conn_close(c);
+		g.ops->close(c);
 }
 
 static void media_up(struct cp_part *p)
@@ -2255,7 +2283,7 @@ static void room_close(struct cp_room *r, const char *reason)
 		bool last = r->n == 1;
 
 		if (c)
-			cp_conn_send(c, closed_msg(reason));
+			g.ops->send(c, closed_msg(reason));
 		leave(p, reason);
 		if (last)
 			break; /* leave freed the room with its last participant */
@@ -2322,12 +2350,14 @@ char *cp_room_tenant_info(const char *host, const char *path)
 	return s;
 }
 
-int cp_room_init(const struct cp_room_conf *c, const char *region_name)
+int cp_room_init(const struct cp_room_conf *c, const char *region_name,
+		 const struct cp_room_conn_ops *ops)
 {
 	static const struct cp_dp_handlers h = {
 		.event = on_event, .packet = on_packet, .lost = on_lost, .attached = on_attached};
 
 	memset(&g, 0, sizeof(g));
+	g.ops = ops;
 	g.conf = *c;
 	if (c->n_announce > 16 || c->n_announce == 0)
 		return -1;
