@@ -503,7 +503,7 @@ int main(int argc, char **argv)
 		FH_WARN("no [controlplane] state_dir: rooms are kept in memory only, generated "
 			"links "
 			"end when their room empties");
-	if (cp_room_init(&room_conf, region) < 0)
+	if (cp_room_init(&room_conf, region, &cp_server_conn_ops) < 0)
 		return 1;
 	running = &conf;
 	if (load_tenants() < 0) {

@@ -15,6 +15,31 @@
 #include "fh_addr.h"
 
 struct cp_conn;
+struct cp_part;
+struct cp_source;
+
+/* What cp_room knows of a signalling connection, given by whoever owns connections. */
+struct cp_room_conn_facts {
+	const char *host; /* the Host header of its upgrade request (which tenant) */
+	const char *path; /* and its path */
+	const char *peer; /* the client's IP address: rate limits, and logs as the tenant says */
+	struct cp_source *src; /* where it comes from (cp_limits); NULL when unreadable */
+};
+
+/* The connection operations cp_room calls, so that it never calls into cp_server: cp_server
+ * gives the real table, a unit test one that records. Called on the event loop only. */
+struct cp_room_conn_ops {
+	/* Queues a text message (takes ownership of json, a malloc'd string). */
+	void (*send)(struct cp_conn *c, char *json);
+	/* Closes after what is queued has gone out. */
+	void (*close)(struct cp_conn *c);
+	/* The participant a connection speaks for (NULL: none, it may join again). */
+	void (*set_part)(struct cp_conn *c, struct cp_part *p);
+	struct cp_part *(*part)(struct cp_conn *c);
+	void (*facts)(const struct cp_conn *c, struct cp_room_conn_facts *f);
+	/* The monotonic clock in ms that the connections' timeouts use too. */
+	uint64_t (*now_ms)(void);
+};
 
 struct cp_room_conf {
 	unsigned max_participants;	/* per room */
@@ -30,7 +55,9 @@ struct cp_room_conf {
 	unsigned turn_ttl;
 };
 
-int cp_room_init(const struct cp_room_conf *c, const char *region_name);
+/* ops is kept (not copied) until cp_room_fini. */
+int cp_room_init(const struct cp_room_conf *c, const char *region_name,
+		 const struct cp_room_conn_ops *ops);
 void cp_room_fini(void);
 void cp_room_message(struct cp_conn *c, const char *buf, size_t len);
 void cp_room_closed(struct cp_conn *c);

@@ -92,36 +92,24 @@ uint64_t cp_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void cp_conn_set_part(struct cp_conn *c, struct cp_part *p)
+static void conn_set_part(struct cp_conn *c, struct cp_part *p)
 {
 	c->part = p;
 	if (!p)
 		c->since_ms = cp_now_ms(); /* left: it may join again, within the same bound */
 }
 
-const char *cp_conn_host(const struct cp_conn *c)
-{
-	return c->host;
-}
-
-const char *cp_conn_path(const struct cp_conn *c)
-{
-	return c->path;
-}
-
-const char *cp_conn_peer(const struct cp_conn *c)
-{
-	return c->peer;
-}
-
-struct cp_source *cp_conn_source(const struct cp_conn *c)
-{
-	return c->src;
-}
-
-struct cp_part *cp_conn_part(struct cp_conn *c)
+static struct cp_part *conn_part(struct cp_conn *c)
 {
 	return c->part;
+}
+
+static void conn_facts(const struct cp_conn *c, struct cp_room_conn_facts *f)
+{
+	f->host = c->host;
+	f->path = c->path;
+	f->peer = c->peer;
+	f->src = c->src;
 }
 
 void cp_conn_send(struct cp_conn *c, char *json)
@@ -163,6 +151,15 @@ void cp_conn_close(struct cp_conn *c)
 	if (c->wsi)
 		lws_callback_on_writable(c->wsi);
 }
+
+const struct cp_room_conn_ops cp_server_conn_ops = {
+	.send = cp_conn_send,
+	.close = cp_conn_close,
+	.set_part = conn_set_part,
+	.part = conn_part,
+	.facts = conn_facts,
+	.now_ms = cp_now_ms,
+};
 
 static void conn_free(struct cp_conn *c)
 {

@@ -3,7 +3,8 @@
  * client, WebSocket signalling on /ws, the admin API (cp_api), /healthz and /readyz. With an
  * admin listener the API and /metrics are served there only (an address the public cannot
  * reach), and the public port answers them 404. A WebSocket connection is a struct cp_conn;
- * cp_room decides what its messages mean.
+ * cp_room decides what its messages mean,
+ * and reaches connections only through cp_server_conn_ops.
  */
 #ifndef CP_SERVER_H
 #define CP_SERVER_H
@@ -12,8 +13,7 @@
 #include <stdint.h>
 
 struct cp_conn;
-struct cp_part;
-struct cp_source;
+struct cp_room_conn_ops;
 
 struct cp_server_conf {
 	uint16_t port;
@@ -36,15 +36,9 @@ void cp_server_fini(void);
 void cp_conn_send(struct cp_conn *c, char *json);
 /* Closes after what is queued has gone out. */
 void cp_conn_close(struct cp_conn *c);
-void cp_conn_set_part(struct cp_conn *c, struct cp_part *p);
-struct cp_part *cp_conn_part(struct cp_conn *c);
-/* The Host header and path of the connection's upgrade request (which tenant it is for). */
-const char *cp_conn_host(const struct cp_conn *c);
-const char *cp_conn_path(const struct cp_conn *c);
-/* The client's IP address, for rate limits only (never logged). */
-const char *cp_conn_peer(const struct cp_conn *c);
-/* Where it comes from (cp_limits); NULL when its address could not be read. */
-struct cp_source *cp_conn_source(const struct cp_conn *c);
+/* The connection operations cp_room is given at cp_room_init: sending, closing, the
+ * participant a connection speaks for and what the upgrade request said. */
+extern const struct cp_room_conn_ops cp_server_conn_ops;
 uint64_t cp_now_ms(void);
 
 #endif

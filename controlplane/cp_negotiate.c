@@ -1,0 +1,344 @@
+/*
+ * cp_negotiate: offers, answers and the m-lines between them.
+ *
+ * Negotiation is always offered by the browser. Each participant publishes at most one audio
+ * and one video track (sendonly m-lines) and receives every other participant's tracks on
+ * recvonly m-lines the server assigns in its answer. When there is something new to receive
+ * (or something ended) the server sends "renegotiate" with the number of receive m-lines of
+ * each kind the client should have; the client adds what is missing and offers again, a bounded
+ * number of times. Each change becomes a dataplane command (PART_ADD, STREAM_ADD/DEL,
+ * SUB_ADD/DEL). Event loop only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cp_dp.h"
+#include "cp_dtls.h"
+#include "cp_limits.h"
+#include "cp_room_pvt.h"
+#include "cp_sdp.h"
+#include "cp_sig.h"
+#include "fh_log.h"
+
+static uint32_t rand_ssrc(void)
+{
+	uint32_t v;
+
+	do
+		cp_room_rand_bytes(&v, sizeof(v));
+	while (v == 0);
+	return v;
+}
+
+bool cp_negotiate_has_mline(const struct cp_part *p, uint64_t src, enum cp_kind k)
+{
+	for (unsigned i = 0; i < p->n_ml; i++)
+		if (p->ml[i].assigned && p->ml[i].src == src && p->ml[i].kind == k)
+			return true;
+	return false;
+}
+
+/* Asks the client to offer again with enough receive m-lines for everything in the room. */
+void cp_negotiate_request(struct cp_part *p)
+{
+	unsigned want[2] = {0, 0};
+
+	if (!p->conn || !p->sess_ver)
+		return; /* before its first offer the client learns everything from "joined" */
+	if (p->reneg_rounds >= cp_limits()->renegotiations)
+		return; /* its offers stopped answering: asking again would only loop */
+	p->reneg_asked = true;
+	for (unsigned i = 0; i < p->n_ml; i++)
+		if (!p->ml[i].publish && p->ml[i].kind <= CP_KIND_VIDEO && p->ml[i].pt >= 0)
+			want[p->ml[i].kind]++;
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		if (q == p)
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (q->pub[k].present && !cp_negotiate_has_mline(p, q->id, (enum cp_kind)k))
+				want[k]++;
+	}
+	cp_room_send_json(p, json_pack("{s:s, s:{s:i, s:i}}", "type", "renegotiate", "recv",
+				       "audio", want[0], "video", want[1]));
+}
+
+void cp_negotiate_unassign(struct cp_part *p, struct cp_mline *ml)
+{
+	if (!ml->assigned)
+		return;
+	struct fh_cmd c = {.type = FH_CMD_SUB_DEL};
+
+	c.u.sub.out_ssrc = ml->out_ssrc;
+	cp_room_dp_cmd(p, &c);
+	ml->assigned = false;
+	ml->dead = true;
+}
+
+static void unpublish(struct cp_part *p, enum cp_kind k)
+{
+	if (!p->pub[k].present)
+		return;
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		bool changed = false;
+
+		for (unsigned i = 0; q != p && i < q->n_ml; i++) {
+			if (q->ml[i].assigned && q->ml[i].src == p->id && q->ml[i].kind == k) {
+				cp_negotiate_unassign(q, &q->ml[i]);
+				changed = true;
+			}
+		}
+		if (changed)
+			cp_negotiate_request(q);
+	}
+	struct fh_cmd c = {.type = FH_CMD_STREAM_DEL};
+
+	c.u.stream.ssrc = p->pub[k].ssrc;
+	cp_room_dp_cmd(p, &c);
+	memset(&p->pub[k], 0, sizeof(p->pub[k]));
+	for (unsigned i = 0; i < p->n_ml; i++)
+		if (p->ml[i].kind == k)
+			p->ml[i].publish = false;
+}
+
+static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_mline *om)
+{
+	enum cp_kind k = om->kind;
+	struct fh_cmd c = {.type = FH_CMD_STREAM_ADD};
+
+	c.u.stream.ssrc = om->ssrc;
+	c.u.stream.rtx_ssrc = om->rtx_ssrc;
+	c.u.stream.kind = k == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+	c.u.stream.pt = (uint8_t)om->pt;
+	c.u.stream.rtx_pt = om->rtx_pt >= 0 ? (uint8_t)om->rtx_pt : 0;
+	c.u.stream.clock_rate = k == CP_KIND_AUDIO ? 48000 : 90000;
+	cp_room_dp_cmd(p, &c);
+	p->pub[k] = (struct cp_track){
+		.present = true, .ssrc = om->ssrc, .rtx_ssrc = om->rtx_ssrc, .pt = (uint8_t)om->pt};
+	ml->publish = true;
+	if (k == CP_KIND_AUDIO && p->forced_mute)
+		cp_room_dp_mute(p, true);
+	return true;
+}
+
+static void assign(struct cp_part *p, struct cp_mline *ml)
+{
+	for (struct cp_part *q = p->room->parts; q; q = q->next) {
+		if (q == p || !q->pub[ml->kind].present ||
+		    cp_negotiate_has_mline(p, q->id, ml->kind))
+			continue;
+		struct fh_cmd c = {.type = FH_CMD_SUB_ADD};
+
+		ml->assigned = true;
+		ml->src = q->id;
+		ml->out_ssrc = rand_ssrc();
+		ml->out_rtx_ssrc = (ml->kind == CP_KIND_VIDEO && ml->rtx_pt >= 0) ? rand_ssrc() : 0;
+		c.u.sub.pub_slot = (uint16_t)q->slot;
+		c.u.sub.pub_ssrc = q->pub[ml->kind].ssrc;
+		c.u.sub.out_ssrc = ml->out_ssrc;
+		c.u.sub.out_rtx_ssrc = ml->out_rtx_ssrc;
+		c.u.sub.out_pt = (uint8_t)ml->pt;
+		c.u.sub.out_rtx_pt = ml->rtx_pt >= 0 ? (uint8_t)ml->rtx_pt : 0;
+		c.u.sub.kind = ml->kind == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+		cp_room_dp_cmd(p, &c);
+		return;
+	}
+}
+
+static int first_offer(struct cp_part *p, const struct cp_sdp_offer *o)
+{
+	struct fh_cmd c = {.type = FH_CMD_PART_ADD};
+
+	snprintf(p->rufrag, sizeof(p->rufrag), "%s", o->ufrag);
+	snprintf(p->fp_alg, sizeof(p->fp_alg), "%s", o->fp_alg);
+	memcpy(p->fp, o->fp, o->fp_len);
+	p->fp_len = o->fp_len;
+	snprintf(c.u.part.local_ufrag, sizeof(c.u.part.local_ufrag), "%s", p->lufrag);
+	snprintf(c.u.part.local_pwd, sizeof(c.u.part.local_pwd), "%s", p->lpwd);
+	snprintf(c.u.part.remote_ufrag, sizeof(c.u.part.remote_ufrag), "%s", p->rufrag);
+	p->dtls = cp_dtls_new(cp_media_dtls_send, p);
+	if (!p->dtls)
+		return -1;
+	p->dtls_start_ms = cp_room_g.now_ms;
+	snprintf(p->our_fp, sizeof(p->our_fp), "%s", cp_dtls_fingerprint());
+	cp_room_dp_cmd(p, &c);
+	p->in_dp = true;
+	return 0;
+}
+
+void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
+{
+	struct cp_sdp_offer *o = malloc(sizeof(*o));
+	struct cp_sdp_answer_ml *am = NULL;
+	char why[128];
+	bool new_pub = false, answering = p->reneg_asked;
+
+	p->reneg_asked = false;
+	if (!o) {
+		cp_room_send_error(p->conn, CP_ERR_INTERNAL);
+		return;
+	}
+	if (cp_sdp_parse_offer(sdp, len, o, why, sizeof(why)) < 0) {
+		FH_INFO("participant %s: offer refused: %s", p->pseudo, why);
+		cp_room_send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
+					       CP_ERR_BAD_SDP, "message",
+					       cp_err_message(CP_ERR_BAD_SDP), "detail", why));
+		goto out;
+	}
+	if (!cp_dp_attached()) {
+		cp_room_send_error(p->conn, CP_ERR_UNAVAILABLE);
+		goto out;
+	}
+	if (p->in_dp && (strcmp(p->rufrag, o->ufrag) || p->fp_len != o->fp_len ||
+			 memcmp(p->fp, o->fp, o->fp_len))) {
+		cp_room_send_json(p,
+				  json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
+					    CP_ERR_BAD_SDP, "message",
+					    cp_err_message(CP_ERR_BAD_SDP), "detail",
+					    "ICE restart and new certificates are not supported"));
+		goto out;
+	}
+	if (o->n < p->n_ml) {
+		cp_room_send_json(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "error", "code",
+					       CP_ERR_BAD_SDP, "message",
+					       cp_err_message(CP_ERR_BAD_SDP), "detail",
+					       "m-lines may not disappear"));
+		goto out;
+	}
+	if (!p->in_dp && first_offer(p, o) < 0) {
+		cp_room_send_error(p->conn, CP_ERR_INTERNAL);
+		goto out;
+	}
+	if (o->n > p->n_ml) {
+		struct cp_mline *ml = realloc(p->ml, o->n * sizeof(*ml));
+
+		if (!ml) {
+			cp_room_send_error(p->conn, CP_ERR_INTERNAL);
+			goto out;
+		}
+		memset(ml + p->n_ml, 0, (o->n - p->n_ml) * sizeof(*ml));
+		p->ml = ml;
+	}
+	unsigned old_n = p->n_ml;
+
+	/* New entries are zeroed, so assignments below see every m-line of this offer. */
+	p->n_ml = o->n;
+	for (unsigned i = 0; i < o->n; i++) {
+		const struct cp_sdp_mline *om = &o->m[i];
+		struct cp_mline *ml = &p->ml[i];
+
+		if (i >= old_n || strcmp(ml->mid, om->mid) != 0) {
+			/* a new m-line, or JSEP recycled a stopped one under a new mid */
+			if (i < old_n) {
+				cp_negotiate_unassign(p, ml);
+				if (ml->publish)
+					unpublish(p, ml->kind);
+			}
+			memset(ml, 0, sizeof(*ml));
+			snprintf(ml->mid, sizeof(ml->mid), "%s", om->mid);
+			ml->kind = om->kind;
+		}
+		ml->pt = om->pt;
+		ml->rtx_pt = om->rtx_pt;
+		bool usable = om->port != 0 && om->kind != CP_KIND_OTHER && om->pt >= 0;
+
+		if (!usable) {
+			cp_negotiate_unassign(p, ml);
+			if (ml->publish)
+				unpublish(p, ml->kind);
+			continue;
+		}
+		bool sends = (om->dir & CP_DIR_SENDONLY) && om->ssrc;
+
+		if (ml->publish && (!sends || p->pub[ml->kind].ssrc != om->ssrc))
+			unpublish(p, ml->kind);
+		if (sends && !ml->assigned && !p->pub[ml->kind].present)
+			new_pub |= publish(p, ml, om);
+		if ((om->dir & CP_DIR_RECVONLY) && !ml->publish && !ml->assigned && !ml->dead)
+			assign(p, ml);
+	}
+
+	am = calloc(o->n, sizeof(*am));
+	if (!am) {
+		cp_room_send_error(p->conn, CP_ERR_INTERNAL);
+		goto out;
+	}
+	for (unsigned i = 0; i < o->n; i++) {
+		struct cp_mline *ml = &p->ml[i];
+
+		am[i].reject = o->m[i].port == 0 || o->m[i].kind == CP_KIND_OTHER || o->m[i].pt < 0;
+		if (ml->publish) {
+			am[i].dir = CP_DIR_RECVONLY;
+		} else if (ml->assigned) {
+			am[i].dir = CP_DIR_SENDONLY;
+			am[i].ssrc = ml->out_ssrc;
+			am[i].rtx_ssrc = ml->out_rtx_ssrc;
+			snprintf(am[i].stream_id, sizeof(am[i].stream_id), "%016llx",
+				 (unsigned long long)ml->src);
+			snprintf(am[i].track_id, sizeof(am[i].track_id), "%016llx-%s",
+				 (unsigned long long)ml->src,
+				 ml->kind == CP_KIND_AUDIO ? "a" : "v");
+		} else {
+			am[i].dir = CP_DIR_INACTIVE;
+		}
+	}
+	struct fh_addr cands[16];
+	unsigned n_c = cp_room_g.conf.n_announce;
+
+	for (unsigned i = 0; i < n_c; i++) {
+		cands[i] = cp_room_g.announce[i];
+		cands[i].port = cp_dp_worker_port(p->worker);
+	}
+	char cname[17];
+
+	snprintf(cname, sizeof(cname), "%08x%08x", (uint32_t)(p->sess_id >> 32),
+		 (uint32_t)p->room->id);
+	struct cp_sdp_local l = {
+		.ufrag = p->lufrag,
+		.pwd = p->lpwd,
+		.fingerprint = p->our_fp[0] ? p->our_fp : cp_dtls_fingerprint(),
+		.cands = cands,
+		.n_cands = n_c,
+		.sess_id = p->sess_id,
+		.sess_ver = ++p->sess_ver,
+		.cname = cname,
+	};
+	char *answer = cp_sdp_build_answer(o, &l, am);
+
+	if (!answer) {
+		cp_room_send_error(p->conn, CP_ERR_BAD_SDP);
+		goto out;
+	}
+	cp_room_send_json(p, json_pack("{s:s, s:s}", "type", "answer", "sdp", answer));
+	free(answer);
+	if (new_pub)
+		for (struct cp_part *q = p->room->parts; q; q = q->next)
+			if (q != p)
+				cp_negotiate_request(q);
+	/* Tracks this offer had no m-line for yet: ask for one more round, a bounded number of
+	 * times when the offers that answer a request still lack them. */
+	bool missing = false;
+
+	for (struct cp_part *q = p->room->parts; q && !missing; q = q->next)
+		missing =
+			q != p &&
+			((q->pub[0].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_AUDIO)) ||
+			 (q->pub[1].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_VIDEO)));
+	if (!missing) {
+		p->reneg_rounds = 0;
+	} else {
+		if (answering && ++p->reneg_rounds == cp_limits()->renegotiations) {
+			cp_limits_count(CP_REFUSE_renegotiation);
+			FH_WARN("participant %s: %u offers in a row lacked what was asked for; no "
+				"more renegotiation asked",
+				p->pseudo, p->reneg_rounds);
+		}
+		cp_negotiate_request(p);
+	}
+	cp_resume_note_save(p);
+out:
+	free(am);
+	free(o);
+}

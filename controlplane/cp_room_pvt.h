@@ -1,0 +1,220 @@
+/*
+ * cp_room_pvt: what the files of cp_room share; do not include outside cp_room*.c. The rooms,
+ * participants and m-lines, the one state they share (cp_room_g) and the internal functions
+ * one file calls in another. Everything here runs on the event loop only.
+ *
+ * The files, by concern: cp_room.c (rooms, participants leaving, tenants, expiry, the tick,
+ * the signalling dispatch), cp_join.c (join and admission), cp_negotiate.c (offers and answers),
+ * cp_moderate.c (lobby and moderation), cp_media.c (dataplane events and DTLS), cp_resume.c
+ * (notes in the region, resuming after a control-plane restart), cp_room_api.c (admin API).
+ */
+#ifndef CP_ROOM_PVT_H
+#define CP_ROOM_PVT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cp_dp.h"
+#include "cp_pwhash.h"
+#include "cp_room.h"
+#include "cp_sdp.h"
+#include "cp_sig.h"
+#include "cp_tenant.h"
+
+struct cp_track {
+	bool present;
+	uint32_t ssrc;
+	uint32_t rtx_ssrc;
+	uint8_t pt;
+	uint8_t rtx_pt;
+};
+
+struct cp_mline {
+	char mid[CP_MID_MAX + 1];
+	enum cp_kind kind;
+	bool publish;  /* carries this participant's own track */
+	bool assigned; /* carries another participant's track */
+	bool dead;     /* its source left; never reused */
+	uint64_t src;  /* id of the participant whose track it carries */
+	uint32_t out_ssrc;
+	uint32_t out_rtx_ssrc;
+	int pt;
+	int rtx_pt;
+};
+
+struct cp_room;
+
+struct cp_part {
+	uint64_t id;
+	char pseudo[9];
+	char name[CP_NAME_MAX * 4 + 1];
+	char room_as[CP_ROOM_MAX + 1]; /* the room's name as this participant wrote it */
+	struct cp_room *room;
+	struct cp_conn *conn;
+	struct cp_part *next;
+	unsigned worker;
+	int slot;
+	bool in_dp;
+	bool media_up;
+	bool audio_muted;
+	bool video_muted;
+	bool moderator;	  /* opened the room, or a token said so */
+	bool forced_mute; /* a moderator muted its audio: not forwarded until it unmutes */
+	bool waiting;	  /* in the lobby: no slot, no media, sees nobody */
+	char lufrag[FH_UFRAG_MAX + 1];
+	char lpwd[FH_PWD_MAX + 1];
+	char rufrag[FH_UFRAG_MAX + 1];
+	char fp_alg[16];
+	uint8_t fp[64];
+	size_t fp_len;
+	struct cp_dtls *dtls;
+	uint64_t dtls_start_ms;
+	uint64_t sess_id;
+	uint64_t sess_ver;
+	struct cp_track pub[2];
+	struct cp_mline *ml;
+	unsigned n_ml;
+	struct cp_source *src; /* its connection's source: its share is counted there */
+	uint64_t since_ms;     /* joined, or began to wait in the lobby */
+	unsigned reneg_rounds; /* renegotiations asked for that its offers did not answer */
+	uint8_t resume[32];    /* SHA-256 of the secret it may resume with */
+	/* our DTLS certificate's fingerprint as its answers carry it: a control plane started
+	 * later has another certificate, and a changed fingerprint would make the browser
+	 * start DTLS again with a server that no longer holds the old key */
+	char our_fp[128];
+	bool orphan;	  /* from a note: in the dataplane, its client not back yet */
+	bool reneg_asked; /* one is asked for and no offer came since */
+};
+
+struct cp_room {
+	bool one_time;		    /* ends with its last participant, record and all */
+	bool lobby;		    /* joiners who are not moderators wait to be let in */
+	bool closing;		    /* everyone is being sent away */
+	bool has_pw;		    /* joins need the password whose salted hash is pw */
+	uint8_t pw[CP_PW_HASH_LEN]; /* cp_pwhash: iterations, salt, PBKDF2-HMAC-SHA256 */
+	bool has_quick;		    /* quick holds the password's cp_pwhash_quick() MAC */
+	uint8_t quick[32];
+	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
+	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
+	uint32_t id;
+	unsigned worker;
+	unsigned n;
+	struct cp_part *parts;
+	unsigned n_waiting;
+	struct cp_part *waiting; /* the lobby, in order of arrival */
+	struct cp_room *next;
+};
+
+/* The state every cp_room* file shares: one instance, cp_room_g, on the event loop. */
+struct cp_room_state {
+	const struct cp_room_conn_ops *ops; /* the connections' owner (cp_server) */
+	struct cp_room_conf conf;
+	struct cp_tenants tenants;
+	struct fh_addr announce[16];
+	struct cp_room *rooms;
+	unsigned n_rooms;
+	unsigned n_parts;
+	uint32_t next_room_id;
+	struct cp_part *by_slot[FH_MAX_WORKERS][FH_MAX_SLOTS];
+	uint64_t now_ms;
+	uint64_t last_dtls_tick;
+	uint64_t last_wait_check;
+	uint64_t last_expiry;
+	bool draining;
+	struct cp_room_metrics metrics;
+	uint64_t last_rate_ms; /* per worker byte rates, sampled once a second */
+	uint64_t last_rx[FH_MAX_WORKERS], last_tx[FH_MAX_WORKERS];
+	uint64_t rx_bps[FH_MAX_WORKERS], tx_bps[FH_MAX_WORKERS];
+};
+
+extern struct cp_room_state cp_room_g;
+
+/* ---- cp_room.c: rooms, participants, sending ---- */
+
+void cp_room_rand_bytes(void *p, size_t n);
+/* What the connection's upgrade request said, through the owner's ops. */
+const struct cp_tenant *cp_room_conn_tenant(const struct cp_conn *c);
+struct cp_source *cp_room_conn_source(const struct cp_conn *c);
+const char *cp_room_conn_peer(const struct cp_conn *c);
+/* Sends o (taken over) to p when it has a connection. */
+void cp_room_send_json(struct cp_part *p, json_t *o);
+void cp_room_send_error(struct cp_conn *c, enum cp_err e);
+/* To everyone in r but except; takes o over. */
+void cp_room_broadcast(struct cp_room *r, const struct cp_part *except, json_t *o);
+/* {"type":"closed","reason":reason}, malloc'd. */
+char *cp_room_closed_msg(const char *reason);
+void cp_room_part_id(const struct cp_part *p, char id[17]);
+json_t *cp_room_part_json(const struct cp_part *p);
+struct cp_part *cp_room_part_by_id(struct cp_part *list, const char *id);
+/* A participant for connection c (NULL: from a note) in room r, not yet in its list. */
+struct cp_part *cp_room_part_new(struct cp_conn *c, struct cp_room *r, const char *name,
+				 const char *room_as);
+void cp_room_part_free(struct cp_part *p);
+/* A command for p's slot in its room, to its worker. */
+void cp_room_dp_cmd(struct cp_part *p, struct fh_cmd *c);
+void cp_room_dp_mute(struct cp_part *p, bool muted);
+void cp_room_key(const char *name, char key[CP_ROOM_MAX + 1]);
+struct cp_room *cp_room_get(const char *tenant, const char *name, bool create);
+void cp_room_unlink(struct cp_room *r);
+void cp_room_release(struct cp_room *r);
+void cp_room_close(struct cp_room *r, const char *reason);
+const struct cp_tenant *cp_room_tenant(const struct cp_room *r);
+void cp_room_set_hash(struct cp_room *r, const uint8_t hash[CP_PW_HASH_LEN], const uint8_t *quick);
+/* p leaves its room (and the dataplane); frees p, and the room when it is the last. */
+void cp_room_leave(struct cp_part *p, const char *why);
+
+/* ---- cp_join.c: join and admission ---- */
+
+void cp_join_handle(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len);
+/* Whether a join of c waits for its password's hash. */
+bool cp_join_pending(const struct cp_conn *c);
+/* c went: a join of its waiting for cp_pwhash is forgotten. */
+void cp_join_closed(const struct cp_conn *c);
+void cp_join_fini(void);
+enum cp_err cp_join_admit(struct cp_part *p);
+json_t *cp_join_turn_servers(const struct cp_part *p);
+
+/* ---- cp_negotiate.c: offers, answers, m-lines ---- */
+
+void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len);
+bool cp_negotiate_has_mline(const struct cp_part *p, uint64_t src, enum cp_kind k);
+void cp_negotiate_request(struct cp_part *p);
+void cp_negotiate_unassign(struct cp_part *p, struct cp_mline *ml);
+
+/* ---- cp_moderate.c: lobby and moderation ---- */
+
+void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m);
+void cp_moderate_lobby_update(struct cp_room *r, struct cp_part *only);
+void cp_moderate_lobby_unlink(struct cp_part *p);
+void cp_moderate_lobby_drop(struct cp_part *p, char *msg, const char *why);
+void cp_moderate_lobby_leave(struct cp_part *p, const char *why);
+void cp_moderate_hand_over(struct cp_room *r);
+void cp_moderate_mute(struct cp_part *q);
+void cp_moderate_remove(struct cp_part *q, const char *why);
+enum cp_err cp_moderate_password(struct cp_room *r, const char *password);
+void cp_moderate_lobby(struct cp_room *r, bool on);
+
+/* ---- cp_media.c: dataplane events and DTLS ---- */
+
+extern const struct cp_dp_handlers cp_media_dp_handlers;
+void cp_media_dtls_send(void *user, const uint8_t *data, size_t len);
+/* p is told e and leaves; its connection is closed. */
+void cp_media_fail(struct cp_part *p, enum cp_err e, const char *why);
+/* Ends the handshakes that are overdue or failed. */
+void cp_media_tick(uint64_t now_ms);
+
+/* ---- cp_resume.c: notes in the region, resuming after a control-plane restart ---- */
+
+void cp_resume_note_save(const struct cp_part *p);
+void cp_resume_note_save_room(const struct cp_room *r);
+void cp_resume_note_clear(const struct cp_part *p);
+/* A new resume secret for p, its hash kept in p: out goes to the client once. */
+void cp_resume_secret(struct cp_part *p, char out[32]);
+void cp_resume_attached(void);
+void cp_resume_handle(struct cp_conn *c, const struct cp_sig_msg *m);
+void cp_resume_reap(uint64_t now_ms);
+
+#endif
