@@ -4,7 +4,7 @@
 # table and the ratio. Usage: bench/fwd-compare.sh BUILD_DIR [gcm|cm] [SECONDS]
 set -euo pipefail
 build=${1:-build}; profile=${2:-gcm}; secs=${3:-5}
-bin=$build/bench/fh-ringbench
+bin=$build/dataplane/fh-ringbench
 [ -x "$bin" ] || { echo "build $bin first (ninja -C $build)" >&2; exit 1; }
 printf '%-6s %-22s %-22s %-10s\n' room "dpdk pps / cycles" "socket pps / cycles" "ratio"
 for n in 2 5 10; do

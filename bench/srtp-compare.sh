@@ -21,7 +21,7 @@
 # Usage: bench/srtp-compare.sh BUILD_DIR [SECONDS] [RUNS]   (as root; prints a table)
 set -euo pipefail
 build=${1:-build}; secs=${2:-3}; runs=${3:-3}
-bin=$build/bench/fh-ringbench
+bin=$build/dataplane/fh-ringbench
 [ -x "$bin" ] || { echo "build $bin first (ninja -C $build)" >&2; exit 1; }
 command -v dpdk-test-crypto-perf >/dev/null || { echo "dpdk-test-crypto-perf missing (apt-get install dpdk)" >&2; exit 1; }
 

@@ -421,7 +421,7 @@ void dp_media_decrypt(struct dp_worker *w)
 	/* Every line of every packet of the burst is asked for before the first is decrypted:
 	 * the packets come from outside this core's caches (a NIC's DMA, another worker), and
 	 * fetching them all at once overlaps the misses that the cipher would take one by one
-	 * (about 100 cycles less per received 1200-byte packet in bench/fh-ringbench). */
+	 * (about 100 cycles less per received 1200-byte packet in dataplane/fh-ringbench). */
 	for (unsigned i = 0; i < w->n_dec; i++) {
 		const struct rte_mbuf *m = w->dec[i].m;
 		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *), *end = d + m->data_len;
