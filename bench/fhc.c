@@ -70,6 +70,8 @@ struct leg {
 struct fhc {
 	struct fhc_opts o;
 	char room[80], name[80];
+	/* the options a reconnect needs again, kept here: the caller's strings may be gone */
+	char host[64], source[48], prefix[40], origin[128];
 	int tcp;
 	SSL_CTX *tls_ctx;
 	SSL *tls;
@@ -1413,6 +1415,16 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 			return;
 		s->last_seq = h.seq;
 		s->packets++;
+		{
+			struct timespec ts;
+			uint64_t us;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+			if (s->last_us && us - s->last_us > s->max_gap_us)
+				s->max_gap_us = us - s->last_us;
+			s->last_us = us;
+		}
 		measure(c, s, &h, buf + h.hdr_len);
 		s->bytes += h.payload_len;
 		s->last_len = h.payload_len < sizeof(s->last_payload) ? h.payload_len
@@ -1630,6 +1642,20 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	snprintf(c->name, sizeof(c->name), "%s", o->name);
 	c->o.room = c->room;
 	c->o.name = c->name;
+	snprintf(c->host, sizeof(c->host), "%s", o->host ? o->host : "");
+	c->o.host = c->host;
+	if (o->source) {
+		snprintf(c->source, sizeof(c->source), "%s", o->source);
+		c->o.source = c->source;
+	}
+	if (o->prefix) {
+		snprintf(c->prefix, sizeof(c->prefix), "%s", o->prefix);
+		c->o.prefix = c->prefix;
+	}
+	if (o->origin) {
+		snprintf(c->origin, sizeof(c->origin), "%s", o->origin);
+		c->o.origin = c->origin;
+	}
 	if (!c->o.timeout_ms)
 		c->o.timeout_ms = 5000;
 	c->leg[0].udp = c->leg[1].udp = -1;

@@ -35,6 +35,8 @@ struct fhc_stream_stats {
 	uint64_t rtx_packets;  /* retransmissions (RFC 4588) that arrived for this stream */
 	uint16_t last_rtx_osn; /* original sequence number of the last one */
 	uint64_t first_us;     /* arrival of the first packet (CLOCK_MONOTONIC) */
+	uint64_t last_us;      /* and of the last */
+	uint64_t max_gap_us;   /* the longest time between two packets of it */
 	uint32_t base_seq;     /* extended sequence numbers, for loss */
 	uint32_t max_seq;
 	double jitter_us; /* RFC 3550 interarrival jitter of stamped packets */

@@ -154,13 +154,15 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no)
 
 	snprintf(room, sizeof(room), "bench-%s-%u", run_id, room_no);
 	snprintf(name, sizeof(name), "sim-%u", serial);
-	/* citizens come from many addresses: on loopback, a few dozen per address keeps the
-	 * node's shares per source (participants_per_source) out of a capacity run */
+	/* citizens come from many addresses: on loopback, a few per address keeps the node's
+	 * shares per source (participants, rooms opened a minute) out of a capacity run; each
+	 * run has addresses of its own (127.R.x.y), so runs back to back do not add up */
 	char src[24];
 	unsigned k = o->per_source ? serial / o->per_source : 0;
 	bool spread = o->per_source && !o->janus && !strncmp(o->host, "127.", 4);
 
-	snprintf(src, sizeof(src), "127.0.%u.%u", k / 250, 2 + k % 250);
+	snprintf(src, sizeof(src), "127.%u.%u.%u", 2 + (unsigned)getpid() % 250, k / 250 % 250,
+		 2 + k % 250);
 	serial++;
 	struct fhc_opts fo = {.host = o->host,
 			      .source = spread ? src : NULL,
@@ -530,7 +532,8 @@ static void report(const struct opts *o, unsigned capacity)
 {
 	struct totals t;
 	double ttfv_sum = 0, ttfv_max = 0;
-	unsigned ttfv_n = 0, silent = 0;
+	unsigned ttfv_n = 0, silent = 0, resumed = 0, tries_failed = 0, no_signalling = 0;
+	uint64_t gap_us = 0;
 
 	const char *profile = "";
 
@@ -539,6 +542,9 @@ static void report(const struct opts *o, unsigned capacity)
 		if (!parts[i].c)
 			continue;
 		profile = fhc_srtp_profile(parts[i].c);
+		resumed += fhc_resumes(parts[i].c);
+		tries_failed += fhc_resume_tries_failed(parts[i].c);
+		no_signalling += !fhc_signalling_open(parts[i].c);
 		if (parts[i].first_video_s >= 0) {
 			ttfv_sum += parts[i].first_video_s;
 			ttfv_n++;
@@ -556,8 +562,11 @@ static void report(const struct opts *o, unsigned capacity)
 			others += j != i && parts[j].room == parts[i].room;
 		unsigned got = 0;
 
-		for (unsigned k = 0; k < n; k++)
+		for (unsigned k = 0; k < n; k++) {
 			got += st[k].packets > 0;
+			if (st[k].video && st[k].max_gap_us > gap_us)
+				gap_us = st[k].max_gap_us;
+		}
 		if (got < 2 * others)
 			silent += 2 * others - got;
 	}
@@ -585,6 +594,9 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("%-28s mean %.2f s, max %.2f s\n", "join to first video",
 	       ttfv_n ? ttfv_sum / ttfv_n : 0, ttfv_max);
 	printf("%-28s %u\n", "remote streams never received", silent);
+	printf("%-28s %.0f ms\n", "longest video gap", (double)gap_us / 1000);
+	printf("%-28s %u resumed, %u reconnect tries failed, %u without it now\n", "signalling",
+	       resumed, tries_failed, no_signalling);
 	if (!strcmp(o->mode, "ramp"))
 		printf("%-28s %u participants\n", "capacity (last good step)", capacity);
 	for (unsigned i = 0; i < n_steps; i++)
@@ -745,7 +757,7 @@ static void usage(void)
 		"  -S gcm|cm               offer only this SRTP profile (both)\n"
 		"  -t THREADS              threads driving participants (2)\n"
 		"  -A N                    loopback targets: N participants per source address "
-		"127.0.x.y (50; 0: all from one)\n"
+		"127.R.x.y (8; 0: all from one)\n"
 		"  -o FILE                 JSON report\n"
 		"  -p FILE.svg             plot: participants against loss, p99 latency, SFU "
 		"CPU\n");
@@ -753,7 +765,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.per_source = 50,
+	struct opts o = {.per_source = 8,
 			 .host = "127.0.0.1",
 			 .port = 8443,
 			 .mode = "steady",
