@@ -23,6 +23,30 @@ struct fhc *join(const char *room, const char *name)
 	return join_via(room, name, NULL);
 }
 
+struct fhc *try_join_with(struct fhc_opts o, int *code)
+{
+	char err[256];
+	struct fhc *c;
+	const char *e;
+
+	/* the harness' node, audio and video, 5 s a step, unless the test says otherwise */
+	if (!o.host)
+		o.host = "127.0.0.1";
+	if (!o.port)
+		o.port = h.port;
+	if (!o.timeout_ms)
+		o.timeout_ms = 5000;
+	if (!o.name)
+		o.name = "Bürgerin";
+	if (!o.room)
+		o.room = "";
+	c = fhc_connect(&o, err, sizeof(err));
+	e = strstr(err, "error ");
+	if (code)
+		*code = c ? 0 : e ? atoi(e + 6) : -1;
+	return c;
+}
+
 struct fhc *join_via(const char *room, const char *name, const char *media)
 {
 	char err[256];

@@ -18,6 +18,9 @@ void put_file(const char *dir, const char *name, const char *text);
 struct fhc *join(const char *room, const char *name);
 /* The same, with media to the SFU's candidate at address media. */
 struct fhc *join_via(const char *room, const char *name, const char *media);
+/* fhc_connect with o, its host, port, timeout, name and room filled in where o leaves them
+ * out; NULL with the server's error code in *code (-1: none came). */
+struct fhc *try_join_with(struct fhc_opts o, int *code);
 /* Drives every client for ms milliseconds. */
 void pump(struct fhc **cs, int n, int ms);
 /* Sends n audio and n video packets "tag:i" from c, pumping everyone in between. */

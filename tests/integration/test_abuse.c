@@ -43,24 +43,15 @@ static uint64_t now_ms(void)
 static struct fhc *open_as(const char *src, const char *prefix, const char *room,
 			   enum fhc_stop stop, const char *password, const char *origin, int *code)
 {
-	char err[256];
-	struct fhc_opts o = {.host = "127.0.0.1",
-			     .port = h.port,
-			     .room = room ? room : "",
-			     .name = "Bürgerin",
-			     .audio = true,
-			     .video = true,
-			     .timeout_ms = 5000,
-			     .prefix = prefix,
-			     .password = password,
-			     .source = src,
-			     .origin = origin,
-			     .stop = stop};
-	struct fhc *c = fhc_connect(&o, err, sizeof(err));
-	const char *e = strstr(err, "error ");
-
-	*code = c ? 0 : e ? atoi(e + 6) : -1;
-	return c;
+	return try_join_with((struct fhc_opts){.room = room,
+					       .audio = true,
+					       .video = true,
+					       .prefix = prefix,
+					       .password = password,
+					       .source = src,
+					       .origin = origin,
+					       .stop = stop},
+			     code);
 }
 
 /* The error the server sent c within ms (0: none), pumping it meanwhile. */

@@ -52,20 +52,10 @@ static bool log_has(const char *what)
 
 static struct fhc *try_join(const char *room, const char *name, const char *pw, int *code)
 {
-	char err[256];
-	struct fhc_opts o = {.host = "127.0.0.1",
-			     .port = h.port,
-			     .room = room,
-			     .name = name,
-			     .audio = true,
-			     .video = true,
-			     .timeout_ms = 5000,
-			     .password = pw};
-	struct fhc *c = fhc_connect(&o, err, sizeof(err));
-	const char *e = strstr(err, "error ");
-
-	*code = c ? 0 : e ? atoi(e + 6) : -1;
-	return c;
+	return try_join_with(
+		(struct fhc_opts){
+			.room = room, .name = name, .audio = true, .video = true, .password = pw},
+		code);
 }
 
 int main(int argc, char **argv)
@@ -134,14 +124,10 @@ int main(int argc, char **argv)
 	}
 	/* enough log lines to outgrow the last page the log file had */
 	for (int i = 0; i < 40; i++) {
-		char err[128];
-		struct fhc_opts o = {.host = "127.0.0.1",
-				     .port = h.port,
-				     .room = "Bestand",
-				     .name = "Gast",
-				     .timeout_ms = 3000,
-				     .stop = FHC_STOP_JOINED};
-		struct fhc *g = fhc_connect(&o, err, sizeof(err));
+		struct fhc *g = try_join_with((struct fhc_opts){.room = "Bestand",
+								.name = "Gast",
+								.stop = FHC_STOP_JOINED},
+					      NULL);
 
 		if (g)
 			fhc_close(g);

@@ -31,21 +31,13 @@ static uint64_t now_ms(void)
 
 static struct fhc *member(const char *room, const char *name, bool resume)
 {
-	char err[256];
-	struct fhc_opts o = {.host = "127.0.0.1",
-			     .port = h.port,
-			     .room = room,
-			     .name = name,
-			     .audio = true,
-			     .video = true,
-			     .timeout_ms = 5000,
-			     .resume = resume};
-	struct fhc *c = fhc_connect(&o, err, sizeof(err));
+	int code;
+	struct fhc *c = try_join_with(
+		(struct fhc_opts){
+			.room = room, .name = name, .audio = true, .video = true, .resume = resume},
+		&code);
 
-	if (!c) {
-		fprintf(stderr, "FAIL: %s cannot join %s: %s\n", name, room, err);
-		failures++;
-	}
+	EXPECT(c != NULL, "%s joins %s (error %d)", name, room, code);
 	return c;
 }
 
