@@ -1,10 +1,11 @@
 /*
- * fh-fwdbench: how much one funkhaus-dp worker spends per forwarded packet. One publisher and
+ * fh-fwdbench: how much one funkhaus-dp worker spends per forwarded copy. One publisher and
  * N-1 receivers (real WebRTC sessions: WSS, ICE, DTLS, SRTP via fhc) join one room of a running
  * Funkhaus; the publisher sends 1200-byte SRTP video packets for a bounded time; the worker's
- * own counters (read-only view of the ring region) give forwarded packets and TSC cycles spent.
+ * own counters (read-only view of the ring region) give the RTP packets it received, the copies
+ * it forwarded (one per receiver: N-1 per received packet) and the TSC cycles it spent.
  * Single-threaded: the load generator shares the machine with the SFU, so the packets per
- * second it reaches depend on the box; cycles per forwarded packet do not.
+ * second it reaches depend on the box; cycles per forwarded copy do not.
  *
  * Usage: fh-fwdbench -p PORT -i INSTANCE [-n ROOM_SIZE] [-s SECONDS] [-h HOST]
  */
@@ -142,24 +143,28 @@ int main(int argc, char **argv)
 
 	for (unsigned i = 1; i < n; i++)
 		got += fhc_received_from(c[i], fhc_id(c[0]), true);
-	uint64_t fwd = b.fwd - a.fwd, expected = sent * (n - 1);
+	uint64_t fwd = b.fwd - a.fwd, rx = b.rx - a.rx, busy = b.busy - a.busy;
+	uint64_t expected = sent * (n - 1);
 	double secs = t1 - t0;
 
-	printf("room of %u: sent %llu packets of 1200 bytes in %.1f s (%.0f pps in)\n", n,
-	       (unsigned long long)sent, secs, sent / secs);
-	printf("  forwarded %llu (%.0f pps out), received %llu of %llu expected (loss %.2f %%)\n",
-	       (unsigned long long)fwd, fwd / secs, (unsigned long long)got,
+	printf("room of %u: publisher sent %llu packets of 1200 bytes in %.1f s (%.0f packets/s)\n",
+	       n, (unsigned long long)sent, secs, sent / secs);
+	printf("  worker received %llu RTP packets (%.0f/s) and forwarded %llu copies (%.0f/s, one "
+	       "per receiver: %u per received packet)\n",
+	       (unsigned long long)rx, rx / secs, (unsigned long long)fwd, fwd / secs, n - 1);
+	printf("  receivers got %llu of %llu copies due (loss %.2f %%)\n", (unsigned long long)got,
 	       (unsigned long long)expected,
 	       expected ? 100.0 * (double)(expected - got) / expected : 0);
-	printf("  worker busy %.1f %% of the run; %.0f TSC cycles per forwarded packet "
-	       "(decrypt once, encrypt per receiver, I/O)\n",
-	       b.total > a.total ? 100.0 * (double)(b.busy - a.busy) / (double)(b.total - a.total)
-				 : 0,
-	       fwd ? (double)(b.busy - a.busy) / (double)fwd : 0);
-	printf("{\"room\":%u,\"sent\":%llu,\"seconds\":%.2f,\"forwarded\":%llu,\"received\":%llu,"
-	       "\"expected\":%llu,\"cycles_per_forwarded\":%.0f,\"drops\":%llu}\n",
-	       n, (unsigned long long)sent, secs, (unsigned long long)fwd, (unsigned long long)got,
-	       (unsigned long long)expected, fwd ? (double)(b.busy - a.busy) / (double)fwd : 0,
+	printf("  worker busy %.1f %% of the run; %.0f TSC cycles per forwarded copy, %.0f per "
+	       "received packet (decrypt once, copy and encrypt per receiver, I/O)\n",
+	       b.total > a.total ? 100.0 * (double)busy / (double)(b.total - a.total) : 0,
+	       fwd ? (double)busy / (double)fwd : 0, rx ? (double)busy / (double)rx : 0);
+	printf("{\"room\":%u,\"sent\":%llu,\"seconds\":%.2f,\"worker_received\":%llu,"
+	       "\"forwarded\":%llu,\"received\":%llu,\"expected\":%llu,"
+	       "\"cycles_per_forwarded\":%.0f,\"cycles_per_received\":%.0f,\"drops\":%llu}\n",
+	       n, (unsigned long long)sent, secs, (unsigned long long)rx, (unsigned long long)fwd,
+	       (unsigned long long)got, (unsigned long long)expected,
+	       fwd ? (double)busy / (double)fwd : 0, rx ? (double)busy / (double)rx : 0,
 	       (unsigned long long)(b.drops - a.drops));
 	for (unsigned i = 0; i < n; i++)
 		fhc_close(c[i]);
