@@ -1,15 +1,20 @@
 #!/bin/bash
 # The same funkhaus-bench load against Funkhaus and against Janus' VideoRoom, one after the
 # other in one run, in a network namespace made here (both SFUs and the bench on 10.77.0.1,
-# nothing leaves the machine). Prints both reports and a side-by-side summary; writes
-# funkhaus.json, janus.json and compare.json into OUT_DIR.
+# nothing leaves the machine). Prints both reports and a side-by-side summary at equal load:
+# the largest step (participants) both SFUs passed within the limits (or, if there is none,
+# the largest both ran, marked so), and every step both ran; writes funkhaus.json, janus.json
+# and compare.json into OUT_DIR. CPU per packet is the SFU's user + system CPU over the packets
+# the participants received; everything is on loopback, where the kernel delivers a datagram
+# into the receiver's socket inside the sender's sendmmsg: the SFU is charged for delivering
+# what it sends into the bench's sockets, the bench for delivering what it sends to the SFU.
 #
 # Usage: bench/compare-janus.sh BUILD_DIR OUT_DIR [funkhaus-bench options]
 #   e.g. bench/compare-janus.sh build /tmp/cmp -m steady -n 20 -x 5:100% -d 20 -S gcm
 # Needs root (network namespace) and the packages of scripts/deps.sh bench (janus, jq).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 fi
 build=$(realpath "$1") out=$2
@@ -97,29 +102,52 @@ ip netns exec $ns "$bench" -J -H $addr -P 8989 -C "$jpid" -o "$out/janus.json" "
 kill $jp 2>/dev/null || true
 wait $jp 2>/dev/null || true
 
-# --- side by side: the last step each SFU held with its quality limits (or its last step) ---
-pick='(.steps | map(select(.good)) | last) // (.steps | last) // {}'
-jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" "
-	(\$f[0] | $pick) as \$fs | (\$j[0] | $pick) as \$js |
-	{funkhaus: {srtp: \$f[0].srtp, capacity: \$f[0].capacity, participants: \$f[0].participants,
-		loss_pct: \$f[0].loss_pct, p99_ms: \$f[0].latency_ms.p99, step: \$fs},
-	 janus: {srtp: \$j[0].srtp, capacity: \$j[0].capacity, participants: \$j[0].participants,
-		loss_pct: \$j[0].loss_pct, p99_ms: \$j[0].latency_ms.p99, step: \$js},
-	 cpu_per_packet_janus_over_funkhaus:
-		(if (\$fs.sfu_cpu_us_per_packet // 0) > 0 and (\$js.sfu_cpu_us_per_packet // 0) > 0
-		 then \$js.sfu_cpu_us_per_packet / \$fs.sfu_cpu_us_per_packet else null end)}" \
-	>"$out/compare.json"
+# --- side by side at equal load: the steps both ran, matched by participants; the summary at
+# the largest of them that both passed within the limits (else the largest both ran) ---
+jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" '
+	def sfu: {srtp, capacity, participants, loss_pct, p99_ms: .latency_ms.p99};
+	def cmp: {good, participants, loss_pct, p99_ms, sfu_cpu_s, packets_received,
+		sfu_cpu_us_per_packet};
+	def ratio(a; b): if (a // 0) > 0 and (b // 0) > 0 then b / a else null end;
+	[($f[0].steps // [])[] as $a | ($j[0].steps // [])[] |
+		select(.participants == $a.participants) |
+		{participants, funkhaus: ($a | cmp), janus: cmp,
+		 janus_over_funkhaus: ratio($a.sfu_cpu_us_per_packet; .sfu_cpu_us_per_packet)}] as $both |
+	(($both | map(select(.funkhaus.good and .janus.good)) | max_by(.participants)) //
+	 ($both | max_by(.participants))) as $at |
+	{equal_load: {participants: $at.participants,
+		both_good: (if $at then ($at.funkhaus.good and $at.janus.good) else null end)},
+	 funkhaus: ($f[0] | sfu + {step: $at.funkhaus}),
+	 janus: ($j[0] | sfu + {step: $at.janus}),
+	 cpu_per_packet_janus_over_funkhaus: $at.janus_over_funkhaus,
+	 steps: $both}' >"$out/compare.json"
 jq -r '
+	def r2: if type == "number" then . * 100 | round / 100 else . end;
 	def row(k; f): "\(k)\t\(.funkhaus | f)\t\(.janus | f)";
-	"\nside by side\tFunkhaus\tJanus VideoRoom",
+	"\nside by side at equal load\tFunkhaus\tJanus VideoRoom",
 	row("SRTP profile"; .srtp),
-	row("participants (at the step)"; .step.participants),
+	"participants (step both ran)\t\(.equal_load.participants)\t\(.equal_load.participants)",
+	row("step within the limits"; .step.good),
+	row("loss % (step)"; .step.loss_pct),
+	row("p99 latency ms (step)"; .step.p99_ms),
 	row("loss % (whole run)"; .loss_pct),
-	row("p99 latency ms (whole run)"; .p99_ms),
-	row("capacity (ramp)"; .capacity),
+	row("capacity (ramp: last good step)"; .capacity),
 	row("SFU CPU s (step)"; .step.sfu_cpu_s),
 	row("packets received (step)"; .step.packets_received),
-	row("SFU CPU us / packet"; .step.sfu_cpu_us_per_packet),
-	"Janus / Funkhaus CPU per packet\t\(.cpu_per_packet_janus_over_funkhaus)"' \
+	row("SFU CPU us / packet (step)"; .step.sfu_cpu_us_per_packet),
+	"Janus / Funkhaus CPU per packet\t\(.cpu_per_packet_janus_over_funkhaus | r2)"' \
 	"$out/compare.json" | column -t -s $'\t'
+jq -r 'if .equal_load.participants == null then
+		"no step with the same participants in both runs: not comparable at equal load"
+	elif .equal_load.both_good | not then
+		"no step that both passed within the limits: the one above is the largest both ran"
+	else empty end' "$out/compare.json"
+jq -r 'def r2: if type == "number" then . * 100 | round / 100 else . end;
+	"\nsteps both ran\tFunkhaus good\tp99 ms\tCPU us/packet\tJanus good\tp99 ms\tCPU us/packet\tJanus / Funkhaus",
+	(.steps[] | "\(.participants)\t\(.funkhaus.good)\t\(.funkhaus.p99_ms)\t\(.funkhaus.sfu_cpu_us_per_packet)\t\(.janus.good)\t\(.janus.p99_ms)\t\(.janus.sfu_cpu_us_per_packet)\t\(.janus_over_funkhaus | r2)")' \
+	"$out/compare.json" | column -t -s $'\t'
+echo "CPU per packet: the SFU's user + system CPU over the packets the participants received. On"
+echo "loopback the kernel delivers a datagram into the receiver's socket inside the sender's"
+echo "sendmmsg: each SFU is charged for delivering what it sends into the bench's sockets, and the"
+echo "bench for delivering what it sends to the SFU."
 [ $rc_f = 0 ] && [ $rc_j = 0 ]
