@@ -37,6 +37,9 @@
  * CPUs before and after the run: on a shared host the vCPUs move, and a received frame costs
  * the worker more the farther the generator is (62 against 440 ns here, at different times).
  * Only the measured seconds count: the frames still queued at their end are not.
+ * Cycles are TSC time while the worker was busy: with its lcore floating (no -C) or on a CPU
+ * not isolated from other threads, time the OS or the host took the CPU away is in them; the
+ * output says so above the figures.
  *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
@@ -748,6 +751,11 @@ int main(int argc, char **argv)
 			printf(" %.0f ns", c2c[i]);
 		printf(i ? " after the run\n" : " before the run,");
 	}
+	/* The TSC counts wall time: a worker preempted in a busy iteration is charged for it. */
+	printf("cycles: TSC cycles while the worker was busy, %s; they include any time other "
+	       "threads ran on its CPU%s and, in a VM, time the host took the vCPU away\n",
+	       strcmp(cpus, "float") == 0 ? "its lcore floating (no -C)" : "on the CPUs of -C",
+	       strcmp(cpus, "float") == 0 ? "" : " (unless those CPUs are isolated)");
 
 	for (unsigned w = 0; w < nw; w++) {
 		struct pair *pr = &pairs[w];
