@@ -92,6 +92,8 @@ struct fhc {
 	char lobby_ids[16][17];	  /* moderators: who waits in the lobby ... */
 	char lobby_names[16][80]; /* ... under which name */
 	unsigned n_lobby;
+	char left[16][17]; /* the last participants the server said left our room */
+	unsigned n_left;
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
 	struct leg leg[2];
 	unsigned n_leg;
@@ -905,6 +907,8 @@ static int make_cert(struct fhc *c)
 	char *p = c->fp + sprintf(c->fp, "sha-256 ");
 
 	X509_digest(c->cert, EVP_sha256(), md, &n);
+	if (c->o.wrong_fingerprint)
+		md[0] ^= 0x01; /* still 32 bytes of SHA-256, just not ours */
 	for (unsigned i = 0; i < n; i++)
 		p += sprintf(p, i ? ":%02X" : "%02X", md[i]);
 	return 0;
@@ -944,8 +948,15 @@ static int dtls(struct fhc *c, struct leg *l, char *err, size_t el)
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 
 	setsockopt(l->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (handshake(l->dtls, l->udp, true, now_ms() + c->o.timeout_ms) < 0)
+	if (handshake(l->dtls, l->udp, true, now_ms() + c->o.timeout_ms) < 0) {
+		/* the server may have said why (5002: our certificate is not the offer's
+		 * fingerprint); the handshake loop reads no signalling, so read it now */
+		c->last_error = 0;
+		fhc_poll(c, 100);
+		if (c->last_error)
+			return seterr(err, el, "DTLS handshake failed (error %d)", c->last_error);
 		return seterr(err, el, "DTLS handshake failed");
+	}
 	/* from here on the socket is read by fhc_poll */
 	tv.tv_usec = 0;
 	setsockopt(l->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -1026,6 +1037,10 @@ static void on_message(struct fhc *c, const char *text)
 
 		if (id && !strcmp(id, c->id))
 			c->moderator = true;
+	} else if (!strcmp(type, "participant-left")) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		snprintf(c->left[c->n_left++ % 16], sizeof(c->left[0]), "%s", id ? id : "");
 	} else if (!strcmp(type, "closed")) {
 		const char *why = json_string_value(json_object_get(m, "reason"));
 
@@ -1772,6 +1787,14 @@ int fhc_last_error(struct fhc *c)
 
 	c->last_error = 0;
 	return e;
+}
+
+bool fhc_saw_left(const struct fhc *c, const char *id)
+{
+	for (unsigned i = 0; i < 16 && i < c->n_left; i++)
+		if (!strcmp(c->left[i], id))
+			return true;
+	return false;
 }
 
 bool fhc_signalling_open(const struct fhc *c)

@@ -76,6 +76,8 @@ struct fhc_opts {
 	const char *origin;   /* an Origin header for the WebSocket upgrade; NULL: none */
 	bool resume; /* Funkhaus: when the signalling breaks during a call (the control plane
 		      * restarts), reconnect and resume as the same participant */
+	bool wrong_fingerprint; /* offer an a=fingerprint that is not our DTLS certificate's
+				 * (well-formed, one byte changed): tests of the server's check */
 	enum fhc_stop {
 		FHC_STOP_MEDIA = 0, /* join, offer, ICE and DTLS: media flows */
 		FHC_STOP_UPGRADED,  /* the WebSocket is open; nothing sent (fhc_send_text) */
@@ -116,6 +118,8 @@ const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, b
 int fhc_send_text(struct fhc *c, const char *text, size_t len);
 /* The last error message the server sent: its code, 0 when none since the last call. */
 int fhc_last_error(struct fhc *c);
+/* Whether the server said participant id left our room (the last 16 that left). */
+bool fhc_saw_left(const struct fhc *c, const char *id);
 /* Whether the signalling connection is still open. */
 bool fhc_signalling_open(const struct fhc *c);
 /* With opts.resume: how often the signalling was taken back after it broke, how many tries

@@ -167,12 +167,70 @@ static void consent_expiry(struct fhc **all, int n)
 	pump(live, m, (HARNESS_CONSENT_S + 2) * 1000);
 	EXPECT(harness_ctr(&h, 0, FH_CTR_consent_lost) == lost + 1,
 	       "exactly the silent participant lost consent");
+	/* what the users see: the silent one is told why (its signalling still works, only its
+	 * media went quiet), the other one is told it left */
+	fhc_poll(x, 300);
+	int e = fhc_last_error(x);
+
+	EXPECT(e == 5003, "the silent participant got %d, want 5003 (media connection lost)", e);
+	EXPECT(fhc_saw_left(y, fhc_id(x)), "the other one was told the silent one left");
 	if (fh_region_peek(&r, h.region) == 0) {
 		parts = fh_region_counters(&r, 0)->participants;
 		fh_region_close(&r);
 	}
 	EXPECT(parts == 4, "the worker forgot the silent participant (%u left, want 4)", parts);
 	fhc_close(x);
+	fhc_close(y);
+}
+
+/* A client whose DTLS certificate is not the one its offer's a=fingerprint names (what the SFU
+ * sees of a man in the middle): the control plane checks the certificate when the handshake
+ * ends and refuses it with 5002 before any SRTP key reaches the worker, which forgets it. */
+static void wrong_fingerprint(struct fhc **all, int n)
+{
+	struct fhc *y = join("Falsch", "Yara");
+	char err[256] = "";
+	struct fhc_opts o = {.host = "127.0.0.1",
+			     .port = h.port,
+			     .room = "Falsch",
+			     .name = "Mallory",
+			     .audio = true,
+			     .video = true,
+			     .timeout_ms = 1500, /* the others' consent runs meanwhile */
+			     .wrong_fingerprint = true};
+
+	if (!y)
+		return;
+	unsigned parts = harness_participants(&h, 0);
+	struct fhc *m = fhc_connect(&o, err, sizeof(err));
+	struct fhc *live[8];
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		live[k++] = all[i];
+	live[k++] = y;
+	pump(live, k, 300);
+	EXPECT(!m && strstr(err, "error 5002"), "a wrong fingerprint is refused with 5002 (%s)",
+	       m ? "it got media" : err);
+	EXPECT(harness_participants(&h, 0) == parts,
+	       "the worker holds %u participants, want %u (it forgot the refused one)",
+	       harness_participants(&h, 0), parts);
+	if (m) {
+		/* a build that installed its keys: show how far it got */
+		uint64_t in = harness_ctr(&h, 0, FH_CTR_rtp_in);
+
+		live[k++] = m;
+		pump(live, k, 500); /* Y subscribes to it */
+		talk(m, "M", 20, live, k);
+		EXPECT(harness_ctr(&h, 0, FH_CTR_rtp_in) == in,
+		       "the worker decrypted %llu packets of the refused one",
+		       (unsigned long long)(harness_ctr(&h, 0, FH_CTR_rtp_in) - in));
+		EXPECT(fhc_received_from(y, fhc_id(m), false) +
+				       fhc_received_from(y, fhc_id(m), true) ==
+			       0,
+		       "its media reached the other one in the room");
+		fhc_close(m);
+	}
 	fhc_close(y);
 }
 
@@ -267,6 +325,8 @@ int main(int argc, char **argv)
 		printf("bad media: dropped and counted (%d failures so far)\n", failures);
 		bad_signalling(a, all, 3);
 		printf("bad signalling: error codes (%d failures so far)\n", failures);
+		wrong_fingerprint(all, 3);
+		printf("wrong DTLS fingerprint: 5002, no keys (%d failures so far)\n", failures);
 		consent_expiry(all, 3);
 		printf("consent expiry (%d failures so far)\n", failures);
 		cp_restart(a, b, all, 3);
