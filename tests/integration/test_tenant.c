@@ -55,9 +55,10 @@ static void claims(char *out, size_t cap, long exp_in, const char *extra)
 		 (long)time(NULL) + exp_in, extra);
 }
 
-/* What must never be written anywhere: names, chat text, tokens (and a piece of a signature). */
+/* What must never be written anywhere: names, chat text, room passwords (kept only as a salted
+ * hash), tokens (and a piece of a signature, set once the token is made). */
 static const char *canaries[] = {"KanarienvogelName7", "KanarienvogelChat7", "KanarienvogelSub7",
-				 NULL, NULL};
+				 NULL, "KanarienvogelPass7"};
 static char sig_piece[24];
 
 static unsigned hits_in_file(const char *path)
@@ -349,18 +350,45 @@ int main(int argc, char **argv)
 		       fhc_closed(v1));
 	}
 	expect_refused("joining a switched-off tenant", "verein", "eins", NULL, 4014);
-	EXPECT(t1 && fhc_signalling_open(t1) && !fhc_closed(t1)[0],
-	       "the other tenant's room goes on");
+	if (t1) {
+		/* read what the server says now, not what t1 last heard: it is polled after the
+		 * reload, and a bad message must still get its answer */
+		struct fhc *one[] = {t1};
 
-	/* a broken tenant file: the running set stays (the Verein stays off, the Rathaus on) */
+		pump(one, 1, 300);
+		fhc_last_error(t1);
+		fhc_send_text(t1, "{\"type\":\"reboot\"}", 17);
+		pump(one, 1, 300);
+		EXPECT(fhc_last_error(t1) == 4002 && fhc_signalling_open(t1) && !fhc_closed(t1)[0],
+		       "the other tenant's room goes on (closed \"%s\")", fhc_closed(t1));
+	} else {
+		EXPECT(0, "no catch-all \"eins\" to watch");
+	}
+
+	/* a broken tenant file: the whole set is refused, so the Verein switched back on in the
+	 * same reload stays off; a loader that skipped the broken file, or took
+	 * max_participants = 500, would let the join below in */
 	put_file(dir, "t/broken.conf", "[tenant]\nmax_participants = 500\n");
+	put_file(dir, "t/verein.conf",
+		 "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
+	int refusals = harness_count_in_log(getenv("FUNKHAUS_CP_LOG"), "broken.conf");
+
 	reload();
 	expect_refused("still switched off after a failed reload", "verein", "eins", NULL, 4014);
+	EXPECT(harness_count_in_log(getenv("FUNKHAUS_CP_LOG"), "broken.conf") > refusals,
+	       "the log names the file that broke the reload");
 	struct fhc *late = link[0] ? try_join("rathaus", link, NULL, &code) : NULL;
 
 	EXPECT(late != NULL, "the Rathaus room still takes people (error %d)", code);
 	snprintf(cmd, sizeof(cmd), "%s/t/broken.conf", dir);
 	unlink(cmd);
+	/* the positive control: without the broken file the same set loads, the Verein is on */
+	reload();
+	struct fhc *v2 = try_join("verein", "eins", NULL, &code);
+
+	EXPECT(v2 != NULL, "once the broken file is gone the reload applies (error %d)", code);
+	if (v2)
+		fhc_close(v2);
 	printf("public access switch and reloads (%d failures so far)\n", failures);
 
 	/* the opener of "eins" (catch-all tenant) removes one participant, then ends the meeting */
