@@ -92,6 +92,7 @@ struct fhc {
 	char lobby_ids[16][17];	  /* moderators: who waits in the lobby ... */
 	char lobby_names[16][80]; /* ... under which name */
 	unsigned n_lobby;
+	uint64_t remb_bitrate, remb_received; /* REMB the SFU sent us as a publisher */
 	char left[16][17]; /* the last participants the server said left our room */
 	unsigned n_left;
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
@@ -1416,8 +1417,15 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 				struct fhc_stream_stats *s = stats_for(c, l, l->ml[i].ssrc);
 
 				if (s && h.payload_len >= 2) {
+					size_t pl = h.payload_len - 2;
+
 					s->rtx_packets++;
 					s->last_rtx_osn = fh_rd16(buf + h.hdr_len);
+					s->last_rtx_len = pl < sizeof(s->last_rtx_payload)
+								  ? pl
+								  : sizeof(s->last_rtx_payload);
+					memcpy(s->last_rtx_payload, buf + h.hdr_len + 2,
+					       s->last_rtx_len);
 				}
 				return;
 			}
@@ -1439,10 +1447,16 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 
 		if (srtp_unprotect_rtcp(l->srtp_rx, buf, &n) != srtp_err_status_ok)
 			return;
-		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1)
+		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1) {
 			if (p.pt == FH_RTCP_PSFB &&
 			    (p.count == FH_PSFB_PLI || p.count == FH_PSFB_FIR))
 				c->pli_received++;
+			if (p.pt == FH_RTCP_PSFB && p.count == FH_PSFB_AFB &&
+			    fh_rtcp_remb_bitrate(&p)) {
+				c->remb_bitrate = fh_rtcp_remb_bitrate(&p);
+				c->remb_received++;
+			}
+		}
 	}
 }
 
@@ -1787,6 +1801,13 @@ int fhc_last_error(struct fhc *c)
 
 	c->last_error = 0;
 	return e;
+}
+
+uint64_t fhc_remb(const struct fhc *c, uint64_t *count)
+{
+	if (count)
+		*count = c->remb_received;
+	return c->remb_bitrate;
 }
 
 bool fhc_saw_left(const struct fhc *c, const char *id)

@@ -32,10 +32,12 @@ struct fhc_stream_stats {
 	uint8_t last_payload[64];
 	size_t last_len;
 	uint16_t last_seq;
-	uint64_t rtx_packets;  /* retransmissions (RFC 4588) that arrived for this stream */
-	uint16_t last_rtx_osn; /* original sequence number of the last one */
-	uint64_t first_us;     /* arrival of the first packet (CLOCK_MONOTONIC) */
-	uint32_t base_seq;     /* extended sequence numbers, for loss */
+	uint64_t rtx_packets;	      /* retransmissions (RFC 4588) that arrived for this stream */
+	uint16_t last_rtx_osn;	      /* original sequence number of the last one */
+	uint8_t last_rtx_payload[64]; /* and what it carried after that number */
+	size_t last_rtx_len;
+	uint64_t first_us; /* arrival of the first packet (CLOCK_MONOTONIC) */
+	uint32_t base_seq; /* extended sequence numbers, for loss */
 	uint32_t max_seq;
 	double jitter_us; /* RFC 3550 interarrival jitter of stamped packets */
 	int64_t last_transit;
@@ -118,6 +120,8 @@ const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, b
 int fhc_send_text(struct fhc *c, const char *text, size_t len);
 /* The last error message the server sent: its code, 0 when none since the last call. */
 int fhc_last_error(struct fhc *c);
+/* The bitrate of the last REMB the SFU sent us as a publisher (0: none yet), and how many came. */
+uint64_t fhc_remb(const struct fhc *c, uint64_t *count);
 /* Whether the server said participant id left our room (the last 16 that left). */
 bool fhc_saw_left(const struct fhc *c, const char *id);
 /* Whether the signalling connection is still open. */

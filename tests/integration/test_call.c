@@ -39,19 +39,32 @@ static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct f
 	       (unsigned long long)total_received(c));
 }
 
-/* RTCP feedback: a NACK is answered with RTX from the cache, a PLI reaches the publisher. */
+/* The video cap the dataplane announces to publishers by REMB: not the default (1.5 Mbit/s), so
+ * a REMB that ignored the configuration would be seen. */
+#define TEST_VIDEO_CAP 640000
+
+/* RTCP feedback: a NACK is answered with RTX from the cache that carries the very packet, a PLI
+ * reaches the publisher, and the publisher hears the configured cap by REMB. */
 static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 {
 	const struct fhc_stream_stats *s = fhc_stream(b, fhc_id(a), true);
 	uint64_t rtx = harness_ctr(&h, 0, FH_CTR_rtx_sent);
 	uint64_t miss = harness_drop(&h, 0, FH_DROP_nack_miss);
 	uint64_t pli = fhc_pli_received(a);
+	uint64_t rembs = 0, cap = fhc_remb(a, &rembs);
 
+	EXPECT(rembs > 0 && cap == TEST_VIDEO_CAP,
+	       "A heard %llu REMB, the last of %llu bit/s, want the configured %u",
+	       (unsigned long long)rembs, (unsigned long long)cap, TEST_VIDEO_CAP);
 	if (!s) {
 		EXPECT(0, "B has no video stream from A");
 		return;
 	}
 	uint16_t seq = s->last_seq;
+	uint8_t orig[64];
+	size_t orig_len = s->last_len;
+
+	memcpy(orig, s->last_payload, orig_len);
 
 	pump(all, n, 400); /* past the key frame requests' rate limit */
 	fhc_nack(b, fhc_id(a), seq);
@@ -61,12 +74,36 @@ static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	EXPECT(s->rtx_packets >= 1 && s->last_rtx_osn == seq,
 	       "B got the NACKed packet %u as RTX (%llu RTX, last %u)", seq,
 	       (unsigned long long)s->rtx_packets, s->last_rtx_osn);
+	EXPECT(s->last_rtx_len == orig_len && !memcmp(s->last_rtx_payload, orig, orig_len),
+	       "the RTX carries the NACKed packet's payload (%zu bytes, \"%.*s\")", s->last_rtx_len,
+	       (int)s->last_rtx_len, (const char *)s->last_rtx_payload);
 	EXPECT(harness_ctr(&h, 0, FH_CTR_rtx_sent) > rtx, "rtx_sent counted");
 	EXPECT(fhc_pli_received(a) > pli, "B's key frame request reached A");
 	fhc_nack(b, fhc_id(a), (uint16_t)(seq - 5000)); /* long gone */
 	pump(all, n, 300);
 	EXPECT(harness_drop(&h, 0, FH_DROP_nack_miss) > miss,
 	       "a NACK for a lost packet is counted");
+}
+
+/* Key frame requests are rate limited per publisher (a third of a second): a burst of PLIs from
+ * a receiver reaches the publisher once, and one after the interval again. */
+static void pli_rate(struct fhc *a, struct fhc *b, struct fhc **all, int n)
+{
+	pump(all, n, 400); /* past the last request's interval */
+	uint64_t pli = fhc_pli_received(a), sent = harness_ctr(&h, 0, FH_CTR_pli_sent);
+
+	for (int i = 0; i < 5; i++)
+		fhc_pli(b, fhc_id(a));
+	pump(all, n, 200);
+	EXPECT(fhc_pli_received(a) == pli + 1 && harness_ctr(&h, 0, FH_CTR_pli_sent) == sent + 1,
+	       "5 PLIs at once reached A %llu times (sent %llu), want once",
+	       (unsigned long long)(fhc_pli_received(a) - pli),
+	       (unsigned long long)(harness_ctr(&h, 0, FH_CTR_pli_sent) - sent));
+	pump(all, n, 300);
+	fhc_pli(b, fhc_id(a));
+	pump(all, n, 200);
+	EXPECT(fhc_pli_received(a) == pli + 2, "a PLI after the interval reaches A again (%llu)",
+	       (unsigned long long)(fhc_pli_received(a) - pli));
 }
 
 static int raw_socket(void)
@@ -304,7 +341,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (harness_start(&h, argv, 1) < 0) {
+	char extra[64];
+
+	snprintf(extra, sizeof(extra), "/tmp/fh-call-%d.conf", (int)getpid());
+	{
+		FILE *f = fopen(extra, "w");
+
+		if (!f)
+			return 1;
+		fprintf(f, "[dataplane]\nmax_video_bitrate = %u\n", TEST_VIDEO_CAP);
+		fclose(f);
+	}
+	setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
+	int started = harness_start(&h, argv, 1);
+
+	unlink(extra);
+	if (started < 0) {
 		harness_stop(&h, true);
 		return 1;
 	}
@@ -318,7 +370,9 @@ int main(int argc, char **argv)
 		same_room_only(a, b, c, all, 3);
 		printf("media: same room only ok (%d failures so far)\n", failures);
 		feedback(a, b, all, 3);
-		printf("RTCP feedback: NACK/RTX, PLI (%d failures so far)\n", failures);
+		printf("RTCP feedback: NACK/RTX, PLI, REMB (%d failures so far)\n", failures);
+		pli_rate(a, b, all, 3);
+		printf("PLI rate limit (%d failures so far)\n", failures);
 		bad_udp(all, 3);
 		printf("bad UDP: dropped and counted (%d failures so far)\n", failures);
 		bad_media(a, b, all, 3);
