@@ -93,6 +93,7 @@ struct fhc {
 	char lobby_names[16][80]; /* ... under which name */
 	unsigned n_lobby;
 	uint64_t remb_bitrate, remb_received; /* REMB the SFU sent us as a publisher */
+	char turn_user[96], turn_cred[64];    /* the TURN credentials "joined" gave */
 	char left[16][17]; /* the last participants the server said left our room */
 	unsigned n_left;
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
@@ -1014,6 +1015,12 @@ static void on_message(struct fhc *c, const char *text)
 			snprintf(c->room, sizeof(c->room), "%s", room);
 		c->moderator = json_is_true(json_object_get(m, "moderator"));
 		c->waiting = false;
+		json_t *ice = json_array_get(json_object_get(m, "iceServers"), 0);
+		const char *tu = json_string_value(json_object_get(ice, "username"));
+		const char *tc = json_string_value(json_object_get(ice, "credential"));
+
+		snprintf(c->turn_user, sizeof(c->turn_user), "%s", tu ? tu : "");
+		snprintf(c->turn_cred, sizeof(c->turn_cred), "%s", tc ? tc : "");
 	} else if (!strcmp(type, "server")) {
 		c->draining = json_is_true(json_object_get(m, "draining"));
 	} else if (!strcmp(type, "waiting")) {
@@ -1801,6 +1808,13 @@ int fhc_last_error(struct fhc *c)
 
 	c->last_error = 0;
 	return e;
+}
+
+const char *fhc_turn(const struct fhc *c, const char **credential)
+{
+	if (credential)
+		*credential = c->turn_cred;
+	return c->turn_user;
 }
 
 uint64_t fhc_remb(const struct fhc *c, uint64_t *count)

@@ -120,6 +120,8 @@ const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, b
 int fhc_send_text(struct fhc *c, const char *text, size_t len);
 /* The last error message the server sent: its code, 0 when none since the last call. */
 int fhc_last_error(struct fhc *c);
+/* The TURN username (<expiry>:<pseudonym>) and credential "joined" gave; "" when none. */
+const char *fhc_turn(const struct fhc *c, const char **credential);
 /* The bitrate of the last REMB the SFU sent us as a publisher (0: none yet), and how many came. */
 uint64_t fhc_remb(const struct fhc *c, uint64_t *count);
 /* Whether the server said participant id left our room (the last 16 that left). */

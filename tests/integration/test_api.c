@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "calls.h"
 #include "fh_curlbody.h"
@@ -37,6 +38,8 @@ static char dir[128];
 static const char ops_token[] = "ops-Zq3TNWJb1gNwQ0Vb6ex1f4UeKZNpzp0wYQlO";
 static const char rat_token[] = "rathaus-Vt8m0bS2hKq9wJZcL4xYd7PaRgEoU1nF";
 static const char late_token[] = "late-xP4kR8sW2vN6bQ9mZ3tY7cH1jL5gD0fA";
+static const char turn_secret[] = "turn-shared-secret-0123456789";
+#define TURN_TTL 600 /* not the default (3600), so that a TTL from elsewhere is seen */
 static json_t *openapi;
 static unsigned api_port;     /* where api() sends requests: the harness' port unless set */
 static bool check_doc = true; /* api() checks each answer against openapi.json */
@@ -369,8 +372,10 @@ int main(int argc, char **argv)
 	snprintf(conf, sizeof(conf),
 		 "[controlplane]\ntenants_dir = %s/t\ndrain_grace = 2\n[instance]\nlog_dir = "
 		 "%s/logs\n"
-		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n",
-		 dir, dir, ops_hash, rat_hash);
+		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n"
+		 "[turn]\nsecret_file = %s/turn.secret\nurls = turn:127.0.0.1:3478\nttl = %u\n",
+		 dir, dir, ops_hash, rat_hash, dir, TURN_TTL);
+	put_file(dir, "turn.secret", turn_secret);
 	put_file(dir, "extra.conf", conf);
 	snprintf(path, sizeof(path), "%s/extra.conf", dir);
 	setenv("FUNKHAUS_EXTRA_CONF", path, 1);
@@ -498,6 +503,26 @@ int main(int argc, char **argv)
 	struct fhc *all[] = {a, b, c2};
 
 	EXPECT(a && b && c2, "three in a room");
+	if (a) {
+		/* TURN credentials (the TURN REST scheme): "<expiry>:<pseudonym>", the expiry ttl
+		 * seconds after the join, the credential the base64 HMAC-SHA1 of the username
+		 * under the shared secret, which is what the TURN server checks */
+		const char *cred = NULL, *user = fhc_turn(a, &cred);
+		long long expiry = atoll(user), now = (long long)time(NULL);
+		const char *colon = strchr(user, ':');
+		uint8_t mac[EVP_MAX_MD_SIZE];
+		unsigned ml = 0;
+		char want[64] = "";
+
+		EXPECT(expiry > now + TURN_TTL - 15 && expiry <= now + TURN_TTL && colon &&
+			       strlen(colon + 1) == 8,
+		       "TURN username %s: expiry %lld s from now, want %u", user, expiry - now,
+		       TURN_TTL);
+		HMAC(EVP_sha1(), turn_secret, (int)strlen(turn_secret), (const uint8_t *)user,
+		     strlen(user), mac, &ml);
+		EVP_EncodeBlock((unsigned char *)want, mac, (int)ml);
+		EXPECT(!strcmp(cred, want), "TURN credential %s, want %s", cred, want);
+	}
 	if (a && b && c2) {
 		pump(all, 3, 300);
 		talk(a, "hallo", 20, all, 3);
