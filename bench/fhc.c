@@ -1872,6 +1872,16 @@ uint16_t fhc_media_port(const struct fhc *c)
 	return ntohs(sa.sin_port);
 }
 
+uint16_t fhc_sfu_port(const struct fhc *c)
+{
+	const struct sockaddr_storage *sa = &c->leg[0].sfu;
+
+	if (!c->leg[0].sfu_len)
+		return 0;
+	return ntohs(sa->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+					       : ((const struct sockaddr_in *)sa)->sin_port);
+}
+
 unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned max)
 {
 	unsigned n = c->n_st < max ? c->n_st : max;

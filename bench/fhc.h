@@ -146,6 +146,8 @@ unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned
 /* Packets received from the given participant id, audio + video. */
 uint64_t fhc_received_from(const struct fhc *c, const char *id, bool video);
 uint16_t fhc_media_port(const struct fhc *c);
+/* The SFU's media port we talk to (its worker's), 0 before the answer. */
+uint16_t fhc_sfu_port(const struct fhc *c);
 void fhc_close(struct fhc *c);
 /* Ends the client the way a crashed browser or a lost network does: the TCP connection is
  * reset, without a WebSocket or TLS goodbye (tests of the server noticing). */

@@ -1,9 +1,12 @@
 /*
- * Integration test: both daemons on loopback and C clients holding real calls (WSS
- * signalling, ICE, DTLS, SRTP). Media sent in a room arrives decrypted at the other member
- * and nowhere else; bad UDP and bad signalling are dropped, counted and answered with error
- * codes while the calls go on; killing funkhaus-cp does not interrupt media, and after it
- * comes back new joins work.
+ * Integration test: both daemons on loopback, two workers, and C clients holding real calls
+ * (WSS signalling, ICE, DTLS, SRTP). Rooms go to the least loaded worker; media sent in a room
+ * arrives decrypted at the other member and nowhere else; NACKs get the packet back as RTX, key
+ * frame requests are rate limited, REMB carries the configured cap; bad UDP and bad signalling
+ * are dropped, counted and answered with error codes while the calls go on; a DTLS certificate
+ * that is not the offer's fingerprint gets 5002 and no keys; a silent participant loses consent
+ * (5003, participant-left); killing funkhaus-cp does not interrupt media, and after it comes
+ * back new joins work.
  *
  * Usage: test_call DP_BIN CP_BIN GEN_CERT WEB_ROOT
  */
@@ -22,6 +25,37 @@
 
 int failures;
 struct harness h;
+
+/* Two workers: each room lives on the least loaded one, so the second room opened goes to the
+ * other worker and the counters are read over both. */
+#define WORKERS 2
+
+static uint64_t ctr(enum fh_ctr c)
+{
+	uint64_t n = 0;
+
+	for (unsigned w = 0; w < WORKERS; w++)
+		n += harness_ctr(&h, w, c);
+	return n;
+}
+
+static uint64_t drop(enum fh_drop d)
+{
+	uint64_t n = 0;
+
+	for (unsigned w = 0; w < WORKERS; w++)
+		n += harness_drop(&h, w, d);
+	return n;
+}
+
+static unsigned participants(void)
+{
+	unsigned n = 0;
+
+	for (unsigned w = 0; w < WORKERS; w++)
+		n += harness_participants(&h, w);
+	return n;
+}
 
 static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct fhc **all, int n)
 {
@@ -48,8 +82,8 @@ static void same_room_only(struct fhc *a, struct fhc *b, struct fhc *c, struct f
 static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 {
 	const struct fhc_stream_stats *s = fhc_stream(b, fhc_id(a), true);
-	uint64_t rtx = harness_ctr(&h, 0, FH_CTR_rtx_sent);
-	uint64_t miss = harness_drop(&h, 0, FH_DROP_nack_miss);
+	uint64_t rtx = ctr(FH_CTR_rtx_sent);
+	uint64_t miss = drop(FH_DROP_nack_miss);
 	uint64_t pli = fhc_pli_received(a);
 	uint64_t rembs = 0, cap = fhc_remb(a, &rembs);
 
@@ -77,12 +111,11 @@ static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	EXPECT(s->last_rtx_len == orig_len && !memcmp(s->last_rtx_payload, orig, orig_len),
 	       "the RTX carries the NACKed packet's payload (%zu bytes, \"%.*s\")", s->last_rtx_len,
 	       (int)s->last_rtx_len, (const char *)s->last_rtx_payload);
-	EXPECT(harness_ctr(&h, 0, FH_CTR_rtx_sent) > rtx, "rtx_sent counted");
+	EXPECT(ctr(FH_CTR_rtx_sent) > rtx, "rtx_sent counted");
 	EXPECT(fhc_pli_received(a) > pli, "B's key frame request reached A");
 	fhc_nack(b, fhc_id(a), (uint16_t)(seq - 5000)); /* long gone */
 	pump(all, n, 300);
-	EXPECT(harness_drop(&h, 0, FH_DROP_nack_miss) > miss,
-	       "a NACK for a lost packet is counted");
+	EXPECT(drop(FH_DROP_nack_miss) > miss, "a NACK for a lost packet is counted");
 }
 
 /* Key frame requests are rate limited per publisher (a third of a second): a burst of PLIs from
@@ -90,15 +123,15 @@ static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 static void pli_rate(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 {
 	pump(all, n, 400); /* past the last request's interval */
-	uint64_t pli = fhc_pli_received(a), sent = harness_ctr(&h, 0, FH_CTR_pli_sent);
+	uint64_t pli = fhc_pli_received(a), sent = ctr(FH_CTR_pli_sent);
 
 	for (int i = 0; i < 5; i++)
 		fhc_pli(b, fhc_id(a));
 	pump(all, n, 200);
-	EXPECT(fhc_pli_received(a) == pli + 1 && harness_ctr(&h, 0, FH_CTR_pli_sent) == sent + 1,
+	EXPECT(fhc_pli_received(a) == pli + 1 && ctr(FH_CTR_pli_sent) == sent + 1,
 	       "5 PLIs at once reached A %llu times (sent %llu), want once",
 	       (unsigned long long)(fhc_pli_received(a) - pli),
-	       (unsigned long long)(harness_ctr(&h, 0, FH_CTR_pli_sent) - sent));
+	       (unsigned long long)(ctr(FH_CTR_pli_sent) - sent));
 	pump(all, n, 300);
 	fhc_pli(b, fhc_id(a));
 	pump(all, n, 200);
@@ -122,11 +155,11 @@ static void bad_udp(struct fhc **all, int n)
 	uint8_t junk[64] = {0x70, 1, 2, 3}, rtp[5] = {0x80, 0x60, 0, 1, 2};
 	uint8_t buf[256], tid[12] = {9};
 	struct fh_stun_builder b;
-	uint64_t nw = harness_drop(&h, 0, FH_DROP_not_webrtc);
-	uint64_t uu = harness_drop(&h, 0, FH_DROP_stun_unknown_user);
-	uint64_t mu = harness_drop(&h, 0, FH_DROP_media_unbound);
-	uint64_t sm = harness_drop(&h, 0, FH_DROP_stun_malformed);
-	uint64_t du = harness_drop(&h, 0, FH_DROP_dtls_unbound);
+	uint64_t nw = drop(FH_DROP_not_webrtc);
+	uint64_t uu = drop(FH_DROP_stun_unknown_user);
+	uint64_t mu = drop(FH_DROP_media_unbound);
+	uint64_t sm = drop(FH_DROP_stun_malformed);
+	uint64_t du = drop(FH_DROP_dtls_unbound);
 
 	send(fd, junk, sizeof(junk), 0);
 	send(fd, rtp, sizeof(rtp), 0);
@@ -142,11 +175,11 @@ static void bad_udp(struct fhc **all, int n)
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	EXPECT(poll(&p, 1, 200) == 0, "the SFU answered an unauthenticated stranger");
-	EXPECT(harness_drop(&h, 0, FH_DROP_not_webrtc) > nw, "garbage counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_media_unbound) > mu, "unbound RTP counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_stun_unknown_user) > uu, "unknown user counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_stun_malformed) > sm, "truncated STUN counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_dtls_unbound) > du, "stranger's DTLS counted");
+	EXPECT(drop(FH_DROP_not_webrtc) > nw, "garbage counted");
+	EXPECT(drop(FH_DROP_media_unbound) > mu, "unbound RTP counted");
+	EXPECT(drop(FH_DROP_stun_unknown_user) > uu, "unknown user counted");
+	EXPECT(drop(FH_DROP_stun_malformed) > sm, "truncated STUN counted");
+	EXPECT(drop(FH_DROP_dtls_unbound) > du, "stranger's DTLS counted");
 	close(fd);
 }
 
@@ -154,11 +187,10 @@ static void bad_udp(struct fhc **all, int n)
 static void bad_media(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 {
 	uint8_t rtp[40] = {0x80, 111, 0, 1, 0, 0, 0, 1, 0x0b, 0xad, 0xf0, 0x0d, 'x'};
-	uint64_t us = harness_drop(&h, 0, FH_DROP_rtp_unknown_ssrc);
-	uint64_t af = harness_drop(&h, 0, FH_DROP_srtp_auth_fail);
-	uint64_t bi = harness_drop(&h, 0, FH_DROP_stun_bad_integrity);
-	uint64_t rm = harness_drop(&h, 0, FH_DROP_rtcp_malformed) +
-		      harness_drop(&h, 0, FH_DROP_srtcp_auth_fail);
+	uint64_t us = drop(FH_DROP_rtp_unknown_ssrc);
+	uint64_t af = drop(FH_DROP_srtp_auth_fail);
+	uint64_t bi = drop(FH_DROP_stun_bad_integrity);
+	uint64_t rm = drop(FH_DROP_rtcp_malformed) + drop(FH_DROP_srtcp_auth_fail);
 	uint64_t before = fhc_received_from(b, fhc_id(a), false);
 
 	fhc_send_raw(a, rtp, 13, true); /* encrypted, but an SSRC A never announced */
@@ -168,12 +200,10 @@ static void bad_media(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	fhc_send_raw(a, rtp, 40, false); /* "SRTCP" that fails authentication */
 	fhc_send_check_with(a, "not-the-password-not-the-passw0");
 	pump(all, n, 300);
-	EXPECT(harness_drop(&h, 0, FH_DROP_rtp_unknown_ssrc) > us, "unknown SSRC counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_srtp_auth_fail) > af, "SRTP auth failure counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_stun_bad_integrity) > bi, "wrong password counted");
-	EXPECT(harness_drop(&h, 0, FH_DROP_rtcp_malformed) +
-			       harness_drop(&h, 0, FH_DROP_srtcp_auth_fail) >
-		       rm,
+	EXPECT(drop(FH_DROP_rtp_unknown_ssrc) > us, "unknown SSRC counted");
+	EXPECT(drop(FH_DROP_srtp_auth_fail) > af, "SRTP auth failure counted");
+	EXPECT(drop(FH_DROP_stun_bad_integrity) > bi, "wrong password counted");
+	EXPECT(drop(FH_DROP_rtcp_malformed) + drop(FH_DROP_srtcp_auth_fail) > rm,
 	       "bad SRTCP counted");
 	EXPECT(fhc_received_from(b, fhc_id(a), false) == before, "nothing bad was forwarded");
 	talk(a, "still", 10, all, n);
@@ -196,14 +226,12 @@ static void consent_expiry(struct fhc **all, int n)
 	for (int i = 0; i < n; i++)
 		live[m++] = all[i];
 	live[m++] = y;
-	uint64_t lost = harness_ctr(&h, 0, FH_CTR_consent_lost);
-	uint32_t parts = 0;
-	struct fh_region r;
+	uint64_t lost = ctr(FH_CTR_consent_lost);
+	unsigned parts;
 
 	/* x is never polled again: no more checks from it */
 	pump(live, m, (HARNESS_CONSENT_S + 2) * 1000);
-	EXPECT(harness_ctr(&h, 0, FH_CTR_consent_lost) == lost + 1,
-	       "exactly the silent participant lost consent");
+	EXPECT(ctr(FH_CTR_consent_lost) == lost + 1, "exactly the silent participant lost consent");
 	/* what the users see: the silent one is told why (its signalling still works, only its
 	 * media went quiet), the other one is told it left */
 	fhc_poll(x, 300);
@@ -211,11 +239,8 @@ static void consent_expiry(struct fhc **all, int n)
 
 	EXPECT(e == 5003, "the silent participant got %d, want 5003 (media connection lost)", e);
 	EXPECT(fhc_saw_left(y, fhc_id(x)), "the other one was told the silent one left");
-	if (fh_region_peek(&r, h.region) == 0) {
-		parts = fh_region_counters(&r, 0)->participants;
-		fh_region_close(&r);
-	}
-	EXPECT(parts == 4, "the worker forgot the silent participant (%u left, want 4)", parts);
+	parts = participants();
+	EXPECT(parts == 4, "the workers forgot the silent participant (%u left, want 4)", parts);
 	fhc_close(x);
 	fhc_close(y);
 }
@@ -238,7 +263,7 @@ static void wrong_fingerprint(struct fhc **all, int n)
 
 	if (!y)
 		return;
-	unsigned parts = harness_participants(&h, 0);
+	unsigned parts = participants();
 	struct fhc *m = fhc_connect(&o, err, sizeof(err));
 	struct fhc *live[8];
 	int k = 0;
@@ -249,19 +274,19 @@ static void wrong_fingerprint(struct fhc **all, int n)
 	pump(live, k, 300);
 	EXPECT(!m && strstr(err, "error 5002"), "a wrong fingerprint is refused with 5002 (%s)",
 	       m ? "it got media" : err);
-	EXPECT(harness_participants(&h, 0) == parts,
+	EXPECT(participants() == parts,
 	       "the worker holds %u participants, want %u (it forgot the refused one)",
-	       harness_participants(&h, 0), parts);
+	       participants(), parts);
 	if (m) {
 		/* a build that installed its keys: show how far it got */
-		uint64_t in = harness_ctr(&h, 0, FH_CTR_rtp_in);
+		uint64_t in = ctr(FH_CTR_rtp_in);
 
 		live[k++] = m;
 		pump(live, k, 500); /* Y subscribes to it */
 		talk(m, "M", 20, live, k);
-		EXPECT(harness_ctr(&h, 0, FH_CTR_rtp_in) == in,
+		EXPECT(ctr(FH_CTR_rtp_in) == in,
 		       "the worker decrypted %llu packets of the refused one",
-		       (unsigned long long)(harness_ctr(&h, 0, FH_CTR_rtp_in) - in));
+		       (unsigned long long)(ctr(FH_CTR_rtp_in) - in));
 		EXPECT(fhc_received_from(y, fhc_id(m), false) +
 				       fhc_received_from(y, fhc_id(m), true) ==
 			       0,
@@ -353,7 +378,7 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
-	int started = harness_start(&h, argv, 1);
+	int started = harness_start(&h, argv, WORKERS);
 
 	unlink(extra);
 	if (started < 0) {
@@ -366,6 +391,17 @@ int main(int argc, char **argv)
 	struct fhc *all[] = {a, b, c};
 
 	if (a && b && c) {
+		/* placement: the first room on worker 0 (both empty), the second on worker 1 (worker
+		 * 0 holds two), each member at its room's worker's port */
+		EXPECT(fhc_sfu_port(a) == h.base_port && fhc_sfu_port(b) == h.base_port,
+		       "the first room on the first worker (ports %u, %u; want %u)",
+		       fhc_sfu_port(a), fhc_sfu_port(b), h.base_port);
+		EXPECT(fhc_sfu_port(c) == h.base_port + 1,
+		       "the second room on the less loaded worker (port %u, want %u)",
+		       fhc_sfu_port(c), h.base_port + 1);
+		EXPECT(harness_participants(&h, 0) == 2 && harness_participants(&h, 1) == 1,
+		       "two participants on worker 0 and one on worker 1 (%u, %u)",
+		       harness_participants(&h, 0), harness_participants(&h, 1));
 		pump(all, 3, 500); /* renegotiation: A learns about B's tracks */
 		same_room_only(a, b, c, all, 3);
 		printf("media: same room only ok (%d failures so far)\n", failures);
