@@ -57,6 +57,7 @@ struct leg {
 	int udp;
 	struct sockaddr_storage sfu;
 	socklen_t sfu_len;
+	bool mapped_ok; /* the SFU's answer to our check named our address as we see it */
 	char rufrag[64], rpwd[128];
 	SSL_CTX *dtls_ctx;
 	SSL *dtls;
@@ -669,8 +670,8 @@ static void parse_sdp(struct fhc *c, struct leg *l, const char *sdp, bool offer)
 			if (sscanf(line, "a=candidate:%*s %*s %7s %*s %63s %u typ host", proto, ip,
 				   &port) == 3 &&
 			    !strcasecmp(proto, "udp") &&
-			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 && a.family == FH_AF_INET &&
-			    (!c->o.media || !strcmp(c->o.media, ip)))
+			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 &&
+			    (c->o.media ? !strcmp(c->o.media, ip) : a.family == FH_AF_INET))
 				l->sfu_len = fh_addr_to_sockaddr(&a, &l->sfu);
 		} else if (!m) {
 			continue;
@@ -817,7 +818,8 @@ static int leg_socket(struct fhc *c, struct leg *l)
 {
 	if (l->udp >= 0)
 		return 0;
-	l->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* the family of the SFU's candidate we picked (IPv6 only when opts.media says so) */
+	l->udp = socket(l->sfu_len ? l->sfu.ss_family : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (l->udp < 0)
 		return -1;
 	/* Janus needs our candidate in the SDP: the address the signalling connection leaves
@@ -842,7 +844,7 @@ static int ice(struct fhc *c, struct leg *l, char *err, size_t el)
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 
 	if (!l->sfu_len)
-		return seterr(err, el, "the SFU's SDP has no usable IPv4 candidate%s%s",
+		return seterr(err, el, "the SFU's SDP has no usable candidate%s%s",
 			      c->o.media ? " at " : "", c->o.media ? c->o.media : "");
 	if (leg_socket(c, l) < 0 || connect(l->udp, (struct sockaddr *)&l->sfu, l->sfu_len) < 0)
 		return seterr(err, el, "cannot open the media socket");
@@ -868,8 +870,19 @@ static int ice(struct fhc *c, struct leg *l, char *err, size_t el)
 		if (!a && n > 0 && fh_stun_parse(buf, (size_t)n, &m) == FH_STUN_OK &&
 		    m.type == FH_STUN_BINDING_SUCCESS &&
 		    fh_stun_check_fingerprint(buf, (size_t)n, &m) &&
-		    fh_stun_check_integrity(buf, &m, l->rpwd, strlen(l->rpwd)))
+		    fh_stun_check_integrity(buf, &m, l->rpwd, strlen(l->rpwd))) {
+			struct sockaddr_storage me;
+			socklen_t ml = sizeof(me);
+			struct fh_addr mine;
+
 			answered = true;
+			/* what a browser would take as its peer-reflexive address */
+			l->mapped_ok =
+				m.has_xor_mapped &&
+				getsockname(l->udp, (struct sockaddr *)&me, &ml) == 0 &&
+				fh_addr_from_sockaddr(&mine, (struct sockaddr *)&me, ml) == 0 &&
+				fh_addr_eq(&mine, &m.xor_mapped);
+		}
 		if (answered && checked)
 			return 0;
 	}
@@ -1864,12 +1877,19 @@ const char *fhc_srtp_profile(const struct fhc *c)
 
 uint16_t fhc_media_port(const struct fhc *c)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
 	socklen_t l = sizeof(sa);
+	struct fh_addr a;
 
-	if (c->leg[0].udp < 0 || getsockname(c->leg[0].udp, (struct sockaddr *)&sa, &l) < 0)
+	if (c->leg[0].udp < 0 || getsockname(c->leg[0].udp, (struct sockaddr *)&sa, &l) < 0 ||
+	    fh_addr_from_sockaddr(&a, (struct sockaddr *)&sa, l) < 0)
 		return 0;
-	return ntohs(sa.sin_port);
+	return a.port;
+}
+
+bool fhc_mapped_ok(const struct fhc *c)
+{
+	return c->leg[0].mapped_ok;
 }
 
 uint16_t fhc_sfu_port(const struct fhc *c)

@@ -66,7 +66,8 @@ struct fhc_opts {
 	bool audio; /* publish */
 	bool video;
 	unsigned timeout_ms;  /* for each blocking step */
-	const char *media;    /* the SFU's candidate address to use; NULL: its first IPv4 one */
+	const char *media;    /* the SFU's candidate address to use (IPv4 or IPv6); NULL: its
+			       * first IPv4 one */
 	const char *srtp;     /* "gcm" or "cm" to offer only that SRTP profile; NULL: both */
 	bool janus;	      /* the server is Janus' VideoRoom (funkhaus-bench's reference SFU):
 			      * session, publisher and subscriber handles, two peer connections */
@@ -146,6 +147,9 @@ unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned
 /* Packets received from the given participant id, audio + video. */
 uint64_t fhc_received_from(const struct fhc *c, const char *id, bool video);
 uint16_t fhc_media_port(const struct fhc *c);
+/* Whether the SFU's answer to our ICE check carried our address as we see it (the
+ * XOR-MAPPED-ADDRESS a browser takes as its peer-reflexive candidate). */
+bool fhc_mapped_ok(const struct fhc *c);
 /* The SFU's media port we talk to (its worker's), 0 before the answer. */
 uint16_t fhc_sfu_port(const struct fhc *c);
 void fhc_close(struct fhc *c);

@@ -6,7 +6,7 @@
  * are dropped, counted and answered with error codes while the calls go on; a DTLS certificate
  * that is not the offer's fingerprint gets 5002 and no keys; a silent participant loses consent
  * (5003, participant-left); killing funkhaus-cp does not interrupt media, and after it comes
- * back new joins work.
+ * back new joins work. Then the same daemons with media on ::1: ICE, SRTP and payloads over IPv6.
  *
  * Usage: test_call DP_BIN CP_BIN GEN_CERT WEB_ROOT
  */
@@ -359,6 +359,45 @@ static void cp_restart(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	fhc_close(e);
 }
 
+/* IPv6 media on a fresh pair of daemons: the dataplane binds and announces ::1 (signalling stays
+ * on 127.0.0.1). ICE answers name the client's IPv6 address, SRTP and RTCP work, payloads arrive
+ * intact both ways, and nothing is dropped for its address family. */
+static void ipv6_media(char **argv)
+{
+	setenv("FUNKHAUS_MEDIA_BIND", "::1", 1);
+	setenv("FUNKHAUS_ANNOUNCE", "::1", 1);
+	unsetenv("FUNKHAUS_EXTRA_CONF");
+	if (harness_start(&h, argv, 1) < 0) {
+		EXPECT(0, "the daemons start with media on ::1");
+		harness_stop(&h, true);
+		return;
+	}
+	struct fhc *u = join_via("Sechs", "Ulla", "::1");
+	struct fhc *v = join_via("Sechs", "Veit", "::1");
+	struct fhc *both[] = {u, v};
+	uint64_t fam = drop(FH_DROP_source_family);
+
+	if (u && v) {
+		EXPECT(fhc_sfu_port(u) == h.base_port && fhc_mapped_ok(u) && fhc_mapped_ok(v),
+		       "ICE over IPv6: the SFU's answers carry our IPv6 addresses");
+		pump(both, 2, 500);
+		talk(u, "U6", 30, both, 2);
+		talk(v, "V6", 30, both, 2);
+		EXPECT(fhc_received_from(v, fhc_id(u), false) >= 28 &&
+			       fhc_received_from(v, fhc_id(u), true) >= 28,
+		       "over IPv6 V got %llu audio / %llu video of 30 from U",
+		       (unsigned long long)fhc_received_from(v, fhc_id(u), false),
+		       (unsigned long long)fhc_received_from(v, fhc_id(u), true));
+		EXPECT(last_payload_is(v, fhc_id(u), true, "U6:29") &&
+			       last_payload_is(u, fhc_id(v), false, "V6:29"),
+		       "payloads intact both ways over IPv6");
+		EXPECT(drop(FH_DROP_source_family) == fam, "nothing dropped for its family");
+	}
+	fhc_close(u);
+	fhc_close(v);
+	harness_stop(&h, failures > 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
@@ -399,6 +438,7 @@ int main(int argc, char **argv)
 		EXPECT(fhc_sfu_port(c) == h.base_port + 1,
 		       "the second room on the less loaded worker (port %u, want %u)",
 		       fhc_sfu_port(c), h.base_port + 1);
+		EXPECT(fhc_mapped_ok(a), "the SFU's ICE answer carries A's address");
 		EXPECT(harness_participants(&h, 0) == 2 && harness_participants(&h, 1) == 1,
 		       "two participants on worker 0 and one on worker 1 (%u, %u)",
 		       harness_participants(&h, 0), harness_participants(&h, 1));
@@ -426,6 +466,8 @@ int main(int argc, char **argv)
 	fhc_close(b);
 	fhc_close(c);
 	harness_stop(&h, failures > 0);
+	ipv6_media(argv);
+	printf("IPv6 media (%d failures so far)\n", failures);
 	printf("%s\n", failures ? "FAIL" : "PASS");
 	return failures ? 1 : 0;
 }
