@@ -637,12 +637,15 @@ int main(int argc, char **argv)
 	expect_refused("the record is gone after the inactivity days", "rathaus", link, NULL, 4015);
 	printf("room records (%d failures so far)\n", failures);
 	/* log files: daily, deleted after the retention days (7, the clock is six days on),
-	 * except the days of a legal hold, which is set and lifted with an audit trail */
-	char logs[200], day[3][16];
+	 * except the days of a legal hold, which is set and lifted with an audit trail. At the
+	 * boundary: the file of 1 day ago is 7 days old by the daemons' clock and stays, the one
+	 * of 2 days ago (8 days) goes */
+	static const int ago[5] = {10, 9, 8, 2, 1};
+	char logs[200], day[5][16];
 
 	snprintf(logs, sizeof(logs), "%s/logs", dir);
-	for (int i = 0; i < 3; i++) {
-		time_t t = time(NULL) - (time_t)(10 - i) * 86400; /* 10, 9 and 8 days ago */
+	for (int i = 0; i < 5; i++) {
+		time_t t = time(NULL) - (time_t)ago[i] * 86400;
 		struct tm tm;
 		char name[64];
 
@@ -659,11 +662,15 @@ int main(int argc, char **argv)
 	char path[300];
 	struct stat sb;
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 5; i++) {
+		bool kept = i == 1 || ago[i] == 1;
+
 		snprintf(path, sizeof(path), "%s/funkhaus-%s-%s.log", logs, i == 1 ? "dp" : "cp",
 			 day[i]);
-		EXPECT((stat(path, &sb) == 0) == (i == 1), "the log of %s is %s", day[i],
-		       i == 1 ? "kept (held)" : "deleted");
+		EXPECT((stat(path, &sb) == 0) == kept, "the log of %s is %s", day[i],
+		       i == 1	     ? "kept (held)"
+		       : ago[i] == 1 ? "kept (7 days old: within the retention)"
+				     : "deleted");
 	}
 	time_t now = time(NULL);
 	struct tm tm;
