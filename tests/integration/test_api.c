@@ -832,6 +832,15 @@ int main(int argc, char **argv)
 		      NULL, 200);
 	expect_status("a token added, then SIGHUP", "GET", "/api/v1/tenants/amt", late_token, NULL,
 		      200);
+	/* and revoked: its line taken out of the configuration, then SIGHUP */
+	snprintf(path, sizeof(path), "grep -v '%s' %s > %s.new && mv %s.new %s", late_hash, h.conf,
+		 h.conf, h.conf, h.conf);
+	EXPECT(system(path) == 0, "the token's line removed");
+	kill(h.cp, SIGHUP);
+	usleep(400 * 1000);
+	expect_status("a token revoked, then SIGHUP", "GET", "/api/v1/tenants/amt", late_token,
+		      NULL, 401);
+	expect_status("the others stay", "GET", "/api/v1/tenants/amt", ops_token, NULL, 200);
 	printf("delete, reload (%d failures so far)\n", failures);
 
 	/* the audit log: who did what, when; never a room's name or a participant's */
