@@ -7,8 +7,9 @@
  * counter and drop reason of the counter table with its help, and move with traffic (a cut
  * datagram under its own reason); a password and a lobby set by REST act on the next joiner;
  * draining tells running rooms and still lets people join them while a new room is refused;
- * consent expiry shows in the room's count; SIGHUP picks up a new tenant file and a new token;
- * SIGTERM drains for its grace, on a monotonic clock, and stops. The audit log names who did
+ * consent expiry shows in the room's count; "joined" carries TURN credentials valid for [turn]
+ * ttl; SIGHUP picks up a new tenant file and a new token and drops a revoked one; SIGTERM
+ * drains for its grace, on a monotonic clock, and stops. The audit log names who did
  * what and never a room's name; no file holds a room password or a display name.
  */
 #include <arpa/inet.h>
