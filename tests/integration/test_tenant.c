@@ -1,12 +1,14 @@
 /*
- * Tenants end to end: both daemons with three tenants (the harness' catch-all "test", a
- * login-only "rathaus" under /rathaus/ with an HS256 key, an open "verein" under /verein/
- * with one room at most). Opening a room at the Rathaus needs a valid token and gives a
- * generated link; each bad token gets its own error; the same room name in two tenants is two
- * rooms; switching a tenant's public access off by SIGHUP closes its rooms with a message and
- * refuses joins; a tenant set that does not load leaves the running one in place.
- * Privacy: canary display names, chat text and a token are used throughout, then every file the
- * daemons wrote or printed, and their shared-memory region, are searched for them: no hit.
+ * Tenants end to end: both daemons with the harness' catch-all "test" and tenant files (a
+ * login-only "rathaus" under /rathaus/ with an HS256 key and rooms of three, an open "verein"
+ * under /verein/ with one room at most, "amt" with a lobby, "gemeinde" and "kreis" where every
+ * room has a password). Opening a room at the Rathaus needs a valid token and gives a generated
+ * link; each bad token gets its own error, a full room 4010; the same room name in two tenants
+ * is two rooms; switching a tenant's public access off by SIGHUP closes its rooms with a message
+ * and refuses joins; a tenant set that does not load leaves the running one in place, whole;
+ * log files go after their retention days, to the day. Privacy: canary display names, chat
+ * text, a room password and a token are used throughout, then every file the daemons wrote or
+ * printed, and their shared-memory region, are searched for them: no hit.
  */
 #include <dirent.h>
 #include <signal.h>
