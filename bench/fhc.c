@@ -482,7 +482,7 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 			 "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 			 "Sec-WebSocket-Version: 13\r\n%s%s\r\n",
-			 path, c->o.host, c->o.port, b64,
+			 path, c->o.vhost ? c->o.vhost : c->o.host, c->o.port, b64,
 			 c->o.janus ? "Sec-WebSocket-Protocol: janus-protocol\r\n" : "", origin);
 
 	if (tls_write_all(c, req, (size_t)n) < 0)

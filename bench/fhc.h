@@ -77,6 +77,7 @@ struct fhc_opts {
 	const char *source;   /* the local address to connect from (127.0.0.2: another address on
 			       * loopback, for tests of shares per source); NULL: any */
 	const char *origin;   /* an Origin header for the WebSocket upgrade; NULL: none */
+	const char *vhost;    /* the Host header's name (a tenant's host name); NULL: host */
 	bool resume; /* Funkhaus: when the signalling breaks during a call (the control plane
 		      * restarts), reconnect and resume as the same participant */
 	bool wrong_fingerprint; /* offer an a=fingerprint that is not our DTLS certificate's

@@ -371,6 +371,9 @@ int main(int argc, char **argv)
 	put_file(dir, "t/rathaus.conf",
 		 "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n");
 	snprintf(conf, sizeof(conf),
+		 /* still the main configuration's [tenant]: answering on 127.0.0.1 only, so
+		  * that another host name finds no tenant at all */
+		 "hosts = 127.0.0.1\n"
 		 "[controlplane]\ntenants_dir = %s/t\ndrain_grace = 2\n[instance]\nlog_dir = "
 		 "%s/logs\n"
 		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n"
@@ -492,6 +495,16 @@ int main(int argc, char **argv)
 	EXPECT(!x && code == 4014, "a join while it is off: 4014 (%s)", err);
 	if (x)
 		fhc_close(x);
+	/* a host name no tenant answers on (and no catch-all): 4013 */
+	fo.prefix = NULL;
+	fo.vhost = "nirgendwo.example";
+	x = fhc_connect(&fo, err, sizeof(err));
+	code = strstr(err, "error ") ? atoi(strstr(err, "error ") + 6) : 0;
+	EXPECT(!x && code == 4013, "a join at a host no tenant answers on: 4013 (%s)", err);
+	if (x)
+		fhc_close(x);
+	fo.vhost = NULL;
+	fo.prefix = "rathaus";
 	expect_status("switching it on again", "PUT", "/api/v1/tenants/rathaus/public-access",
 		      rat_token, "{\"on\":true}", 200);
 	printf("tenants (%d failures so far)\n", failures);
