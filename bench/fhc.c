@@ -57,6 +57,7 @@ struct leg {
 	int udp;
 	struct sockaddr_storage sfu;
 	socklen_t sfu_len;
+	bool mapped_ok; /* the SFU's answer to our check named our address as we see it */
 	char rufrag[64], rpwd[128];
 	SSL_CTX *dtls_ctx;
 	SSL *dtls;
@@ -94,6 +95,10 @@ struct fhc {
 	char lobby_ids[16][17];	  /* moderators: who waits in the lobby ... */
 	char lobby_names[16][80]; /* ... under which name */
 	unsigned n_lobby;
+	uint64_t remb_bitrate, remb_received; /* REMB the SFU sent us as a publisher */
+	char turn_user[96], turn_cred[64];    /* the TURN credentials "joined" gave */
+	char left[16][17]; /* the last participants the server said left our room */
+	unsigned n_left;
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
 	struct leg leg[2];
 	unsigned n_leg;
@@ -479,7 +484,7 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 			 "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUpgrade: websocket\r\n"
 			 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 			 "Sec-WebSocket-Version: 13\r\n%s%s\r\n",
-			 path, c->o.host, c->o.port, b64,
+			 path, c->o.vhost ? c->o.vhost : c->o.host, c->o.port, b64,
 			 c->o.janus ? "Sec-WebSocket-Protocol: janus-protocol\r\n" : "", origin);
 
 	if (tls_write_all(c, req, (size_t)n) < 0)
@@ -667,8 +672,8 @@ static void parse_sdp(struct fhc *c, struct leg *l, const char *sdp, bool offer)
 			if (sscanf(line, "a=candidate:%*s %*s %7s %*s %63s %u typ host", proto, ip,
 				   &port) == 3 &&
 			    !strcasecmp(proto, "udp") &&
-			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 && a.family == FH_AF_INET &&
-			    (!c->o.media || !strcmp(c->o.media, ip)))
+			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 &&
+			    (c->o.media ? !strcmp(c->o.media, ip) : a.family == FH_AF_INET))
 				l->sfu_len = fh_addr_to_sockaddr(&a, &l->sfu);
 		} else if (!m) {
 			continue;
@@ -815,7 +820,8 @@ static int leg_socket(struct fhc *c, struct leg *l)
 {
 	if (l->udp >= 0)
 		return 0;
-	l->udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* the family of the SFU's candidate we picked (IPv6 only when opts.media says so) */
+	l->udp = socket(l->sfu_len ? l->sfu.ss_family : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (l->udp < 0)
 		return -1;
 	/* Janus needs our candidate in the SDP: the address the signalling connection leaves
@@ -840,7 +846,7 @@ static int ice(struct fhc *c, struct leg *l, char *err, size_t el)
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 
 	if (!l->sfu_len)
-		return seterr(err, el, "the SFU's SDP has no usable IPv4 candidate%s%s",
+		return seterr(err, el, "the SFU's SDP has no usable candidate%s%s",
 			      c->o.media ? " at " : "", c->o.media ? c->o.media : "");
 	if (leg_socket(c, l) < 0 || connect(l->udp, (struct sockaddr *)&l->sfu, l->sfu_len) < 0)
 		return seterr(err, el, "cannot open the media socket");
@@ -866,8 +872,19 @@ static int ice(struct fhc *c, struct leg *l, char *err, size_t el)
 		if (!a && n > 0 && fh_stun_parse(buf, (size_t)n, &m) == FH_STUN_OK &&
 		    m.type == FH_STUN_BINDING_SUCCESS &&
 		    fh_stun_check_fingerprint(buf, (size_t)n, &m) &&
-		    fh_stun_check_integrity(buf, &m, l->rpwd, strlen(l->rpwd)))
+		    fh_stun_check_integrity(buf, &m, l->rpwd, strlen(l->rpwd))) {
+			struct sockaddr_storage me;
+			socklen_t ml = sizeof(me);
+			struct fh_addr mine;
+
 			answered = true;
+			/* what a browser would take as its peer-reflexive address */
+			l->mapped_ok =
+				m.has_xor_mapped &&
+				getsockname(l->udp, (struct sockaddr *)&me, &ml) == 0 &&
+				fh_addr_from_sockaddr(&mine, (struct sockaddr *)&me, ml) == 0 &&
+				fh_addr_eq(&mine, &m.xor_mapped);
+		}
 		if (answered && checked)
 			return 0;
 	}
@@ -907,6 +924,8 @@ static int make_cert(struct fhc *c)
 	char *p = c->fp + sprintf(c->fp, "sha-256 ");
 
 	X509_digest(c->cert, EVP_sha256(), md, &n);
+	if (c->o.wrong_fingerprint)
+		md[0] ^= 0x01; /* still 32 bytes of SHA-256, just not ours */
 	for (unsigned i = 0; i < n; i++)
 		p += sprintf(p, i ? ":%02X" : "%02X", md[i]);
 	return 0;
@@ -946,8 +965,15 @@ static int dtls(struct fhc *c, struct leg *l, char *err, size_t el)
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 
 	setsockopt(l->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (handshake(l->dtls, l->udp, true, now_ms() + c->o.timeout_ms) < 0)
+	if (handshake(l->dtls, l->udp, true, now_ms() + c->o.timeout_ms) < 0) {
+		/* the server may have said why (5002: our certificate is not the offer's
+		 * fingerprint); the handshake loop reads no signalling, so read it now */
+		c->last_error = 0;
+		fhc_poll(c, 100);
+		if (c->last_error)
+			return seterr(err, el, "DTLS handshake failed (error %d)", c->last_error);
 		return seterr(err, el, "DTLS handshake failed");
+	}
 	/* from here on the socket is read by fhc_poll */
 	tv.tv_usec = 0;
 	setsockopt(l->udp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -1004,6 +1030,12 @@ static void on_message(struct fhc *c, const char *text)
 			snprintf(c->room, sizeof(c->room), "%s", room);
 		c->moderator = json_is_true(json_object_get(m, "moderator"));
 		c->waiting = false;
+		json_t *ice = json_array_get(json_object_get(m, "iceServers"), 0);
+		const char *tu = json_string_value(json_object_get(ice, "username"));
+		const char *tc = json_string_value(json_object_get(ice, "credential"));
+
+		snprintf(c->turn_user, sizeof(c->turn_user), "%s", tu ? tu : "");
+		snprintf(c->turn_cred, sizeof(c->turn_cred), "%s", tc ? tc : "");
 	} else if (!strcmp(type, "server")) {
 		c->draining = json_is_true(json_object_get(m, "draining"));
 	} else if (!strcmp(type, "waiting")) {
@@ -1028,6 +1060,10 @@ static void on_message(struct fhc *c, const char *text)
 
 		if (id && !strcmp(id, c->id))
 			c->moderator = true;
+	} else if (!strcmp(type, "participant-left")) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		snprintf(c->left[c->n_left++ % 16], sizeof(c->left[0]), "%s", id ? id : "");
 	} else if (!strcmp(type, "closed")) {
 		const char *why = json_string_value(json_object_get(m, "reason"));
 
@@ -1403,8 +1439,15 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 				struct fhc_stream_stats *s = stats_for(c, l, l->ml[i].ssrc);
 
 				if (s && h.payload_len >= 2) {
+					size_t pl = h.payload_len - 2;
+
 					s->rtx_packets++;
 					s->last_rtx_osn = fh_rd16(buf + h.hdr_len);
+					s->last_rtx_len = pl < sizeof(s->last_rtx_payload)
+								  ? pl
+								  : sizeof(s->last_rtx_payload);
+					memcpy(s->last_rtx_payload, buf + h.hdr_len + 2,
+					       s->last_rtx_len);
 				}
 				return;
 			}
@@ -1436,10 +1479,16 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 
 		if (srtp_unprotect_rtcp(l->srtp_rx, buf, &n) != srtp_err_status_ok)
 			return;
-		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1)
+		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1) {
 			if (p.pt == FH_RTCP_PSFB &&
 			    (p.count == FH_PSFB_PLI || p.count == FH_PSFB_FIR))
 				c->pli_received++;
+			if (p.pt == FH_RTCP_PSFB && p.count == FH_PSFB_AFB &&
+			    fh_rtcp_remb_bitrate(&p)) {
+				c->remb_bitrate = fh_rtcp_remb_bitrate(&p);
+				c->remb_received++;
+			}
+		}
 	}
 }
 
@@ -1801,6 +1850,28 @@ int fhc_last_error(struct fhc *c)
 	return e;
 }
 
+const char *fhc_turn(const struct fhc *c, const char **credential)
+{
+	if (credential)
+		*credential = c->turn_cred;
+	return c->turn_user;
+}
+
+uint64_t fhc_remb(const struct fhc *c, uint64_t *count)
+{
+	if (count)
+		*count = c->remb_received;
+	return c->remb_bitrate;
+}
+
+bool fhc_saw_left(const struct fhc *c, const char *id)
+{
+	for (unsigned i = 0; i < 16 && i < c->n_left; i++)
+		if (!strcmp(c->left[i], id))
+			return true;
+	return false;
+}
+
 bool fhc_signalling_open(const struct fhc *c)
 {
 	return c->ws_open;
@@ -1833,12 +1904,29 @@ const char *fhc_srtp_profile(const struct fhc *c)
 
 uint16_t fhc_media_port(const struct fhc *c)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_storage sa;
 	socklen_t l = sizeof(sa);
+	struct fh_addr a;
 
-	if (c->leg[0].udp < 0 || getsockname(c->leg[0].udp, (struct sockaddr *)&sa, &l) < 0)
+	if (c->leg[0].udp < 0 || getsockname(c->leg[0].udp, (struct sockaddr *)&sa, &l) < 0 ||
+	    fh_addr_from_sockaddr(&a, (struct sockaddr *)&sa, l) < 0)
 		return 0;
-	return ntohs(sa.sin_port);
+	return a.port;
+}
+
+bool fhc_mapped_ok(const struct fhc *c)
+{
+	return c->leg[0].mapped_ok;
+}
+
+uint16_t fhc_sfu_port(const struct fhc *c)
+{
+	const struct sockaddr_storage *sa = &c->leg[0].sfu;
+
+	if (!c->leg[0].sfu_len)
+		return 0;
+	return ntohs(sa->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+					       : ((const struct sockaddr_in *)sa)->sin_port);
 }
 
 unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned max)

@@ -32,12 +32,14 @@ struct fhc_stream_stats {
 	uint8_t last_payload[64];
 	size_t last_len;
 	uint16_t last_seq;
-	uint64_t rtx_packets;  /* retransmissions (RFC 4588) that arrived for this stream */
-	uint16_t last_rtx_osn; /* original sequence number of the last one */
-	uint64_t first_us;     /* arrival of the first packet (CLOCK_MONOTONIC) */
-	uint64_t last_us;      /* and of the last */
-	uint64_t max_gap_us;   /* the longest time between two packets of it */
-	uint32_t base_seq;     /* extended sequence numbers, for loss */
+	uint64_t rtx_packets;	      /* retransmissions (RFC 4588) that arrived for this stream */
+	uint16_t last_rtx_osn;	      /* original sequence number of the last one */
+	uint8_t last_rtx_payload[64]; /* and what it carried after that number */
+	size_t last_rtx_len;
+	uint64_t first_us;   /* arrival of the first packet (CLOCK_MONOTONIC) */
+	uint64_t last_us;    /* and of the last */
+	uint64_t max_gap_us; /* the longest time between two packets of it */
+	uint32_t base_seq;   /* extended sequence numbers, for loss */
 	uint32_t max_seq;
 	double jitter_us; /* RFC 3550 interarrival jitter of stamped packets */
 	int64_t last_transit;
@@ -66,7 +68,8 @@ struct fhc_opts {
 	bool audio; /* publish */
 	bool video;
 	unsigned timeout_ms;  /* for each blocking step */
-	const char *media;    /* the SFU's candidate address to use; NULL: its first IPv4 one */
+	const char *media;    /* the SFU's candidate address to use (IPv4 or IPv6); NULL: its
+			       * first IPv4 one */
 	const char *srtp;     /* "gcm" or "cm" to offer only that SRTP profile; NULL: both */
 	bool janus;	      /* the server is Janus' VideoRoom (funkhaus-bench's reference SFU):
 			      * session, publisher and subscriber handles, two peer connections */
@@ -76,8 +79,11 @@ struct fhc_opts {
 	const char *source;   /* the local address to connect from (127.0.0.2: another address on
 			       * loopback, for tests of shares per source); NULL: any */
 	const char *origin;   /* an Origin header for the WebSocket upgrade; NULL: none */
+	const char *vhost;    /* the Host header's name (a tenant's host name); NULL: host */
 	bool resume; /* Funkhaus: when the signalling breaks during a call (the control plane
 		      * restarts), reconnect and resume as the same participant */
+	bool wrong_fingerprint; /* offer an a=fingerprint that is not our DTLS certificate's
+				 * (well-formed, one byte changed): tests of the server's check */
 	enum fhc_stop {
 		FHC_STOP_MEDIA = 0, /* join, offer, ICE and DTLS: media flows */
 		FHC_STOP_UPGRADED,  /* the WebSocket is open; nothing sent (fhc_send_text) */
@@ -118,6 +124,12 @@ const struct fhc_stream_stats *fhc_stream(const struct fhc *c, const char *id, b
 int fhc_send_text(struct fhc *c, const char *text, size_t len);
 /* The last error message the server sent: its code, 0 when none since the last call. */
 int fhc_last_error(struct fhc *c);
+/* The TURN username (<expiry>:<pseudonym>) and credential "joined" gave; "" when none. */
+const char *fhc_turn(const struct fhc *c, const char **credential);
+/* The bitrate of the last REMB the SFU sent us as a publisher (0: none yet), and how many came. */
+uint64_t fhc_remb(const struct fhc *c, uint64_t *count);
+/* Whether the server said participant id left our room (the last 16 that left). */
+bool fhc_saw_left(const struct fhc *c, const char *id);
 /* Whether the signalling connection is still open. */
 bool fhc_signalling_open(const struct fhc *c);
 /* With opts.resume: how often the signalling was taken back after it broke, how many tries
@@ -138,6 +150,11 @@ unsigned fhc_streams(const struct fhc *c, struct fhc_stream_stats *out, unsigned
 /* Packets received from the given participant id, audio + video. */
 uint64_t fhc_received_from(const struct fhc *c, const char *id, bool video);
 uint16_t fhc_media_port(const struct fhc *c);
+/* Whether the SFU's answer to our ICE check carried our address as we see it (the
+ * XOR-MAPPED-ADDRESS a browser takes as its peer-reflexive candidate). */
+bool fhc_mapped_ok(const struct fhc *c);
+/* The SFU's media port we talk to (its worker's), 0 before the answer. */
+uint16_t fhc_sfu_port(const struct fhc *c);
 void fhc_close(struct fhc *c);
 /* Ends the client the way a crashed browser or a lost network does: the TCP connection is
  * reset, without a WebSocket or TLS goodbye (tests of the server noticing). */

@@ -136,14 +136,15 @@ int harness_start(struct harness *h, char **argv, unsigned workers)
 		return -1;
 	fprintf(f,
 		"[instance]\nname = it%d\n[dataplane]\nworkers = %u\nbase_port = %u\n"
-		"bind = 127.0.0.1\nconsent_timeout = %u\n[controlplane]\nport = %u\n"
+		"bind = %s\nconsent_timeout = %u\n[controlplane]\nport = %u\n"
 		"bind = 127.0.0.1\ntls_cert = %s/tls/cert.pem\ntls_key = %s/tls/key.pem\n"
 		"web_root = %s\nannounce = %s\nsignalling_rate = 50\nstate_dir = %s/state\n"
 		"drain_grace = 2\n"
 		"[tenant]\nname = test\ndisplay_name = Funkhaus test\n",
-		(int)getpid(), workers, h->base_port, HARNESS_CONSENT_S, h->port, h->dir, h->dir,
-		argv[4], getenv("FUNKHAUS_ANNOUNCE") ? getenv("FUNKHAUS_ANNOUNCE") : "127.0.0.1",
-		h->dir);
+		(int)getpid(), workers, h->base_port,
+		getenv("FUNKHAUS_MEDIA_BIND") ? getenv("FUNKHAUS_MEDIA_BIND") : "127.0.0.1",
+		HARNESS_CONSENT_S, h->port, h->dir, h->dir, argv[4],
+		getenv("FUNKHAUS_ANNOUNCE") ? getenv("FUNKHAUS_ANNOUNCE") : "127.0.0.1", h->dir);
 	/* more configuration from the test (the DPDK backend's NIC and addresses) */
 	const char *extra = getenv("FUNKHAUS_EXTRA_CONF");
 	FILE *x = extra ? fopen(extra, "r") : NULL;

@@ -5,9 +5,12 @@
  * malformed JSON, oversized body, wrong method), each status checked against what
  * openapi.json promises for that route; metrics parse as Prometheus text, carry every
  * counter and drop reason of the counter table with its help, and move with traffic (a cut
- * datagram under its own reason); draining keeps a running call while a new room is refused; SIGHUP picks up a new
- * tenant file and a new token; SIGTERM drains and stops. The audit log names who did what and
- * never a room's name.
+ * datagram under its own reason); a password and a lobby set by REST act on the next joiner;
+ * draining tells running rooms and still lets people join them while a new room is refused;
+ * consent expiry shows in the room's count; "joined" carries TURN credentials valid for [turn]
+ * ttl; SIGHUP picks up a new tenant file and a new token and drops a revoked one; SIGTERM
+ * drains for its grace, on a monotonic clock, and stops. The audit log names who did
+ * what and never a room's name; no file holds a room password or a display name.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,12 +20,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "calls.h"
 #include "fh_curlbody.h"
@@ -34,6 +39,8 @@ static char dir[128];
 static const char ops_token[] = "ops-Zq3TNWJb1gNwQ0Vb6ex1f4UeKZNpzp0wYQlO";
 static const char rat_token[] = "rathaus-Vt8m0bS2hKq9wJZcL4xYd7PaRgEoU1nF";
 static const char late_token[] = "late-xP4kR8sW2vN6bQ9mZ3tY7cH1jL5gD0fA";
+static const char turn_secret[] = "turn-shared-secret-0123456789";
+#define TURN_TTL 600 /* not the default (3600), so that a TTL from elsewhere is seen */
 static json_t *openapi;
 static unsigned api_port;     /* where api() sends requests: the harness' port unless set */
 static bool check_doc = true; /* api() checks each answer against openapi.json */
@@ -364,10 +371,15 @@ int main(int argc, char **argv)
 	put_file(dir, "t/rathaus.conf",
 		 "[tenant]\ndisplay_name = Rathaus\npath_prefix = rathaus\n");
 	snprintf(conf, sizeof(conf),
+		 /* still the main configuration's [tenant]: answering on 127.0.0.1 only, so
+		  * that another host name finds no tenant at all */
+		 "hosts = 127.0.0.1\n"
 		 "[controlplane]\ntenants_dir = %s/t\ndrain_grace = 2\n[instance]\nlog_dir = "
 		 "%s/logs\n"
-		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n",
-		 dir, dir, ops_hash, rat_hash);
+		 "[api]\ntoken = ops * %s\ntoken = rathaus-admin rathaus %s\n"
+		 "[turn]\nsecret_file = %s/turn.secret\nurls = turn:127.0.0.1:3478\nttl = %u\n",
+		 dir, dir, ops_hash, rat_hash, dir, TURN_TTL);
+	put_file(dir, "turn.secret", turn_secret);
 	put_file(dir, "extra.conf", conf);
 	snprintf(path, sizeof(path), "%s/extra.conf", dir);
 	setenv("FUNKHAUS_EXTRA_CONF", path, 1);
@@ -483,6 +495,16 @@ int main(int argc, char **argv)
 	EXPECT(!x && code == 4014, "a join while it is off: 4014 (%s)", err);
 	if (x)
 		fhc_close(x);
+	/* a host name no tenant answers on (and no catch-all): 4013 */
+	fo.prefix = NULL;
+	fo.vhost = "nirgendwo.example";
+	x = fhc_connect(&fo, err, sizeof(err));
+	code = strstr(err, "error ") ? atoi(strstr(err, "error ") + 6) : 0;
+	EXPECT(!x && code == 4013, "a join at a host no tenant answers on: 4013 (%s)", err);
+	if (x)
+		fhc_close(x);
+	fo.vhost = NULL;
+	fo.prefix = "rathaus";
 	expect_status("switching it on again", "PUT", "/api/v1/tenants/rathaus/public-access",
 		      rat_token, "{\"on\":true}", 200);
 	printf("tenants (%d failures so far)\n", failures);
@@ -495,6 +517,26 @@ int main(int argc, char **argv)
 	struct fhc *all[] = {a, b, c2};
 
 	EXPECT(a && b && c2, "three in a room");
+	if (a) {
+		/* TURN credentials (the TURN REST scheme): "<expiry>:<pseudonym>", the expiry ttl
+		 * seconds after the join, the credential the base64 HMAC-SHA1 of the username
+		 * under the shared secret, which is what the TURN server checks */
+		const char *cred = NULL, *user = fhc_turn(a, &cred);
+		long long expiry = atoll(user), now = (long long)time(NULL);
+		const char *colon = strchr(user, ':');
+		uint8_t mac[EVP_MAX_MD_SIZE];
+		unsigned ml = 0;
+		char want[64] = "";
+
+		EXPECT(expiry > now + TURN_TTL - 15 && expiry <= now + TURN_TTL && colon &&
+			       strlen(colon + 1) == 8,
+		       "TURN username %s: expiry %lld s from now, want %u", user, expiry - now,
+		       TURN_TTL);
+		HMAC(EVP_sha1(), turn_secret, (int)strlen(turn_secret), (const uint8_t *)user,
+		     strlen(user), mac, &ml);
+		EVP_EncodeBlock((unsigned char *)want, mac, (int)ml);
+		EXPECT(!strcmp(cred, want), "TURN credential %s, want %s", cred, want);
+	}
 	if (a && b && c2) {
 		pump(all, 3, 300);
 		talk(a, "hallo", 20, all, 3);
@@ -550,6 +592,47 @@ int main(int argc, char **argv)
 			      ops_token, "{\"on\":true}", 200);
 		expect_status("the lobby, malformed", "PUT",
 			      "/api/v1/tenants/test/rooms/Sitzung/lobby", ops_token, "[1]", 400);
+		/* what they do to the next joiner, not only their status: no password, 4033;
+		 * with it, the lobby; the lobby off by REST lets the waiting one in. The 200
+		 * comes before the password is hashed (off the loop, then it takes over): wait
+		 * until no hashing job is left */
+		for (int i = 0; i < 50; i++) {
+			char *mt = NULL;
+			double jobs;
+
+			api("GET", "/metrics", ops_token, NULL, &mt);
+			jobs = metric(mt ? mt : "", "funkhaus_cp_password_jobs ");
+			free(mt);
+			if (jobs == 0)
+				break;
+			usleep(100 * 1000);
+		}
+		struct fhc_opts po = {.host = "127.0.0.1",
+				      .port = h.port,
+				      .room = "Sitzung",
+				      .name = "Paula",
+				      .audio = true,
+				      .video = true,
+				      .timeout_ms = 5000};
+		struct fhc *p = fhc_connect(&po, err, sizeof(err));
+
+		EXPECT(!p && strstr(err, "error 4033"),
+		       "after a password by REST a join without it gets 4033 (%s)",
+		       p ? "it joined" : err);
+		if (p)
+			fhc_close(p);
+		po.password = "KanarienvogelPass8";
+		p = fhc_connect(&po, err, sizeof(err));
+		EXPECT(p && fhc_waiting(p),
+		       "with the password, the lobby set by REST holds it (%s)",
+		       p ? "it got in" : err);
+		expect_status("the lobby off", "PUT", "/api/v1/tenants/test/rooms/Sitzung/lobby",
+			      ops_token, "{\"on\":false}", 200);
+		EXPECT(p && fhc_enter(p, err, sizeof(err)) == 0,
+		       "the lobby off by REST lets the waiting one in (%s)", err);
+		if (p)
+			fhc_close(p);
+		pump(all, 2, 300);
 
 		/* metrics: Prometheus text that moves with traffic, with every counter of the
 		 * table; a datagram longer than a packet buffer is counted as cut, not as
@@ -656,6 +739,14 @@ int main(int argc, char **argv)
 		EXPECT(st == 200 && json_is_true(json_object_get(o, "draining")), "drain");
 		json_decref(o);
 		expect_status("unready while draining", "GET", "/readyz", NULL, NULL, 503);
+		pump(all, 2, 300);
+		EXPECT(fhc_draining(a) && fhc_draining(b), "the running room is told it drains");
+		/* a running room still takes people: only new rooms are refused */
+		p = fhc_connect(&po, err, sizeof(err));
+		EXPECT(p && !fhc_waiting(p), "a join to a running room works while draining (%s)",
+		       p ? "waits" : err);
+		if (p)
+			fhc_close(p);
 		fo.room = "Neu";
 		fo.prefix = NULL;
 		struct fhc *n = fhc_connect(&fo, err, sizeof(err));
@@ -704,6 +795,33 @@ int main(int argc, char **argv)
 		usleep(100 * 1000);
 	}
 
+	/* consent expiry end to end: a participant whose media goes quiet (never polled, so it
+	 * sends no checks) is told 5003, the other is told it left, and the room's count drops */
+	{
+		struct fhc *s1 = join("Stille", "Stefan"), *s2 = join("Stille", "Susi");
+
+		if (s1 && s2) {
+			struct fhc *one[] = {s1};
+
+			pump(one, 1, (HARNESS_CONSENT_S + 2) * 1000);
+			o = api_json("GET", "/api/v1/tenants/test/rooms/Stille", ops_token, NULL,
+				     &st);
+			EXPECT(st == 200 &&
+				       json_integer_value(json_object_get(o, "participants")) == 1,
+			       "after consent expiry the room has %lld participants, want 1",
+			       (long long)json_integer_value(json_object_get(o, "participants")));
+			json_decref(o);
+			EXPECT(fhc_saw_left(s1, fhc_id(s2)), "the other one was told it left");
+			fhc_poll(s2, 300);
+			int e = fhc_last_error(s2);
+
+			EXPECT(e == 5003, "the quiet one got %d, want 5003", e);
+		}
+		fhc_close(s1);
+		fhc_close(s2);
+	}
+	printf("consent expiry (%d failures so far)\n", failures);
+
 	/* deleting a tenant; SIGHUP picks up a new tenant file and a new token */
 	expect_status("a tenant admin deleting", "DELETE", "/api/v1/tenants/verein", rat_token,
 		      NULL, 403);
@@ -728,6 +846,15 @@ int main(int argc, char **argv)
 		      NULL, 200);
 	expect_status("a token added, then SIGHUP", "GET", "/api/v1/tenants/amt", late_token, NULL,
 		      200);
+	/* and revoked: its line taken out of the configuration, then SIGHUP */
+	snprintf(path, sizeof(path), "grep -v '%s' %s > %s.new && mv %s.new %s", late_hash, h.conf,
+		 h.conf, h.conf, h.conf);
+	EXPECT(system(path) == 0, "the token's line removed");
+	kill(h.cp, SIGHUP);
+	usleep(400 * 1000);
+	expect_status("a token revoked, then SIGHUP", "GET", "/api/v1/tenants/amt", late_token,
+		      NULL, 401);
+	expect_status("the others stay", "GET", "/api/v1/tenants/amt", ops_token, NULL, 200);
 	printf("delete, reload (%d failures so far)\n", failures);
 
 	/* the audit log: who did what, when; never a room's name or a participant's */
@@ -749,6 +876,10 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 	harness_kill_cp(&h, SIGINT);
+	/* a daemons' clock this test can move: the drain grace below must not follow it */
+	snprintf(path, sizeof(path), "%s/clock", dir);
+	put_file(dir, "clock", "0\n");
+	setenv("FUNKHAUS_TEST_CLOCK", path, 1);
 	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp starts with an admin listener");
 	check_doc = false; /* the public port does not have the API at all now */
 	expect_status("the API on the public port", "GET", "/api/v1/tenants", ops_token, NULL, 404);
@@ -772,13 +903,24 @@ int main(int argc, char **argv)
 	api_port = 0;
 	printf("admin listener (%d failures so far)\n", failures);
 
-	/* SIGTERM: drains, and stops when the grace period (2 s) is over */
+	/* SIGTERM: drains, and stops when the grace period (2 s) is over, measured on a
+	 * monotonic clock: the wall clock jumping a day on meanwhile does not end it early */
 	struct fhc *last = join("Spaet", "Lena");
-	uint64_t t0 = (uint64_t)time(NULL);
+	struct timespec t0, t1;
 
-	harness_kill_cp(&h, SIGTERM);
-	EXPECT(time(NULL) - (time_t)t0 >= 1 && time(NULL) - (time_t)t0 <= 6,
-	       "SIGTERM with a room open: funkhaus-cp drains, then stops after its grace");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	kill(h.cp, SIGTERM);
+	usleep(200 * 1000);
+	put_file(dir, "clock", "86400\n");
+	waitpid(h.cp, NULL, 0);
+	h.cp = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long grace_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+
+	EXPECT(grace_ms >= 1800 && grace_ms <= 6000,
+	       "SIGTERM with a room open: funkhaus-cp drains for its grace of 2 s (%ld ms)",
+	       grace_ms);
+	put_file(dir, "clock", "0\n");
 	if (last) {
 		struct fhc *one[] = {last};
 
@@ -788,6 +930,12 @@ int main(int argc, char **argv)
 	}
 	EXPECT(harness_start_cp(&h) == 0, "funkhaus-cp starts again");
 
+	/* the room password (set by REST, kept as a salted hash) and the display names are in no
+	 * file the daemons wrote (logs, room records, tenant files) nor in their region */
+	snprintf(path, sizeof(path),
+		 "grep -rqa 'KanarienvogelPass8\\|KanarienvogelName8' %s %s /dev/shm%s", h.dir, dir,
+		 h.region);
+	EXPECT(system(path) != 0, "no room password or display name in any file the daemons wrote");
 	harness_stop(&h, failures > 0);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	if (system(path) != 0)
