@@ -470,6 +470,8 @@ static enum cp_err find_room(struct join *j)
 /* The room's password, from the room or from its record; a moderator by token needs none. */
 static enum cp_err check_password(struct join *j)
 {
+	if (j->r && j->r->pw_setting && !j->claims.moderator)
+		return CP_ERR_BUSY; /* a new password is being hashed: in a moment */
 	if (j->r && j->r->has_pw) {
 		memcpy(j->pwh, j->r->pw, sizeof(j->pwh));
 		j->need_pw = true;

@@ -152,6 +152,8 @@ static void pw_set_done(void *user, bool ok, const uint8_t *hash, const uint8_t 
 	struct pw_set *ps = user;
 	struct cp_room *r = cp_room_get(ps->tenant, ps->key, false);
 
+	if (r && r->pw_setting)
+		r->pw_setting--;
 	if (ok && hash) {
 		if (r) {
 			cp_room_set_hash(r, hash, quick);
@@ -180,6 +182,9 @@ enum cp_err cp_moderate_password(struct cp_room *r, const char *password)
 			free(ps);
 			return CP_ERR_BUSY;
 		}
+		/* until the hash is there nobody new comes in: not without the new password
+		 * (the room may have had none), nor with the old one the moderator replaced */
+		r->pw_setting++;
 		return CP_ERR_OK;
 	}
 	r->has_pw = r->has_quick = false;

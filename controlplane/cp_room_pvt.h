@@ -96,6 +96,7 @@ struct cp_room {
 	bool has_pw;		    /* joins need the password whose salted hash is pw */
 	uint8_t pw[CP_PW_HASH_LEN]; /* cp_pwhash: iterations, salt, PBKDF2-HMAC-SHA256 */
 	bool has_quick;		    /* quick holds the password's cp_pwhash_quick() MAC */
+	unsigned pw_setting;	    /* new passwords being hashed: joins wait for them (5006) */
 	uint8_t quick[32];
 	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
 	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
