@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,14 @@ static pid_t spawn(const char *bin, const char *conf, const char *log, const cha
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
+		}
+		/* a test of the daemon at its descriptor limit: soft and hard, in the child only */
+		const char *nofile = getenv("FUNKHAUS_NOFILE");
+
+		if (nofile) {
+			struct rlimit rl = {(rlim_t)atol(nofile), (rlim_t)atol(nofile)};
+
+			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 		if (netns)
 			execlp("ip", "ip", "netns", "exec", netns, bin, "-c", conf, (char *)NULL);

@@ -6,8 +6,13 @@
  * and wrong passwords limited per source and per room. Each check here failed before the
  * fair shares existed. The caps are set low in [limits] so the test stays short.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +403,110 @@ static void password_guessing(void)
 	fhc_close(mod);
 }
 
+/* CPU seconds funkhaus-cp has used, from /proc. */
+static double cp_cpu_s(void)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)h.cp);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	const char *p = strrchr(buf, ')');
+
+	/* after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static unsigned lines_in(const char *path)
+{
+	char line[512];
+	unsigned n = 0;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* At its descriptor limit (256 here, 400 connections from 400 addresses) funkhaus-cp refuses
+ * what is past its cap and does not spin on accept() or log every refusal; afterwards a
+ * citizen comes in. */
+static void at_the_descriptor_limit(void)
+{
+	struct rlimit was;
+	char log[300];
+	int fds[400], held = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &was) < 0 || was.rlim_cur < 1024) {
+		printf("descriptor limit: this test's own limit %llu is too low to test, skipped\n",
+		       (unsigned long long)was.rlim_cur);
+		return;
+	}
+	harness_kill_cp(&h, SIGKILL);
+	setenv("FUNKHAUS_NOFILE", "256", 1); /* for the new funkhaus-cp only */
+	int rc = harness_start_cp(&h);
+
+	unsetenv("FUNKHAUS_NOFILE");
+	EXPECT(rc == 0, "funkhaus-cp starts with 256 descriptors");
+	if (rc)
+		return;
+	snprintf(log, sizeof(log), "%s/cp.log", h.dir);
+	unsigned lines0 = lines_in(log);
+	double cpu0 = cp_cpu_s();
+
+	for (int i = 0; i < 400; i++) {
+		struct sockaddr_in me = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+		char a[24];
+
+		snprintf(a, sizeof(a), "127.0.%d.%d", 20 + i / 200, 2 + i % 200);
+		inet_pton(AF_INET, a, &me.sin_addr);
+		inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+		to.sin_port = htons(h.port);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] >= 0 && (bind(fds[i], (struct sockaddr *)&me, sizeof(me)) < 0 ||
+				    connect(fds[i], (struct sockaddr *)&to, sizeof(to)) < 0)) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	sleep(3);
+	for (int i = 0; i < 400; i++) {
+		char b;
+
+		if (fds[i] >= 0 && recv(fds[i], &b, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN)
+			held++; /* still open: the server kept it */
+	}
+	double cpu = cp_cpu_s() - cpu0;
+	unsigned lines = lines_in(log) - lines0;
+
+	EXPECT(held > 0 && held < 256, "below its descriptor limit it holds %d of 400", held);
+	EXPECT(cpu >= 0 && cpu < 1.0, "and does not spin meanwhile (%.2f CPU s in 3 s)", cpu);
+	EXPECT(lines < 20, "nor log every refusal (%u lines)", lines);
+	for (int i = 0; i < 400; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	usleep(300 * 1000);
+	int code;
+	struct fhc *c = open_as("127.0.0.30", NULL, "Danach", FHC_STOP_MEDIA, NULL, NULL, &code);
+
+	EXPECT(c != NULL, "once they are gone a citizen joins (%d)", code);
+	if (c)
+		fhc_close(c);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[64], extra[128], conf[1024];
@@ -451,6 +560,8 @@ int main(int argc, char **argv)
 	printf("lobby shares (%d failures so far)\n", failures);
 	password_guessing();
 	printf("password guessing (%d failures so far)\n", failures);
+	at_the_descriptor_limit();
+	printf("at the descriptor limit (%d failures so far)\n", failures);
 	harness_stop(&h, failures > 0);
 	snprintf(conf, sizeof(conf), "rm -rf %s", dir);
 	if (system(conf) != 0)
