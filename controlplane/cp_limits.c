@@ -55,7 +55,7 @@ static const struct {
 		k, offsetof(struct cp_limits_conf, f), lo, hi \
 	}
 	KEY("connections_per_source", conns_per_source, 4, 100000),
-	KEY("connections", conns_max, 16, 10000000),
+	KEY("connections", conns_max, 0, 10000000), /* 0: from the descriptor limit */
 	KEY("websockets_per_source", ws_per_source, 2, 100000),
 	KEY("participants_per_source", parts_per_source, 1, 100000),
 	KEY("rooms_per_source_per_minute", rooms_per_source, 1, 10000),

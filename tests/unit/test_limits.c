@@ -161,6 +161,38 @@ static void loader(void)
 	CHECK_STR_CONTAINS(err, "unknown key");
 }
 
+/* Every key the example configuration sets in [limits] loads, with the value it documents
+ * (it is what scripts/setup.sh starts with). */
+static void example_config(void)
+{
+	FILE *f = fopen(FH_TEST_DATA "/../../../conf/funkhaus.conf", "r");
+	char line[512], err[128];
+	bool in = false;
+	unsigned keys = 0;
+	struct cp_limits_conf c = cp_limits_defaults;
+
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		char key[64], val[64];
+
+		if (line[0] == '[')
+			in = !strncmp(line, "[limits]", 8);
+		else if (in && line[0] != '#' && sscanf(line, "%63s = %63s", key, val) == 2) {
+			keys++;
+			if (cp_limits_set(&c, key, val, err, sizeof(err)) < 0) {
+				fprintf(stderr, "conf/funkhaus.conf: [limits] %s = %s: %s\n", key,
+					val, err);
+				fh_test_failures++;
+			}
+		}
+	}
+	if (f)
+		fclose(f);
+	CHECK(keys >= 10);
+	/* and the example says the defaults */
+	CHECK(!memcmp(&c, &cp_limits_defaults, sizeof(c)));
+}
+
 static void bucket(void)
 {
 	struct cp_bucket b;
@@ -239,4 +271,4 @@ static void hashing(void)
 	cp_pwhash_fini();
 }
 
-TEST_MAIN(sources, shares, passwords, loader, bucket, hashing)
+TEST_MAIN(sources, shares, passwords, loader, example_config, bucket, hashing)
