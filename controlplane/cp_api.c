@@ -546,28 +546,28 @@ static void metric_head(struct buf *b, const char *name, const char *type, const
 /* Fair shares (cp_limits): the caps in force, what is held now, and refusals by reason. */
 static void limits_metrics(struct buf *b)
 {
-	const struct cp_limits_conf *l = cp_limits();
-
 	metric_head(b, "cp_connections", "gauge", "TCP connections funkhaus-cp holds now");
 	put(b, "funkhaus_cp_connections %u\n", cp_limits_conns());
 	metric_head(b, "cp_sources", "gauge",
 		    "sources (IPv4 addresses, IPv6 /64s) with a connection, participant or "
 		    "counting window now");
 	put(b, "funkhaus_cp_sources %u\n", cp_limits_sources());
-	metric_head(b, "cp_limit", "gauge", "the caps in force ([limits])");
-	put(b, "funkhaus_cp_limit{cap=\"connections\"} %u\n", l->conns_max);
-	put(b, "funkhaus_cp_limit{cap=\"connections_per_source\"} %u\n", l->conns_per_source);
-	put(b, "funkhaus_cp_limit{cap=\"websockets_per_source\"} %u\n", l->ws_per_source);
-	put(b, "funkhaus_cp_limit{cap=\"participants_per_source\"} %u\n", l->parts_per_source);
-	put(b, "funkhaus_cp_limit{cap=\"rooms_per_source_per_minute\"} %u\n", l->rooms_per_source);
-	put(b, "funkhaus_cp_limit{cap=\"lobby_per_source\"} %u\n", l->lobby_per_source);
-	put(b, "funkhaus_cp_limit{cap=\"slot_reserve\"} %u\n", l->slot_reserve);
-	metric_head(b, "cp_refused_total", "counter", "refusals by fair shares and bounded waits");
-	for (unsigned r = 0; r < CP_REFUSE_MAX; r++) {
-		put(b, "# reason %s: %s\n", cp_refusal_names[r], cp_refusal_help[r]);
+	metric_head(b, "cp_limit", "gauge", "the caps and bounds in force ([limits])");
+	const char *key;
+	unsigned v;
+
+	for (unsigned k = 0; (key = cp_limits_key(k, &v)); k++)
+		put(b, "funkhaus_cp_limit{cap=\"%s\"} %u\n", key, v);
+	metric_head(b, "cp_refused_total", "counter",
+		    "refusals by fair shares and bounded waits, by reason "
+		    "(funkhaus_cp_refusal_reason_info)");
+	for (unsigned r = 0; r < CP_REFUSE_MAX; r++)
 		put(b, "funkhaus_cp_refused_total{reason=\"%s\"} %llu\n", cp_refusal_names[r],
 		    (unsigned long long)cp_limits_refused((enum cp_refusal)r));
-	}
+	metric_head(b, "cp_refusal_reason_info", "gauge", "what each refusal reason counts");
+	for (unsigned r = 0; r < CP_REFUSE_MAX; r++)
+		put(b, "funkhaus_cp_refusal_reason_info{reason=\"%s\",help=\"%s\"} 1\n",
+		    cp_refusal_names[r], cp_refusal_help[r]);
 	metric_head(b, "cp_password_jobs", "gauge", "password hashing jobs queued or running");
 	put(b, "funkhaus_cp_password_jobs %u\n", cp_pwhash_pending());
 	metric_head(b, "cp_command_backlog", "gauge",

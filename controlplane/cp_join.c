@@ -224,11 +224,29 @@ json_t *cp_join_turn_servers(const struct cp_part *p)
 	return s;
 }
 
+json_t *cp_join_welcome(struct cp_part *p, const struct cp_tenant *t, const char *type)
+{
+	const struct cp_room *r = p->room;
+	json_t *list = json_array();
+	char id[17];
+
+	for (const struct cp_part *q = r->parts; q; q = q->next)
+		if (q != p)
+			json_array_append_new(list, cp_room_part_json(q));
+	cp_room_part_id(p, id);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b}", "type", type, "id", id,
+			      "room", p->room_as, "participants", list, "chat", t->chat,
+			      "moderator", p->moderator, "lobby", r->lobby, "password", r->has_pw);
+
+	if (o && cp_room_g.conf.turn_secret_len)
+		json_object_set_new(o, "iceServers", cp_join_turn_servers(p));
+	return o;
+}
+
 /* Into the room with a dataplane slot: it learns who is there, they learn of it. */
 static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 {
 	struct cp_room *r = p->room;
-	char id[17];
 
 	p->slot = slot;
 	/* ufrag: slot in hex (the worker's O(1) lookup) then random characters */
@@ -239,23 +257,13 @@ static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 	if (p->conn)
 		cp_room_g.ops->set_part(p->conn, p);
 
-	json_t *list = json_array();
-
-	for (struct cp_part *q = r->parts; q; q = q->next)
-		json_array_append_new(list, cp_room_part_json(q));
-	cp_room_part_id(p, id);
+	json_t *joined = cp_join_welcome(p, t, "joined");
 	char secret[32];
 
 	cp_resume_secret(p, secret);
-	json_t *joined = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:s}", "type",
-				   "joined", "id", id, "room", p->room_as, "participants", list,
-				   "chat", t->chat, "moderator", p->moderator, "lobby", r->lobby,
-				   "password", r->has_pw, "resume", secret);
-
+	if (joined)
+		json_object_set_new(joined, "resume", json_string(secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
-
-	if (joined && cp_room_g.conf.turn_secret_len)
-		json_object_set_new(joined, "iceServers", cp_join_turn_servers(p));
 	cp_room_send_json(p, joined);
 	cp_room_broadcast(r, NULL,
 			  json_pack("{s:s, s:o}", "type", "participant-joined", "participant",

@@ -163,6 +163,14 @@ const struct cp_limits_conf *cp_limits(void)
 	return &l.c;
 }
 
+const char *cp_limits_key(unsigned i, unsigned *value)
+{
+	if (i >= sizeof(keys) / sizeof(keys[0]))
+		return NULL;
+	*value = *(const unsigned *)((const char *)&l.c + keys[i].off);
+	return keys[i].key;
+}
+
 /* ---- sources ---- */
 
 static bool source_key(const struct sockaddr *sa, socklen_t len, uint8_t key[16])

@@ -44,6 +44,8 @@ int cp_limits_set(struct cp_limits_conf *c, const char *key, const char *val, ch
 void cp_limits_init(const struct cp_limits_conf *c, unsigned fd_limit);
 void cp_limits_fini(void);
 const struct cp_limits_conf *cp_limits(void);
+/* The i-th [limits] key and, in *value, its value in force; NULL past the last. */
+const char *cp_limits_key(unsigned i, unsigned *value);
 /* Forgets what a minute or ten no longer needs; call about once a second. */
 void cp_limits_tick(uint64_t now_ms);
 

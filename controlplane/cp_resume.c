@@ -295,7 +295,7 @@ void cp_resume_handle(struct cp_conn *c, const struct cp_sig_msg *m)
 	const struct cp_tenant *t = cp_room_conn_tenant(c);
 	struct cp_part *p = m->target ? orphan_by_id(m->target) : NULL;
 	uint8_t h[32];
-	char key[CP_ROOM_MAX + 1], id[17];
+	char key[CP_ROOM_MAX + 1];
 
 	if (!cp_dp_attached()) {
 		/* a control plane just started may not have read the notes yet: try again */
@@ -323,19 +323,10 @@ void cp_resume_handle(struct cp_conn *c, const struct cp_sig_msg *m)
 	p->src = cp_room_conn_source(c);
 	cp_limits_part_add(p->src);
 	cp_room_g.ops->set_part(c, p);
-	json_t *list = json_array();
+	json_t *o = cp_join_welcome(p, t, "resumed");
 
-	for (struct cp_part *q = r->parts; q; q = q->next)
-		if (q != p)
-			json_array_append_new(list, cp_room_part_json(q));
-	cp_room_part_id(p, id);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b}", "type", "resumed",
-			      "id", id, "room", p->room_as, "participants", list, "chat", t->chat,
-			      "moderator", p->moderator, "lobby", r->lobby, "password", r->has_pw,
-			      "audioMuted", p->audio_muted);
-
-	if (o && cp_room_g.conf.turn_secret_len)
-		json_object_set_new(o, "iceServers", cp_join_turn_servers(p));
+	if (o)
+		json_object_set_new(o, "audioMuted", json_boolean(p->audio_muted));
 	cp_room_send_json(p, o);
 	/* the others learn its name again; a newcomer since the restart meets it */
 	cp_room_broadcast(r, p,

@@ -177,6 +177,9 @@ void cp_join_closed(const struct cp_conn *c);
 void cp_join_fini(void);
 enum cp_err cp_join_admit(struct cp_part *p);
 json_t *cp_join_turn_servers(const struct cp_part *p);
+/* What p learns on entering its room ("joined", or "resumed" after a control-plane restart):
+ * its id, everyone else there, the room's settings, TURN credentials where there is TURN. */
+json_t *cp_join_welcome(struct cp_part *p, const struct cp_tenant *t, const char *type);
 
 /* ---- cp_negotiate.c: offers, answers, m-lines ---- */
 

@@ -80,30 +80,72 @@ static void close_all(struct fhc **cs, int n)
 	}
 }
 
-/* /healthz's participant count, -1 when it does not answer. */
-static int healthz_participants(void)
+/* The body of GET path (malloc'd), NULL when it does not answer. */
+static char *get(const char *path)
 {
 	char url[128];
 	CURL *c = curl_easy_init();
 	struct fh_curlbody b = {0};
-	int n = -1;
 
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u/healthz", h.port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", h.port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fh_curlbody_collect);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
-	if (curl_easy_perform(c) == CURLE_OK && b.p) {
-		const char *p = strstr(b.p, "\"participants\":");
-
-		if (p)
-			n = atoi(p + 15);
+	if (curl_easy_perform(c) != CURLE_OK) {
+		free(b.p);
+		b.p = NULL;
 	}
-	free(b.p);
 	curl_easy_cleanup(c);
+	return b.p;
+}
+
+/* /healthz's participant count, -1 when it does not answer. */
+static int healthz_participants(void)
+{
+	char *body = get("/healthz");
+	const char *p = body ? strstr(body, "\"participants\":") : NULL;
+	int n = p ? atoi(p + 15) : -1;
+
+	free(body);
 	return n;
+}
+
+/* A sample of /metrics, -1 when it is not there. */
+static long long metric(const char *text, const char *sample)
+{
+	const char *p = text ? strstr(text, sample) : NULL;
+
+	return p && p[strlen(sample)] == ' ' ? atoll(p + strlen(sample) + 1) : -1;
+}
+
+/* What an operator reads in /metrics after all of the above: every refusal under its reason,
+ * and the caps in force. */
+static void refusals_in_metrics(void)
+{
+	char *m = get("/metrics");
+	static const char *const seen[] = {"ws_source",	   "parts_source",  "rooms_source",
+					   "lobby_source", "pw_source",	    "pw_room",
+					   "join_timeout", "media_timeout", "rate_limited"};
+	char sample[128];
+
+	EXPECT(m != NULL, "/metrics answers");
+	for (unsigned i = 0; i < sizeof(seen) / sizeof(seen[0]); i++) {
+		snprintf(sample, sizeof(sample), "funkhaus_cp_refused_total{reason=\"%s\"}",
+			 seen[i]);
+		EXPECT(metric(m, sample) >= 1, "%s counts what this test did (%lld)", sample,
+		       metric(m, sample));
+	}
+	EXPECT(metric(m, "funkhaus_cp_refused_total{reason=\"slot_reserve\"}") == 0,
+	       "and nothing it did not");
+	snprintf(sample, sizeof(sample), "funkhaus_cp_limit{cap=\"participants_per_source\"}");
+	EXPECT(metric(m, sample) == PARTS_PER_SOURCE, "the cap in force is shown (%lld)",
+	       metric(m, sample));
+	EXPECT(m && strstr(m, "funkhaus_cp_refusal_reason_info{reason=\"pw_room\",help=\""),
+	       "each reason says what it counts");
+	free(m);
 }
 
 static void origin_checked(void)
@@ -532,7 +574,7 @@ int main(int argc, char **argv)
 		 "[limits]\nwebsockets_per_source = %d\nparticipants_per_source = %d\n"
 		 "rooms_per_source_per_minute = %d\nlobby_reserve = 1\njoin_timeout = %d\n"
 		 "media_timeout = %d\nwrong_passwords_per_source = %d\n"
-		 "wrong_passwords_per_room = %d\n",
+		 "wrong_passwords_per_room = %d\n[api]\nmetrics = public\n",
 		 dir, WS_PER_SOURCE, PARTS_PER_SOURCE, ROOMS_PER_MINUTE, JOIN_TIMEOUT_S,
 		 MEDIA_TIMEOUT_S, PW_PER_SOURCE, PW_PER_ROOM);
 	put_file(dir, "extra.conf", conf);
@@ -560,6 +602,8 @@ int main(int argc, char **argv)
 	printf("lobby shares (%d failures so far)\n", failures);
 	password_guessing();
 	printf("password guessing (%d failures so far)\n", failures);
+	refusals_in_metrics();
+	printf("refusals in /metrics (%d failures so far)\n", failures);
 	at_the_descriptor_limit();
 	printf("at the descriptor limit (%d failures so far)\n", failures);
 	harness_stop(&h, failures > 0);
