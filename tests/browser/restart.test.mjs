@@ -50,7 +50,11 @@ try {
   const t0 = Date.now();
   const during = longestFreeze(pages, 12000);
   await sleep(1000);
-  await fh.restartCp('SIGKILL', 3000);
+  const restart = fh.restartCp('SIGKILL', 3000);
+  // what a citizen sees while no control plane runs: the call, and a note that it goes on
+  await sleep(1500);
+  writeFileSync(join(fh.dir, 'restart-during.png'), await pages[0].screenshot());
+  await restart;
   const restarted = Date.now() - t0;
   let back = 0;
   for (let i = 0; i < 100 && !back; i++) {
@@ -87,6 +91,10 @@ try {
   console.log('a newcomer after the restart meets all three, and they meet her');
   for (const [i, p] of [...pages, dora].entries())
     writeFileSync(join(fh.dir, `restart-${i}.png`), await p.screenshot());
+  // and on a phone
+  await pages[1].setViewportSize({ width: 390, height: 844 });
+  await sleep(500);
+  writeFileSync(join(fh.dir, 'restart-phone.png'), await pages[1].screenshot());
   console.log(`screenshots in ${fh.dir}`);
 } catch (e) {
   fh.dumpLogs();
