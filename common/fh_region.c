@@ -43,7 +43,8 @@ static size_t worker_size(void)
 
 	for (int i = 0; i < 4; i++)
 		s += align64((size_t)rte_ring_get_memsize_elem(specs[i].esize, specs[i].count));
-	return s + align64(sizeof(struct fh_counters)) + (size_t)FH_MAX_SLOTS * FH_NOTE_SIZE;
+	return s + align64(sizeof(struct fh_counters)) + (size_t)FH_MAX_SLOTS * FH_NOTE_SIZE +
+	       align64((size_t)FH_MAX_SLOTS * sizeof(struct fh_slot_stat));
 }
 
 size_t fh_region_size(unsigned n_workers)
@@ -108,6 +109,8 @@ int fh_region_create(struct fh_region *r, const char *name, unsigned n_workers,
 		off += align64(sizeof(struct fh_counters));
 		h->w[w].notes_off = off;
 		off += (size_t)FH_MAX_SLOTS * FH_NOTE_SIZE;
+		h->w[w].stat_off = off;
+		off += align64((size_t)FH_MAX_SLOTS * sizeof(struct fh_slot_stat));
 		h->w[w].port = ports[w];
 		h->w[w].lcore = (uint16_t)(w + 1);
 	}

@@ -23,7 +23,7 @@
 #include "fh_counters.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 7
+#define FH_REGION_ABI 8
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant can receive: audio and video of everyone else in a room, so a room
@@ -39,6 +39,23 @@
 #define FH_PWD_MAX 64
 #define FH_KEY_MAX 32 /* SRTP master key + salt */
 #define FH_NOTE_SIZE 4096
+#define FH_MID_MAX 16	/* longest mid the dataplane matches (RFC 8843 identification-tag) */
+#define FH_RID_MAX 16	/* longest rid (RFC 8851 rid-id) */
+#define FH_MAX_LAYERS 3 /* simulcast encodings of one published video */
+
+/* RTP header extensions (RFC 8285) the dataplane reads or writes. A participant negotiates an
+ * id (1-255) for each in SDP; 0 means not negotiated. Browsers choose different ids (Chrome:
+ * TWCC 3, Firefox: TWCC 7), so ids are read with the sender's table and written with the
+ * receiver's. */
+enum fh_ext {
+	FH_EXT_MID,	      /* urn:ietf:params:rtp-hdrext:sdes:mid */
+	FH_EXT_RID,	      /* urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id */
+	FH_EXT_RRID,	      /* urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id */
+	FH_EXT_TWCC,	      /* draft-holmer-rmcat-transport-wide-cc-extensions-01 */
+	FH_EXT_ABS_SEND_TIME, /* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time */
+	FH_EXT_AUDIO_LEVEL,   /* urn:ietf:params:rtp-hdrext:ssrc-audio-level (RFC 6464) */
+	FH_EXT_MAX
+};
 
 enum fh_srtp_profile {
 	FH_SRTP_NONE = 0,
@@ -59,6 +76,7 @@ enum fh_cmd_type {
 	FH_CMD_SUB_DEL,
 	FH_CMD_KEYFRAME, /* ask a publisher for a key frame */
 	FH_CMD_MUTE,	 /* stop or resume forwarding one published stream */
+	FH_CMD_MEDIA, /* the participant's header extension ids and feedback (after each offer) */
 };
 
 struct fh_cmd_part_add {
@@ -74,18 +92,35 @@ struct fh_cmd_keys {
 	uint8_t tx_key[FH_KEY_MAX]; /* encrypts what we send to it */
 };
 
+/* Header extension ids of a participant (both directions: under BUNDLE one id names one
+ * extension on every m-line) and the feedback it takes. */
+struct fh_cmd_media {
+	uint8_t ext[FH_EXT_MAX]; /* enum fh_ext -> id, 0: not negotiated */
+	uint8_t twcc;		 /* it sends transport-wide feedback and wants it: no REMB */
+};
+
+/* A published stream. Without simulcast (n_layers 0) ssrc is the stream's SSRC as the offer
+ * named it. With simulcast the offer names rids, lowest layer first, and usually no SSRCs:
+ * the worker learns each layer's SSRC (and its RTX SSRC) from the mid and rid
+ * (repaired-rid) extensions of the first packets. */
 struct fh_cmd_stream {
-	uint32_t ssrc;
-	uint32_t rtx_ssrc; /* 0 when none */
+	uint32_t key;	   /* names the stream in later commands; unique per participant */
+	uint32_t ssrc;	   /* 0: learned */
+	uint32_t rtx_ssrc; /* 0 when none or learned */
 	uint8_t kind;	   /* enum fh_media_kind */
 	uint8_t pt;
 	uint8_t rtx_pt;
+	uint8_t n_layers; /* simulcast encodings, 0 or 2..FH_MAX_LAYERS */
 	uint32_t clock_rate;
+	char mid[FH_MID_MAX + 1];
+	char rid[FH_MAX_LAYERS][FH_RID_MAX + 1];
+	uint32_t layer_ssrc[FH_MAX_LAYERS]; /* where the offer named them, else 0 */
+	uint32_t layer_rtx_ssrc[FH_MAX_LAYERS];
 };
 
 struct fh_cmd_sub {
 	uint16_t pub_slot;
-	uint32_t pub_ssrc;
+	uint32_t pub_key;
 	uint32_t out_ssrc;
 	uint32_t out_rtx_ssrc; /* 0: retransmit on out_ssrc */
 	uint8_t out_pt;
@@ -104,8 +139,9 @@ struct fh_cmd {
 		struct fh_cmd_keys keys;
 		struct fh_cmd_stream stream;
 		struct fh_cmd_sub sub;
+		struct fh_cmd_media media;
 		struct {
-			uint32_t ssrc;
+			uint32_t key;
 			uint8_t muted;
 		} mute;
 		uint8_t raw[240];
@@ -168,6 +204,25 @@ struct fh_port_counters {
 	};
 };
 
+/* What a receiver gets, written by its worker about once a second for the admin API (cp reads
+ * it while gen is even and unchanged across the read). */
+struct fh_out_stat {
+	uint32_t out_ssrc;
+	uint32_t bitrate; /* bit/s sent on it over the last second */
+	uint8_t spatial;  /* simulcast layer forwarded now, 0 lowest; 255: none */
+	uint8_t temporal; /* highest VP8 temporal layer forwarded; 255: all */
+	uint8_t target;	  /* the spatial layer the allocator chose */
+	uint8_t n_layers; /* what the source offers; 0: not simulcast */
+};
+
+struct fh_slot_stat {
+	volatile uint32_t gen; /* odd while the worker writes */
+	uint32_t estimate_bps; /* 0 while there is no estimate */
+	uint32_t sent_bps;     /* media, RTX and probes sent to it */
+	uint32_t n_out;
+	struct fh_out_stat out[FH_MAX_RECV_STREAMS];
+};
+
 struct fh_worker_desc {
 	uint64_t cmd_off;
 	uint64_t evt_off;
@@ -175,6 +230,7 @@ struct fh_worker_desc {
 	uint64_t down_off; /* cp -> worker control packets */
 	uint64_t ctr_off;
 	uint64_t notes_off; /* FH_MAX_SLOTS notes of FH_NOTE_SIZE bytes */
+	uint64_t stat_off;  /* FH_MAX_SLOTS struct fh_slot_stat */
 	uint16_t port;	    /* the worker's UDP port */
 	uint16_t lcore;
 	uint32_t pad;
@@ -248,6 +304,12 @@ static inline struct fh_counters *fh_region_counters(const struct fh_region *r, 
 static inline uint8_t *fh_region_note(const struct fh_region *r, unsigned w, unsigned s)
 {
 	return (uint8_t *)fh_region_at(r, r->hdr->w[w].notes_off) + (size_t)s * FH_NOTE_SIZE;
+}
+
+static inline struct fh_slot_stat *fh_region_slot_stat(const struct fh_region *r, unsigned w,
+						       unsigned s)
+{
+	return (struct fh_slot_stat *)fh_region_at(r, r->hdr->w[w].stat_off) + s;
 }
 
 #endif

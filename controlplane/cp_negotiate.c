@@ -95,7 +95,7 @@ static void unpublish(struct cp_part *p, enum cp_kind k)
 	}
 	struct fh_cmd c = {.type = FH_CMD_STREAM_DEL};
 
-	c.u.stream.ssrc = p->pub[k].ssrc;
+	c.u.stream.key = p->pub[k].ssrc;
 	cp_room_dp_cmd(p, &c);
 	memset(&p->pub[k], 0, sizeof(p->pub[k]));
 	for (unsigned i = 0; i < p->n_ml; i++)
@@ -108,6 +108,7 @@ static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_
 	enum cp_kind k = om->kind;
 	struct fh_cmd c = {.type = FH_CMD_STREAM_ADD};
 
+	c.u.stream.key = om->ssrc;
 	c.u.stream.ssrc = om->ssrc;
 	c.u.stream.rtx_ssrc = om->rtx_ssrc;
 	c.u.stream.kind = k == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
@@ -136,7 +137,7 @@ static void assign(struct cp_part *p, struct cp_mline *ml)
 		ml->out_ssrc = rand_ssrc();
 		ml->out_rtx_ssrc = (ml->kind == CP_KIND_VIDEO && ml->rtx_pt >= 0) ? rand_ssrc() : 0;
 		c.u.sub.pub_slot = (uint16_t)q->slot;
-		c.u.sub.pub_ssrc = q->pub[ml->kind].ssrc;
+		c.u.sub.pub_key = q->pub[ml->kind].ssrc;
 		c.u.sub.out_ssrc = ml->out_ssrc;
 		c.u.sub.out_rtx_ssrc = ml->out_rtx_ssrc;
 		c.u.sub.out_pt = (uint8_t)ml->pt;

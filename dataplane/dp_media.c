@@ -49,6 +49,14 @@ static struct dp_pub *find_pub(struct dp_part *p, uint32_t ssrc)
 	return NULL;
 }
 
+static struct dp_pub *find_pub_key(struct dp_part *p, uint32_t key)
+{
+	for (int i = 0; i < DP_MAX_PUB; i++)
+		if (p->pub[i].used && p->pub[i].key == key)
+			return &p->pub[i];
+	return NULL;
+}
+
 static bool is_rtx_of_any(struct dp_part *p, uint32_t ssrc)
 {
 	for (int i = 0; i < DP_MAX_PUB; i++)
@@ -279,10 +287,10 @@ static void answer_nack(struct dp_worker *w, struct dp_part *p, const struct fh_
 	struct dp_out *o = find_out(p, fh_rtcp_fb_media_ssrc(pkt));
 	uint16_t seqs[64];
 
-	if (!o || !o->pub_ssrc || !o->rw.started)
+	if (!o || !o->pub_key || !o->rw.started)
 		return;
 	struct dp_part *pp = &w->parts[o->pub_slot];
-	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_ssrc) : NULL;
+	struct dp_pub *pub = pp->used ? find_pub_key(pp, o->pub_key) : NULL;
 
 	if (!pub || !pub->cache)
 		return;
@@ -367,10 +375,10 @@ static void keyframe_for(struct dp_worker *w, struct dp_part *p, uint32_t out_ss
 {
 	struct dp_out *o = find_out(p, out_ssrc);
 
-	if (!o || !o->pub_ssrc)
+	if (!o || !o->pub_key)
 		return;
 	struct dp_part *pp = &w->parts[o->pub_slot];
-	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_ssrc) : NULL;
+	struct dp_pub *pub = pp->used ? find_pub_key(pp, o->pub_key) : NULL;
 
 	if (pub)
 		dp_media_send_pli(w, o->pub_slot, pub, now, false);

@@ -365,14 +365,17 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 	}
 	struct fh_cmd sc = {.type = FH_CMD_STREAM_ADD, .slot = 0, .room = 1 + w};
 
-	sc.u.stream = (struct fh_cmd_stream){
-		.ssrc = 0x1111, .kind = FH_KIND_VIDEO, .pt = 96, .clock_rate = 90000};
+	sc.u.stream = (struct fh_cmd_stream){.key = 0x1111,
+					     .ssrc = 0x1111,
+					     .kind = FH_KIND_VIDEO,
+					     .pt = 96,
+					     .clock_rate = 90000};
 	cmd(reg, w, &sc);
 	for (unsigned i = 1; i < n; i++) {
 		struct fh_cmd su = {.type = FH_CMD_SUB_ADD, .slot = (uint16_t)i, .room = 1 + w};
 
 		su.u.sub = (struct fh_cmd_sub){.pub_slot = 0,
-					       .pub_ssrc = 0x1111,
+					       .pub_key = 0x1111,
 					       .out_ssrc = 0x2000 + i,
 					       .out_pt = 96,
 					       .kind = FH_KIND_VIDEO};

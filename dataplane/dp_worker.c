@@ -127,7 +127,7 @@ static void out_remove(struct dp_worker *w, uint16_t slot, uint8_t idx)
 	if (!o->used)
 		return;
 	struct dp_part *pp = &w->parts[o->pub_slot];
-	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_ssrc) : NULL;
+	struct dp_pub *pub = pp->used ? find_pub(pp, o->pub_key) : NULL;
 
 	if (pub)
 		fwd_remove(pub, slot, idx);
@@ -140,7 +140,7 @@ static void pub_remove(struct dp_worker *w, struct dp_pub *pub)
 	for (uint16_t i = 0; i < pub->n_fwd; i++) {
 		struct dp_out *o = &w->parts[pub->fwd[i].slot].out[pub->fwd[i].out];
 
-		o->pub_ssrc = 0;
+		o->pub_key = 0;
 	}
 	free(pub->cache);
 	memset(pub, 0, sizeof(*pub));
@@ -203,7 +203,7 @@ static int cmd_stream_add(struct dp_worker *w, const struct fh_cmd *c)
 	const struct fh_cmd_stream *s = &c->u.stream;
 	struct dp_pub *pub = NULL;
 
-	if (!s->ssrc || s->kind > FH_KIND_VIDEO || !s->clock_rate || find_pub(p, s->ssrc))
+	if (!s->key || !s->ssrc || s->kind > FH_KIND_VIDEO || !s->clock_rate || find_pub(p, s->key))
 		return -EINVAL;
 	for (int i = 0; i < DP_MAX_PUB && !pub; i++)
 		if (!p->pub[i].used)
@@ -218,6 +218,7 @@ static int cmd_stream_add(struct dp_worker *w, const struct fh_cmd *c)
 	}
 	pub->used = true;
 	pub->kind = s->kind;
+	pub->key = s->key;
 	pub->ssrc = s->ssrc;
 	pub->rtx_ssrc = s->rtx_ssrc;
 	pub->pt = s->pt;
@@ -237,7 +238,7 @@ static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now
 	if (s->pub_slot >= FH_MAX_SLOTS || s->pub_slot == c->slot || !s->out_ssrc)
 		return -EINVAL;
 	pp = &w->parts[s->pub_slot];
-	if (!pp->used || !(pub = find_pub(pp, s->pub_ssrc)) || pub->n_fwd == DP_MAX_FWD)
+	if (!pp->used || !(pub = find_pub(pp, s->pub_key)) || pub->n_fwd == DP_MAX_FWD)
 		return -ENOENT;
 	for (int i = 0; i < DP_MAX_OUT; i++) {
 		if (sub->out[i].used && sub->out[i].out_ssrc == s->out_ssrc)
@@ -253,7 +254,7 @@ static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now
 	o->used = true;
 	o->kind = s->kind;
 	o->pub_slot = s->pub_slot;
-	o->pub_ssrc = s->pub_ssrc;
+	o->pub_key = s->pub_key;
 	o->out_ssrc = s->out_ssrc;
 	o->out_rtx_ssrc = s->out_rtx_ssrc;
 	o->out_pt = s->out_pt;
@@ -308,7 +309,7 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 		rc = cmd_stream_add(w, c);
 		break;
 	case FH_CMD_STREAM_DEL: {
-		struct dp_pub *pub = find_pub(p, c->u.stream.ssrc);
+		struct dp_pub *pub = find_pub(p, c->u.stream.key);
 
 		if (pub)
 			pub_remove(w, pub);
@@ -323,7 +324,7 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 		rc = cmd_sub_del(w, c);
 		break;
 	case FH_CMD_KEYFRAME: {
-		struct dp_pub *pub = find_pub(p, c->u.stream.ssrc);
+		struct dp_pub *pub = find_pub(p, c->u.stream.key);
 
 		if (pub)
 			dp_media_send_pli(w, c->slot, pub, now, false);
@@ -332,7 +333,7 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 		break;
 	}
 	case FH_CMD_MUTE: {
-		struct dp_pub *pub = find_pub(p, c->u.mute.ssrc);
+		struct dp_pub *pub = find_pub(p, c->u.mute.key);
 
 		if (pub)
 			pub->muted = c->u.mute.muted;

@@ -58,6 +58,7 @@ struct dp_pub {
 	uint8_t kind;
 	uint8_t pt;
 	uint8_t rtx_pt;
+	uint32_t key;
 	uint32_t ssrc;
 	uint32_t rtx_ssrc;
 	uint32_t clock_rate;
@@ -76,7 +77,7 @@ struct dp_out {
 	uint8_t out_rtx_pt;
 	uint16_t pub_slot;
 	uint16_t rtx_seq;
-	uint32_t pub_ssrc;
+	uint32_t pub_key;
 	uint32_t out_ssrc;
 	uint32_t out_rtx_ssrc;
 	uint32_t packets;

@@ -330,11 +330,11 @@ static void offers(void)
 	CHECK_EQ(count_cmds(FH_CMD_PART_ADD), 2);
 	CHECK_EQ(count_cmds(FH_CMD_SUB_ADD), 2);
 	sub = find_cmd(FH_CMD_SUB_ADD, 0);
-	CHECK(sub && sa && sub->u.sub.pub_ssrc == sa->u.stream.ssrc);
+	CHECK(sub && sa && sub->u.sub.pub_key == sa->u.stream.key);
 	CHECK(sub && sub->u.sub.pub_slot == find_cmd(FH_CMD_PART_ADD, 0)->slot);
 	CHECK(sub && sub->slot == find_cmd(FH_CMD_PART_ADD, 1)->slot);
 	sub = find_cmd(FH_CMD_SUB_ADD, 1);
-	CHECK(sub && sv && sub->u.sub.pub_ssrc == sv->u.stream.ssrc && sub->u.sub.out_ssrc);
+	CHECK(sub && sv && sub->u.sub.pub_key == sv->u.stream.key && sub->u.sub.out_ssrc);
 }
 
 /* With the lobby on, a newcomer waits and sees nobody until the moderator lets it in. */
@@ -387,7 +387,7 @@ static void moderation(void)
 	moderate(&a, "mute", cid);
 	CHECK_EQ(count_cmds(FH_CMD_MUTE), mutes + 1);
 	m = find_cmd(FH_CMD_MUTE, mutes);
-	CHECK(m && ca && m->u.mute.muted && m->u.mute.ssrc == ca->u.stream.ssrc);
+	CHECK(m && ca && m->u.mute.muted && m->u.mute.key == ca->u.stream.key);
 	CHECK(m && m->slot == find_cmd(FH_CMD_PART_ADD, 2)->slot);
 	json_t *o = last_of(&c, "moderation");
 
