@@ -21,6 +21,7 @@
 
 #include "fh_addr.h"
 #include "fh_counters.h"
+#include "fh_ext.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
 #define FH_REGION_ABI 8
@@ -42,20 +43,6 @@
 #define FH_MID_MAX 16	/* longest mid the dataplane matches (RFC 8843 identification-tag) */
 #define FH_RID_MAX 16	/* longest rid (RFC 8851 rid-id) */
 #define FH_MAX_LAYERS 3 /* simulcast encodings of one published video */
-
-/* RTP header extensions (RFC 8285) the dataplane reads or writes. A participant negotiates an
- * id (1-255) for each in SDP; 0 means not negotiated. Browsers choose different ids (Chrome:
- * TWCC 3, Firefox: TWCC 7), so ids are read with the sender's table and written with the
- * receiver's. */
-enum fh_ext {
-	FH_EXT_MID,	      /* urn:ietf:params:rtp-hdrext:sdes:mid */
-	FH_EXT_RID,	      /* urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id */
-	FH_EXT_RRID,	      /* urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id */
-	FH_EXT_TWCC,	      /* draft-holmer-rmcat-transport-wide-cc-extensions-01 */
-	FH_EXT_ABS_SEND_TIME, /* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time */
-	FH_EXT_AUDIO_LEVEL,   /* urn:ietf:params:rtp-hdrext:ssrc-audio-level (RFC 6464) */
-	FH_EXT_MAX
-};
 
 enum fh_srtp_profile {
 	FH_SRTP_NONE = 0,
