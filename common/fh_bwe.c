@@ -1,0 +1,367 @@
+/*
+ * fh_bwe: delay- and loss-based send-side estimation for one receiver. Runs on the worker that
+ * owns the receiver's transport: fh_bwe_sent on the send path, fh_bwe_feedback when that
+ * receiver's transport-wide feedback arrives. No allocation, no I/O.
+ */
+#include "fh_bwe.h"
+
+#include <math.h>
+#include <string.h>
+
+#define F_SENT 1
+#define F_PADDING 2
+#define F_ACKED 4    /* reported received: never counted again */
+#define F_REPORTED 8 /* reported at all: loss counted once */
+
+#define GROUP_US 5000
+#define SAMPLE_MAX_US 3000000 /* a delay sample beyond this means a clock jump: start over */
+#define SMOOTHING 0.9
+#define TREND_GAIN 4.0
+#define TREND_DELTAS_MAX 60
+#define THR_INIT_MS 12.5
+#define THR_MIN_MS 6.0
+#define THR_MAX_MS 600.0
+#define THR_K_UP 0.0087
+#define THR_K_DOWN 0.039
+#define OVERUSE_TIME_MS 10.0
+
+#define BETA 0.85
+#define GROWTH_PER_S 1.08
+#define DECREASE_GAP_US 200000
+#define ACK_WINDOW_US 500000
+#define LOSS_MIN_PKTS 20
+#define LOSS_INTERVAL_US 1000000
+#define LOSS_DECREASE_GAP_US 300000
+
+/* The reference time's period: 2^24 ticks of 64 ms. */
+#define ARRIVAL_PERIOD_US (((int64_t)1 << 24) * FH_TWCC_REF_US)
+
+static uint32_t clamp_bps(const struct fh_bwe *b, double v)
+{
+	if (!(v >= b->min_bps)) /* also NaN */
+		return b->min_bps;
+	if (v > b->max_bps)
+		return b->max_bps;
+	return (uint32_t)v;
+}
+
+void fh_bwe_init(struct fh_bwe *b, uint32_t start_bps, uint32_t min_bps, uint32_t max_bps)
+{
+	memset(b, 0, sizeof(*b));
+	if (max_bps < min_bps)
+		max_bps = min_bps;
+	b->min_bps = min_bps;
+	b->max_bps = max_bps;
+	b->delay_bps = b->loss_bps = b->estimate_bps = clamp_bps(b, start_bps);
+	b->state = FH_BWE_NORMAL;
+	b->threshold_ms = THR_INIT_MS;
+	b->time_over_ms = -1;
+}
+
+static void record(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes, uint8_t f)
+{
+	struct fh_bwe_sent_pkt *p = &b->hist[seq & (FH_BWE_HISTORY - 1)];
+
+	p->send_us = send_us;
+	p->seq = seq;
+	p->bytes = bytes;
+	p->flags = F_SENT | f;
+}
+
+void fh_bwe_sent(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes)
+{
+	record(b, seq, send_us, bytes, 0);
+}
+
+void fh_bwe_sent_padding(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes)
+{
+	record(b, seq, send_us, bytes, F_PADDING);
+}
+
+static void trend_reset(struct fh_bwe *b)
+{
+	b->acc_delay_ms = b->smoothed_ms = 0;
+	b->t_n = b->t_head = b->num_deltas = 0;
+	b->slope = 0;
+	b->time_over_ms = -1;
+	b->overuse_count = 0;
+	b->prev_trend = 0;
+	b->prev.valid = false;
+	b->fb_resets++;
+}
+
+/* Least-squares slope of the smoothed delay over arrival time, in ms per ms. */
+static void trend_fit(struct fh_bwe *b)
+{
+	double mx = 0, my = 0, num = 0, den = 0;
+	unsigned i;
+
+	for (i = 0; i < b->t_n; i++) {
+		mx += b->tx[i];
+		my += b->ty[i];
+	}
+	mx /= b->t_n;
+	my /= b->t_n;
+	for (i = 0; i < b->t_n; i++) {
+		num += (b->tx[i] - mx) * (b->ty[i] - my);
+		den += (b->tx[i] - mx) * (b->tx[i] - mx);
+	}
+	if (den > 0)
+		b->slope = num / den;
+}
+
+static void detect(struct fh_bwe *b, double trend, double send_delta_ms, double now_ms)
+{
+	double a = fabs(trend), dt;
+
+	if (trend > b->threshold_ms) {
+		if (b->time_over_ms < 0)
+			b->time_over_ms = send_delta_ms / 2;
+		else
+			b->time_over_ms += send_delta_ms;
+		b->overuse_count++;
+		if (b->time_over_ms > OVERUSE_TIME_MS && b->overuse_count > 1 &&
+		    trend >= b->prev_trend) {
+			b->time_over_ms = 0;
+			b->overuse_count = 0;
+			b->state = FH_BWE_OVERUSING;
+			b->overuse_fired = true;
+		}
+	} else if (trend < -b->threshold_ms) {
+		b->time_over_ms = -1;
+		b->overuse_count = 0;
+		b->state = FH_BWE_UNDERUSING;
+	} else {
+		b->time_over_ms = -1;
+		b->overuse_count = 0;
+		b->state = FH_BWE_NORMAL;
+	}
+	b->prev_trend = trend;
+
+	/* The threshold follows the trend, slowly up and faster down; spikes do not move it. */
+	if (!b->thr_started) {
+		b->thr_started = true;
+		b->last_thr_ms = now_ms;
+	}
+	if (a > b->threshold_ms + 15)
+		return;
+	dt = now_ms - b->last_thr_ms;
+	if (dt > 100)
+		dt = 100;
+	if (dt < 0)
+		dt = 0;
+	b->threshold_ms +=
+		(a < b->threshold_ms ? THR_K_DOWN : THR_K_UP) * (a - b->threshold_ms) * dt;
+	if (b->threshold_ms < THR_MIN_MS)
+		b->threshold_ms = THR_MIN_MS;
+	if (b->threshold_ms > THR_MAX_MS)
+		b->threshold_ms = THR_MAX_MS;
+	b->last_thr_ms = now_ms;
+}
+
+/* One completed group against the previous one. */
+static void delay_sample(struct fh_bwe *b)
+{
+	int64_t send_delta = (int64_t)(b->cur.send_us - b->prev.send_us);
+	int64_t arr_delta = b->cur.arrival_us - b->prev.arrival_us;
+	double now_ms = (double)b->cur.arrival_us / 1000.0, trend;
+
+	if (arr_delta < 0 || send_delta < 0 || arr_delta > SAMPLE_MAX_US ||
+	    send_delta > SAMPLE_MAX_US) {
+		trend_reset(b);
+		return;
+	}
+	if (b->t_n == 0)
+		b->first_arrival_ms = now_ms;
+	b->acc_delay_ms += (double)(arr_delta - send_delta) / 1000.0;
+	b->smoothed_ms = SMOOTHING * b->smoothed_ms + (1 - SMOOTHING) * b->acc_delay_ms;
+	if (b->num_deltas < TREND_DELTAS_MAX)
+		b->num_deltas++;
+	b->tx[b->t_head] = now_ms - b->first_arrival_ms;
+	b->ty[b->t_head] = b->smoothed_ms;
+	b->t_head = (b->t_head + 1) % FH_BWE_TREND_WINDOW;
+	if (b->t_n < FH_BWE_TREND_WINDOW)
+		b->t_n++;
+	if (b->t_n == FH_BWE_TREND_WINDOW)
+		trend_fit(b);
+	trend = b->num_deltas * b->slope * TREND_GAIN;
+	detect(b, trend, (double)send_delta / 1000.0, now_ms);
+}
+
+/* Maps a reported arrival onto a continuous clock, next to the previous one. */
+static int64_t unwrap_arrival(struct fh_bwe *b, int64_t a)
+{
+	int64_t u = a + b->arrival_wrap_us;
+
+	if (b->have_arrival) {
+		if (u - b->last_arrival_us > ARRIVAL_PERIOD_US / 2) {
+			b->arrival_wrap_us -= ARRIVAL_PERIOD_US;
+			u -= ARRIVAL_PERIOD_US;
+		} else if (b->last_arrival_us - u > ARRIVAL_PERIOD_US / 2) {
+			b->arrival_wrap_us += ARRIVAL_PERIOD_US;
+			u += ARRIVAL_PERIOD_US;
+		}
+	}
+	b->have_arrival = true;
+	b->last_arrival_us = u;
+	return u;
+}
+
+static void group_add(struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
+{
+	if (b->cur.valid && send_us - b->cur.first_send_us <= GROUP_US) {
+		if (send_us > b->cur.send_us)
+			b->cur.send_us = send_us;
+		if (arrival_us > b->cur.arrival_us)
+			b->cur.arrival_us = arrival_us;
+		return;
+	}
+	if (b->cur.valid) {
+		if (b->prev.valid)
+			delay_sample(b);
+		b->prev = b->cur;
+	}
+	b->cur.valid = true;
+	b->cur.first_send_us = b->cur.send_us = send_us;
+	b->cur.arrival_us = arrival_us;
+}
+
+static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
+{
+	unsigned k, idx;
+	uint64_t sum = 0, start = 0;
+
+	if (b->ack_n && now_us < b->ack[(b->ack_head + FH_BWE_ACK_RING - 1) % FH_BWE_ACK_RING].t_us)
+		return; /* time went backwards: keep the last rate */
+	b->ack[b->ack_head].t_us = now_us;
+	b->ack[b->ack_head].bytes = bytes;
+	b->ack_head = (b->ack_head + 1) % FH_BWE_ACK_RING;
+	if (b->ack_n < FH_BWE_ACK_RING)
+		b->ack_n++;
+	if (b->ack_n < 2)
+		return;
+	/*
+	 * The bytes of the entries newer than the newest one at least ACK_WINDOW_US old (or than the
+	 * oldest one, with less history), over the time since that one.
+	 */
+	for (k = 0; k < b->ack_n; k++) {
+		idx = (b->ack_head + FH_BWE_ACK_RING - 1 - k) % FH_BWE_ACK_RING;
+		start = b->ack[idx].t_us;
+		if (k > 0 && now_us - start >= ACK_WINDOW_US)
+			break;
+		if (k + 1 < b->ack_n)
+			sum += b->ack[idx].bytes;
+	}
+	if (now_us <= start)
+		return;
+	b->acked_bps = (uint32_t)fmin((double)sum * 8e6 / (double)(now_us - start), 4e9);
+	b->acked_valid = true;
+}
+
+static void rate_control(struct fh_bwe *b, uint64_t now_us)
+{
+	double dt_s = 0, v = b->delay_bps, limit;
+
+	if (b->rate_started && now_us > b->last_rate_us)
+		dt_s = fmin((double)(now_us - b->last_rate_us) / 1e6, 1.0);
+	b->rate_started = true;
+	b->last_rate_us = now_us;
+	b->send_limited = false;
+
+	if (b->overuse_fired) {
+		if (!b->have_decreased || now_us - b->last_decrease_us >= DECREASE_GAP_US) {
+			double target = BETA * (b->acked_valid ? b->acked_bps : v);
+
+			if (target < v)
+				v = target;
+			b->have_decreased = true;
+			b->last_decrease_us = now_us;
+		}
+		b->hold = true;
+	} else if (b->state == FH_BWE_UNDERUSING || b->state == FH_BWE_OVERUSING) {
+		/* Queues draining, or overuse not confirmed again yet: wait. */
+		b->hold = true;
+	} else if (b->hold) {
+		b->hold = false;
+	} else if (b->acked_valid) {
+		limit = 1.5 * b->acked_bps + 10000;
+		if (v < limit)
+			v = fmin(limit, v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s);
+		else
+			b->send_limited = true;
+		if (v >= limit)
+			b->send_limited = true;
+	}
+	b->delay_bps = clamp_bps(b, v);
+}
+
+static void loss_control(struct fh_bwe *b, uint64_t now_us)
+{
+	double frac, dt_s = 0, v = b->loss_bps;
+
+	if (!b->loss_started) {
+		b->loss_started = true;
+		b->int_start_us = b->last_loss_us = now_us;
+	}
+	if (b->int_total == 0 ||
+	    (b->int_total < LOSS_MIN_PKTS && now_us - b->int_start_us < LOSS_INTERVAL_US))
+		return;
+	frac = (double)b->int_lost / b->int_total;
+	b->loss_fraction = (uint8_t)fmin(frac * 256, 255);
+	if (now_us > b->last_loss_us)
+		dt_s = fmin((double)(now_us - b->last_loss_us) / 1e6, 1.0);
+	if (frac < 0.02) {
+		v = v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s;
+	} else if (frac >= 0.10) {
+		if (!b->have_loss_decrease ||
+		    now_us - b->last_loss_decrease_us >= LOSS_DECREASE_GAP_US) {
+			v = fmin(v, b->estimate_bps) * (1 - frac / 2);
+			b->have_loss_decrease = true;
+			b->last_loss_decrease_us = now_us;
+		}
+	}
+	/* Never ahead of the delay-based part, so that one cannot hide a loss decrease later. */
+	if (v > b->delay_bps)
+		v = b->delay_bps;
+	b->loss_bps = clamp_bps(b, v);
+	b->last_loss_us = now_us;
+	b->int_lost = b->int_total = 0;
+	b->int_start_us = now_us;
+}
+
+void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned n, uint64_t now_us)
+{
+	uint32_t acked = 0;
+	unsigned i;
+
+	b->overuse_fired = false;
+	for (i = 0; i < n; i++) {
+		struct fh_bwe_sent_pkt *p = &b->hist[pkts[i].seq & (FH_BWE_HISTORY - 1)];
+
+		if (!(p->flags & F_SENT) || p->seq != pkts[i].seq) {
+			b->fb_unknown++;
+			continue;
+		}
+		b->fb_packets++;
+		if (p->flags & F_ACKED)
+			continue;
+		if (!pkts[i].received) {
+			if (!(p->flags & F_REPORTED)) {
+				b->int_total++;
+				b->int_lost++;
+			}
+			p->flags |= F_REPORTED;
+			continue;
+		}
+		if (!(p->flags & F_REPORTED))
+			b->int_total++;
+		p->flags |= F_REPORTED;
+		p->flags |= F_ACKED;
+		acked += p->bytes;
+		group_add(b, p->send_us, unwrap_arrival(b, pkts[i].arrival_us));
+	}
+	ack_push(b, now_us, acked);
+	rate_control(b, now_us);
+	loss_control(b, now_us);
+	b->estimate_bps = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+}

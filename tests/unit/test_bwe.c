@@ -1,0 +1,366 @@
+/*
+ * Unit tests of fh_bwe on synthetic traces: a sender paced at the estimate (or at a fixed rate)
+ * into a simulated bottleneck with a drop-tail queue, a receiver that records arrivals with
+ * fh_twcc_rx and returns feedback every 100 ms, the feedback parsed with fh_twcc_parse and fed
+ * back. Then garbage feedback.
+ */
+#include <time.h>
+
+#include "fh_bwe.h"
+#include "fh_rtp.h"
+#include "fh_twcc.h"
+#include "fh_test.h"
+
+#define PKT_BYTES 1200
+#define PROP_US 20000
+#define QUEUE_MAX_US 500000
+#define INFLIGHT 8192
+#define FB_SLOTS 64
+
+struct inflight {
+	uint16_t seq;
+	uint64_t arrival_us;
+};
+
+struct fb_slot {
+	uint64_t at_us;
+	size_t len;
+	uint8_t buf[1500];
+};
+
+struct sim {
+	struct fh_bwe bwe;
+	struct fh_twcc_rx rx;
+	struct inflight fly[INFLIGHT];
+	unsigned fly_head, fly_n;
+	struct fb_slot fb[FB_SLOTS];
+	unsigned fb_head, fb_n;
+	uint64_t now_us, next_send_us, link_free_us;
+	uint32_t link_bps;
+	double loss;
+	uint32_t fixed_bps; /* 0: send at the estimate */
+	bool pad_to_estimate;
+	uint16_t seq;
+	uint64_t rng;
+	uint64_t sent_bytes;
+};
+
+static struct sim s;
+
+static double rnd(void)
+{
+	s.rng ^= s.rng << 13;
+	s.rng ^= s.rng >> 7;
+	s.rng ^= s.rng << 17;
+	return (double)(s.rng >> 11) / (double)(1ull << 53);
+}
+
+static void sim_init(uint32_t start, uint32_t min, uint32_t max, uint32_t link)
+{
+	memset(&s, 0, sizeof(s));
+	fh_bwe_init(&s.bwe, start, min, max);
+	fh_twcc_rx_init(&s.rx);
+	s.link_bps = link;
+	s.rng = 0x9e3779b97f4a7c15ull;
+	s.now_us = 1000000;
+	s.next_send_us = s.now_us;
+}
+
+static void send_one(bool padding)
+{
+	uint64_t t = s.next_send_us, start;
+
+	s.seq++;
+	if (padding)
+		fh_bwe_sent_padding(&s.bwe, s.seq, t, PKT_BYTES);
+	else
+		fh_bwe_sent(&s.bwe, s.seq, t, PKT_BYTES);
+	s.sent_bytes += PKT_BYTES;
+	if (s.loss > 0 && rnd() < s.loss)
+		return;
+	start = s.link_free_us > t ? s.link_free_us : t;
+	if (start - t > QUEUE_MAX_US)
+		return; /* drop-tail */
+	s.link_free_us = start + (uint64_t)PKT_BYTES * 8 * 1000000 / s.link_bps;
+	if (s.fly_n < INFLIGHT) {
+		s.fly[(s.fly_head + s.fly_n) % INFLIGHT] =
+			(struct inflight){.seq = s.seq, .arrival_us = s.link_free_us + PROP_US};
+		s.fly_n++;
+	}
+}
+
+/* Runs the trace for us microseconds in 1 ms steps. */
+static void sim_run(uint64_t us)
+{
+	uint64_t end = s.now_us + us;
+	static struct fh_twcc_pkt pk[FH_TWCC_WINDOW];
+	struct fh_twcc_fb fb;
+
+	for (; s.now_us < end; s.now_us += 1000) {
+		while (s.fb_n && s.fb[s.fb_head].at_us <= s.now_us) {
+			struct fb_slot *f = &s.fb[s.fb_head];
+			int n = fh_twcc_parse(f->buf, f->len, &fb, pk, FH_TWCC_WINDOW);
+
+			CHECK(n > 0);
+			if (n > 0)
+				fh_bwe_feedback(&s.bwe, pk, (unsigned)n, s.now_us);
+			s.fb_head = (s.fb_head + 1) % FB_SLOTS;
+			s.fb_n--;
+		}
+		while (s.fly_n && s.fly[s.fly_head].arrival_us <= s.now_us) {
+			fh_twcc_rx_record(&s.rx, s.fly[s.fly_head].seq,
+					  s.fly[s.fly_head].arrival_us);
+			s.fly_head = (s.fly_head + 1) % INFLIGHT;
+			s.fly_n--;
+		}
+		if (fh_twcc_rx_due(&s.rx, s.now_us)) {
+			while (s.fb_n < FB_SLOTS) {
+				struct fb_slot *f = &s.fb[(s.fb_head + s.fb_n) % FB_SLOTS];
+
+				f->len = fh_twcc_rx_build(&s.rx, f->buf, 1200, 1, 2);
+				if (!f->len)
+					break;
+				f->at_us = s.now_us + PROP_US;
+				s.fb_n++;
+			}
+		}
+		while (s.next_send_us <= s.now_us) {
+			uint32_t media = s.fixed_bps ? s.fixed_bps : fh_bwe_estimate(&s.bwe);
+			uint32_t rate = media;
+			bool pad = false;
+
+			if (s.pad_to_estimate && fh_bwe_estimate(&s.bwe) > media) {
+				/* Media at fixed_bps, padding for the rest of the estimate. */
+				rate = fh_bwe_estimate(&s.bwe);
+				pad = rnd() * rate >= media;
+			}
+			send_one(pad);
+			s.next_send_us += (uint64_t)PKT_BYTES * 8 * 1000000 / rate;
+		}
+	}
+}
+
+/* Runs for us, sampling the estimate every 100 ms into [*lo, *hi]. */
+static void sim_range(uint64_t us, uint32_t *lo, uint32_t *hi)
+{
+	*lo = UINT32_MAX;
+	*hi = 0;
+	for (uint64_t t = 0; t < us; t += 100000) {
+		sim_run(100000);
+		uint32_t e = fh_bwe_estimate(&s.bwe);
+
+		if (e < *lo)
+			*lo = e;
+		if (e > *hi)
+			*hi = e;
+	}
+}
+
+/* The first time within us the estimate satisfies below (or above) x; UINT64_MAX if never. */
+static uint64_t sim_until(uint64_t us, uint32_t x, bool below)
+{
+	for (uint64_t t = 0; t < us; t += 100000) {
+		sim_run(100000);
+		uint32_t e = fh_bwe_estimate(&s.bwe);
+
+		if (below ? e < x : e > x)
+			return t + 100000;
+	}
+	return UINT64_MAX;
+}
+
+static void settles_at_bottleneck(void)
+{
+	uint32_t lo, hi;
+
+	/* From below and from above. */
+	for (int k = 0; k < 2; k++) {
+		sim_init(k ? 1500000 : 300000, 30000, 5000000, 400000);
+		sim_run(10000000);
+		sim_range(30000000, &lo, &hi);
+		fprintf(stderr,
+			"400k bottleneck from %s: estimate %u..%u after 10 s, loss %u/256\n",
+			k ? "1.5M" : "300k", lo, hi, fh_bwe_loss_fraction(&s.bwe));
+		CHECK(lo >= 300000);
+		CHECK(hi <= 500000);
+		CHECK_EQ(s.bwe.fb_unknown, 0);
+	}
+}
+
+static void drop_and_recover(void)
+{
+	uint32_t lo, hi;
+	uint64_t t;
+
+	sim_init(1000000, 30000, 5000000, 2000000);
+	sim_run(20000000);
+	sim_range(5000000, &lo, &hi);
+	fprintf(stderr, "2M bottleneck: %u..%u\n", lo, hi);
+	CHECK(lo >= 1500000 && hi <= 2500000);
+	s.link_bps = 500000;
+	t = sim_until(2000000, 600000, true);
+	fprintf(stderr, "2M -> 500k: under 600k after %llu ms\n", (unsigned long long)t / 1000);
+	CHECK(t <= 2000000);
+	sim_run(8000000);
+	sim_range(5000000, &lo, &hi);
+	fprintf(stderr, "500k bottleneck: %u..%u\n", lo, hi);
+	CHECK(lo >= 350000 && hi <= 650000);
+	s.link_bps = 2000000;
+	t = sim_until(15000000, 1200000, false);
+	fprintf(stderr, "500k -> 2M: over 1.2M after %llu ms\n", (unsigned long long)t / 1000);
+	CHECK(t <= 15000000);
+}
+
+static void random_loss(void)
+{
+	uint32_t lo, hi;
+
+	/* 10 % loss on a link far above the rate: no queue, only loss. */
+	sim_init(1000000, 30000, 5000000, 50000000);
+	s.loss = 0.10;
+	sim_range(20000000, &lo, &hi);
+	fprintf(stderr, "10%% loss: %u..%u, ends at %u, loss %u/256\n", lo, hi,
+		fh_bwe_estimate(&s.bwe), fh_bwe_loss_fraction(&s.bwe));
+	CHECK(fh_bwe_estimate(&s.bwe) < 700000);
+	CHECK(hi <= 1100000);
+
+	sim_init(1000000, 30000, 5000000, 50000000);
+	s.loss = 0.01;
+	sim_range(20000000, &lo, &hi);
+	fprintf(stderr, "1%% loss: %u..%u, ends at %u\n", lo, hi, fh_bwe_estimate(&s.bwe));
+	CHECK(lo >= 1000000);
+	CHECK(fh_bwe_estimate(&s.bwe) > 2000000);
+}
+
+static void bounds(void)
+{
+	uint32_t lo, hi;
+
+	/* A fast link never lifts the estimate above max. */
+	sim_init(1000000, 100000, 1500000, 100000000);
+	sim_range(20000000, &lo, &hi);
+	CHECK(hi <= 1500000);
+	CHECK_EQ(fh_bwe_estimate(&s.bwe), 1500000);
+	/* A link that loses most packets never takes it under min. */
+	sim_init(1000000, 100000, 1500000, 100000000);
+	s.loss = 0.6;
+	sim_range(10000000, &lo, &hi);
+	CHECK(lo >= 100000);
+	CHECK_EQ(fh_bwe_estimate(&s.bwe), 100000);
+	/* A start outside [min, max] is clamped. */
+	fh_bwe_init(&s.bwe, 10, 30000, 40000);
+	CHECK_EQ(fh_bwe_estimate(&s.bwe), 30000);
+	fh_bwe_init(&s.bwe, 1000000, 30000, 40000);
+	CHECK_EQ(fh_bwe_estimate(&s.bwe), 40000);
+}
+
+static void limited_by_what_is_sent(void)
+{
+	uint32_t lo, hi;
+	uint64_t t;
+
+	/* 100 kbit/s of media on a 10 Mbit/s link: the estimate does not climb on nothing. */
+	sim_init(300000, 30000, 5000000, 10000000);
+	s.fixed_bps = 100000;
+	sim_range(10000000, &lo, &hi);
+	fprintf(stderr, "100k sent: estimate %u..%u, acked %u, probe %d\n", lo, hi,
+		fh_bwe_acked_bps(&s.bwe), fh_bwe_wants_probe(&s.bwe));
+	CHECK(hi <= 300000);
+	CHECK(fh_bwe_acked_bps(&s.bwe) > 80000 && fh_bwe_acked_bps(&s.bwe) < 120000);
+	CHECK(fh_bwe_wants_probe(&s.bwe));
+	/* Padding up to the estimate lets it climb. */
+	s.pad_to_estimate = true;
+	t = sim_until(20000000, 1000000, false);
+	fprintf(stderr, "padding: over 1M after %llu ms\n", (unsigned long long)t / 1000);
+	CHECK(t <= 20000000);
+}
+
+static void garbage(void)
+{
+	static struct fh_twcc_pkt pk[300];
+	uint32_t e;
+
+	fh_bwe_init(&s.bwe, 500000, 30000, 3000000);
+	/* Nothing was sent: every report is unknown and changes nothing. */
+	for (unsigned i = 0; i < 300; i++)
+		pk[i] = (struct fh_twcc_pkt){.seq = (uint16_t)i, .received = true, .arrival_us = i};
+	fh_bwe_feedback(&s.bwe, pk, 300, 1000000);
+	CHECK_EQ(s.bwe.fb_unknown, 300);
+	CHECK_EQ(fh_bwe_estimate(&s.bwe), 500000);
+
+	/* Sent, then reported with arrivals that run backwards and jump about. */
+	for (unsigned i = 0; i < 300; i++)
+		fh_bwe_sent(&s.bwe, (uint16_t)i, 2000000 + i * 1000, 1000);
+	for (unsigned i = 0; i < 300; i++)
+		pk[i].arrival_us = i % 50 == 0 ? INT64_MIN / 2 : 100000000 - (int64_t)i * 7000;
+	fh_bwe_feedback(&s.bwe, pk, 300, 2400000);
+	e = fh_bwe_estimate(&s.bwe);
+	CHECK(e >= 30000 && e <= 3000000);
+
+	/* Random reports against random sends, with now_us going backwards now and then. */
+	s.rng = 12345;
+	uint64_t now = 3000000;
+
+	for (unsigned round = 0; round < 3000; round++) {
+		for (unsigned i = 0; i < 20; i++)
+			fh_bwe_sent(&s.bwe, (uint16_t)(rnd() * 65536),
+				    now + (uint64_t)(rnd() * 1e6), (uint16_t)(rnd() * 65536));
+		unsigned n = (unsigned)(rnd() * 300);
+
+		for (unsigned i = 0; i < n; i++)
+			pk[i] = (struct fh_twcc_pkt){.seq = (uint16_t)(rnd() * 65536),
+						     .received = rnd() < 0.7,
+						     .arrival_us = (int64_t)((rnd() - 0.5) * 4e12)};
+		now = rnd() < 0.05 ? now - 500000 : now + (uint64_t)(rnd() * 200000);
+		fh_bwe_feedback(&s.bwe, pk, n, now);
+		e = fh_bwe_estimate(&s.bwe);
+		CHECK(e >= 30000 && e <= 3000000);
+		if (e < 30000 || e > 3000000)
+			break;
+	}
+	/* Everything lost: down to min, not below. */
+	fh_bwe_init(&s.bwe, 500000, 30000, 3000000);
+	for (unsigned round = 0; round < 100; round++) {
+		for (unsigned i = 0; i < 30; i++) {
+			uint16_t q = (uint16_t)(round * 30 + i);
+
+			fh_bwe_sent(&s.bwe, q, 1000000 + round * 100000 + i * 3000, 1200);
+			pk[i] = (struct fh_twcc_pkt){.seq = q, .received = false};
+		}
+		fh_bwe_feedback(&s.bwe, pk, 30, 1100000 + round * 100000);
+	}
+	CHECK_EQ(fh_bwe_estimate(&s.bwe), 30000);
+	CHECK_EQ(fh_bwe_loss_fraction(&s.bwe), 255);
+}
+
+/* Measures fh_bwe_feedback on 30-packet feedback; prints, checks only a generous bound. */
+static void cost(void)
+{
+	static struct fh_twcc_pkt pk[30];
+	struct timespec a, b;
+	unsigned rounds = 20000;
+	uint16_t q = 0;
+
+	fh_bwe_init(&s.bwe, 1000000, 30000, 5000000);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (unsigned r = 0; r < rounds; r++) {
+		for (unsigned i = 0; i < 30; i++, q++) {
+			uint64_t t = (uint64_t)q * 3300 + 1000000;
+
+			fh_bwe_sent(&s.bwe, q, t, 1200);
+			pk[i] = (struct fh_twcc_pkt){.seq = q,
+						     .received = i % 17 != 0,
+						     .arrival_us = (int64_t)t + 20000};
+		}
+		fh_bwe_feedback(&s.bwe, pk, 30, (uint64_t)q * 3300 + 1100000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ns =
+		((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / rounds;
+
+	fprintf(stderr, "cost: %.0f ns per 30-packet feedback (this build)\n", ns);
+	CHECK(ns < 1e6);
+}
+
+TEST_MAIN(settles_at_bottleneck, drop_and_recover, random_loss, bounds, limited_by_what_is_sent,
+	  garbage, cost)
