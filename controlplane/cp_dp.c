@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rte_pause.h>
+
 #include "fh_log.h"
 
 #define ATTACH_RETRY_MS 500
@@ -456,6 +458,40 @@ uint8_t *cp_dp_note(unsigned w, unsigned s)
 	if (dp.state != DP_ATTACHED || w >= dp.reg.hdr->n_workers || s >= FH_MAX_SLOTS)
 		return NULL;
 	return fh_region_note(&dp.reg, w, s);
+}
+
+/* The worker makes gen odd, writes, makes it even again: a copy is whole when gen was even
+ * before it and the same after. A write takes a few microseconds once a second; the tries,
+ * with a pause between, span some tens of microseconds of the event loop at worst. */
+#define STAT_TRIES 256
+
+bool cp_dp_slot_stat(unsigned w, unsigned s, struct fh_slot_stat *out)
+{
+	const struct fh_slot_stat *st;
+	uint32_t g1, g2;
+
+	memset(out, 0, sizeof(*out));
+	if (dp.state != DP_ATTACHED || w >= dp.reg.hdr->n_workers || s >= FH_MAX_SLOTS)
+		return false;
+	st = fh_region_slot_stat(&dp.reg, w, s);
+	for (int i = 0; i < STAT_TRIES; i++) {
+		g1 = __atomic_load_n(&st->gen, __ATOMIC_ACQUIRE);
+		if (g1 & 1) {
+			rte_pause();
+			continue;
+		}
+		memcpy(out, (const void *)st, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		g2 = __atomic_load_n(&st->gen, __ATOMIC_RELAXED);
+		if (g1 == g2) {
+			if (out->n_out > FH_MAX_RECV_STREAMS)
+				out->n_out = FH_MAX_RECV_STREAMS;
+			return true;
+		}
+		rte_pause();
+	}
+	memset(out, 0, sizeof(*out));
+	return false;
 }
 
 bool cp_dp_slot_orphan(unsigned w, unsigned s)

@@ -51,6 +51,10 @@ uint64_t cp_dp_cmds_lost(void);
 int cp_dp_send(unsigned w, uint16_t slot, const uint8_t *data, size_t len);
 /* Slot s's note (FH_NOTE_SIZE bytes the dataplane keeps for us), NULL when not attached. */
 uint8_t *cp_dp_note(unsigned w, unsigned s);
+/* What worker w last wrote of slot s's receiver (struct fh_slot_stat), copied out whole while
+ * the worker is not writing it; false, with *out zeroed, when not attached or when every try
+ * of a few met a write. */
+bool cp_dp_slot_stat(unsigned w, unsigned s, struct fh_slot_stat *out);
 /* Whether slot s was live when we attached and nobody claimed it yet; claiming makes it ours. */
 bool cp_dp_slot_orphan(unsigned w, unsigned s);
 void cp_dp_slot_claim(unsigned w, unsigned s);

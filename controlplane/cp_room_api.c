@@ -1,8 +1,10 @@
 /*
  * cp_room_api: cp_room for the admin API (cp_api): tenants with their load, rooms by tenant id
- * and lower-cased name, participants by pseudonym and role only, and what a moderator can do,
- * done by an admin. Event loop only.
+ * and lower-cased name, participants by pseudonym and role only with what the dataplane sends
+ * each (its worker's status of the receiver), and what a moderator can do, done by an admin.
+ * Event loop only.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -93,6 +95,51 @@ json_t *cp_room_api_rooms(const char *tenant)
 	return a;
 }
 
+/* 255 in a layer field of the worker's status: none (or, for temporal, all); null here. */
+static json_t *layer_json(uint8_t v)
+{
+	return v == 255 ? json_null() : json_integer(v);
+}
+
+/* One stream q receives: its m-line names the source, the worker's status (matched by the
+ * SSRC q sees) what q gets of it. */
+static json_t *receive_json(const struct cp_mline *ml, const struct fh_slot_stat *st)
+{
+	const struct fh_out_stat *o = NULL;
+	char from[17];
+
+	for (uint32_t i = 0; i < st->n_out; i++)
+		if (st->out[i].out_ssrc == ml->out_ssrc) {
+			o = &st->out[i];
+			break;
+		}
+	snprintf(from, sizeof(from), "%016llx", (unsigned long long)ml->src);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:I}", "from", from, "kind",
+			 ml->kind == CP_KIND_AUDIO ? "audio" : "video", "layer",
+			 o ? layer_json(o->spatial) : json_null(), "target",
+			 o ? layer_json(o->target) : json_null(), "temporal",
+			 o ? layer_json(o->temporal) : json_null(), "layers", o ? o->n_layers : 0,
+			 "bitrate_bps", (json_int_t)(o ? o->bitrate : 0));
+}
+
+/* What the worker sends q: its estimate of q's link and, per stream q receives, the layer. */
+static json_t *downlink_json(const struct cp_part *q)
+{
+	struct fh_slot_stat st;
+	json_t *recv = json_array();
+
+	if (!q->in_dp || q->slot < 0 || !cp_dp_slot_stat(q->worker, (unsigned)q->slot, &st))
+		memset(&st, 0, sizeof(st));
+	for (unsigned i = 0; i < q->n_ml; i++) {
+		const struct cp_mline *ml = &q->ml[i];
+
+		if (ml->assigned && !ml->dead && ml->kind != CP_KIND_OTHER)
+			json_array_append_new(recv, receive_json(ml, &st));
+	}
+	return json_pack("{s:I, s:I, s:o}", "estimate_bps", (json_int_t)st.estimate_bps, "sent_bps",
+			 (json_int_t)st.sent_bps, "receives", recv);
+}
+
 json_t *cp_room_api_room(const char *tenant, const char *room)
 {
 	struct cp_room *r = api_room(tenant, room);
@@ -107,10 +154,11 @@ json_t *cp_room_api_room(const char *tenant, const char *room)
 	for (struct cp_part *q = r->parts; q; q = q->next) {
 		cp_room_part_id(q, id);
 		json_array_append_new(list,
-				      json_pack("{s:s, s:s, s:s, s:b, s:b}", "id", id, "pseudonym",
-						q->pseudo, "role",
+				      json_pack("{s:s, s:s, s:s, s:b, s:b, s:o}", "id", id,
+						"pseudonym", q->pseudo, "role",
 						q->moderator ? "moderator" : "participant", "media",
-						q->media_up, "audio_muted", q->audio_muted));
+						q->media_up, "audio_muted", q->audio_muted,
+						"downlink", downlink_json(q)));
 	}
 	json_object_set_new(o, "participant_list", list);
 	json_object_set_new(o, "worker_rx_bps",

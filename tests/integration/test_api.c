@@ -7,9 +7,10 @@
  * counter and drop reason of the counter table with its help, and move with traffic (a cut
  * datagram under its own reason); a password and a lobby set by REST act on the next joiner;
  * draining tells running rooms and still lets people join them while a new room is refused;
- * consent expiry shows in the room's count; "joined" carries TURN credentials valid for [turn]
- * ttl; SIGHUP picks up a new tenant file and a new token and drops a revoked one; SIGTERM
- * drains for its grace, on a monotonic clock, and stops. The audit log names who did
+ * consent expiry shows in the room's count; a room's participants carry their downlink (the
+ * worker's estimate, and per stream received the source and the layer); "joined" carries TURN
+ * credentials valid for [turn] ttl; SIGHUP picks up a new tenant file and a new token and
+ * drops a revoked one; SIGTERM drains for its grace, on a monotonic clock, and stops. The audit log names who did
  * what and never a room's name; no file holds a room password or a display name.
  */
 #include <arpa/inet.h>
@@ -160,6 +161,78 @@ static json_t *api_json(const char *method, const char *path, const char *token,
 	o = json_loads(r, 0, &je);
 	free(r);
 	return o;
+}
+
+/* A layer field of a participant's downlink: an integer 0..2, or null (none, or all). */
+static bool layer_ok(json_t *v)
+{
+	return json_is_null(v) ||
+	       (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 2);
+}
+
+static bool count_ok(json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 0;
+}
+
+/* Each participant's downlink: the worker's estimate and what it sends, and per stream it
+ * receives the participant it comes from (by the id the list names them by: each of the others,
+ * never itself) and the layer. The numbers are the worker's (zeros until it measures); the
+ * shape holds either way. */
+static void expect_downlinks(json_t *list)
+{
+	size_t n = json_array_size(list), i, j;
+	json_t *p, *rv;
+
+	json_array_foreach(list, i, p)
+	{
+		json_t *d = json_object_get(p, "downlink"), *recv = json_object_get(d, "receives");
+		const char *self = json_string_value(json_object_get(p, "id"));
+		size_t others = 0;
+
+		EXPECT(json_is_object(d) && count_ok(json_object_get(d, "estimate_bps")) &&
+			       count_ok(json_object_get(d, "sent_bps")) && json_is_array(recv),
+		       "participant %zu: a downlink with its estimate, rate and streams", i);
+		EXPECT(json_is_boolean(json_object_get(p, "media")),
+		       "and still \"media\" as before");
+		json_array_foreach(recv, j, rv)
+		{
+			const char *from = json_string_value(json_object_get(rv, "from"));
+			const char *kind = json_string_value(json_object_get(rv, "kind"));
+			json_t *layers = json_object_get(rv, "layers");
+
+			EXPECT(from && self && strcmp(from, self) && kind &&
+				       (!strcmp(kind, "audio") || !strcmp(kind, "video")),
+			       "participant %zu, stream %zu: from another, audio or video", i, j);
+			EXPECT(layer_ok(json_object_get(rv, "layer")) &&
+				       layer_ok(json_object_get(rv, "target")) &&
+				       layer_ok(json_object_get(rv, "temporal")) &&
+				       count_ok(layers) && json_integer_value(layers) <= 3 &&
+				       count_ok(json_object_get(rv, "bitrate_bps")),
+			       "participant %zu, stream %zu: layers and rate", i, j);
+		}
+		for (size_t k = 0; k < n; k++) {
+			const char *id =
+				json_string_value(json_object_get(json_array_get(list, k), "id"));
+			bool audio = false, video = false;
+
+			if (k == i || !id)
+				continue;
+			json_array_foreach(recv, j, rv)
+			{
+				const char *kind = json_string_value(json_object_get(rv, "kind"));
+				const char *from = json_string_value(json_object_get(rv, "from"));
+
+				if (!kind || !from || strcmp(from, id))
+					continue;
+				audio |= !strcmp(kind, "audio");
+				video |= !strcmp(kind, "video");
+			}
+			others += audio && video;
+		}
+		EXPECT(others == n - 1,
+		       "participant %zu receives audio and video of all %zu others", i, n - 1);
+	}
 }
 
 static void expect_status(const char *what, const char *method, const char *path, const char *token,
@@ -558,6 +631,7 @@ int main(int argc, char **argv)
 		       "the room: three by pseudonym");
 		EXPECT(!strstr(r, "KanarienvogelName8") && !strstr(r, "Bernd"),
 		       "and without their names");
+		expect_downlinks(list);
 		free(r);
 		json_decref(o);
 		expect_status("an unknown room", "GET", "/api/v1/tenants/test/rooms/nirgends",
