@@ -97,7 +97,8 @@ async function getLocalMedia() {
   if (state.local) return state.local;
   try {
     state.local = await navigator.mediaDevices.getUserMedia({
-      audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } } });
+      // 720p where the camera has it, so that there is room for three simulcast layers
+      audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 24 } } });
   } catch (e) {
     try { state.local = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (e2) {
       state.local = new MediaStream();
@@ -448,6 +449,45 @@ async function negotiate() {
   send({ type: 'offer', sdp: state.pc.localDescription.sdp });
 }
 
+// The camera as VP8 simulcast, lowest layer first (browsers drop the last encodings first when
+// short of CPU or bandwidth, and the server takes the rids in this order); the browser leaves
+// out layers a small capture cannot fill. Three temporal layers each where the browser says it
+// can (Firefox may not).
+const SIMULCAST = [
+  { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'h', maxBitrate: 1500000 },
+];
+
+function supportsL1T3() {
+  try {
+    const caps = RTCRtpSender.getCapabilities && RTCRtpSender.getCapabilities('video');
+    return !!(caps && caps.codecs.some((c) => /vp8/i.test(c.mimeType) &&
+      Array.isArray(c.scalabilityModes) && c.scalabilityModes.includes('L1T3')));
+  } catch (e) {
+    return false;
+  }
+}
+
+function addCamera(pc, track, local) {
+  const l1t3 = supportsL1T3();
+  const tries = [
+    SIMULCAST.map((e) => (l1t3 ? { ...e, scalabilityMode: 'L1T3' } : { ...e })),
+    SIMULCAST.map((e) => ({ ...e })),
+    null, // one encoding, as before, where simulcast is refused
+  ];
+  for (const enc of tries) {
+    try {
+      const init = { direction: 'sendonly', streams: [local] };
+      if (enc) init.sendEncodings = enc;
+      return pc.addTransceiver(track, init);
+    } catch (e) {
+      // try the next, simpler one
+    }
+  }
+  return null;
+}
+
 async function startPeerConnection() {
   // TURN servers with short-lived credentials come with "joined" when the operator runs one;
   // "#ice=relay" in the address sends media only through them (to check a TURN set-up)
@@ -455,8 +495,10 @@ async function startPeerConnection() {
     iceServers: state.iceServers, iceTransportPolicy: state.relayOnly ? 'relay' : 'all' });
   state.pc = pc;
   const local = await getLocalMedia();
-  for (const track of local.getTracks())
-    pc.addTransceiver(track, { direction: 'sendonly', streams: [local] });
+  for (const track of local.getTracks()) {
+    if (track.kind === 'video') addCamera(pc, track, local);
+    else pc.addTransceiver(track, { direction: 'sendonly', streams: [local] });
+  }
   const self = tileFor('self', state.name, true);
   self.querySelector('video').srcObject = local;
   pc.ontrack = (ev) => {
