@@ -126,8 +126,10 @@ export async function launchFirefox(dir = mkdtempSync(join(tmpdir(), 'funkhaus-f
 // CDN, web font, avatar or analytics service).
 export const foreign = [];
 
-export async function openPage(browser, url, room, name, hash = '') {
+// initScript: source run in the page before its own scripts (as addInitScript does).
+export async function openPage(browser, url, room, name, hash = '', initScript = null) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  if (initScript) await ctx.addInitScript(initScript);
   const page = await ctx.newPage();
   const origin = new URL(url).host;
   page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
