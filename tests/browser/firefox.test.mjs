@@ -16,9 +16,10 @@ const DECODE_MS = 40000; // from the last join until every page decodes every ot
 const RISE_MS = 3000; // the counters must have grown again this much later
 const MAX_RENEGOTIATE = 6; // "renegotiate" messages one page may get while three join
 
-// Counts what the page's signalling WebSocket carries: "renegotiate", offers, answers (and which
-// m-lines the last one rejected), and the server's errors (code and detail), in window.__fh.
-const wsProbe = `(() => {
+// Counts what the page's signalling WebSocket carries: "renegotiate", offers and answers (the
+// last offer's bundle-only m-lines, those the last answer rejected), and the server's errors
+// (code and detail), in window.__fh.
+function wsProbeFn() {
   const seen = { renegotiate: 0, offers: 0, answers: 0, errors: [] };
   window.__fh = seen;
   const Base = window.WebSocket;
@@ -44,11 +45,20 @@ const wsProbe = `(() => {
       });
     }
     send(d) {
-      try { if (JSON.parse(d).type === 'offer') seen.offers++; } catch (e) { /* not ours */ }
+      try {
+        const m = JSON.parse(d);
+        if (m.type === 'offer') {
+          seen.offers++;
+          const sdp = String(m.sdp || '');
+          seen.lastOffer = { mlines: sdp.split('\r\nm=').length - 1,
+            bundleOnly: sdp.split('\r\na=bundle-only').length - 1 };
+        }
+      } catch (e) { /* not ours */ }
       return super.send(d);
     }
   };
-})();`;
+}
+const wsProbe = `(${wsProbeFn.toString()})();`;
 
 // What a page receives from each other participant, read per receiver (receiver.getStats(),
 // which both browsers have), plus the state of its connection and of its signalling.
@@ -101,6 +111,11 @@ function missing(who, got, names, before = null) {
       if (a && b && b.audio && !(a.packets > b.audio.packets))
         why.push(`${n}: audio packetsReceived stuck at ${a.packets}`);
     }
+  }
+  const ans = got.ws && got.ws.lastAnswer;
+  if (why.length && ans && ans.rejected) {
+    why.push(`the server's last answer rejected ${ans.rejected} of ${ans.mlines} m-lines ` +
+      `(the offer had ${got.ws.lastOffer.bundleOnly} bundle-only)`);
   }
   return why.length ? `${who} (${JSON.stringify(got.pc)}, signalling ${JSON.stringify(got.ws)}): ${why.join('; ')}` : '';
 }
