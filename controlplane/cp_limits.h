@@ -27,8 +27,8 @@ struct cp_limits_conf {
 	unsigned lobby_timeout;	   /* s: the longest wait in a lobby */
 	unsigned resume_timeout;   /* s: after a control-plane restart, participants still in the
 				    * dataplane resume within this or leave */
-	unsigned renegotiations;   /* renegotiation rounds a participant may go without its offer
-				    * carrying what was asked for, then it is asked no more */
+	unsigned renegotiations;   /* renegotiations a participant is asked for in a row while its
+				    * offers bring nothing new, then it is asked no more */
 	unsigned pw_per_source;	   /* wrong passwords per source per minute */
 	unsigned pw_per_room;	   /* wrong passwords per room per 10 minutes */
 };

@@ -5,9 +5,11 @@
  * and one video track (sendonly m-lines) and receives every other participant's tracks on
  * recvonly m-lines the server assigns in its answer. When there is something new to receive
  * (or something ended) the server sends "renegotiate" with the number of receive m-lines of
- * each kind the client should have; the client adds what is missing and offers again, a bounded
- * number of times. Each change becomes a dataplane command (PART_ADD, STREAM_ADD/DEL,
- * SUB_ADD/DEL). Event loop only.
+ * each kind the client should have; the client adds what is missing and offers again. Whatever
+ * a browser does with that, the server asks at most cp_limits' renegotiations times in a row
+ * without an offer that brought something. Each change becomes a dataplane command (PART_ADD,
+ * MEDIA, STREAM_ADD/DEL, SUB_ADD/DEL). A simulcast video is one stream with up to three rids
+ * that the server names by a random key; any other by its SSRC. Event loop only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +52,16 @@ void cp_negotiate_request(struct cp_part *p)
 		return; /* before its first offer the client learns everything from "joined" */
 	if (p->reneg_rounds >= cp_limits()->renegotiations)
 		return; /* its offers stopped answering: asking again would only loop */
-	p->reneg_asked = true;
+	if (++p->reneg_rounds == cp_limits()->renegotiations) {
+		cp_limits_count(CP_REFUSE_renegotiation);
+		FH_WARN("participant %s: asked %u times to renegotiate without progress; asked no "
+			"more",
+			p->pseudo, p->reneg_rounds);
+	}
+	/* the receive lines it has: those its last offer had usable, as the client counts its
+	 * transceivers (a line an answer rejected is stopped in the browser) */
 	for (unsigned i = 0; i < p->n_ml; i++)
-		if (!p->ml[i].publish && p->ml[i].kind <= CP_KIND_VIDEO && p->ml[i].pt >= 0)
+		if (!p->ml[i].publish && p->ml[i].kind <= CP_KIND_VIDEO && p->ml[i].live)
 			want[p->ml[i].kind]++;
 	for (struct cp_part *q = p->room->parts; q; q = q->next) {
 		if (q == p)
@@ -95,7 +104,7 @@ static void unpublish(struct cp_part *p, enum cp_kind k)
 	}
 	struct fh_cmd c = {.type = FH_CMD_STREAM_DEL};
 
-	c.u.stream.key = p->pub[k].ssrc;
+	c.u.stream.key = p->pub[k].key;
 	cp_room_dp_cmd(p, &c);
 	memset(&p->pub[k], 0, sizeof(p->pub[k]));
 	for (unsigned i = 0; i < p->n_ml; i++)
@@ -103,25 +112,91 @@ static void unpublish(struct cp_part *p, enum cp_kind k)
 			p->ml[i].publish = false;
 }
 
+/* What identifies a published stream across offers: its SSRC, or for simulcast its rids and
+ * layer SSRCs. A change is a new stream (unpublish, publish). */
+static uint32_t stream_sig(const struct cp_sdp_mline *om)
+{
+	uint32_t h = 2166136261u;
+
+	if (!om->n_rids)
+		return om->ssrc;
+	for (unsigned i = 0; i < om->n_rids; i++) {
+		for (const char *c = om->rid[i]; *c; c++)
+			h = (h ^ (uint8_t)*c) * 16777619u;
+		h = (h ^ om->layer_ssrc[i] ^ 0x2f) * 16777619u;
+	}
+	return h | 1;
+}
+
+static bool sends(const struct cp_sdp_mline *om)
+{
+	return (om->dir & CP_DIR_SENDONLY) && (om->ssrc || om->n_rids);
+}
+
 static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_mline *om)
 {
 	enum cp_kind k = om->kind;
 	struct fh_cmd c = {.type = FH_CMD_STREAM_ADD};
+	struct fh_cmd_stream *st = &c.u.stream;
 
-	c.u.stream.key = om->ssrc;
-	c.u.stream.ssrc = om->ssrc;
-	c.u.stream.rtx_ssrc = om->rtx_ssrc;
-	c.u.stream.kind = k == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
-	c.u.stream.pt = (uint8_t)om->pt;
-	c.u.stream.rtx_pt = om->rtx_pt >= 0 ? (uint8_t)om->rtx_pt : 0;
-	c.u.stream.clock_rate = k == CP_KIND_AUDIO ? 48000 : 90000;
+	st->kind = k == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+	st->pt = (uint8_t)om->pt;
+	st->rtx_pt = om->rtx_pt >= 0 ? (uint8_t)om->rtx_pt : 0;
+	st->clock_rate = k == CP_KIND_AUDIO ? 48000 : 90000;
+	if (strlen(om->mid) <= FH_MID_MAX)
+		snprintf(st->mid, sizeof(st->mid), "%s", om->mid);
+	if (om->n_rids) {
+		/* no one SSRC names it: a key of ours, unlike the other stream's */
+		do
+			st->key = rand_ssrc();
+		while (st->key == p->pub[!k].key);
+		st->n_layers = (uint8_t)om->n_rids;
+		for (unsigned i = 0; i < om->n_rids; i++) {
+			snprintf(st->rid[i], sizeof(st->rid[i]), "%s", om->rid[i]);
+			st->layer_ssrc[i] = om->layer_ssrc[i];
+			st->layer_rtx_ssrc[i] = om->layer_rtx_ssrc[i];
+		}
+	} else {
+		st->key = om->ssrc;
+		st->ssrc = om->ssrc;
+		st->rtx_ssrc = om->rtx_ssrc;
+	}
 	cp_room_dp_cmd(p, &c);
-	p->pub[k] = (struct cp_track){
-		.present = true, .ssrc = om->ssrc, .rtx_ssrc = om->rtx_ssrc, .pt = (uint8_t)om->pt};
+	p->pub[k] = (struct cp_track){.present = true,
+				      .key = st->key,
+				      .sig = stream_sig(om),
+				      .ssrc = st->ssrc,
+				      .rtx_ssrc = st->rtx_ssrc,
+				      .pt = (uint8_t)om->pt,
+				      .rtx_pt = st->rtx_pt,
+				      .n_layers = st->n_layers};
 	ml->publish = true;
 	if (k == CP_KIND_AUDIO && p->forced_mute)
 		cp_room_dp_mute(p, true);
 	return true;
+}
+
+/* The participant's header extension ids and feedback, to the dataplane when they changed
+ * (and before its first stream, which the dataplane tells apart by them). */
+static void media_update(struct cp_part *p, const struct cp_sdp_offer *o)
+{
+	struct fh_cmd c = {.type = FH_CMD_MEDIA};
+
+	memcpy(c.u.media.ext, o->ext, sizeof(c.u.media.ext));
+	c.u.media.twcc = o->twcc;
+	if (p->media_sent && !memcmp(&p->media, &c.u.media, sizeof(p->media)))
+		return;
+	cp_room_dp_cmd(p, &c);
+	p->media = c.u.media;
+	p->media_sent = true;
+}
+
+static void offer_counters(const struct cp_part *p, const struct cp_sdp_offer *o)
+{
+	if (o->bad_extmap || o->ext_conflicts || o->bad_rids || o->dropped_layers)
+		FH_INFO("participant %s: offer with %u bad extmap(s), %u conflicting extension "
+			"id(s), %u bad rid(s), %u simulcast encoding(s) not taken",
+			p->pseudo, o->bad_extmap, o->ext_conflicts, o->bad_rids, o->dropped_layers);
 }
 
 static void assign(struct cp_part *p, struct cp_mline *ml)
@@ -137,7 +212,7 @@ static void assign(struct cp_part *p, struct cp_mline *ml)
 		ml->out_ssrc = rand_ssrc();
 		ml->out_rtx_ssrc = (ml->kind == CP_KIND_VIDEO && ml->rtx_pt >= 0) ? rand_ssrc() : 0;
 		c.u.sub.pub_slot = (uint16_t)q->slot;
-		c.u.sub.pub_key = q->pub[ml->kind].ssrc;
+		c.u.sub.pub_key = q->pub[ml->kind].key;
 		c.u.sub.out_ssrc = ml->out_ssrc;
 		c.u.sub.out_rtx_ssrc = ml->out_rtx_ssrc;
 		c.u.sub.out_pt = (uint8_t)ml->pt;
@@ -174,9 +249,8 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 	struct cp_sdp_offer *o = malloc(sizeof(*o));
 	struct cp_sdp_answer_ml *am = NULL;
 	char why[128];
-	bool new_pub = false, answering = p->reneg_asked;
+	bool new_pub = false, progress = false;
 
-	p->reneg_asked = false;
 	if (!o) {
 		cp_room_send_error(p->conn, CP_ERR_INTERNAL);
 		return;
@@ -224,6 +298,9 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 	}
 	unsigned old_n = p->n_ml;
 
+	offer_counters(p, o);
+	media_update(p, o);
+
 	/* New entries are zeroed, so assignments below see every m-line of this offer. */
 	p->n_ml = o->n;
 	for (unsigned i = 0; i < o->n; i++) {
@@ -243,22 +320,23 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 		}
 		ml->pt = om->pt;
 		ml->rtx_pt = om->rtx_pt;
-		bool usable = om->port != 0 && om->kind != CP_KIND_OTHER && om->pt >= 0;
-
-		if (!usable) {
+		ml->live = cp_sdp_mline_usable(om);
+		if (!ml->live) {
 			cp_negotiate_unassign(p, ml);
 			if (ml->publish)
 				unpublish(p, ml->kind);
 			continue;
 		}
-		bool sends = (om->dir & CP_DIR_SENDONLY) && om->ssrc;
+		bool snd = sends(om);
 
-		if (ml->publish && (!sends || p->pub[ml->kind].ssrc != om->ssrc))
+		if (ml->publish && (!snd || p->pub[ml->kind].sig != stream_sig(om)))
 			unpublish(p, ml->kind);
-		if (sends && !ml->assigned && !p->pub[ml->kind].present)
+		if (snd && !ml->assigned && !p->pub[ml->kind].present)
 			new_pub |= publish(p, ml, om);
-		if ((om->dir & CP_DIR_RECVONLY) && !ml->publish && !ml->assigned && !ml->dead)
+		if ((om->dir & CP_DIR_RECVONLY) && !ml->publish && !ml->assigned && !ml->dead) {
 			assign(p, ml);
+			progress |= ml->assigned;
+		}
 	}
 
 	am = calloc(o->n, sizeof(*am));
@@ -269,7 +347,7 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 	for (unsigned i = 0; i < o->n; i++) {
 		struct cp_mline *ml = &p->ml[i];
 
-		am[i].reject = o->m[i].port == 0 || o->m[i].kind == CP_KIND_OTHER || o->m[i].pt < 0;
+		am[i].reject = !ml->live;
 		if (ml->publish) {
 			am[i].dir = CP_DIR_RECVONLY;
 		} else if (ml->assigned) {
@@ -327,17 +405,10 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 			q != p &&
 			((q->pub[0].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_AUDIO)) ||
 			 (q->pub[1].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_VIDEO)));
-	if (!missing) {
+	if (!missing || progress)
 		p->reneg_rounds = 0;
-	} else {
-		if (answering && ++p->reneg_rounds == cp_limits()->renegotiations) {
-			cp_limits_count(CP_REFUSE_renegotiation);
-			FH_WARN("participant %s: %u offers in a row lacked what was asked for; no "
-				"more renegotiation asked",
-				p->pseudo, p->reneg_rounds);
-		}
+	if (missing)
 		cp_negotiate_request(p);
-	}
 	cp_resume_note_save(p);
 out:
 	free(am);

@@ -24,14 +24,14 @@
 #include "cp_tenant.h"
 #include "fh_log.h"
 
-#define NOTE_MAGIC 0x464b4e32u /* "FKN2" */
+#define NOTE_MAGIC 0x464b4e33u /* "FKN3": streams named by key, media ids */
 #define NOTE_MID_MAX 16
 #define NOTE_ML (FH_MAX_RECV_STREAMS + 2)
 
 struct note_ml {
 	char mid[NOTE_MID_MAX + 1];
 	uint8_t kind;
-	uint8_t flags; /* 1 publish, 2 assigned, 4 dead */
+	uint8_t flags; /* 1 publish, 2 assigned, 4 dead, 8 live */
 	int16_t pt, rtx_pt;
 	uint64_t src;
 	uint32_t out_ssrc, out_rtx_ssrc;
@@ -55,7 +55,9 @@ struct note {
 	uint8_t fp[64];
 	uint8_t fp_len;
 	char our_fp[128];
-	struct cp_track pub[2];
+	struct cp_track pub[2]; /* with the keys the dataplane knows the streams by */
+	struct fh_cmd_media media;
+	uint8_t media_sent;
 	uint16_t n_ml;
 	struct note_ml ml[NOTE_ML];
 };
@@ -88,6 +90,8 @@ void cp_resume_note_save(const struct cp_part *p)
 	n.fp_len = (uint8_t)p->fp_len;
 	memcpy(n.our_fp, p->our_fp, sizeof(n.our_fp));
 	memcpy(n.pub, p->pub, sizeof(n.pub));
+	n.media = p->media;
+	n.media_sent = p->media_sent;
 	if (p->n_ml > NOTE_ML)
 		goto none; /* cannot be described: it will not resume, its call goes on */
 	n.n_ml = (uint16_t)p->n_ml;
@@ -98,7 +102,8 @@ void cp_resume_note_save(const struct cp_part *p)
 			goto none;
 		memcpy(n.ml[i].mid, m->mid, strlen(m->mid) + 1);
 		n.ml[i].kind = (uint8_t)m->kind;
-		n.ml[i].flags = (uint8_t)(m->publish | m->assigned << 1 | m->dead << 2);
+		n.ml[i].flags =
+			(uint8_t)(m->publish | m->assigned << 1 | m->dead << 2 | m->live << 3);
 		n.ml[i].pt = (int16_t)m->pt;
 		n.ml[i].rtx_pt = (int16_t)m->rtx_pt;
 		n.ml[i].src = m->src;
@@ -188,6 +193,8 @@ static bool note_adopt(unsigned w, unsigned s)
 	p->fp_len = n.fp_len;
 	memcpy(p->our_fp, n.our_fp, sizeof(p->our_fp));
 	memcpy(p->pub, n.pub, sizeof(p->pub));
+	p->media = n.media;
+	p->media_sent = n.media_sent;
 	p->n_ml = n.n_ml;
 	for (unsigned i = 0; i < n.n_ml; i++) {
 		struct cp_mline *m = &p->ml[i];
@@ -198,6 +205,7 @@ static bool note_adopt(unsigned w, unsigned s)
 		m->publish = n.ml[i].flags & 1;
 		m->assigned = n.ml[i].flags & 2;
 		m->dead = n.ml[i].flags & 4;
+		m->live = n.ml[i].flags & 8;
 		m->pt = n.ml[i].pt;
 		m->rtx_pt = n.ml[i].rtx_pt;
 		m->src = n.ml[i].src;

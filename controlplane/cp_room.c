@@ -140,7 +140,7 @@ void cp_room_dp_mute(struct cp_part *p, bool muted)
 
 	if (!p->pub[CP_KIND_AUDIO].present)
 		return;
-	c.u.mute.key = p->pub[CP_KIND_AUDIO].ssrc;
+	c.u.mute.key = p->pub[CP_KIND_AUDIO].key;
 	c.u.mute.muted = muted;
 	cp_room_dp_cmd(p, &c);
 }

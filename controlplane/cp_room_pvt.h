@@ -24,12 +24,18 @@
 #include "cp_sig.h"
 #include "cp_tenant.h"
 
+/* A published stream. key names it to the dataplane (STREAM_DEL, SUB_ADD, MUTE): its SSRC,
+ * or for simulcast (which has no one SSRC) a random number; sig tells a republish (new SSRC,
+ * rids or layer SSRCs) from the same stream offered again. */
 struct cp_track {
 	bool present;
-	uint32_t ssrc;
+	uint32_t key;
+	uint32_t sig;
+	uint32_t ssrc; /* 0 for simulcast */
 	uint32_t rtx_ssrc;
 	uint8_t pt;
 	uint8_t rtx_pt;
+	uint8_t n_layers;
 };
 
 struct cp_mline {
@@ -38,6 +44,7 @@ struct cp_mline {
 	bool publish;  /* carries this participant's own track */
 	bool assigned; /* carries another participant's track */
 	bool dead;     /* its source left; never reused */
+	bool live;     /* the last offer has it usable (the client has a transceiver for it) */
 	uint64_t src;  /* id of the participant whose track it carries */
 	uint32_t out_ssrc;
 	uint32_t out_rtx_ssrc;
@@ -79,14 +86,15 @@ struct cp_part {
 	unsigned n_ml;
 	struct cp_source *src; /* its connection's source: its share is counted there */
 	uint64_t since_ms;     /* joined, or began to wait in the lobby */
-	unsigned reneg_rounds; /* renegotiations asked for that its offers did not answer */
+	unsigned reneg_rounds; /* renegotiations asked for since an offer last made progress */
 	uint8_t resume[32];    /* SHA-256 of the secret it may resume with */
 	/* our DTLS certificate's fingerprint as its answers carry it: a control plane started
 	 * later has another certificate, and a changed fingerprint would make the browser
 	 * start DTLS again with a server that no longer holds the old key */
 	char our_fp[128];
-	bool orphan;	  /* from a note: in the dataplane, its client not back yet */
-	bool reneg_asked; /* one is asked for and no offer came since */
+	bool orphan;	 /* from a note: in the dataplane, its client not back yet */
+	bool media_sent; /* media holds what the dataplane was last told (FH_CMD_MEDIA) */
+	struct fh_cmd_media media;
 };
 
 struct cp_room {

@@ -1,7 +1,9 @@
 /*
  * cp_sdp: reads a browser's SDP offer (unified plan, BUNDLE, rtcp-mux) and writes Funkhaus'
- * answer (ICE-lite, passive DTLS, Opus and VP8 with RTX, the SSRCs we send). Pure functions:
- * the unit tests feed them recorded Chrome offers and the fuzzer feeds them garbage.
+ * answer (ICE-lite, passive DTLS, Opus and VP8 with RTX, the SSRCs we send, the header
+ * extensions of enum fh_ext with the offer's ids, transport-wide feedback, VP8 simulcast by
+ * rid). Pure functions: the unit tests feed them recorded Chrome and Firefox offers and the
+ * fuzzer feeds them garbage.
  */
 #ifndef CP_SDP_H
 #define CP_SDP_H
@@ -34,7 +36,21 @@ struct cp_sdp_mline {
 	uint32_t ssrc;
 	uint32_t rtx_ssrc;
 	bool rtcp_mux;
-	bool simulcast;
+	bool simulcast;	  /* it has an a=simulcast line (accepted or not: see n_rids) */
+	bool bundle_only; /* a=bundle-only (Firefox max-bundle: port 0 on all but the first) */
+	bool bundled;	  /* its mid is in the offer's BUNDLE group */
+	bool twcc_fb;	  /* a=rtcp-fb:<pt> transport-cc for its codec */
+	/* header extension ids it offers (0: none) and their direction from the offerer's side
+	 * (CP_DIR_SENDRECV when the extmap names none) */
+	uint8_t ext[FH_EXT_MAX];
+	uint8_t ext_dir[FH_EXT_MAX];
+	/* accepted simulcast encodings (VP8, a=rid send, named in a=simulcast:send), in the
+	 * offer's order, which Funkhaus' clients make lowest first; 0 or 2..FH_MAX_LAYERS */
+	unsigned n_rids;
+	char rid[FH_MAX_LAYERS][FH_RID_MAX + 1];
+	bool rid_paused[FH_MAX_LAYERS];		/* '~': paused at first */
+	uint32_t layer_ssrc[FH_MAX_LAYERS];	/* from a=ssrc-group:SIM, else 0 */
+	uint32_t layer_rtx_ssrc[FH_MAX_LAYERS]; /* from the FID group of a layer SSRC */
 };
 
 struct cp_sdp_offer {
@@ -45,6 +61,15 @@ struct cp_sdp_offer {
 	size_t fp_len;
 	char setup[16];
 	bool bundle;
+	bool allow_mixed; /* a=extmap-allow-mixed (session or media level) */
+	/* the participant's id per extension: one id per extension under BUNDLE; 0 where not
+	 * offered or where the offer gives it two ids, or gives its id to something else too */
+	uint8_t ext[FH_EXT_MAX];
+	bool twcc; /* ext[FH_EXT_TWCC] and transport-cc feedback on a line we take */
+	/* what was ignored, for counters: extmaps with ids outside 1..255 or an unknown
+	 * direction, conflicting extension ids, rids that are not RFC 8851 tokens or too long,
+	 * simulcast encodings beyond FH_MAX_LAYERS or without an a=rid */
+	unsigned bad_extmap, ext_conflicts, bad_rids, dropped_layers;
 	unsigned n;
 	struct cp_sdp_mline m[CP_SDP_MAX_MLINES];
 };
@@ -53,9 +78,14 @@ struct cp_sdp_offer {
 int cp_sdp_parse_offer(const char *sdp, size_t len, struct cp_sdp_offer *o, char *why,
 		       size_t why_len);
 
+/* Whether an m-line is one we take: audio (Opus) or video (VP8) with a port, or with port 0
+ * and a=bundle-only inside the BUNDLE group (RFC 8843 section 6: it shares the bundle's
+ * transport). */
+bool cp_sdp_mline_usable(const struct cp_sdp_mline *m);
+
 /* What to answer for one m-line. */
 struct cp_sdp_answer_ml {
-	bool reject;	 /* port 0 */
+	bool reject;	 /* port 0 (also when !cp_sdp_mline_usable) */
 	enum cp_dir dir; /* our direction */
 	uint32_t ssrc;	 /* when we send */
 	uint32_t rtx_ssrc;

@@ -23,7 +23,7 @@
 #include "fh_test.h"
 
 #define MAX_SENT 64
-#define MAX_CMDS 64
+#define MAX_CMDS 512
 
 /* A signalling connection as cp_room sees it, keeping everything it was sent. */
 struct cp_conn {
@@ -279,7 +279,7 @@ static void setup(void)
 	rmdir(tdir);
 }
 
-static struct cp_conn a, b, c, d1, d2;
+static struct cp_conn a, b, c, d1, d2, e, sc, g;
 
 /* A joins and opens the room (it moderates); B joins and sees A. */
 static void joins(void)
@@ -398,6 +398,229 @@ static void moderation(void)
 	json_decref(o);
 }
 
+/* The last command of the type for slot, NULL when none. */
+static const struct fh_cmd *last_cmd_for(uint8_t type, uint16_t slot)
+{
+	for (unsigned i = n_cmds; i-- > 0;)
+		if (cmds[i].type == type && cmds[i].slot == slot)
+			return &cmds[i];
+	return NULL;
+}
+
+/* Chrome publishing simulcast (rids q, h, f and no SSRC): its header extension ids reach the
+ * dataplane before its streams; the video is one stream under a key of ours with three layers,
+ * lowest first; B, asked to renegotiate, receives it by that key; the same offer again
+ * changes nothing. */
+static void simulcast(void)
+{
+	say(&a, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
+	conn_init(&sc, "192.0.2.6");
+	join(&sc, "Sim", NULL);
+	CHECK(got(&sc, "joined"));
+	unsigned first = n_cmds;
+
+	offer(&sc, "chrome-offer-sendonly-simulcast.sdp");
+	json_t *an = last_of(&sc, "answer");
+	const char *sdp = json_string_value(json_object_get(an, "sdp"));
+
+	CHECK(sdp && strstr(sdp, "a=simulcast:recv q;h;f\r\n"));
+	json_decref(an);
+	const struct fh_cmd *pa = find_cmd(FH_CMD_PART_ADD, count_cmds(FH_CMD_PART_ADD) - 1);
+	uint16_t slot = pa ? pa->slot : 0;
+	const struct fh_cmd *md = last_cmd_for(FH_CMD_MEDIA, slot);
+	const struct fh_cmd *sv = last_cmd_for(FH_CMD_STREAM_ADD, slot);
+
+	CHECK(md && md > &cmds[first] && sv && md < sv);
+	if (md) {
+		CHECK_EQ(md->u.media.ext[FH_EXT_MID], 4);
+		CHECK_EQ(md->u.media.ext[FH_EXT_RID], 10);
+		CHECK_EQ(md->u.media.ext[FH_EXT_RRID], 11);
+		CHECK_EQ(md->u.media.ext[FH_EXT_TWCC], 3);
+		CHECK_EQ(md->u.media.ext[FH_EXT_ABS_SEND_TIME], 2);
+		CHECK_EQ(md->u.media.ext[FH_EXT_AUDIO_LEVEL], 1);
+		CHECK_EQ(md->u.media.twcc, 1);
+	}
+	CHECK(sv && sv->u.stream.kind == FH_KIND_VIDEO);
+	if (sv) {
+		CHECK(sv->u.stream.key != 0 && sv->u.stream.ssrc == 0);
+		CHECK_EQ(sv->u.stream.n_layers, 3);
+		CHECK(!strcmp(sv->u.stream.mid, "1"));
+		CHECK(!strcmp(sv->u.stream.rid[0], "q") && !strcmp(sv->u.stream.rid[1], "h") &&
+		      !strcmp(sv->u.stream.rid[2], "f"));
+		CHECK_EQ(sv->u.stream.pt, 96);
+		CHECK_EQ(sv->u.stream.rtx_pt, 97);
+	}
+	uint32_t key = sv ? sv->u.stream.key : 0;
+	unsigned subs = count_cmds(FH_CMD_SUB_ADD), adds = count_cmds(FH_CMD_STREAM_ADD);
+	unsigned dels = count_cmds(FH_CMD_STREAM_DEL), medias = count_cmds(FH_CMD_MEDIA);
+
+	CHECK(got(&b, "renegotiate"));
+	offer(&b, "chrome-offer-recvonly-1a2v.sdp"); /* one audio, two video lines */
+	CHECK(count_cmds(FH_CMD_SUB_ADD) > subs);
+	bool by_key = false;
+
+	for (unsigned i = 0; i < n_cmds; i++)
+		by_key |= cmds[i].type == FH_CMD_SUB_ADD && cmds[i].u.sub.pub_key == key &&
+			  cmds[i].u.sub.pub_slot == slot;
+	CHECK(by_key);
+	offer(&sc, "chrome-offer-sendonly-simulcast.sdp");
+	CHECK_EQ(count_cmds(FH_CMD_STREAM_ADD), adds);
+	CHECK_EQ(count_cmds(FH_CMD_STREAM_DEL), dels);
+	CHECK_EQ(count_cmds(FH_CMD_MEDIA), medias); /* neither B's ids nor Sim's changed */
+}
+
+/* A Firefox-like client (max-bundle: port 0 and bundle-only on every m-line after the first)
+ * as the web client drives it: its two sending lines, then as many receive lines of each kind
+ * as the last "renegotiate" asked for, adding only what it lacks; lines an answer rejected
+ * (port 0) are stopped, stay in later offers as rejected lines and no longer count. */
+struct ff_client {
+	unsigned n;
+	char kind[48]; /* 'a' or 'v' per receive line */
+	bool stopped[48];
+};
+
+static char *ff_offer(const struct ff_client *f)
+{
+	static char out[262144];
+	char *base = strdup(read_sdp("firefox-style-offer-sendonly-simulcast.sdp"));
+	char *ra = strdup(read_sdp("firefox-style-recv-audio.sdp"));
+	char *rv = strdup(read_sdp("firefox-style-recv-video.sdp"));
+	char *g = strstr(base, "a=group:BUNDLE 0 1\n");
+	size_t n = 0;
+
+	CHECK(g != NULL);
+	*g = '\0';
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "%sa=group:BUNDLE 0 1", base);
+	for (unsigned i = 0; i < f->n; i++)
+		if (!f->stopped[i])
+			n += (size_t)snprintf(out + n, sizeof(out) - n, " %u", i + 2);
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "\n%s", g + strlen("a=group:BUNDLE 0 1\n"));
+	for (unsigned i = 0; i < f->n; i++) {
+		char mid[8], *m = strdup(f->kind[i] == 'a' ? ra : rv), *at = strstr(m, "a=mid:MID");
+
+		snprintf(mid, sizeof(mid), "%u", i + 2);
+		*at = '\0';
+		if (f->stopped[i]) {
+			/* a stopped transceiver: rejected, no bundle-only */
+			char *bo = strstr(m, "a=bundle-only\n");
+
+			if (bo)
+				memmove(bo, bo + 14, strlen(bo + 14) + 1);
+		}
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%sa=mid:%s%s", m, mid,
+				      at + strlen("a=mid:MID"));
+		free(m);
+	}
+	free(base);
+	free(ra);
+	free(rv);
+	return out;
+}
+
+/* Marks the receive lines the answer rejected as stopped, as the browser does. */
+static void ff_answered(struct ff_client *f, const char *answer)
+{
+	unsigned i = 0;
+
+	for (const char *s = answer; (s = strstr(s, "\r\nm=")); s += 4, i++) {
+		const char *sp = strchr(s + 4, ' ');
+
+		if (i >= 2 && i - 2 < f->n && sp && !strncmp(sp, " 0 ", 3))
+			f->stopped[i - 2] = true;
+	}
+}
+
+static unsigned ff_live(const struct ff_client *f, char k)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->n; i++)
+		n += f->kind[i] == k && !f->stopped[i];
+	return n;
+}
+
+/* A Firefox participant joins a room where A and C publish: its receive lines (port 0 +
+ * bundle-only) are assigned, its simulcast video is published, and it is asked to renegotiate
+ * a bounded number of times. */
+static void firefox(void)
+{
+	struct ff_client f = {0};
+	unsigned rounds = 0, subs = count_cmds(FH_CMD_SUB_ADD), parts;
+
+	say(&a, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
+	conn_init(&e, "192.0.2.5");
+	join(&e, "Eva", NULL);
+	CHECK(got(&e, "joined"));
+	parts = count_cmds(FH_CMD_PART_ADD);
+	for (;;) {
+		conn_forget(&e);
+		say(&e, json_pack("{s:s, s:s}", "type", "offer", "sdp", ff_offer(&f)));
+		json_t *an = last_of(&e, "answer");
+		const char *sdp = json_string_value(json_object_get(an, "sdp"));
+
+		CHECK(sdp != NULL);
+		if (sdp)
+			ff_answered(&f, sdp);
+		json_decref(an);
+		json_t *r = last_of(&e, "renegotiate");
+
+		if (!r || rounds > 40) {
+			json_decref(r);
+			break;
+		}
+		rounds++;
+		json_t *recv = json_object_get(r, "recv");
+		unsigned wa = (unsigned)json_integer_value(json_object_get(recv, "audio"));
+		unsigned wv = (unsigned)json_integer_value(json_object_get(recv, "video"));
+
+		for (unsigned h = ff_live(&f, 'a'); h < wa && f.n < 48; h++)
+			f.kind[f.n++] = 'a';
+		for (unsigned h = ff_live(&f, 'v'); h < wv && f.n < 48; h++)
+			f.kind[f.n++] = 'v';
+		json_decref(r);
+	}
+	CHECK_EQ(count_cmds(FH_CMD_PART_ADD), parts + 1);
+	CHECK(rounds >= 1 && rounds <= 2);
+	if (rounds > 2)
+		fprintf(stderr, "firefox: asked to renegotiate %u times\n", rounds);
+	/* audio and video of A, C and Sim */
+	CHECK_EQ(count_cmds(FH_CMD_SUB_ADD), subs + 6);
+	CHECK_EQ(f.n, 6);
+	for (unsigned i = 0; i < f.n; i++)
+		CHECK(!f.stopped[i]);
+	/* Firefox' ids, and its simulcast video by rid (its SSRCs come without a SIM group) */
+	const struct fh_cmd *pa = find_cmd(FH_CMD_PART_ADD, parts);
+	uint16_t slot = pa ? pa->slot : 0;
+	const struct fh_cmd *md = last_cmd_for(FH_CMD_MEDIA, slot);
+	const struct fh_cmd *sv = last_cmd_for(FH_CMD_STREAM_ADD, slot);
+
+	CHECK(md && md->u.media.ext[FH_EXT_AUDIO_LEVEL] == 1 && md->u.media.ext[FH_EXT_MID] == 3 &&
+	      md->u.media.ext[FH_EXT_ABS_SEND_TIME] == 4 && md->u.media.ext[FH_EXT_TWCC] == 7 &&
+	      md->u.media.ext[FH_EXT_RID] == 8 && md->u.media.ext[FH_EXT_RRID] == 9 &&
+	      md->u.media.twcc);
+	CHECK(sv && sv->u.stream.kind == FH_KIND_VIDEO && sv->u.stream.n_layers == 3 &&
+	      !strcmp(sv->u.stream.rid[0], "l") && !strcmp(sv->u.stream.rid[2], "h") &&
+	      sv->u.stream.layer_ssrc[0] == 0 && sv->u.stream.pt == 120 &&
+	      sv->u.stream.rtx_pt == 124 && !strcmp(sv->u.stream.mid, "1"));
+}
+
+/* A client that never adds what it is asked for is asked a bounded number of times. */
+static void bounded(void)
+{
+	unsigned asked = 0;
+
+	conn_init(&g, "192.0.2.8");
+	join(&g, "Gus", NULL);
+	for (int i = 0; i < 40; i++) {
+		conn_forget(&g);
+		offer(&g, "chrome-offer-sendrecv-audio-video.sdp");
+		if (!got(&g, "renegotiate"))
+			break;
+		asked++;
+	}
+	CHECK_EQ(asked, cp_limits()->renegotiations);
+}
+
 /* Wrong guesses from one source end in 4034 for it; another source is still told 4032. */
 static void passwords(void)
 {
@@ -443,12 +666,12 @@ static void teardown(void)
 {
 	int ready;
 	unsigned rooms, parts;
-	struct cp_conn *all[] = {&a, &b, &c, &d1, &d2};
+	struct cp_conn *all[] = {&a, &b, &c, &d1, &d2, &e, &sc, &g};
 
 	for (unsigned i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		cp_room_closed(all[i]);
 	tick();
-	CHECK_EQ(count_cmds(FH_CMD_PART_DEL), 3); /* a, b and c offered; d2 never did */
+	CHECK_EQ(count_cmds(FH_CMD_PART_DEL), 6); /* all but d1 and d2 offered */
 	cp_room_stats(&ready, &rooms, &parts);
 	CHECK_EQ(rooms, 0);
 	CHECK_EQ(parts, 0);
@@ -459,4 +682,4 @@ static void teardown(void)
 	cp_limits_fini();
 }
 
-TEST_MAIN(setup, joins, offers, lobby, moderation, passwords, teardown)
+TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, passwords, teardown)

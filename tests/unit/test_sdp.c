@@ -1,4 +1,5 @@
-/* Unit tests of cp_sdp against offers recorded from Chromium 156, and malformed offers. */
+/* Unit tests of cp_sdp against offers recorded from Chromium 156 and Firefox, Firefox-like offers
+ * (max-bundle), and malformed or edited offers: header extension ids, simulcast, bundle-only. */
 #include <stdlib.h>
 
 #include "cp_sdp.h"
@@ -103,8 +104,17 @@ static void sendrecv_offer(void)
 	CHECK_STR_CONTAINS(a, "a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n");
 	CHECK_STR_CONTAINS(a, "a=candidate:2 1 udp 2130706430 192.0.2.7 40000 typ host\r\n");
 	CHECK_STR_CONTAINS(a, "a=ice-ufrag:0003abcdefghijkl\r\n");
-	CHECK(!strstr(a, "H264"));   /* only the codecs we forward */
-	CHECK(!strstr(a, "extmap")); /* no header extension is negotiated */
+	CHECK(!strstr(a, "H264")); /* only the codecs we forward */
+	/* the offer's ids of our extensions, nothing else */
+	CHECK_STR_CONTAINS(a, "a=extmap-allow-mixed\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n");
+	CHECK(!strstr(a, "toffset") && !strstr(a, "video-orientation"));
+	CHECK_STR_CONTAINS(a, "a=rtcp-fb:96 transport-cc\r\n");
+	CHECK_STR_CONTAINS(a, "a=rtcp-fb:111 transport-cc\r\n");
+	CHECK(!strstr(a, "goog-remb")); /* REMB only for those without transport-cc */
+	CHECK(o->twcc && o->ext[FH_EXT_TWCC] == 3 && o->ext[FH_EXT_AUDIO_LEVEL] == 1);
 	/* the answer itself must parse as a well-formed description: as it is, it is refused
 	 * only because it says setup:passive (an offer may not); with actpass in its place the
 	 * same text parses and gives back what we put in */
@@ -175,11 +185,254 @@ static void recvonly_and_simulcast(void)
 	free(o);
 	o = parse("chrome-offer-sendonly-simulcast.sdp");
 	CHECK(o->m[1].simulcast);
+	CHECK_EQ(o->m[1].n_rids, 3);
+	CHECK(!strcmp(o->m[1].rid[0], "q") && !strcmp(o->m[1].rid[2], "f"));
+	CHECK_EQ(o->m[1].ssrc, 0);
+	/* not answered as a receiver: no simulcast lines */
 	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = {0};
 	struct cp_sdp_local l = local();
 	char *a = cp_sdp_build_answer(o, &l, am);
 
-	CHECK(a && !strstr(a, "simulcast") && !strstr(a, "rid"));
+	CHECK(a && !strstr(a, "simulcast") && !strstr(a, "a=rid"));
+	free(a);
+	/* we receive it: each rid, in the offer's order (lowest first), and the extensions */
+	am[0].dir = am[1].dir = CP_DIR_RECVONLY;
+	a = cp_sdp_build_answer(o, &l, am);
+	CHECK_STR_CONTAINS(a, "a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\n");
+	CHECK_STR_CONTAINS(a, "a=simulcast:recv q;h;f\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap-allow-mixed\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n");
+	CHECK_STR_CONTAINS(
+		a, "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n");
+	CHECK_STR_CONTAINS(a, "a=extmap:3 http://www.ietf.org/id/"
+			      "draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n");
+	CHECK_STR_CONTAINS(
+		a, "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n");
+	CHECK_STR_CONTAINS(a, "a=rtcp-fb:96 transport-cc\r\n");
+	CHECK(!strstr(a, "goog-remb") && !strstr(a, "b=AS") && !strstr(a, "b=TIAS"));
+	/* audio level only on audio, rid only on video */
+	char *video = strstr(a, "m=video");
+
+	CHECK(video && !strstr(video, "ssrc-audio-level"));
+	CHECK(video && strstr(a, "rtp-stream-id") > video);
+	free(a);
+	free(o);
+}
+
+/* A copy of a test file with the first old replaced by new; lines end in \n (which the
+ * parser takes as well) so that old can span lines. */
+static char *edit(const char *name, const char *old, const char *new)
+{
+	char *sdp = load(name), *w = sdp;
+
+	for (const char *r = sdp; *r; r++)
+		if (*r != '\r')
+			*w++ = *r;
+	*w = '\0';
+	char *at = strstr(sdp, old);
+	char *out = malloc(strlen(sdp) + strlen(new) + 1);
+
+	CHECK(at != NULL);
+	if (!at) {
+		strcpy(out, sdp);
+	} else {
+		memcpy(out, sdp, (size_t)(at - sdp));
+		strcpy(out + (at - sdp), new);
+		strcat(out, at + strlen(old));
+	}
+	free(sdp);
+	return out;
+}
+
+static struct cp_sdp_offer *parse_text(char *sdp)
+{
+	struct cp_sdp_offer *o = malloc(sizeof(*o));
+	char why[128] = "";
+
+	if (cp_sdp_parse_offer(sdp, strlen(sdp), o, why, sizeof(why)) < 0) {
+		fprintf(stderr, "edited offer refused: %s\n", why);
+		fh_test_failures++;
+		memset(o, 0, sizeof(*o));
+	}
+	free(sdp);
+	return o;
+}
+
+static char *answer_recv(const struct cp_sdp_offer *o)
+{
+	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = {0};
+	struct cp_sdp_local l = local();
+
+	for (unsigned i = 0; i < o->n; i++)
+		am[i].dir = CP_DIR_RECVONLY;
+	return cp_sdp_build_answer(o, &l, am);
+}
+
+#define SIM "chrome-offer-sendonly-simulcast.sdp"
+#define TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+#define ABS_URI "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+/* One URI with two ids on bundled lines, or one id for two URIs: left out, the rest kept. */
+static void conflicting_ids(void)
+{
+	struct cp_sdp_offer *o = parse_text(edit(SIM, "a=extmap:3 " TWCC_URI "\na=extmap:5",
+						 "a=extmap:9 " TWCC_URI "\na=extmap:5"));
+	char *a = answer_recv(o);
+
+	CHECK_EQ(o->ext[FH_EXT_TWCC], 0);
+	CHECK(!o->twcc && o->ext_conflicts >= 1);
+	CHECK_EQ(o->ext[FH_EXT_MID], 4);
+	CHECK(a && !strstr(a, TWCC_URI) && !strstr(a, "transport-cc"));
+	CHECK_STR_CONTAINS(a, "a=rtcp-fb:96 goog-remb\r\n"); /* no transport-wide: REMB */
+	free(a);
+	free(o);
+	/* 13 is video-orientation on the video line: abs-send-time may not take it on audio */
+	o = parse_text(edit(SIM, "a=extmap:2 " ABS_URI, "a=extmap:13 " ABS_URI));
+	CHECK_EQ(o->ext[FH_EXT_ABS_SEND_TIME], 0);
+	a = answer_recv(o);
+	CHECK(a && !strstr(a, "abs-send-time"));
+	CHECK_STR_CONTAINS(a, "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n");
+	free(a);
+	free(o);
+}
+
+/* Ids outside 1..255 and broken extmaps are counted and ignored. */
+static void ids_out_of_range(void)
+{
+	static const char *const bad[] = {
+		"a=extmap:0 urn:ietf:params:rtp-hdrext:sdes:mid",
+		"a=extmap:256 urn:ietf:params:rtp-hdrext:sdes:mid",
+		"a=extmap:99999999999999999999999 urn:ietf:params:rtp-hdrext:sdes:mid",
+		"a=extmap:-4 urn:ietf:params:rtp-hdrext:sdes:mid",
+		"a=extmap:4/sideways urn:ietf:params:rtp-hdrext:sdes:mid",
+		"a=extmap:4",
+		"a=extmap:x4 urn:ietf:params:rtp-hdrext:sdes:mid",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cp_sdp_offer *o = parse_text(edit(
+			SIM, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\na=sendonly", bad[i]));
+
+		CHECK_EQ(o->bad_extmap, 1);
+		CHECK_EQ(o->m[0].ext[FH_EXT_MID], 0);
+		CHECK_EQ(o->ext[FH_EXT_MID], 4); /* the video line still has it */
+		free(o);
+	}
+	/* an id above 14 is fine (two-byte headers) */
+	struct cp_sdp_offer *o =
+		parse_text(edit(SIM, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+				"a=extmap:200/sendonly urn:ietf:params:rtp-hdrext:sdes:mid"));
+
+	CHECK_EQ(o->m[0].ext[FH_EXT_MID], 200);
+	CHECK_EQ(o->ext[FH_EXT_MID], 0); /* but not with 4 on the video line */
+	free(o);
+}
+
+/* Simulcast: at most three encodings; rids that are no RFC 8851 token, or have no a=rid line,
+ * are not taken; alternatives give their first; '~' (paused) is still taken; SIM gives
+ * layer SSRCs. */
+static void simulcast_rules(void)
+{
+	struct cp_sdp_offer *o = parse_text(
+		edit(SIM, "a=simulcast:send q;h;f", "a=rid:x send\na=simulcast:send q;h;f;x"));
+
+	CHECK_EQ(o->m[1].n_rids, 3);
+	CHECK_EQ(o->dropped_layers, 1);
+	char *a = answer_recv(o);
+
+	CHECK_STR_CONTAINS(a, "a=simulcast:recv q;h;f\r\n");
+	CHECK(a && !strstr(a, "a=rid:x"));
+	free(a);
+	free(o);
+	o = parse_text(edit(SIM, "a=rid:q send\n", "a=rid:q!x send\n"));
+	CHECK_EQ(o->bad_rids, 1);
+	free(o);
+	o = parse_text(edit(SIM, "a=rid:q send\na=rid:h send\na=rid:f send\na=simulcast:send q;h;f",
+			    "a=rid:q!x send\na=rid:averyveryverylongrid send\na=rid:f send\n"
+			    "a=simulcast:send q!x;averyveryverylongrid;f"));
+	CHECK_EQ(o->bad_rids, 2);
+	CHECK_EQ(o->m[1].n_rids, 0); /* one encoding left is no simulcast */
+	a = answer_recv(o);
+	CHECK(a && !strstr(a, "simulcast") && !strstr(a, "a=rid"));
+	free(a);
+	free(o);
+	o = parse_text(edit(SIM, "a=simulcast:send q;h;f", "a=simulcast:send q,h;~h;zz;f"));
+	CHECK_EQ(o->m[1].n_rids, 3);
+	CHECK(!strcmp(o->m[1].rid[1], "h") && o->m[1].rid_paused[1] && !o->m[1].rid_paused[0]);
+	CHECK(!strcmp(o->m[1].rid[2], "f"));
+	free(o);
+	/* H.264 only for a rid: not taken */
+	o = parse_text(edit(SIM, "a=rid:h send\n", "a=rid:h send pt=102;max-width=640\n"));
+	CHECK_EQ(o->m[1].n_rids, 2);
+	free(o);
+	o = parse_text(edit(SIM, "a=simulcast:send q;h;f",
+			    "a=ssrc-group:SIM 11 22 33\na=ssrc-group:FID 22 222\n"
+			    "a=simulcast:send q;h;f"));
+	CHECK(o->m[1].layer_ssrc[0] == 11 && o->m[1].layer_ssrc[2] == 33);
+	CHECK(o->m[1].layer_rtx_ssrc[1] == 222 && o->m[1].layer_rtx_ssrc[0] == 0);
+	free(o);
+	/* without the rid extension and SSRCs the layers could not be told apart */
+	o = parse_text(
+		edit(SIM, "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\n", ""));
+	CHECK_EQ(o->m[1].n_rids, 0);
+	free(o);
+}
+
+/* Firefox max-bundle: port 0 and bundle-only on all lines after the first; they are in the
+ * bundle and answered with port 9. Firefox' own ids are echoed. */
+static void bundle_only(void)
+{
+	static const char *const files[] = {
+		"firefox-style-offer-max-bundle.sdp", "firefox-offer-recvonly.sdp",
+		"firefox-offer-sendrecv.sdp", "firefox-offer-simulcast.sdp"};
+
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct cp_sdp_offer *o = parse(files[f]);
+		struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = {0};
+		struct cp_sdp_local l = local();
+		char grp[64] = "a=group:BUNDLE";
+
+		CHECK(o->n >= 2 && o->m[1].port == 0 && o->m[1].bundle_only);
+		for (unsigned i = 0; i < o->n; i++) {
+			CHECK(cp_sdp_mline_usable(&o->m[i]));
+			snprintf(grp + strlen(grp), sizeof(grp) - strlen(grp), " %s", o->m[i].mid);
+			am[i].dir =
+				o->m[i].dir == CP_DIR_RECVONLY ? CP_DIR_INACTIVE : CP_DIR_RECVONLY;
+		}
+		char *a = cp_sdp_build_answer(o, &l, am);
+
+		CHECK_STR_CONTAINS(a, grp);
+		CHECK(a && !strstr(a, "m=video 0 ") && !strstr(a, "m=audio 0 "));
+		CHECK(a && !strstr(a, "bundle-only"));
+		CHECK_EQ(o->ext[FH_EXT_AUDIO_LEVEL], 1);
+		CHECK_EQ(o->ext[FH_EXT_MID], 3);
+		CHECK_EQ(o->ext[FH_EXT_ABS_SEND_TIME], 4);
+		CHECK_EQ(o->ext[FH_EXT_TWCC], 7);
+		CHECK_STR_CONTAINS(a, "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n");
+		CHECK_STR_CONTAINS(a, "a=extmap:7 " TWCC_URI "\r\n");
+		CHECK_STR_CONTAINS(a, "a=rtcp-fb:120 transport-cc\r\n");
+		if (o->m[1].n_rids) {
+			/* rid extmaps were /sendonly: answered /recvonly */
+			CHECK_STR_CONTAINS(
+				a, "/recvonly urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n");
+			CHECK_STR_CONTAINS(a, "a=simulcast:recv l;m;h\r\n");
+			CHECK(o->m[1].layer_ssrc[0] == 0); /* no SIM group: learned by rid */
+		}
+		free(a);
+		free(o);
+	}
+	/* port 0 without bundle-only is rejected and left out of the group */
+	struct cp_sdp_offer *o =
+		parse_text(edit("firefox-offer-sendrecv.sdp", "a=bundle-only\n", ""));
+	struct cp_sdp_answer_ml am[CP_SDP_MAX_MLINES] = {0};
+	struct cp_sdp_local l = local();
+
+	CHECK(!cp_sdp_mline_usable(&o->m[1]));
+	char *a = cp_sdp_build_answer(o, &l, am);
+
+	CHECK_STR_CONTAINS(a, "a=group:BUNDLE 0\r\n");
+	CHECK_STR_CONTAINS(a, "m=video 0 ");
 	free(a);
 	free(o);
 }
@@ -239,4 +492,5 @@ static void refused(void)
 	free(o);
 }
 
-TEST_MAIN(sendrecv_offer, datachannel_rejected, recvonly_and_simulcast, refused)
+TEST_MAIN(sendrecv_offer, datachannel_rejected, recvonly_and_simulcast, conflicting_ids,
+	  ids_out_of_range, simulcast_rules, bundle_only, refused)
