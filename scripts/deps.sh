@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs the Debian packages Funkhaus needs. "build": compilers and libraries to build and
-# run it; "test": also what the test suites need (clang with libFuzzer, Chromium, Node.js);
+# run it; "test": also what the test suites need (clang with libFuzzer, Chromium, Firefox ESR,
+# Node.js);
 # "bench": also Janus and jq for bench/compare-janus.sh.
 # Runs apt-get update only when something is missing. Needs root.
 set -euo pipefail
@@ -13,7 +14,7 @@ if [ "$what" = bench ]; then
 	pkgs+=(janus jq bsdextrautils iproute2)
 fi
 if [ "$what" = test ]; then
-	pkgs+=(clang libclang-rt-14-dev chromium iproute2 iputils-ping clang-format
+	pkgs+=(clang libclang-rt-14-dev chromium firefox-esr iproute2 iputils-ping clang-format
 		janus jq bsdextrautils coturn)
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi

@@ -1,6 +1,6 @@
 #!/bin/bash
 # README's second command: installs what the tests need (Debian packages, playwright-core
-# from npm), builds with clang, AddressSanitizer and UndefinedBehaviorSanitizer, and runs every
+# and puppeteer-core from npm), builds with clang, AddressSanitizer and UndefinedBehaviorSanitizer, and runs every
 # suite: unit, integration, browser, fuzz. Needs root (network namespaces for the browser).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

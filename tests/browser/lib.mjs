@@ -1,7 +1,8 @@
 // Shared helpers of the browser tests: start both daemons with a private configuration and
-// drive Debian's Chromium with playwright-core. Runs inside the network namespace run.sh made.
+// drive Debian's Chromium with playwright-core and its Firefox ESR with puppeteer-core (over
+// WebDriver BiDi). Runs inside the network namespace run.sh made.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -85,12 +86,50 @@ export async function launchBrowser() {
   });
 }
 
+// Debian's Firefox ESR, headless, with a fresh profile (and HOME) under dir: fake camera and
+// microphone without a prompt, ICE candidates on loopback (run.sh gives the namespace the
+// default route Firefox needs before it gathers any), the test's self-signed certificate
+// accepted. Returns a puppeteer-core Browser.
+export async function launchFirefox(dir = mkdtempSync(join(tmpdir(), 'funkhaus-firefox-'))) {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const profile = join(dir, 'firefox-profile');
+  const home = join(dir, 'firefox-home');
+  mkdirSync(profile, { recursive: true });
+  mkdirSync(home, { recursive: true });
+  return puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    acceptInsecureCerts: true,
+    userDataDir: profile,
+    protocolTimeout: 30000,
+    env: { ...process.env, HOME: home, MOZ_HEADLESS: '1' },
+    extraPrefsFirefox: {
+      'media.navigator.streams.fake': true,
+      'media.navigator.permission.disabled': true,
+      'media.peerconnection.ice.loopback': true,
+      'media.autoplay.default': 0,
+      'media.autoplay.blocking_policy': 0,
+      'browser.shell.checkDefaultBrowser': false,
+      'app.update.enabled': false,
+      'browser.safebrowsing.malware.enabled': false,
+      'browser.safebrowsing.phishing.enabled': false,
+      'network.captive-portal-service.enabled': false,
+      'network.connectivity-service.enabled': false,
+      'datareporting.policy.dataSubmissionEnabled': false,
+      'toolkit.telemetry.enabled': false,
+    },
+  });
+}
+
 // Every request a page made to another origin than the server's (none may ever be made: no
 // CDN, web font, avatar or analytics service).
 export const foreign = [];
 
-export async function openPage(browser, url, room, name, hash = '') {
+// initScript: source run in the page before its own scripts (as addInitScript does).
+export async function openPage(browser, url, room, name, hash = '', initScript = null) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+  if (initScript) await ctx.addInitScript(initScript);
   const page = await ctx.newPage();
   const origin = new URL(url).host;
   page.on('pageerror', (e) => console.error(`[${name}] page error: ${e.message}`));
