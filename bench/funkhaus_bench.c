@@ -742,13 +742,15 @@ static void link_report(const struct opts *o, FILE *json)
 		uint64_t exp = lc.expected, rec = lc.received < exp ? lc.received : exp;
 
 		if (!json) {
+			char rate[32] = "unlimited";
+
+			if (bps)
+				snprintf(rate, sizeof(rate), "%.3f Mbit/s", (double)bps / 1e6);
 			printf("  %-6s %3u participants, link %s: delivered %.3f Mbit/s each "
 			       "(min %.3f",
-			       name, lc.parts, bps ? "" : "unlimited", mean / 1e6,
-			       lc.bps_min / 1e6);
+			       name, lc.parts, rate, mean / 1e6, lc.bps_min / 1e6);
 			if (bps)
-				printf(", %.0f %% of %.3f Mbit/s", 100 * mean / (double)bps,
-				       (double)bps / 1e6);
+				printf(", %.0f %% of the link", 100 * mean / (double)bps);
 			printf("), loss %.2f %% (link drops %.2f %%)\n", pct(exp - rec, exp),
 			       pct(lc.link_dropped, lc.link_passed + lc.link_dropped));
 			printf("         %u video streams: frozen %.1f %% of the time (worst %.1f "
