@@ -31,11 +31,68 @@
 #include <srtp2/srtp.h>
 
 #include "fh_rtp.h"
+#include "fh_rtpext.h"
 #include "fh_srtp.h"
 #include "fh_stun.h"
+#include "fh_twcc.h"
+#include "fh_vp8.h"
 
 #define MAX_ML 64
 #define WS_MAX (512 * 1024)
+#define RTX_HIST 128		/* packets of each simulcast layer kept for retransmission */
+#define KEY_MIN_US 300000	/* a browser's encoder makes key frames at most this often */
+#define EARLY_EXT_US 1000000	/* mid and rid go with a stream's first second (or to its RR) */
+#define SIM_FRAME_MAX (1 << 20) /* bytes of one frame, at most */
+
+/* The header extensions as Chrome numbers them in its offers. */
+static const uint8_t chrome_ids[FH_EXT_MAX] = {
+	[FH_EXT_AUDIO_LEVEL] = 1, [FH_EXT_ABS_SEND_TIME] = 2, [FH_EXT_TWCC] = 3,
+	[FH_EXT_MID] = 4,	  [FH_EXT_RID] = 10,	      [FH_EXT_RRID] = 11,
+};
+static const char *const ext_uri[FH_EXT_MAX] = {
+	[FH_EXT_MID] = "urn:ietf:params:rtp-hdrext:sdes:mid",
+	[FH_EXT_RID] = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+	[FH_EXT_RRID] = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+	[FH_EXT_TWCC] = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+	[FH_EXT_ABS_SEND_TIME] = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+	[FH_EXT_AUDIO_LEVEL] = "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+};
+static const char *const rid_name[FHC_SIM_LAYERS] = {"l", "m", "h"};
+static const uint16_t sim_width[FHC_SIM_LAYERS] = {320, 640, 1280};
+static const uint16_t sim_height[FHC_SIM_LAYERS] = {180, 360, 720};
+
+/* A sent packet of a simulcast layer, for RTX. */
+struct sim_sent {
+	uint16_t seq;
+	uint16_t len; /* 0: empty slot */
+	uint32_t ts;
+	bool marker;
+	uint8_t payload[1200];
+};
+
+/* One simulcast encoding we send. */
+struct sim_layer {
+	uint32_t ssrc, rtx_ssrc;
+	uint16_t seq, rtx_seq;
+	uint32_t ts_base;
+	uint16_t picid; /* 15 bits */
+	uint8_t tl0picidx;
+	unsigned frame; /* since the last key frame, for L1T3 */
+	bool key_due;	/* a PLI or FIR asked for one */
+	uint64_t last_key_us;
+	uint64_t first_us, rtx_first_us; /* the first packet sent on it, 0 none yet */
+	bool rr_seen, rtx_rr_seen;	 /* the SFU reported on the SSRC: no more mid and rid */
+	uint64_t frames, keyframes, rtx_sent;
+	struct sim_sent *hist; /* RTX_HIST entries, slot seq % RTX_HIST */
+};
+
+/* A datagram that crossed the modelled downlink and is delivered at `at`. */
+struct held {
+	uint64_t at;
+	uint16_t len;
+	uint8_t leg;
+	uint8_t buf[1536];
+};
 
 struct ml {
 	char mid[8];
@@ -66,6 +123,8 @@ struct leg {
 	uint64_t last_check_ms;
 	struct ml ml[MAX_ML];
 	unsigned n_ml;
+	uint8_t ext_ids[FH_EXT_MAX]; /* the answer's a=extmap ids */
+	bool ext_answered;
 };
 
 struct fhc {
@@ -127,6 +186,18 @@ struct fhc {
 	unsigned j_n_queue;
 	uint64_t pli_received;
 	struct fhc_latency lat;
+	/* opts.simulcast: our encodings, the transport-wide counter over all our streams */
+	struct sim_layer sl[FHC_SIM_LAYERS];
+	uint16_t twcc_seq;
+	uint64_t a_first_us;
+	bool a_rr_seen;
+	/* receiving: the downlink model, what waits in it, transport-wide feedback */
+	struct fhc_sim_link link;
+	struct held *held; /* a ring of held_cap */
+	unsigned held_cap, held_head, held_n;
+	struct fh_twcc_rx *twcc_rx;
+	uint32_t twcc_media_ssrc;
+	uint64_t twcc_sent, twcc_received, twcc_bad;
 };
 
 static int seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -163,12 +234,11 @@ const struct fhc_latency *fhc_latency(const struct fhc *c)
 	return &c->lat;
 }
 
-/* Loss (sequence numbers), latency and jitter (stamped payloads) of one received packet. */
+/* Loss (sequence numbers), latency and jitter (stamped payloads: the stamp at payload, len
+ * bytes left from there) of one received packet that arrived at now. */
 static void measure(struct fhc *c, struct fhc_stream_stats *s, const struct fh_rtp_hdr *h,
-		    const uint8_t *payload)
+		    const uint8_t *payload, size_t len, uint64_t now)
 {
-	uint64_t now = now_us();
-
 	if (!s->seq_init) {
 		s->seq_init = true;
 		s->base_seq = s->max_seq = h->seq;
@@ -179,7 +249,7 @@ static void measure(struct fhc *c, struct fhc_stream_stats *s, const struct fh_r
 		if (delta && delta < 0x8000)
 			s->max_seq += delta;
 	}
-	if (h->payload_len < FHC_STAMP_LEN || memcmp(payload + 8, "FHB1", 4) != 0)
+	if (len < FHC_STAMP_LEN || memcmp(payload + 8, "FHB1", 4) != 0)
 		return;
 	uint64_t sent = 0;
 
@@ -545,6 +615,22 @@ static char *sdp_start(struct fhc *c, struct leg *l, size_t cap, size_t *n)
 	return s;
 }
 
+/* Our a=extmap lines, Chrome's ids: audio without the stream ids, video without the level. */
+static size_t put_extmaps(bool video, char *s, size_t cap)
+{
+	static const enum fh_ext audio[] = {FH_EXT_AUDIO_LEVEL, FH_EXT_ABS_SEND_TIME, FH_EXT_TWCC,
+					    FH_EXT_MID};
+	static const enum fh_ext vid[] = {FH_EXT_ABS_SEND_TIME, FH_EXT_TWCC, FH_EXT_MID, FH_EXT_RID,
+					  FH_EXT_RRID};
+	const enum fh_ext *e = video ? vid : audio;
+	size_t k = video ? sizeof(vid) / sizeof(vid[0]) : sizeof(audio) / sizeof(audio[0]), n = 0;
+
+	for (size_t i = 0; i < k && n < cap; i++)
+		n += (size_t)snprintf(s + n, cap - n, "a=extmap:%u %s\r\n", chrome_ids[e[i]],
+				      ext_uri[e[i]]);
+	return n < cap ? n : cap;
+}
+
 /* The offer of leg 0: what we publish and, with Funkhaus, what we receive. */
 static char *build_offer(struct fhc *c, struct leg *l)
 {
@@ -567,16 +653,25 @@ static char *build_offer(struct fhc *c, struct leg *l)
 		  c->o.janus ? "active" : "actpass", m->mid, m->send ? "sendonly" : "recvonly");
 		if (c->o.janus)
 			n += put_candidate(l, s + n, cap - n);
+		if (c->o.simulcast)
+			n += put_extmaps(m->video, s + n, cap - n);
 		if (m->video) {
 			P("a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack "
 			  "pli\r\n");
+			if (c->o.simulcast)
+				P("a=rtcp-fb:96 ccm fir\r\na=rtcp-fb:96 transport-cc\r\n");
 			P("a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n");
-			if (m->send)
+			if (m->send && c->o.simulcast) /* Chrome names the encodings, no SSRCs */
+				P("a=rid:l send\r\na=rid:m send\r\na=rid:h send\r\n"
+				  "a=simulcast:send l;m;h\r\n");
+			else if (m->send)
 				P("a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:fhc\r\n"
 				  "a=ssrc:%u cname:fhc\r\n",
 				  c->v_ssrc, c->v_rtx_ssrc, c->v_ssrc, c->v_rtx_ssrc);
 		} else {
 			P("a=rtpmap:111 opus/48000/2\r\n");
+			if (c->o.simulcast)
+				P("a=rtcp-fb:111 transport-cc\r\n");
 			if (m->send)
 				P("a=ssrc:%u cname:fhc\r\n", c->a_ssrc);
 		}
@@ -675,6 +770,19 @@ static void parse_sdp(struct fhc *c, struct leg *l, const char *sdp, bool offer)
 			    fh_addr_parse(&a, ip, (uint16_t)port) == 0 &&
 			    (c->o.media ? !strcmp(c->o.media, ip) : a.family == FH_AF_INET))
 				l->sfu_len = fh_addr_to_sockaddr(&a, &l->sfu);
+		} else if (!strncmp(line, "a=extmap:", 9)) {
+			unsigned id;
+			char uri[200];
+
+			/* one table for the bundle: the first id named for each extension */
+			if (sscanf(line + 9, "%u%*[^ ] %199s", &id, uri) != 2 &&
+			    sscanf(line + 9, "%u %199s", &id, uri) != 2)
+				continue;
+			for (int e = 0; e < FH_EXT_MAX; e++)
+				if (id >= 1 && id <= 255 && !strcmp(uri, ext_uri[e]) &&
+				    !l->ext_ids[e])
+					l->ext_ids[e] = (uint8_t)id;
+			l->ext_answered = true;
 		} else if (!m) {
 			continue;
 		} else if (offer && !strncmp(line, "a=mid:", 6)) {
@@ -1397,6 +1505,303 @@ static void janus_keepalive(struct fhc *c)
 
 /* ---- media ---- */
 
+static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len, uint64_t at);
+
+/* ---- simulcast sending (opts.simulcast) ---- */
+
+static const char *send_mid(const struct fhc *c, bool video)
+{
+	const struct leg *l = &c->leg[0];
+
+	for (unsigned i = 0; i < l->n_ml; i++)
+		if (l->ml[i].send && l->ml[i].video == video)
+			return l->ml[i].mid;
+	return NULL;
+}
+
+/* Whether a stream still sends mid and rid: its first second, until the SFU reported on it. */
+static bool early(uint64_t *first_us, bool rr_seen, uint64_t now)
+{
+	if (!*first_us)
+		*first_us = now;
+	return !rr_seen && now - *first_us < EARLY_EXT_US;
+}
+
+/* One RTP packet with an extension block: the transport-wide number and send time always. */
+static int send_ext_rtp(struct fhc *c, uint8_t pt, uint32_t ssrc, uint16_t seq, uint32_t ts,
+			bool marker, struct fhc_sim_ext *e, const uint8_t *payload, size_t len)
+{
+	struct leg *l = &c->leg[0];
+	uint8_t buf[1500];
+	size_t x;
+	int n;
+
+	e->ids = chrome_ids;
+	e->twcc = e->abs = true;
+	e->twcc_seq = c->twcc_seq++;
+	e->abs_send_time = fh_rtpext_abs_time(now_us());
+	x = fhc_sim_ext_write(buf + 12, 64, e);
+	if (!l->media_up || 12 + x + len > 1400)
+		return -1;
+	buf[0] = (uint8_t)(0x80 | (x ? 0x10 : 0));
+	buf[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+	fh_wr16(buf + 2, seq);
+	fh_wr32(buf + 4, ts);
+	fh_wr32(buf + 8, ssrc);
+	memcpy(buf + 12 + x, payload, len);
+	n = (int)(12 + x + len);
+	if (srtp_protect(l->srtp_tx, buf, &n) != srtp_err_status_ok)
+		return -1;
+	return send(l->udp, buf, (size_t)n, 0) == n ? 0 : -1;
+}
+
+static int send_layer_packet(struct fhc *c, unsigned layer, const uint8_t *payload, size_t len,
+			     bool marker, uint32_t ts)
+{
+	struct sim_layer *sl = &c->sl[layer];
+	struct fhc_sim_ext e = {0};
+	uint16_t seq = sl->seq++;
+	struct sim_sent *h = &sl->hist[seq % RTX_HIST];
+
+	if (early(&sl->first_us, sl->rr_seen, now_us())) {
+		e.mid = send_mid(c, true);
+		e.rid = rid_name[layer];
+	}
+	h->seq = seq;
+	h->len = (uint16_t)len;
+	h->ts = ts;
+	h->marker = marker;
+	memcpy(h->payload, payload, len);
+	return send_ext_rtp(c, 96, sl->ssrc, seq, ts, marker, &e, payload, len);
+}
+
+/* RFC 4588: the original sequence number, then the original payload, on the layer's RTX SSRC. */
+static void send_rtx(struct fhc *c, unsigned layer, uint16_t seq)
+{
+	struct sim_layer *sl = &c->sl[layer];
+	const struct sim_sent *h = &sl->hist[seq % RTX_HIST];
+	struct fhc_sim_ext e = {.rrid = true};
+	uint8_t p[1202];
+
+	if (!h->len || h->seq != seq)
+		return; /* too old, or never sent */
+	if (early(&sl->rtx_first_us, sl->rtx_rr_seen, now_us())) {
+		e.mid = send_mid(c, true);
+		e.rid = rid_name[layer];
+	}
+	fh_wr16(p, seq);
+	memcpy(p + 2, h->payload, h->len);
+	if (send_ext_rtp(c, 97, sl->rtx_ssrc, sl->rtx_seq++, h->ts, h->marker, &e, p,
+			 (size_t)h->len + 2) == 0)
+		sl->rtx_sent++;
+}
+
+static int layer_of(const struct fhc *c, uint32_t ssrc)
+{
+	for (int i = 0; i < FHC_SIM_LAYERS; i++)
+		if (ssrc && c->sl[i].ssrc == ssrc)
+			return i;
+	return -1;
+}
+
+/* The SFU reported on ssrc (SR/RR report block): its streams stop sending mid and rid. */
+static void rr_for(struct fhc *c, uint32_t ssrc)
+{
+	for (int i = 0; i < FHC_SIM_LAYERS; i++) {
+		c->sl[i].rr_seen |= c->sl[i].ssrc == ssrc;
+		c->sl[i].rtx_rr_seen |= c->sl[i].rtx_ssrc == ssrc;
+	}
+	c->a_rr_seen |= c->a_ssrc == ssrc;
+}
+
+/* Feedback the SFU sends a simulcast sender; anything malformed is skipped, every loop bounded
+ * by the packet's own length. */
+static void sim_rtcp(struct fhc *c, const struct fh_rtcp_pkt *p)
+{
+	if (p->pt == FH_RTCP_SR || p->pt == FH_RTCP_RR) {
+		size_t first = p->pt == FH_RTCP_SR ? 28 : 8;
+
+		for (size_t k = 0; k < p->count && first + 24 * (k + 1) <= p->len; k++)
+			rr_for(c, fh_rd32(p->data + first + 24 * k));
+	} else if (p->pt == FH_RTCP_PSFB && p->count == FH_PSFB_PLI) {
+		int i = layer_of(c, fh_rtcp_fb_media_ssrc(p));
+
+		if (i >= 0)
+			c->sl[i].key_due = true;
+	} else if (p->pt == FH_RTCP_PSFB && p->count == FH_PSFB_FIR) {
+		for (size_t off = 12; off + 8 <= p->len; off += 8) {
+			int i = layer_of(c, fh_rd32(p->data + off));
+
+			if (i >= 0)
+				c->sl[i].key_due = true;
+		}
+	} else if (p->pt == FH_RTCP_RTPFB && p->count == FH_RTPFB_NACK) {
+		int i = layer_of(c, fh_rtcp_fb_media_ssrc(p));
+		uint16_t seqs[64];
+		unsigned n = i >= 0 ? fh_rtcp_nack_seqs(p, seqs, 64) : 0;
+
+		for (unsigned k = 0; k < n && k < 64; k++)
+			send_rtx(c, (unsigned)i, seqs[k]);
+	} else if (p->pt == FH_RTCP_RTPFB && p->count == FH_RTPFB_TWCC) {
+		static __thread struct fh_twcc_pkt pkts[4096];
+		struct fh_twcc_fb fb;
+
+		if (fh_twcc_parse(p->data, p->len, &fb, pkts, 4096) >= 0)
+			c->twcc_received++;
+		else
+			c->twcc_bad++;
+	}
+}
+
+int fhc_send_frame(struct fhc *c, unsigned layer, size_t bytes)
+{
+	if (!c->o.simulcast || layer >= FHC_SIM_LAYERS || !c->leg[0].media_up || !c->sl[layer].hist)
+		return -1;
+	struct sim_layer *sl = &c->sl[layer];
+	uint64_t now = now_us();
+	bool key = !sl->frames || (sl->key_due && now - sl->last_key_us >= KEY_MIN_US);
+
+	if (key) {
+		sl->key_due = false;
+		sl->last_key_us = now;
+		sl->frame = 0;
+		sl->keyframes++;
+		bytes *= 5;
+	}
+	if (bytes > SIM_FRAME_MAX)
+		bytes = SIM_FRAME_MAX;
+	uint8_t tid = fhc_sim_l1t3_tid(sl->frame);
+
+	if (tid == 0)
+		sl->tl0picidx++;
+	uint32_t ts = sl->ts_base + (uint32_t)(now * 9 / 100); /* 90 kHz capture time */
+	/* packets of at most 1200 bytes, of about equal size, as a browser's packetizer cuts */
+	size_t npk = (bytes + 1199) / 1200, sent = 0;
+
+	if (!npk)
+		npk = 1;
+	for (size_t k = 0; k < npk; k++) {
+		uint8_t p[1200];
+		size_t want = bytes / npk + (k < bytes % npk), o;
+
+		o = fhc_sim_vp8_desc(p, k == 0, sl->picid, sl->tl0picidx, tid,
+				     key || fhc_sim_l1t3_sync(sl->frame));
+		if (k == 0)
+			o += fhc_sim_vp8_header(p + o, key, sim_width[layer], sim_height[layer],
+						(uint32_t)(bytes / 2));
+		fhc_stamp(p + o);
+		o += FHC_STAMP_LEN;
+		p[o++] = 'L';
+		p[o++] = (uint8_t)layer;
+		if (want < o)
+			want = o;
+		if (want > sizeof(p))
+			want = sizeof(p);
+		memset(p + o, 0x3c, want - o);
+		if (send_layer_packet(c, layer, p, want, k + 1 == npk, ts) == 0)
+			sent++;
+	}
+	sl->picid = (sl->picid + 1) & 0x7fff;
+	sl->frame++;
+	sl->frames++;
+	return (int)sent;
+}
+
+uint64_t fhc_keyframes_sent(const struct fhc *c, unsigned layer)
+{
+	return layer < FHC_SIM_LAYERS ? c->sl[layer].keyframes : 0;
+}
+
+uint64_t fhc_rtx_sent(const struct fhc *c, unsigned layer)
+{
+	return layer < FHC_SIM_LAYERS ? c->sl[layer].rtx_sent : 0;
+}
+
+/* ---- the downlink model (opts.link_bps) ---- */
+
+/* A datagram as it reaches our side of the modelled link: dropped, or held until it has
+ * crossed it; without a link it is handled now. */
+static void ingress(struct fhc *c, unsigned leg, uint8_t *buf, size_t len)
+{
+	uint64_t now = now_us(), at;
+
+	if (!c->o.link_bps || !c->held) {
+		on_datagram(c, &c->leg[leg], buf, len, now);
+		return;
+	}
+	if (!fhc_sim_link_pass(&c->link, now, len, &at))
+		return;
+	if (c->held_n == c->held_cap || len > sizeof(c->held[0].buf)) {
+		c->link.dropped++; /* more than the ring holds: a tail drop as well */
+		return;
+	}
+	struct held *h = &c->held[(c->held_head + c->held_n++) % c->held_cap];
+
+	h->at = at;
+	h->len = (uint16_t)len;
+	h->leg = (uint8_t)leg;
+	memcpy(h->buf, buf, len);
+}
+
+/* Hands over what has crossed the link by now, in order; returns µs to the next, or -1. */
+static int64_t deliver_held(struct fhc *c)
+{
+	uint64_t now = now_us();
+
+	for (unsigned k = 0; k < c->held_cap && c->held_n; k++) {
+		struct held *h = &c->held[c->held_head];
+
+		if (h->at > now)
+			return (int64_t)(h->at - now);
+		c->held_head = (c->held_head + 1) % c->held_cap;
+		c->held_n--;
+		on_datagram(c, &c->leg[h->leg], h->buf, h->len, h->at);
+	}
+	return c->held_n ? 0 : -1;
+}
+
+static int send_rtcp(struct fhc *c, uint8_t *buf, size_t len);
+
+/* Transport-wide feedback about what arrived, about every 100 ms (fh_twcc_rx decides). */
+static void send_twcc(struct fhc *c)
+{
+	uint8_t buf[1200];
+
+	if (!c->twcc_rx || !fh_twcc_rx_due(c->twcc_rx, now_us()))
+		return;
+	for (int k = 0; k < 16; k++) {
+		size_t n = fh_twcc_rx_build(c->twcc_rx, buf, sizeof(buf), c->a_ssrc,
+					    c->twcc_media_ssrc);
+
+		if (!n)
+			break;
+		if (send_rtcp(c, buf, n) == 0)
+			c->twcc_sent++;
+	}
+}
+
+const struct fhc_sim_link *fhc_link(const struct fhc *c)
+{
+	return &c->link;
+}
+
+uint64_t fhc_twcc_sent(const struct fhc *c)
+{
+	return c->twcc_sent;
+}
+
+uint64_t fhc_twcc_received(const struct fhc *c, uint64_t *bad)
+{
+	if (bad)
+		*bad = c->twcc_bad;
+	return c->twcc_received;
+}
+
+uint64_t fhc_now_us(void)
+{
+	return now_us();
+}
+
 static struct fhc_stream_stats *stats_for(struct fhc *c, struct leg *l, uint32_t ssrc)
 {
 	for (unsigned i = 0; i < c->n_st; i++)
@@ -1416,7 +1821,49 @@ static struct fhc_stream_stats *stats_for(struct fhc *c, struct leg *l, uint32_t
 	return NULL;
 }
 
-static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
+/* The ids we read extensions with: the answer's, else (a server that answers none) ours. */
+static const uint8_t *rx_ids(const struct fhc *c, const struct leg *l)
+{
+	static const uint8_t none[FH_EXT_MAX];
+
+	if (l->ext_answered)
+		return l->ext_ids;
+	return c->o.simulcast ? chrome_ids : none;
+}
+
+/*
+ * What a received video packet says beyond its RTP header: where the stamp is (after a VP8
+ * payload descriptor and, on a frame's first packet, the payload header, when a simulcast sender
+ * wrote them; else at the start), whether it starts a frame (-1: not known) and its layer.
+ */
+static size_t video_payload(const uint8_t *p, size_t len, int *start, int *layer)
+{
+	struct fh_vp8_desc d;
+
+	*start = -1;
+	*layer = -1;
+	if (len >= FHC_STAMP_LEN && !memcmp(p + 8, "FHB1", 4))
+		return 0;
+	if (fh_vp8_parse(p, len, &d) < 0)
+		return 0;
+	size_t off = d.len;
+
+	if (d.s && d.pid == 0)
+		off += (p[off] & 1) ? 3 : 10; /* P=0: a key frame's 10-byte header */
+	if (off + FHC_STAMP_LEN > len || memcmp(p + off + 8, "FHB1", 4) != 0)
+		return 0;
+	*start = d.s && d.pid == 0;
+	if (off + FHC_STAMP_LEN + 2 <= len && p[off + FHC_STAMP_LEN] == 'L' &&
+	    p[off + FHC_STAMP_LEN + 1] < FHC_SIM_LAYERS)
+		*layer = p[off + FHC_STAMP_LEN + 1];
+	return off;
+}
+
+static void on_rtp(struct fhc *c, struct leg *l, uint8_t *buf, size_t wire_len, size_t n,
+		   const struct fh_rtp_hdr *hp, uint64_t at);
+static void on_rtcp(struct fhc *c, const uint8_t *buf, size_t n);
+
+static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len, uint64_t at)
 {
 	int n = (int)len;
 	struct fh_rtp_hdr h;
@@ -1434,60 +1881,96 @@ static void on_datagram(struct fhc *c, struct leg *l, uint8_t *buf, size_t len)
 		if (srtp_unprotect(l->srtp_rx, buf, &n) != srtp_err_status_ok ||
 		    fh_rtp_parse(buf, (size_t)n, &h) < 0)
 			return;
-		for (unsigned i = 0; i < l->n_ml; i++) {
-			if (l->ml[i].rtx_ssrc && l->ml[i].rtx_ssrc == h.ssrc) {
-				struct fhc_stream_stats *s = stats_for(c, l, l->ml[i].ssrc);
-
-				if (s && h.payload_len >= 2) {
-					size_t pl = h.payload_len - 2;
-
-					s->rtx_packets++;
-					s->last_rtx_osn = fh_rd16(buf + h.hdr_len);
-					s->last_rtx_len = pl < sizeof(s->last_rtx_payload)
-								  ? pl
-								  : sizeof(s->last_rtx_payload);
-					memcpy(s->last_rtx_payload, buf + h.hdr_len + 2,
-					       s->last_rtx_len);
-				}
-				return;
-			}
-		}
-		struct fhc_stream_stats *s = stats_for(c, l, h.ssrc);
-
-		if (!s)
-			return;
-		s->last_seq = h.seq;
-		s->packets++;
-		{
-			struct timespec ts;
-			uint64_t us;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-			if (s->last_us && us - s->last_us > s->max_gap_us)
-				s->max_gap_us = us - s->last_us;
-			s->last_us = us;
-		}
-		measure(c, s, &h, buf + h.hdr_len);
-		s->bytes += h.payload_len;
-		s->last_len = h.payload_len < sizeof(s->last_payload) ? h.payload_len
-								      : sizeof(s->last_payload);
-		memcpy(s->last_payload, buf + h.hdr_len, s->last_len);
+		on_rtp(c, l, buf, len, (size_t)n, &h, at);
 	} else if (d == FH_DEMUX_RTCP) {
-		struct fh_rtcp_pkt p;
-		size_t off = 0;
-
 		if (srtp_unprotect_rtcp(l->srtp_rx, buf, &n) != srtp_err_status_ok)
 			return;
-		while (fh_rtcp_next(buf, (size_t)n, &off, &p) == 1) {
-			if (p.pt == FH_RTCP_PSFB &&
-			    (p.count == FH_PSFB_PLI || p.count == FH_PSFB_FIR))
-				c->pli_received++;
-			if (p.pt == FH_RTCP_PSFB && p.count == FH_PSFB_AFB &&
-			    fh_rtcp_remb_bitrate(&p)) {
-				c->remb_bitrate = fh_rtcp_remb_bitrate(&p);
-				c->remb_received++;
+		on_rtcp(c, buf, (size_t)n);
+	}
+}
+
+/* Transport-wide sequence numbers of what arrives, for the feedback fhc_poll sends. */
+static void record_twcc(struct fhc *c, struct leg *l, const uint8_t *buf, size_t n,
+			const struct fh_rtp_hdr *h, uint64_t at)
+{
+	struct fh_rtpext_view v;
+	uint16_t seq;
+
+	if (fh_rtpext_parse(buf, n, h, rx_ids(c, l), &v) < 0 ||
+	    fh_rtpext_twcc_seq(buf, &v, &seq) < 0)
+		return;
+	if (!c->twcc_rx) {
+		c->twcc_rx = malloc(sizeof(*c->twcc_rx));
+		if (!c->twcc_rx)
+			return;
+		fh_twcc_rx_init(c->twcc_rx);
+	}
+	fh_twcc_rx_record(c->twcc_rx, seq, at);
+	c->twcc_media_ssrc = h->ssrc;
+}
+
+static void on_rtp(struct fhc *c, struct leg *l, uint8_t *buf, size_t wire_len, size_t n,
+		   const struct fh_rtp_hdr *hp, uint64_t at)
+{
+	struct fh_rtp_hdr h = *hp;
+
+	record_twcc(c, l, buf, n, &h, at);
+	for (unsigned i = 0; i < l->n_ml; i++) {
+		if (l->ml[i].rtx_ssrc && l->ml[i].rtx_ssrc == h.ssrc) {
+			struct fhc_stream_stats *s = stats_for(c, l, l->ml[i].ssrc);
+
+			if (s && h.payload_len >= 2) {
+				size_t pl = h.payload_len - 2;
+
+				s->rtx_packets++;
+				s->last_rtx_osn = fh_rd16(buf + h.hdr_len);
+				s->last_rtx_len = pl < sizeof(s->last_rtx_payload)
+							  ? pl
+							  : sizeof(s->last_rtx_payload);
+				memcpy(s->last_rtx_payload, buf + h.hdr_len + 2, s->last_rtx_len);
 			}
+			return;
+		}
+	}
+	struct fhc_stream_stats *s = stats_for(c, l, h.ssrc);
+
+	if (!s)
+		return;
+	s->last_seq = h.seq;
+	s->packets++;
+	s->wire_bytes += wire_len + FHC_SIM_IPUDP;
+	if (s->last_us && at - s->last_us > s->max_gap_us)
+		s->max_gap_us = at - s->last_us;
+	s->last_us = at;
+	const uint8_t *pl = buf + h.hdr_len;
+	size_t off = 0;
+
+	if (s->video) {
+		int start, layer;
+
+		off = video_payload(pl, h.payload_len, &start, &layer);
+		fhc_sim_frames_packet(&s->fr, h.seq, h.ts, h.marker, start, layer, at);
+	}
+	measure(c, s, &h, pl + off, h.payload_len - off, at);
+	s->bytes += h.payload_len;
+	s->last_len =
+		h.payload_len < sizeof(s->last_payload) ? h.payload_len : sizeof(s->last_payload);
+	memcpy(s->last_payload, buf + h.hdr_len, s->last_len);
+}
+
+static void on_rtcp(struct fhc *c, const uint8_t *buf, size_t n)
+{
+	struct fh_rtcp_pkt p;
+	size_t off = 0;
+
+	for (int k = 0; k < 64 && fh_rtcp_next(buf, n, &off, &p) == 1; k++) {
+		if (c->o.simulcast)
+			sim_rtcp(c, &p);
+		if (p.pt == FH_RTCP_PSFB && (p.count == FH_PSFB_PLI || p.count == FH_PSFB_FIR))
+			c->pli_received++;
+		if (p.pt == FH_RTCP_PSFB && p.count == FH_PSFB_AFB && fh_rtcp_remb_bitrate(&p)) {
+			c->remb_bitrate = fh_rtcp_remb_bitrate(&p);
+			c->remb_received++;
 		}
 	}
 }
@@ -1557,7 +2040,10 @@ int fhc_poll(struct fhc *c, int timeout_ms)
 			p[1 + i] = (struct pollfd){.fd = c->leg[i].udp, .events = POLLIN};
 		n += c->n_leg;
 		int left = (int)(end > now_ms() ? end - now_ms() : 0);
+		int64_t next = deliver_held(c);
 
+		if (next >= 0 && next / 1000 < left)
+			left = (int)(next / 1000);
 		if (c->tls && SSL_pending(c->tls))
 			left = 0;
 		poll(p, n, left);
@@ -1583,9 +2069,11 @@ int fhc_poll(struct fhc *c, int timeout_ms)
 
 				if (got <= 0)
 					break;
-				on_datagram(c, l, buf, (size_t)got);
+				ingress(c, i, buf, (size_t)got);
 			}
 		}
+		deliver_held(c);
+		send_twcc(c);
 		/* consent freshness (RFC 7675): every 2 s, well inside any server timeout */
 		for (unsigned i = 0; i < c->n_leg; i++)
 			if (c->leg[i].media_up && now_ms() - c->leg[i].last_check_ms > 2000)
@@ -1604,8 +2092,19 @@ int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool
 	uint8_t buf[1500];
 	int n;
 
-	if (!l->media_up || len > 1200)
+	if (!l->media_up || len > 1200 || (video && c->o.simulcast))
 		return -1;
+	if (c->o.simulcast) { /* Opus as Chrome sends it: level, send time, transport-wide seq */
+		struct fhc_sim_ext e = {.level = true, .level_byte = 0x80 | 30};
+
+		if (early(&c->a_first_us, c->a_rr_seen, now_us()))
+			e.mid = send_mid(c, false);
+		int r = send_ext_rtp(c, 111, c->a_ssrc, c->a_seq++, c->a_ts, false, &e, payload,
+				     len);
+
+		c->a_ts += 960;
+		return r;
+	}
 	buf[0] = 0x80;
 	buf[1] = (uint8_t)((marker ? 0x80 : 0) | (video ? 96 : 111));
 	if (video) {
@@ -1714,6 +2213,35 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 	c->v_rtx_ssrc = rnd32();
 	c->a_seq = (uint16_t)rnd32();
 	c->v_seq = (uint16_t)rnd32();
+	for (int i = 0; o->simulcast && i < FHC_SIM_LAYERS; i++) {
+		struct sim_layer *sl = &c->sl[i];
+
+		sl->ssrc = rnd32();
+		sl->rtx_ssrc = rnd32();
+		sl->seq = (uint16_t)rnd32();
+		sl->rtx_seq = (uint16_t)rnd32();
+		sl->ts_base = rnd32();
+		sl->picid = (uint16_t)(rnd32() & 0x7fff);
+		sl->tl0picidx = (uint8_t)rnd32();
+		sl->hist = calloc(RTX_HIST, sizeof(*sl->hist));
+		if (!sl->hist) {
+			seterr(err, el, "out of memory");
+			goto fail;
+		}
+	}
+	c->twcc_seq = (uint16_t)rnd32();
+	c->link.bps = o->link_bps;
+	if (o->link_bps) {
+		/* room for 200 ms at the link's rate in datagrams of 100 bytes, and some */
+		uint64_t cap = o->link_bps / 8 / 5 / 100 + 64;
+
+		c->held_cap = (unsigned)(cap < 4096 ? cap : 4096);
+		c->held = calloc(c->held_cap, sizeof(*c->held));
+		if (!c->held) {
+			seterr(err, el, "out of memory");
+			goto fail;
+		}
+	}
 	rnd_alnum(c->lufrag, 8);
 	rnd_alnum(c->lpwd, 24);
 	/* a DTLS certificate only for a client that will bring media up */
@@ -2001,6 +2529,10 @@ void fhc_close(struct fhc *c)
 	}
 	X509_free(c->cert);
 	EVP_PKEY_free(c->key);
+	for (int i = 0; i < FHC_SIM_LAYERS; i++)
+		free(c->sl[i].hist);
+	free(c->held);
+	free(c->twcc_rx);
 	free(c->rx);
 	free(c->frag);
 	free(c);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fhc_sim.h"
+
 #define FHC_MAX_RECV 64
 #define FHC_LAT_BUCKETS 1024 /* 1 ms each; the last one holds everything slower */
 
@@ -44,6 +46,10 @@ struct fhc_stream_stats {
 	double jitter_us; /* RFC 3550 interarrival jitter of stamped packets */
 	int64_t last_transit;
 	bool seq_init;
+	/* as the receiver's downlink delivered them (opts.link_bps): first_us, last_us, the
+	 * gaps, latency and the frames below count the time a packet left that link */
+	uint64_t wire_bytes;	  /* datagrams with their IP and UDP headers */
+	struct fhc_sim_frames fr; /* video: complete frames, freezes, time on each layer */
 };
 
 /* Latency of stamped packets over all streams a client received. */
@@ -84,6 +90,14 @@ struct fhc_opts {
 		      * restarts), reconnect and resume as the same participant */
 	bool wrong_fingerprint; /* offer an a=fingerprint that is not our DTLS certificate's
 				 * (well-formed, one byte changed): tests of the server's check */
+	/* Send video as Chrome does simulcast: header extensions with Chrome's ids (audio too),
+	 * three VP8 encodings l, m, h (a=rid, a=simulcast, no a=ssrc), each with its own SSRC
+	 * and RTX, sent with fhc_send_frame; key frames at the start and on PLI/FIR. */
+	bool simulcast;
+	/* The downlink's rate in bit/s, modelled inside the client (fhc_sim_link): what it
+	 * receives arrives when that link would deliver it, or is dropped when the link's queue
+	 * holds more than 200 ms. 0: unlimited. */
+	uint64_t link_bps;
 	enum fhc_stop {
 		FHC_STOP_MEDIA = 0, /* join, offer, ICE and DTLS: media flows */
 		FHC_STOP_UPGRADED,  /* the WebSocket is open; nothing sent (fhc_send_text) */
@@ -107,6 +121,24 @@ const char *fhc_lobby(const struct fhc *c, unsigned i, const char **name);
 int fhc_poll(struct fhc *c, int timeout_ms);
 /* Sends one RTP packet on our audio (video=false) or video stream. */
 int fhc_send(struct fhc *c, bool video, const uint8_t *payload, size_t len, bool marker);
+/*
+ * opts.simulcast: sends one frame of encoding layer (0 l, 1 m, 2 h) of about bytes bytes (a key
+ * frame, five times that, when due), split into packets of at most 1200 bytes, each with a VP8
+ * payload descriptor (L1T3), a stamp (fhc_stamp) and the layer's index. Returns the packets
+ * sent, -1 when media is not up or the option is off.
+ */
+int fhc_send_frame(struct fhc *c, unsigned layer, size_t bytes);
+/* Simulcast sender: key frames sent and retransmissions sent on each layer. */
+uint64_t fhc_keyframes_sent(const struct fhc *c, unsigned layer);
+uint64_t fhc_rtx_sent(const struct fhc *c, unsigned layer);
+/* The modelled downlink (opts.link_bps): datagrams passed and dropped. */
+const struct fhc_sim_link *fhc_link(const struct fhc *c);
+/* Transport-wide feedback packets we sent as a receiver, and those the SFU sent us that
+ * parsed (and those that did not). */
+uint64_t fhc_twcc_sent(const struct fhc *c);
+uint64_t fhc_twcc_received(const struct fhc *c, uint64_t *bad);
+/* The clock fhc's times are on (CLOCK_MONOTONIC µs), e.g. for fhc_sim_frames_frozen. */
+uint64_t fhc_now_us(void);
 /* For tests of bad input: a datagram as it is (protect=false) or SRTP-protected RTP with our
  * keys (protect=true; the caller picks the SSRC), and an ICE check signed with another
  * password than the server's. */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,20 @@
 
 #define MAX_SIZES 8
 #define MAX_PARTS 2000
+#define MAX_LINKS 8
+#define SIM_FPS 30
+
+/* Simulcast encodings, lowest first, at Chrome's usual rates for 180p, 360p and 720p. */
+static const unsigned sim_kbps[FHC_SIM_LAYERS] = {100, 400, 1200};
+
+/* Receivers' downlinks: a rate (0 unlimited) for each class and the share of participants. */
+struct links {
+	uint64_t bps[MAX_LINKS];
+	double share[MAX_LINKS];
+	unsigned placed[MAX_LINKS];
+	char name[MAX_LINKS][16];
+	unsigned n;
+};
 
 struct mix {
 	unsigned size[MAX_SIZES];
@@ -47,6 +62,7 @@ struct part {
 	double next_frame;
 	unsigned frames;
 	double first_video_s; /* join to first video from anyone, -1 while none */
+	unsigned link;	      /* its class in --links */
 };
 
 struct opts {
@@ -74,6 +90,9 @@ struct opts {
 	pid_t pids[8];	  /* the SFU's processes, for CPU seconds per forwarded packet */
 	unsigned n_pids;
 	unsigned per_source; /* loopback targets: participants per source address (0: one) */
+	bool simulcast;	     /* every participant sends three encodings, as Chrome does */
+	struct links links;  /* receivers' link classes; none: unlimited */
+	const char *links_text;
 };
 
 struct totals {
@@ -125,6 +144,97 @@ static int parse_mix(const char *s, struct mix *m)
 	return m->n ? 0 : -1;
 }
 
+/* A rate: digits with an optional k or M (bit/s), or inf for unlimited (0). */
+static int parse_rate(const char *s, uint64_t *bps)
+{
+	char *end;
+	double v;
+
+	if (!strcmp(s, "inf")) {
+		*bps = 0;
+		return 0;
+	}
+	v = strtod(s, &end);
+	if (end == s || v <= 0)
+		return -1;
+	if (*end == 'k')
+		v *= 1e3, end++;
+	else if (*end == 'M')
+		v *= 1e6, end++;
+	if (*end || v < 10000 || v > 1e10) /* below 10 kbit/s not even audio passes */
+		return -1;
+	*bps = (uint64_t)v;
+	return 0;
+}
+
+/* --links 300k:20%,1M:30%,inf:50%: shares must add up to 100. Returns 0, or -1 with why. */
+static int parse_links(const char *s, struct links *l, char *why, size_t why_len)
+{
+	char buf[256], *save = NULL;
+	double total = 0;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	memset(l, 0, sizeof(*l));
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':'), *end;
+		double pct;
+
+		if (l->n == MAX_LINKS) {
+			snprintf(why, why_len, "at most %d link classes", MAX_LINKS);
+			return -1;
+		}
+		if (!colon) {
+			snprintf(why, why_len, "'%s' is not RATE:SHARE%%", t);
+			return -1;
+		}
+		*colon = '\0';
+		pct = strtod(colon + 1, &end);
+		if (parse_rate(t, &l->bps[l->n]) < 0) {
+			snprintf(why, why_len, "'%s' is no rate (e.g. 300k, 1.5M, inf; >= 10k)", t);
+			return -1;
+		}
+		if (end == colon + 1 || strcmp(end, "%") || pct <= 0 || pct > 100) {
+			snprintf(why, why_len, "'%s' is no share (e.g. 20%%)", colon + 1);
+			return -1;
+		}
+		snprintf(l->name[l->n], sizeof(l->name[0]), "%.15s", t);
+		l->share[l->n++] = pct / 100;
+		total += pct;
+	}
+	if (!l->n) {
+		snprintf(why, why_len, "no link class");
+		return -1;
+	}
+	if (total < 99.999 || total > 100.001) {
+		snprintf(why, why_len, "the shares add up to %g %%, not 100 %%", total);
+		return -1;
+	}
+	return 0;
+}
+
+/* The class of the next participant: the one whose share lags furthest behind (so the same
+ * joins always get the same classes, and every prefix of them is close to the mix). */
+static unsigned next_link(struct links *l)
+{
+	unsigned best = 0, all = 0;
+	double worst = 1e9;
+
+	if (!l->n)
+		return 0;
+	for (unsigned i = 0; i < l->n; i++)
+		all += l->placed[i];
+	for (unsigned i = 0; i < l->n; i++) {
+		double have = all ? (double)l->placed[i] / all : 0;
+
+		if (have - l->share[i] < worst) {
+			worst = have - l->share[i];
+			best = i;
+		}
+	}
+	l->placed[best]++;
+	return best;
+}
+
 /* The size of the next room: the size whose share of participants lags furthest behind. */
 static unsigned next_room_size(const struct mix *m)
 {
@@ -147,7 +257,7 @@ static unsigned next_room_size(const struct mix *m)
 }
 
 /* A new simulated participant in room room_no; NULL (counted, with the reason) when refused. */
-static struct fhc *connect_one(const struct opts *o, unsigned room_no)
+static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned link)
 {
 	static unsigned serial;
 	char room[64], name[32], err[256];
@@ -174,7 +284,9 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no)
 			      .video = true,
 			      .timeout_ms = 8000,
 			      .srtp = o->srtp,
-			      .janus = o->janus};
+			      .janus = o->janus,
+			      .simulcast = o->simulcast,
+			      .link_bps = o->links.n ? o->links.bps[link] : 0};
 	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
 
 	if (!c) {
@@ -187,7 +299,7 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no)
 }
 
 /* Joins one participant into the next room of the mix. */
-static int join_one(const struct opts *o)
+static int join_one(struct opts *o)
 {
 	if (n_parts == MAX_PARTS)
 		return -1;
@@ -196,7 +308,8 @@ static int join_one(const struct opts *o)
 		room_fill = 0;
 		rooms_used++;
 	}
-	struct fhc *c = connect_one(o, rooms_used);
+	unsigned link = next_link(&o->links);
+	struct fhc *c = connect_one(o, rooms_used, link);
 
 	if (!c)
 		return -1;
@@ -212,6 +325,7 @@ static int join_one(const struct opts *o)
 	p->joined = t;
 	p->next_audio = p->next_frame = t;
 	p->first_video_s = -1;
+	p->link = link;
 	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
 	room_fill++;
 	return 0;
@@ -234,7 +348,19 @@ static void drive_one(const struct opts *o, struct part *p, uint64_t *sent, uint
 		}
 		p->next_audio += 0.02;
 	}
-	while (p->next_frame <= t) {
+	while (o->simulcast && p->next_frame <= t) {
+		for (unsigned k = 0; k < FHC_SIM_LAYERS; k++) {
+			int n = fhc_send_frame(p->c, k, sim_kbps[k] * 1000 / 8 / SIM_FPS);
+
+			if (n > 0) {
+				*sent += (uint64_t)n;
+				*bytes_out += sim_kbps[k] * 1000 / 8 / SIM_FPS;
+			}
+		}
+		p->frames++;
+		p->next_frame += 1.0 / SIM_FPS;
+	}
+	while (!o->simulcast && p->next_frame <= t) {
 		unsigned size = frame_bytes * (p->frames % (3 * o->fps) == 0 ? 5 : 1);
 
 		while (size > 0) {
@@ -344,7 +470,7 @@ static void churn_one(const struct opts *o)
 	p->c = NULL;
 	pthread_mutex_unlock(&p->lock);
 	churned++;
-	struct fhc *c = connect_one(o, p->room);
+	struct fhc *c = connect_one(o, p->room, p->link);
 
 	if (!c)
 		return;
@@ -513,7 +639,7 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	return s;
 }
 
-static void add_participants(const struct opts *o, unsigned n, double t_start)
+static void add_participants(struct opts *o, unsigned n, double t_start)
 {
 	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
 		double due = now_s() + 1.0 / o->join_rate;
@@ -526,6 +652,133 @@ static void add_participants(const struct opts *o, unsigned n, double t_start)
 			n, n_parts, now_s() - t_start);
 	}
 	fprintf(stderr, "\n");
+}
+
+/* What the receivers of one link class got. */
+struct link_class {
+	unsigned parts, vstreams;
+	double bps_sum, bps_min;     /* delivered per participant, over its received streams */
+	uint64_t expected, received; /* packets of its streams */
+	uint64_t link_passed, link_dropped;
+	double frozen_sum, frozen_max; /* per video stream, share of its time */
+	uint64_t layer_us[FHC_SIM_LAYERS];
+	uint64_t twcc_sent;
+};
+
+static void link_class(const struct opts *o, unsigned k, struct link_class *lc)
+{
+	uint64_t now = fhc_now_us();
+
+	memset(lc, 0, sizeof(*lc));
+	lc->bps_min = -1;
+	for (unsigned i = 0; i < n_parts; i++) {
+		struct part *p = &parts[i];
+		struct fhc_stream_stats st[FHC_MAX_RECV];
+
+		pthread_mutex_lock(&p->lock);
+		if (!p->c || (o->links.n && p->link != k)) {
+			pthread_mutex_unlock(&p->lock);
+			continue;
+		}
+		unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
+		const struct fhc_sim_link *l = fhc_link(p->c);
+		double secs = now_s() - p->joined, bits = 0;
+
+		lc->link_passed += l->passed;
+		lc->link_dropped += l->dropped;
+		lc->twcc_sent += fhc_twcc_sent(p->c);
+		pthread_mutex_unlock(&p->lock);
+		for (unsigned j = 0; j < n; j++) {
+			bits += (double)st[j].wire_bytes * 8;
+			lc->expected += fhc_expected(&st[j]);
+			lc->received += st[j].packets;
+			if (!st[j].video || !st[j].fr.started)
+				continue;
+			uint64_t span = now > st[j].fr.start_us ? now - st[j].fr.start_us : 0;
+			double fz = span ? (double)fhc_sim_frames_frozen(&st[j].fr, now) / span : 0;
+
+			lc->vstreams++;
+			lc->frozen_sum += fz;
+			if (fz > lc->frozen_max)
+				lc->frozen_max = fz;
+			for (int q = 0; q < FHC_SIM_LAYERS; q++)
+				lc->layer_us[q] += st[j].fr.layer_us[q];
+		}
+		double bps = secs > 0 ? bits / secs : 0;
+
+		lc->parts++;
+		lc->bps_sum += bps;
+		if (lc->bps_min < 0 || bps < lc->bps_min)
+			lc->bps_min = bps;
+	}
+	if (lc->bps_min < 0)
+		lc->bps_min = 0;
+}
+
+static double pct(uint64_t part, uint64_t all)
+{
+	return all ? 100.0 * (double)part / (double)all : 0;
+}
+
+/* Per link class: what each participant got against its link, loss, freezes and layers. */
+static void link_report(const struct opts *o, FILE *json)
+{
+	unsigned n = o->links.n ? o->links.n : 1;
+
+	if (!json)
+		printf("%-28s %s\n", "links (receivers)", o->links.n ? o->links_text : "unlimited");
+	else
+		fprintf(json, "  \"simulcast\": %s,\n  \"links\": [",
+			o->simulcast ? "true" : "false");
+	for (unsigned k = 0; k < n; k++) {
+		struct link_class lc;
+		uint64_t layers = 0, bps = o->links.n ? o->links.bps[k] : 0;
+		const char *name = o->links.n ? o->links.name[k] : "inf";
+
+		link_class(o, k, &lc);
+		for (int q = 0; q < FHC_SIM_LAYERS; q++)
+			layers += lc.layer_us[q];
+		double mean = lc.parts ? lc.bps_sum / lc.parts : 0;
+		uint64_t exp = lc.expected, rec = lc.received < exp ? lc.received : exp;
+
+		if (!json) {
+			char rate[32] = "unlimited";
+
+			if (bps)
+				snprintf(rate, sizeof(rate), "%.3f Mbit/s", (double)bps / 1e6);
+			printf("  %-6s %3u participants, link %s: delivered %.3f Mbit/s each "
+			       "(min %.3f",
+			       name, lc.parts, rate, mean / 1e6, lc.bps_min / 1e6);
+			if (bps)
+				printf(", %.0f %% of the link", 100 * mean / (double)bps);
+			printf("), loss %.2f %% (link drops %.2f %%)\n", pct(exp - rec, exp),
+			       pct(lc.link_dropped, lc.link_passed + lc.link_dropped));
+			printf("         %u video streams: frozen %.1f %% of the time (worst %.1f "
+			       "%%), "
+			       "layers l %.0f %% m %.0f %% h %.0f %%, %llu TWCC feedback sent\n",
+			       lc.vstreams, lc.vstreams ? 100 * lc.frozen_sum / lc.vstreams : 0,
+			       100 * lc.frozen_max, pct(lc.layer_us[0], layers),
+			       pct(lc.layer_us[1], layers), pct(lc.layer_us[2], layers),
+			       (unsigned long long)lc.twcc_sent);
+			continue;
+		}
+		fprintf(json,
+			"%s\n    {\"class\": \"%s\", \"link_bps\": %llu, \"participants\": %u, "
+			"\"delivered_bps_per_participant\": {\"mean\": %.0f, \"min\": %.0f}, "
+			"\"delivered_over_link\": %.4f, \"loss_pct\": %.4f, \"link_drop_pct\": "
+			"%.4f, "
+			"\"video_streams\": %u, \"frozen_pct_per_stream\": {\"mean\": %.3f, "
+			"\"max\": %.3f}, \"layer_share_pct\": [%.2f, %.2f, %.2f], "
+			"\"twcc_feedback_sent\": %llu}",
+			k ? "," : "", name, (unsigned long long)bps, lc.parts, mean, lc.bps_min,
+			bps ? mean / (double)bps : 0, pct(exp - rec, exp),
+			pct(lc.link_dropped, lc.link_passed + lc.link_dropped), lc.vstreams,
+			lc.vstreams ? 100 * lc.frozen_sum / lc.vstreams : 0, 100 * lc.frozen_max,
+			pct(lc.layer_us[0], layers), pct(lc.layer_us[1], layers),
+			pct(lc.layer_us[2], layers), (unsigned long long)lc.twcc_sent);
+	}
+	if (json)
+		fprintf(json, "\n  ],\n");
 }
 
 static void report(const struct opts *o, unsigned capacity)
@@ -597,6 +850,8 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("%-28s %.0f ms\n", "longest video gap", (double)gap_us / 1000);
 	printf("%-28s %u resumed, %u reconnect tries failed, %u without it now\n", "signalling",
 	       resumed, tries_failed, no_signalling);
+	if (o->simulcast || o->links.n)
+		link_report(o, NULL);
 	if (!strcmp(o->mode, "ramp"))
 		printf("%-28s %u participants\n", "capacity (last good step)", capacity);
 	for (unsigned i = 0; i < n_steps; i++)
@@ -626,14 +881,15 @@ static void report(const struct opts *o, unsigned capacity)
 		"{\"mean\": %.3f, \"p99\": %.0f, \"max\": %.3f},\n  \"jitter_ms_max\": %.3f,\n"
 		"  \"first_video_s\": {\"mean\": %.3f, \"max\": %.3f},\n"
 		"  \"streams_never_received\": %u,\n  \"churned\": %u,\n  \"capacity\": %u,\n"
-		"  \"failure\": %s%s%s,\n"
-		"  \"steps\": [",
+		"  \"failure\": %s%s%s,\n",
 		o->mode, o->mix_text, n_parts, rooms_used, join_failures,
 		(unsigned long long)t.received, (unsigned long long)t.expected, loss,
 		t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
 		(double)t.lat_max / 1000, t.jitter_max_us / 1000, ttfv_n ? ttfv_sum / ttfv_n : 0,
 		ttfv_max, silent, churned, capacity, failure ? "\"" : "",
 		failure ? failure : "null", failure ? "\"" : "");
+	link_report(o, f);
+	fprintf(f, "  \"steps\": [");
 	for (unsigned i = 0; i < n_steps; i++)
 		fprintf(f,
 			"%s\n    {\"participants\": %u, \"loss_pct\": %.4f, \"p99_ms\": %.0f, "
@@ -758,6 +1014,12 @@ static void usage(void)
 		"  -t THREADS              threads driving participants (2)\n"
 		"  -A N                    loopback targets: N participants per source address "
 		"127.R.x.y (8; 0: all from one)\n"
+		"  --simulcast             every participant sends simulcast as Chrome does: "
+		"three\n"
+		"                          VP8 encodings (100, 400, 1200 kbit/s at 30 fps; -b, -f\n"
+		"                          unused), header extensions, RTX\n"
+		"  --links RATE:SHARE,...  receivers' downlinks, e.g. 300k:20%%,1M:30%%,inf:50%%\n"
+		"                          (a queue that drops past 200 ms; shares add up to 100)\n"
 		"  -o FILE                 JSON report\n"
 		"  -p FILE.svg             plot: participants against loss, p99 latency, SFU "
 		"CPU\n");
@@ -781,9 +1043,27 @@ int main(int argc, char **argv)
 			 .threads = 2};
 	int c;
 
+	static const struct option longs[] = {{"simulcast", no_argument, NULL, 1000},
+					      {"links", required_argument, NULL, 1001},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+	char why[160];
+
 	parse_mix("5:100%", &o.mix);
-	while ((c = getopt(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:C:JS:A:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "H:P:m:n:x:r:d:s:b:f:l:q:i:o:p:t:C:JS:A:h", longs,
+				NULL)) != -1) {
 		switch (c) {
+		case 1000:
+			o.simulcast = true;
+			break;
+		case 1001:
+			if (parse_links(optarg, &o.links, why, sizeof(why)) < 0) {
+				fprintf(stderr, "funkhaus-bench: bad --links '%s': %s\n", optarg,
+					why);
+				return 2;
+			}
+			o.links_text = optarg;
+			break;
 		case 'A':
 			o.per_source = (unsigned)atoi(optarg);
 			break;

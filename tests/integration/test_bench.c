@@ -1,8 +1,10 @@
 /*
  * Integration test of funkhaus-bench against a local Funkhaus: a short steady run with a
  * handful of participants reports zero loss with every stream received; a ramp with a tiny
- * latency limit stops by itself and writes a valid JSON report; a wrong target address ends
- * the run with a reason and a non-zero exit status.
+ * latency limit stops by itself and writes a valid JSON report; receivers behind a modelled
+ * 300 kbit/s downlink get no more than that while those on an unlimited one lose nothing;
+ * simulcast senders are accepted; a wrong target address ends the run with a reason and a
+ * non-zero exit status.
  *
  * Usage: test_bench DP_BIN CP_BIN GEN_CERT WEB_ROOT BENCH_BIN
  */
@@ -109,6 +111,51 @@ int main(int argc, char **argv)
 	snprintf(svg, sizeof(svg), "%s/churn.svg", h.dir);
 	EXPECT(access(svg, R_OK) == 0, "the plot was written");
 	printf("churn (%d failures so far)\n", failures);
+
+	/* receivers behind a 300 kbit/s downlink get at most that, the queue drops the rest;
+	 * those on an unlimited one lose nothing */
+	snprintf(args, sizeof(args),
+		 "-P %u -n 6 -x 3:100%% -d 4 -r 10 -l 100 -q 100000 --links 300k:50%%,inf:50%%",
+		 h.port);
+	EXPECT(run(argv[5], args, "links.json") == 0, "a run with link classes exits 0");
+	j = load("links.json");
+	if (j) {
+		json_t *l = json_object_get(j, "links");
+		json_t *slow = json_array_get(l, 0), *fast = json_array_get(l, 1);
+		double over = json_real_value(json_object_get(slow, "delivered_over_link"));
+
+		EXPECT(json_array_size(l) == 2, "two link classes reported");
+		EXPECT(json_integer_value(json_object_get(slow, "participants")) == 3 &&
+			       json_integer_value(json_object_get(fast, "participants")) == 3,
+		       "participants shared out 3 and 3");
+		EXPECT(over > 0.5 && over <= 1.02, "the slow class got its link's rate (%.3f)",
+		       over);
+		EXPECT(json_real_value(json_object_get(slow, "link_drop_pct")) > 0,
+		       "its queue dropped");
+		EXPECT(json_real_value(json_object_get(fast, "loss_pct")) == 0.0 &&
+			       json_real_value(json_object_get(fast, "link_drop_pct")) == 0.0,
+		       "no loss on the unlimited links");
+		EXPECT(json_integer_value(json_object_get(fast, "video_streams")) == 6,
+		       "video streams counted");
+		json_decref(j);
+	}
+	printf("links (%d failures so far)\n", failures);
+
+	snprintf(args, sizeof(args),
+		 "-P %u -n 4 -x 2:100%% -d 3 -r 10 -l 100 -q 100000 --simulcast", h.port);
+	EXPECT(run(argv[5], args, "simulcast.json") == 0, "a simulcast run exits 0");
+	j = load("simulcast.json");
+	if (j) {
+		EXPECT(json_is_true(json_object_get(j, "simulcast")), "the report says simulcast");
+		EXPECT(json_integer_value(json_object_get(j, "join_failures")) == 0,
+		       "simulcast offers are accepted");
+		EXPECT(json_integer_value(json_object_get(j, "packets_received")) > 100,
+		       "media flowed");
+		json_decref(j);
+	}
+	printf("simulcast (%d failures so far)\n", failures);
+	EXPECT(run(argv[5], "--links 300k:20%,inf:50%", "badlinks.json") == 2,
+	       "--links whose shares do not add up to 100 is refused");
 
 	EXPECT(run(argv[5], "-P 1 -n 2", "wrong.json") != 0, "a wrong target exits non-zero");
 	j = load("wrong.json");
