@@ -202,6 +202,12 @@ static int64_t unwrap_arrival(struct fh_bwe *b, int64_t a)
 			u += ARRIVAL_PERIOD_US;
 		}
 	}
+	/* A legitimate clock wraps once in ~12 days; a receiver walking it further is garbage. */
+	if (b->arrival_wrap_us > 64 * ARRIVAL_PERIOD_US ||
+	    b->arrival_wrap_us < -64 * ARRIVAL_PERIOD_US) {
+		b->arrival_wrap_us = 0;
+		u = a;
+	}
 	b->have_arrival = true;
 	b->last_arrival_us = u;
 	return u;
@@ -284,13 +290,11 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 	} else if (b->hold) {
 		b->hold = false;
 	} else if (b->acked_valid) {
+		/* Never more than the receiver showed it can take, plus headroom to find more. */
 		limit = 1.5 * b->acked_bps + 10000;
 		if (v < limit)
 			v = fmin(limit, v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s);
-		else
-			b->send_limited = true;
-		if (v >= limit)
-			b->send_limited = true;
+		b->send_limited = v >= limit;
 	}
 	b->delay_bps = clamp_bps(b, v);
 }
