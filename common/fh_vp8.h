@@ -59,7 +59,9 @@ void fh_vp8_rewrite_init(struct fh_vp8_rewrite *r);
  * continues right after the last values sent. Packets of the old encoding must not follow. */
 void fh_vp8_rewrite_switch(struct fh_vp8_rewrite *r);
 /*
- * Rewrites picture id, TL0PICIDX and KEYIDX in place, in the widths the packet uses. Returns 0,
+ * Rewrites picture id, TL0PICIDX and KEYIDX in place, in the widths the packet uses (encodings
+ * of one source are expected to share a picture-id width; a change of width carries on modulo
+ * the narrower one). Returns 0,
  * or -1 when the packet belongs to a frame older than the history covers (the caller drops it)
  * or d does not fit len.
  */
