@@ -37,3 +37,6 @@ uint32_t fh_counters_table_hash(void)
 	h = fnv(h, fh_stage_names, FH_STAGE_MAX);
 	return fnv(h, fh_port_ctr_names, FH_PORT_CTR_MAX);
 }
+
+const uint32_t fh_est_bucket_bps[FH_EST_BUCKETS - 1] = {100000,	 250000,  500000, 1000000,
+							2000000, 4000000, 8000000};

@@ -170,7 +170,9 @@ struct fh_counters {
 	uint64_t busy_cycles;		     /* TSC cycles spent processing */
 	uint64_t total_cycles;		     /* TSC cycles since start */
 	uint64_t stage_cycles[FH_STAGE_MAX]; /* busy_cycles split by stage of the loop */
-	uint32_t participants;		     /* current count */
+	uint64_t est_hist[FH_EST_BUCKETS];   /* receivers' estimates, see fh_est_bucket_bps */
+	uint64_t est_sum_kbps;
+	uint32_t participants; /* current count */
 	uint32_t bound;
 	uint64_t live[FH_MAX_SLOTS / 64]; /* bit s: slot s holds a participant (a restarted
 					   * control plane learns its calls from this) */

@@ -664,6 +664,31 @@ static char *metrics_text(void)
 			    "funkhaus_worker_stage_cycles_total{worker=\"%u\",stage=\"%s\"} %llu\n",
 			    w, fh_stage_names[st],
 			    (unsigned long long)cp_dp_counters(w)->stage_cycles[st]);
+	metric_head(&b, "worker_receiver_estimate_bps", "histogram",
+		    "receivers' bandwidth estimates from their transport-wide feedback, sampled "
+		    "twice a second per receiver");
+	for (unsigned w = 0; w < nw; w++) {
+		const struct fh_counters *k = cp_dp_counters(w);
+		unsigned long long cum = 0;
+
+		for (unsigned i = 0; i < FH_EST_BUCKETS; i++) {
+			char le[16];
+
+			cum += k->est_hist[i];
+			if (i < FH_EST_BUCKETS - 1)
+				snprintf(le, sizeof(le), "%u", fh_est_bucket_bps[i]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			put(&b,
+			    "funkhaus_worker_receiver_estimate_bps_bucket{worker=\"%u\",le=\"%s\"} "
+			    "%llu\n",
+			    w, le, cum);
+		}
+		put(&b, "funkhaus_worker_receiver_estimate_bps_sum{worker=\"%u\"} %llu\n", w,
+		    (unsigned long long)k->est_sum_kbps * 1000ull);
+		put(&b, "funkhaus_worker_receiver_estimate_bps_count{worker=\"%u\"} %llu\n", w,
+		    cum);
+	}
 	/* The NIC ports (DPDK backend; none with sockets), from their own table. */
 	for (unsigned c = 0; c < FH_PORT_CTR_MAX; c++) {
 		const struct fh_port_counters *pc;

@@ -102,12 +102,9 @@ static void part_unbind(struct dp_worker *w, struct dp_part *p)
 	w->ctr->bound--;
 }
 
-static struct dp_pub *find_pub(struct dp_part *p, uint32_t ssrc)
+static struct dp_pub *find_pub(struct dp_part *p, uint32_t key)
 {
-	for (int i = 0; i < DP_MAX_PUB; i++)
-		if (p->pub[i].used && p->pub[i].ssrc == ssrc)
-			return &p->pub[i];
-	return NULL;
+	return dp_media_find_key(p, key);
 }
 
 static void fwd_remove(struct dp_pub *pub, uint16_t slot, uint8_t out)
@@ -131,6 +128,7 @@ static void out_remove(struct dp_worker *w, uint16_t slot, uint8_t idx)
 
 	if (pub)
 		fwd_remove(pub, slot, idx);
+	free(o->map);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -142,7 +140,8 @@ static void pub_remove(struct dp_worker *w, struct dp_pub *pub)
 
 		o->pub_key = 0;
 	}
-	free(pub->cache);
+	for (int l = 0; l < FH_MAX_LAYERS; l++)
+		free(pub->layer[l].cache);
 	memset(pub, 0, sizeof(*pub));
 }
 
@@ -159,6 +158,7 @@ static void part_del(struct dp_worker *w, uint16_t slot)
 			pub_remove(w, &p->pub[i]);
 	part_unbind(w, p);
 	dp_media_free_keys(w, p);
+	dp_adapt_free(p);
 	memset(p, 0, sizeof(*p));
 	w->ctr->participants--;
 	__atomic_and_fetch(&w->ctr->live[slot / 64], ~(1ull << (slot % 64)), __ATOMIC_RELEASE);
@@ -184,6 +184,8 @@ static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c)
 	    !valid_cred(c->u.part.local_pwd, FH_PWD_MAX, &pw))
 		return -EINVAL;
 	part_del(w, c->slot);
+	if (dp_adapt_new(p) < 0)
+		return -ENOMEM;
 	p->used = true;
 	p->room = c->room;
 	memcpy(p->lufrag, c->u.part.local_ufrag, lu);
@@ -197,33 +199,78 @@ static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c)
 	return 0;
 }
 
+/* A layer's SSRC becomes known (from the offer or its first packet); video gets its packet
+ * cache then. */
+int dp_layer_start(struct dp_worker *w, struct dp_pub *pub, struct dp_layer *L, uint32_t ssrc)
+{
+	(void)w;
+	if (pub->kind == FH_KIND_VIDEO && !L->cache) {
+		L->cache = calloc(DP_CACHE, sizeof(*L->cache));
+		if (!L->cache)
+			return -ENOMEM;
+	}
+	if (L->ssrc != ssrc)
+		memset(&L->st, 0, sizeof(L->st));
+	L->ssrc = ssrc;
+	return 0;
+}
+
+static bool token_ok(const char *s, size_t max, bool empty_ok)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n > max || (!n && !empty_ok))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
 static int cmd_stream_add(struct dp_worker *w, const struct fh_cmd *c)
 {
 	struct dp_part *p = &w->parts[c->slot];
 	const struct fh_cmd_stream *s = &c->u.stream;
 	struct dp_pub *pub = NULL;
+	unsigned nl = s->n_layers ? s->n_layers : 1;
+	int rc;
 
-	if (!s->key || !s->ssrc || s->kind > FH_KIND_VIDEO || !s->clock_rate || find_pub(p, s->key))
+	if (!s->key || s->kind > FH_KIND_VIDEO || !s->clock_rate || find_pub(p, s->key) ||
+	    nl > FH_MAX_LAYERS || (nl > 1 && s->kind != FH_KIND_VIDEO) ||
+	    !token_ok(s->mid, FH_MID_MAX, true) || (!s->ssrc && !s->mid[0] && nl == 1))
 		return -EINVAL;
+	for (unsigned l = 0; nl > 1 && l < nl; l++)
+		if (!token_ok(s->rid[l], FH_RID_MAX, false) || !s->mid[0])
+			return -EINVAL;
 	for (int i = 0; i < DP_MAX_PUB && !pub; i++)
 		if (!p->pub[i].used)
 			pub = &p->pub[i];
 	if (!pub)
 		return -ENOSPC;
 	memset(pub, 0, sizeof(*pub));
-	if (s->kind == FH_KIND_VIDEO) {
-		pub->cache = calloc(DP_CACHE, sizeof(*pub->cache));
-		if (!pub->cache)
-			return -ENOMEM;
-	}
-	pub->used = true;
 	pub->kind = s->kind;
 	pub->key = s->key;
-	pub->ssrc = s->ssrc;
-	pub->rtx_ssrc = s->rtx_ssrc;
+	pub->n_layers = (uint8_t)nl;
 	pub->pt = s->pt;
 	pub->rtx_pt = s->rtx_pt;
 	pub->clock_rate = s->clock_rate;
+	memcpy(pub->mid, s->mid, strnlen(s->mid, FH_MID_MAX));
+	for (unsigned l = 0; l < nl; l++) {
+		uint32_t ssrc = nl > 1 ? s->layer_ssrc[l] : s->ssrc;
+
+		if (nl > 1)
+			memcpy(pub->rid[l], s->rid[l], strnlen(s->rid[l], FH_RID_MAX));
+		pub->layer[l].rtx_ssrc = nl > 1 ? s->layer_rtx_ssrc[l] : s->rtx_ssrc;
+		pub->layer[l].n_tid = 1;
+		if (ssrc && (rc = dp_layer_start(w, pub, &pub->layer[l], ssrc)) < 0) {
+			for (unsigned k = 0; k < l; k++)
+				free(pub->layer[k].cache);
+			memset(pub, 0, sizeof(*pub));
+			return rc;
+		}
+	}
+	pub->used = true;
 	return 0;
 }
 
@@ -251,7 +298,16 @@ static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now
 	struct dp_out *o = &sub->out[idx];
 
 	memset(o, 0, sizeof(*o));
+	if (s->kind == FH_KIND_VIDEO) {
+		o->map = calloc(1, sizeof(*o->map));
+		if (!o->map)
+			return -ENOMEM;
+	}
 	o->used = true;
+	o->cur = DP_NONE;
+	o->target = 0; /* the lowest layer first: it starts at once and fits any link */
+	fh_vp8_temporal_init(&o->temp, DP_MAX_TID - 1);
+	fh_vp8_rewrite_init(&o->vp8);
 	o->kind = s->kind;
 	o->pub_slot = s->pub_slot;
 	o->pub_key = s->pub_key;
@@ -263,8 +319,10 @@ static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now
 	fh_rewrite_init(&o->rw, (uint16_t)rte_rand(), (uint32_t)rte_rand());
 	pub->fwd[pub->n_fwd++] = (struct dp_fwd){.slot = c->slot, .out = (uint8_t)idx};
 	/* A newcomer needs a key frame to show anything. */
-	if (pub->kind == FH_KIND_VIDEO)
-		dp_media_send_pli(w, s->pub_slot, pub, now, true);
+	if (pub->kind == FH_KIND_VIDEO) {
+		o->want_key_tsc = now;
+		dp_media_request_key(w, s->pub_slot, pub, 0, now, true);
+	}
 	return 0;
 }
 
@@ -327,11 +385,15 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 		struct dp_pub *pub = find_pub(p, c->u.stream.key);
 
 		if (pub)
-			dp_media_send_pli(w, c->slot, pub, now, false);
+			for (int l = 0; l < pub->n_layers; l++)
+				dp_media_request_key(w, c->slot, pub, l, now, false);
 		else
 			rc = -ENOENT;
 		break;
 	}
+	case FH_CMD_MEDIA:
+		rc = dp_adapt_media(w, p, &c->u.media);
+		break;
 	case FH_CMD_MUTE: {
 		struct dp_pub *pub = find_pub(p, c->u.mute.key);
 
@@ -468,6 +530,8 @@ void dp_worker_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 
 void dp_worker_timers(struct dp_worker *w, uint64_t now)
 {
+	uint16_t n_probing = 0;
+
 	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++) {
 		struct dp_part *p = &w->parts[s];
 
@@ -480,12 +544,18 @@ void dp_worker_timers(struct dp_worker *w, uint64_t now)
 			dp_count(w, FH_CTR_consent_lost, 1);
 			continue;
 		}
+		if (p->has_keys) {
+			dp_adapt_timer(w, s, now);
+			if (p->probe_bps)
+				w->probing[n_probing++] = s;
+		}
 		if (p->has_keys && now >= p->next_rtcp_tsc) {
 			dp_media_periodic_rtcp(w, s, now);
 			/* about once a second, spread so that slots do not fire together */
 			p->next_rtcp_tsc = now + w->hz - w->hz / 8 + (rte_rand() % (w->hz / 4));
 		}
 	}
+	w->n_probing = n_probing;
 }
 
 int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct fh_region *reg,
@@ -501,6 +571,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	w->up = fh_region_up(reg, c->id);
 	w->down = fh_region_down(reg, c->id);
 	w->ctr = fh_region_counters(reg, c->id);
+	w->stat = fh_region_slot_stat(reg, c->id, 0);
 	w->hz = rte_get_tsc_hz();
 	w->consent_cycles = w->hz * c->consent_timeout_s;
 	w->pli_min_cycles = w->hz / 3;
@@ -571,6 +642,10 @@ int dp_worker_main(void *arg)
 		if (now >= next_timer) {
 			dp_worker_timers(w, now);
 			next_timer = now + w->hz / 10;
+		}
+		if (w->n_probing && now >= w->next_pace_tsc) {
+			dp_adapt_pace(w, now);
+			w->next_pace_tsc = now + w->hz / 200;
 		}
 		dp_media_encrypt(w);
 		dp_worker_flush(w);

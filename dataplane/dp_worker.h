@@ -15,6 +15,7 @@
 #include "dp_srtp.h"
 #include "fh_region.h"
 #include "fh_rtp.h"
+#include "fh_vp8.h"
 
 #define DP_BURST 32
 #define DP_TX_MAX 512  /* datagrams queued before a flush; the fan-out of a burst fits */
@@ -52,55 +53,104 @@ struct dp_fwd {
 	uint8_t out;   /* index in its out[] */
 };
 
+#define DP_NONE 0xff /* no layer */
+#define DP_MAX_TID 3 /* VP8 temporal layers told apart */
+
+/* One simulcast encoding of a published video (or the one stream of anything else): its
+ * SSRCs, as the offer named them or as learned from the rid extensions, its receive
+ * statistics and what it carries per temporal layer. */
+struct dp_layer {
+	uint32_t ssrc; /* 0: not learned yet */
+	uint32_t rtx_ssrc;
+	struct dp_rx_stats st;
+	uint64_t last_rx_tsc;
+	uint64_t last_pli_tsc;
+	uint8_t fir_seq;
+	uint8_t n_tid;		    /* temporal layers seen (highest TID + 1); 1: none */
+	uint32_t bytes[DP_MAX_TID]; /* this window, by TID */
+	uint32_t bps[DP_MAX_TID];   /* bit/s of TID <= t, smoothed over windows */
+	struct dp_cache_ent *cache; /* video only, allocated when the SSRC is known */
+};
+
 struct dp_pub {
 	bool used;
 	bool muted;
 	uint8_t kind;
 	uint8_t pt;
 	uint8_t rtx_pt;
+	uint8_t n_layers; /* 1 without simulcast */
 	uint32_t key;
-	uint32_t ssrc;
-	uint32_t rtx_ssrc;
 	uint32_t clock_rate;
-	uint64_t last_pli_tsc;
-	uint8_t fir_seq;
-	struct dp_rx_stats st;
+	char mid[FH_MID_MAX + 1];
+	char rid[FH_MAX_LAYERS][FH_RID_MAX + 1];
+	struct dp_layer layer[FH_MAX_LAYERS];
 	uint16_t n_fwd;
 	struct dp_fwd fwd[DP_MAX_FWD];
-	struct dp_cache_ent *cache; /* video only */
+};
+
+/* Outbound sequence number -> what it carried, for answering a receiver's NACKs after layer
+ * switches and temporal drops made the numbering differ from the source's. */
+#define DP_SEQMAP 512
+struct dp_seqmap {
+	uint16_t out[DP_SEQMAP];
+	uint16_t in[DP_SEQMAP];
+	uint8_t layer[DP_SEQMAP];
 };
 
 struct dp_out {
 	bool used;
+	bool paused;  /* the allocator gives this source nothing now */
+	bool skipped; /* skip_seq holds the newest inbound packet not forwarded */
 	uint8_t kind;
 	uint8_t out_pt;
 	uint8_t out_rtx_pt;
+	uint8_t cur;	/* layer forwarded now, DP_NONE before the first key frame */
+	uint8_t target; /* layer the allocator chose */
+	uint8_t tmax;	/* highest temporal layer forwarded */
+	uint8_t twant;	/* temporal layer chosen; tmax rises to it at a layer sync frame */
 	uint16_t pub_slot;
 	uint16_t rtx_seq;
+	uint16_t skip_seq;
 	uint32_t pub_key;
 	uint32_t out_ssrc;
 	uint32_t out_rtx_ssrc;
 	uint32_t packets;
 	uint32_t octets;
+	uint32_t bytes; /* this window */
+	uint32_t bps;
+	uint64_t want_key_tsc; /* when the wait for a key frame of target began; 0: none */
 	struct fh_rewrite rw;
+	struct fh_vp8_rewrite vp8;
+	struct fh_vp8_temporal temp; /* temporal layers forwarded and wanted */
+	struct dp_seqmap *map;	     /* video */
 };
 
 struct dp_part {
 	bool used;
 	bool bound;
 	bool has_keys;
+	bool twcc; /* transport-wide feedback both ways instead of REMB */
 	uint8_t lufrag_len;
 	uint8_t rufrag_len;
 	uint8_t lpwd_len;
+	uint8_t ext[FH_EXT_MAX]; /* its header extension ids */
 	uint32_t room;
 	char lufrag[FH_UFRAG_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
 	struct fh_addr addr;
-	uint8_t via; /* dpdk: the media port its checks came in on */
+	uint8_t via;	   /* dpdk: the media port its checks came in on */
+	uint16_t tw_seq;   /* next transport-wide sequence number we send it */
+	uint32_t estimate; /* bit/s, 0 without feedback */
+	uint32_t sent_bytes, sent_bps;
+	uint32_t probe_bps;  /* padding rate the allocator asks for */
+	uint32_t rtx_tokens; /* bytes of RTX and probing it may still get */
 	uint64_t last_check_tsc;
 	uint64_t next_rtcp_tsc;
+	uint64_t next_alloc_tsc;
+	uint64_t last_est_tsc;
 	struct dp_srtp_sess *srtp; /* NULL until keys are installed */
+	struct dp_adapt *ad;	   /* feedback, estimate and allocation state, with FH_CMD_MEDIA */
 	struct dp_pub pub[DP_MAX_PUB];
 	struct dp_out out[DP_MAX_OUT];
 };
@@ -127,6 +177,10 @@ struct dp_worker {
 	struct dp_srtp_op enc[DP_ENC_MAX]; /* copies waiting to be encrypted together */
 	uint16_t n_tx;
 	struct rte_mbuf *tx[DP_TX_MAX];
+	struct fh_slot_stat *stat; /* FH_MAX_SLOTS, in the region */
+	uint64_t next_pace_tsc;
+	uint16_t n_probing; /* slots sending probes, from the last timer pass */
+	uint16_t probing[FH_MAX_SLOTS];
 };
 
 struct dp_worker_conf {
@@ -170,6 +224,12 @@ static inline void dp_worker_send(struct dp_worker *w, struct rte_mbuf *m)
 	w->tx[w->n_tx++] = m;
 }
 
+/* TSC to microseconds since the worker started. */
+static inline uint64_t dp_worker_us(const struct dp_worker *w, uint64_t tsc)
+{
+	return (uint64_t)((double)(tsc - w->start_tsc) * 1e6 / (double)w->hz);
+}
+
 /* dp_stun.c */
 void dp_stun_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now);
 
@@ -178,9 +238,32 @@ void dp_media_decrypt(struct dp_worker *w);
 void dp_media_input(struct dp_worker *w, uint64_t now);
 void dp_media_encrypt(struct dp_worker *w);
 void dp_media_release(struct dp_worker *w);
-void dp_media_send_pli(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, uint64_t now,
-		       bool force);
+bool dp_media_request_key(struct dp_worker *w, uint16_t slot, struct dp_pub *pub, int layer,
+			  uint64_t now, bool force);
 void dp_media_periodic_rtcp(struct dp_worker *w, uint16_t slot, uint64_t now);
+struct dp_pub *dp_media_find_ssrc(struct dp_part *p, uint32_t ssrc, int *layer, bool *rtx);
+struct dp_pub *dp_media_find_key(struct dp_part *p, uint32_t key);
+void dp_media_send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m,
+			struct rte_mbuf *src, bool rtcp);
+void dp_media_send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *buf, size_t len);
+size_t dp_media_header(struct dp_worker *w, struct dp_part *s, uint8_t *q, size_t cap,
+		       const uint8_t *in, const struct fh_rtp_hdr *h, int audio_level, uint64_t now,
+		       int *tw);
+
+/* dp_worker.c */
+int dp_layer_start(struct dp_worker *w, struct dp_pub *pub, struct dp_layer *L, uint32_t ssrc);
+
+/* dp_adapt.c */
+int dp_adapt_new(struct dp_part *p);
+void dp_adapt_free(struct dp_part *p);
+int dp_adapt_media(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_media *c);
+void dp_twcc_arrived(struct dp_worker *w, struct dp_part *p, uint16_t seq, uint64_t now);
+void dp_twcc_sent(struct dp_worker *w, struct dp_part *p, int seq, uint16_t len, uint64_t now);
+void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rtcp_pkt *pkt,
+		      uint64_t now);
+bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes);
+void dp_adapt_timer(struct dp_worker *w, uint16_t slot, uint64_t now);
+void dp_adapt_pace(struct dp_worker *w, uint64_t now);
 int dp_media_set_keys(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_keys *k);
 void dp_media_free_keys(struct dp_worker *w, struct dp_part *p);
 

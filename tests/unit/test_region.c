@@ -150,9 +150,9 @@ static void counter_table(void)
 	check_list("port counter", fh_port_ctr_names, fh_port_ctr_help, FH_PORT_CTR_MAX);
 	/* the names are what the enums say, in the enums' order */
 	CHECK(!strcmp(fh_ctr_names[FH_CTR_rx_packets], "rx_packets"));
-	CHECK(!strcmp(fh_ctr_names[FH_CTR_MAX - 1], "commands"));
+	CHECK(!strcmp(fh_ctr_names[FH_CTR_MAX - 1], "ssrc_learned"));
 	CHECK(!strcmp(fh_drop_names[FH_DROP_not_webrtc], "not_webrtc"));
-	CHECK(!strcmp(fh_drop_names[FH_DROP_MAX - 1], "handoff_full"));
+	CHECK(!strcmp(fh_drop_names[FH_DROP_MAX - 1], "twcc_unknown"));
 	CHECK(!strcmp(fh_stage_names[FH_STAGE_tx], "tx"));
 	/* the layout in the region follows the table */
 	CHECK_EQ(sizeof(((struct fh_counters *)0)->ctr), FH_CTR_MAX * sizeof(uint64_t));

@@ -1,0 +1,407 @@
+/*
+ * dp_adapt: what makes a worker's forwarding adapt to each receiver's link. Transport-wide
+ * feedback to publishers (so their browsers' own estimation works), transport-wide sequence
+ * numbers on what we send each receiver and an estimate per receiver from its feedback
+ * (fh_bwe), the share-out of that estimate over the streams it receives (fh_alloc: audio
+ * first, everyone's lowest layer before anyone's better one), key frame requests when a
+ * target layer changes, padding to probe a link before a layer is raised, and the budget RTX
+ * and probes must stay within. Runs on the worker's lcore, on its timers (every 100 ms per
+ * participant, allocation every 250 ms, probes paced every 5 ms) and from the media path for
+ * feedback packets; the state is allocated with the participant, never per packet.
+ *
+ * Cost note: per forwarded copy one history entry (fh_bwe_sent, a few stores); per feedback
+ * packet a parse and an estimator update over its packets; per receiver and allocation a pass
+ * over its streams. None of it is per packet and per receiver beyond the history entry.
+ */
+#include <string.h>
+
+#include "dp_worker.h"
+#include "fh_alloc.h"
+#include "fh_bwe.h"
+#include "fh_twcc.h"
+
+#define DP_FB_US 100000	     /* transport-wide feedback to publishers */
+#define DP_ALLOC_MS 250	     /* allocation per receiver */
+#define DP_RATE_MS 500	     /* measurement window of layer and stream rates */
+#define DP_KEY_RETRY_MS 1000 /* a switch waiting this long for a key frame asks again */
+#define DP_RTX_SHARE 4	     /* RTX may take 1/4 of the estimate */
+#define DP_PROBE_SHARE 2     /* probes at most 1/2 of the estimate on top of media */
+#define DP_START_BPS 1000000 /* first estimate, before feedback says more */
+#define DP_MIN_BPS 50000
+#define DP_MAX_BPS 20000000
+#define DP_NO_EST_BPS 2500000 /* budget base for a receiver without feedback */
+#define DP_PAD_LEN 240	      /* padding bytes per probe packet */
+#define DP_FB_MAX_PKTS 512    /* packets one feedback from a receiver may report */
+#define DP_FB_LEN 1200	      /* largest feedback packet we write */
+
+struct dp_adapt {
+	struct fh_twcc_rx rx; /* what the participant sends us */
+	struct fh_bwe bwe;    /* what we send it */
+	struct fh_alloc alloc;
+	uint64_t next_rate_tsc;
+	uint64_t last_rate_tsc;
+	uint64_t pace_tsc;
+	uint32_t probe_tokens;
+	uint32_t fb_pkts;
+};
+
+int dp_adapt_new(struct dp_part *p)
+{
+	p->ad = calloc(1, sizeof(*p->ad));
+	if (!p->ad)
+		return -1;
+	fh_twcc_rx_init(&p->ad->rx);
+	fh_bwe_init(&p->ad->bwe, DP_START_BPS, DP_MIN_BPS, DP_MAX_BPS);
+	fh_alloc_init(&p->ad->alloc);
+	return 0;
+}
+
+void dp_adapt_free(struct dp_part *p)
+{
+	free(p->ad);
+	p->ad = NULL;
+}
+
+int dp_adapt_media(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_media *c)
+{
+	(void)w;
+	for (int i = 0; i < FH_EXT_MAX; i++) {
+		/* under BUNDLE one id names one extension: two of ours on one id are refused */
+		for (int j = 0; j < i; j++)
+			if (c->ext[i] && c->ext[i] == c->ext[j])
+				return -1;
+	}
+	memcpy(p->ext, c->ext, sizeof(p->ext));
+	p->twcc = c->twcc && c->ext[FH_EXT_TWCC];
+	return 0;
+}
+
+void dp_twcc_arrived(struct dp_worker *w, struct dp_part *p, uint16_t seq, uint64_t now)
+{
+	fh_twcc_rx_record(&p->ad->rx, seq, dp_worker_us(w, now));
+	p->ad->fb_pkts++;
+}
+
+void dp_twcc_sent(struct dp_worker *w, struct dp_part *p, int seq, uint16_t len, uint64_t now)
+{
+	if (seq < 0 || !p->ad)
+		return;
+	fh_bwe_sent(&p->ad->bwe, (uint16_t)seq, dp_worker_us(w, now), (uint16_t)(len + 10 + 28));
+}
+
+/* A receiver's transport-wide feedback about what we sent it. */
+void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rtcp_pkt *pkt,
+		      uint64_t now)
+{
+	struct fh_twcc_pkt pk[DP_FB_MAX_PKTS];
+	struct fh_twcc_fb fb;
+	int n;
+
+	if (!p->twcc || !p->ad) {
+		dp_drop(w, FH_DROP_twcc_unexpected);
+		return;
+	}
+	n = fh_twcc_parse(pkt->data, pkt->len, &fb, pk, DP_FB_MAX_PKTS);
+	if (n < 0) {
+		dp_drop(w, FH_DROP_twcc_malformed);
+		return;
+	}
+	uint64_t unknown = p->ad->bwe.fb_unknown;
+
+	fh_bwe_feedback(&p->ad->bwe, pk, (unsigned)n, dp_worker_us(w, now));
+	if (p->ad->bwe.fb_unknown != unknown)
+		dp_drop(w, FH_DROP_twcc_unknown);
+	dp_count(w, FH_CTR_twcc_fb_in, 1);
+	p->estimate = fh_bwe_estimate(&p->ad->bwe);
+	p->last_est_tsc = now;
+}
+
+bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes)
+{
+	if (p->rtx_tokens < bytes)
+		return false;
+	p->rtx_tokens -= (uint32_t)bytes;
+	return true;
+}
+
+/* Feedback to a publisher about what it sent us since the last. */
+static void send_feedback(struct dp_worker *w, struct dp_part *p)
+{
+	uint8_t buf[DP_FB_LEN];
+	uint32_t media = 0;
+
+	for (int i = 0; i < DP_MAX_PUB && !media; i++)
+		if (p->pub[i].used)
+			media = p->pub[i].layer[0].ssrc;
+	for (int k = 0; k < 4; k++) {
+		size_t n = fh_twcc_rx_build(&p->ad->rx, buf, sizeof(buf), w->sfu_ssrc, media);
+
+		if (!n)
+			break;
+		dp_media_send_rtcp(w, p, buf, n);
+		dp_count(w, FH_CTR_twcc_fb_sent, 1);
+	}
+}
+
+/* Rates of what a publisher sends, per layer and temporal layer, and of what we send each
+ * receiver, over the last window. */
+static void measure(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_adapt *ad = p->ad;
+	uint64_t dt = now - ad->last_rate_tsc;
+
+	if (!ad->last_rate_tsc || dt == 0) {
+		ad->last_rate_tsc = now;
+		return;
+	}
+	double k = 8.0 * (double)w->hz / (double)dt;
+
+	for (int i = 0; i < DP_MAX_PUB; i++) {
+		struct dp_pub *pub = &p->pub[i];
+
+		for (int l = 0; pub->used && l < pub->n_layers; l++) {
+			struct dp_layer *L = &pub->layer[l];
+			uint32_t cum = 0;
+			bool active = L->ssrc && now - L->last_rx_tsc < w->hz;
+
+			for (int t = 0; t < DP_MAX_TID; t++) {
+				cum += L->bytes[t];
+				L->bytes[t] = 0;
+				uint32_t r = active ? (uint32_t)(cum * k) : 0;
+
+				/* smoothed, so one key frame does not look like a new rate */
+				L->bps[t] = L->bps[t] && r ? (L->bps[t] + r) / 2 : r;
+			}
+		}
+	}
+	for (int i = 0; i < DP_MAX_OUT; i++) {
+		struct dp_out *o = &p->out[i];
+
+		if (!o->used)
+			continue;
+		o->bps = (uint32_t)(o->bytes * k);
+		o->bytes = 0;
+	}
+	p->sent_bps = (uint32_t)(p->sent_bytes * k);
+	p->sent_bytes = 0;
+	ad->last_rate_tsc = now;
+}
+
+/* The allocator's view of one stream a receiver gets. */
+static bool alloc_src(struct dp_worker *w, const struct dp_out *o, struct fh_alloc_src *s)
+{
+	struct dp_part *pp = &w->parts[o->pub_slot];
+	struct dp_pub *pub = o->pub_key && pp->used ? dp_media_find_key(pp, o->pub_key) : NULL;
+
+	memset(s, 0, sizeof(*s));
+	if (!pub)
+		return false;
+	s->id = o->out_ssrc;
+	s->kind = pub->kind == FH_KIND_AUDIO ? FH_ALLOC_AUDIO : FH_ALLOC_VIDEO;
+	s->priority = 1;
+	s->n_temporal = 1;
+	if (pub->kind == FH_KIND_AUDIO) {
+		s->bps[0][0] = pub->layer[0].bps[DP_MAX_TID - 1];
+		return true;
+	}
+	for (int l = 0; l < pub->n_layers; l++)
+		if (pub->layer[l].n_tid > s->n_temporal)
+			s->n_temporal = pub->layer[l].n_tid;
+	if (s->n_temporal > FH_ALLOC_MAX_TEMPORAL)
+		s->n_temporal = FH_ALLOC_MAX_TEMPORAL;
+	for (int l = 0; l < pub->n_layers; l++)
+		for (int t = 0; t < s->n_temporal; t++)
+			s->bps[l][t] = pub->layer[l].bps[t];
+	return true;
+}
+
+/* Shares a receiver's estimate out over what it receives; a changed target asks the
+ * publisher for a key frame of the new layer. */
+static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
+{
+	struct dp_part *p = &w->parts[slot];
+	struct fh_alloc_src src[DP_MAX_OUT];
+	struct fh_alloc_choice ch[DP_MAX_OUT];
+	uint8_t idx[DP_MAX_OUT];
+	unsigned n = 0;
+
+	for (int i = 0; i < DP_MAX_OUT; i++) {
+		if (p->out[i].used && alloc_src(w, &p->out[i], &src[n]))
+			idx[n++] = (uint8_t)i;
+	}
+	if (!n)
+		return;
+	uint32_t est = p->twcc ? fh_bwe_estimate(&p->ad->bwe) : UINT32_MAX;
+
+	fh_alloc_run(&p->ad->alloc, src, n, est, dp_worker_us(w, now) / 1000, ch);
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_out *o = &p->out[idx[i]];
+		struct dp_pub *pub = dp_media_find_key(&w->parts[o->pub_slot], o->pub_key);
+
+		if (src[i].kind != FH_ALLOC_VIDEO || !pub)
+			continue;
+		fh_vp8_temporal_set_target(&o->temp, ch[i].temporal);
+		if (ch[i].paused) {
+			if (!o->paused)
+				o->cur = DP_NONE;
+			o->paused = true;
+			o->want_key_tsc = 0;
+			continue;
+		}
+		o->paused = false;
+		if (ch[i].spatial != o->target || (o->cur != o->target && !o->want_key_tsc)) {
+			o->target = ch[i].spatial;
+			if (o->cur != o->target) {
+				o->want_key_tsc = now;
+				dp_media_request_key(w, o->pub_slot, pub, o->target, now, false);
+			} else {
+				o->want_key_tsc = 0;
+			}
+		} else if (o->want_key_tsc &&
+			   now - o->want_key_tsc > w->hz * DP_KEY_RETRY_MS / 1000) {
+			o->want_key_tsc = now;
+			dp_media_request_key(w, o->pub_slot, pub, o->target, now, false);
+		}
+	}
+	/* probe when what the allocator would give next does not fit the estimate yet */
+	uint32_t next = fh_alloc_next_step_bps(&p->ad->alloc);
+
+	p->probe_bps = 0;
+	if (p->twcc && next > est && fh_bwe_wants_probe(&p->ad->bwe)) {
+		uint32_t want = next - est;
+
+		p->probe_bps = want < est / DP_PROBE_SHARE ? want : est / DP_PROBE_SHARE;
+	}
+}
+
+/* What a receiver gets, for the admin API (struct fh_slot_stat). */
+static void write_stat(struct dp_worker *w, uint16_t slot)
+{
+	struct dp_part *p = &w->parts[slot];
+	struct fh_slot_stat *st = &w->stat[slot];
+	unsigned n = 0;
+
+	__atomic_store_n(&st->gen, st->gen + 1, __ATOMIC_RELEASE);
+	st->estimate_bps = p->twcc ? p->estimate : 0;
+	st->sent_bps = p->sent_bps;
+	for (int i = 0; i < DP_MAX_OUT; i++) {
+		struct dp_out *o = &p->out[i];
+
+		if (!o->used)
+			continue;
+		struct dp_pub *pub = dp_media_find_key(&w->parts[o->pub_slot], o->pub_key);
+
+		st->out[n++] = (struct fh_out_stat){
+			.out_ssrc = o->out_ssrc,
+			.bitrate = o->bps,
+			.spatial = o->kind == FH_KIND_VIDEO ? o->cur : 0,
+			.temporal = o->kind == FH_KIND_VIDEO ? o->temp.cur : 255,
+			.target = o->kind == FH_KIND_VIDEO ? o->target : 0,
+			.n_layers = pub && pub->n_layers > 1 ? pub->n_layers : 0,
+		};
+	}
+	st->n_out = n;
+	__atomic_store_n(&st->gen, st->gen + 1, __ATOMIC_RELEASE);
+	if (p->twcc && p->estimate) {
+		unsigned b = 0;
+
+		while (b < FH_EST_BUCKETS - 1 && p->estimate > fh_est_bucket_bps[b])
+			b++;
+		w->ctr->est_hist[b]++;
+		w->ctr->est_sum_kbps += p->estimate / 1000;
+	}
+}
+
+/* Every 100 ms for each bound participant with keys. */
+void dp_adapt_timer(struct dp_worker *w, uint16_t slot, uint64_t now)
+{
+	struct dp_part *p = &w->parts[slot];
+	struct dp_adapt *ad = p->ad;
+
+	if (!ad)
+		return;
+	if (p->twcc && fh_twcc_rx_due(&ad->rx, dp_worker_us(w, now)))
+		send_feedback(w, p);
+	/* RTX budget: a share of the estimate, refilled for the next 100 ms, kept for 200 */
+	uint32_t base = p->twcc && p->estimate ? p->estimate : DP_NO_EST_BPS;
+	uint32_t fill = base / DP_RTX_SHARE / 8 / 10;
+
+	p->rtx_tokens = p->rtx_tokens + fill > 2 * fill ? 2 * fill : p->rtx_tokens + fill;
+	if (now >= ad->next_rate_tsc) {
+		measure(w, p, now);
+		write_stat(w, slot);
+		ad->next_rate_tsc = now + w->hz * DP_RATE_MS / 1000;
+	}
+	if (now >= p->next_alloc_tsc) {
+		allocate(w, slot, now);
+		p->next_alloc_tsc = now + w->hz * DP_ALLOC_MS / 1000;
+	}
+}
+
+/* One padding-only packet on a video RTX stream of receiver p, counted by its feedback. */
+static bool send_probe(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_out *o = NULL;
+
+	for (int i = 0; i < DP_MAX_OUT && !o; i++)
+		if (p->out[i].used && p->out[i].kind == FH_KIND_VIDEO && p->out[i].out_rtx_ssrc &&
+		    p->out[i].rw.started)
+			o = &p->out[i];
+	if (!o)
+		return false;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+	if (!m) {
+		dp_drop(w, FH_DROP_no_mbuf);
+		return false;
+	}
+	uint8_t base[12] = {0x80, o->out_rtx_pt};
+	uint8_t *q = rte_pktmbuf_mtod(m, uint8_t *);
+	struct fh_rtp_hdr h = {.hdr_len = 12};
+	int tw = -1;
+
+	fh_rtp_set_seq(base, o->rtx_seq++);
+	fh_rtp_set_ts(base, o->rw.last_ts);
+	fh_rtp_set_ssrc(base, o->out_rtx_ssrc);
+	size_t hl = dp_media_header(w, p, q, 64, base, &h, -1, now, &tw);
+
+	if (!hl) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	q[0] |= 0x20; /* padding only: the last byte says how much */
+	memset(q + hl, 0, DP_PAD_LEN);
+	q[hl + DP_PAD_LEN - 1] = DP_PAD_LEN;
+	m->data_len = (uint16_t)(hl + DP_PAD_LEN);
+	m->pkt_len = m->data_len;
+	dp_media_send_srtp(w, p, m, NULL, false);
+	if (tw >= 0)
+		fh_bwe_sent_padding(&p->ad->bwe, (uint16_t)tw, dp_worker_us(w, now),
+				    (uint16_t)(m->data_len + 10 + 28));
+	dp_count(w, FH_CTR_probe_sent, 1);
+	return true;
+}
+
+/* Paced probes: every few milliseconds each probing receiver gets its share. */
+void dp_adapt_pace(struct dp_worker *w, uint64_t now)
+{
+	for (unsigned i = 0; i < w->n_probing; i++) {
+		struct dp_part *p = &w->parts[w->probing[i]];
+
+		if (!p->used || !p->bound || !p->has_keys || !p->probe_bps || !p->ad)
+			continue;
+		struct dp_adapt *ad = p->ad;
+		uint64_t dt = ad->pace_tsc ? now - ad->pace_tsc : 0;
+
+		ad->pace_tsc = now;
+		ad->probe_tokens +=
+			(uint32_t)((double)p->probe_bps / 8 * (double)dt / (double)w->hz);
+		if (ad->probe_tokens > 4 * (DP_PAD_LEN + 64))
+			ad->probe_tokens = 4 * (DP_PAD_LEN + 64);
+		while (ad->probe_tokens >= DP_PAD_LEN + 64) {
+			ad->probe_tokens -= DP_PAD_LEN + 64;
+			if (!send_probe(w, p, now))
+				break;
+		}
+	}
+}
