@@ -24,8 +24,15 @@
 #define THR_K_UP 0.0087
 #define THR_K_DOWN 0.039
 #define OVERUSE_TIME_MS 10.0
+/* A rising trend is overuse only once packets queue at least this long: on a loaded host the
+ * scheduler alone makes delay wobble by a few milliseconds, and every false overuse takes the
+ * estimate down to what was being sent. */
+#define QUEUE_MIN_MS 20.0
+#define BASE_DRIFT_MS_PER_S 0.5 /* the lowest delay forgets slowly (clock drift, route change) */
 
 #define BETA 0.85
+#define APP_LIMITED_FLOOR 0.5
+#define PROBE_CONFIRM 0.95
 #define GROWTH_PER_S 1.08
 #define DECREASE_GAP_US 200000
 #define ACK_WINDOW_US 500000
@@ -87,6 +94,7 @@ static void trend_reset(struct fh_bwe *b)
 	b->overuse_count = 0;
 	b->prev_trend = 0;
 	b->prev.valid = false;
+	b->have_base = false;
 	b->fb_resets++;
 }
 
@@ -121,7 +129,7 @@ static void detect(struct fh_bwe *b, double trend, double send_delta_ms, double 
 			b->time_over_ms += send_delta_ms;
 		b->overuse_count++;
 		if (b->time_over_ms > OVERUSE_TIME_MS && b->overuse_count > 1 &&
-		    trend >= b->prev_trend) {
+		    trend >= b->prev_trend && b->queue_ms >= QUEUE_MIN_MS) {
 			b->time_over_ms = 0;
 			b->overuse_count = 0;
 			b->state = FH_BWE_OVERUSING;
@@ -173,6 +181,17 @@ static void delay_sample(struct fh_bwe *b)
 	}
 	if (b->t_n == 0)
 		b->first_arrival_ms = now_ms;
+	double owd_ms = ((double)b->cur.arrival_us - (double)b->cur.send_us) / 1000.0;
+
+	if (!b->have_base || owd_ms < b->base_delay_ms) {
+		b->base_delay_ms = owd_ms;
+		b->have_base = true;
+	} else if (now_ms > b->last_base_ms) {
+		b->base_delay_ms +=
+			fmin(now_ms - b->last_base_ms, 1000.0) / 1000.0 * BASE_DRIFT_MS_PER_S;
+	}
+	b->last_base_ms = now_ms;
+	b->queue_ms = owd_ms - b->base_delay_ms;
 	b->acc_delay_ms += (double)(arr_delta - send_delta) / 1000.0;
 	b->smoothed_ms = SMOOTHING * b->smoothed_ms + (1 - SMOOTHING) * b->acc_delay_ms;
 	if (b->num_deltas < TREND_DELTAS_MAX)
@@ -278,6 +297,12 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 		if (!b->have_decreased || now_us - b->last_decrease_us >= DECREASE_GAP_US) {
 			double target = BETA * (b->acked_valid ? b->acked_bps : v);
 
+			/* What was acknowledged says what the path carries only when we filled
+			 * it; sending far below the estimate (a few low layers), a queue says
+			 * less about our share, so one overuse halves the estimate at most and a
+			 * lasting one keeps halving it every DECREASE_GAP_US. */
+			if (target < v * APP_LIMITED_FLOOR)
+				target = v * APP_LIMITED_FLOOR;
 			if (target < v)
 				v = target;
 			b->have_decreased = true;
@@ -292,6 +317,10 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 	} else if (b->acked_valid) {
 		/* Never more than the receiver showed it can take, plus headroom to find more. */
 		limit = 1.5 * b->acked_bps + 10000;
+		/* The receiver took more than the estimate (probes on top of media) without a
+		 * queue: that much is known to pass. */
+		if (b->acked_bps * PROBE_CONFIRM > v)
+			v = b->acked_bps * PROBE_CONFIRM;
 		if (v < limit)
 			v = fmin(limit, v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s);
 		b->send_limited = v >= limit;
@@ -316,6 +345,9 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 		dt_s = fmin((double)(now_us - b->last_loss_us) / 1e6, 1.0);
 	if (frac < 0.02) {
 		v = v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s;
+		/* what the receiver took with (almost) no loss is known not to lose */
+		if (b->acked_valid && b->acked_bps * PROBE_CONFIRM > v)
+			v = b->acked_bps * PROBE_CONFIRM;
 	} else if (frac >= 0.10) {
 		if (!b->have_loss_decrease ||
 		    now_us - b->last_loss_decrease_us >= LOSS_DECREASE_GAP_US) {

@@ -13,6 +13,8 @@
  * packet a parse and an estimator update over its packets; per receiver and allocation a pass
  * over its streams. None of it is per packet and per receiver beyond the history entry.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dp_worker.h"
@@ -114,6 +116,14 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 	dp_count(w, FH_CTR_twcc_fb_in, 1);
 	p->estimate = fh_bwe_estimate(&p->ad->bwe);
 	p->last_est_tsc = now;
+#ifdef DP_BWE_TRACE /* -DDP_BWE_TRACE: one line per feedback on stderr, for tuning */
+	fprintf(stderr,
+		"bwe slot %d n %d est %u delay %u loss %u lf %u acked %u q %.1f st %d thr "
+		"%.1f\n",
+		(int)(p - w->parts), n, p->estimate, (unsigned)p->ad->bwe.delay_bps,
+		(unsigned)p->ad->bwe.loss_bps, p->ad->bwe.loss_fraction, p->ad->bwe.acked_bps,
+		p->ad->bwe.queue_ms, p->ad->bwe.state, p->ad->bwe.threshold_ms);
+#endif
 }
 
 bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes)
@@ -267,7 +277,8 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	uint32_t next = fh_alloc_next_step_bps(&p->ad->alloc);
 
 	p->probe_bps = 0;
-	if (p->twcc && next > est && fh_bwe_wants_probe(&p->ad->bwe)) {
+	if (p->twcc && next > est && fh_bwe_state(&p->ad->bwe) == FH_BWE_NORMAL &&
+	    fh_bwe_loss_fraction(&p->ad->bwe) < 6) {
 		uint32_t want = next - est;
 
 		p->probe_bps = want < est / DP_PROBE_SHARE ? want : est / DP_PROBE_SHARE;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -528,9 +529,20 @@ void dp_worker_input(struct dp_worker *w, struct rte_mbuf *m, uint64_t now)
 	rte_pktmbuf_free(m);
 }
 
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 void dp_worker_timers(struct dp_worker *w, uint64_t now)
 {
 	uint16_t n_probing = 0;
+
+	w->clk_tsc = now;
+	w->clk_us = monotonic_us();
 
 	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++) {
 		struct dp_part *p = &w->parts[s];
@@ -616,6 +628,8 @@ int dp_worker_main(void *arg)
 	uint64_t last = rte_rdtsc(), next_timer = last;
 
 	w->start_tsc = last;
+	w->clk_tsc = last;
+	w->clk_us = monotonic_us();
 	while (!*w->stop) {
 		uint64_t now = rte_rdtsc();
 		uint16_t n = w->io->rx_burst(w->port, pkts, DP_BURST), rx = n;

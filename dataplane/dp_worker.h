@@ -179,7 +179,8 @@ struct dp_worker {
 	struct rte_mbuf *tx[DP_TX_MAX];
 	struct fh_slot_stat *stat; /* FH_MAX_SLOTS, in the region */
 	uint64_t next_pace_tsc;
-	uint16_t n_probing; /* slots sending probes, from the last timer pass */
+	uint64_t clk_tsc, clk_us; /* see dp_worker_us */
+	uint16_t n_probing;	  /* slots sending probes, from the last timer pass */
 	uint16_t probing[FH_MAX_SLOTS];
 };
 
@@ -224,10 +225,13 @@ static inline void dp_worker_send(struct dp_worker *w, struct rte_mbuf *m)
 	w->tx[w->n_tx++] = m;
 }
 
-/* TSC to microseconds since the worker started. */
+/* TSC to microseconds of CLOCK_MONOTONIC. The TSC rate DPDK measured at start is off by up
+ * to a few parts in a thousand on some hosts: counted from the start, that drift would look to
+ * a browser's congestion control (and to ours) like a queue growing by a millisecond a
+ * second. So the TSC only interpolates from the last re-anchoring (every timer pass, 100 ms). */
 static inline uint64_t dp_worker_us(const struct dp_worker *w, uint64_t tsc)
 {
-	return (uint64_t)((double)(tsc - w->start_tsc) * 1e6 / (double)w->hz);
+	return w->clk_us + (uint64_t)((double)(int64_t)(tsc - w->clk_tsc) * 1e6 / (double)w->hz);
 }
 
 /* dp_stun.c */

@@ -207,6 +207,10 @@ try {
   if (!process.exitCode) console.error(`FAIL: ${e.stack || e}`);
   await shoot('-fail');
   console.error(`screenshots in ${fh.dir}`);
+  try {
+    console.error('dataplane:', JSON.stringify(await fh.counters(/layer|key|pli|twcc|probe|rtx|ssrc|temporal|unknown|rid|ext|forwarded|rtp_in/)));
+    console.error('downlinks:', JSON.stringify(await fh.downlinks()));
+  } catch (e2) { console.error(`no admin view: ${e2}`); }
 } finally {
   for (const b of [firefox, chromium]) {
     if (!b) continue;

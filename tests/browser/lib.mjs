@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
+// the test's own self-signed certificate, on loopback inside the test's namespace
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function fail(msg) {
@@ -25,13 +28,17 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
   // NIC and addresses in FUNKHAUS_EXTRA_CONF, and announce the SFU's media address.
   if (before) before(dir);
   const more = extraConf.replaceAll('@DIR@', dir);
+  // an admin token of this run only, so a test can read /metrics and the participant view
+  const { randomBytes, createHash } = await import('node:crypto');
+  const token = randomBytes(24).toString('hex');
+  const tokenLine = `[api]\ntoken = tests * ${createHash('sha256').update(token).digest('hex')}\n`;
   const extra = process.env.FUNKHAUS_EXTRA_CONF ? readFileSync(process.env.FUNKHAUS_EXTRA_CONF, 'utf8') : '';
   const announce = process.env.FUNKHAUS_ANNOUNCE || '127.0.0.1';
   writeFileSync(conf, `[instance]\nname = ${name}\n[dataplane]\nworkers = ${workers}\n` +
     `base_port = ${basePort}\nbind = 127.0.0.1\n[controlplane]\nport = ${port}\n` +
     `tls_cert = ${dir}/tls/cert.pem\ntls_key = ${dir}/tls/key.pem\n` +
     `web_root = ${source}/controlplane/web\nannounce = ${announce}\nstate_dir = ${dir}/state\n` +
-    `[tenant]\nname = test\ndisplay_name = Funkhaus test\n${tenant}` + more + extra);
+    tokenLine + `[tenant]\nname = test\ndisplay_name = Funkhaus test\n${tenant}` + more + extra);
   const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
   const { openSync } = await import('node:fs');
   const dpCmd = process.env.FUNKHAUS_DP_NETNS ?
@@ -53,8 +60,34 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
     return p;
   };
   let cp = await startCp();
+  const admin = async (path) => {
+    const r = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return path.startsWith('/metrics') ? r.text() : r.json();
+  };
   return {
-    url, dir, logs,
+    url, dir, logs, admin,
+    // the worker counters whose names match re, summed over workers and labels
+    async counters(re) {
+      const out = {};
+      for (const line of (await admin('/metrics')).split('\n')) {
+        const m = line.match(/^funkhaus_worker_([a-z0-9_]+?)(?:_total)?(\{[^}]*\})? ([0-9.e+]+)$/);
+        if (!m) continue;
+        const reason = (m[2] || '').match(/reason="([^"]+)"/);
+        const key = reason ? `drop_${reason[1]}` : m[1];
+        if (re.test(key)) out[key] = (out[key] || 0) + Number(m[3]);
+      }
+      return out;
+    },
+    // every participant of the tenant's rooms with what the dataplane says it receives
+    async downlinks() {
+      const rooms = await admin('/api/v1/tenants/test/rooms');
+      const out = [];
+      for (const r of Array.isArray(rooms) ? rooms : []) {
+        const v = await admin(`/api/v1/tenants/test/rooms/${encodeURIComponent(r.name)}`);
+        for (const p of v.participant_list || []) out.push({ id: p.id, downlink: p.downlink });
+      }
+      return out;
+    },
     async stop() {
       for (const p of [cp, dp]) if (p.exitCode === null) p.kill('SIGTERM');
       await sleep(300);
