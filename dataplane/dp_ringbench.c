@@ -41,9 +41,19 @@
  * not isolated from other threads, time the OS or the host took the CPU away is in them; the
  * output says so above the figures.
  *
+ * With -a the room is set up as browsers now are, so that the adaptive path is measured: every
+ * participant has Chrome's header extension ids (FH_CMD_MEDIA), the publisher takes
+ * transport-wide feedback (the worker records its arrivals and sends it feedback), the
+ * receivers have the transport-wide id but no feedback of their own (the worker numbers their
+ * copies and keeps its send history, but the generator cannot answer for SRTP it does not
+ * decrypt, so no estimator update is in the figure), and the video is simulcast with three
+ * layers whose SSRCs the offer named. The generator sends the lowest layer with a VP8 payload
+ * descriptor (15-bit picture id, TL0PICIDX, L1T3 temporal ids 0,2,1,2, a key frame first) and
+ * the transport-wide sequence number and send time in a one-byte extension block.
+ *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
- *                     [-f worker|read|sink] [-m cache|memory] [-o] [-H auto|yes|no]
+ *                     [-f worker|read|sink] [-m cache|memory] [-o] [-H auto|yes|no] [-a]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -71,6 +81,8 @@
 #include "dp_net.h"
 #include "dp_place.h"
 #include "dp_worker.h"
+#include "fh_ext.h"
+#include "fh_rtpext.h"
 #include "fh_srtp.h"
 #include "fh_stun.h"
 
@@ -122,6 +134,14 @@ enum free_mode { FREE_WORKER, FREE_READ, FREE_SINK };
 static enum free_mode free_mode = FREE_WORKER;
 static bool rx_from_memory; /* -m memory */
 static bool csum_offload;   /* -o */
+static bool adaptive;	    /* -a: extensions, feedback, simulcast and VP8 as browsers send */
+
+/* Chrome's header extension ids, as funkhaus-bench --simulcast offers them (-a) */
+static const uint8_t chrome_ext[FH_EXT_MAX] = {
+	[FH_EXT_AUDIO_LEVEL] = 1, [FH_EXT_ABS_SEND_TIME] = 2, [FH_EXT_TWCC] = 3,
+	[FH_EXT_MID] = 4,	  [FH_EXT_RID] = 10,	      [FH_EXT_RRID] = 11,
+};
+#define PUB_SSRC 0x1111u /* the video's SSRC, with -a its lowest layer's */
 
 /* Writes a frame and its buffer's header back to memory and out of every cache (-m memory). */
 static void flush_frame(const struct rte_mbuf *m)
@@ -362,14 +382,34 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 		memcpy(kc.u.keys.rx_key, pr->keys[i], klen);
 		memcpy(kc.u.keys.tx_key, pr->keys[i], klen);
 		cmd(reg, w, &kc);
+		if (adaptive) {
+			/* the publisher takes transport-wide feedback; the receivers get
+			 * transport-wide numbers but send none (see the top of the file) */
+			struct fh_cmd mc = {
+				.type = FH_CMD_MEDIA, .slot = (uint16_t)i, .room = 1 + w};
+
+			memcpy(mc.u.media.ext, chrome_ext, sizeof(chrome_ext));
+			mc.u.media.twcc = i == 0;
+			cmd(reg, w, &mc);
+		}
 	}
 	struct fh_cmd sc = {.type = FH_CMD_STREAM_ADD, .slot = 0, .room = 1 + w};
 
 	sc.u.stream = (struct fh_cmd_stream){.key = 0x1111,
-					     .ssrc = 0x1111,
+					     .ssrc = PUB_SSRC,
 					     .kind = FH_KIND_VIDEO,
 					     .pt = 96,
 					     .clock_rate = 90000};
+	if (adaptive) {
+		/* simulcast, lowest first, with the SSRCs named: nothing to learn */
+		sc.u.stream.ssrc = 0;
+		sc.u.stream.n_layers = 3;
+		snprintf(sc.u.stream.mid, sizeof(sc.u.stream.mid), "1");
+		for (int l = 0; l < 3; l++) {
+			snprintf(sc.u.stream.rid[l], sizeof(sc.u.stream.rid[l]), "%c", "lmh"[l]);
+			sc.u.stream.layer_ssrc[l] = PUB_SSRC + (uint32_t)l;
+		}
+	}
 	cmd(reg, w, &sc);
 	for (unsigned i = 1; i < n; i++) {
 		struct fh_cmd su = {.type = FH_CMD_SUB_ADD, .slot = (uint16_t)i, .room = 1 + w};
@@ -382,7 +422,7 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 		cmd(reg, w, &su);
 	}
 	/* the worker applies commands between bursts: let it catch up before the first frame */
-	unsigned want = 2 * n + 1 + (n - 1);
+	unsigned want = 2 * n + 1 + (n - 1) + (adaptive ? n : 0);
 
 	for (int t = 0; t < 2000 && pr->ctr->ctr[FH_CTR_commands] < want; t++)
 		rte_delay_us_sleep(1000);
@@ -419,6 +459,41 @@ static void take_snap(struct pair *pr, struct snap *s)
 	s->tsc = rte_rdtsc();
 }
 
+/* What a browser's simulcast sender writes into its n-th video packet, whose fixed header is
+ * in pkt (-a): the transport-wide sequence number and the send time in a one-byte extension
+ * block, and a VP8 payload descriptor (frames of 8 packets, 15-bit picture id, TL0PICIDX, the
+ * L1T3 temporal ids 0,2,1,2, the first frame a key frame) at the start of the 1200-byte
+ * payload. Returns the header's length. */
+static size_t browser_packet(uint8_t *pkt, uint32_t n, uint64_t hz)
+{
+	static const uint8_t tid_of[4] = {0, 2, 1, 2}, sync_of[4] = {0, 1, 1, 0};
+	uint32_t frame = n >> 3;
+	unsigned tid = tid_of[frame & 3];
+	uint64_t us = rte_rdtsc() / (hz / 1000000);
+	uint8_t *x = pkt + 12, *vp8 = pkt + 24;
+
+	pkt[0] |= 0x10; /* X */
+	if ((n & 7) == 7)
+		pkt[1] |= 0x80; /* the marker on a frame's last packet */
+	fh_wr16(x, 0xbede);
+	fh_wr16(x + 2, 2); /* two words: 3 + 4 bytes of elements and one of padding */
+	x[4] = (uint8_t)(chrome_ext[FH_EXT_TWCC] << 4 | 1);
+	fh_wr16(x + 5, (uint16_t)n); /* one sender: transport-wide numbers as its RTP ones */
+	x[7] = (uint8_t)(chrome_ext[FH_EXT_ABS_SEND_TIME] << 4 | 2);
+	uint32_t ast = fh_rtpext_abs_time(us);
+
+	x[8] = (uint8_t)(ast >> 16), x[9] = (uint8_t)(ast >> 8), x[10] = (uint8_t)ast;
+	x[11] = 0;
+	vp8[0] = (uint8_t)(0x80 | ((n & 7) == 0 ? 0x10 : 0)); /* X, S on a frame's first */
+	vp8[1] = 0xe0;					      /* I, L, T */
+	vp8[2] = (uint8_t)(0x80 | (frame >> 8 & 0x7f));	      /* 15-bit picture id */
+	vp8[3] = (uint8_t)frame;
+	vp8[4] = (uint8_t)(frame >> 2); /* TL0PICIDX: the last frame of TID 0 */
+	vp8[5] = (uint8_t)(tid << 6 | sync_of[frame & 3] << 5);
+	vp8[6] = frame == 0 ? 0x00 : 0x01; /* the VP8 payload header's P bit: 0 on a key frame */
+	return 24;
+}
+
 /* The load: SRTP video from client 0, as fast as the generator can make it, for `seconds`. */
 static int generate(void *arg)
 {
@@ -426,7 +501,7 @@ static int generate(void *arg)
 	uint64_t hz = rte_get_tsc_hz();
 	uint8_t pkt[1400];
 	uint16_t seq = 0;
-	uint32_t ts = 0;
+	uint32_t ts = 0, sent_n = 0;
 
 	while (!go)
 		rte_pause();
@@ -440,11 +515,17 @@ static int generate(void *arg)
 		unsigned k = 0;
 
 		for (; k < 32; k++) {
+			size_t hl = 12;
+
 			pkt[0] = 0x80;
 			pkt[1] = 96;
-			fh_wr16(pkt + 2, seq++);
+			fh_wr16(pkt + 2, seq);
 			fh_wr32(pkt + 4, ts);
-			fh_wr32(pkt + 8, 0x1111);
+			fh_wr32(pkt + 8, PUB_SSRC);
+			if (adaptive)
+				hl = browser_packet(pkt, sent_n, hz);
+			sent_n++;
+			seq++;
 			if ((seq & 7) == 0)
 				ts += 3000;
 			struct rte_mbuf *m;
@@ -453,8 +534,8 @@ static int generate(void *arg)
 				drain(pr);
 			/* the payload sits where udp_frame / send() will want it */
 			m->data_off = (uint16_t)(m->data_off + 42);
-			memcpy(rte_pktmbuf_mtod(m, void *), pkt, 12 + 1200);
-			m->data_len = 12 + 1200;
+			memcpy(rte_pktmbuf_mtod(m, void *), pkt, hl + 1200);
+			m->data_len = (uint16_t)(hl + 1200);
 			m->pkt_len = m->data_len;
 			ops[k] = (struct dp_srtp_op){.s = pr->gen, .m = m};
 		}
@@ -528,7 +609,7 @@ static void usage(void)
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
 			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o] "
-			"[-H auto|yes|no]\n");
+			"[-H auto|yes|no] [-a]\n");
 }
 
 int main(int argc, char **argv)
@@ -542,7 +623,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL, *huge = "auto";
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:a")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -565,6 +646,8 @@ int main(int argc, char **argv)
 			free_mode = FREE_SINK;
 		else if (o == 'o')
 			csum_offload = true;
+		else if (o == 'a')
+			adaptive = true;
 		else if (o == 'H' && (!strcmp(optarg, "auto") || !strcmp(optarg, "yes") ||
 				      !strcmp(optarg, "no")))
 			huge = optarg;
@@ -797,6 +880,30 @@ int main(int argc, char **argv)
 				       "%llu\n",
 				       (unsigned long long)pr->csum_asked,
 				       (unsigned long long)pr->csum_checked);
+		}
+		if (adaptive)
+			printf("  adaptive path (-a): rtp_in %llu, rtp_forwarded %llu (%.4f of "
+			       "every "
+			       "packet to each of %u receivers), layer switches %llu, "
+			       "transport-wide "
+			       "feedback sent %llu, from receivers %llu\n",
+			       (unsigned long long)ctr->ctr[FH_CTR_rtp_in],
+			       (unsigned long long)ctr->ctr[FH_CTR_rtp_forwarded],
+			       ctr->ctr[FH_CTR_rtp_in]
+				       ? (double)ctr->ctr[FH_CTR_rtp_forwarded] /
+						 (double)(ctr->ctr[FH_CTR_rtp_in] * (room_size - 1))
+				       : 0,
+			       room_size - 1, (unsigned long long)ctr->ctr[FH_CTR_layer_switches],
+			       (unsigned long long)ctr->ctr[FH_CTR_twcc_fb_sent],
+			       (unsigned long long)ctr->ctr[FH_CTR_twcc_fb_in]);
+		for (unsigned i = 1; adaptive && i < room_size; i++) {
+			const struct fh_slot_stat *st = fh_region_slot_stat(&reg, w, i);
+
+			for (uint32_t k = 0; k < st->n_out && k < FH_MAX_RECV_STREAMS; k++)
+				printf("  receiver %u: layer %u, temporal %u, target %u of %u, "
+				       "%u bit/s\n",
+				       i, st->out[k].spatial, st->out[k].temporal, st->out[k].target,
+				       st->out[k].n_layers, st->out[k].bitrate);
 		}
 		for (int d = 0; d < FH_DROP_MAX; d++)
 			if (ctr->drop[d])
