@@ -98,7 +98,7 @@ struct client {
 
 /* A worker's counters at one moment, and the TSC then. */
 struct snap {
-	uint64_t fwd, busy, total, stage[FH_STAGE_MAX], tsc;
+	uint64_t fwd, in, busy, total, stage[FH_STAGE_MAX], tsc;
 };
 
 /* A worker and the generator that loads it: their queue's rings, their room. */
@@ -453,6 +453,7 @@ static volatile bool go;
 static void take_snap(struct pair *pr, struct snap *s)
 {
 	s->fwd = pr->ctr->ctr[FH_CTR_rtp_forwarded] - pr->ctr->drop[FH_DROP_tx_fail];
+	s->in = pr->ctr->ctr[FH_CTR_rtp_in];
 	s->busy = pr->ctr->busy_cycles;
 	s->total = pr->ctr->total_cycles;
 	memcpy(s->stage, pr->ctr->stage_cycles, sizeof(s->stage));
@@ -505,12 +506,18 @@ static int generate(void *arg)
 
 	while (!go)
 		rte_pause();
-	take_snap(pr, &pr->at[0]);
-	pr->measuring = true;
-	uint64_t end = pr->at[0].tsc + hz * seconds;
+	/* with -a the receivers start on the lowest temporal layer and get all three once the
+	 * worker has measured the layers' rates (a 500 ms window, allocations every 250 ms):
+	 * that first second and a half is not measured */
+	uint64_t start = rte_rdtsc(), warm = adaptive ? hz * 3 / 2 : 0, end = UINT64_MAX;
 
 	memset(pkt, 0x5a, sizeof(pkt));
-	while (rte_rdtsc() < end) {
+	for (uint64_t now; (now = rte_rdtsc()) < end;) {
+		if (!pr->measuring && now - start >= warm) {
+			take_snap(pr, &pr->at[0]);
+			pr->measuring = true;
+			end = pr->at[0].tsc + hz * seconds;
+		}
 		struct dp_srtp_op ops[32];
 		unsigned k = 0;
 
@@ -882,16 +889,14 @@ int main(int argc, char **argv)
 				       (unsigned long long)pr->csum_checked);
 		}
 		if (adaptive)
-			printf("  adaptive path (-a): rtp_in %llu, rtp_forwarded %llu (%.4f of "
-			       "every "
-			       "packet to each of %u receivers), layer switches %llu, "
-			       "transport-wide "
-			       "feedback sent %llu, from receivers %llu\n",
-			       (unsigned long long)ctr->ctr[FH_CTR_rtp_in],
-			       (unsigned long long)ctr->ctr[FH_CTR_rtp_forwarded],
-			       ctr->ctr[FH_CTR_rtp_in]
-				       ? (double)ctr->ctr[FH_CTR_rtp_forwarded] /
-						 (double)(ctr->ctr[FH_CTR_rtp_in] * (room_size - 1))
+			printf("  adaptive path (-a), measured seconds: rtp_in %llu, rtp_forwarded "
+			       "%llu (%.4f of every packet to each of %u receivers); whole run: "
+			       "layer "
+			       "switches %llu, transport-wide feedback sent %llu, from receivers "
+			       "%llu\n",
+			       (unsigned long long)(b->in - a->in), (unsigned long long)fwd,
+			       b->in > a->in
+				       ? (double)fwd / (double)((b->in - a->in) * (room_size - 1))
 				       : 0,
 			       room_size - 1, (unsigned long long)ctr->ctr[FH_CTR_layer_switches],
 			       (unsigned long long)ctr->ctr[FH_CTR_twcc_fb_sent],
@@ -902,8 +907,8 @@ int main(int argc, char **argv)
 			for (uint32_t k = 0; k < st->n_out && k < FH_MAX_RECV_STREAMS; k++)
 				printf("  receiver %u: layer %u, temporal %u, target %u of %u, "
 				       "%u bit/s\n",
-				       i, st->out[k].spatial, st->out[k].temporal, st->out[k].target,
-				       st->out[k].n_layers, st->out[k].bitrate);
+				       i, st->out[k].spatial, st->out[k].temporal,
+				       st->out[k].target, st->out[k].n_layers, st->out[k].bitrate);
 		}
 		for (int d = 0; d < FH_DROP_MAX; d++)
 			if (ctr->drop[d])
