@@ -354,10 +354,18 @@ static bool video_accept(struct dp_worker *w, struct dp_out *o, const struct dp_
 		(void)now;
 		return true;
 	}
-	if (o->skipped && (int16_t)(fp->h->seq - o->skip_seq) < 0) {
-		/* reordered behind a packet the numbering already closed over */
-		dp_drop(w, FH_DROP_temporal_layer);
-		return false;
+	if (o->skipped) {
+		int16_t d = (int16_t)(fp->h->seq - o->skip_seq);
+
+		if (d < 0 && d > -DP_SEQMAP) {
+			/* reordered behind a packet the numbering already closed over */
+			dp_drop(w, FH_DROP_temporal_layer);
+			return false;
+		}
+		/* long past the skip (or a jump): left set, the test above would drop half of
+		 * every cycle of the sequence numbers once they wrap */
+		if (d >= DP_SEQMAP || d <= -DP_SEQMAP)
+			o->skipped = false;
 	}
 	if (!d || !d->t)
 		return true;
