@@ -198,6 +198,7 @@ struct fhc {
 	struct fh_twcc_rx *twcc_rx;
 	uint32_t twcc_media_ssrc;
 	uint64_t twcc_sent, twcc_received, twcc_bad;
+	uint64_t rx_at_us; /* arrival of the last datagram (recv_at) */
 };
 
 static int seterr(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -946,6 +947,13 @@ static int leg_socket(struct fhc *c, struct leg *l)
 	int big = 4 << 20;
 
 	setsockopt(l->udp, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	/* a modelled link and transport-wide feedback take the time the kernel queued a datagram
+	 * for us, not the time this thread got round to it: on a busy host a bench thread that
+	 * ran late would otherwise look like a queue on the link to the SFU's estimate */
+	int on = 1;
+
+	if (c->o.link_bps || c->o.simulcast)
+		setsockopt(l->udp, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 	return 0;
 }
 
@@ -1719,11 +1727,54 @@ uint64_t fhc_rtx_sent(const struct fhc *c, unsigned layer)
 
 /* ---- the downlink model (opts.link_bps) ---- */
 
+/* One datagram without blocking, and when it arrived (CLOCK_MONOTONIC): the kernel's receive
+ * time where the socket records it (SO_TIMESTAMPNS, CLOCK_REALTIME, moved onto the monotonic
+ * clock and kept within the last second), else now. */
+static ssize_t recv_at(struct fhc *c, int fd, uint8_t *buf, size_t cap, uint64_t *at)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	bool stamped = c->o.link_bps || c->o.simulcast;
+
+	if (stamped) {
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof(ctl.buf);
+	}
+	ssize_t got = recvmsg(fd, &m, MSG_DONTWAIT);
+	uint64_t now = now_us();
+
+	*at = now;
+	if (got <= 0 || !stamped)
+		return got;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		struct timespec k, real;
+
+		memcpy(&k, CMSG_DATA(h), sizeof(k));
+		clock_gettime(CLOCK_REALTIME, &real);
+		int64_t ago = ((int64_t)real.tv_sec - k.tv_sec) * 1000000 +
+			      ((int64_t)real.tv_nsec - k.tv_nsec) / 1000;
+
+		if (ago > 0 && ago < 1000000)
+			*at = now - (uint64_t)ago;
+	}
+	/* two clocks read per datagram: never earlier than the one before */
+	if (*at < c->rx_at_us)
+		*at = c->rx_at_us;
+	c->rx_at_us = *at;
+	return got;
+}
+
 /* A datagram as it reaches our side of the modelled link: dropped, or held until it has
  * crossed it; without a link it is handled now. */
-static void ingress(struct fhc *c, unsigned leg, uint8_t *buf, size_t len)
+static void ingress(struct fhc *c, unsigned leg, uint8_t *buf, size_t len, uint64_t now)
 {
-	uint64_t now = now_us(), at;
+	uint64_t at;
 
 	if (!c->o.link_bps || !c->held) {
 		on_datagram(c, &c->leg[leg], buf, len, now);
@@ -2065,11 +2116,12 @@ int fhc_poll(struct fhc *c, int timeout_ms)
 			uint8_t buf[2048];
 
 			for (int k = 0; k < 64; k++) {
-				ssize_t got = recv(l->udp, buf, sizeof(buf) - 64, MSG_DONTWAIT);
+				uint64_t at;
+				ssize_t got = recv_at(c, l->udp, buf, sizeof(buf) - 64, &at);
 
 				if (got <= 0)
 					break;
-				ingress(c, i, buf, (size_t)got);
+				ingress(c, i, buf, (size_t)got, at);
 			}
 		}
 		deliver_held(c);

@@ -575,6 +575,8 @@ struct step {
 static struct step steps[256];
 static unsigned n_steps;
 
+static void settle(const struct opts *o);
+
 /* Holds the current load for secs seconds; prints a line a second; returns the window. */
 static struct step hold(const struct opts *o, double secs, double t_start, unsigned failures_before,
 			double churn_rate)
@@ -583,6 +585,7 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	struct sfu sa, sb;
 	double t0 = now_s(), next_print = t0 + 1, last_rx_t = t0, next_churn = t0 + 1;
 	uint64_t last_rx = 0;
+	bool settling = o->simulcast || o->links.n;
 
 	collect(&a);
 	sfu_read(o, &sa);
@@ -590,6 +593,10 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 
 	while (!interrupted && now_s() < t0 + secs) {
 		usleep(5000);
+		if (settling && now_s() >= t0 + secs / 2) {
+			settle(o);
+			settling = false;
+		}
 		if (churn_rate > 0 && now_s() >= next_churn) {
 			churn_one(o);
 			next_churn += 1.0 / churn_rate;
@@ -662,8 +669,17 @@ struct link_class {
 	uint64_t link_passed, link_dropped;
 	double frozen_sum, frozen_max; /* per video stream, share of its time */
 	uint64_t layer_us[FHC_SIM_LAYERS];
-	uint64_t twcc_sent;
+	uint64_t twcc_sent, twcc_received; /* as receivers, as publishers */
+	/* for the settled window: totals to take differences of, and the layer each stream's
+	 * last complete frame came on */
+	double bits, frozen_us;
+	unsigned layer_now[FHC_SIM_LAYERS];
 };
+
+/* The link classes as they were half-way through the last hold: the report's "settled" figures
+ * are what happened since, once the estimates have had time to find the links. */
+static struct link_class settled[MAX_LINKS];
+static double settled_t;
 
 static void link_class(const struct opts *o, unsigned k, struct link_class *lc)
 {
@@ -687,6 +703,7 @@ static void link_class(const struct opts *o, unsigned k, struct link_class *lc)
 		lc->link_passed += l->passed;
 		lc->link_dropped += l->dropped;
 		lc->twcc_sent += fhc_twcc_sent(p->c);
+		lc->twcc_received += fhc_twcc_received(p->c, NULL);
 		pthread_mutex_unlock(&p->lock);
 		for (unsigned j = 0; j < n; j++) {
 			bits += (double)st[j].wire_bytes * 8;
@@ -699,6 +716,9 @@ static void link_class(const struct opts *o, unsigned k, struct link_class *lc)
 
 			lc->vstreams++;
 			lc->frozen_sum += fz;
+			lc->frozen_us += (double)fhc_sim_frames_frozen(&st[j].fr, now);
+			if (st[j].fr.last_layer >= 0 && st[j].fr.last_layer < FHC_SIM_LAYERS)
+				lc->layer_now[st[j].fr.last_layer]++;
 			if (fz > lc->frozen_max)
 				lc->frozen_max = fz;
 			for (int q = 0; q < FHC_SIM_LAYERS; q++)
@@ -707,6 +727,7 @@ static void link_class(const struct opts *o, unsigned k, struct link_class *lc)
 		double bps = secs > 0 ? bits / secs : 0;
 
 		lc->parts++;
+		lc->bits += bits;
 		lc->bps_sum += bps;
 		if (lc->bps_min < 0 || bps < lc->bps_min)
 			lc->bps_min = bps;
@@ -718,6 +739,43 @@ static void link_class(const struct opts *o, unsigned k, struct link_class *lc)
 static double pct(uint64_t part, uint64_t all)
 {
 	return all ? 100.0 * (double)part / (double)all : 0;
+}
+
+static void settle(const struct opts *o)
+{
+	for (unsigned k = 0; k < (o->links.n ? o->links.n : 1); k++)
+		link_class(o, k, &settled[k]);
+	settled_t = now_s();
+}
+
+/* Since settle(): what each participant got, loss, link drops, frozen share per stream, layer
+ * shares. */
+struct settled_fig {
+	double secs, bps, loss, drops, frozen, layer[FHC_SIM_LAYERS];
+};
+
+static bool settled_figures(const struct link_class *lc, unsigned k, struct settled_fig *f)
+{
+	const struct link_class *s = &settled[k];
+	uint64_t exp = lc->expected - s->expected, rec = lc->received - s->received, layers = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->secs = now_s() - settled_t;
+	if (settled_t <= 0 || f->secs <= 0 || !lc->parts || lc->expected < s->expected)
+		return false;
+	rec = rec < exp ? rec : exp;
+	f->bps = (lc->bits - s->bits) / lc->parts / f->secs;
+	f->loss = pct(exp - rec, exp);
+	f->drops = pct(lc->link_dropped - s->link_dropped,
+		       lc->link_passed + lc->link_dropped - s->link_passed - s->link_dropped);
+	f->frozen = lc->vstreams
+			    ? 100 * (lc->frozen_us - s->frozen_us) / 1e6 / f->secs / lc->vstreams
+			    : 0;
+	for (int q = 0; q < FHC_SIM_LAYERS; q++)
+		layers += lc->layer_us[q] - s->layer_us[q];
+	for (int q = 0; q < FHC_SIM_LAYERS; q++)
+		f->layer[q] = pct(lc->layer_us[q] - s->layer_us[q], layers);
+	return true;
 }
 
 /* Per link class: what each participant got against its link, loss, freezes and layers. */
@@ -732,6 +790,7 @@ static void link_report(const struct opts *o, FILE *json)
 			o->simulcast ? "true" : "false");
 	for (unsigned k = 0; k < n; k++) {
 		struct link_class lc;
+		struct settled_fig sf;
 		uint64_t layers = 0, bps = o->links.n ? o->links.bps[k] : 0;
 		const char *name = o->links.n ? o->links.name[k] : "inf";
 
@@ -760,6 +819,23 @@ static void link_report(const struct opts *o, FILE *json)
 			       100 * lc.frozen_max, pct(lc.layer_us[0], layers),
 			       pct(lc.layer_us[1], layers), pct(lc.layer_us[2], layers),
 			       (unsigned long long)lc.twcc_sent);
+			if (settled_figures(&lc, k, &sf)) {
+				printf("         last %.0f s: delivered %.3f Mbit/s each", sf.secs,
+				       sf.bps / 1e6);
+				if (bps)
+					printf(" (%.0f %% of the link)",
+					       100 * sf.bps / (double)bps);
+				printf(", loss %.2f %% (link drops %.2f %%), frozen %.1f %%, "
+				       "layers l "
+				       "%.0f %% m %.0f %% h %.0f %%\n",
+				       sf.loss, sf.drops, sf.frozen, sf.layer[0], sf.layer[1],
+				       sf.layer[2]);
+			}
+			printf("         at the end: streams on l %u, m %u, h %u; %llu TWCC "
+			       "feedback "
+			       "received as publishers\n",
+			       lc.layer_now[0], lc.layer_now[1], lc.layer_now[2],
+			       (unsigned long long)lc.twcc_received);
 			continue;
 		}
 		fprintf(json,
@@ -769,13 +845,26 @@ static void link_report(const struct opts *o, FILE *json)
 			"%.4f, "
 			"\"video_streams\": %u, \"frozen_pct_per_stream\": {\"mean\": %.3f, "
 			"\"max\": %.3f}, \"layer_share_pct\": [%.2f, %.2f, %.2f], "
-			"\"twcc_feedback_sent\": %llu}",
+			"\"twcc_feedback_sent\": %llu",
 			k ? "," : "", name, (unsigned long long)bps, lc.parts, mean, lc.bps_min,
 			bps ? mean / (double)bps : 0, pct(exp - rec, exp),
 			pct(lc.link_dropped, lc.link_passed + lc.link_dropped), lc.vstreams,
 			lc.vstreams ? 100 * lc.frozen_sum / lc.vstreams : 0, 100 * lc.frozen_max,
 			pct(lc.layer_us[0], layers), pct(lc.layer_us[1], layers),
 			pct(lc.layer_us[2], layers), (unsigned long long)lc.twcc_sent);
+		fprintf(json, ", \"twcc_feedback_received\": %llu, \"layer_now\": [%u, %u, %u]",
+			(unsigned long long)lc.twcc_received, lc.layer_now[0], lc.layer_now[1],
+			lc.layer_now[2]);
+		if (settled_figures(&lc, k, &sf))
+			fprintf(json,
+				", \"settled\": {\"seconds\": %.1f, "
+				"\"delivered_bps_per_participant\": "
+				"%.0f, \"delivered_over_link\": %.4f, \"loss_pct\": %.4f, "
+				"\"link_drop_pct\": %.4f, \"frozen_pct_per_stream\": %.3f, "
+				"\"layer_share_pct\": [%.2f, %.2f, %.2f]}",
+				sf.secs, sf.bps, bps ? sf.bps / (double)bps : 0, sf.loss, sf.drops,
+				sf.frozen, sf.layer[0], sf.layer[1], sf.layer[2]);
+		fprintf(json, "}");
 	}
 	if (json)
 		fprintf(json, "\n  ],\n");

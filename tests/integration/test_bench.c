@@ -3,18 +3,24 @@
  * handful of participants reports zero loss with every stream received; a ramp with a tiny
  * latency limit stops by itself and writes a valid JSON report; receivers behind a modelled
  * 300 kbit/s downlink get no more than that while those on an unlimited one lose nothing;
- * simulcast senders are accepted; a wrong target address ends the run with a reason and a
- * non-zero exit status.
+ * with simulcast senders and a 300 kbit/s and an unlimited class every participant receives
+ * video, the slow class settles on the lowest layer with little loss and the unlimited one on a
+ * higher layer, and /metrics shows transport-wide feedback both ways, learned SSRCs, layer
+ * switches and the receivers' estimates on both sides of 500 kbit/s; a wrong target address ends
+ * the run with a reason and a non-zero exit status.
  *
  * Usage: test_bench DP_BIN CP_BIN GEN_CERT WEB_ROOT BENCH_BIN
  */
+#include <curl/curl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fh_curlbody.h"
 #include "harness.h"
 
 int failures;
@@ -42,6 +48,139 @@ static json_t *load(const char *report)
 	return j;
 }
 
+/* The body of GET /metrics (malloc'd), NULL when it does not answer. */
+static char *metrics(void)
+{
+	char url[128];
+	CURL *c = curl_easy_init();
+	struct fh_curlbody b = {0};
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/metrics", h.port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fh_curlbody_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+	if (curl_easy_perform(c) != CURLE_OK) {
+		free(b.p);
+		b.p = NULL;
+	}
+	curl_easy_cleanup(c);
+	return b.p;
+}
+
+/* Worker 0's sample of name (name{worker="0"...}) in /metrics text, -1 when it is not there. */
+static long long sample(const char *text, const char *name, const char *labels)
+{
+	char key[160];
+
+	snprintf(key, sizeof(key), "%s{worker=\"0\"%s}", name, labels);
+	const char *p = text ? strstr(text, key) : NULL;
+
+	return p && p[strlen(key)] == ' ' ? atoll(p + strlen(key) + 1) : -1;
+}
+
+/* Worker 0's counters for simulcast before a run, to count what the run added. */
+struct sim_ctrs {
+	long long fb_sent, fb_in, switches, learned, est_low, est_all;
+};
+
+static void sim_ctrs(struct sim_ctrs *s)
+{
+	char *m = metrics();
+
+	EXPECT(m != NULL, "/metrics answers");
+	s->fb_sent = sample(m, "funkhaus_worker_twcc_fb_sent_total", "");
+	s->fb_in = sample(m, "funkhaus_worker_twcc_fb_in_total", "");
+	s->switches = sample(m, "funkhaus_worker_layer_switches_total", "");
+	s->learned = sample(m, "funkhaus_worker_ssrc_learned_total", "");
+	s->est_low = sample(m, "funkhaus_worker_receiver_estimate_bps_bucket", ",le=\"500000\"");
+	s->est_all = sample(m, "funkhaus_worker_receiver_estimate_bps_bucket", ",le=\"+Inf\"");
+	free(m);
+}
+
+/* Simulcast senders, rooms of 2, one receiver behind 300 kbit/s and one unlimited in each: what
+ * a capacity planner reads in the report and in /metrics. The report's settled figures are the
+ * run's second half, once the estimates had time to find the links (the estimate starts at
+ * 1 Mbit/s, above the slow link, so its queue drops while it comes down). */
+static void simulcast(const char *bench)
+{
+	char args[512];
+	struct sim_ctrs a, b;
+
+	sim_ctrs(&a);
+	snprintf(args, sizeof(args),
+		 "-P %u -n 4 -x 2:100%% -d 10 -r 10 -l 100 -q 100000 --simulcast "
+		 "--links 300k:50%%,inf:50%%",
+		 h.port);
+	EXPECT(run(bench, args, "simulcast.json") == 0, "a simulcast run exits 0");
+	sim_ctrs(&b);
+	json_t *j = load("simulcast.json");
+
+	if (!j)
+		return;
+	EXPECT(json_is_true(json_object_get(j, "simulcast")), "the report says simulcast");
+	EXPECT(json_integer_value(json_object_get(j, "join_failures")) == 0,
+	       "simulcast offers are accepted");
+	EXPECT(json_integer_value(json_object_get(j, "streams_never_received")) == 0,
+	       "every stream received");
+	json_t *l = json_object_get(j, "links");
+	json_t *slow = json_array_get(l, 0), *fast = json_array_get(l, 1);
+
+	EXPECT(json_array_size(l) == 2, "two link classes reported");
+	for (size_t k = 0; k < json_array_size(l); k++) {
+		json_t *c = json_array_get(l, k), *sh = json_object_get(c, "layer_share_pct");
+		const char *name = json_string_value(json_object_get(c, "class"));
+		double sum = 0;
+
+		for (size_t q = 0; q < json_array_size(sh); q++)
+			sum += json_number_value(json_array_get(sh, q));
+		EXPECT(json_integer_value(json_object_get(c, "video_streams")) == 2,
+		       "%s: both receivers get video", name);
+		EXPECT(json_array_size(sh) == 3 && sum > 99 && sum < 101,
+		       "%s: layer shares reported (sum %.1f %%)", name, sum);
+		EXPECT(json_integer_value(json_object_get(c, "twcc_feedback_sent")) > 20 &&
+			       json_integer_value(json_object_get(c, "twcc_feedback_received")) >
+				       20,
+		       "%s: transport-wide feedback sent as receivers and received as publishers",
+		       name);
+		EXPECT(json_is_object(json_object_get(c, "settled")), "%s: settled figures", name);
+	}
+	json_t *ss = json_object_get(slow, "settled"), *fs = json_object_get(fast, "settled");
+	json_t *sn = json_object_get(slow, "layer_now"), *fn = json_object_get(fast, "layer_now");
+	double sloss = json_number_value(json_object_get(ss, "loss_pct"));
+	double sover = json_number_value(json_object_get(ss, "delivered_over_link"));
+	double fl = json_number_value(json_array_get(json_object_get(fs, "layer_share_pct"), 0));
+
+	EXPECT(json_integer_value(json_array_get(sn, 0)) == 2,
+	       "the 300k class ends on the lowest layer (l %lld, m %lld, h %lld)",
+	       json_integer_value(json_array_get(sn, 0)), json_integer_value(json_array_get(sn, 1)),
+	       json_integer_value(json_array_get(sn, 2)));
+	EXPECT(sloss < 2 && sover <= 1.02, "with little loss (%.2f %%) within its link (%.3f)",
+	       sloss, sover);
+	EXPECT(json_integer_value(json_array_get(fn, 1)) +
+			       json_integer_value(json_array_get(fn, 2)) ==
+		       2,
+	       "the unlimited class ends on a higher layer (l %lld, m %lld, h %lld)",
+	       json_integer_value(json_array_get(fn, 0)), json_integer_value(json_array_get(fn, 1)),
+	       json_integer_value(json_array_get(fn, 2)));
+	EXPECT(fl < 50 && json_number_value(json_object_get(fs, "loss_pct")) == 0,
+	       "and stays there without loss (lowest layer %.1f %% of its settled time)", fl);
+	json_decref(j);
+
+	EXPECT(b.fb_sent - a.fb_sent > 50, "the SFU sent publishers transport-wide feedback (%lld)",
+	       b.fb_sent - a.fb_sent);
+	EXPECT(b.fb_in - a.fb_in > 50, "and used the receivers' (%lld)", b.fb_in - a.fb_in);
+	EXPECT(b.learned - a.learned >= 12, "it learned every encoding's SSRC (%lld)",
+	       b.learned - a.learned);
+	EXPECT(b.switches - a.switches >= 1, "it switched layers for receivers (%lld)",
+	       b.switches - a.switches);
+	EXPECT(b.est_low - a.est_low > 0 && (b.est_all - b.est_low) - (a.est_all - a.est_low) > 0,
+	       "its estimates lie below 500 kbit/s (%lld samples) and above (%lld)",
+	       b.est_low - a.est_low, (b.est_all - b.est_low) - (a.est_all - a.est_low));
+}
+
 int main(int argc, char **argv)
 {
 	char args[512];
@@ -51,7 +190,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (harness_start(&h, argv, 1) < 0) {
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* /metrics without a token, as a scraper on the node would read it */
+	char extra[64];
+
+	snprintf(extra, sizeof(extra), "/tmp/funkhaus-bench-%d.conf", (int)getpid());
+	FILE *x = fopen(extra, "w");
+
+	if (x) {
+		fputs("[api]\nmetrics = public\n", x);
+		fclose(x);
+		setenv("FUNKHAUS_EXTRA_CONF", extra, 1);
+	}
+	int started = harness_start(&h, argv, 1);
+
+	unlink(extra);
+	if (started < 0) {
 		harness_stop(&h, true);
 		return 1;
 	}
@@ -141,18 +295,7 @@ int main(int argc, char **argv)
 	}
 	printf("links (%d failures so far)\n", failures);
 
-	snprintf(args, sizeof(args),
-		 "-P %u -n 4 -x 2:100%% -d 3 -r 10 -l 100 -q 100000 --simulcast", h.port);
-	EXPECT(run(argv[5], args, "simulcast.json") == 0, "a simulcast run exits 0");
-	j = load("simulcast.json");
-	if (j) {
-		EXPECT(json_is_true(json_object_get(j, "simulcast")), "the report says simulcast");
-		EXPECT(json_integer_value(json_object_get(j, "join_failures")) == 0,
-		       "simulcast offers are accepted");
-		EXPECT(json_integer_value(json_object_get(j, "packets_received")) > 100,
-		       "media flowed");
-		json_decref(j);
-	}
+	simulcast(argv[5]);
 	printf("simulcast (%d failures so far)\n", failures);
 	EXPECT(run(argv[5], "--links 300k:20%,inf:50%", "badlinks.json") == 2,
 	       "--links whose shares do not add up to 100 is refused");
