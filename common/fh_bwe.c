@@ -28,6 +28,7 @@
  * scheduler alone makes delay wobble by a few milliseconds, and every false overuse takes the
  * estimate down to what was being sent. */
 #define QUEUE_MIN_MS 20.0
+#define QUEUE_HIGH_MS 80.0	/* a queue this long is overuse whatever its trend */
 #define BASE_DRIFT_MS_PER_S 0.5 /* the lowest delay forgets slowly (clock drift, route change) */
 
 #define BETA 0.85
@@ -62,6 +63,7 @@ void fh_bwe_init(struct fh_bwe *b, uint32_t start_bps, uint32_t min_bps, uint32_
 	b->delay_bps = b->loss_bps = b->estimate_bps = clamp_bps(b, start_bps);
 	b->state = FH_BWE_NORMAL;
 	b->threshold_ms = THR_INIT_MS;
+	b->time_high_ms = -1;
 	b->time_over_ms = -1;
 }
 
@@ -145,6 +147,19 @@ static void detect(struct fh_bwe *b, double trend, double send_delta_ms, double 
 		b->state = FH_BWE_NORMAL;
 	}
 	b->prev_trend = trend;
+	/* A standing queue is overuse even when it no longer grows (the trend sees only
+	 * growth): a full bottleneck buffer holds this much and then drops. */
+	if (b->queue_ms >= QUEUE_HIGH_MS && trend >= 0 && !b->overuse_fired) {
+		if (b->time_high_ms < 0)
+			b->time_high_ms = now_ms;
+		else if (now_ms - b->time_high_ms >= OVERUSE_TIME_MS) {
+			b->state = FH_BWE_OVERUSING;
+			b->overuse_fired = true;
+			b->time_high_ms = -1;
+		}
+	} else if (b->queue_ms < QUEUE_HIGH_MS) {
+		b->time_high_ms = -1;
+	}
 
 	/* The threshold follows the trend, slowly up and faster down; spikes do not move it. */
 	if (!b->thr_started) {
@@ -368,6 +383,8 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned n, uint64_t now_us)
 {
 	uint32_t acked = 0;
+	int64_t last_arr = 0;
+	bool have_arr = false;
 	unsigned i;
 
 	b->overuse_fired = false;
@@ -394,9 +411,17 @@ void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned 
 		p->flags |= F_REPORTED;
 		p->flags |= F_ACKED;
 		acked += p->bytes;
-		group_add(b, p->send_us, unwrap_arrival(b, pkts[i].arrival_us));
+		int64_t arr = unwrap_arrival(b, pkts[i].arrival_us);
+
+		if (!have_arr || arr > last_arr)
+			last_arr = arr;
+		have_arr = true;
+		group_add(b, p->send_us, arr);
 	}
-	ack_push(b, now_us, acked);
+	/* The acknowledged rate on the receiver's clock: feedback that was held up and comes
+	 * in a burst must not look like a fast link. */
+	if (have_arr && last_arr > 0)
+		ack_push(b, (uint64_t)last_arr, acked);
 	rate_control(b, now_us);
 	loss_control(b, now_us);
 	b->estimate_bps = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;

@@ -65,7 +65,7 @@ struct fh_bwe {
 	/* Trendline over the accumulated, smoothed delay variation (ms). */
 	double acc_delay_ms, smoothed_ms, first_arrival_ms;
 	/* one-way delay against the lowest seen (clocks differ: only the difference counts) */
-	double base_delay_ms, queue_ms, last_base_ms;
+	double base_delay_ms, queue_ms, last_base_ms, time_high_ms;
 	bool have_base;
 	double tx[FH_BWE_TREND_WINDOW], ty[FH_BWE_TREND_WINDOW];
 	unsigned t_n, t_head, num_deltas;

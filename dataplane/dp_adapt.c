@@ -24,6 +24,7 @@
 
 #define DP_FB_US 100000	     /* transport-wide feedback to publishers */
 #define DP_ALLOC_MS 250	     /* allocation per receiver */
+#define DP_ALLOC_FALL 4	     /* a falling estimate reaches the allocator by a quarter a run */
 #define DP_RATE_MS 500	     /* measurement window of layer and stream rates */
 #define DP_KEY_RETRY_MS 1000 /* a switch waiting this long for a key frame asks again */
 #define DP_RTX_SHARE 4	     /* RTX may take 1/4 of the estimate */
@@ -36,6 +37,18 @@
 #define DP_FB_MAX_PKTS 512    /* packets one feedback from a receiver may report */
 #define DP_FB_LEN 1200	      /* largest feedback packet we write */
 
+/* A receiver's video waiting for its pacer: the copy (encrypted) and its transport-wide
+ * sequence number, whose send time the estimate takes when it leaves. */
+#define DP_PQ 256
+#define DP_PACE_GAIN 2		/* video leaves at twice the estimate at most ... */
+#define DP_PACE_MIN_BPS 300000	/* ... and never slower than this */
+#define DP_PACE_MAX_WAIT_MS 300 /* what waited this long leaves at once */
+struct dp_pq_ent {
+	struct rte_mbuf *m;
+	uint64_t tsc;
+	uint16_t tw;
+};
+
 struct dp_adapt {
 	struct fh_twcc_rx rx; /* what the participant sends us */
 	struct fh_bwe bwe;    /* what we send it */
@@ -45,6 +58,15 @@ struct dp_adapt {
 	uint64_t pace_tsc;
 	uint32_t probe_tokens;
 	uint32_t fb_pkts;
+	uint32_t alloc_est; /* the estimate the allocator sees, see allocate() */
+	/* the pacer: video to this receiver leaves no faster than its estimate allows, so
+	 * that the key frames of several senders arriving together do not overrun a slow
+	 * line's buffer (audio, RTX and RTCP go at once) */
+	struct dp_pq_ent pq[DP_PQ];
+	uint16_t pq_head, pq_n;
+	bool pq_listed;
+	uint32_t pq_tokens;
+	uint64_t pq_tsc;
 };
 
 int dp_adapt_new(struct dp_part *p)
@@ -60,6 +82,8 @@ int dp_adapt_new(struct dp_part *p)
 
 void dp_adapt_free(struct dp_part *p)
 {
+	for (unsigned i = 0; p->ad && i < p->ad->pq_n; i++)
+		rte_pktmbuf_free(p->ad->pq[(p->ad->pq_head + i) % DP_PQ].m);
 	free(p->ad);
 	p->ad = NULL;
 }
@@ -242,8 +266,23 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	if (!n)
 		return;
 	uint32_t est = p->twcc ? fh_bwe_estimate(&p->ad->bwe) : UINT32_MAX;
+	struct dp_adapt *ad = p->ad;
 
-	fh_alloc_run(&p->ad->alloc, src, n, est, dp_worker_us(w, now) / 1000, ch);
+	/* The allocator follows a rising estimate at once and a falling one over about a
+	 * second (a quarter less each run): one dip of the estimate (a burst of key frames, a
+	 * busy host) would otherwise switch layers down and up again, and every switch costs a
+	 * key frame that everyone on that layer receives. A lasting fall gets through in a
+	 * few runs, and the estimator itself already backs the sending off. */
+	if (est >= ad->alloc_est || ad->alloc_est == UINT32_MAX)
+		ad->alloc_est = est;
+	else if (est < ad->alloc_est - ad->alloc_est / DP_ALLOC_FALL)
+		ad->alloc_est -= ad->alloc_est / DP_ALLOC_FALL;
+	else
+		ad->alloc_est = est;
+	if (est == UINT32_MAX)
+		ad->alloc_est = est;
+	fh_alloc_run(&ad->alloc, src, n, ad->alloc_est, dp_worker_us(w, now) / 1000, ch);
+	est = ad->alloc_est;
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_out *o = &p->out[idx[i]];
 		struct dp_pub *pub = dp_media_find_key(&w->parts[o->pub_slot], o->pub_key);
@@ -279,7 +318,9 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	p->probe_bps = 0;
 	if (p->twcc && next > est && fh_bwe_state(&p->ad->bwe) == FH_BWE_NORMAL &&
 	    fh_bwe_loss_fraction(&p->ad->bwe) < 6) {
-		uint32_t want = next - est;
+		/* at least a quarter of the estimate, so that the receiver's answer says
+		 * something within a feedback window or two */
+		uint32_t want = next - est > est / 4 ? next - est : est / 4;
 
 		p->probe_bps = want < est / DP_PROBE_SHARE ? want : est / DP_PROBE_SHARE;
 	}
@@ -393,9 +434,23 @@ static bool send_probe(struct dp_worker *w, struct dp_part *p, uint64_t now)
 	return true;
 }
 
-/* Paced probes: every few milliseconds each probing receiver gets its share. */
+/* Every few milliseconds: each receiver's pacer sends what it may, and each probing
+ * receiver gets its share of padding. */
 void dp_adapt_pace(struct dp_worker *w, uint64_t now)
 {
+	for (unsigned i = 0; i < w->n_pacing;) {
+		struct dp_part *p = &w->parts[w->pacing[i]];
+
+		if (p->used && p->ad && p->ad->pq_listed)
+			dp_adapt_pace_one(w, p, now);
+		if (!p->used || !p->ad || !p->ad->pq_n) {
+			if (p->ad)
+				p->ad->pq_listed = false;
+			w->pacing[i] = w->pacing[--w->n_pacing];
+			continue;
+		}
+		i++;
+	}
 	for (unsigned i = 0; i < w->n_probing; i++) {
 		struct dp_part *p = &w->parts[w->probing[i]];
 
@@ -414,5 +469,69 @@ void dp_adapt_pace(struct dp_worker *w, uint64_t now)
 			if (!send_probe(w, p, now))
 				break;
 		}
+	}
+}
+
+static void pq_send(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_adapt *ad = p->ad;
+	struct dp_pq_ent *e = &ad->pq[ad->pq_head];
+	uint16_t len = e->m->data_len;
+
+	ad->pq_head = (uint16_t)((ad->pq_head + 1) % DP_PQ);
+	ad->pq_n--;
+	dp_worker_send(w, e->m);
+	fh_bwe_sent(&ad->bwe, e->tw, dp_worker_us(w, now), (uint16_t)(len + 28));
+}
+
+/* An encrypted video copy for p, in its pacer's queue (sent at once when the queue is full:
+ * late is better than lost). */
+void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw)
+{
+	struct dp_adapt *ad = p->ad;
+	uint64_t now = rte_rdtsc();
+
+	if (!ad || ad->pq_n == DP_PQ) {
+		dp_worker_send(w, m);
+		if (ad)
+			fh_bwe_sent(&ad->bwe, (uint16_t)tw, dp_worker_us(w, now),
+				    (uint16_t)(m->data_len + 28));
+		return;
+	}
+	ad->pq[(ad->pq_head + ad->pq_n) % DP_PQ] =
+		(struct dp_pq_ent){.m = m, .tsc = now, .tw = (uint16_t)tw};
+	ad->pq_n++;
+	/* with tokens saved up (an idle moment), what fits leaves right away */
+	dp_adapt_pace_one(w, p, now);
+	if (ad->pq_n && !ad->pq_listed && w->n_pacing < FH_MAX_SLOTS) {
+		ad->pq_listed = true;
+		w->pacing[w->n_pacing++] = (uint16_t)(p - w->parts);
+	}
+}
+
+/* Sends what p's pacer allows by now. */
+void dp_adapt_pace_one(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_adapt *ad = p->ad;
+	uint32_t rate = p->estimate * DP_PACE_GAIN;
+	uint64_t max_wait = w->hz * DP_PACE_MAX_WAIT_MS / 1000;
+
+	if (rate < DP_PACE_MIN_BPS)
+		rate = DP_PACE_MIN_BPS;
+	if (ad->pq_tsc && now > ad->pq_tsc) {
+		uint64_t add = (uint64_t)((double)(now - ad->pq_tsc) * rate / 8 / (double)w->hz);
+		uint32_t cap = rate / 8 / 50; /* 20 ms of sending saved at most */
+
+		ad->pq_tokens = ad->pq_tokens + add > cap ? cap : (uint32_t)(ad->pq_tokens + add);
+	}
+	ad->pq_tsc = now;
+	while (ad->pq_n) {
+		struct dp_pq_ent *e = &ad->pq[ad->pq_head];
+
+		if (e->m->data_len <= ad->pq_tokens)
+			ad->pq_tokens -= e->m->data_len;
+		else if (now - e->tsc < max_wait)
+			break;
+		pq_send(w, p, now);
 	}
 }

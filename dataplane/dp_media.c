@@ -172,7 +172,10 @@ void dp_media_encrypt(struct dp_worker *w)
 			rte_pktmbuf_free(o->m);
 			continue;
 		}
-		dp_worker_send(w, o->m);
+		if (o->tw >= 0)
+			dp_adapt_pace_put(w, &w->parts[o->slot], o->m, o->tw); /* video, paced */
+		else
+			dp_worker_send(w, o->m);
 	}
 }
 
@@ -187,8 +190,24 @@ void dp_media_send_srtp(struct dp_worker *w, struct dp_part *p, struct rte_mbuf 
 	dp_meta(m)->via = p->via;
 	/* what the receiver's link carries: the SRTP tag and IP/UDP headers come on top */
 	p->sent_bytes += m->pkt_len + 10 + 28;
-	w->enc[w->n_enc++] = (struct dp_srtp_op){
-		.s = p->srtp, .m = m, .src = src, .slot = (uint16_t)(p - w->parts), .rtcp = rtcp};
+	w->enc[w->n_enc++] = (struct dp_srtp_op){.s = p->srtp,
+						 .m = m,
+						 .src = src,
+						 .slot = (uint16_t)(p - w->parts),
+						 .rtcp = rtcp,
+						 .tw = -1};
+}
+
+/* A video copy for a receiver with an estimate goes through its pacer (dp_adapt), which
+ * also notes its send time for the estimate when it really leaves. */
+static void send_video(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m,
+		       struct rte_mbuf *src, int tw, uint64_t now)
+{
+	dp_media_send_srtp(w, p, m, src, false);
+	if (tw >= 0 && p->twcc && p->ad)
+		w->enc[w->n_enc - 1].tw = tw;
+	else
+		dp_twcc_sent(w, p, tw, m->data_len, now);
 }
 
 void dp_media_send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *buf, size_t len)
@@ -304,14 +323,20 @@ static void forward(struct dp_worker *w, const struct dp_fwd_pkt *fp, const stru
 			rte_pktmbuf_free(m);
 			return;
 		}
-		dp_media_send_srtp(w, s, m, NULL, false);
+		send_video(w, s, m, NULL, tw, now);
 	} else if (hl != h->hdr_len) {
 		memcpy(q + hl, in + h->hdr_len, body);
-		dp_media_send_srtp(w, s, m, NULL, false);
+		if (fp->pub->kind == FH_KIND_VIDEO)
+			send_video(w, s, m, NULL, tw, now);
+		else
+			dp_media_send_srtp(w, s, m, NULL, false);
+	} else if (fp->pub->kind == FH_KIND_VIDEO) {
+		send_video(w, s, m, fp->src, tw, now);
 	} else {
 		dp_media_send_srtp(w, s, m, fp->src, false);
 	}
-	dp_twcc_sent(w, s, tw, m->data_len, now);
+	if (fp->pub->kind != FH_KIND_VIDEO)
+		dp_twcc_sent(w, s, tw, m->data_len, now);
 	dp_count(w, FH_CTR_rtp_forwarded, 1);
 }
 
@@ -698,9 +723,15 @@ static void keyframe_for(struct dp_worker *w, struct dp_part *p, uint32_t out_ss
 		return;
 	int layer = o->cur != DP_NONE ? o->cur : o->target;
 
+	/* one receiver's requests reach the sender at most once a second: a receiver on a lossy
+	 * line asks again and again, and every key frame goes to everyone on that layer */
 	if (o->want_key_tsc || layer >= pub->n_layers ||
-	    !dp_media_request_key(w, o->pub_slot, pub, layer, now, false))
+	    (o->last_pli_tsc && now - o->last_pli_tsc < w->hz) ||
+	    !dp_media_request_key(w, o->pub_slot, pub, layer, now, false)) {
 		dp_count(w, FH_CTR_keyframe_absorbed, 1);
+		return;
+	}
+	o->last_pli_tsc = now;
 }
 
 /* A decrypted RTCP compound from participant slot. */

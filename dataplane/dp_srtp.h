@@ -49,6 +49,7 @@ struct dp_srtp_op {
 	uint16_t slot; /* the caller's: the participant */
 	uint8_t rtcp;  /* SRTCP instead of SRTP */
 	uint8_t status;
+	int32_t tw; /* the caller's: transport-wide seq of a copy its pacer sends, else -1 */
 };
 
 /* The longest RTP header (with CSRCs and extensions) the cryptodev engine takes with

@@ -586,7 +586,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	w->stat = fh_region_slot_stat(reg, c->id, 0);
 	w->hz = rte_get_tsc_hz();
 	w->consent_cycles = w->hz * c->consent_timeout_s;
-	w->pli_min_cycles = w->hz / 3;
+	w->pli_min_cycles = w->hz / 2;
 	w->remb_bitrate = c->remb_bitrate;
 	w->srtp = c->srtp;
 	snprintf(w->ctr->srtp_engine, sizeof(w->ctr->srtp_engine), "%s",
@@ -657,7 +657,7 @@ int dp_worker_main(void *arg)
 			dp_worker_timers(w, now);
 			next_timer = now + w->hz / 10;
 		}
-		if (w->n_probing && now >= w->next_pace_tsc) {
+		if ((w->n_probing || w->n_pacing) && now >= w->next_pace_tsc) {
 			dp_adapt_pace(w, now);
 			w->next_pace_tsc = now + w->hz / 200;
 		}

@@ -119,6 +119,7 @@ struct dp_out {
 	uint32_t bytes; /* this window */
 	uint32_t bps;
 	uint64_t want_key_tsc; /* when the wait for a key frame of target began; 0: none */
+	uint64_t last_pli_tsc; /* the receiver's last key frame request passed on */
 	struct fh_rewrite rw;
 	struct fh_vp8_rewrite vp8;
 	struct fh_vp8_temporal temp; /* temporal layers forwarded and wanted */
@@ -182,6 +183,8 @@ struct dp_worker {
 	uint64_t clk_tsc, clk_us; /* see dp_worker_us */
 	uint16_t n_probing;	  /* slots sending probes, from the last timer pass */
 	uint16_t probing[FH_MAX_SLOTS];
+	uint16_t n_pacing; /* slots with video waiting in their pacer */
+	uint16_t pacing[FH_MAX_SLOTS];
 };
 
 struct dp_worker_conf {
@@ -268,6 +271,8 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes);
 void dp_adapt_timer(struct dp_worker *w, uint16_t slot, uint64_t now);
 void dp_adapt_pace(struct dp_worker *w, uint64_t now);
+void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw);
+void dp_adapt_pace_one(struct dp_worker *w, struct dp_part *p, uint64_t now);
 int dp_media_set_keys(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_keys *k);
 void dp_media_free_keys(struct dp_worker *w, struct dp_part *p);
 

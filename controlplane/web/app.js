@@ -454,8 +454,8 @@ async function negotiate() {
 // out layers a small capture cannot fill. Three temporal layers each where the browser says it
 // can (Firefox may not).
 const SIMULCAST = [
-  { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-  { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 100000 },
+  { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 450000 },
   { rid: 'h', maxBitrate: 1500000 },
 ];
 

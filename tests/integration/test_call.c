@@ -118,12 +118,14 @@ static void feedback(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	EXPECT(drop(FH_DROP_nack_miss) > miss, "a NACK for a lost packet is counted");
 }
 
-/* Key frame requests are rate limited per publisher (a third of a second): a burst of PLIs from
- * a receiver reaches the publisher once, and one after the interval again. */
+/* Key frame requests are rate limited: per layer of a publisher every half second, and a
+ * receiver's own requests pass at most once a second (every key frame goes to everyone on that
+ * layer). A burst of PLIs from a receiver reaches the publisher once, one a second later again. */
 static void pli_rate(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 {
-	pump(all, n, 400); /* past the last request's interval */
+	pump(all, n, 1100); /* past the last request's interval */
 	uint64_t pli = fhc_pli_received(a), sent = ctr(FH_CTR_pli_sent);
+	uint64_t absorbed = ctr(FH_CTR_keyframe_absorbed);
 
 	for (int i = 0; i < 5; i++)
 		fhc_pli(b, fhc_id(a));
@@ -132,7 +134,9 @@ static void pli_rate(struct fhc *a, struct fhc *b, struct fhc **all, int n)
 	       "5 PLIs at once reached A %llu times (sent %llu), want once",
 	       (unsigned long long)(fhc_pli_received(a) - pli),
 	       (unsigned long long)(ctr(FH_CTR_pli_sent) - sent));
-	pump(all, n, 300);
+	EXPECT(ctr(FH_CTR_keyframe_absorbed) == absorbed + 4, "the other four are absorbed (%llu)",
+	       (unsigned long long)(ctr(FH_CTR_keyframe_absorbed) - absorbed));
+	pump(all, n, 1000);
 	fhc_pli(b, fhc_id(a));
 	pump(all, n, 200);
 	EXPECT(fhc_pli_received(a) == pli + 2, "a PLI after the interval reaches A again (%llu)",
