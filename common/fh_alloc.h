@@ -30,7 +30,7 @@
 /* ... unless the upgraded allocation would use less than 100 / (100 + FH_ALLOC_COMFORT_PCT) of
  * the estimate; then FH_ALLOC_HOLD_SHORT_MS is enough. */
 #define FH_ALLOC_COMFORT_PCT 50
-#define FH_ALLOC_HOLD_SHORT_MS 2000
+#define FH_ALLOC_HOLD_SHORT_MS 5000
 
 enum fh_alloc_kind {
 	FH_ALLOC_AUDIO,

@@ -34,9 +34,12 @@
 #define BETA 0.85
 #define APP_LIMITED_FLOOR 0.5
 #define PROBE_CONFIRM 0.95
+#define CONFIRM_QUEUE_MS \
+	10.0 /* ... and only with (almost) no queue: a shaper's bucket lets a
+			       * burst through faster than its rate */
 #define GROWTH_PER_S 1.08
 #define DECREASE_GAP_US 200000
-#define ACK_WINDOW_US 500000
+#define ACK_WINDOW_US 1000000
 #define LOSS_MIN_PKTS 20
 #define LOSS_INTERVAL_US 1000000
 #define LOSS_DECREASE_GAP_US 300000
@@ -334,7 +337,7 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 		limit = 1.5 * b->acked_bps + 10000;
 		/* The receiver took more than the estimate (probes on top of media) without a
 		 * queue: that much is known to pass. */
-		if (b->acked_bps * PROBE_CONFIRM > v)
+		if (b->acked_bps * PROBE_CONFIRM > v && b->queue_ms < CONFIRM_QUEUE_MS)
 			v = b->acked_bps * PROBE_CONFIRM;
 		if (v < limit)
 			v = fmin(limit, v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s);

@@ -22,9 +22,8 @@
 #include "fh_bwe.h"
 #include "fh_twcc.h"
 
-#define DP_FB_US 100000	     /* transport-wide feedback to publishers */
 #define DP_ALLOC_MS 250	     /* allocation per receiver */
-#define DP_ALLOC_FALL 4	     /* a falling estimate reaches the allocator by a quarter a run */
+#define DP_EST_HIST 8	     /* allocation runs an estimate must hold before a layer rises */
 #define DP_RATE_MS 500	     /* measurement window of layer and stream rates */
 #define DP_KEY_RETRY_MS 1000 /* a switch waiting this long for a key frame asks again */
 #define DP_RTX_SHARE 4	     /* RTX may take 1/4 of the estimate */
@@ -40,7 +39,7 @@
 /* A receiver's video waiting for its pacer: the copy (encrypted) and its transport-wide
  * sequence number, whose send time the estimate takes when it leaves. */
 #define DP_PQ 256
-#define DP_PACE_GAIN 2		/* video leaves at twice the estimate at most ... */
+#define DP_PACE_GAIN_PCT 150	/* video leaves at one and a half times the estimate at most ... */
 #define DP_PACE_MIN_BPS 300000	/* ... and never slower than this */
 #define DP_PACE_MAX_WAIT_MS 300 /* what waited this long leaves at once */
 struct dp_pq_ent {
@@ -59,6 +58,8 @@ struct dp_adapt {
 	uint32_t probe_tokens;
 	uint32_t fb_pkts;
 	uint32_t alloc_est; /* the estimate the allocator sees, see allocate() */
+	uint32_t est_hist[DP_EST_HIST];
+	uint8_t est_head, est_n;
 	/* the pacer: video to this receiver leaves no faster than its estimate allows, so
 	 * that the key frames of several senders arriving together do not overrun a slow
 	 * line's buffer (audio, RTX and RTCP go at once) */
@@ -203,8 +204,9 @@ static void measure(struct dp_worker *w, struct dp_part *p, uint64_t now)
 				L->bytes[t] = 0;
 				uint32_t r = active ? (uint32_t)(cum * k) : 0;
 
-				/* smoothed, so one key frame does not look like a new rate */
-				L->bps[t] = L->bps[t] && r ? (L->bps[t] + r) / 2 : r;
+				/* smoothed over about two seconds, so that an encoder's wobble
+				 * does not look like a new rate */
+				L->bps[t] = L->bps[t] && r ? L->bps[t] - L->bps[t] / 4 + r / 4 : r;
 			}
 		}
 	}
@@ -268,19 +270,19 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	uint32_t est = p->twcc ? fh_bwe_estimate(&p->ad->bwe) : UINT32_MAX;
 	struct dp_adapt *ad = p->ad;
 
-	/* The allocator follows a rising estimate at once and a falling one over about a
-	 * second (a quarter less each run): one dip of the estimate (a burst of key frames, a
-	 * busy host) would otherwise switch layers down and up again, and every switch costs a
-	 * key frame that everyone on that layer receives. A lasting fall gets through in a
-	 * few runs, and the estimator itself already backs the sending off. */
-	if (est >= ad->alloc_est || ad->alloc_est == UINT32_MAX)
-		ad->alloc_est = est;
-	else if (est < ad->alloc_est - ad->alloc_est / DP_ALLOC_FALL)
-		ad->alloc_est -= ad->alloc_est / DP_ALLOC_FALL;
-	else
-		ad->alloc_est = est;
-	if (est == UINT32_MAX)
-		ad->alloc_est = est;
+	/* The allocator sees the lowest estimate of the last two seconds: it goes down with
+	 * the estimate at once, and up only once a higher estimate has held. Probing and a
+	 * shaper's bucket make the estimate peak above what the line carries for a moment;
+	 * a layer raised on a peak comes down again a second later, and each switch costs a
+	 * key frame that everyone on that layer receives. */
+	ad->est_hist[ad->est_head] = est;
+	ad->est_head = (uint8_t)((ad->est_head + 1) % DP_EST_HIST);
+	if (ad->est_n < DP_EST_HIST)
+		ad->est_n++;
+	ad->alloc_est = est;
+	for (unsigned k = 0; k < ad->est_n; k++)
+		if (ad->est_hist[k] < ad->alloc_est)
+			ad->alloc_est = ad->est_hist[k];
 	fh_alloc_run(&ad->alloc, src, n, ad->alloc_est, dp_worker_us(w, now) / 1000, ch);
 	est = ad->alloc_est;
 	for (unsigned i = 0; i < n; i++) {
@@ -298,6 +300,17 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 			continue;
 		}
 		o->paused = false;
+#ifdef DP_BWE_TRACE
+		if (ch[i].spatial != o->target || ch[i].paused != o->paused)
+			fprintf(stderr,
+				"alloc slot %u out %u: target %u->%u paused %d->%d cur %u est %u "
+				"need %u bps %u/%u/%u\n",
+				slot, idx[i], o->target, ch[i].spatial, o->paused, ch[i].paused,
+				o->cur, est, fh_alloc_need_bps(&ad->alloc),
+				src[i].bps[0][src[i].n_temporal - 1],
+				src[i].bps[1][src[i].n_temporal - 1],
+				src[i].bps[2][src[i].n_temporal - 1]);
+#endif
 		if (ch[i].spatial != o->target || (o->cur != o->target && !o->want_key_tsc)) {
 			o->target = ch[i].spatial;
 			if (o->cur != o->target) {
@@ -513,7 +526,7 @@ void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *
 void dp_adapt_pace_one(struct dp_worker *w, struct dp_part *p, uint64_t now)
 {
 	struct dp_adapt *ad = p->ad;
-	uint32_t rate = p->estimate * DP_PACE_GAIN;
+	uint32_t rate = (uint32_t)((uint64_t)p->estimate * DP_PACE_GAIN_PCT / 100);
 	uint64_t max_wait = w->hz * DP_PACE_MAX_WAIT_MS / 1000;
 
 	if (rate < DP_PACE_MIN_BPS)

@@ -66,7 +66,9 @@ struct dp_layer {
 	uint64_t last_rx_tsc;
 	uint64_t last_pli_tsc;
 	uint8_t fir_seq;
-	uint8_t n_tid;		    /* temporal layers seen (highest TID + 1); 1: none */
+	uint8_t n_tid; /* temporal layers seen (highest TID + 1); 1: none */
+	bool key_seen;
+	uint32_t key_ts; /* RTP timestamp of the last key frame: its packets are not rate */
 	uint32_t bytes[DP_MAX_TID]; /* this window, by TID */
 	uint32_t bps[DP_MAX_TID];   /* bit/s of TID <= t, smoothed over windows */
 	struct dp_cache_ent *cache; /* video only, allocated when the SSRC is known */
