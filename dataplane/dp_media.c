@@ -372,6 +372,10 @@ static bool video_accept(struct dp_worker *w, struct dp_out *o, const struct dp_
 		if (o->cur != DP_NONE)
 			dp_count(w, FH_CTR_layer_switches, 1);
 		o->cur = (uint8_t)fp->layer;
+		/* the numbering continues right after what the receiver got last, also when the
+		 * layer is the one it had before a pause (the same SSRC would otherwise keep its
+		 * old offset, and everything sent meanwhile would look lost) */
+		o->rw.src_ssrc = 0;
 		o->want_key_tsc = 0;
 		o->skipped = false;
 		o->temp.cur = o->temp.target;
