@@ -1,7 +1,7 @@
 /*
  * Unit tests of fh_twcc: what the receive window builds parses back to the same arrivals (loss,
- * reordering, wrap, large gaps, small packets), hand-made feedback decodes as laid out, and
- * malformed feedback is refused.
+ * reordering, wrap, large gaps, small packets), hand-made feedback and feedback Chromium sent
+ * decode as laid out, and malformed feedback is refused.
  */
 #include "fh_rtp.h"
 #include "fh_twcc.h"
@@ -336,4 +336,68 @@ static void malformed(void)
 #undef FRESH
 }
 
-TEST_MAIN(roundtrip, huge_delta_splits, window_edges, hand_made, malformed)
+/* Feedback Chromium 156 sent Funkhaus in a browser test (decrypted RTCP as the worker got it;
+ * SSRCs as they were), decoded by hand from the draft's layout. */
+static void chrome_captured(void)
+{
+	/* run of 13 small deltas, run of 1 large (-43 ticks), 1 byte of padding */
+	static const uint8_t runs[] = {0xaf, 0xcd, 0x00, 0x09, 0x59, 0x48, 0x34, 0xd4, 0xca, 0xbd,
+				       0x7f, 0xaf, 0x00, 0xd6, 0x00, 0x0e, 0x03, 0xaf, 0xb0, 0x26,
+				       0x20, 0x0d, 0x40, 0x01, 0xac, 0x00, 0x00, 0x01, 0x00, 0x44,
+				       0x1d, 0x04, 0x00, 0x19, 0x12, 0x1e, 0x14, 0xff, 0xd5, 0x01};
+	/* two-bit vector (small, small, large -39, small x4), then a run of 7 small */
+	static const uint8_t twobit[] = {
+		0xaf, 0xcd, 0x00, 0x09, 0x56, 0xea, 0xc5, 0x2f, 0x22, 0x3e, 0x39, 0x7e, 0x00, 0xc8,
+		0x00, 0x0e, 0x03, 0xaf, 0xb0, 0x24, 0xd6, 0x55, 0x20, 0x07, 0xd3, 0x01, 0xff, 0xd9,
+		0x44, 0x16, 0x01, 0x00, 0x00, 0x00, 0x00, 0x35, 0x69, 0x00, 0x00, 0x01};
+	/* one-bit vector (12 received, 2 lost), two-bit vector (lost, small, small), 2 of
+	 * padding: the first arrival 190 ticks after the reference time, the rest in that tick */
+	static const uint8_t lossy[] = {0xaf, 0xcd, 0x00, 0x09, 0x56, 0xea, 0xc5, 0x2f, 0x6b, 0x51,
+					0xff, 0xad, 0x01, 0xec, 0x00, 0x11, 0x03, 0xaf, 0xd3, 0x46,
+					0xbf, 0xfc, 0xc5, 0x00, 0xbe, 0x00, 0x00, 0x00, 0x00, 0x00,
+					0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02};
+	struct fh_twcc_fb fb;
+	int64_t ref;
+
+	CHECK_EQ(fh_rtcp_validate(runs, sizeof(runs)), 1);
+	CHECK_EQ(fh_twcc_parse(runs, sizeof(runs), &fb, pk, MAXP), 14);
+	CHECK_EQ(fb.sender_ssrc, 0x594834d4u);
+	CHECK_EQ(fb.media_ssrc, 0xcabd7fafu);
+	CHECK_EQ(fb.base_seq, 0x00d6);
+	CHECK_EQ(fb.fb_count, 0x26);
+	ref = (int64_t)0x03afb0 * FH_TWCC_REF_US;
+	CHECK_EQ(fb.ref_time_us, ref);
+	for (int i = 0; i < 14; i++)
+		CHECK(pk[i].received && pk[i].seq == 0x00d6 + i);
+	CHECK_EQ(pk[0].arrival_us, ref + 0xac * FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[12].arrival_us, ref + 367 * FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[13].arrival_us, pk[12].arrival_us - 43 * FH_TWCC_DELTA_US);
+
+	CHECK_EQ(fh_twcc_parse(twobit, sizeof(twobit), &fb, pk, MAXP), 14);
+	CHECK_EQ(fb.base_seq, 0x00c8);
+	ref = (int64_t)0x03afb0 * FH_TWCC_REF_US;
+	CHECK_EQ(pk[0].arrival_us, ref + 0xd3 * FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[1].arrival_us, pk[0].arrival_us + FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[2].arrival_us, pk[1].arrival_us - 39 * FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[3].arrival_us, pk[2].arrival_us + 0x44 * FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[13].arrival_us,
+		 pk[2].arrival_us + (0x44 + 0x16 + 1 + 0x35 + 0x69) * FH_TWCC_DELTA_US);
+
+	CHECK_EQ(fh_twcc_parse(lossy, sizeof(lossy), &fb, pk, MAXP), 17);
+	CHECK_EQ(fb.base_seq, 0x01ec);
+	CHECK_EQ(fb.fb_count, 0x46);
+	ref = (int64_t)0x03afd3 * FH_TWCC_REF_US;
+	unsigned got = 0;
+
+	for (int i = 0; i < 17; i++)
+		got += pk[i].received;
+	CHECK_EQ(got, 14);
+	CHECK(!pk[12].received && !pk[13].received && !pk[14].received);
+	CHECK(pk[15].received && pk[16].received);
+	CHECK_EQ(pk[0].arrival_us, ref + 190 * FH_TWCC_DELTA_US);
+	CHECK_EQ(pk[16].arrival_us, pk[0].arrival_us);
+	/* one byte short: the last delta is missing */
+	CHECK_EQ(fh_twcc_parse(lossy, 24 + 13, &fb, pk, MAXP), -1);
+}
+
+TEST_MAIN(roundtrip, huge_delta_splits, window_edges, hand_made, malformed, chrome_captured)
