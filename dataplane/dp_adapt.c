@@ -13,7 +13,6 @@
  * packet a parse and an estimator update over its packets; per receiver and allocation a pass
  * over its streams. None of it is per packet and per receiver beyond the history entry.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +55,6 @@ struct dp_adapt {
 	uint64_t last_rate_tsc;
 	uint64_t pace_tsc;
 	uint32_t probe_tokens;
-	uint32_t fb_pkts;
 	uint32_t alloc_est; /* the estimate the allocator sees, see allocate() */
 	uint32_t est_hist[DP_EST_HIST];
 	uint8_t est_head, est_n;
@@ -106,7 +104,6 @@ int dp_adapt_media(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_m
 void dp_twcc_arrived(struct dp_worker *w, struct dp_part *p, uint16_t seq, uint64_t now)
 {
 	fh_twcc_rx_record(&p->ad->rx, seq, dp_worker_us(w, now));
-	p->ad->fb_pkts++;
 }
 
 void dp_twcc_sent(struct dp_worker *w, struct dp_part *p, int seq, uint16_t len, uint64_t now)
@@ -140,15 +137,6 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 		dp_drop(w, FH_DROP_twcc_unknown);
 	dp_count(w, FH_CTR_twcc_fb_in, 1);
 	p->estimate = fh_bwe_estimate(&p->ad->bwe);
-	p->last_est_tsc = now;
-#ifdef DP_BWE_TRACE /* -DDP_BWE_TRACE: one line per feedback on stderr, for tuning */
-	fprintf(stderr,
-		"bwe slot %d n %d est %u delay %u loss %u lf %u acked %u q %.1f st %d thr "
-		"%.1f\n",
-		(int)(p - w->parts), n, p->estimate, (unsigned)p->ad->bwe.delay_bps,
-		(unsigned)p->ad->bwe.loss_bps, p->ad->bwe.loss_fraction, p->ad->bwe.acked_bps,
-		p->ad->bwe.queue_ms, p->ad->bwe.state, p->ad->bwe.threshold_ms);
-#endif
 }
 
 bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes)
@@ -300,17 +288,6 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 			continue;
 		}
 		o->paused = false;
-#ifdef DP_BWE_TRACE
-		if (ch[i].spatial != o->target || ch[i].paused != o->paused)
-			fprintf(stderr,
-				"alloc slot %u out %u: target %u->%u paused %d->%d cur %u est %u "
-				"need %u bps %u/%u/%u\n",
-				slot, idx[i], o->target, ch[i].spatial, o->paused, ch[i].paused,
-				o->cur, est, fh_alloc_need_bps(&ad->alloc),
-				src[i].bps[0][src[i].n_temporal - 1],
-				src[i].bps[1][src[i].n_temporal - 1],
-				src[i].bps[2][src[i].n_temporal - 1]);
-#endif
 		if (ch[i].spatial != o->target || (o->cur != o->target && !o->want_key_tsc)) {
 			o->target = ch[i].spatial;
 			if (o->cur != o->target) {

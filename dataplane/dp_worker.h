@@ -151,7 +151,6 @@ struct dp_part {
 	uint64_t last_check_tsc;
 	uint64_t next_rtcp_tsc;
 	uint64_t next_alloc_tsc;
-	uint64_t last_est_tsc;
 	struct dp_srtp_sess *srtp; /* NULL until keys are installed */
 	struct dp_adapt *ad;	   /* feedback, estimate and allocation state, with FH_CMD_MEDIA */
 	struct dp_pub pub[DP_MAX_PUB];
