@@ -37,6 +37,55 @@ struct run {
 	uint64_t now;
 };
 
+void fh_layer_rate_add(struct fh_layer_rate *r, unsigned tid, uint32_t len, bool key)
+{
+	if (tid >= FH_ALLOC_MAX_TEMPORAL)
+		tid = FH_ALLOC_MAX_TEMPORAL - 1;
+	if (key)
+		r->key_bytes += len;
+	else
+		r->bytes[tid] += len;
+}
+
+static uint32_t window_bps(uint64_t bytes, uint64_t window_us)
+{
+	uint64_t v = bytes * 8 * 1000000 / window_us;
+
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+void fh_layer_rate_tick(struct fh_layer_rate *r, uint64_t window_us, bool active)
+{
+	uint64_t cum = 0;
+	uint32_t v;
+
+	if (window_us == 0)
+		return;
+	for (unsigned t = 0; t < FH_ALLOC_MAX_TEMPORAL; t++) {
+		cum += r->bytes[t];
+		r->bytes[t] = 0;
+		v = active ? window_bps(cum, window_us) : 0;
+		/* a quarter per window: an encoder's wobble does not look like a new rate */
+		r->bps[t] = r->bps[t] && v ? r->bps[t] - r->bps[t] / 4 + v / 4 : v;
+	}
+	v = active ? window_bps(r->key_bytes, window_us) : 0;
+	r->key_bytes = 0;
+	/* an eighth per window: one switch's key frame adds a little for a while */
+	r->key_bps = active ? r->key_bps - r->key_bps / 8 + v / 8 : 0;
+}
+
+uint32_t fh_layer_rate_bps(const struct fh_layer_rate *r, unsigned t)
+{
+	uint64_t v;
+
+	if (t >= FH_ALLOC_MAX_TEMPORAL)
+		t = FH_ALLOC_MAX_TEMPORAL - 1;
+	if (!r->bps[t])
+		return 0;
+	v = (uint64_t)r->bps[t] + r->key_bps;
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 void fh_alloc_init(struct fh_alloc *a)
 {
 	memset(a, 0, sizeof(*a));

@@ -77,6 +77,28 @@ struct fh_alloc {
 	bool ran;
 };
 
+/* The rate meter of one simulcast layer as the worker sees it arrive: bytes by TID in the
+ * current window, then bit/s smoothed over windows. A key frame is many times a delta frame;
+ * in the short-term rate it would make the allocator move receivers away at every switch (and
+ * every switch asks for another key frame), so key frames count apart, smoothed over longer.
+ * A sender that makes many of them still shows what its layer costs. */
+struct fh_layer_rate {
+	uint32_t bytes[FH_ALLOC_MAX_TEMPORAL]; /* this window, by TID, key frames left out */
+	uint32_t key_bytes;		       /* this window's key-frame bytes */
+	uint32_t bps[FH_ALLOC_MAX_TEMPORAL];   /* TID <= t, without key frames, smoothed */
+	uint32_t key_bps;		       /* key frames, smoothed over about 4 windows more */
+};
+
+/* Counts one packet of len bytes with temporal id tid (clamped); key: part of a key frame. */
+void fh_layer_rate_add(struct fh_layer_rate *r, unsigned tid, uint32_t len, bool key);
+
+/* Closes a window of window_us microseconds; inactive (the layer stopped): all rates go to 0. */
+void fh_layer_rate_tick(struct fh_layer_rate *r, uint64_t window_us, bool active);
+
+/* What forwarding TIDs <= t of this layer costs: delta frames plus key frames; 0 while the
+ * layer shows no delta-frame rate at t (not seen, not measured yet). */
+uint32_t fh_layer_rate_bps(const struct fh_layer_rate *r, unsigned t);
+
 void fh_alloc_init(struct fh_alloc *a);
 /* Whether the worker should run the allocator now: the period has passed or the estimate moved
  * by more than FH_ALLOC_CHANGE_PCT since the last run. */

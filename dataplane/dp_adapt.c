@@ -178,24 +178,16 @@ static void measure(struct dp_worker *w, struct dp_part *p, uint64_t now)
 		return;
 	}
 	double k = 8.0 * (double)w->hz / (double)dt;
+	uint64_t window_us = dt * 1000000 / w->hz;
 
 	for (int i = 0; i < DP_MAX_PUB; i++) {
 		struct dp_pub *pub = &p->pub[i];
 
 		for (int l = 0; pub->used && l < pub->n_layers; l++) {
 			struct dp_layer *L = &pub->layer[l];
-			uint32_t cum = 0;
-			bool active = L->ssrc && now - L->last_rx_tsc < w->hz;
 
-			for (int t = 0; t < DP_MAX_TID; t++) {
-				cum += L->bytes[t];
-				L->bytes[t] = 0;
-				uint32_t r = active ? (uint32_t)(cum * k) : 0;
-
-				/* smoothed over about two seconds, so that an encoder's wobble
-				 * does not look like a new rate */
-				L->bps[t] = L->bps[t] && r ? L->bps[t] - L->bps[t] / 4 + r / 4 : r;
-			}
+			fh_layer_rate_tick(&L->rate, window_us,
+					   L->ssrc && now - L->last_rx_tsc < w->hz);
 		}
 	}
 	for (int i = 0; i < DP_MAX_OUT; i++) {
@@ -225,7 +217,7 @@ static bool alloc_src(struct dp_worker *w, const struct dp_out *o, struct fh_all
 	s->priority = 1;
 	s->n_temporal = 1;
 	if (pub->kind == FH_KIND_AUDIO) {
-		s->bps[0][0] = pub->layer[0].bps[DP_MAX_TID - 1];
+		s->bps[0][0] = fh_layer_rate_bps(&pub->layer[0].rate, DP_MAX_TID - 1);
 		return true;
 	}
 	for (int l = 0; l < pub->n_layers; l++)
@@ -235,7 +227,7 @@ static bool alloc_src(struct dp_worker *w, const struct dp_out *o, struct fh_all
 		s->n_temporal = FH_ALLOC_MAX_TEMPORAL;
 	for (int l = 0; l < pub->n_layers; l++)
 		for (int t = 0; t < s->n_temporal; t++)
-			s->bps[l][t] = pub->layer[l].bps[t];
+			s->bps[l][t] = fh_layer_rate_bps(&pub->layer[l].rate, (unsigned)t);
 	return true;
 }
 

@@ -528,14 +528,12 @@ static void media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_
 		if (fh_rtpext_audio_level(d, &v, &voice, &lvl) == 0)
 			fp.audio_level = lvl | (voice ? 0x80 : 0);
 	}
-	/* A key frame is many times a delta frame: counted in the layer's rate it would make
-	 * the allocator switch receivers away, and every switch asks for another key frame. */
+	/* the packets of a key frame share its timestamp; they count apart (fh_layer_rate) */
 	if (fp.vp8 && fp.desc.keyframe) {
 		L->key_seen = true;
 		L->key_ts = h.ts;
 	}
-	if (!L->key_seen || h.ts != L->key_ts)
-		L->bytes[tid] += (uint32_t)len;
+	fh_layer_rate_add(&L->rate, tid, (uint32_t)len, L->key_seen && h.ts == L->key_ts);
 
 	/* who gets it; then one buffer per receiver, taken from the pool at once */
 	struct rte_mbuf *copies[DP_MAX_FWD];

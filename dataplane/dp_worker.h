@@ -13,6 +13,7 @@
 #include <rte_mbuf.h>
 #include "dp_io.h"
 #include "dp_srtp.h"
+#include "fh_alloc.h"
 #include "fh_region.h"
 #include "fh_rtp.h"
 #include "fh_vp8.h"
@@ -68,9 +69,8 @@ struct dp_layer {
 	uint8_t fir_seq;
 	uint8_t n_tid; /* temporal layers seen (highest TID + 1); 1: none */
 	bool key_seen;
-	uint32_t key_ts; /* RTP timestamp of the last key frame: its packets are not rate */
-	uint32_t bytes[DP_MAX_TID]; /* this window, by TID */
-	uint32_t bps[DP_MAX_TID];   /* bit/s of TID <= t, smoothed over windows */
+	uint32_t key_ts; /* RTP timestamp of the last key frame: its packets count apart */
+	struct fh_layer_rate rate;
 	struct dp_cache_ent *cache; /* video only, allocated when the SSRC is known */
 };
 

@@ -424,6 +424,80 @@ static void due(void)
 	CHECK(fh_alloc_due(&a, 1000000, 1000 + FH_ALLOC_PERIOD_MS));
 }
 
+/* Feeds w windows of 500 ms: per window delta bytes per TID (spread over its frames) and
+ * keys key frames of key_len bytes. */
+static void feed(struct fh_layer_rate *r, unsigned w, uint32_t delta_bps, unsigned keys,
+		 uint32_t key_len)
+{
+	for (unsigned i = 0; i < w; i++) {
+		/* 15 frames a window, TIDs 0,2,1,2 ..., 1200-byte packets */
+		uint32_t per_frame = delta_bps / 8 / 2 / 15;
+
+		for (unsigned f = 0; f < 15; f++) {
+			unsigned tid = f % 2 ? 2 : (f % 4 ? 1 : 0);
+
+			for (uint32_t b = 0; b < per_frame; b += 1200)
+				fh_layer_rate_add(
+					r, tid, per_frame - b < 1200 ? per_frame - b : 1200, false);
+		}
+		for (unsigned k = 0; k < keys; k++)
+			for (uint32_t b = 0; b < key_len; b += 1200)
+				fh_layer_rate_add(r, 0, key_len - b < 1200 ? key_len - b : 1200,
+						  true);
+		fh_layer_rate_tick(r, 500000, true);
+	}
+}
+
+/* Seen in a browser test: a sender whose top layer made two key frames a second (the others
+ * kept switching to it) showed only its delta frames, 150 kbit/s, to the allocator; a
+ * receiver estimated at 160 kbit/s was given that layer and sent 1 Mbit/s. What a layer costs
+ * includes its key frames. */
+static void key_frames_count(void)
+{
+	struct fh_layer_rate top = {0}, low = {0}, one = {0};
+
+	feed(&top, 20, 150000, 1, 30000); /* 2 key frames a second of 30 kB: 480 kbit/s */
+	uint32_t top_bps = fh_layer_rate_bps(&top, 2);
+
+	CHECK(top_bps >= 550000 && top_bps <= 700000);
+	feed(&low, 20, 100000, 0, 0);
+	CHECK(fh_layer_rate_bps(&low, 2) >= 90000 && fh_layer_rate_bps(&low, 2) <= 110000);
+	CHECK(fh_layer_rate_bps(&low, 0) < fh_layer_rate_bps(&low, 1));
+	CHECK(fh_layer_rate_bps(&low, 1) < fh_layer_rate_bps(&low, 2));
+
+	/* a receiver at 300 kbit/s gets the low layer, not the key-frame-heavy top one */
+	struct fh_alloc a;
+	struct fh_alloc_src s = {.id = 7, .kind = FH_ALLOC_VIDEO, .priority = 1, .n_temporal = 3};
+	struct fh_alloc_choice out[1];
+
+	for (unsigned t = 0; t < 3; t++) {
+		s.bps[0][t] = fh_layer_rate_bps(&low, t);
+		s.bps[2][t] = fh_layer_rate_bps(&top, t);
+	}
+	fh_alloc_init(&a);
+	for (unsigned i = 0; i < 100; i++)
+		fh_alloc_run(&a, &s, 1, 300000, 1000 + i * FH_ALLOC_PERIOD_MS, out);
+	CHECK(!out[0].paused);
+	CHECK_EQ(out[0].spatial, 0);
+	CHECK(fh_alloc_need_bps(&a) <= 300000);
+
+	/* one key frame (a switch) adds an eighth of itself for a window, then fades */
+	feed(&one, 20, 300000, 0, 0);
+	uint32_t before = fh_layer_rate_bps(&one, 2);
+
+	feed(&one, 1, 300000, 1, 40000);
+	uint32_t after = fh_layer_rate_bps(&one, 2);
+
+	CHECK(after > before && after - before <= 40000 * 8 * 2 / 8 + 5000);
+	feed(&one, 40, 300000, 0, 0);
+	CHECK(fh_layer_rate_bps(&one, 2) <= before + 2000);
+
+	/* a layer that stops costs nothing, key frames included */
+	fh_layer_rate_tick(&top, 500000, false);
+	CHECK_EQ(fh_layer_rate_bps(&top, 2), 0);
+	CHECK_EQ(fh_layer_rate_bps(&top, 0), 0);
+}
+
 TEST_MAIN(weak_link_lowers_frame_rate_first, middle_link, strong_link_gets_top,
 	  starved_link_pauses_video, pause_is_stable, hysteresis, hold_off, stopped_layer,
-	  no_active_layer, no_temporal_layers, random_walk_stays_within, due)
+	  no_active_layer, no_temporal_layers, random_walk_stays_within, due, key_frames_count)
