@@ -134,7 +134,7 @@ static int parse_mix(const char *s, struct mix *m)
 		double pct;
 
 		if (m->n == MAX_SIZES || sscanf(t, "%u:%lf%%", &size, &pct) != 2 || size < 2 ||
-		    size > 33 || pct <= 0)
+		    size > 1000 || pct <= 0)
 			return -1;
 		m->size[m->n] = size;
 		m->share[m->n++] = pct;

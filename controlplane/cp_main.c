@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 		.port = 8443,
 		.web_root = "controlplane/web",
 		.announce = "auto",
-		.max_participants = 16,
+		.max_participants = 100,
 		.dtls_timeout = 30,
 		.msg_rate = 20,
 		.chat = true,
