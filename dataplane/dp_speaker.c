@@ -51,7 +51,7 @@ void dp_speaker_join(struct dp_worker *w, uint16_t slot, uint64_t now)
 	unsigned i;
 
 	p->room_idx = DP_NO_ROOM;
-	p->spk = -1;
+	p->spk = 0;
 	if (!p->room)
 		return; /* in no room: nobody to compete with */
 	i = room_find(w, p->room);
@@ -79,19 +79,19 @@ void dp_speaker_join(struct dp_worker *w, uint16_t slot, uint64_t now)
 	}
 	r->n_parts++;
 	p->room_idx = (uint16_t)i;
-	p->spk = (int16_t)s;
+	p->spk = (uint16_t)(s + 1);
 }
 
 void dp_speaker_leave(struct dp_worker *w, uint16_t slot)
 {
 	struct dp_part *p = &w->parts[slot];
 
-	if (p->spk < 0 || p->room_idx == DP_NO_ROOM)
+	if (!p->spk)
 		return;
 	struct dp_room *r = &w->rooms[p->room_idx];
 
-	fh_speaker_remove(r->spk, p->spk);
-	p->spk = -1;
+	fh_speaker_remove(r->spk, p->spk - 1);
+	p->spk = 0;
 	p->room_idx = DP_NO_ROOM;
 	if (--r->n_parts == 0) {
 		free(r->spk);

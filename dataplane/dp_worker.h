@@ -142,8 +142,8 @@ struct dp_part {
 	uint8_t lpwd_len;
 	uint8_t ext[FH_EXT_MAX]; /* its header extension ids */
 	uint32_t room;
-	uint16_t room_idx; /* its entry in the worker's rooms[], DP_NO_ROOM */
-	int16_t spk;	   /* its speaker there (fh_speaker_add), -1: not tracked */
+	uint16_t room_idx; /* its entry in the worker's rooms[] while spk */
+	uint16_t spk;	   /* its speaker there, fh_speaker_add's index + 1; 0 (as zeroed): none */
 	char lufrag[FH_UFRAG_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
@@ -288,9 +288,9 @@ void dp_speaker_timer(struct dp_worker *w, uint64_t now);
 static inline void dp_speaker_level(struct dp_worker *w, const struct dp_part *p, uint8_t level,
 				    bool voice, uint64_t now)
 {
-	if (p->spk < 0)
+	if (!p->spk)
 		return;
-	fh_speaker_level(w->rooms[p->room_idx].spk, p->spk, level, voice,
+	fh_speaker_level(w->rooms[p->room_idx].spk, p->spk - 1, level, voice,
 			 dp_worker_us(w, now) / 1000);
 }
 
