@@ -6,6 +6,8 @@
  * Cost note: a packet is a frame-index division and a few compares (closing a frame is a shift
  * of the speaker's 64-bit activity history); an evaluation closes every speaker's frames and
  * counts two windows with popcount, O(speakers) with a set of FH_SPEAKER_SET_MAX kept sorted.
+ * About 15 ns a packet and 7 ns per speaker and evaluation (0.7 us for a room of 100, every
+ * 100 ms) on the CI machine, release build (fh-speakerbench, bench/README.md).
  */
 #include "fh_speaker.h"
 

@@ -109,18 +109,31 @@ try {
   const micAt = await b.evaluate(() => window.__micAt);
   if (!micAt) fail('Bernd\'s page never got its microphone');
   console.log(`all three decode each other; Bernd's file speaks ${micAt + SILENCE_MS - Date.now()} ms from now`);
-  // Bernd's onset: the first time the level of his own microphone, as his page's WebRTC stack
-  // measures what it sends (media-source audioLevel), rises above -40 dBFS
+  // Bernd's onset, as his page's WebRTC stack counts what it captures for sending (media-source
+  // stats): totalSamplesDuration is capture time, totalAudioEnergy stays 0 through the file's
+  // digital silence. Speech began between the last poll without energy and the first with it
+  // (in capture time); capture time maps onto the clock by the smallest (now - capture time)
+  // seen, so that the lag of a slow getStats under load does not count.
   const onsetP = b.evaluate(async (limit) => {
     const s = window.funkhaus.state;
+    let offset = Infinity, prev = null, began = 0, half = 0;
     while (Date.now() < limit) {
       const snd = s.pc && s.pc.getSenders().find((x) => x.track && x.track.kind === 'audio');
-      let lvl = 0;
-      if (snd) (await snd.getStats()).forEach((x) => { if (x.type === 'media-source') lvl = x.audioLevel || 0; });
-      if (lvl > 0.01) return Date.now();
+      let m = null;
+      if (snd) (await snd.getStats()).forEach((x) => { if (x.type === 'media-source') m = x; });
+      const now = Date.now();
+      if (m && m.totalSamplesDuration) {
+        offset = Math.min(offset, now - m.totalSamplesDuration * 1000);
+        if (!began && prev && m.totalAudioEnergy > 1e-9) {
+          began = (prev.totalSamplesDuration + m.totalSamplesDuration) * 500;
+          half = (m.totalSamplesDuration - prev.totalSamplesDuration) * 500;
+          limit = Math.min(limit, now + 1000); // a second more to settle the offset
+        }
+        if (!began) prev = m;
+      }
       await new Promise((r) => setTimeout(r, 10));
     }
-    return 0;
+    return began ? { at: Math.round(offset + began), within: Math.round(half) } : null;
   }, micAt + SILENCE_MS + 5000);
 
   // what a page shows: the dominant speaker it names, the tiles marked
@@ -141,8 +154,9 @@ try {
   console.log(`Anna is the dominant speaker on every page (${micAt + SILENCE_MS - Date.now()} ms before Bernd speaks)`);
 
   // then Bernd, on every page; his tile marked speaking somewhere meanwhile
-  const onset = await onsetP;
-  if (!onset) fail('Bernd\'s microphone level never rose');
+  const on = await onsetP;
+  if (!on) fail('Bernd\'s microphone never captured speech');
+  const onset = on.at;
   let speakingSeen = false;
   const seenAt = {};
   for (const deadline = onset + BOUND_MS + 3000; Date.now() < deadline && Object.keys(seenAt).length < 3;) {
@@ -163,9 +177,9 @@ try {
     if (!seenAt[n]) fail(`${n}'s page never showed Bernd as the dominant speaker`);
   const last = Math.max(...Object.values(seenAt));
   const sw = last - onset;
-  console.log(`dominant speaker switch: every page shows Bernd ${sw} ms after his speech starts ` +
-    `(${Object.entries(seenAt).map(([n, t]) => `${n} ${t - onset}`).join(', ')} ms; his file ` +
-    `began to speak about ${onset - micAt - SILENCE_MS} ms after getUserMedia + ${SILENCE_MS} ms)`);
+  console.log(`dominant speaker switch: every page shows Bernd ${sw} ms (± ${on.within}) after his ` +
+    `speech starts (${Object.entries(seenAt).map(([n, t]) => `${n} ${t - onset}`).join(', ')} ms; ` +
+    `his file began to speak ${onset - micAt - SILENCE_MS} ms after getUserMedia + ${SILENCE_MS} ms)`);
   if (sw > BOUND_MS) fail(`switch took ${sw} ms, more than ${BOUND_MS}`);
   if (sw < 0) fail(`Bernd was shown ${-sw} ms before his speech started`);
   if (!speakingSeen) fail('no page marked Bernd\'s tile as speaking');
