@@ -3,8 +3,9 @@
  * raises FH_EVT_SPEAKER when the dominant speaker changes and FH_EVT_SPEAKING when the set of
  * those speaking changes; here its slots become participant ids, the room hears
  * {"type":"speaker"} and {"type":"speaking"} (the latter at most every CP_SPEAKING_MIN_MS, the
- * last state kept and sent when that time is up), and each room keeps its recent dominant
- * speakers in order. Event loop only; nothing here is logged (who speaks is nobody's business).
+ * last state kept and sent when that time is up), each room keeps its recent dominant speakers
+ * in order, and a new dominant speaker ranks first for receive slots (cp_slots_spoke). Event
+ * loop only; nothing here is logged (who speaks is nobody's business).
  */
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +68,8 @@ static void on_speaker(unsigned w, const struct fh_evt *e)
 	k->n_recent++;
 	k->has_dominant = true;
 	cp_room_broadcast(p->room, NULL, speaker_json(p->id));
+	/* in a room larger than the receive slots, the new speaker is mapped in first */
+	cp_slots_spoke(p, cp_room_g.now_ms);
 }
 
 static void send_speaking(struct cp_room *r)

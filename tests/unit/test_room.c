@@ -820,6 +820,22 @@ static void passwords(void)
 /* Every connection goes: the dataplane forgets who was in it, and the room goes. */
 /* How many of a "slots" message's entries of one kind carry someone; each carried source is
  * counted once. */
+/* Whether c's last "slots" message maps participant id onto a slot of the kind. */
+static bool slot_has(const struct cp_conn *c, const char *kind, const char *id)
+{
+	json_t *o = last_of(c, "slots");
+	json_t *a = json_object_get(o, kind);
+	bool has = false;
+
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *s = json_string_value(json_object_get(json_array_get(a, i), "id"));
+
+		has |= s && !strcmp(s, id);
+	}
+	json_decref(o);
+	return has;
+}
+
 static unsigned slots_carried(const struct cp_conn *c, const char *kind)
 {
 	json_t *o = last_of(c, "slots");
@@ -942,6 +958,23 @@ static void large_room(void)
 			       "0123456789abcdef"));
 	CHECK_EQ(last_error(&big[0]), 0);
 	CHECK_EQ(slots_carried(&big[0], "video"), 0);
+
+	/* P13, whom P2's six audio and nine video slots do not carry, takes the stage (the
+	 * worker says so): it is mapped in at once, still without SDP */
+	const struct fh_cmd *p13 = NULL;
+
+	for (unsigned i = 0; i < n_cmds; i++)
+		if (cmds[i].type == FH_CMD_PART_ADD)
+			p13 = &cmds[i]; /* the last one in: P13 */
+	CHECK(!slot_has(&big[2], "audio", ids[13]) && !slot_has(&big[2], "video", ids[13]));
+	speaker_evt(FH_EVT_SPEAKER, p13->slot, p13->room, 0, NULL);
+	tick();
+	o = last_of(&big[2], "speaker");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), ids[13]));
+	json_decref(o);
+	CHECK(slot_has(&big[2], "audio", ids[13]) && slot_has(&big[2], "video", ids[13]));
+	CHECK_EQ(slots_carried(&big[2], "audio"), 6);
+	CHECK_EQ(count_of(&big[2], "renegotiate"), 0);
 
 	/* P1 leaves: everyone's slots carry the others, still without SDP */
 	cp_room_closed(&big[1]);
