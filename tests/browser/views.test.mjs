@@ -93,7 +93,8 @@ try {
   const tb2 = await toggles(b);
   check(tb2[0] && tb2[0].pressed === 'true' && tb2[0].text === 'Stummschaltung aufheben', `muted microphone: "${tb2[0] && tb2[0].text}", aria-pressed ${tb2[0] && tb2[0].pressed}`);
   check(tb2[1] && tb2[1].pressed === 'true' && tb2[1].text === 'Kamera einschalten', `camera off: "${tb2[1] && tb2[1].text}", aria-pressed ${tb2[1] && tb2[1].pressed}`);
-  await sleep(1500);
+  await a.waitForFunction((id) => { const x = document.querySelector(`.tile[data-id="${id}"]`); return x && x.querySelector('.mic-state.muted') && x.classList.contains('novideo'); },
+    ids.Bernd, { timeout: 10000 }).catch(() => {});
   s = await look(a);
   const bt = s.tiles.find((x) => x.id === ids.Bernd);
   check(bt && !bt.video && bt.initials === 'B', `Bernd's camera off: his tile shows initials (${JSON.stringify(bt)})`);
