@@ -10,6 +10,13 @@
  * Reading order: texts and dialogs; local media (devices, level meter); tiles and the layout
  * (tile view, speaker view, pages: layout() and window.fhLayout()); remote tracks, only
  * through attachTrack()/detachTrack(); connection quality; signalling; controls; pages.
+ *
+ * Hooks for the rest of the client: every tile and people-list entry carries data-id (the
+ * participant's id; a screen tile also data-source="screen"); the classes speaking, dominant
+ * and hand on them are styled; window.fhLayout() gives {stage, tiles: [{id, source, height}],
+ * max} (remote tiles visible now, the stage among them, with their CSS pixel height; max: how
+ * many remote videos the layout shows at once) and document gets an "fh-layout" event
+ * whenever that changes (view, pin, page, size, people).
  */
 'use strict';
 
@@ -552,8 +559,10 @@ function layout() {
   if (state.view === 'speaker' && tiles.length > 1) {
     stage = pickStage(tiles);
     rest = tiles.filter((x) => x !== stage);
-    const sh = Math.max(72, Math.min(150, Math.round(H * 0.18)));
-    const sw = sh * 16 / 9;
+    // a phone's filmstrip has square tiles, so that three or four fit across
+    const narrow = W < 600;
+    const sh = Math.max(72, Math.min(narrow ? 100 : 150, Math.round(H * (narrow ? 0.14 : 0.18))));
+    const sw = narrow ? sh : sh * 16 / 9;
     cap = Math.max(1, Math.floor((W + GAP) / (sw + GAP)));
     strip = { sh, sw };
   } else {

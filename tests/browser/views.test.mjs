@@ -187,6 +187,17 @@ try {
   await sleep(400);
   check(!(await look(f)).side, 'phone: the side panel closes');
 
+  // English, switched in the room: controls, captions and tile labels follow
+  await click(a, '#lang');
+  await sleep(300);
+  const en = await a.evaluate(() => ({
+    ctl: [...document.querySelectorAll('.controls .lbl')].filter((x) => x.offsetParent).map((x) => x.textContent.replace(/\u00ad/g, '')),
+    self: document.querySelector('.tile.self .name').textContent,
+    mic: document.querySelector('.tile:not(.self) .mic-state').getAttribute('aria-label') }));
+  check(JSON.stringify(en.ctl) === JSON.stringify(['Mute microphone', 'Turn camera off', 'Tile view', 'Full screen', 'Devices', 'People & chat', 'Copy link', 'Leave']) &&
+    en.self.endsWith('(you)') && /^Microphone/.test(en.mic), `the room in English: ${JSON.stringify(en)}`);
+  await shot(a, fh.dir, 'views-english.png');
+
   if (foreign.length) check(false, `requests to other origins: ${foreign.join(', ')}`);
   console.log(`screenshots in ${fh.dir}`);
   if (problems.length) fail(`${problems.length} checks failed:\n  ${problems.join('\n  ')}`);
