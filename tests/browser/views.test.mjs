@@ -55,7 +55,7 @@ try {
   const pages = [];
   for (const n of names) pages.push(await openPage(browser, fh.url, 'Ortschaftsrat', n, '', null, { viewport }));
   const [a, b] = pages;
-  await waitReceives(a, names.slice(1), 40000, 'Anna');
+  await waitReceives(a, names.slice(1), 60000, 'Anna'); // six pages on two cores: slow to start
   await waitReceives(b, names.filter((n) => n !== 'Bernd'), 20000, 'Bernd');
   await sleep(4000); // a quality reading or two
   const ids = Object.fromEntries(await Promise.all(pages.map(async (p, i) => [names[i], await p.evaluate(() => window.funkhaus.state.id)])));
