@@ -1,7 +1,7 @@
 // Browser test: two, then three headless Chromium pages in one room each decode video and
 // audio from every other within 10 s; a page in another room receives nothing; a page that
 // leaves disappears from the others' lists.
-import { startFunkhaus, launchBrowser, openPage, waitReceives, waitPeers, sleep, fail, foreign } from './lib.mjs';
+import { startFunkhaus, launchBrowser, openPage, openSide, waitReceives, waitPeers, sleep, fail, foreign } from './lib.mjs';
 
 const build = process.env.FUNKHAUS_BUILD;
 const source = process.env.FUNKHAUS_SOURCE;
@@ -69,6 +69,7 @@ try {
   console.log('page in another room: nothing received, listed nowhere');
 
   // chat reaches everyone in the room as text, never as markup, and nobody outside it
+  await openSide(a);
   await a.fill('#chat-input', 'Hallo <b>alle</b>');
   await a.click('#chat-form button');
   for (const [p, who] of [[b, 'Bernd'], [c, 'Clara']]) {
@@ -88,6 +89,7 @@ try {
   if (aMod === bMod || cMod) fail(`exactly the room's opener moderates (${aMod}, ${bMod}, ${cMod})`);
   const [mod, guest] = aMod ? [a, b] : [b, a];
   const gid = await guest.evaluate(() => window.funkhaus.state.id);
+  await openSide(mod);
   await mod.click(`#people li[data-id="${gid}"] button[data-action="mute"]`);
   await guest.waitForFunction(() => window.funkhaus.state.audioMuted, null, { timeout: 5000 })
     .catch(() => fail('the moderator\'s mute did not reach the guest'));

@@ -109,15 +109,15 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
   };
 }
 
-// extraArgs: more Chromium switches (a fake microphone's file: one browser per file)
-export async function launchBrowser(extraArgs = []) {
+// fakeUi: false leaves out --use-fake-ui-for-media-stream, so that camera and microphone are
+// only what a context's permissions grant (the rest is refused: NotAllowedError).
+export async function launchBrowser({ fakeUi = true, args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-      ...extraArgs],
+      '--use-fake-device-for-media-stream', ...(fakeUi ? ['--use-fake-ui-for-media-stream'] : []),
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required', ...args],
   });
 }
 
@@ -162,8 +162,12 @@ export async function launchFirefox(dir = mkdtempSync(join(tmpdir(), 'funkhaus-f
 export const foreign = [];
 
 // initScript: source run in the page before its own scripts (as addInitScript does).
-export async function openPage(browser, url, room, name, hash = '', initScript = null) {
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+// opts: viewport ({width, height}), permissions (granted to the page's origin), prejoin (true:
+// the page stops at the pre-join page instead of joining at once).
+export async function openPage(browser, url, room, name, hash = '', initScript = null, opts = {}) {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true,
+    ...(opts.viewport ? { viewport: opts.viewport } : {}) });
+  if (opts.permissions) await ctx.grantPermissions(opts.permissions, { origin: url });
   if (initScript) await ctx.addInitScript(initScript);
   const page = await ctx.newPage();
   const origin = new URL(url).host;
@@ -173,8 +177,22 @@ export async function openPage(browser, url, room, name, hash = '', initScript =
     if (u.host !== origin && !['data:', 'blob:'].includes(u.protocol)) foreign.push(r.url());
   });
   page.on('websocket', (ws) => { if (new URL(ws.url()).host !== origin) foreign.push(ws.url()); });
-  await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}&prejoin=off${hash}`);
+  await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}${opts.prejoin ? '' : '&prejoin=off'}${hash}`);
   return page;
+}
+
+// A screenshot of what the page shows now, into the test's log folder.
+export async function shot(page, dir, file) {
+  const { writeFileSync: write } = await import('node:fs');
+  write(join(dir, file), await page.screenshot());
+  console.log(`screenshot ${join(dir, file)}`);
+}
+
+// Opens the side panel (people and chat) where it is closed.
+export async function openSide(page) {
+  if (!(await page.evaluate(() => document.querySelector('#side').classList.contains('open'))))
+    await page.click('#toggle-side');
+  await page.waitForSelector('#side', { state: 'visible', timeout: 5000 });
 }
 
 // Waits until the page decodes video frames and audio from every named peer.

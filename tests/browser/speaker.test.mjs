@@ -95,7 +95,7 @@ const pages = {};
 let ok = false;
 try {
   for (const name of ['anna', 'bernd', 'clara']) {
-    const b = await launchBrowser([`--use-file-for-fake-audio-capture=${files[name]}`]);
+    const b = await launchBrowser({ args: [`--use-file-for-fake-audio-capture=${files[name]}`] });
     browsers.push(b);
     const display = name[0].toUpperCase() + name.slice(1);
     pages[name] = await openPage(b, fh.url, 'Gemeinderat', display, '', pageHook);
