@@ -9,9 +9,9 @@
  * source keeps its slot while it stays chosen.
  *
  * Audio: every other participant's microphone while they fit; beyond that the ones who spoke
- * last (cp_slots_spoke), those muted last of all. Video: what the receiver's constraints name
- * (the stage, then its visible tiles in order, at most its max), else screen shares first and
- * then the last speakers (last-N). A tile's height caps the simulcast layers it gets; the
+ * last (cp_slots_spoke), those muted last of all. Video: screen shares first, then what the
+ * receiver's constraints name (the stage, then its visible tiles in order, at most its max),
+ * or without constraints the last speakers (last-N). A tile's height caps the simulcast layers it gets; the
  * stage and screen shares come first in the worker's share-out of the estimate. Event loop only.
  */
 #include <stdio.h>
@@ -120,7 +120,12 @@ static unsigned choose(const struct cp_part *p, enum cp_kind kind, struct want *
 		return k;
 	}
 	if (p->cons.set) {
-		/* what the page shows: its stage first, then its tiles, each once */
+		/* screen shares first: on stage for everyone by default, also before the page
+		 * has a tile for one */
+		for (const struct cp_part *q = p->room->parts; q && k < n; q = q->next)
+			if (receivable(p, q, CP_PUB_SCREEN))
+				w[k++] = (struct want){.q = q, .pub = CP_PUB_SCREEN, .prio = 3};
+		/* then what the page shows: its stage, then its tiles, each once */
 		for (unsigned i = 0; i < p->cons.n && k < n && k < p->cons.max; i++) {
 			const struct cp_want_src *c = &p->cons.src[i];
 			const struct cp_part *q = NULL;

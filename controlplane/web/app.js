@@ -1186,7 +1186,7 @@ async function handle(msg) {
         if (state.ws) state.ws.close();
         break;
       }
-      if (msg.code === 4011 || msg.code === 4009) toast(errText(msg));
+      if (msg.code === 4011 || msg.code === 4009 || msg.code === 4050) toast(errText(msg));
       else showError(errText(msg));
       break;
     default:

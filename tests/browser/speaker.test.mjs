@@ -187,7 +187,7 @@ try {
   if (after.dominant.length !== 1 || after.dominant[0] !== id.bernd)
     fail(`Anna's page marks ${JSON.stringify(after.dominant)} as dominant, not Bernd's tile`);
   const own = await shown(b);
-  if (!own.dominant.includes('self')) fail('Bernd\'s own tile is not marked dominant on his page');
+  if (!own.dominant.includes(id.bernd)) fail('Bernd\'s own tile is not marked dominant on his page');
   const ctr = await fh.counters(/^speaker_events$/);
   if (!(ctr.speaker_events >= 3)) fail(`speaker events counted: ${JSON.stringify(ctr)}`);
   console.log(`the tiles follow (dominant, speaking); ${ctr.speaker_events} speaker events counted`);
