@@ -661,6 +661,180 @@ static void passwords(void)
 	CHECK(got(&d2, "joined"));
 }
 
+/* How many messages of the type c was sent. */
+static unsigned count_of(const struct cp_conn *c, const char *type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->n_sent; i++) {
+		json_t *o = json_loads(c->sent[i], 0, NULL);
+		const char *t = json_string_value(json_object_get(o, "type"));
+
+		n += t && !strcmp(t, type);
+		json_decref(o);
+	}
+	return n;
+}
+
+static void join_room(struct cp_conn *c, const char *room, const char *name)
+{
+	say(c, json_pack("{s:s, s:s, s:s}", "type", "join", "room", room, "name", name));
+}
+
+static void hand(struct cp_conn *c, bool raised)
+{
+	say(c, json_pack("{s:s, s:b}", "type", "hand", "raised", raised));
+}
+
+/* Whether c's last "hand" message says id's hand is raised (1), lowered (0); -1: none. */
+static int hand_of(const struct cp_conn *c, const char *id)
+{
+	json_t *o = last_of(c, "hand");
+	int r = o && !strcmp(json_string_value(json_object_get(o, "id")), id)
+			? json_is_true(json_object_get(o, "raised"))
+			: -1;
+
+	json_decref(o);
+	return r;
+}
+
+static struct cp_conn h1, h2, h3, h4, h5;
+
+/* One room whatever form its name was typed in; hands raised and lowered, by their owners
+ * and by a moderator; rights given and taken back; one removed who comes back waits in the
+ * lobby for this meeting (and so does anyone from that address), lobby on or off. */
+static void names_hands_rights(void)
+{
+	char id1[17], id2[17], id3[17];
+	json_t *o;
+
+	conn_init(&h1, "192.0.2.21");
+	conn_init(&h2, "192.0.2.22");
+	conn_init(&h3, "192.0.2.23");
+	join_room(&h1, "B\xc3\xbcrgersprechstunde", "Hanna");
+	join_room(&h2, "Bu\xcc\x88rgersprechstunde", "Hugo");		   /* NFD */
+	join_room(&h3, " B\xc3\x9cRGER\xe2\x80\x8bSPRECHSTUNDE ", "Hedi"); /* caps, ZWSP */
+	copy_id(&h1, "joined", id1);
+	copy_id(&h2, "joined", id2);
+	copy_id(&h3, "joined", id3);
+	o = last_of(&h3, "joined");
+	CHECK(o && json_array_size(json_object_get(o, "participants")) == 2);
+	/* the name as shown: NFC, trimmed, without the invisible space; and every participant
+	 * object says whether its hand is up */
+	CHECK(o &&
+	      !strcmp(json_string_value(json_object_get(o, "room")), "B\xc3\x9cRGERSPRECHSTUNDE"));
+	CHECK(o && json_is_false(json_object_get(
+			   json_array_get(json_object_get(o, "participants"), 0), "hand")));
+	json_decref(o);
+	o = last_of(&h2, "joined");
+	CHECK(o &&
+	      !strcmp(json_string_value(json_object_get(o, "room")), "B\xc3\xbcrgersprechstunde"));
+	json_decref(o);
+
+	/* hands: everyone hears, the sender too; the same again is not relayed */
+	hand(&h2, true);
+	CHECK_EQ(hand_of(&h1, id2), 1);
+	CHECK_EQ(hand_of(&h2, id2), 1);
+	CHECK_EQ(hand_of(&h3, id2), 1);
+	for (int i = 0; i < 5; i++)
+		hand(&h2, true);
+	CHECK_EQ(count_of(&h1, "hand"), 1);
+	/* a guest cannot lower another's hand; a moderator can, one or all */
+	moderate(&h3, "lower", id2);
+	CHECK_EQ(last_error(&h3), 4030);
+	moderate(&h1, "lower", "0123456789abcdef");
+	CHECK_EQ(last_error(&h1), 4031);
+	moderate(&h1, "lower", id2);
+	CHECK_EQ(hand_of(&h3, id2), 0);
+	CHECK_EQ(count_of(&h1, "hand"), 2);
+	hand(&h2, true);
+	hand(&h3, true);
+	CHECK_EQ(count_of(&h1, "hand"), 4);
+	moderate(&h1, "lower", NULL);
+	CHECK_EQ(count_of(&h1, "hand"), 6);
+	CHECK_EQ(count_of(&h2, "hand"), 6);
+	hand(&h3, true);
+	/* one who comes later sees the raised hand in the list */
+	conn_init(&h4, "192.0.2.24");
+	join_room(&h4, "b\xc3\xbcrgersprechstunde", "Heiko");
+	o = last_of(&h4, "joined");
+	for (size_t i = 0; o && i < json_array_size(json_object_get(o, "participants")); i++) {
+		json_t *q = json_array_get(json_object_get(o, "participants"), i);
+
+		CHECK_EQ(json_is_true(json_object_get(q, "hand")),
+			 !strcmp(json_string_value(json_object_get(q, "id")), id3));
+	}
+	json_decref(o);
+
+	/* rights: given, and taken back; the last moderator keeps them */
+	moderate(&h1, "promote", id2);
+	o = last_of(&h3, "moderator");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), id2) &&
+	      json_is_true(json_object_get(o, "moderator")));
+	json_decref(o);
+	CHECK(got(&h2, "lobby")); /* a new moderator sees the lobby */
+	moderate(&h1, "demote", id2);
+	o = last_of(&h3, "moderator");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), id2) &&
+	      json_is_false(json_object_get(o, "moderator")));
+	json_decref(o);
+	moderate(&h2, "lower", NULL);
+	CHECK_EQ(last_error(&h2), 4030);
+	moderate(&h1, "demote", id1);
+	CHECK_EQ(last_error(&h1), 4048);
+	moderate(&h3, "demote", id1);
+	CHECK_EQ(last_error(&h3), 4030);
+
+	/* removed: gone at once; back from the same address (a new connection), it waits though
+	 * the lobby is off, and stays waiting when the lobby is switched on and off */
+	moderate(&h1, "remove", id3);
+	o = last_of(&h3, "closed");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "reason")), "removed"));
+	json_decref(o);
+	cp_room_closed(&h3);
+	conn_forget(&h3);
+	conn_forget(&h1);
+	conn_init(&h3, "192.0.2.23");
+	join_room(&h3, "B\xc3\xbcrgersprechstunde", "Hedi");
+	CHECK(got(&h3, "waiting"));
+	CHECK(!got(&h3, "joined"));
+	o = last_of(&h1, "lobby");
+	json_t *w = json_array_get(json_object_get(o, "waiting"), 0);
+
+	CHECK(o && json_array_size(json_object_get(o, "waiting")) == 1 &&
+	      json_is_true(json_object_get(w, "returning")));
+	json_decref(o);
+	/* another address comes straight in */
+	conn_init(&h5, "192.0.2.25");
+	join_room(&h5, "B\xc3\xbcrgersprechstunde", "Henrik");
+	CHECK(got(&h5, "joined"));
+	say(&h1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 1));
+	say(&h1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
+	CHECK(!got(&h3, "joined"));
+	o = last_of(&h1, "lobby");
+	snprintf(id3, sizeof(id3), "%s",
+		 json_string_value(
+			 json_object_get(json_array_get(json_object_get(o, "waiting"), 0), "id")));
+	json_decref(o);
+	moderate(&h1, "admit", id3);
+	CHECK(got(&h3, "joined"));
+
+	/* the meeting ends with its last participant: the next one from that address comes in */
+	struct cp_conn *all[] = {&h1, &h2, &h3, &h4, &h5};
+
+	for (unsigned i = 0; i < 5; i++) {
+		cp_room_closed(all[i]);
+		conn_forget(all[i]);
+	}
+	tick();
+	conn_init(&h3, "192.0.2.23");
+	join_room(&h3, "B\xc3\xbcrgersprechstunde", "Hedi");
+	CHECK(got(&h3, "joined"));
+	cp_room_closed(&h3);
+	conn_forget(&h3);
+	tick();
+}
+
 /* Every connection goes: the dataplane forgets who was in it, and the room goes. */
 static void teardown(void)
 {
@@ -682,4 +856,5 @@ static void teardown(void)
 	cp_limits_fini();
 }
 
-TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, passwords, teardown)
+TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, passwords,
+	  names_hands_rights, teardown)
