@@ -264,6 +264,7 @@ function renderWaiting() {
     const li = document.createElement('li');
     li.dataset.id = w.id;
     li.textContent = w.name; // a stranger's input: text only
+    if (w.returning) li.append(` (${t('lobby.returning')})`);
     for (const [action, label] of [['admit', 'lobby.admit'], ['deny', 'lobby.deny']]) {
       const b = document.createElement('button');
       b.type = 'button';

@@ -2,7 +2,9 @@
 // the start page, the other follows the link https://…/B%C3%BCrgersprechstunde, and both meet
 // (each decodes the other); the same with a space ("Elternabend  4b" typed, the link
 // /Elternabend%204b). In the room a page raises its hand (the button says so with aria-pressed,
-// the other page marks its tile and list entry) and the moderator lowers it from the list. An
+// the other page marks its tile and list entry) and the moderator lowers it from the list; the
+// moderator removes that page, whose "Wieder eintreten" then lands in the lobby (marked for the
+// moderator as one removed), and only the moderator's "let in" brings it back. An
 // address that is no room shows the client's "not found" page. Screenshots go to the log folder.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,6 +70,23 @@ try {
       await a.waitForFunction(() => document.querySelector('.tile.hand') === null, null, { timeout: 5000 })
         .catch(() => fail('Anna still sees a raised hand'));
       console.log('hand raised (aria-pressed, tile and list marked) and lowered by the moderator');
+
+      // removed, and back with one click: into the lobby, though the room has none
+      await a.click('#people button[data-action="remove"]');
+      await visible(b, '#left', 'Bernd removed');
+      const said = await b.evaluate(() => document.querySelector('#left-title').textContent);
+      if (said !== 'Die Moderation hat Sie aus dem Raum entfernt.') fail(`Bernd's page says "${said}"`);
+      await b.click('#rejoin');
+      await visible(b, '#lobby', 'Bernd back');
+      await a.waitForFunction(() => document.querySelector('#waiting-list li') !== null &&
+        document.querySelector('#waiting-list li').textContent.includes('wurde entfernt'), null,
+      { timeout: 10000 }).catch(() => fail('Anna does not see Bernd waiting as one removed'));
+      await shot(a, 'returning-moderator');
+      if ((await b.evaluate(() => window.funkhaus.peerNames())).length) fail('Bernd in the lobby lists the room');
+      const t1 = Date.now();
+      await a.click('#waiting-list button[data-action="admit"]');
+      await waitReceives(b, ['Anna'], 15000, 'Bernd let in again');
+      console.log(`removed, back with one click into the lobby, let in by the moderator: decodes again after ${Date.now() - t1} ms`);
     } else {
       await shot(a, 'umlaut');
     }
