@@ -106,6 +106,7 @@ struct ml {
 	uint32_t ssrc; /* what the server sends us on it */
 	uint32_t rtx_ssrc;
 	char stream_id[24];
+	char slot_src[24]; /* Funkhaus: the participant the slot carries now ("slots") */
 };
 
 /* One peer connection: Funkhaus needs one per participant, Janus one to publish and one to
@@ -1127,6 +1128,31 @@ static int dtls(struct fhc *c, struct leg *l, char *err, size_t el)
 
 /* ---- Funkhaus signalling ---- */
 
+/* {"type":"slots","video":[{mid,id,source}],"audio":[{mid,id}]}: who is on which slot. */
+static void slots_msg(struct fhc *c, json_t *m)
+{
+	struct leg *l = &c->leg[0];
+	const char *kinds[2] = {"audio", "video"};
+
+	for (int k = 0; k < 2; k++) {
+		json_t *a = json_object_get(m, kinds[k]), *e;
+		size_t i;
+
+		if (!json_is_array(a))
+			continue;
+		json_array_foreach(a, i, e)
+		{
+			const char *mid = json_string_value(json_object_get(e, "mid"));
+			const char *id = json_string_value(json_object_get(e, "id"));
+
+			for (unsigned j = 0; mid && j < l->n_ml; j++)
+				if (!strcmp(l->ml[j].mid, mid))
+					snprintf(l->ml[j].slot_src, sizeof(l->ml[j].slot_src), "%s",
+						 id && strlen(id) < 24 ? id : "-");
+		}
+	}
+}
+
 static void on_message(struct fhc *c, const char *text)
 {
 	json_error_t je;
@@ -1159,6 +1185,15 @@ static void on_message(struct fhc *c, const char *text)
 			snprintf(c->room, sizeof(c->room), "%s", room);
 		c->moderator = json_is_true(json_object_get(m, "moderator"));
 		c->waiting = false;
+		/* the receive slots to offer from the first offer on */
+		json_t *sl = json_object_get(m, "slots");
+		json_int_t sa = json_integer_value(json_object_get(sl, "audio"));
+		json_int_t sv = json_integer_value(json_object_get(sl, "video"));
+
+		if (sa >= 0 && sa <= 32 && sv >= 0 && sv <= 32) {
+			c->want_audio = (unsigned)sa;
+			c->want_video = (unsigned)sv;
+		}
 		json_t *ice = json_array_get(json_object_get(m, "iceServers"), 0);
 		const char *tu = json_string_value(json_object_get(ice, "username"));
 		const char *tc = json_string_value(json_object_get(ice, "credential"));
@@ -1205,6 +1240,8 @@ static void on_message(struct fhc *c, const char *text)
 			c->offer_again = false;
 			send_offer(c);
 		}
+	} else if (!strcmp(type, "slots")) {
+		slots_msg(c, m);
 	} else if (!strcmp(type, "renegotiate")) {
 		json_t *r = json_object_get(m, "recv");
 
@@ -1866,23 +1903,38 @@ uint64_t fhc_now_us(void)
 	return now_us();
 }
 
+/* The participant an m-line's stream comes from: with Funkhaus' receive slots the one the
+ * last "slots" named, else the msid (Janus). */
+static const char *ml_source(const struct ml *m)
+{
+	return m->slot_src[0] ? m->slot_src : m->stream_id;
+}
+
+/* Statistics per (SSRC, source): a slot that carries someone else from now on starts a new
+ * entry, so what arrived is counted for whom it came from. */
 static struct fhc_stream_stats *stats_for(struct fhc *c, struct leg *l, uint32_t ssrc)
 {
-	for (unsigned i = 0; i < c->n_st; i++)
-		if (c->st[i].ssrc == ssrc)
-			return &c->st[i];
-	for (unsigned i = 0; i < l->n_ml; i++) {
-		if (l->ml[i].ssrc == ssrc && c->n_st < FHC_MAX_RECV) {
-			struct fhc_stream_stats *s = &c->st[c->n_st++];
+	const struct ml *m = NULL;
 
-			memset(s, 0, sizeof(*s));
-			s->ssrc = ssrc;
-			s->video = l->ml[i].video;
-			memcpy(s->stream_id, l->ml[i].stream_id, sizeof(s->stream_id));
-			return s;
-		}
-	}
-	return NULL;
+	for (unsigned i = 0; i < l->n_ml && !m; i++)
+		if (l->ml[i].ssrc == ssrc)
+			m = &l->ml[i];
+	if (!m)
+		return NULL;
+	const char *src = ml_source(m);
+
+	for (unsigned i = 0; i < c->n_st; i++)
+		if (c->st[i].ssrc == ssrc && !strcmp(c->st[i].stream_id, src))
+			return &c->st[i];
+	if (c->n_st == FHC_MAX_RECV)
+		return NULL;
+	struct fhc_stream_stats *s = &c->st[c->n_st++];
+
+	memset(s, 0, sizeof(*s));
+	s->ssrc = ssrc;
+	s->video = m->video;
+	snprintf(s->stream_id, sizeof(s->stream_id), "%s", src);
+	return s;
 }
 
 /* The ids we read extensions with: the answer's, else (a server that answers none) ours. */
@@ -2205,6 +2257,9 @@ static int funkhaus_join(struct fhc *c, char *err, size_t el)
 		json_object_set_new(j, "token", json_string(c->o.token));
 	if (c->o.password)
 		json_object_set_new(j, "password", json_string(c->o.password));
+	if (c->o.video_slots)
+		json_object_set_new(j, "video",
+				    json_integer(c->o.video_slots < 0 ? 0 : c->o.video_slots));
 	send_json(c, j);
 	c->waiting = false;
 	return funkhaus_enter(c, err, el);
@@ -2354,6 +2409,12 @@ int fhc_enter(struct fhc *c, char *err, size_t el)
 bool fhc_draining(const struct fhc *c)
 {
 	return c->draining;
+}
+
+void fhc_pool(const struct fhc *c, unsigned *audio, unsigned *video)
+{
+	*audio = c->want_audio;
+	*video = c->want_video;
 }
 
 unsigned fhc_resumes(const struct fhc *c)

@@ -14,7 +14,7 @@
 
 #include "fhc_sim.h"
 
-#define FHC_MAX_RECV 64
+#define FHC_MAX_RECV 160
 #define FHC_LAT_BUCKETS 1024 /* 1 ms each; the last one holds everything slower */
 
 /* A payload that starts with its send time lets the receiver measure one-way latency (sender
@@ -26,7 +26,7 @@ struct fhc;
 
 /* What arrived from one remote participant's stream. */
 struct fhc_stream_stats {
-	char stream_id[24]; /* the sending participant's id */
+	char stream_id[24]; /* the sending participant's id ("-": none) */
 	uint32_t ssrc;
 	bool video;
 	uint64_t packets;
@@ -94,6 +94,9 @@ struct fhc_opts {
 	 * three VP8 encodings l, m, h (a=rid, a=simulcast, no a=ssrc), each with its own SSRC
 	 * and RTX, sent with fhc_send_frame; key frames at the start and on PLI/FIR. */
 	bool simulcast;
+	/* Funkhaus: video receive slots to ask for in the join; 0: the server's default, -1:
+	 * none (a listener) */
+	int video_slots;
 	/* The downlink's rate in bit/s, modelled inside the client (fhc_sim_link): what it
 	 * receives arrives when that link would deliver it, or is dropped when the link's queue
 	 * holds more than 200 ms. 0: unlimited. */
@@ -167,6 +170,8 @@ bool fhc_signalling_open(const struct fhc *c);
 /* With opts.resume: how often the signalling was taken back after it broke, how many tries
  * to reconnect failed, and whether the server refused a resume (4047: join again). */
 unsigned fhc_resumes(const struct fhc *c);
+/* Funkhaus: the receive slots of each kind it offers (joined.slots, or renegotiate). */
+void fhc_pool(const struct fhc *c, unsigned *audio, unsigned *video);
 unsigned fhc_resume_tries_failed(const struct fhc *c);
 bool fhc_resume_refused(const struct fhc *c);
 const char *fhc_id(const struct fhc *c);

@@ -91,6 +91,7 @@ struct opts {
 	unsigned n_pids;
 	unsigned per_source; /* loopback targets: participants per source address (0: one) */
 	bool simulcast;	     /* every participant sends three encodings, as Chrome does */
+	int video_slots;     /* Funkhaus: video receive slots each asks for (0: default) */
 	struct links links;  /* receivers' link classes; none: unlimited */
 	const char *links_text;
 };
@@ -133,7 +134,7 @@ static int parse_mix(const char *s, struct mix *m)
 		double pct;
 
 		if (m->n == MAX_SIZES || sscanf(t, "%u:%lf%%", &size, &pct) != 2 || size < 2 ||
-		    size > 33 || pct <= 0)
+		    size > 1000 || pct <= 0)
 			return -1;
 		m->size[m->n] = size;
 		m->share[m->n++] = pct;
@@ -286,6 +287,7 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned 
 			      .srtp = o->srtp,
 			      .janus = o->janus,
 			      .simulcast = o->simulcast,
+			      .video_slots = o->video_slots,
 			      .link_bps = o->links.n ? o->links.bps[link] : 0};
 	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
 
@@ -875,6 +877,7 @@ static void report(const struct opts *o, unsigned capacity)
 	struct totals t;
 	double ttfv_sum = 0, ttfv_max = 0;
 	unsigned ttfv_n = 0, silent = 0, resumed = 0, tries_failed = 0, no_signalling = 0;
+	unsigned max_audio = 0, max_video = 0; /* streams one receiver got, the most */
 	uint64_t gap_us = 0;
 
 	const char *profile = "";
@@ -902,15 +905,31 @@ static void report(const struct opts *o, unsigned capacity)
 
 		for (unsigned j = 0; j < n_parts; j++)
 			others += j != i && parts[j].room == parts[i].room;
-		unsigned got = 0;
+		/* Janus sends everyone; Funkhaus as many as the receive slots hold */
+		unsigned pa = others, pv = others, want, got_a = 0, got_v = 0;
 
+		if (!o->janus) {
+			fhc_pool(parts[i].c, &pa, &pv);
+			pa = pa < others ? pa : others;
+			pv = pv < others ? pv : others;
+		}
+		want = pa + pv;
 		for (unsigned k = 0; k < n; k++) {
-			got += st[k].packets > 0;
+			bool seen = false; /* a slot that carried several counts once */
+
+			for (unsigned q = 0; q < k && !seen; q++)
+				seen = st[q].ssrc == st[k].ssrc && st[q].packets > 0;
+			if (st[k].packets > 0 && !seen)
+				*(st[k].video ? &got_v : &got_a) += 1;
 			if (st[k].video && st[k].max_gap_us > gap_us)
 				gap_us = st[k].max_gap_us;
 		}
-		if (got < 2 * others)
-			silent += 2 * others - got;
+		if (got_a + got_v < want)
+			silent += want - got_a - got_v;
+		if (got_a > max_audio)
+			max_audio = got_a;
+		if (got_v > max_video)
+			max_video = got_v;
 	}
 	double loss = t.expected > t.received && t.expected
 			      ? 100.0 * (double)(t.expected - t.received) / (double)t.expected
@@ -936,6 +955,7 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("%-28s mean %.2f s, max %.2f s\n", "join to first video",
 	       ttfv_n ? ttfv_sum / ttfv_n : 0, ttfv_max);
 	printf("%-28s %u\n", "remote streams never received", silent);
+	printf("%-28s %u audio, %u video\n", "streams per receiver, max", max_audio, max_video);
 	printf("%-28s %.0f ms\n", "longest video gap", (double)gap_us / 1000);
 	printf("%-28s %u resumed, %u reconnect tries failed, %u without it now\n", "signalling",
 	       resumed, tries_failed, no_signalling);
@@ -969,13 +989,15 @@ static void report(const struct opts *o, unsigned capacity)
 		"  \"packets_expected\": %llu,\n  \"loss_pct\": %.4f,\n  \"latency_ms\": "
 		"{\"mean\": %.3f, \"p99\": %.0f, \"max\": %.3f},\n  \"jitter_ms_max\": %.3f,\n"
 		"  \"first_video_s\": {\"mean\": %.3f, \"max\": %.3f},\n"
-		"  \"streams_never_received\": %u,\n  \"churned\": %u,\n  \"capacity\": %u,\n"
+		"  \"streams_never_received\": %u,\n  \"max_streams_per_receiver\": {\"audio\": "
+		"%u, "
+		"\"video\": %u},\n  \"churned\": %u,\n  \"capacity\": %u,\n"
 		"  \"failure\": %s%s%s,\n",
 		o->mode, o->mix_text, n_parts, rooms_used, join_failures,
 		(unsigned long long)t.received, (unsigned long long)t.expected, loss,
 		t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
 		(double)t.lat_max / 1000, t.jitter_max_us / 1000, ttfv_n ? ttfv_sum / ttfv_n : 0,
-		ttfv_max, silent, churned, capacity, failure ? "\"" : "",
+		ttfv_max, silent, max_audio, max_video, churned, capacity, failure ? "\"" : "",
 		failure ? failure : "null", failure ? "\"" : "");
 	link_report(o, f);
 	fprintf(f, "  \"steps\": [");
@@ -1107,6 +1129,8 @@ static void usage(void)
 		"three\n"
 		"                          VP8 encodings (100, 400, 1200 kbit/s at 30 fps; -b, -f\n"
 		"                          unused), header extensions, RTX\n"
+		"  --video-slots N         Funkhaus: each asks for N video receive slots (0-16;\n"
+		"                          default the server's, 9): the videos it gets at most\n"
 		"  --links RATE:SHARE,...  receivers' downlinks, e.g. 300k:20%%,1M:30%%,inf:50%%\n"
 		"                          (a queue that drops past 200 ms; shares add up to 100)\n"
 		"  -o FILE                 JSON report\n"
@@ -1134,6 +1158,7 @@ int main(int argc, char **argv)
 
 	static const struct option longs[] = {{"simulcast", no_argument, NULL, 1000},
 					      {"links", required_argument, NULL, 1001},
+					      {"video-slots", required_argument, NULL, 1002},
 					      {"help", no_argument, NULL, 'h'},
 					      {NULL, 0, NULL, 0}};
 	char why[160];
@@ -1152,6 +1177,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.links_text = optarg;
+			break;
+		case 1002:
+			o.video_slots = atoi(optarg);
+			if (o.video_slots < 0 || o.video_slots > 16) {
+				fprintf(stderr, "funkhaus-bench: --video-slots takes 0 to 16\n");
+				return 2;
+			}
+			if (o.video_slots == 0)
+				o.video_slots = -1; /* none: fhc's 0 is the server's default */
 			break;
 		case 'A':
 			o.per_source = (unsigned)atoi(optarg);

@@ -24,11 +24,11 @@
 #include "fh_ext.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 8
+#define FH_REGION_ABI 9
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
-/* Streams one participant can receive: audio and video of everyone else in a room, so a room
- * holds at most FH_MAX_RECV_STREAMS / 2 + 1 people. */
+/* Streams one participant receives at once: its receive slots, onto which the control plane
+ * maps the sources of a room of any size. */
 #define FH_MAX_RECV_STREAMS 64
 
 #define FH_CMD_RING_SIZE 1024
@@ -63,7 +63,8 @@ enum fh_cmd_type {
 	FH_CMD_SUB_DEL,
 	FH_CMD_KEYFRAME, /* ask a publisher for a key frame */
 	FH_CMD_MUTE,	 /* stop or resume forwarding one published stream */
-	FH_CMD_MEDIA, /* the participant's header extension ids and feedback (after each offer) */
+	FH_CMD_MEDIA,	/* the participant's header extension ids and feedback (after each offer) */
+	FH_CMD_SUB_SET, /* a receive slot (out_ssrc): created, or pointed at another stream */
 };
 
 struct fh_cmd_part_add {
@@ -105,6 +106,10 @@ struct fh_cmd_stream {
 	uint32_t layer_rtx_ssrc[FH_MAX_LAYERS];
 };
 
+/* SUB_ADD: out_ssrc receives pub_key of pub_slot. SUB_SET: the receive slot out_ssrc (made
+ * when new) carries pub_key of pub_slot from now on, or nothing with pub_key 0; its numbering
+ * (sequence, timestamp, VP8 picture id) goes on across the change, so the receiver sees one
+ * stream whose source changed at a key frame. */
 struct fh_cmd_sub {
 	uint16_t pub_slot;
 	uint32_t pub_key;
@@ -113,6 +118,8 @@ struct fh_cmd_sub {
 	uint8_t out_pt;
 	uint8_t out_rtx_pt;
 	uint8_t kind;
+	uint8_t layers;	  /* simulcast layers it wants at most, lowest first; 0: all */
+	uint8_t priority; /* share-out order: higher first (0 taken as 1) */
 };
 
 struct fh_cmd {

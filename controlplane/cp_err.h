@@ -52,6 +52,7 @@
 	_(LOBBY_TIMEOUT, 4046, "waited too long in the lobby, try again")             \
 	_(RESUME_FAILED, 4047, "this call cannot be resumed, join again")             \
 	_(LAST_MODERATOR, 4048, "the last moderator cannot give up the rights")       \
+	_(SCREEN_NOT_ALLOWED, 4050, "only moderators may share their screen here")    \
 	_(UNAVAILABLE, 5000, "media server not available, try again shortly")         \
 	_(SERVER_FULL, 5001, "no capacity left on this server")                       \
 	_(DTLS_FAILED, 5002, "secure media connection failed")                        \

@@ -238,6 +238,10 @@ json_t *cp_join_welcome(struct cp_part *p, const struct cp_tenant *t, const char
 			      "room", p->room_as, "participants", list, "chat", t->chat,
 			      "moderator", p->moderator, "lobby", r->lobby, "password", r->has_pw);
 
+	if (o)
+		json_object_set_new(o, "slots",
+				    json_pack("{s:i, s:i}", "audio", p->pool[CP_KIND_AUDIO],
+					      "video", p->pool[CP_KIND_VIDEO]));
 	if (o && cp_room_g.conf.turn_secret_len)
 		json_object_set_new(o, "iceServers", cp_join_turn_servers(p));
 	return o;
@@ -609,6 +613,8 @@ static enum cp_err admit_or_wait(struct join *j)
 			cp_dp_slot_free(r->worker, slot);
 		return waits || slot >= 0 ? CP_ERR_INTERNAL : CP_ERR_SERVER_FULL;
 	}
+	if (j->m->video_slots >= 0)
+		p->pool[CP_KIND_VIDEO] = (unsigned)j->m->video_slots;
 	cp_store_touch(t->id, r->key, j->m->room == NULL, cp_clock_s());
 	apply_password(j);
 	cp_tenant_ip(t, cp_room_conn_peer(j->c), ip, sizeof(ip));

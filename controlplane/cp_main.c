@@ -180,8 +180,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	} else if (!strcmp(key, "announce")) {
 		STR(announce);
 	} else if (!strcmp(key, "max_participants")) {
-		if (fh_conf_uint(val, 2, FH_MAX_RECV_STREAMS / 2 + 1, &v) < 0) {
-			snprintf(err, elen, "2 to %d", FH_MAX_RECV_STREAMS / 2 + 1);
+		if (fh_conf_uint(val, 2, CP_TENANT_PARTS_MAX, &v) < 0) {
+			snprintf(err, elen, "2 to %d", CP_TENANT_PARTS_MAX);
 			return -1;
 		}
 		c->max_participants = (unsigned)v;
@@ -410,7 +410,7 @@ int main(int argc, char **argv)
 		.port = 8443,
 		.web_root = "controlplane/web",
 		.announce = "auto",
-		.max_participants = 16,
+		.max_participants = 100,
 		.dtls_timeout = 30,
 		.msg_rate = 20,
 		.chat = true,

@@ -1,15 +1,16 @@
 /*
  * cp_negotiate: offers, answers and the m-lines between them.
  *
- * Negotiation is always offered by the browser. Each participant publishes at most one audio
- * and one video track (sendonly m-lines) and receives every other participant's tracks on
- * recvonly m-lines the server assigns in its answer. When there is something new to receive
- * (or something ended) the server sends "renegotiate" with the number of receive m-lines of
- * each kind the client should have; the client adds what is missing and offers again. Whatever
- * a browser does with that, the server asks at most cp_limits' renegotiations times in a row
- * without an offer that brought something. Each change becomes a dataplane command (PART_ADD,
- * MEDIA, STREAM_ADD/DEL, SUB_ADD/DEL). A simulcast video is one stream with up to three rids
- * that the server names by a random key; any other by its SSRC. Event loop only.
+ * Negotiation is always offered by the browser. Each participant publishes at most one audio,
+ * one camera and one screen-share track (sendonly m-lines; the offer message names the screen
+ * line's mid) and receives on a fixed pool of recvonly m-lines, its receive slots: the answer
+ * gives each one stream of ours (SSRC, msid), and cp_slots maps the room's sources onto them,
+ * so nobody renegotiates when someone joins, leaves or speaks. Until a client's offers carry
+ * its pool, the server sends "renegotiate" with the pool's counts; whatever a browser does
+ * with that, it asks at most cp_limits' renegotiations times in a row without an offer that
+ * brought something. Each change becomes a dataplane command (PART_ADD, MEDIA, STREAM_ADD/DEL,
+ * SUB_SET/DEL). A simulcast video is one stream with up to three rids that the server names by
+ * a random key; any other by its SSRC. Event loop only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +36,11 @@ static uint32_t rand_ssrc(void)
 	return v;
 }
 
-bool cp_negotiate_has_mline(const struct cp_part *p, uint64_t src, enum cp_kind k)
-{
-	for (unsigned i = 0; i < p->n_ml; i++)
-		if (p->ml[i].assigned && p->ml[i].src == src && p->ml[i].kind == k)
-			return true;
-	return false;
-}
-
-/* Asks the client to offer again with enough receive m-lines for everything in the room. */
+/* Asks the client to offer again with its whole pool of receive m-lines. */
 void cp_negotiate_request(struct cp_part *p)
 {
-	unsigned want[2] = {0, 0};
-
-	if (!p->conn || !p->sess_ver)
-		return; /* before its first offer the client learns everything from "joined" */
+	if (!p->conn || !p->sess_ver || !cp_slots_lacking(p))
+		return; /* before its first offer the client learns its pool from "joined" */
 	if (p->reneg_rounds >= cp_limits()->renegotiations)
 		return; /* its offers stopped answering: asking again would only loop */
 	if (++p->reneg_rounds == cp_limits()->renegotiations) {
@@ -58,20 +49,9 @@ void cp_negotiate_request(struct cp_part *p)
 			"more",
 			p->pseudo, p->reneg_rounds);
 	}
-	/* the receive lines it has: those its last offer had usable, as the client counts its
-	 * transceivers (a line an answer rejected is stopped in the browser) */
-	for (unsigned i = 0; i < p->n_ml; i++)
-		if (!p->ml[i].publish && p->ml[i].kind <= CP_KIND_VIDEO && p->ml[i].live)
-			want[p->ml[i].kind]++;
-	for (struct cp_part *q = p->room->parts; q; q = q->next) {
-		if (q == p)
-			continue;
-		for (int k = 0; k < 2; k++)
-			if (q->pub[k].present && !cp_negotiate_has_mline(p, q->id, (enum cp_kind)k))
-				want[k]++;
-	}
-	cp_room_send_json(p, json_pack("{s:s, s:{s:i, s:i}}", "type", "renegotiate", "recv",
-				       "audio", want[0], "video", want[1]));
+	cp_room_send_json(p,
+			  json_pack("{s:s, s:{s:i, s:i}}", "type", "renegotiate", "recv", "audio",
+				    p->pool[CP_KIND_AUDIO], "video", p->pool[CP_KIND_VIDEO]));
 }
 
 void cp_negotiate_unassign(struct cp_part *p, struct cp_mline *ml)
@@ -86,30 +66,20 @@ void cp_negotiate_unassign(struct cp_part *p, struct cp_mline *ml)
 	ml->dead = true;
 }
 
-static void unpublish(struct cp_part *p, enum cp_kind k)
+static void unpublish(struct cp_part *p, unsigned k)
 {
 	if (!p->pub[k].present)
 		return;
-	for (struct cp_part *q = p->room->parts; q; q = q->next) {
-		bool changed = false;
-
-		for (unsigned i = 0; q != p && i < q->n_ml; i++) {
-			if (q->ml[i].assigned && q->ml[i].src == p->id && q->ml[i].kind == k) {
-				cp_negotiate_unassign(q, &q->ml[i]);
-				changed = true;
-			}
-		}
-		if (changed)
-			cp_negotiate_request(q);
-	}
 	struct fh_cmd c = {.type = FH_CMD_STREAM_DEL};
 
 	c.u.stream.key = p->pub[k].key;
 	cp_room_dp_cmd(p, &c);
 	memset(&p->pub[k], 0, sizeof(p->pub[k]));
 	for (unsigned i = 0; i < p->n_ml; i++)
-		if (p->ml[i].kind == k)
+		if (p->ml[i].publish && p->ml[i].pub == k)
 			p->ml[i].publish = false;
+	/* the receivers' slots that carried it take another source, or none */
+	cp_slots_room(p->room);
 }
 
 /* What identifies a published stream across offers: its SSRC, or for simulcast its rids and
@@ -133,23 +103,33 @@ static bool sends(const struct cp_sdp_mline *om)
 	return (om->dir & CP_DIR_SENDONLY) && (om->ssrc || om->n_rids);
 }
 
-static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_mline *om)
+static bool key_taken(const struct cp_part *p, uint32_t key)
 {
-	enum cp_kind k = om->kind;
+	for (unsigned i = 0; i < CP_PUBS; i++)
+		if (p->pub[i].present && p->pub[i].key == key)
+			return true;
+	return false;
+}
+
+static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_mline *om,
+		    unsigned k)
+{
 	struct fh_cmd c = {.type = FH_CMD_STREAM_ADD};
 	struct fh_cmd_stream *st = &c.u.stream;
 
-	st->kind = k == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+	if (om->kind == CP_KIND_AUDIO ? k != CP_PUB_AUDIO : k == CP_PUB_AUDIO)
+		return false;
+	st->kind = k == CP_PUB_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
 	st->pt = (uint8_t)om->pt;
 	st->rtx_pt = om->rtx_pt >= 0 ? (uint8_t)om->rtx_pt : 0;
-	st->clock_rate = k == CP_KIND_AUDIO ? 48000 : 90000;
+	st->clock_rate = k == CP_PUB_AUDIO ? 48000 : 90000;
 	if (strlen(om->mid) <= FH_MID_MAX)
 		snprintf(st->mid, sizeof(st->mid), "%s", om->mid);
 	if (om->n_rids) {
 		/* no one SSRC names it: a key of ours, unlike the other stream's */
 		do
 			st->key = rand_ssrc();
-		while (st->key == p->pub[!k].key);
+		while (key_taken(p, st->key));
 		st->n_layers = (uint8_t)om->n_rids;
 		for (unsigned i = 0; i < om->n_rids; i++) {
 			snprintf(st->rid[i], sizeof(st->rid[i]), "%s", om->rid[i]);
@@ -157,6 +137,8 @@ static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_
 			st->layer_rtx_ssrc[i] = om->layer_rtx_ssrc[i];
 		}
 	} else {
+		if (key_taken(p, om->ssrc))
+			return false; /* one SSRC on two m-lines: the dataplane could not tell */
 		st->key = om->ssrc;
 		st->ssrc = om->ssrc;
 		st->rtx_ssrc = om->rtx_ssrc;
@@ -171,7 +153,8 @@ static bool publish(struct cp_part *p, struct cp_mline *ml, const struct cp_sdp_
 				      .rtx_pt = st->rtx_pt,
 				      .n_layers = st->n_layers};
 	ml->publish = true;
-	if (k == CP_KIND_AUDIO && p->forced_mute)
+	ml->pub = (uint8_t)k;
+	if (k == CP_PUB_AUDIO && p->forced_mute)
 		cp_room_dp_mute(p, true);
 	return true;
 }
@@ -199,28 +182,37 @@ static void offer_counters(const struct cp_part *p, const struct cp_sdp_offer *o
 			p->pseudo, o->bad_extmap, o->ext_conflicts, o->bad_rids, o->dropped_layers);
 }
 
-static void assign(struct cp_part *p, struct cp_mline *ml)
+/* A receive m-line becomes one of p's slots while its pool has room: an out of ours in the
+ * worker, carrying nothing until cp_slots maps a source onto it. */
+static bool make_slot(struct cp_part *p, struct cp_mline *ml)
 {
-	for (struct cp_part *q = p->room->parts; q; q = q->next) {
-		if (q == p || !q->pub[ml->kind].present ||
-		    cp_negotiate_has_mline(p, q->id, ml->kind))
-			continue;
-		struct fh_cmd c = {.type = FH_CMD_SUB_ADD};
+	unsigned n = 0;
 
-		ml->assigned = true;
-		ml->src = q->id;
-		ml->out_ssrc = rand_ssrc();
-		ml->out_rtx_ssrc = (ml->kind == CP_KIND_VIDEO && ml->rtx_pt >= 0) ? rand_ssrc() : 0;
-		c.u.sub.pub_slot = (uint16_t)q->slot;
-		c.u.sub.pub_key = q->pub[ml->kind].key;
-		c.u.sub.out_ssrc = ml->out_ssrc;
-		c.u.sub.out_rtx_ssrc = ml->out_rtx_ssrc;
-		c.u.sub.out_pt = (uint8_t)ml->pt;
-		c.u.sub.out_rtx_pt = ml->rtx_pt >= 0 ? (uint8_t)ml->rtx_pt : 0;
-		c.u.sub.kind = ml->kind == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
-		cp_room_dp_cmd(p, &c);
-		return;
-	}
+	for (unsigned i = 0; i < p->n_ml; i++)
+		n += p->ml[i].slot && p->ml[i].kind == ml->kind;
+	if (ml->kind > CP_KIND_VIDEO || n >= p->pool[ml->kind] || n >= CP_SLOTS_MAX)
+		return false;
+	struct fh_cmd c = {.type = FH_CMD_SUB_SET};
+
+	ml->assigned = ml->slot = true;
+	ml->src = 0;
+	ml->out_ssrc = rand_ssrc();
+	ml->out_rtx_ssrc = (ml->kind == CP_KIND_VIDEO && ml->rtx_pt >= 0) ? rand_ssrc() : 0;
+	c.u.sub.out_ssrc = ml->out_ssrc;
+	c.u.sub.out_rtx_ssrc = ml->out_rtx_ssrc;
+	c.u.sub.out_pt = (uint8_t)ml->pt;
+	c.u.sub.out_rtx_pt = ml->rtx_pt >= 0 ? (uint8_t)ml->rtx_pt : 0;
+	c.u.sub.kind = ml->kind == CP_KIND_AUDIO ? FH_KIND_AUDIO : FH_KIND_VIDEO;
+	cp_room_dp_cmd(p, &c);
+	return true;
+}
+
+/* Which of p's tracks a sending m-line carries. */
+static unsigned pub_of(const struct cp_part *p, const struct cp_sdp_mline *om)
+{
+	if (om->kind == CP_KIND_AUDIO)
+		return CP_PUB_AUDIO;
+	return p->screen_mid[0] && !strcmp(p->screen_mid, om->mid) ? CP_PUB_SCREEN : CP_PUB_VIDEO;
 }
 
 static int first_offer(struct cp_part *p, const struct cp_sdp_offer *o)
@@ -244,12 +236,12 @@ static int first_offer(struct cp_part *p, const struct cp_sdp_offer *o)
 	return 0;
 }
 
-void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
+void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len, const char *screen)
 {
 	struct cp_sdp_offer *o = malloc(sizeof(*o));
 	struct cp_sdp_answer_ml *am = NULL;
 	char why[128];
-	bool new_pub = false, progress = false;
+	bool new_pub = false, progress = false, refused_screen = false;
 
 	if (!o) {
 		cp_room_send_error(p->conn, CP_ERR_INTERNAL);
@@ -298,6 +290,8 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 	}
 	unsigned old_n = p->n_ml;
 
+	snprintf(p->screen_mid, sizeof(p->screen_mid), "%s",
+		 screen && strlen(screen) <= CP_MID_MAX ? screen : "");
 	offer_counters(p, o);
 	media_update(p, o);
 
@@ -312,7 +306,7 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 			if (i < old_n) {
 				cp_negotiate_unassign(p, ml);
 				if (ml->publish)
-					unpublish(p, ml->kind);
+					unpublish(p, ml->pub);
 			}
 			memset(ml, 0, sizeof(*ml));
 			snprintf(ml->mid, sizeof(ml->mid), "%s", om->mid);
@@ -324,19 +318,23 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 		if (!ml->live) {
 			cp_negotiate_unassign(p, ml);
 			if (ml->publish)
-				unpublish(p, ml->kind);
+				unpublish(p, ml->pub);
 			continue;
 		}
 		bool snd = sends(om);
+		unsigned k = pub_of(p, om);
 
-		if (ml->publish && (!snd || p->pub[ml->kind].sig != stream_sig(om)))
-			unpublish(p, ml->kind);
-		if (snd && !ml->assigned && !p->pub[ml->kind].present)
-			new_pub |= publish(p, ml, om);
-		if ((om->dir & CP_DIR_RECVONLY) && !ml->publish && !ml->assigned && !ml->dead) {
-			assign(p, ml);
-			progress |= ml->assigned;
+		if (ml->publish && (!snd || ml->pub != k || p->pub[k].sig != stream_sig(om)))
+			unpublish(p, ml->pub);
+		if (snd && k == CP_PUB_SCREEN && !ml->publish && !cp_slots_may_share(p)) {
+			if (!refused_screen)
+				cp_room_send_error(p->conn, CP_ERR_SCREEN_NOT_ALLOWED);
+			refused_screen = true;
+		} else if (snd && !ml->assigned && !ml->publish && !p->pub[k].present) {
+			new_pub |= publish(p, ml, om, k);
 		}
+		if ((om->dir & CP_DIR_RECVONLY) && !ml->publish && !ml->assigned && !ml->dead)
+			progress |= make_slot(p, ml);
 	}
 
 	am = calloc(o->n, sizeof(*am));
@@ -351,14 +349,12 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 		if (ml->publish) {
 			am[i].dir = CP_DIR_RECVONLY;
 		} else if (ml->assigned) {
+			/* a slot: one stream of ours whatever it carries ("slots" says what) */
 			am[i].dir = CP_DIR_SENDONLY;
 			am[i].ssrc = ml->out_ssrc;
 			am[i].rtx_ssrc = ml->out_rtx_ssrc;
-			snprintf(am[i].stream_id, sizeof(am[i].stream_id), "%016llx",
-				 (unsigned long long)ml->src);
-			snprintf(am[i].track_id, sizeof(am[i].track_id), "%016llx-%s",
-				 (unsigned long long)ml->src,
-				 ml->kind == CP_KIND_AUDIO ? "a" : "v");
+			snprintf(am[i].stream_id, sizeof(am[i].stream_id), "funkhaus");
+			snprintf(am[i].track_id, sizeof(am[i].track_id), "slot-%s", ml->mid);
 		} else {
 			am[i].dir = CP_DIR_INACTIVE;
 		}
@@ -392,19 +388,15 @@ void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len)
 	}
 	cp_room_send_json(p, json_pack("{s:s, s:s}", "type", "answer", "sdp", answer));
 	free(answer);
+	/* new tracks go to the others' slots; new slots of p get the room's sources */
 	if (new_pub)
-		for (struct cp_part *q = p->room->parts; q; q = q->next)
-			if (q != p)
-				cp_negotiate_request(q);
-	/* Tracks this offer had no m-line for yet: ask for one more round, a bounded number of
-	 * times when the offers that answer a request still lack them. */
-	bool missing = false;
+		cp_slots_room(p->room);
+	else
+		cp_slots_update(p);
+	/* a pool its offers do not carry yet: one more round, a bounded number of times when
+	 * the offers that answer a request still lack it */
+	bool missing = cp_slots_lacking(p);
 
-	for (struct cp_part *q = p->room->parts; q && !missing; q = q->next)
-		missing =
-			q != p &&
-			((q->pub[0].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_AUDIO)) ||
-			 (q->pub[1].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_VIDEO)));
 	if (!missing || progress)
 		p->reneg_rounds = 0;
 	if (missing)

@@ -24,14 +24,17 @@
 #include "cp_tenant.h"
 #include "fh_log.h"
 
-#define NOTE_MAGIC 0x464b4e34u /* "FKN4": room keys of up to CP_ROOM_BYTES, raised hands */
+#define NOTE_MAGIC \
+	0x464b4e35u /* "FKN5": receive slots, screen share, room keys of up to
+				* CP_ROOM_BYTES, raised hands */
 #define NOTE_MID_MAX 16
 #define NOTE_ML (FH_MAX_RECV_STREAMS + 2)
 
 struct note_ml {
 	char mid[NOTE_MID_MAX + 1];
 	uint8_t kind;
-	uint8_t flags; /* 1 publish, 2 assigned, 4 dead, 8 live */
+	uint8_t flags; /* 1 publish, 2 assigned, 4 dead, 8 live, 16 slot */
+	uint8_t pub, src_pub;
 	int16_t pt, rtx_pt;
 	uint64_t src;
 	uint32_t out_ssrc, out_rtx_ssrc;
@@ -56,7 +59,9 @@ struct note {
 	uint8_t fp[64];
 	uint8_t fp_len;
 	char our_fp[128];
-	struct cp_track pub[2]; /* with the keys the dataplane knows the streams by */
+	struct cp_track pub[CP_PUBS]; /* with the keys the dataplane knows the streams by */
+	char screen_mid[CP_MID_MAX + 1];
+	uint8_t pool[2];
 	struct fh_cmd_media media;
 	uint8_t media_sent;
 	uint16_t n_ml;
@@ -91,6 +96,9 @@ void cp_resume_note_save(const struct cp_part *p)
 	n.fp_len = (uint8_t)p->fp_len;
 	memcpy(n.our_fp, p->our_fp, sizeof(n.our_fp));
 	memcpy(n.pub, p->pub, sizeof(n.pub));
+	memcpy(n.screen_mid, p->screen_mid, sizeof(n.screen_mid));
+	n.pool[0] = (uint8_t)p->pool[0];
+	n.pool[1] = (uint8_t)p->pool[1];
 	n.media = p->media;
 	n.media_sent = p->media_sent;
 	if (p->n_ml > NOTE_ML)
@@ -103,8 +111,10 @@ void cp_resume_note_save(const struct cp_part *p)
 			goto none;
 		memcpy(n.ml[i].mid, m->mid, strlen(m->mid) + 1);
 		n.ml[i].kind = (uint8_t)m->kind;
-		n.ml[i].flags =
-			(uint8_t)(m->publish | m->assigned << 1 | m->dead << 2 | m->live << 3);
+		n.ml[i].flags = (uint8_t)(m->publish | m->assigned << 1 | m->dead << 2 |
+					  m->live << 3 | m->slot << 4);
+		n.ml[i].pub = m->pub;
+		n.ml[i].src_pub = m->src_pub;
 		n.ml[i].pt = (int16_t)m->pt;
 		n.ml[i].rtx_pt = (int16_t)m->rtx_pt;
 		n.ml[i].src = m->src;
@@ -196,6 +206,10 @@ static bool note_adopt(unsigned w, unsigned s)
 	p->fp_len = n.fp_len;
 	memcpy(p->our_fp, n.our_fp, sizeof(p->our_fp));
 	memcpy(p->pub, n.pub, sizeof(p->pub));
+	memcpy(p->screen_mid, n.screen_mid, sizeof(p->screen_mid));
+	p->screen_mid[CP_MID_MAX] = '\0';
+	p->pool[0] = n.pool[0] <= CP_SLOTS_MAX ? n.pool[0] : CP_AUDIO_SLOTS;
+	p->pool[1] = n.pool[1] <= CP_SLOTS_MAX ? n.pool[1] : CP_VIDEO_SLOTS_DEFAULT;
 	p->media = n.media;
 	p->media_sent = n.media_sent;
 	p->n_ml = n.n_ml;
@@ -209,6 +223,9 @@ static bool note_adopt(unsigned w, unsigned s)
 		m->assigned = n.ml[i].flags & 2;
 		m->dead = n.ml[i].flags & 4;
 		m->live = n.ml[i].flags & 8;
+		m->slot = n.ml[i].flags & 16;
+		m->pub = n.ml[i].pub < CP_PUBS ? n.ml[i].pub : CP_PUB_AUDIO;
+		m->src_pub = n.ml[i].src_pub < CP_PUBS ? n.ml[i].src_pub : CP_PUB_AUDIO;
 		m->pt = n.ml[i].pt;
 		m->rtx_pt = n.ml[i].rtx_pt;
 		m->src = n.ml[i].src;
@@ -244,38 +261,6 @@ void cp_resume_attached(void)
 		FH_INFO("%u participant(s) in %u room(s) still in the dataplane: they may resume "
 			"within %u s",
 			n, cp_room_g.n_rooms, cp_limits()->resume_timeout);
-}
-
-/* Assigned m-lines of p whose source is not in the room (it left while no control plane
- * ran): they go, as they would have on its leave. */
-static bool drop_gone_sources(struct cp_part *p)
-{
-	bool changed = false;
-
-	for (unsigned i = 0; i < p->n_ml; i++) {
-		struct cp_mline *m = &p->ml[i];
-		bool there = false;
-
-		if (!m->assigned)
-			continue;
-		for (const struct cp_part *q = p->room->parts; q && !there; q = q->next)
-			there = q->id == m->src && q != p;
-		if (!there) {
-			cp_negotiate_unassign(p, m);
-			changed = true;
-		}
-	}
-	return changed;
-}
-
-static bool lacks_lines(const struct cp_part *p)
-{
-	for (const struct cp_part *q = p->room->parts; q; q = q->next)
-		if (q != p &&
-		    ((q->pub[0].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_AUDIO)) ||
-		     (q->pub[1].present && !cp_negotiate_has_mline(p, q->id, CP_KIND_VIDEO))))
-			return true;
-	return false;
 }
 
 void cp_resume_secret(struct cp_part *p, char out[32])
@@ -343,13 +328,11 @@ void cp_resume_handle(struct cp_conn *c, const struct cp_sig_msg *m)
 	cp_room_broadcast(r, p,
 			  json_pack("{s:s, s:o}", "type", "participant-joined", "participant",
 				    cp_room_part_json(p)));
-	bool dropped = drop_gone_sources(p);
-
-	if (dropped || lacks_lines(p))
-		cp_negotiate_request(p);
-	for (struct cp_part *q = r->parts; q; q = q->next)
-		if (q != p && !q->orphan && lacks_lines(q))
-			cp_negotiate_request(q);
+	/* its slots follow the room as it is now (sources that left while no control plane
+	 * ran go); the client learns the mapping again */
+	p->map_sent = false;
+	cp_slots_update(p);
+	cp_negotiate_request(p);
 	if (p->moderator)
 		cp_moderate_lobby_update(r, p);
 	cp_resume_note_save(p);

@@ -228,6 +228,8 @@ void cp_room_set_hash(struct cp_room *r, const uint8_t hash[CP_PW_HASH_LEN], con
 }
 
 /* A participant for connection c in room r, not yet in its list. */
+static uint64_t part_seq;
+
 struct cp_part *cp_room_part_new(struct cp_conn *c, struct cp_room *r, const char *name,
 				 const char *room_as)
 {
@@ -248,6 +250,9 @@ struct cp_part *cp_room_part_new(struct cp_conn *c, struct cp_room *r, const cha
 	p->worker = r->worker;
 	p->slot = -1;
 	p->since_ms = cp_room_g.now_ms;
+	p->pool[CP_KIND_AUDIO] = CP_AUDIO_SLOTS;
+	p->pool[CP_KIND_VIDEO] = CP_VIDEO_SLOTS_DEFAULT;
+	p->seq = ++part_seq;
 	p->src = c ? cp_room_conn_source(c) : NULL;
 	cp_limits_part_add(p->src);
 	return p;
@@ -287,21 +292,9 @@ void cp_room_leave(struct cp_part *p, const char *why)
 	}
 	r->n--;
 	cp_room_g.n_parts--;
-	/* Receivers of this participant's tracks lose them; the worker forgets it entirely. */
-	for (struct cp_part *q = r->parts; q; q = q->next) {
-		bool changed = false;
-
-		for (unsigned i = 0; i < q->n_ml; i++) {
-			if (q->ml[i].assigned && q->ml[i].src == p->id) {
-				cp_negotiate_unassign(q, &q->ml[i]);
-				changed = true;
-			}
-		}
-		if (changed) {
-			cp_negotiate_request(q);
-			cp_resume_note_save(q);
-		}
-	}
+	/* Receivers' slots that carried this participant take another source (or none); the
+	 * worker forgets it entirely. */
+	cp_slots_room(r);
 	cp_resume_note_clear(p);
 	if (p->in_dp) {
 		struct fh_cmd c = {.type = FH_CMD_PART_DEL};
@@ -396,8 +389,15 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 	}
 	switch (m.type) {
 	case CP_MSG_OFFER:
-		cp_negotiate_offer(p, m.sdp, m.sdp_len);
+		cp_negotiate_offer(p, m.sdp, m.sdp_len, m.screen);
 		break;
+	case CP_MSG_CONSTRAINTS: {
+		enum cp_err e = cp_slots_constraints(p, m.root);
+
+		if (e != CP_ERR_OK)
+			cp_room_send_error(c, e);
+		break;
+	}
 	case CP_MSG_CHAT: {
 		const struct cp_tenant *t = cp_room_tenant(p->room);
 
@@ -433,6 +433,7 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 					    "audioMuted", p->audio_muted, "videoMuted",
 					    p->video_muted));
 		cp_resume_note_save(p);
+		cp_slots_room(p->room); /* the muted go last for audio slots */
 		break;
 	}
 	case CP_MSG_MODERATE:

@@ -114,9 +114,12 @@ static json_t *receive_json(const struct cp_mline *ml, const struct fh_slot_stat
 			break;
 		}
 	snprintf(from, sizeof(from), "%016llx", (unsigned long long)ml->src);
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:I}", "from", from, "kind",
-			 ml->kind == CP_KIND_AUDIO ? "audio" : "video", "layer",
-			 o ? layer_json(o->spatial) : json_null(), "target",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:I}", "from", from, "kind",
+			 ml->kind == CP_KIND_AUDIO ? "audio" : "video", "source",
+			 ml->kind == CP_KIND_AUDIO	? "microphone"
+			 : ml->src_pub == CP_PUB_SCREEN ? "screen"
+							: "camera",
+			 "layer", o ? layer_json(o->spatial) : json_null(), "target",
 			 o ? layer_json(o->target) : json_null(), "temporal",
 			 o ? layer_json(o->temporal) : json_null(), "layers", o ? o->n_layers : 0,
 			 "bitrate_bps", (json_int_t)(o ? o->bitrate : 0));
@@ -133,7 +136,8 @@ static json_t *downlink_json(const struct cp_part *q)
 	for (unsigned i = 0; i < q->n_ml; i++) {
 		const struct cp_mline *ml = &q->ml[i];
 
-		if (ml->assigned && !ml->dead && ml->kind != CP_KIND_OTHER)
+		/* the receive slots that carry someone now */
+		if (ml->assigned && !ml->dead && ml->src && ml->kind != CP_KIND_OTHER)
 			json_array_append_new(recv, receive_json(ml, &st));
 	}
 	return json_pack("{s:I, s:I, s:o}", "estimate_bps", (json_int_t)st.estimate_bps, "sent_bps",

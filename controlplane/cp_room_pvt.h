@@ -38,18 +38,47 @@ struct cp_track {
 	uint8_t n_layers;
 };
 
+/* What a participant publishes, by index into cp_part.pub. */
+enum { CP_PUB_AUDIO = 0, CP_PUB_VIDEO = 1, CP_PUB_SCREEN = 2, CP_PUBS };
+
+#define CP_AUDIO_SLOTS 6	 /* audio streams a participant receives at once (cp_slots) */
+#define CP_VIDEO_SLOTS_DEFAULT 9 /* video, unless its join asks for another count */
+#define CP_SLOTS_MAX 32		 /* one kind's slots of one participant, at most */
+#define CP_ROOM_PARTS_MAX CP_TENANT_PARTS_MAX
+
 struct cp_mline {
 	char mid[CP_MID_MAX + 1];
 	enum cp_kind kind;
-	bool publish;  /* carries this participant's own track */
-	bool assigned; /* carries another participant's track */
-	bool dead;     /* its source left; never reused */
-	bool live;     /* the last offer has it usable (the client has a transceiver for it) */
-	uint64_t src;  /* id of the participant whose track it carries */
+	bool publish;	 /* carries this participant's own track */
+	uint8_t pub;	 /* with publish: which one (CP_PUB_*) */
+	bool assigned;	 /* a receive slot: the dataplane has an out (out_ssrc) for it */
+	bool slot;	 /* the same, within the participant's pool: sources are mapped onto it */
+	bool dead;	 /* refused by an answer; never used again */
+	bool live;	 /* the last offer has it usable (the client has a transceiver for it) */
+	uint64_t src;	 /* id of the participant whose track it carries now, 0: none */
+	uint8_t src_pub; /* which of its tracks (CP_PUB_*) */
+	uint8_t layers;	 /* what cp_slots asked of the worker: layer cap and priority */
+	uint8_t prio;
+	uint32_t src_key; /* the source track's key when it was mapped (a republish is new) */
 	uint32_t out_ssrc;
 	uint32_t out_rtx_ssrc;
 	int pt;
 	int rtx_pt;
+};
+
+/* A source a receiver's page shows (constraints): participant id and which track. */
+struct cp_want_src {
+	uint64_t id;
+	uint8_t pub;
+	bool stage;
+	uint32_t height; /* CSS pixels, 0: unknown */
+};
+
+struct cp_constraints {
+	bool set; /* the page sent some: otherwise last-N by speaker */
+	unsigned max;
+	unsigned n;
+	struct cp_want_src src[CP_SLOTS_MAX];
 };
 
 struct cp_room;
@@ -86,7 +115,8 @@ struct cp_part {
 	uint64_t dtls_start_ms;
 	uint64_t sess_id;
 	uint64_t sess_ver;
-	struct cp_track pub[2];
+	struct cp_track pub[CP_PUBS];
+	char screen_mid[CP_MID_MAX + 1]; /* its offer's screen-share m-line, "" when none */
 	struct cp_mline *ml;
 	unsigned n_ml;
 	struct cp_source *src; /* its connection's source: its share is counted there */
@@ -100,6 +130,11 @@ struct cp_part {
 	bool orphan;	 /* from a note: in the dataplane, its client not back yet */
 	bool media_sent; /* media holds what the dataplane was last told (FH_CMD_MEDIA) */
 	struct fh_cmd_media media;
+	unsigned pool[2]; /* receive slots per kind (cp_slots) */
+	bool map_sent;	  /* its client was told the slots' sources */
+	struct cp_constraints cons;
+	uint64_t spoke_ms; /* when it last became the room's speaker; 0: never */
+	uint64_t seq;	   /* order of arrival in the room, for ties */
 };
 
 struct cp_room {
@@ -201,10 +236,26 @@ json_t *cp_join_welcome(struct cp_part *p, const struct cp_tenant *t, const char
 
 /* ---- cp_negotiate.c: offers, answers, m-lines ---- */
 
-void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len);
-bool cp_negotiate_has_mline(const struct cp_part *p, uint64_t src, enum cp_kind k);
+void cp_negotiate_offer(struct cp_part *p, const char *sdp, size_t len, const char *screen);
 void cp_negotiate_request(struct cp_part *p);
 void cp_negotiate_unassign(struct cp_part *p, struct cp_mline *ml);
+
+/* ---- cp_slots.c: sources mapped onto receive slots ---- */
+
+/* Maps p's receive slots onto the sources it should get now and tells the worker and, when
+ * the video changed, p's client ("slots"). */
+void cp_slots_update(struct cp_part *p);
+void cp_slots_room(struct cp_room *r);
+/* p became the room's speaker at now_ms: it ranks first for slots in large rooms. */
+void cp_slots_spoke(struct cp_part *p, uint64_t now_ms);
+/* p's slots carrying gone are emptied (gone leaves). */
+void cp_slots_forget(struct cp_part *p, const struct cp_part *gone);
+/* Whether p may share its screen (the tenant's screen_share, its moderator right). */
+bool cp_slots_may_share(const struct cp_part *p);
+/* Whether p has fewer slots than its pool (its offers lack receive m-lines). */
+bool cp_slots_lacking(const struct cp_part *p);
+/* The "constraints" message (checked by cp_sig; its nested objects here). */
+enum cp_err cp_slots_constraints(struct cp_part *p, json_t *msg);
 
 /* ---- cp_moderate.c: lobby and moderation ---- */
 

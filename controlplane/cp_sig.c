@@ -20,13 +20,13 @@ const char *cp_err_message(enum cp_err e)
 	return "unknown error";
 }
 
-enum ptype { P_STRING, P_BOOL };
+enum ptype { P_STRING, P_BOOL, P_UINT, P_ARRAY, P_OBJECT_OR_NULL };
 
 struct cp_param {
 	const char *name;
 	enum ptype type;
 	bool required;
-	size_t max_len;
+	size_t max_len; /* strings: bytes; P_UINT: largest value; P_ARRAY: elements */
 };
 
 struct cp_msg_spec {
@@ -40,10 +40,18 @@ static const struct cp_param join_params[] = {
 	{"name", P_STRING, true, CP_NAME_MAX * 4},
 	{"token", P_STRING, false, CP_SIG_TOKEN_MAX},
 	{"password", P_STRING, false, CP_PASSWORD_MAX},
+	{"video", P_UINT, false, CP_VIDEO_SLOTS_MAX},
 	{NULL},
 };
 static const struct cp_param offer_params[] = {
 	{"sdp", P_STRING, true, CP_SIG_MAX_MSG},
+	{"screen", P_STRING, false, 16},
+	{NULL},
+};
+static const struct cp_param constraints_params[] = {
+	{"stage", P_OBJECT_OR_NULL, false, 0},
+	{"tiles", P_ARRAY, false, 256},
+	{"max", P_UINT, false, 1000},
 	{NULL},
 };
 static const struct cp_param chat_params[] = {
@@ -84,6 +92,7 @@ static const struct cp_msg_spec specs[] = {
 	{"ping", CP_MSG_PING, no_params},
 	{"moderate", CP_MSG_MODERATE, moderate_params},
 	{"resume", CP_MSG_RESUME, resume_params},
+	{"constraints", CP_MSG_CONSTRAINTS, constraints_params},
 	{"hand", CP_MSG_HAND, hand_params},
 };
 
@@ -199,6 +208,14 @@ static enum cp_err check_params(json_t *root, const struct cp_param *params)
 				return CP_ERR_BAD_FIELD;
 		} else if (p->type == P_BOOL && !json_is_boolean(v)) {
 			return CP_ERR_BAD_FIELD;
+		} else if (p->type == P_UINT && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+						 (json_int_t)p->max_len < json_integer_value(v))) {
+			return CP_ERR_BAD_FIELD;
+		} else if (p->type == P_ARRAY &&
+			   (!json_is_array(v) || json_array_size(v) > p->max_len)) {
+			return CP_ERR_BAD_FIELD;
+		} else if (p->type == P_OBJECT_OR_NULL && !json_is_object(v) && !json_is_null(v)) {
+			return CP_ERR_BAD_FIELD;
 		}
 	}
 	return CP_ERR_OK;
@@ -211,7 +228,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 	enum cp_err e;
 
 	memset(m, 0, sizeof(*m));
-	m->audio_muted = m->video_muted = m->on = -1;
+	m->audio_muted = m->video_muted = m->on = m->video_slots = -1;
 	if (len > CP_SIG_MAX_MSG)
 		return CP_ERR_TOO_LARGE;
 	m->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -244,6 +261,10 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 			return CP_ERR_BAD_ROOM;
 		if (!cp_sig_valid_name(m->name))
 			return CP_ERR_BAD_NAME;
+		m->video_slots =
+			json_object_get(m->root, "video")
+				? (int)json_integer_value(json_object_get(m->root, "video"))
+				: -1;
 		break;
 	case CP_MSG_MODERATE: {
 		static const char *const names[] = {"mute",	"remove",   "end",   "promote",
@@ -297,6 +318,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 	case CP_MSG_OFFER:
 		m->sdp = json_string_value(json_object_get(m->root, "sdp"));
 		m->sdp_len = json_string_length(json_object_get(m->root, "sdp"));
+		m->screen = json_string_value(json_object_get(m->root, "screen"));
 		break;
 	case CP_MSG_CHAT: {
 		bool ok, visible;

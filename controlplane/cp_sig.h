@@ -18,6 +18,7 @@
 #define CP_NAME_MAX 64
 #define CP_CHAT_MAX 2000
 #define CP_SIG_TOKEN_MAX 4096
+#define CP_VIDEO_SLOTS_MAX 16 /* video a participant receives at once */
 
 enum cp_msg_type {
 	CP_MSG_JOIN,
@@ -27,8 +28,9 @@ enum cp_msg_type {
 	CP_MSG_LEAVE,
 	CP_MSG_PING,
 	CP_MSG_MODERATE,
-	CP_MSG_RESUME, /* take a participant back after a control-plane restart */
-	CP_MSG_HAND,   /* raise or lower my hand */
+	CP_MSG_RESUME,	    /* take a participant back after a control-plane restart */
+	CP_MSG_CONSTRAINTS, /* what the page shows: its stage, tiles and how many videos */
+	CP_MSG_HAND,	    /* raise or lower my hand */
 };
 
 enum cp_mod_action {
@@ -61,6 +63,8 @@ struct cp_sig_msg {
 	const char *target;	   /* moderate: a participant id, NULL for "end"; resume: mine */
 	const char *secret;	   /* resume: the secret "joined" gave */
 	int on;			   /* moderate "lobby": 1 on, 0 off */
+	int video_slots;	   /* join: video receive slots asked for, -1: the default */
+	const char *screen;	   /* offer: the mid of the m-line sharing a screen */
 	int raised;		   /* hand: 1 raised, 0 lowered */
 	json_t *root;		   /* owns the strings above */
 	char room_buf[CP_ROOM_BYTES +

@@ -172,9 +172,17 @@ static int tenant_key(struct cp_tenant *t, struct load_ctx *lc, const char *key,
 		return fh_conf_bool(val, &t->chat);
 	if (!strcmp(key, "public_access"))
 		return fh_conf_bool(val, &t->public_access);
+	if (!strcmp(key, "screen_share")) {
+		if (!strcmp(val, "everyone") || !strcmp(val, "moderators")) {
+			t->screen_mods_only = !strcmp(val, "moderators");
+			return 0;
+		}
+		snprintf(err, elen, "everyone or moderators");
+		return -1;
+	}
 	if (!strcmp(key, "max_participants")) {
-		if (fh_conf_uint(val, 2, 33, &v) < 0) {
-			snprintf(err, elen, "2 to 33");
+		if (fh_conf_uint(val, 2, CP_TENANT_PARTS_MAX, &v) < 0) {
+			snprintf(err, elen, "2 to %d", CP_TENANT_PARTS_MAX);
 			return -1;
 		}
 		t->max_participants = (unsigned)v;
@@ -482,7 +490,7 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 		json_array_append_new(hosts, json_string(t->hosts[i]));
 	return json_pack(
 		"{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:i, "
-		"s:b, s:s, s:i, s:i, s:b, s:s}",
+		"s:b, s:s, s:i, s:i, s:b, s:s, s:s}",
 		"id", t->id, "display_name", t->display_name, "hosts", hosts, "path_prefix",
 		t->path_prefix, "imprint", t->imprint, "privacy", t->privacy, "create_rooms",
 		t->create == CP_CREATE_AUTHENTICATED ? "authenticated" : "anyone", "token_keys",
@@ -491,5 +499,6 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 		t->max_participants, "max_rooms", t->max_rooms, "chat", t->chat, "ip_logging",
 		iplog[t->ip_logging], "log_retention_days", t->log_retention_days,
 		"room_inactivity_days", t->room_inactivity_days, "public_access", t->public_access,
-		"source", t->source);
+		"source", t->source, "screen_share",
+		t->screen_mods_only ? "moderators" : "everyone");
 }

@@ -36,12 +36,16 @@ struct cp_tenant {
 	unsigned max_participants;
 	unsigned max_rooms;
 	bool chat;
+	bool screen_mods_only; /* only moderators share their screen */
 	enum cp_iplog ip_logging;
 	unsigned log_retention_days;
 	unsigned room_inactivity_days;
 	bool public_access; /* off: every room closed, no joins */
 	char source[512];   /* the file it came from, for messages */
 };
+
+/* participants one room may hold, the most a tenant may allow (a worker holds 1024) */
+#define CP_TENANT_PARTS_MAX 1000
 
 struct cp_tenants {
 	struct cp_tenant *t;

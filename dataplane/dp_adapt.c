@@ -214,7 +214,7 @@ static bool alloc_src(struct dp_worker *w, const struct dp_out *o, struct fh_all
 		return false;
 	s->id = o->out_ssrc;
 	s->kind = pub->kind == FH_KIND_AUDIO ? FH_ALLOC_AUDIO : FH_ALLOC_VIDEO;
-	s->priority = 1;
+	s->priority = o->priority ? o->priority : 1;
 	s->n_temporal = 1;
 	if (pub->kind == FH_KIND_AUDIO) {
 		s->bps[0][0] = fh_layer_rate_bps(&pub->layer[0].rate, DP_MAX_TID - 1);
@@ -225,7 +225,8 @@ static bool alloc_src(struct dp_worker *w, const struct dp_out *o, struct fh_all
 			s->n_temporal = pub->layer[l].n_tid;
 	if (s->n_temporal > FH_ALLOC_MAX_TEMPORAL)
 		s->n_temporal = FH_ALLOC_MAX_TEMPORAL;
-	for (int l = 0; l < pub->n_layers; l++)
+	/* the layers above what the receiver's tile shows are no option (the lowest always is) */
+	for (int l = 0; l < pub->n_layers && (l == 0 || !o->layers || l < o->layers); l++)
 		for (int t = 0; t < s->n_temporal; t++)
 			s->bps[l][t] = fh_layer_rate_bps(&pub->layer[l].rate, (unsigned)t);
 	return true;

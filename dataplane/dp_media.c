@@ -220,10 +220,20 @@ void dp_media_send_rtcp(struct dp_worker *w, struct dp_part *p, const uint8_t *b
 	dp_count(w, FH_CTR_rtcp_out, 1);
 }
 
-static inline uint32_t ts_gap(const struct dp_pub *pub)
+/* The timestamp step of a source change on o: the time since o last forwarded (a slot that
+ * was idle, a speaker who took over), at least one frame (20 ms of Opus, 1/30 s of video),
+ * at most 10 s. */
+static inline uint32_t ts_gap(const struct dp_worker *w, const struct dp_out *o,
+			      const struct dp_pub *pub, uint64_t now)
 {
-	/* one frame: 20 ms of Opus, or 1/30 s of video */
-	return pub->kind == FH_KIND_AUDIO ? pub->clock_rate / 50 : pub->clock_rate / 30;
+	uint32_t frame = pub->kind == FH_KIND_AUDIO ? pub->clock_rate / 50 : pub->clock_rate / 30;
+	uint64_t dt = o->last_fwd_tsc && now > o->last_fwd_tsc ? now - o->last_fwd_tsc : 0;
+
+	if (dt > 10 * w->hz)
+		dt = 10 * w->hz;
+	uint64_t gap = dt * pub->clock_rate / w->hz;
+
+	return gap > frame ? (uint32_t)gap : frame;
 }
 
 /* Writes the outbound header for receiver s into q: the source's fixed header and CSRCs with
@@ -278,7 +288,7 @@ static void forward(struct dp_worker *w, const struct dp_fwd_pkt *fp, const stru
 	const uint8_t *in = rte_pktmbuf_mtod(fp->src, const uint8_t *);
 	size_t body = fp->src->data_len - h->hdr_len;
 	uint16_t seq;
-	uint32_t ts;
+	uint32_t ts, gap = 0;
 	int tw;
 
 	if (unlikely(!m)) {
@@ -297,7 +307,10 @@ static void forward(struct dp_worker *w, const struct dp_fwd_pkt *fp, const stru
 		rte_pktmbuf_free(m);
 		return;
 	}
-	fh_rewrite_map(&o->rw, h->ssrc, h->seq, h->ts, ts_gap(fp->pub), &seq, &ts);
+	if (unlikely(h->ssrc != o->rw.src_ssrc))
+		gap = ts_gap(w, o, fp->pub, now);
+	o->last_fwd_tsc = now;
+	fh_rewrite_map(&o->rw, h->ssrc, h->seq, h->ts, gap, &seq, &ts);
 	fh_rtp_set_seq(q, seq);
 	fh_rtp_set_ts(q, ts);
 	fh_rtp_set_ssrc(q, o->out_ssrc);

@@ -275,28 +275,56 @@ static int cmd_stream_add(struct dp_worker *w, const struct fh_cmd *c)
 	return 0;
 }
 
-static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
+/* Points out idx of receiver slot at pub (NULL: nothing). What the receiver got from the
+ * stream before is forgotten but its numbering: the next source continues it, from its next
+ * key frame (video). */
+static void out_point(struct dp_worker *w, uint16_t slot, uint8_t idx, uint16_t pub_slot,
+		      struct dp_pub *pub, uint64_t now)
+{
+	struct dp_out *o = &w->parts[slot].out[idx];
+	struct dp_part *old_pp = &w->parts[o->pub_slot];
+	struct dp_pub *old = o->pub_key && old_pp->used ? find_pub(old_pp, o->pub_key) : NULL;
+
+	if (old)
+		fwd_remove(old, slot, idx);
+	o->pub_slot = pub ? pub_slot : 0;
+	o->pub_key = pub ? pub->key : 0;
+	o->cur = DP_NONE;
+	o->target = 0; /* the lowest layer first: it starts at once and fits any link */
+	o->paused = false;
+	o->skipped = false;
+	o->want_key_tsc = 0;
+	o->last_pli_tsc = 0;
+	o->rw.src_ssrc = 0; /* the next source continues the numbering */
+	fh_vp8_temporal_init(&o->temp, DP_MAX_TID - 1);
+	if (o->map)
+		memset(o->map, 0, sizeof(*o->map));
+	if (!pub)
+		return;
+	pub->fwd[pub->n_fwd++] = (struct dp_fwd){.slot = slot, .out = idx};
+	/* A newcomer needs a key frame to show anything. */
+	if (pub->kind == FH_KIND_VIDEO) {
+		o->want_key_tsc = now;
+		dp_media_request_key(w, pub_slot, pub, 0, now, true);
+	}
+}
+
+/* A new out for receiver c->slot, pointing at nothing yet; -errno. */
+static int out_new(struct dp_worker *w, const struct fh_cmd *c, uint8_t *idx)
 {
 	const struct fh_cmd_sub *s = &c->u.sub;
 	struct dp_part *sub = &w->parts[c->slot];
-	struct dp_part *pp;
-	struct dp_pub *pub;
-	int idx = -1;
+	int free_i = -1;
 
-	if (s->pub_slot >= FH_MAX_SLOTS || s->pub_slot == c->slot || !s->out_ssrc)
-		return -EINVAL;
-	pp = &w->parts[s->pub_slot];
-	if (!pp->used || !(pub = find_pub(pp, s->pub_key)) || pub->n_fwd == DP_MAX_FWD)
-		return -ENOENT;
 	for (int i = 0; i < DP_MAX_OUT; i++) {
 		if (sub->out[i].used && sub->out[i].out_ssrc == s->out_ssrc)
 			return -EEXIST;
-		if (!sub->out[i].used && idx < 0)
-			idx = i;
+		if (!sub->out[i].used && free_i < 0)
+			free_i = i;
 	}
-	if (idx < 0)
+	if (free_i < 0)
 		return -ENOSPC;
-	struct dp_out *o = &sub->out[idx];
+	struct dp_out *o = &sub->out[free_i];
 
 	memset(o, 0, sizeof(*o));
 	if (s->kind == FH_KIND_VIDEO) {
@@ -306,24 +334,96 @@ static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now
 	}
 	o->used = true;
 	o->cur = DP_NONE;
-	o->target = 0; /* the lowest layer first: it starts at once and fits any link */
 	fh_vp8_temporal_init(&o->temp, DP_MAX_TID - 1);
 	fh_vp8_rewrite_init(&o->vp8);
 	o->kind = s->kind;
-	o->pub_slot = s->pub_slot;
-	o->pub_key = s->pub_key;
 	o->out_ssrc = s->out_ssrc;
 	o->out_rtx_ssrc = s->out_rtx_ssrc;
 	o->out_pt = s->out_pt;
 	o->out_rtx_pt = s->out_rtx_pt;
 	o->rtx_seq = (uint16_t)rte_rand();
 	fh_rewrite_init(&o->rw, (uint16_t)rte_rand(), (uint32_t)rte_rand());
-	pub->fwd[pub->n_fwd++] = (struct dp_fwd){.slot = c->slot, .out = (uint8_t)idx};
-	/* A newcomer needs a key frame to show anything. */
-	if (pub->kind == FH_KIND_VIDEO) {
-		o->want_key_tsc = now;
-		dp_media_request_key(w, s->pub_slot, pub, 0, now, true);
+	*idx = (uint8_t)free_i;
+	return 0;
+}
+
+static void out_prefs(struct dp_out *o, const struct fh_cmd_sub *s)
+{
+	o->layers = s->layers;
+	o->priority = s->priority ? s->priority : 1;
+}
+
+/* The publisher's stream s names, checked: NULL with *rc set when it cannot be received. */
+static struct dp_pub *sub_pub(struct dp_worker *w, const struct fh_cmd *c, int *rc)
+{
+	const struct fh_cmd_sub *s = &c->u.sub;
+	struct dp_part *pp;
+	struct dp_pub *pub;
+
+	*rc = 0;
+	if (!s->pub_key)
+		return NULL;
+	if (s->pub_slot >= FH_MAX_SLOTS || s->pub_slot == c->slot) {
+		*rc = -EINVAL;
+		return NULL;
 	}
+	pp = &w->parts[s->pub_slot];
+	if (!pp->used || !(pub = find_pub(pp, s->pub_key)) || pub->n_fwd == DP_MAX_FWD ||
+	    pub->kind != s->kind) {
+		*rc = -ENOENT;
+		return NULL;
+	}
+	return pub;
+}
+
+static int cmd_sub_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
+{
+	const struct fh_cmd_sub *s = &c->u.sub;
+	struct dp_pub *pub;
+	uint8_t idx;
+	int rc;
+
+	if (!s->out_ssrc || !s->pub_key)
+		return -EINVAL;
+	if (!(pub = sub_pub(w, c, &rc)))
+		return rc;
+	if ((rc = out_new(w, c, &idx)) < 0)
+		return rc;
+	out_prefs(&w->parts[c->slot].out[idx], s);
+	out_point(w, c->slot, idx, s->pub_slot, pub, now);
+	return 0;
+}
+
+static int cmd_sub_set(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
+{
+	const struct fh_cmd_sub *s = &c->u.sub;
+	struct dp_part *sub = &w->parts[c->slot];
+	struct dp_pub *pub;
+	int rc, idx = -1;
+
+	if (!s->out_ssrc || s->kind > FH_KIND_VIDEO)
+		return -EINVAL;
+	pub = sub_pub(w, c, &rc);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < DP_MAX_OUT; i++)
+		if (sub->out[i].used && sub->out[i].out_ssrc == s->out_ssrc)
+			idx = i;
+	if (idx < 0) {
+		uint8_t n;
+
+		if ((rc = out_new(w, c, &n)) < 0)
+			return rc;
+		idx = n;
+	} else if (sub->out[idx].kind != s->kind) {
+		return -EINVAL;
+	}
+	struct dp_out *o = &sub->out[idx];
+
+	out_prefs(o, s);
+	if (o->pub_key != (pub ? pub->key : 0) || (pub && o->pub_slot != s->pub_slot) ||
+	    (!pub && o->pub_key))
+		out_point(w, c->slot, (uint8_t)idx, s->pub_slot, pub, now);
 	return 0;
 }
 
@@ -381,6 +481,9 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 		break;
 	case FH_CMD_SUB_DEL:
 		rc = cmd_sub_del(w, c);
+		break;
+	case FH_CMD_SUB_SET:
+		rc = cmd_sub_set(w, c, now);
 		break;
 	case FH_CMD_KEYFRAME: {
 		struct dp_pub *pub = find_pub(p, c->u.stream.key);

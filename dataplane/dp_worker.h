@@ -23,7 +23,7 @@
 #define DP_ENC_MAX 256 /* copies collected before one SRTP batch */
 #define DP_MAX_PUB 4   /* streams one participant publishes */
 #define DP_MAX_OUT FH_MAX_RECV_STREAMS /* streams one participant receives */
-#define DP_MAX_FWD 64		       /* receivers of one stream */
+#define DP_MAX_FWD 256		       /* receivers of one stream */
 #define DP_CACHE 256		       /* video packets kept per stream to answer NACKs */
 #define DP_CACHE_PKT 1280	       /* larger packets are forwarded but not cached */
 #define DP_ADDR_HASH 2048	       /* power of two, twice FH_MAX_SLOTS */
@@ -120,6 +120,9 @@ struct dp_out {
 	uint32_t octets;
 	uint32_t bytes; /* this window */
 	uint32_t bps;
+	uint8_t layers;	       /* layers the receiver wants at most (its tile); 0: all */
+	uint8_t priority;      /* share-out order of the allocator */
+	uint64_t last_fwd_tsc; /* last packet forwarded on it: the timestamp gap of a change */
 	uint64_t want_key_tsc; /* when the wait for a key frame of target began; 0: none */
 	uint64_t last_pli_tsc; /* the receiver's last key frame request passed on */
 	struct fh_rewrite rw;

@@ -29,6 +29,11 @@ const state = {
   lobby: false, waiting: [], // moderators: the room's lobby and who waits in it
   iceServers: [], relayOnly: false,
   want: { audio: 0, video: 0 },
+  slots: { audio: 0, video: 0 }, // the receive pool "joined" gave
+  videoSlots: new Map(), // mid -> { track, id: the participant it carries now }
+  slotMap: null, // the last "slots" message
+  audioMap: new Map(), // audio slot mid -> the participant it carries now
+  screenTr: null, screenTrack: null, // this page's screen share
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
   audioMuted: false, videoMuted: false, retry: 0,
   resume: null, resuming: false, // the secret "joined" gave; a resume under way
@@ -304,6 +309,7 @@ function removePeer(id) {
   const p = state.peers.get(id);
   if (!p) return;
   if (p.tile) p.tile.remove();
+  if (p.screenTile) p.screenTile.remove();
   state.peers.delete(id);
   renderPeople();
 }
@@ -408,7 +414,14 @@ async function handle(msg) {
       history.replaceState(null, '', `${state.base}/${encodeURIComponent(state.room)}`);
       rememberRoom(state.room);
       for (const p of msg.participants) addPeer(p);
+      // the receive slots the server maps the room's sources onto: offered from the start,
+      // so nobody's joining or speaking changes this page's SDP
+      state.slots = msg.slots && typeof msg.slots === 'object'
+        ? { audio: msg.slots.audio | 0, video: msg.slots.video | 0 } : { audio: 0, video: 0 };
       await startPeerConnection();
+      break;
+    case 'slots':
+      mapSlots(msg);
       break;
     case 'waiting':
       // the lobby: nothing of the room until a moderator lets this page in
@@ -509,6 +522,8 @@ async function handle(msg) {
         show('left');
       }
       if (msg.code === 4009) { state.busy = false; }
+      // the tenant lets only moderators share: this page's share ends
+      if (msg.code === 4050 && state.screenTrack) stopScreen();
       // server-side trouble (media server away, media lost): start over with a fresh join
       if (msg.code >= 5000 && state.ws) state.ws.close();
       break;
@@ -528,6 +543,122 @@ function addChat(msg) {
   li.scrollIntoView({ block: 'end' });
 }
 
+/* "slots": which participant's camera (or screen) each video slot carries now. A slot's track
+ * moves to the tile of whom it carries; a tile whose slot went shows no video. */
+function mapSlots(msg) {
+  state.slotMap = msg;
+  state.audioMap = new Map();
+  for (const e of Array.isArray(msg.audio) ? msg.audio : [])
+    if (e && typeof e.mid === 'string' && typeof e.id === 'string') state.audioMap.set(e.mid, e.id);
+  if (!Array.isArray(msg.video)) return;
+  for (const e of msg.video) {
+    const slot = e && state.videoSlots.get(e.mid);
+    if (!slot) continue;
+    const id = typeof e.id === 'string' ? e.id : null;
+    if (slot.id === id) continue;
+    const source = e.source === 'screen' ? 'screen' : 'camera';
+    if (slot.id === id && slot.source === source) continue;
+    if (slot.id) detachVideo(slot.id, slot.source, slot.track);
+    slot.id = id;
+    slot.source = source;
+    if (!id) continue;
+    // a source not named yet (one who has not resumed since a server restart): a tile now,
+    // its name when the server says it
+    if (!state.peers.has(id)) addPeer({ id, name: '' });
+    attachVideo(id, source, slot.track);
+  }
+}
+
+/* A participant's camera goes into its tile; its screen share into a tile of its own, first
+ * in the grid and wide. */
+function screenTile(id, make) {
+  const peer = state.peers.get(id);
+  if (!peer) return null;
+  if (!peer.screenTile && make) {
+    const tile = document.createElement('figure');
+    tile.className = 'tile screen';
+    tile.dataset.id = id;
+    tile.dataset.source = 'screen';
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    video.muted = true;
+    video.srcObject = new MediaStream();
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${peer.name} · ${t('conf.screen.of')}`;
+    tile.append(video, cap);
+    $('tiles').prepend(tile);
+    peer.screenTile = tile;
+  }
+  return peer.screenTile;
+}
+
+function attachVideo(id, source, track) {
+  const peer = state.peers.get(id);
+  if (!peer) return;
+  if (source === 'screen') {
+    const v = screenTile(id, true).querySelector('video');
+    for (const old of v.srcObject.getVideoTracks()) v.srcObject.removeTrack(old);
+    v.srcObject.addTrack(track);
+    playWithSound(v);
+    return;
+  }
+  for (const old of peer.stream.getVideoTracks()) peer.stream.removeTrack(old);
+  peer.stream.addTrack(track);
+  playWithSound(peer.tile.querySelector('video'));
+}
+
+function detachVideo(id, source, track) {
+  const peer = state.peers.get(id);
+  if (!peer) return;
+  if (source === 'screen') {
+    const tile = screenTile(id, false);
+    if (tile) tile.remove();
+    peer.screenTile = null;
+    return;
+  }
+  peer.stream.removeTrack(track);
+}
+
+/* Screen sharing: a second video of this page, for detail (text stays sharp), no simulcast;
+ * the offer names its m-line. Stopping (the button or the browser's own bar) makes the line
+ * inactive; sharing again reuses it. */
+async function toggleScreen() {
+  if (state.screenTrack) { stopScreen(); return; }
+  let media;
+  try {
+    media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
+  } catch (e) {
+    if (e && e.name !== 'NotAllowedError') toast(t('conf.screen.failed'));
+    return;
+  }
+  const track = media.getVideoTracks()[0];
+  if (!track || !state.pc) return;
+  try { track.contentHint = 'detail'; } catch (e) { /* older browsers */ }
+  track.onended = () => { if (state.screenTrack === track) stopScreen(); };
+  state.screenTrack = track;
+  if (state.screenTr) {
+    await state.screenTr.sender.replaceTrack(track);
+    state.screenTr.direction = 'sendonly';
+  } else {
+    state.screenTr = state.pc.addTransceiver(track, { direction: 'sendonly' });
+  }
+  updateControls();
+  negotiate();
+}
+
+function stopScreen() {
+  const track = state.screenTrack;
+  state.screenTrack = null;
+  if (track) track.stop();
+  if (state.screenTr && state.pc) {
+    state.screenTr.sender.replaceTrack(null).catch(() => {});
+    state.screenTr.direction = 'inactive';
+    negotiate();
+  }
+  updateControls();
+}
+
 function ensureRecv(kind, n) {
   const have = state.pc.getTransceivers().filter(
     (tr) => tr.receiver.track.kind === kind && tr.direction === 'recvonly').length;
@@ -542,7 +673,9 @@ async function negotiate() {
   ensureRecv('video', state.want.video || 0);
   const offer = await state.pc.createOffer();
   await state.pc.setLocalDescription(offer);
-  send({ type: 'offer', sdp: state.pc.localDescription.sdp });
+  const msg = { type: 'offer', sdp: state.pc.localDescription.sdp };
+  if (state.screenTr && state.screenTr.mid !== null && state.screenTrack) msg.screen = state.screenTr.mid;
+  send(msg);
 }
 
 // The camera as VP8 simulcast, lowest layer first (browsers drop the last encodings first when
@@ -598,18 +731,22 @@ async function startPeerConnection() {
   const self = tileFor('self', state.name, true);
   self.querySelector('video').srcObject = local;
   pc.ontrack = (ev) => {
-    const id = ev.streams[0] && ev.streams[0].id;
-    // tracks of someone not named yet (one who has not resumed since a server restart):
-    // a tile now, its name when the server says it
-    if (id && !state.peers.has(id)) addPeer({ id, name: '' });
-    const peer = state.peers.get(id);
-    if (!peer) return;
-    for (const old of peer.stream.getTracks().filter((x) => x.kind === ev.track.kind))
-      peer.stream.removeTrack(old);
-    peer.stream.addTrack(ev.track);
-    playWithSound(peer.tile.querySelector('video'));
+    const mid = ev.transceiver && ev.transceiver.mid;
+    if (!mid) return;
+    if (ev.track.kind === 'audio') {
+      // every audio slot plays; the server puts on them the people who speak
+      const el = document.createElement('audio');
+      el.autoplay = true;
+      el.srcObject = new MediaStream([ev.track]);
+      el.dataset.mid = mid;
+      $('audio-slots').append(el);
+      playWithSound(el);
+      return;
+    }
+    state.videoSlots.set(mid, { track: ev.track, id: null });
+    if (state.slotMap) mapSlots(state.slotMap);
   };
-  state.want = { audio: 0, video: 0 };
+  state.want = { ...state.slots };
   show('conference');
   updateControls();
   renderPeople();
@@ -625,11 +762,20 @@ function teardown() {
   state.hand = false;
   for (const id of [...state.peers.keys()]) removePeer(id);
   $('tiles').textContent = '';
+  $('audio-slots').textContent = '';
+  if (state.screenTrack) state.screenTrack.stop();
+  state.screenTrack = state.screenTr = null;
+  state.videoSlots = new Map();
+  state.audioMap = new Map();
+  state.slotMap = null;
 }
 
 function updateControls() {
   $('mic').textContent = t(state.audioMuted ? 'conf.micon' : 'conf.mic');
   $('cam').textContent = t(state.videoMuted ? 'conf.camon' : 'conf.cam');
+  $('screen').textContent = t(state.screenTrack ? 'conf.screen.stop' : 'conf.screen');
+  $('screen').setAttribute('aria-pressed', state.screenTrack ? 'true' : 'false');
+  $('screen').hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   $('end').hidden = !state.moderator;
   $('set-pw').hidden = !state.moderator;
   $('lobby-toggle').hidden = !state.moderator;
@@ -737,6 +883,7 @@ function prejoinSetup(hp) {
   };
   $('mic').onclick = () => setMute('audio');
   $('cam').onclick = () => setMute('video');
+  $('screen').onclick = () => toggleScreen();
   $('hand').onclick = toggleHand;
   $('leave').onclick = leave;
   $('end').onclick = () => { if (confirm(t('mod.endconfirm'))) send({ type: 'moderate', action: 'end' }); };
@@ -768,16 +915,14 @@ window.funkhaus = {
   async received() {
     const out = {};
     if (!state.pc) return out;
-    const byMid = new Map();
-    for (const tr of state.pc.getTransceivers()) {
-      const id = [...state.peers.entries()].find(([, p]) =>
-        p.stream.getTracks().includes(tr.receiver.track));
-      if (id && tr.mid !== null) byMid.set(tr.mid, id[0]);
-    }
+    // what each receive slot carries now, as the last "slots" said
+    const byMid = new Map(state.audioMap);
+    for (const [mid, slot] of state.videoSlots) if (slot.id) byMid.set(mid, slot.id);
     const stats = await state.pc.getStats();
     stats.forEach((s) => {
       if (s.type !== 'inbound-rtp' || !byMid.has(s.mid)) return;
       const id = byMid.get(s.mid);
+      if (!state.peers.has(id)) return;
       out[id] = out[id] || { name: state.peers.get(id).name, framesDecoded: 0, audioPackets: 0, audioEnergy: 0 };
       if (s.kind === 'video') out[id].framesDecoded += s.framesDecoded || 0;
       else { out[id].audioPackets += s.packetsReceived || 0; out[id].audioEnergy += s.totalAudioEnergy || 0; }
@@ -785,6 +930,13 @@ window.funkhaus = {
     return out;
   },
   peerNames() { return [...state.peers.values()].map((p) => p.name); },
+  // the receive transceivers carrying participant id's audio and video now
+  transceiversOf(id) {
+    if (!state.pc) return [];
+    return state.pc.getTransceivers().filter((tr) => tr.mid !== null &&
+      (state.audioMap.get(tr.mid) === id ||
+        (state.videoSlots.get(tr.mid) && state.videoSlots.get(tr.mid).id === id)));
+  },
 };
 
 init().catch((e) => console.error('funkhaus:', e));

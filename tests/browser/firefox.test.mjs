@@ -68,12 +68,9 @@ const probe = async () => {
   if (!st || !st.pc) return out;
   out.pc = { ice: st.pc.iceConnectionState, conn: st.pc.connectionState,
     signaling: st.pc.signalingState, transceivers: st.pc.getTransceivers().length };
-  const trs = st.pc.getTransceivers();
   for (const [id, p] of st.peers) {
     const r = { name: p.name, video: null, audio: null };
-    for (const track of p.stream.getTracks()) {
-      const tr = trs.find((t) => t.receiver.track === track);
-      if (!tr) continue;
+    for (const tr of window.funkhaus.transceiversOf(id)) {
       (await tr.receiver.getStats()).forEach((s) => {
         if (s.type !== 'inbound-rtp') return;
         const kind = s.kind || s.mediaType;

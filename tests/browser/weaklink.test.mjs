@@ -71,12 +71,9 @@ const probe = async () => {
   const st = window.funkhaus && window.funkhaus.state;
   const out = { id: st && st.id, peers: {}, keyFrames: 0, sentWidth: 0 };
   if (!st || !st.pc) return out;
-  const trs = st.pc.getTransceivers();
   for (const [id, p] of st.peers) {
     const r = { name: p.name, video: null, audio: null };
-    for (const track of p.stream.getTracks()) {
-      const tr = trs.find((t) => t.receiver.track === track);
-      if (!tr) continue;
+    for (const tr of window.funkhaus.transceiversOf(id)) {
       (await tr.receiver.getStats()).forEach((s) => {
         if (s.type !== 'inbound-rtp') return;
         const v = { frames: s.framesDecoded || 0, width: s.frameWidth || 0,

@@ -542,7 +542,7 @@ int main(int argc, char **argv)
 	expect_status("a tenant admin moving hosts", "PATCH", "/api/v1/tenants/rathaus", rat_token,
 		      "{\"hosts\":[\"evil.example\"]}", 403);
 	expect_status("a bad value", "PATCH", "/api/v1/tenants/rathaus", rat_token,
-		      "{\"max_participants\":500}", 400);
+		      "{\"max_participants\":5000}", 400);
 	expect_status("the main configuration's tenant", "PATCH", "/api/v1/tenants/test", ops_token,
 		      "{\"chat\":false}", 409);
 	o = api_json("PUT", "/api/v1/tenants/rathaus/public-access", rat_token, "{\"on\":false}",

@@ -400,8 +400,8 @@ int main(int argc, char **argv)
 
 	/* a broken tenant file: the whole set is refused, so the Verein switched back on in the
 	 * same reload stays off; a loader that skipped the broken file, or took
-	 * max_participants = 500, would let the join below in */
-	put_file(dir, "t/broken.conf", "[tenant]\nmax_participants = 500\n");
+	 * max_participants = 5000, would let the join below in */
+	put_file(dir, "t/broken.conf", "[tenant]\nmax_participants = 5000\n");
 	put_file(dir, "t/verein.conf",
 		 "[tenant]\ndisplay_name = Verein\npath_prefix = verein\nmax_rooms = 1\n");
 	int refusals = harness_count_in_log(getenv("FUNKHAUS_CP_LOG"), "broken.conf");

@@ -1,7 +1,7 @@
 /* Unit tests of cp_room, driven directly through its connection seam: fake connections that
  * record what is sent to them, and a real region in memory (fh_region_create under a unique
  * name) whose command ring is read back as the recorded dataplane. A join gets "joined"; offers
- * become PART_ADD, STREAM_ADD and SUB_ADD; the lobby holds a joiner until a moderator admits it;
+ * become PART_ADD, STREAM_ADD and SUB_SET (receive slots); the lobby holds a joiner until a moderator admits it;
  * a moderator's mute reaches the dataplane while a guest's is refused with 4030; wrong room
  * passwords from one source end in 4034 while another source is still heard. Passwords are
  * hashed on cp_pwhash's threads, so the test ticks the room until the hash is back. */
@@ -22,8 +22,8 @@
 #include "fh_region.h"
 #include "fh_test.h"
 
-#define MAX_SENT 64
-#define MAX_CMDS 512
+#define MAX_SENT 256
+#define MAX_CMDS 8192
 
 /* A signalling connection as cp_room sees it, keeping everything it was sent. */
 struct cp_conn {
@@ -140,6 +140,29 @@ static unsigned count_cmds(uint8_t type)
 	return n;
 }
 
+/* A receive slot pointed at a published stream (SUB_SET with a stream). */
+static bool is_map(const struct fh_cmd *c)
+{
+	return c->type == FH_CMD_SUB_SET && c->u.sub.pub_key != 0;
+}
+
+static unsigned count_maps(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < n_cmds; i++)
+		n += is_map(&cmds[i]);
+	return n;
+}
+
+static const struct fh_cmd *find_map(unsigned nth)
+{
+	for (unsigned i = 0; i < n_cmds; i++)
+		if (is_map(&cmds[i]) && nth-- == 0)
+			return &cmds[i];
+	return NULL;
+}
+
 static const struct fh_cmd *find_cmd(uint8_t type, unsigned nth)
 {
 	for (unsigned i = 0; i < n_cmds; i++)
@@ -170,6 +193,20 @@ static json_t *last_of(const struct cp_conn *c, const char *type)
 		json_decref(o);
 	}
 	return NULL;
+}
+
+static unsigned count_of(const struct cp_conn *c, const char *type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->n_sent; i++) {
+		json_t *o = json_loads(c->sent[i], 0, NULL);
+		const char *t = json_string_value(json_object_get(o, "type"));
+
+		n += t && !strcmp(t, type);
+		json_decref(o);
+	}
+	return n;
 }
 
 static bool got(const struct cp_conn *c, const char *type)
@@ -244,10 +281,10 @@ static char tdir[64], region[64];
 
 static void setup(void)
 {
-	struct cp_tenant_defaults def = {.max_participants = 10, .chat = true};
+	struct cp_tenant_defaults def = {.max_participants = 30, .chat = true};
 	struct cp_tenants ts = {0};
 	struct fh_addr announce = {.family = FH_AF_INET};
-	struct cp_room_conf rc = {.max_participants = 10, .n_announce = 1, .dtls_timeout_s = 10};
+	struct cp_room_conf rc = {.max_participants = 30, .n_announce = 1, .dtls_timeout_s = 10};
 	uint16_t port = 40000;
 	char path[128], err[256];
 	FILE *f;
@@ -319,7 +356,7 @@ static void offers(void)
 	CHECK(got(&a, "answer"));
 	CHECK_EQ(count_cmds(FH_CMD_PART_ADD), 1);
 	CHECK_EQ(count_cmds(FH_CMD_STREAM_ADD), 2);
-	CHECK_EQ(count_cmds(FH_CMD_SUB_ADD), 0);
+	CHECK_EQ(count_maps(), 0);
 	sa = find_cmd(FH_CMD_STREAM_ADD, 0);
 	sv = find_cmd(FH_CMD_STREAM_ADD, 1);
 	CHECK(sa && sv && sa->u.stream.kind == FH_KIND_AUDIO && sv->u.stream.kind == FH_KIND_VIDEO);
@@ -328,12 +365,12 @@ static void offers(void)
 	offer(&b, "chrome-offer-recvonly-1a2v.sdp");
 	CHECK(got(&b, "answer"));
 	CHECK_EQ(count_cmds(FH_CMD_PART_ADD), 2);
-	CHECK_EQ(count_cmds(FH_CMD_SUB_ADD), 2);
-	sub = find_cmd(FH_CMD_SUB_ADD, 0);
+	CHECK_EQ(count_maps(), 2);
+	sub = find_map(0);
 	CHECK(sub && sa && sub->u.sub.pub_key == sa->u.stream.key);
 	CHECK(sub && sub->u.sub.pub_slot == find_cmd(FH_CMD_PART_ADD, 0)->slot);
 	CHECK(sub && sub->slot == find_cmd(FH_CMD_PART_ADD, 1)->slot);
-	sub = find_cmd(FH_CMD_SUB_ADD, 1);
+	sub = find_map(1);
 	CHECK(sub && sv && sub->u.sub.pub_key == sv->u.stream.key && sub->u.sub.out_ssrc);
 }
 
@@ -419,6 +456,8 @@ static void simulcast(void)
 	CHECK(got(&sc, "joined"));
 	unsigned first = n_cmds;
 
+	unsigned b_reneg = count_of(&b, "renegotiate");
+
 	offer(&sc, "chrome-offer-sendonly-simulcast.sdp");
 	json_t *an = last_of(&sc, "answer");
 	const char *sdp = json_string_value(json_object_get(an, "sdp"));
@@ -451,16 +490,34 @@ static void simulcast(void)
 		CHECK_EQ(sv->u.stream.rtx_pt, 97);
 	}
 	uint32_t key = sv ? sv->u.stream.key : 0;
-	unsigned subs = count_cmds(FH_CMD_SUB_ADD), adds = count_cmds(FH_CMD_STREAM_ADD);
+	unsigned subs = count_maps(), adds = count_cmds(FH_CMD_STREAM_ADD);
 	unsigned dels = count_cmds(FH_CMD_STREAM_DEL), medias = count_cmds(FH_CMD_MEDIA);
 
-	CHECK(got(&b, "renegotiate"));
-	offer(&b, "chrome-offer-recvonly-1a2v.sdp"); /* one audio, two video lines */
-	CHECK(count_cmds(FH_CMD_SUB_ADD) > subs);
+	/* B's two video slots show A and C; its page puts Sim's camera on its stage: one slot
+	 * takes it, by key (no SDP changes hands) */
+	char sid[17];
+
+	copy_id(&sc, "joined", sid);
+	CHECK_EQ(count_of(&b, "renegotiate"), b_reneg); /* a new publisher changes no SDP */
+	say(&b, json_pack("{s:s, s:{s:s, s:s}, s:i}", "type", "constraints", "stage", "id", sid,
+			  "source", "camera", "max", 1));
+	CHECK(count_maps() > subs);
+	json_t *sl = last_of(&b, "slots");
+	json_t *vs = json_object_get(sl, "video");
+	unsigned shown = 0;
+
+	for (size_t i = 0; i < json_array_size(vs); i++) {
+		const char *vid = json_string_value(json_object_get(json_array_get(vs, i), "id"));
+
+		shown += vid != NULL;
+		CHECK(!vid || !strcmp(vid, sid));
+	}
+	CHECK_EQ(shown, 1); /* max 1: only the stage */
+	json_decref(sl);
 	bool by_key = false;
 
 	for (unsigned i = 0; i < n_cmds; i++)
-		by_key |= cmds[i].type == FH_CMD_SUB_ADD && cmds[i].u.sub.pub_key == key &&
+		by_key |= is_map(&cmds[i]) && cmds[i].u.sub.pub_key == key &&
 			  cmds[i].u.sub.pub_slot == slot;
 	CHECK(by_key);
 	offer(&sc, "chrome-offer-sendonly-simulcast.sdp");
@@ -545,7 +602,7 @@ static unsigned ff_live(const struct ff_client *f, char k)
 static void firefox(void)
 {
 	struct ff_client f = {0};
-	unsigned rounds = 0, subs = count_cmds(FH_CMD_SUB_ADD), parts;
+	unsigned rounds = 0, subs = count_maps(), parts;
 
 	say(&a, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
 	conn_init(&e, "192.0.2.5");
@@ -584,8 +641,8 @@ static void firefox(void)
 	if (rounds > 2)
 		fprintf(stderr, "firefox: asked to renegotiate %u times\n", rounds);
 	/* audio and video of A, C and Sim */
-	CHECK_EQ(count_cmds(FH_CMD_SUB_ADD), subs + 6);
-	CHECK_EQ(f.n, 6);
+	CHECK_EQ(count_maps(), subs + 6);
+	CHECK_EQ(f.n, 6 + 9); /* its pool: 6 audio and (by default) 9 video slots */
 	for (unsigned i = 0; i < f.n; i++)
 		CHECK(!f.stopped[i]);
 	/* Firefox' ids, and its simulcast video by rid (its SSRCs come without a SIM group) */
@@ -659,21 +716,6 @@ static void passwords(void)
 	join(&d2, "Dan", "correct horse");
 	WAIT_FOR(got(&d2, "joined") || last_error(&d2));
 	CHECK(got(&d2, "joined"));
-}
-
-/* How many messages of the type c was sent. */
-static unsigned count_of(const struct cp_conn *c, const char *type)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < c->n_sent; i++) {
-		json_t *o = json_loads(c->sent[i], 0, NULL);
-		const char *t = json_string_value(json_object_get(o, "type"));
-
-		n += t && !strcmp(t, type);
-		json_decref(o);
-	}
-	return n;
 }
 
 static void join_room(struct cp_conn *c, const char *room, const char *name)
@@ -836,6 +878,151 @@ static void names_hands_rights(void)
 }
 
 /* Every connection goes: the dataplane forgets who was in it, and the room goes. */
+/* How many of a "slots" message's entries of one kind carry someone; each carried source is
+ * counted once. */
+static unsigned slots_carried(const struct cp_conn *c, const char *kind)
+{
+	json_t *o = last_of(c, "slots");
+	json_t *a = json_object_get(o, kind);
+	unsigned n = 0;
+
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *id = json_string_value(json_object_get(json_array_get(a, i), "id"));
+
+		n += id != NULL;
+		for (size_t j = 0; id && j < i; j++) {
+			const char *o2 =
+				json_string_value(json_object_get(json_array_get(a, j), "id"));
+
+			CHECK(!o2 || strcmp(o2, id));
+		}
+	}
+	json_decref(o);
+	return n;
+}
+
+/* A room of 14 whose clients offer their whole pool (6 audio and 9 video slots) at once:
+ * nobody is asked to renegotiate or gets another answer when the others join; each gets the
+ * audio of at most 6 and the video of at most 9; a page's constraints choose its videos;
+ * malformed constraints are refused with 4004. */
+#define BIG 14
+static struct cp_conn big[BIG];
+static unsigned big_dels;
+
+static void large_room(void)
+{
+	char ip[32], name[16], ids[BIG][17];
+	unsigned answers[BIG] = {0}, renegs[BIG] = {0};
+
+	for (unsigned i = 0; i < BIG; i++) {
+		struct ff_client f = {.n = 15};
+
+		for (unsigned k = 0; k < f.n; k++)
+			f.kind[k] = k < 6 ? 'a' : 'v';
+		snprintf(ip, sizeof(ip), "198.51.100.%u", 10 + i);
+		snprintf(name, sizeof(name), "P%u", i);
+		conn_init(&big[i], ip);
+		say(&big[i],
+		    json_pack("{s:s, s:s, s:s}", "type", "join", "room", "Gross", "name", name));
+		CHECK(got(&big[i], "joined"));
+		json_t *j = last_of(&big[i], "joined");
+		json_t *sl = json_object_get(j, "slots");
+
+		CHECK_EQ(json_integer_value(json_object_get(sl, "audio")), 6);
+		CHECK_EQ(json_integer_value(json_object_get(sl, "video")), 9);
+		json_decref(j);
+		copy_id(&big[i], "joined", ids[i]);
+		say(&big[i], json_pack("{s:s, s:s}", "type", "offer", "sdp", ff_offer(&f)));
+		CHECK(got(&big[i], "answer"));
+		for (unsigned k = 0; k <= i; k++) {
+			unsigned na = count_of(&big[k], "answer"),
+				 nr = count_of(&big[k], "renegotiate");
+
+			if (k < i) { /* those already in: no SDP changes hands */
+				CHECK_EQ(na, answers[k]);
+				CHECK_EQ(nr, renegs[k]);
+			}
+			answers[k] = na;
+			renegs[k] = nr;
+		}
+	}
+	for (unsigned i = 0; i < BIG; i++) {
+		CHECK_EQ(renegs[i], 0);
+		CHECK_EQ(answers[i], 1);
+		CHECK_EQ(slots_carried(&big[i], "audio"), 6);
+		CHECK_EQ(slots_carried(&big[i], "video"), 9);
+	}
+	/* P0's page shows P13 on its stage and P12 in one tile, two videos at most */
+	say(&big[0],
+	    json_pack("{s:s, s:{s:s}, s:[{s:s, s:i}], s:i}", "type", "constraints", "stage", "id",
+		      ids[13], "tiles", "id", ids[12], "height", 180, "max", 2));
+	CHECK_EQ(slots_carried(&big[0], "video"), 2);
+	json_t *o = last_of(&big[0], "slots");
+	bool stage = false, tile = false;
+
+	for (size_t i = 0; i < json_array_size(json_object_get(o, "video")); i++) {
+		const char *id = json_string_value(
+			json_object_get(json_array_get(json_object_get(o, "video"), i), "id"));
+
+		stage |= id && !strcmp(id, ids[13]);
+		tile |= id && !strcmp(id, ids[12]);
+	}
+	CHECK(stage && tile);
+	json_decref(o);
+	/* the tile of 180 px gets the lowest layer only, the stage all of them */
+	bool capped = false;
+
+	for (unsigned i = n_cmds; i-- > 0 && !capped;)
+		capped = is_map(&cmds[i]) && cmds[i].u.sub.layers == 1;
+	CHECK(capped);
+
+	/* bad constraints: refused, the mapping stays */
+	unsigned maps = count_maps();
+	const char *bad[] = {
+		"{\"type\":\"constraints\",\"stage\":5}",
+		"{\"type\":\"constraints\",\"tiles\":[{\"id\":\"zz\"}]}",
+		"{\"type\":\"constraints\",\"tiles\":[{\"id\":7}]}",
+		"{\"type\":\"constraints\",\"tiles\":[{\"id\":\"0123456789abcdef\","
+		"\"source\":\"microwave\"}]}",
+		"{\"type\":\"constraints\",\"tiles\":[{\"id\":\"0123456789abcdef\","
+		"\"height\":-3}]}",
+		"{\"type\":\"constraints\",\"max\":-1}",
+		"{\"type\":\"constraints\",\"tiles\":\"all\"}",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conn_forget(&big[0]);
+		cp_room_message(&big[0], bad[i], strlen(bad[i]));
+		tick();
+		CHECK_EQ(last_error(&big[0]), 4004);
+	}
+	CHECK_EQ(count_maps(), maps);
+	/* an unknown participant in the tiles is no error: it may have just left */
+	conn_forget(&big[0]);
+	say(&big[0], json_pack("{s:s, s:[{s:s}]}", "type", "constraints", "tiles", "id",
+			       "0123456789abcdef"));
+	CHECK_EQ(last_error(&big[0]), 0);
+	CHECK_EQ(slots_carried(&big[0], "video"), 0);
+
+	/* P1 leaves: everyone's slots carry the others, still without SDP */
+	cp_room_closed(&big[1]);
+	tick();
+	for (unsigned i = 2; i < BIG; i++) {
+		CHECK_EQ(count_of(&big[i], "answer"), 1);
+		CHECK_EQ(count_of(&big[i], "renegotiate"), 0);
+		CHECK_EQ(slots_carried(&big[i], "audio"), 6);
+		CHECK_EQ(slots_carried(&big[i], "video"), 9);
+	}
+	unsigned dels = count_cmds(FH_CMD_PART_DEL);
+
+	for (unsigned i = 0; i < BIG; i++)
+		if (i != 1)
+			cp_room_closed(&big[i]);
+	tick();
+	big_dels = count_cmds(FH_CMD_PART_DEL) - dels + 1;
+	for (unsigned i = 0; i < BIG; i++)
+		conn_forget(&big[i]);
+}
+
 static void teardown(void)
 {
 	int ready;
@@ -845,7 +1032,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		cp_room_closed(all[i]);
 	tick();
-	CHECK_EQ(count_cmds(FH_CMD_PART_DEL), 6); /* all but d1 and d2 offered */
+	CHECK_EQ(count_cmds(FH_CMD_PART_DEL) - big_dels, 6); /* all but d1 and d2 offered */
 	cp_room_stats(&ready, &rooms, &parts);
 	CHECK_EQ(rooms, 0);
 	CHECK_EQ(parts, 0);
@@ -857,4 +1044,4 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, passwords,
-	  names_hands_rights, teardown)
+	  large_room, names_hands_rights, teardown)

@@ -143,7 +143,9 @@ static void test_errors(void)
 	expect_error("tenants.d/x.conf", "[tenant]\ncreate_rooms = authenticated\n",
 		     "needs a token key");
 	expect_error("tenants.d/x.conf", "[tenant]\nhosts = philmeet.example\n", "both answer on");
-	expect_error("tenants.d/x.conf", "[tenant]\nmax_participants = 99\n", "2 to 33");
+	expect_error("tenants.d/x.conf", "[tenant]\nmax_participants = 1001\n", "2 to 1000");
+	expect_error("tenants.d/x.conf", "[tenant]\nscreen_share = anybody\n",
+		     "everyone or moderators");
 	expect_error("tenants.d/x.conf", "[tenant]\nip_logging = everything\n", "full, truncated");
 	expect_error("tenants.d/x.conf", "[tenant]\nimprint = http://x.example\n", "https://");
 	expect_error("tenants.d/x.conf", "[tenant]\nlog_retention_days = 0\n", "days");
