@@ -37,6 +37,8 @@
 	_(handoff, "datagrams passed to the worker that owns their UDP port")           \
 	_(commands, "commands applied")                                                 \
 	_(layer_switches, "simulcast layer switches made for a receiver")               \
+	_(speaker_events, "dominant speaker and speaking set changes raised")           \
+	_(speaker_untracked, "participants whose audio levels no room tracks (full)")   \
 	_(keyframe_absorbed, "receiver key frame requests answered without the sender") \
 	_(twcc_fb_sent, "transport-wide feedback packets sent to publishers")           \
 	_(twcc_fb_in, "transport-wide feedback packets from receivers used")            \

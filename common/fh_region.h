@@ -147,7 +147,12 @@ enum fh_evt_type {
 	FH_EVT_BOUND = 1,    /* first valid check: addr is the participant's media address */
 	FH_EVT_CONSENT_LOST, /* no valid check for the consent timeout: binding removed */
 	FH_EVT_CMD_ERR,	     /* a command was refused; arg holds the command type */
+	/* fh_speaker, per room (the room of FH_CMD_PART_ADD; room 0: none, not tracked) */
+	FH_EVT_SPEAKER,	 /* the room's dominant speaker changed: slot is the new one */
+	FH_EVT_SPEAKING, /* who speaks in the room now: arg slots in slots[], most active first */
 };
+
+#define FH_EVT_SLOTS 4
 
 struct fh_evt {
 	uint16_t type;
@@ -155,7 +160,10 @@ struct fh_evt {
 	uint32_t room;
 	uint32_t arg;
 	uint32_t seq;
-	struct fh_addr addr;
+	union {
+		struct fh_addr addr;
+		uint16_t slots[FH_EVT_SLOTS]; /* FH_EVT_SPEAKING */
+	};
 	uint64_t pad;
 };
 

@@ -269,6 +269,7 @@ static void enter(struct cp_part *p, const struct cp_tenant *t, int slot)
 		json_object_set_new(joined, "resume", json_string(secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
 	cp_room_send_json(p, joined);
+	cp_speaker_welcome(p);
 	cp_room_broadcast(r, NULL,
 			  json_pack("{s:s, s:o}", "type", "participant-joined", "participant",
 				    cp_room_part_json(p)));

@@ -112,6 +112,10 @@ static void on_event(unsigned w, const struct fh_evt *e)
 	case FH_EVT_CMD_ERR:
 		FH_WARN("worker %u refused command %u for slot %u", w, e->arg, e->slot);
 		break;
+	case FH_EVT_SPEAKER:
+	case FH_EVT_SPEAKING:
+		cp_speaker_event(w, e);
+		break;
 	default:
 		break;
 	}

@@ -324,6 +324,7 @@ void cp_resume_handle(struct cp_conn *c, const struct cp_sig_msg *m)
 	if (o)
 		json_object_set_new(o, "audioMuted", json_boolean(p->audio_muted));
 	cp_room_send_json(p, o);
+	cp_speaker_welcome(p);
 	/* the others learn its name again; a newcomer since the restart meets it */
 	cp_room_broadcast(r, p,
 			  json_pack("{s:s, s:o}", "type", "participant-joined", "participant",

@@ -292,6 +292,7 @@ void cp_room_leave(struct cp_part *p, const char *why)
 	}
 	r->n--;
 	cp_room_g.n_parts--;
+	cp_speaker_left(p);
 	/* Receivers' slots that carried this participant take another source (or none); the
 	 * worker forgets it entirely. */
 	cp_slots_room(r);
@@ -523,6 +524,7 @@ void cp_room_tick(uint64_t now_ms)
 
 	cp_room_g.now_ms = now_ms;
 	cp_dp_poll(now_ms);
+	cp_speaker_tick(now_ms);
 	cp_pwhash_poll();
 	if (now_ms - cp_room_g.last_expiry >= 60000) {
 		cp_room_g.last_expiry = now_ms;

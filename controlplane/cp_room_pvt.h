@@ -6,7 +6,8 @@
  * The files, by concern: cp_room.c (rooms, participants leaving, tenants, expiry, the tick,
  * the signalling dispatch), cp_join.c (join and admission), cp_negotiate.c (offers and answers),
  * cp_moderate.c (lobby and moderation), cp_media.c (dataplane events and DTLS), cp_resume.c
- * (notes in the region, resuming after a control-plane restart), cp_room_api.c (admin API).
+ * (notes in the region, resuming after a control-plane restart), cp_room_api.c (admin API),
+ * cp_speaker.c (who speaks).
  */
 #ifndef CP_ROOM_PVT_H
 #define CP_ROOM_PVT_H
@@ -137,6 +138,19 @@ struct cp_part {
 	uint64_t seq;	   /* order of arrival in the room, for ties */
 };
 
+/* Who speaks in a room, as its worker's events said (cp_speaker). */
+#define CP_SPEAKER_RECENT 32   /* recent dominant speakers kept per room */
+#define CP_SPEAKING_MIN_MS 250 /* "speaking" goes out at most this often per room */
+struct cp_speakers {
+	bool has_dominant; /* recent[0] holds the stage now */
+	unsigned n_recent;
+	uint64_t recent[CP_SPEAKER_RECENT]; /* participant ids, the latest dominant first */
+	unsigned n_speaking;
+	uint64_t speaking[FH_EVT_SLOTS]; /* who speaks now, most active first */
+	bool speaking_due;		 /* a change waits for CP_SPEAKING_MIN_MS */
+	uint64_t speaking_ms;		 /* when "speaking" last went out */
+};
+
 struct cp_room {
 	bool one_time;		    /* ends with its last participant, record and all */
 	bool lobby;		    /* joiners who are not moderators wait to be let in */
@@ -154,6 +168,7 @@ struct cp_room {
 	struct cp_part *parts;
 	unsigned n_waiting;
 	struct cp_part *waiting; /* the lobby, in order of arrival */
+	struct cp_speakers spk;
 	/* the sources (cp_limits keys) of those a moderator removed during this meeting, the
 	 * newest CP_ROOM_REMOVED_MAX: whoever comes from one waits in the lobby. In memory only,
 	 * gone with the room; never logged, stored or noted in the region */
@@ -282,6 +297,23 @@ void cp_media_dtls_send(void *user, const uint8_t *data, size_t len);
 void cp_media_fail(struct cp_part *p, enum cp_err e, const char *why);
 /* Ends the handshakes that are overdue or failed. */
 void cp_media_tick(uint64_t now_ms);
+
+/* ---- cp_speaker.c: dominant speaker and who speaks, from the worker's events ---- */
+
+/* FH_EVT_SPEAKER and FH_EVT_SPEAKING of worker w: the room hears {"type":"speaker","id"} and
+ * {"type":"speaking","ids"}; events for a slot no longer in that room are ignored. */
+void cp_speaker_event(unsigned w, const struct fh_evt *e);
+/* After "joined" or "resumed": p hears who holds the stage, when someone does. */
+void cp_speaker_welcome(struct cp_part *p);
+/* p leaves its room: it leaves the room's recent speakers and speaking set too. */
+void cp_speaker_left(struct cp_part *p);
+/* Sends what waited for CP_SPEAKING_MIN_MS. */
+void cp_speaker_tick(uint64_t now_ms);
+/* The room's recent dominant speakers, the latest first (who holds the stage now, when
+ * anyone does, then who held it before), at most max of them into ids; returns how many. Only
+ * participants still in the room are listed, each once. For choosing which sources a receiver
+ * gets in a large room. */
+unsigned cp_speaker_recent(const struct cp_room *r, uint64_t *ids, unsigned max);
 
 /* ---- cp_resume.c: notes in the region, resuming after a control-plane restart ---- */
 

@@ -538,8 +538,10 @@ static void media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_
 		uint8_t lvl;
 		bool voice;
 
-		if (fh_rtpext_audio_level(d, &v, &voice, &lvl) == 0)
+		if (fh_rtpext_audio_level(d, &v, &voice, &lvl) == 0) {
 			fp.audio_level = lvl | (voice ? 0x80 : 0);
+			dp_speaker_level(w, p, lvl, voice, now);
+		}
 	}
 	/* the packets of a key frame share its timestamp; they count apart (fh_layer_rate) */
 	if (fp.vp8 && fp.desc.keyframe) {

@@ -160,6 +160,7 @@ static void part_del(struct dp_worker *w, uint16_t slot)
 	part_unbind(w, p);
 	dp_media_free_keys(w, p);
 	dp_adapt_free(p);
+	dp_speaker_leave(w, slot);
 	memset(p, 0, sizeof(*p));
 	w->ctr->participants--;
 	__atomic_and_fetch(&w->ctr->live[slot / 64], ~(1ull << (slot % 64)), __ATOMIC_RELEASE);
@@ -175,7 +176,7 @@ static bool valid_cred(const char *s, size_t max, uint8_t *len)
 	return true;
 }
 
-static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c)
+static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 {
 	struct dp_part *p = &w->parts[c->slot];
 	uint8_t lu, ru, pw;
@@ -189,6 +190,7 @@ static int cmd_part_add(struct dp_worker *w, const struct fh_cmd *c)
 		return -ENOMEM;
 	p->used = true;
 	p->room = c->room;
+	dp_speaker_join(w, c->slot, now);
 	memcpy(p->lufrag, c->u.part.local_ufrag, lu);
 	memcpy(p->rufrag, c->u.part.remote_ufrag, ru);
 	memcpy(p->lpwd, c->u.part.local_pwd, pw);
@@ -456,7 +458,7 @@ void dp_worker_apply(struct dp_worker *w, const struct fh_cmd *c, uint64_t now)
 	}
 	switch (c->type) {
 	case FH_CMD_PART_ADD:
-		rc = cmd_part_add(w, c);
+		rc = cmd_part_add(w, c, now);
 		break;
 	case FH_CMD_PART_DEL:
 		part_del(w, c->slot);
@@ -671,6 +673,7 @@ void dp_worker_timers(struct dp_worker *w, uint64_t now)
 		}
 	}
 	w->n_probing = n_probing;
+	dp_speaker_timer(w, now);
 }
 
 int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct fh_region *reg,
@@ -699,6 +702,10 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	w->parts = calloc(FH_MAX_SLOTS, sizeof(*w->parts));
 	if (!w->parts)
 		return -ENOMEM;
+	if (dp_speaker_init(w) < 0) {
+		free(w->parts);
+		return -ENOMEM;
+	}
 	struct dp_io_conf ioc = c->io_conf;
 
 	ioc.ctr = w->ctr;
@@ -706,6 +713,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	if (!w->port) {
 		int e = errno;
 
+		dp_speaker_fini(w);
 		free(w->parts);
 		return -e;
 	}
@@ -717,6 +725,7 @@ void dp_worker_fini(struct dp_worker *w)
 	for (uint16_t s = 0; s < FH_MAX_SLOTS; s++)
 		part_del(w, s);
 	w->io->close(w->port);
+	dp_speaker_fini(w);
 	free(w->parts);
 	dp_srtp_engine_free(w->srtp);
 	w->srtp = NULL;

@@ -16,6 +16,7 @@
 #include "fh_alloc.h"
 #include "fh_region.h"
 #include "fh_rtp.h"
+#include "fh_speaker.h"
 #include "fh_vp8.h"
 
 #define DP_BURST 32
@@ -141,6 +142,8 @@ struct dp_part {
 	uint8_t lpwd_len;
 	uint8_t ext[FH_EXT_MAX]; /* its header extension ids */
 	uint32_t room;
+	uint16_t room_idx; /* its entry in the worker's rooms[] while spk */
+	uint16_t spk;	   /* its speaker there, fh_speaker_add's index + 1; 0 (as zeroed): none */
 	char lufrag[FH_UFRAG_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
@@ -158,6 +161,15 @@ struct dp_part {
 	struct dp_adapt *ad;	   /* feedback, estimate and allocation state, with FH_CMD_MEDIA */
 	struct dp_pub pub[DP_MAX_PUB];
 	struct dp_out out[DP_MAX_OUT];
+};
+
+/* A room as the worker knows it: the room id of its participants' FH_CMD_PART_ADD, and the
+ * room's audio levels (fh_speaker), allocated with its first participant. */
+#define DP_NO_ROOM 0xffff
+struct dp_room {
+	uint32_t id; /* 0: entry free */
+	uint16_t n_parts;
+	struct fh_speaker_room *spk;
 };
 
 struct dp_worker {
@@ -189,6 +201,7 @@ struct dp_worker {
 	uint16_t probing[FH_MAX_SLOTS];
 	uint16_t n_pacing; /* slots with video waiting in their pacer */
 	uint16_t pacing[FH_MAX_SLOTS];
+	struct dp_room *rooms; /* FH_MAX_SLOTS: a room per participant at most */
 };
 
 struct dp_worker_conf {
@@ -263,6 +276,23 @@ size_t dp_media_header(struct dp_worker *w, struct dp_part *s, uint8_t *q, size_
 
 /* dp_worker.c */
 int dp_layer_start(struct dp_worker *w, struct dp_pub *pub, struct dp_layer *L, uint32_t ssrc);
+
+/* dp_speaker.c: rooms and their dominant speaker */
+int dp_speaker_init(struct dp_worker *w);
+void dp_speaker_fini(struct dp_worker *w);
+void dp_speaker_join(struct dp_worker *w, uint16_t slot, uint64_t now);
+void dp_speaker_leave(struct dp_worker *w, uint16_t slot);
+void dp_speaker_timer(struct dp_worker *w, uint64_t now);
+
+/* One audio packet's RFC 6464 level (level 0..127 -dBov, voice the V bit) from p. */
+static inline void dp_speaker_level(struct dp_worker *w, const struct dp_part *p, uint8_t level,
+				    bool voice, uint64_t now)
+{
+	if (!p->spk)
+		return;
+	fh_speaker_level(w->rooms[p->room_idx].spk, p->spk - 1, level, voice,
+			 dp_worker_us(w, now) / 1000);
+}
 
 /* dp_adapt.c */
 int dp_adapt_new(struct dp_part *p);

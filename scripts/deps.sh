@@ -15,7 +15,7 @@ if [ "$what" = bench ]; then
 fi
 if [ "$what" = test ]; then
 	pkgs+=(clang libclang-rt-14-dev chromium firefox-esr iproute2 iputils-ping clang-format
-		janus jq bsdextrautils coturn)
+		janus jq bsdextrautils coturn espeak-ng)
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()

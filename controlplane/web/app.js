@@ -37,6 +37,7 @@ const state = {
   peers: new Map(), // id -> { name, audioMuted, videoMuted, stream, tile }
   audioMuted: false, videoMuted: false, retry: 0,
   resume: null, resuming: false, // the secret "joined" gave; a resume under way
+  speaker: null, // id of the dominant speaker, as the server last said
   hand: false, // this page's hand is raised
 };
 
@@ -130,7 +131,31 @@ function tileFor(id, name, self) {
   tile.append(video, cap);
   $('tiles').append(tile);
   if (peer) peer.tile = tile;
+  if (state.speaker && state.speaker === (self ? state.id : id)) tile.classList.add('dominant');
   return tile;
+}
+
+/* ---- who speaks, as the server detects it from the audio levels ---- */
+
+// the tile of participant id; this page's own is the one of 'self'
+function speakerTile(id) {
+  const key = id === state.id ? 'self' : id;
+  return [...document.querySelectorAll('#tiles .tile')].find((el) => el.dataset.id === key);
+}
+
+function showSpeaker(id) {
+  if (typeof id !== 'string') return;
+  state.speaker = id;
+  document.body.dataset.speaker = id;
+  for (const el of document.querySelectorAll('#tiles .tile.dominant')) el.classList.remove('dominant');
+  const tile = speakerTile(id);
+  if (tile) tile.classList.add('dominant');
+}
+
+function showSpeaking(ids) {
+  const now = new Set((Array.isArray(ids) ? ids : []).filter((x) => typeof x === 'string')
+    .map((x) => (x === state.id ? 'self' : x)));
+  for (const el of document.querySelectorAll('#tiles .tile')) el.classList.toggle('speaking', now.has(el.dataset.id));
 }
 
 function renderPeople() {
@@ -451,6 +476,12 @@ async function handle(msg) {
     case 'renegotiate':
       state.want = msg.recv;
       negotiate();
+      break;
+    case 'speaker':
+      showSpeaker(msg.id);
+      break;
+    case 'speaking':
+      showSpeaking(msg.ids);
       break;
     case 'participant-joined':
       addPeer(msg.participant);

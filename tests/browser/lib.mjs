@@ -109,13 +109,15 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
   };
 }
 
-export async function launchBrowser() {
+// extraArgs: more Chromium switches (a fake microphone's file: one browser per file)
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'],
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs],
   });
 }
 

@@ -244,7 +244,7 @@ static void hashing(void)
 	CHECK(cp_pwhash_submit("Alt", h, on_done, (void *)0) != 0);
 	CHECK(cp_pwhash_submit("Neu", NULL, on_done, (void *)1) != 0);
 	CHECK_EQ(cp_pwhash_submit("voll", NULL, on_done, (void *)2), 0); /* the queue holds 2 */
-	for (int i = 0; i < 600 && done_n < 2; i++) {
+	for (int i = 0; i < 3000 && done_n < 2; i++) { /* 30 s at most: a loaded host */
 		usleep(10000);
 		cp_pwhash_poll();
 	}
@@ -256,7 +256,8 @@ static void hashing(void)
 	uint64_t t = cp_pwhash_submit("weg", NULL, on_done, (void *)3);
 
 	cp_pwhash_cancel(t);
-	for (int i = 0; i < 100; i++) {
+	/* a second for a delivery that must not come; up to 30 s for the hash to finish */
+	for (int i = 0; i < 3000 && (i < 100 || cp_pwhash_pending()); i++) {
 		usleep(10000);
 		cp_pwhash_poll();
 	}

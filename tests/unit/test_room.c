@@ -17,6 +17,7 @@
 
 #include "cp_limits.h"
 #include "cp_room.h"
+#include "cp_room_pvt.h" /* cp_speaker_recent, which a later choice of sources reads */
 #include "cp_sig.h"
 #include "cp_tenant.h"
 #include "fh_region.h"
@@ -316,7 +317,7 @@ static void setup(void)
 	rmdir(tdir);
 }
 
-static struct cp_conn a, b, c, d1, d2, e, sc, g;
+static struct cp_conn a, b, c, d1, d2, e, sc, g, h1, h2;
 
 /* A joins and opens the room (it moderates); B joins and sees A. */
 static void joins(void)
@@ -678,6 +679,104 @@ static void bounded(void)
 	CHECK_EQ(asked, cp_limits()->renegotiations);
 }
 
+static void speaker_evt(uint16_t type, uint16_t slot, uint32_t room, uint32_t n,
+			const uint16_t *slots)
+{
+	struct fh_evt ev = {.type = type, .slot = slot, .room = room, .arg = n};
+
+	for (uint32_t i = 0; i < n && i < FH_EVT_SLOTS; i++)
+		ev.slots[i] = slots[i];
+	CHECK_EQ(rte_ring_sp_enqueue_elem(fh_region_evt(&dp, 0), &ev, sizeof(ev)), 0);
+}
+
+/* The worker's speaker events: the room hears who holds the stage and who speaks (the latter
+ * at most every 250 ms), stale events are ignored, a newcomer hears the dominant speaker right
+ * after "joined", and the room keeps its recent dominant speakers in order. */
+static void speakers(void)
+{
+	char aid[17], bid[17];
+	const struct fh_cmd *pa = find_cmd(FH_CMD_PART_ADD, 0), *pb = find_cmd(FH_CMD_PART_ADD, 1);
+	json_t *o;
+
+	copy_id(&a, "joined", aid);
+	copy_id(&b, "joined", bid);
+	conn_forget(&a);
+	conn_forget(&b);
+	speaker_evt(FH_EVT_SPEAKER, pa->slot, pa->room, 0, NULL);
+	tick();
+	for (struct cp_conn *k = &a; k; k = k == &a ? &b : NULL) {
+		o = last_of(k, "speaker");
+		CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), aid));
+		json_decref(o);
+	}
+	/* stale: another room's, a slot nobody holds, the same speaker again */
+	speaker_evt(FH_EVT_SPEAKER, pb->slot, pa->room + 1, 0, NULL);
+	speaker_evt(FH_EVT_SPEAKER, 1000, pa->room, 0, NULL);
+	speaker_evt(FH_EVT_SPEAKER, 0xffff, pa->room, 0, NULL);
+	speaker_evt(FH_EVT_SPEAKER, pa->slot, pa->room, 0, NULL);
+	tick();
+	CHECK_EQ(count_of(&b, "speaker"), 1);
+
+	uint16_t both[FH_EVT_SLOTS] = {pb->slot, pa->slot};
+
+	speaker_evt(FH_EVT_SPEAKING, 0xffff, pa->room, 2, both);
+	tick();
+	o = last_of(&a, "speaking");
+	CHECK(o && json_array_size(json_object_get(o, "ids")) == 2 &&
+	      !strcmp(json_string_value(json_array_get(json_object_get(o, "ids"), 0)), bid) &&
+	      !strcmp(json_string_value(json_array_get(json_object_get(o, "ids"), 1)), aid));
+	json_decref(o);
+	/* a change 10 ms later waits its turn, then goes out as the latest state */
+	speaker_evt(FH_EVT_SPEAKING, 0xffff, pa->room, 1, both);
+	speaker_evt(FH_EVT_SPEAKING, 0xffff, pa->room, 99, both); /* malformed: ignored */
+	tick();
+	CHECK_EQ(count_of(&a, "speaking"), 1);
+	tick_by(300);
+	CHECK_EQ(count_of(&a, "speaking"), 2);
+	o = last_of(&b, "speaking");
+	CHECK(o && json_array_size(json_object_get(o, "ids")) == 1 &&
+	      !strcmp(json_string_value(json_array_get(json_object_get(o, "ids"), 0)), bid));
+	json_decref(o);
+	/* nobody speaks: an empty list */
+	tick_by(300);
+	speaker_evt(FH_EVT_SPEAKING, 0xffff, pa->room, 0, NULL);
+	tick();
+	o = last_of(&b, "speaking");
+	CHECK(o && json_array_size(json_object_get(o, "ids")) == 0);
+	json_decref(o);
+
+	/* a newcomer: "joined", then who holds the stage */
+	conn_init(&h1, "192.0.2.9");
+	join(&h1, "Hal", NULL);
+	CHECK(h1.n_sent >= 2 && strstr(h1.sent[0], "\"joined\""));
+	o = last_of(&h1, "speaker");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), aid));
+	json_decref(o);
+
+	/* B takes the stage: the recent list is B, A; B leaves: A only, and nobody holds the
+	 * stage until the worker says who does */
+	speaker_evt(FH_EVT_SPEAKER, pb->slot, pb->room, 0, NULL);
+	tick();
+	o = last_of(&h1, "speaker");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), bid));
+	json_decref(o);
+	struct cp_room *r = cp_room_g.by_slot[0][pa->slot]->room;
+	uint64_t ids[4];
+
+	CHECK_EQ(cp_speaker_recent(r, ids, 4), 2);
+	CHECK(ids[0] == strtoull(bid, NULL, 16) && ids[1] == strtoull(aid, NULL, 16));
+	CHECK_EQ(cp_speaker_recent(r, ids, 1), 1);
+	cp_room_closed(&b);
+	b.part = NULL; /* the connection is gone, as cp_server forgets it */
+	tick();
+	CHECK_EQ(cp_speaker_recent(r, ids, 4), 1);
+	CHECK(ids[0] == strtoull(aid, NULL, 16));
+	conn_init(&h2, "192.0.2.10");
+	join(&h2, "Hedi", NULL);
+	CHECK(got(&h2, "joined"));
+	CHECK(!got(&h2, "speaker"));
+}
+
 /* Wrong guesses from one source end in 4034 for it; another source is still told 4032. */
 static void passwords(void)
 {
@@ -740,7 +839,7 @@ static int hand_of(const struct cp_conn *c, const char *id)
 	return r;
 }
 
-static struct cp_conn h1, h2, h3, h4, h5;
+static struct cp_conn n1, n2, n3, n4, n5;
 
 /* One room whatever form its name was typed in; hands raised and lowered, by their owners
  * and by a moderator; rights given and taken back; one removed who comes back waits in the
@@ -750,16 +849,16 @@ static void names_hands_rights(void)
 	char id1[17], id2[17], id3[17];
 	json_t *o;
 
-	conn_init(&h1, "192.0.2.21");
-	conn_init(&h2, "192.0.2.22");
-	conn_init(&h3, "192.0.2.23");
-	join_room(&h1, "B\xc3\xbcrgersprechstunde", "Hanna");
-	join_room(&h2, "Bu\xcc\x88rgersprechstunde", "Hugo");		   /* NFD */
-	join_room(&h3, " B\xc3\x9cRGER\xe2\x80\x8bSPRECHSTUNDE ", "Hedi"); /* caps, ZWSP */
-	copy_id(&h1, "joined", id1);
-	copy_id(&h2, "joined", id2);
-	copy_id(&h3, "joined", id3);
-	o = last_of(&h3, "joined");
+	conn_init(&n1, "192.0.2.21");
+	conn_init(&n2, "192.0.2.22");
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n1, "B\xc3\xbcrgersprechstunde", "Hanna");
+	join_room(&n2, "Bu\xcc\x88rgersprechstunde", "Hugo");		   /* NFD */
+	join_room(&n3, " B\xc3\x9cRGER\xe2\x80\x8bSPRECHSTUNDE ", "Hedi"); /* caps, ZWSP */
+	copy_id(&n1, "joined", id1);
+	copy_id(&n2, "joined", id2);
+	copy_id(&n3, "joined", id3);
+	o = last_of(&n3, "joined");
 	CHECK(o && json_array_size(json_object_get(o, "participants")) == 2);
 	/* the name as shown: NFC, trimmed, without the invisible space; and every participant
 	 * object says whether its hand is up */
@@ -768,38 +867,38 @@ static void names_hands_rights(void)
 	CHECK(o && json_is_false(json_object_get(
 			   json_array_get(json_object_get(o, "participants"), 0), "hand")));
 	json_decref(o);
-	o = last_of(&h2, "joined");
+	o = last_of(&n2, "joined");
 	CHECK(o &&
 	      !strcmp(json_string_value(json_object_get(o, "room")), "B\xc3\xbcrgersprechstunde"));
 	json_decref(o);
 
 	/* hands: everyone hears, the sender too; the same again is not relayed */
-	hand(&h2, true);
-	CHECK_EQ(hand_of(&h1, id2), 1);
-	CHECK_EQ(hand_of(&h2, id2), 1);
-	CHECK_EQ(hand_of(&h3, id2), 1);
+	hand(&n2, true);
+	CHECK_EQ(hand_of(&n1, id2), 1);
+	CHECK_EQ(hand_of(&n2, id2), 1);
+	CHECK_EQ(hand_of(&n3, id2), 1);
 	for (int i = 0; i < 5; i++)
-		hand(&h2, true);
-	CHECK_EQ(count_of(&h1, "hand"), 1);
+		hand(&n2, true);
+	CHECK_EQ(count_of(&n1, "hand"), 1);
 	/* a guest cannot lower another's hand; a moderator can, one or all */
-	moderate(&h3, "lower", id2);
-	CHECK_EQ(last_error(&h3), 4030);
-	moderate(&h1, "lower", "0123456789abcdef");
-	CHECK_EQ(last_error(&h1), 4031);
-	moderate(&h1, "lower", id2);
-	CHECK_EQ(hand_of(&h3, id2), 0);
-	CHECK_EQ(count_of(&h1, "hand"), 2);
-	hand(&h2, true);
-	hand(&h3, true);
-	CHECK_EQ(count_of(&h1, "hand"), 4);
-	moderate(&h1, "lower", NULL);
-	CHECK_EQ(count_of(&h1, "hand"), 6);
-	CHECK_EQ(count_of(&h2, "hand"), 6);
-	hand(&h3, true);
+	moderate(&n3, "lower", id2);
+	CHECK_EQ(last_error(&n3), 4030);
+	moderate(&n1, "lower", "0123456789abcdef");
+	CHECK_EQ(last_error(&n1), 4031);
+	moderate(&n1, "lower", id2);
+	CHECK_EQ(hand_of(&n3, id2), 0);
+	CHECK_EQ(count_of(&n1, "hand"), 2);
+	hand(&n2, true);
+	hand(&n3, true);
+	CHECK_EQ(count_of(&n1, "hand"), 4);
+	moderate(&n1, "lower", NULL);
+	CHECK_EQ(count_of(&n1, "hand"), 6);
+	CHECK_EQ(count_of(&n2, "hand"), 6);
+	hand(&n3, true);
 	/* one who comes later sees the raised hand in the list */
-	conn_init(&h4, "192.0.2.24");
-	join_room(&h4, "b\xc3\xbcrgersprechstunde", "Heiko");
-	o = last_of(&h4, "joined");
+	conn_init(&n4, "192.0.2.24");
+	join_room(&n4, "b\xc3\xbcrgersprechstunde", "Heiko");
+	o = last_of(&n4, "joined");
 	for (size_t i = 0; o && i < json_array_size(json_object_get(o, "participants")); i++) {
 		json_t *q = json_array_get(json_object_get(o, "participants"), i);
 
@@ -809,77 +908,93 @@ static void names_hands_rights(void)
 	json_decref(o);
 
 	/* rights: given, and taken back; the last moderator keeps them */
-	moderate(&h1, "promote", id2);
-	o = last_of(&h3, "moderator");
+	moderate(&n1, "promote", id2);
+	o = last_of(&n3, "moderator");
 	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), id2) &&
 	      json_is_true(json_object_get(o, "moderator")));
 	json_decref(o);
-	CHECK(got(&h2, "lobby")); /* a new moderator sees the lobby */
-	moderate(&h1, "demote", id2);
-	o = last_of(&h3, "moderator");
+	CHECK(got(&n2, "lobby")); /* a new moderator sees the lobby */
+	moderate(&n1, "demote", id2);
+	o = last_of(&n3, "moderator");
 	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), id2) &&
 	      json_is_false(json_object_get(o, "moderator")));
 	json_decref(o);
-	moderate(&h2, "lower", NULL);
-	CHECK_EQ(last_error(&h2), 4030);
-	moderate(&h1, "demote", id1);
-	CHECK_EQ(last_error(&h1), 4048);
-	moderate(&h3, "demote", id1);
-	CHECK_EQ(last_error(&h3), 4030);
+	moderate(&n2, "lower", NULL);
+	CHECK_EQ(last_error(&n2), 4030);
+	moderate(&n1, "demote", id1);
+	CHECK_EQ(last_error(&n1), 4048);
+	moderate(&n3, "demote", id1);
+	CHECK_EQ(last_error(&n3), 4030);
 
 	/* removed: gone at once; back from the same address (a new connection), it waits though
 	 * the lobby is off, and stays waiting when the lobby is switched on and off */
-	moderate(&h1, "remove", id3);
-	o = last_of(&h3, "closed");
+	moderate(&n1, "remove", id3);
+	o = last_of(&n3, "closed");
 	CHECK(o && !strcmp(json_string_value(json_object_get(o, "reason")), "removed"));
 	json_decref(o);
-	cp_room_closed(&h3);
-	conn_forget(&h3);
-	conn_forget(&h1);
-	conn_init(&h3, "192.0.2.23");
-	join_room(&h3, "B\xc3\xbcrgersprechstunde", "Hedi");
-	CHECK(got(&h3, "waiting"));
-	CHECK(!got(&h3, "joined"));
-	o = last_of(&h1, "lobby");
+	cp_room_closed(&n3);
+	conn_forget(&n3);
+	conn_forget(&n1);
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n3, "B\xc3\xbcrgersprechstunde", "Hedi");
+	CHECK(got(&n3, "waiting"));
+	CHECK(!got(&n3, "joined"));
+	o = last_of(&n1, "lobby");
 	json_t *w = json_array_get(json_object_get(o, "waiting"), 0);
 
 	CHECK(o && json_array_size(json_object_get(o, "waiting")) == 1 &&
 	      json_is_true(json_object_get(w, "returning")));
 	json_decref(o);
 	/* another address comes straight in */
-	conn_init(&h5, "192.0.2.25");
-	join_room(&h5, "B\xc3\xbcrgersprechstunde", "Henrik");
-	CHECK(got(&h5, "joined"));
-	say(&h1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 1));
-	say(&h1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
-	CHECK(!got(&h3, "joined"));
-	o = last_of(&h1, "lobby");
+	conn_init(&n5, "192.0.2.25");
+	join_room(&n5, "B\xc3\xbcrgersprechstunde", "Henrik");
+	CHECK(got(&n5, "joined"));
+	say(&n1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 1));
+	say(&n1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
+	CHECK(!got(&n3, "joined"));
+	o = last_of(&n1, "lobby");
 	snprintf(id3, sizeof(id3), "%s",
 		 json_string_value(
 			 json_object_get(json_array_get(json_object_get(o, "waiting"), 0), "id")));
 	json_decref(o);
-	moderate(&h1, "admit", id3);
-	CHECK(got(&h3, "joined"));
+	moderate(&n1, "admit", id3);
+	CHECK(got(&n3, "joined"));
 
 	/* the meeting ends with its last participant: the next one from that address comes in */
-	struct cp_conn *all[] = {&h1, &h2, &h3, &h4, &h5};
+	struct cp_conn *all[] = {&n1, &n2, &n3, &n4, &n5};
 
 	for (unsigned i = 0; i < 5; i++) {
 		cp_room_closed(all[i]);
 		conn_forget(all[i]);
 	}
 	tick();
-	conn_init(&h3, "192.0.2.23");
-	join_room(&h3, "B\xc3\xbcrgersprechstunde", "Hedi");
-	CHECK(got(&h3, "joined"));
-	cp_room_closed(&h3);
-	conn_forget(&h3);
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n3, "B\xc3\xbcrgersprechstunde", "Hedi");
+	CHECK(got(&n3, "joined"));
+	cp_room_closed(&n3);
+	conn_forget(&n3);
 	tick();
 }
 
 /* Every connection goes: the dataplane forgets who was in it, and the room goes. */
 /* How many of a "slots" message's entries of one kind carry someone; each carried source is
  * counted once. */
+/* Whether c's last "slots" message maps participant id onto a slot of the kind. */
+static bool slot_has(const struct cp_conn *c, const char *kind, const char *id)
+{
+	json_t *o = last_of(c, "slots");
+	json_t *a = json_object_get(o, kind);
+	bool has = false;
+
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *s = json_string_value(json_object_get(json_array_get(a, i), "id"));
+
+		has |= s && !strcmp(s, id);
+	}
+	json_decref(o);
+	return has;
+}
+
 static unsigned slots_carried(const struct cp_conn *c, const char *kind)
 {
 	json_t *o = last_of(c, "slots");
@@ -1003,6 +1118,23 @@ static void large_room(void)
 	CHECK_EQ(last_error(&big[0]), 0);
 	CHECK_EQ(slots_carried(&big[0], "video"), 0);
 
+	/* P13, whom P2's six audio and nine video slots do not carry, takes the stage (the
+	 * worker says so): it is mapped in at once, still without SDP */
+	const struct fh_cmd *p13 = NULL;
+
+	for (unsigned i = 0; i < n_cmds; i++)
+		if (cmds[i].type == FH_CMD_PART_ADD)
+			p13 = &cmds[i]; /* the last one in: P13 */
+	CHECK(!slot_has(&big[2], "audio", ids[13]) && !slot_has(&big[2], "video", ids[13]));
+	speaker_evt(FH_EVT_SPEAKER, p13->slot, p13->room, 0, NULL);
+	tick();
+	o = last_of(&big[2], "speaker");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), ids[13]));
+	json_decref(o);
+	CHECK(slot_has(&big[2], "audio", ids[13]) && slot_has(&big[2], "video", ids[13]));
+	CHECK_EQ(slots_carried(&big[2], "audio"), 6);
+	CHECK_EQ(count_of(&big[2], "renegotiate"), 0);
+
 	/* P1 leaves: everyone's slots carry the others, still without SDP */
 	cp_room_closed(&big[1]);
 	tick();
@@ -1027,7 +1159,7 @@ static void teardown(void)
 {
 	int ready;
 	unsigned rooms, parts;
-	struct cp_conn *all[] = {&a, &b, &c, &d1, &d2, &e, &sc, &g};
+	struct cp_conn *all[] = {&a, &b, &c, &d1, &d2, &e, &sc, &g, &h1, &h2};
 
 	for (unsigned i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		cp_room_closed(all[i]);
@@ -1043,5 +1175,5 @@ static void teardown(void)
 	cp_limits_fini();
 }
 
-TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, passwords,
+TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, speakers, passwords,
 	  large_room, names_hands_rights, teardown)
