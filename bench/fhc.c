@@ -159,6 +159,11 @@ struct fhc {
 	char turn_user[96], turn_cred[64];    /* the TURN credentials "joined" gave */
 	char left[16][17]; /* the last participants the server said left our room */
 	unsigned n_left;
+	struct {
+		char type[24];
+		unsigned n;
+		char last[512];
+	} seen[16]; /* per message type (the first 16 seen): how many came, the newest */
 	/* media: leg 0 publishes (and, with Funkhaus, receives); with Janus leg 1 receives */
 	struct leg leg[2];
 	unsigned n_leg;
@@ -1158,6 +1163,14 @@ static void on_message(struct fhc *c, const char *text)
 		json_decref(m);
 		return;
 	}
+	for (unsigned i = 0; i < 16; i++) {
+		if (c->seen[i].type[0] && strcmp(c->seen[i].type, type))
+			continue;
+		snprintf(c->seen[i].type, sizeof(c->seen[i].type), "%s", type);
+		snprintf(c->seen[i].last, sizeof(c->seen[i].last), "%s", text);
+		c->seen[i].n++;
+		break;
+	}
 	if (!strcmp(type, "resumed")) {
 		c->resuming = false;
 		c->resumes++;
@@ -1209,8 +1222,8 @@ static void on_message(struct fhc *c, const char *text)
 	} else if (!strcmp(type, "moderator")) {
 		const char *id = json_string_value(json_object_get(m, "id"));
 
-		if (id && !strcmp(id, c->id))
-			c->moderator = true;
+		if (id && !strcmp(id, c->id)) /* given, or taken back ("moderator": false) */
+			c->moderator = !json_is_false(json_object_get(m, "moderator"));
 	} else if (!strcmp(type, "participant-left")) {
 		const char *id = json_string_value(json_object_get(m, "id"));
 
@@ -2526,6 +2539,20 @@ const char *fhc_id(const struct fhc *c)
 const char *fhc_room(const struct fhc *c)
 {
 	return c->room;
+}
+
+unsigned fhc_seen(const struct fhc *c, const char *type, const char **last)
+{
+	for (unsigned i = 0; i < 16; i++) {
+		if (!strcmp(c->seen[i].type, type)) {
+			if (last)
+				*last = c->seen[i].last;
+			return c->seen[i].n;
+		}
+	}
+	if (last)
+		*last = NULL;
+	return 0;
 }
 
 bool fhc_moderator(const struct fhc *c)

@@ -177,7 +177,10 @@ bool fhc_resume_refused(const struct fhc *c);
 const char *fhc_id(const struct fhc *c);
 /* The room the server put us in (a generated one when we opened it with a token). */
 const char *fhc_room(const struct fhc *c);
-/* Whether the server made us a moderator. */
+/* How many messages of the type the server sent us (of the first 16 types it sent), and the
+ * newest as it came (cut to 511 bytes) in *last; 0 and NULL when none. */
+unsigned fhc_seen(const struct fhc *c, const char *type, const char **last);
+/* Whether the server made us a moderator (and did not take it back). */
 bool fhc_moderator(const struct fhc *c);
 /* The reason of the "closed" message that ended our room, "" when none came. */
 const char *fhc_closed(const struct fhc *c);

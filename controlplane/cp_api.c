@@ -795,9 +795,10 @@ static json_t *node_json(void)
 /* ---- routing ---- */
 
 #define MAX_SEG 8
+#define SEG_MAX (CP_ROOM_IN_MAX + 1) /* a room's name as it may come, decoded */
 
 /* Splits "/api/v1/a/b/c" into segments after /api/v1; -1 when a segment is empty or odd. */
-static int split(const char *uri, char seg[MAX_SEG][72])
+static int split(const char *uri, char seg[MAX_SEG][SEG_MAX])
 {
 	const char *p = uri + 8;
 	int n = 0;
@@ -805,7 +806,7 @@ static int split(const char *uri, char seg[MAX_SEG][72])
 	while (*p) {
 		size_t l = strcspn(p, "/");
 
-		if (n == MAX_SEG || l == 0 || l >= 72)
+		if (n == MAX_SEG || l == 0 || l >= SEG_MAX)
 			return -1;
 		memcpy(seg[n], p, l);
 		seg[n][l] = '\0';
@@ -843,7 +844,7 @@ static bool valid_id(const char *s)
 static void route(const struct cp_api_token *tok, enum cp_http_method m, const char *uri,
 		  const char *body, size_t len, struct cp_api_resp *out, char *rt, size_t rtl)
 {
-	char seg[MAX_SEG][72];
+	char seg[MAX_SEG][SEG_MAX];
 	int n = split(uri, seg);
 	json_t *o = NULL;
 

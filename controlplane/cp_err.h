@@ -12,7 +12,7 @@
 	_(UNKNOWN_TYPE, 4002, "unknown message type")                                 \
 	_(MISSING_FIELD, 4003, "a required field is missing")                         \
 	_(BAD_FIELD, 4004, "a field has the wrong type or length")                    \
-	_(BAD_ROOM, 4005, "room name not allowed: 1-64 letters, digits, - or _")      \
+	_(BAD_ROOM, 4005, "not a room name: 1-64 characters with a letter or digit")  \
 	_(BAD_NAME, 4006, "display name not allowed: 1-64 printable characters")      \
 	_(ALREADY_JOINED, 4007, "this connection already joined a room")              \
 	_(NOT_JOINED, 4008, "join a room first")                                      \
@@ -42,6 +42,7 @@
 	_(PASSWORD_CHOOSE, 4036, "choose a password for this new room")               \
 	_(NO_PASSWORD_YET, 4037, "this room has no password yet, try later")          \
 	_(PASSWORD_POLICY, 4038, "every room of this service needs a password")       \
+	_(TOKEN_RIGHTS, 4039, "a sign-in token's moderator rights cannot be revoked") \
 	_(SOURCE_CONNECTIONS, 4040, "too many connections from your address")         \
 	_(SOURCE_PARTICIPANTS, 4041, "too many participants from your address")       \
 	_(SOURCE_ROOMS, 4042, "too many new rooms from your address, wait a minute")  \
@@ -50,6 +51,7 @@
 	_(MEDIA_SETUP_TIMEOUT, 4045, "no media connection in time after joining")     \
 	_(LOBBY_TIMEOUT, 4046, "waited too long in the lobby, try again")             \
 	_(RESUME_FAILED, 4047, "this call cannot be resumed, join again")             \
+	_(LAST_MODERATOR, 4048, "the last moderator cannot give up the rights")       \
 	_(SCREEN_NOT_ALLOWED, 4050, "only moderators may share their screen here")    \
 	_(UNAVAILABLE, 5000, "media server not available, try again shortly")         \
 	_(SERVER_FULL, 5001, "no capacity left on this server")                       \

@@ -324,7 +324,7 @@ enum cp_err cp_join_admit(struct cp_part *p)
 	if (slot < 0)
 		return CP_ERR_SERVER_FULL;
 	cp_moderate_lobby_unlink(p);
-	p->waiting = false;
+	p->waiting = p->returning = false;
 	p->since_ms = cp_room_g.now_ms; /* media comes up within the bound from now */
 	enter(p, t, slot);
 	FH_INFO("participant %s was let in (%u in the room)", p->pseudo, r->n);
@@ -413,9 +413,9 @@ struct join {
 	const struct cp_tenant *t;
 	struct cp_source *src;
 	struct cp_jwt_claims claims;
-	char gen[CP_ROOM_MAX + 1];
+	char gen[CP_ROOM_BYTES + 1];
 	const char *name; /* the room's name: as asked, or generated */
-	char key[CP_ROOM_MAX + 1];
+	char key[CP_ROOM_BYTES + 1];
 	struct cp_room *r; /* NULL until it exists */
 	bool creating;	   /* no such room was open when the join came */
 	bool opened;	   /* open_room made r: a refusal after it takes it away again */
@@ -587,7 +587,10 @@ static enum cp_err admit_or_wait(struct join *j)
 {
 	const struct cp_tenant *t = j->t;
 	struct cp_room *r = j->r;
-	bool waits = r->lobby && !j->moderator;
+	/* one removed from this meeting who comes back (or another from that source) waits for
+	 * a moderator, lobby on or off */
+	bool returning = !j->moderator && cp_moderate_was_removed(r, j->src);
+	bool waits = (r->lobby || returning) && !j->moderator;
 	unsigned mine = 0;
 	enum cp_err e;
 	char ip[64];
@@ -623,6 +626,7 @@ static enum cp_err admit_or_wait(struct join *j)
 			tail = &(*tail)->next;
 		*tail = p;
 		p->waiting = true;
+		p->returning = returning;
 		r->n_waiting++;
 		cp_room_g.ops->set_part(j->c, p);
 		cp_room_send_json(p, json_pack("{s:s}", "type", "waiting"));
@@ -632,6 +636,7 @@ static enum cp_err admit_or_wait(struct join *j)
 		return CP_ERR_OK;
 	}
 	p->moderator = j->moderator;
+	p->token_mod = j->claims.moderator;
 	enter(p, t, slot);
 	cp_room_g.metrics.joins++;
 	FH_INFO("participant %s joined a room on worker %u (%u in the room, source %s)", p->pseudo,

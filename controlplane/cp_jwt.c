@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -13,6 +12,8 @@
 #include <openssl/ecdsa.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+
+#include "cp_roomname.h"
 
 static int b64val(char c)
 {
@@ -233,6 +234,16 @@ static bool aud_has(json_t *aud, const char *want)
 	return false;
 }
 
+/* Whether the token's room claim names room: both as cp_roomname keys, so a claim written
+ * "Bürgersprechstunde" admits the link's "bürgersprechstunde" (NFC or NFD alike). */
+static bool same_room(const char *claim, const char *room)
+{
+	char a[CP_ROOM_BYTES + 1], b[CP_ROOM_BYTES + 1];
+
+	return room && cp_roomname_canon(claim, strlen(claim), NULL, a) &&
+	       cp_roomname_canon(room, strlen(room), NULL, b) && !strcmp(a, b);
+}
+
 static enum cp_jwt_err claims(const struct cp_jwt_keys *ks, json_t *pl, const char *tenant,
 			      const char *room, int64_t now, struct cp_jwt_claims *out)
 {
@@ -257,7 +268,7 @@ static enum cp_jwt_err claims(const struct cp_jwt_keys *ks, json_t *pl, const ch
 		return CP_JWT_ROOM;
 	bool any = !rm || !strcmp(json_string_value(rm), "*");
 
-	if (!any && (!room || strcasecmp(json_string_value(rm), room)))
+	if (!any && !same_room(json_string_value(rm), room))
 		return CP_JWT_ROOM;
 	out->moderator = json_is_true(mod);
 	out->one_time = json_is_true(json_object_get(pl, "one_time"));

@@ -357,6 +357,11 @@ unsigned cp_limits_conns(void)
 
 /* ---- participants and rooms ---- */
 
+void cp_limits_source_key(const struct cp_source *s, uint8_t key[16])
+{
+	memcpy(key, s->key, 16);
+}
+
 bool cp_limits_part_allowed(const struct cp_source *s)
 {
 	if (!s || s->parts < l.c.parts_per_source)

@@ -66,6 +66,9 @@ unsigned cp_limits_conns(void);
 /* ---- participants (cp_room); a NULL source is never limited ---- */
 
 bool cp_limits_part_allowed(const struct cp_source *s);
+/* The source's key: IPv4 as ::ffff:a.b.c.d, IPv6 as its /64 and zeros (sources come and go;
+ * the key stays the same for the same address). */
+void cp_limits_source_key(const struct cp_source *s, uint8_t key[16]);
 void cp_limits_part_add(struct cp_source *s);
 void cp_limits_part_del(struct cp_source *s);
 bool cp_limits_room_allowed(struct cp_source *s, uint64_t now_ms);

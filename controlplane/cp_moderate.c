@@ -1,8 +1,10 @@
 /*
  * cp_moderate: the lobby and moderation. Who waits in a lobby sees nobody and gets no media
  * until a moderator (or an admin, through cp_room_api) decides; moderators mute, remove,
- * promote, end the room, set its password and switch its lobby. Where anyone may open rooms,
- * the longest in a room moderates it once its last moderator left. Event loop only.
+ * promote and demote, lower raised hands, end the room, set its password and switch its
+ * lobby. Where anyone may open rooms, the longest in a room moderates it once its last
+ * moderator left. Whoever comes from the source of someone removed waits in the lobby for the
+ * rest of the meeting, lobby on or off. Event loop only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +32,11 @@ void cp_moderate_lobby_update(struct cp_room *r, struct cp_part *only)
 
 		for (struct cp_part *w = r->waiting; w; w = w->next) {
 			cp_room_part_id(w, id);
-			json_array_append_new(list,
-					      json_pack("{s:s, s:s}", "id", id, "name", w->name));
+			json_t *o = json_pack("{s:s, s:s}", "id", id, "name", w->name);
+
+			if (o && w->returning)
+				json_object_set_new(o, "returning", json_true());
+			json_array_append_new(list, o);
 		}
 		cp_room_send_json(q, json_pack("{s:s, s:b, s:o}", "type", "lobby", "on", r->lobby,
 					       "waiting", list));
@@ -98,8 +103,88 @@ void cp_moderate_hand_over(struct cp_room *r)
 	cp_room_part_id(oldest, id);
 	FH_INFO("participant %s moderates now: the last moderator left", oldest->pseudo);
 	cp_resume_note_save(oldest);
-	cp_room_broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "moderator", "id", id));
+	cp_room_broadcast(
+		r, NULL,
+		json_pack("{s:s, s:s, s:b}", "type", "moderator", "id", id, "moderator", true));
 	cp_moderate_lobby_update(r, oldest);
+}
+
+void cp_moderate_hand(struct cp_part *p, bool raised)
+{
+	char id[17];
+
+	if (p->hand == raised)
+		return; /* nothing changed: nothing to tell (a flood of these costs the room nothing) */
+	p->hand = raised;
+	cp_room_part_id(p, id);
+	cp_room_broadcast(p->room, NULL,
+			  json_pack("{s:s, s:s, s:b}", "type", "hand", "id", id, "raised", raised));
+	cp_resume_note_save(p);
+}
+
+bool cp_moderate_was_removed(const struct cp_room *r, const struct cp_source *src)
+{
+	uint8_t key[16];
+	unsigned n = r->n_removed < CP_ROOM_REMOVED_MAX ? r->n_removed : CP_ROOM_REMOVED_MAX;
+
+	if (!src)
+		return false;
+	cp_limits_source_key(src, key);
+	for (unsigned i = 0; i < n; i++)
+		if (!memcmp(r->removed[i], key, sizeof(key)))
+			return true;
+	return false;
+}
+
+/* q's source is kept for the meeting, the oldest making way past CP_ROOM_REMOVED_MAX. */
+static void remember_removed(struct cp_room *r, const struct cp_part *q)
+{
+	if (!q->src || cp_moderate_was_removed(r, q->src))
+		return;
+	cp_limits_source_key(q->src, r->removed[r->n_removed % CP_ROOM_REMOVED_MAX]);
+	r->n_removed++;
+}
+
+/* Moderator rights change: the room is told; one who got them sees the lobby. */
+static void set_moderator(struct cp_part *q, bool on)
+{
+	char id[17];
+
+	q->moderator = on;
+	cp_room_part_id(q, id);
+	cp_room_broadcast(
+		q->room, NULL,
+		json_pack("{s:s, s:s, s:b}", "type", "moderator", "id", id, "moderator", on));
+	if (on)
+		cp_moderate_lobby_update(q->room, q);
+	cp_resume_note_save(q);
+}
+
+/* A moderator takes q's rights back: not those a token gave (the municipality's sign-in is
+ * the authority there, and the token would give them again), and not the room's last
+ * moderator's, so that a room never loses its moderation by a click. */
+static enum cp_err demote(struct cp_part *q)
+{
+	unsigned mods = 0;
+
+	if (!q->moderator)
+		return CP_ERR_OK;
+	if (q->token_mod)
+		return CP_ERR_TOKEN_RIGHTS;
+	for (const struct cp_part *o = q->room->parts; o; o = o->next)
+		mods += o->moderator;
+	if (mods <= 1)
+		return CP_ERR_LAST_MODERATOR;
+	set_moderator(q, false);
+	return CP_ERR_OK;
+}
+
+/* Lowers q's hand, or with q NULL every raised hand in r. */
+static void lower(struct cp_room *r, struct cp_part *q)
+{
+	for (struct cp_part *o = q ? q : r->parts; o; o = q ? NULL : o->next)
+		if (o->hand)
+			cp_moderate_hand(o, false);
 }
 
 /* Forwarding of q's audio stops now; q is asked, and unmutes itself or not. */
@@ -122,6 +207,7 @@ void cp_moderate_mute(struct cp_part *q)
 
 void cp_moderate_remove(struct cp_part *q, const char *why)
 {
+	remember_removed(q->room, q);
 	if (q->conn)
 		cp_room_send_json(q,
 				  json_pack("{s:s, s:s}", "type", "closed", "reason", "removed"));
@@ -144,7 +230,7 @@ static void password_applied(struct cp_room *r)
  * hashed), from a moderator or an admin. */
 struct pw_set {
 	char tenant[33];
-	char key[CP_ROOM_MAX + 1];
+	char key[CP_ROOM_BYTES + 1];
 };
 
 static void pw_set_done(void *user, bool ok, const uint8_t *hash, const uint8_t *quick)
@@ -201,11 +287,13 @@ void cp_moderate_lobby(struct cp_room *r, bool on)
 	r->lobby = on;
 	cp_store_set_lobby(r->tenant, r->key, r->lobby);
 	cp_room_broadcast(r, NULL, json_pack("{s:s, s:b}", "type", "room", "lobby", r->lobby));
-	while (!r->lobby && r->waiting && cp_join_admit(r->waiting) == CP_ERR_OK)
-		;
-	while (!r->lobby && r->waiting)
-		cp_moderate_lobby_drop(r->waiting, cp_sig_error_json(CP_ERR_ROOM_FULL),
-				       "room full");
+	/* those who wait because someone from their source was removed go on waiting: a
+	 * moderator lets each in or not */
+	for (struct cp_part *w = r->lobby ? NULL : r->waiting, *next; w; w = next) {
+		next = w->next;
+		if (!w->returning && cp_join_admit(w) != CP_ERR_OK)
+			cp_moderate_lobby_drop(w, cp_sig_error_json(CP_ERR_ROOM_FULL), "room full");
+	}
 	cp_moderate_lobby_update(r, NULL);
 	cp_resume_note_save_room(r);
 }
@@ -217,7 +305,6 @@ void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 	bool in_lobby = m->action == CP_MOD_ADMIT || m->action == CP_MOD_DENY;
 	struct cp_part *q =
 		m->target ? cp_room_part_by_id(in_lobby ? r->waiting : r->parts, m->target) : NULL;
-	char id[17];
 	enum cp_err e;
 
 	if (!p->moderator) {
@@ -225,7 +312,8 @@ void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 		return;
 	}
 	if (!q && (in_lobby || m->action == CP_MOD_MUTE || m->action == CP_MOD_REMOVE ||
-		   m->action == CP_MOD_PROMOTE)) {
+		   m->action == CP_MOD_PROMOTE || m->action == CP_MOD_DEMOTE ||
+		   (m->action == CP_MOD_LOWER && m->target))) {
 		cp_room_send_error(p->conn, CP_ERR_NO_SUCH_PARTICIPANT);
 		return;
 	}
@@ -233,8 +321,9 @@ void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 		cp_room_send_error(p->conn, CP_ERR_PASSWORD_POLICY);
 		return;
 	}
-	static const char *const what[] = {"mute",     "remove", "end",	 "promote", "one-time",
-					   "password", "admit",	 "deny", "lobby"};
+	static const char *const what[] = {"mute",     "remove",   "end",   "promote",
+					   "one-time", "password", "admit", "deny",
+					   "lobby",    "lower",	   "demote"};
 
 	FH_INFO("participant %s: moderation %s%s%s", p->pseudo, what[m->action], q ? " of " : "",
 		q ? q->pseudo : "");
@@ -258,10 +347,15 @@ void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 				  json_pack("{s:s, s:b}", "type", "room", "oneTime", true));
 		break;
 	case CP_MOD_PROMOTE:
-		q->moderator = true;
-		cp_room_part_id(q, id);
-		cp_room_broadcast(r, NULL, json_pack("{s:s, s:s}", "type", "moderator", "id", id));
-		cp_moderate_lobby_update(r, q);
+		if (!q->moderator)
+			set_moderator(q, true);
+		break;
+	case CP_MOD_DEMOTE:
+		if ((e = demote(q)))
+			cp_room_send_error(p->conn, e);
+		break;
+	case CP_MOD_LOWER:
+		lower(r, q);
 		break;
 	case CP_MOD_ADMIT:
 		e = cp_join_admit(q);

@@ -24,7 +24,9 @@
 #include "cp_tenant.h"
 #include "fh_log.h"
 
-#define NOTE_MAGIC 0x464b4e34u /* "FKN4": receive slots, screen share */
+#define NOTE_MAGIC \
+	0x464b4e35u /* "FKN5": receive slots, screen share, room keys of up to
+				* CP_ROOM_BYTES, raised hands */
 #define NOTE_MID_MAX 16
 #define NOTE_ML (FH_MAX_RECV_STREAMS + 2)
 
@@ -45,8 +47,9 @@ struct note {
 	uint64_t sess_id, sess_ver;
 	uint8_t resume[32]; /* SHA-256 of the resume secret */
 	char tenant[33];
-	char key[CP_ROOM_MAX + 1];
-	uint8_t flags;	    /* 1 moderator, 2 forced mute, 4 audio muted, 8 video muted */
+	char key[CP_ROOM_BYTES + 1];
+	uint8_t flags; /* 1 moderator, 2 forced mute, 4 audio muted, 8 video muted, 16 hand raised,
+			* 32 moderator by token */
 	uint8_t room_flags; /* 1 one-time, 2 lobby, 4 password */
 	uint8_t pw[CP_PW_HASH_LEN];
 	char lufrag[FH_UFRAG_MAX + 1];
@@ -82,7 +85,7 @@ void cp_resume_note_save(const struct cp_part *p)
 	snprintf(n.tenant, sizeof(n.tenant), "%s", r->tenant);
 	snprintf(n.key, sizeof(n.key), "%s", r->key);
 	n.flags = (uint8_t)(p->moderator | p->forced_mute << 1 | p->audio_muted << 2 |
-			    p->video_muted << 3);
+			    p->video_muted << 3 | p->hand << 4 | p->token_mod << 5);
 	n.room_flags = (uint8_t)(r->one_time | r->lobby << 1 | r->has_pw << 2);
 	memcpy(n.pw, r->pw, sizeof(n.pw));
 	memcpy(n.lufrag, p->lufrag, sizeof(n.lufrag));
@@ -193,6 +196,8 @@ static bool note_adopt(unsigned w, unsigned s)
 	p->forced_mute = n.flags & 2;
 	p->audio_muted = n.flags & 4;
 	p->video_muted = n.flags & 8;
+	p->hand = n.flags & 16;
+	p->token_mod = n.flags & 32;
 	memcpy(p->lufrag, n.lufrag, sizeof(p->lufrag));
 	memcpy(p->lpwd, n.lpwd, sizeof(p->lpwd));
 	memcpy(p->rufrag, n.rufrag, sizeof(p->rufrag));
@@ -286,7 +291,7 @@ void cp_resume_handle(struct cp_conn *c, const struct cp_sig_msg *m)
 	const struct cp_tenant *t = cp_room_conn_tenant(c);
 	struct cp_part *p = m->target ? orphan_by_id(m->target) : NULL;
 	uint8_t h[32];
-	char key[CP_ROOM_MAX + 1];
+	char key[CP_ROOM_BYTES + 1];
 
 	if (!cp_dp_attached()) {
 		/* a control plane just started may not have read the notes yet: try again */

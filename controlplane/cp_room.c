@@ -102,8 +102,9 @@ json_t *cp_room_part_json(const struct cp_part *p)
 	char id[17];
 
 	cp_room_part_id(p, id);
-	return json_pack("{s:s, s:s, s:b, s:b, s:b}", "id", id, "name", p->name, "audioMuted",
-			 p->audio_muted, "videoMuted", p->video_muted, "moderator", p->moderator);
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:b}", "id", id, "name", p->name, "audioMuted",
+			 p->audio_muted, "videoMuted", p->video_muted, "moderator", p->moderator,
+			 "hand", p->hand);
 }
 
 void cp_room_broadcast(struct cp_room *r, const struct cp_part *except, json_t *o)
@@ -145,21 +146,20 @@ void cp_room_dp_mute(struct cp_part *p, bool muted)
 	cp_room_dp_cmd(p, &c);
 }
 
-/* A room's key: its name lower-cased (names are ASCII letters, digits, - and _). */
-void cp_room_key(const char *name, char key[CP_ROOM_MAX + 1])
+/* A room's key: its name's lookup form (cp_roomname); "" when it is none, which no room has. */
+void cp_room_key(const char *name, char key[CP_ROOM_BYTES + 1])
 {
-	size_t n = strnlen(name, CP_ROOM_MAX);
-
-	for (size_t i = 0; i < n; i++)
-		key[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
-	key[n] = '\0';
+	if (!cp_roomname_canon(name, strlen(name), NULL, key))
+		key[0] = '\0';
 }
 
 struct cp_room *cp_room_get(const char *tenant, const char *name, bool create)
 {
-	char key[CP_ROOM_MAX + 1];
+	char key[CP_ROOM_BYTES + 1];
 
 	cp_room_key(name, key);
+	if (!key[0])
+		return NULL;
 	for (struct cp_room *r = cp_room_g.rooms; r; r = r->next)
 		if (!strcmp(r->key, key) && !strcmp(r->tenant, tenant))
 			return r;
@@ -439,6 +439,9 @@ void cp_room_message(struct cp_conn *c, const char *buf, size_t len)
 	}
 	case CP_MSG_MODERATE:
 		cp_moderate_message(p, &m);
+		break;
+	case CP_MSG_HAND:
+		cp_moderate_hand(p, m.raised == 1);
 		break;
 	case CP_MSG_LEAVE:
 		cp_room_leave(p, "left");

@@ -16,7 +16,7 @@
 
 static struct cp_room *api_room(const char *tenant, const char *room)
 {
-	char key[CP_ROOM_MAX + 1];
+	char key[CP_ROOM_BYTES + 1];
 
 	if (!cp_sig_valid_room(room))
 		return NULL;

@@ -84,11 +84,13 @@ struct cp_constraints {
 
 struct cp_room;
 
+#define CP_ROOM_REMOVED_MAX 32
+
 struct cp_part {
 	uint64_t id;
 	char pseudo[9];
 	char name[CP_NAME_MAX * 4 + 1];
-	char room_as[CP_ROOM_MAX + 1]; /* the room's name as this participant wrote it */
+	char room_as[CP_ROOM_BYTES + 1]; /* the room's name as this participant wrote it */
 	struct cp_room *room;
 	struct cp_conn *conn;
 	struct cp_part *next;
@@ -101,6 +103,9 @@ struct cp_part {
 	bool moderator;	  /* opened the room, or a token said so */
 	bool forced_mute; /* a moderator muted its audio: not forwarded until it unmutes */
 	bool waiting;	  /* in the lobby: no slot, no media, sees nobody */
+	bool hand;	  /* its hand is raised */
+	bool token_mod;	  /* a token made it moderator: nobody in the room takes that back */
+	bool returning;	  /* waits because a moderator removed someone from its source */
 	char lufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
 	char rufrag[FH_UFRAG_MAX + 1];
@@ -155,8 +160,8 @@ struct cp_room {
 	bool has_quick;		    /* quick holds the password's cp_pwhash_quick() MAC */
 	unsigned pw_setting;	    /* new passwords being hashed: joins wait for them (5006) */
 	uint8_t quick[32];
-	char tenant[33];	   /* the tenant's id; its policy is looked up when needed */
-	char key[CP_ROOM_MAX + 1]; /* lower-cased name, unique within the tenant */
+	char tenant[33];	     /* the tenant's id; its policy is looked up when needed */
+	char key[CP_ROOM_BYTES + 1]; /* cp_roomname key of its name, unique within the tenant */
 	uint32_t id;
 	unsigned worker;
 	unsigned n;
@@ -164,6 +169,11 @@ struct cp_room {
 	unsigned n_waiting;
 	struct cp_part *waiting; /* the lobby, in order of arrival */
 	struct cp_speakers spk;
+	/* the sources (cp_limits keys) of those a moderator removed during this meeting, the
+	 * newest CP_ROOM_REMOVED_MAX: whoever comes from one waits in the lobby. In memory only,
+	 * gone with the room; never logged, stored or noted in the region */
+	uint8_t removed[CP_ROOM_REMOVED_MAX][16];
+	unsigned n_removed;
 	struct cp_room *next;
 };
 
@@ -215,7 +225,7 @@ void cp_room_part_free(struct cp_part *p);
 /* A command for p's slot in its room, to its worker. */
 void cp_room_dp_cmd(struct cp_part *p, struct fh_cmd *c);
 void cp_room_dp_mute(struct cp_part *p, bool muted);
-void cp_room_key(const char *name, char key[CP_ROOM_MAX + 1]);
+void cp_room_key(const char *name, char key[CP_ROOM_BYTES + 1]);
 struct cp_room *cp_room_get(const char *tenant, const char *name, bool create);
 void cp_room_unlink(struct cp_room *r);
 void cp_room_release(struct cp_room *r);
@@ -271,6 +281,10 @@ void cp_moderate_lobby_drop(struct cp_part *p, char *msg, const char *why);
 void cp_moderate_lobby_leave(struct cp_part *p, const char *why);
 void cp_moderate_hand_over(struct cp_room *r);
 void cp_moderate_mute(struct cp_part *q);
+/* p raises or lowers its hand; a change is told to the room, the same state again is not. */
+void cp_moderate_hand(struct cp_part *p, bool raised);
+/* Whether someone from src was removed from r during this meeting. */
+bool cp_moderate_was_removed(const struct cp_room *r, const struct cp_source *src);
 void cp_moderate_remove(struct cp_part *q, const char *why);
 enum cp_err cp_moderate_password(struct cp_room *r, const char *password);
 void cp_moderate_lobby(struct cp_room *r, bool on);

@@ -62,7 +62,7 @@ struct cp_conn {
 	size_t resp_len, resp_off;
 	/* an admin API request waiting for its body */
 	enum cp_http_method method;
-	char uri[256];
+	char uri[1024]; /* an API request's: room names in UTF-8 take up to 512 bytes */
 	char auth[256];
 	char *req;
 	size_t req_len;
@@ -408,6 +408,56 @@ static int not_found(struct lws *wsi)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* The client's page with status 404, for a path that is neither a file nor a room: the
+ * client says "not found" in the person's language, with the way to the start page. */
+static int not_found_page(struct lws *wsi, struct cp_conn *c)
+{
+	char path[600];
+	FILE *f;
+	char *body;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/index.html", s.web_root);
+	f = fopen(path, "rb");
+	if (!f)
+		return not_found(wsi);
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || n > 1 << 20 || fseek(f, 0, SEEK_SET) ||
+	    !(body = malloc((size_t)n + 1))) {
+		fclose(f);
+		return not_found(wsi);
+	}
+	size_t got = fread(body, 1, (size_t)n, f);
+
+	fclose(f);
+	int rc = reply_n(wsi, c, HTTP_STATUS_NOT_FOUND, "text/html; charset=utf-8", body, got);
+
+	free(body);
+	return rc;
+}
+
+/* What a path below "/" (or below a tenant's prefix) gets: a file of the client that is
+ * there; 404 for a missing file a page would load; the client's page for a room's path (any
+ * room name cp_roomname takes, lws having decoded its percent-encoded UTF-8); and the client's
+ * page with 404 for anything else. */
+static int page_or_asset(struct lws *wsi, struct cp_conn *c, const char *path)
+{
+	char file[600];
+	struct stat st;
+
+	if (!strcmp(path, "/"))
+		return serve_file(wsi, "index.html");
+	if (static_name(path)) {
+		snprintf(file, sizeof(file), "%s%s", s.web_root, path);
+		if (stat(file, &st) == 0 && S_ISREG(st.st_mode))
+			return serve_file(wsi, path + 1);
+	}
+	if (cp_roomname_file_like(path))
+		return not_found(wsi); /* no room is named like that */
+	if (path[0] == '/' && cp_sig_valid_room(path + 1))
+		return serve_file(wsi, "index.html"); /* the room page; the client reads its path */
+	return not_found_page(wsi, c);
+}
+
 static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 {
 	size_t pl = prefix_len(uri);
@@ -431,12 +481,7 @@ static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 
 		if (!strcmp(rest, "/tenant.json"))
 			return tenant_info(wsi, c, uri);
-		if (!strcmp(rest, "/") || (rest[1] != '.' && cp_sig_valid_room(rest + 1)))
-			return serve_file(wsi, "index.html");
-		if (static_name(rest))
-			return serve_file(wsi, rest + 1);
-		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return page_or_asset(wsi, c, rest);
 	}
 	if (!strcmp(uri, "/tenant.json"))
 		return tenant_info(wsi, c, uri);
@@ -454,14 +499,9 @@ static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 			 ready ? "true" : "false", cp_dp_heartbeat_age_ms(), rooms, parts);
 		return reply(wsi, c, HTTP_STATUS_OK, "application/json", body);
 	}
-	if (!strcmp(uri, "/") || !strcmp(uri, "/index.html"))
+	if (!strcmp(uri, "/index.html"))
 		return serve_file(wsi, "index.html");
-	if (static_name(uri))
-		return serve_file(wsi, uri + 1);
-	if (uri[0] == '/' && cp_sig_valid_room(uri + 1))
-		return serve_file(wsi, "index.html"); /* the room page; the client reads its path */
-	lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return page_or_asset(wsi, c, uri);
 }
 
 /* Only /ws upgrades, and only from a page of our own origin (no cross-site signalling). */

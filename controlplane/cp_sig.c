@@ -36,7 +36,7 @@ struct cp_msg_spec {
 };
 
 static const struct cp_param join_params[] = {
-	{"room", P_STRING, false, CP_ROOM_MAX}, /* none: open a new room with a token */
+	{"room", P_STRING, false, CP_ROOM_IN_MAX}, /* none: open a new room with a token */
 	{"name", P_STRING, true, CP_NAME_MAX * 4},
 	{"token", P_STRING, false, CP_SIG_TOKEN_MAX},
 	{"password", P_STRING, false, CP_PASSWORD_MAX},
@@ -73,8 +73,12 @@ static const struct cp_param moderate_params[] = {
 static const struct cp_param resume_params[] = {
 	{"id", P_STRING, true, 16},
 	{"secret", P_STRING, true, 64},
-	{"room", P_STRING, true, CP_ROOM_MAX},
+	{"room", P_STRING, true, CP_ROOM_IN_MAX},
 	{"name", P_STRING, true, CP_NAME_MAX * 4},
+	{NULL},
+};
+static const struct cp_param hand_params[] = {
+	{"raised", P_BOOL, true, 0},
 	{NULL},
 };
 static const struct cp_param no_params[] = {{NULL}};
@@ -89,6 +93,7 @@ static const struct cp_msg_spec specs[] = {
 	{"moderate", CP_MSG_MODERATE, moderate_params},
 	{"resume", CP_MSG_RESUME, resume_params},
 	{"constraints", CP_MSG_CONSTRAINTS, constraints_params},
+	{"hand", CP_MSG_HAND, hand_params},
 };
 
 /* One code point from well-formed UTF-8 (shortest form, no surrogates, at most U+10FFFF);
@@ -165,18 +170,18 @@ static size_t utf8_chars(const char *s, bool names, bool *ok, bool *visible)
 
 bool cp_sig_valid_room(const char *s)
 {
-	size_t n = strlen(s);
+	return cp_roomname_canon(s, strlen(s), NULL, NULL);
+}
 
-	if (n == 0 || n > CP_ROOM_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
+/* m->room, when given, as the name cp_roomname shows (kept in m->room_buf). */
+static enum cp_err tidy_room(struct cp_sig_msg *m)
+{
+	if (!m->room)
+		return CP_ERR_OK;
+	if (!cp_roomname_canon(m->room, strlen(m->room), m->room_buf, NULL))
+		return CP_ERR_BAD_ROOM;
+	m->room = m->room_buf;
+	return CP_ERR_OK;
 }
 
 bool cp_sig_valid_name(const char *s)
@@ -252,7 +257,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		m->password = json_string_value(json_object_get(m->root, "password"));
 		if (!m->room && !m->token)
 			return CP_ERR_MISSING_FIELD;
-		if (m->room && !cp_sig_valid_room(m->room))
+		if (tidy_room(m) != CP_ERR_OK)
 			return CP_ERR_BAD_ROOM;
 		if (!cp_sig_valid_name(m->name))
 			return CP_ERR_BAD_NAME;
@@ -262,9 +267,9 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 				: -1;
 		break;
 	case CP_MSG_MODERATE: {
-		static const char *const names[] = {"mute",    "remove",   "end",
-						    "promote", "one-time", "password",
-						    "admit",   "deny",	   "lobby"};
+		static const char *const names[] = {"mute",	"remove",   "end",   "promote",
+						    "one-time", "password", "admit", "deny",
+						    "lobby",	"lower",    "demote"};
 		const char *a = json_string_value(json_object_get(m->root, "action"));
 		json_t *on = json_object_get(m->root, "on");
 		int found = -1;
@@ -289,6 +294,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 			break;
 		case CP_MOD_END:
 		case CP_MOD_ONE_TIME:
+		case CP_MOD_LOWER: /* without id: every hand */
 			break;
 		default:
 			if (!m->target)
@@ -301,10 +307,13 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		m->secret = json_string_value(json_object_get(m->root, "secret"));
 		m->room = json_string_value(json_object_get(m->root, "room"));
 		m->name = json_string_value(json_object_get(m->root, "name"));
-		if (!cp_sig_valid_room(m->room))
+		if (tidy_room(m) != CP_ERR_OK)
 			return CP_ERR_BAD_ROOM;
 		if (!cp_sig_valid_name(m->name))
 			return CP_ERR_BAD_NAME;
+		break;
+	case CP_MSG_HAND:
+		m->raised = json_is_true(json_object_get(m->root, "raised"));
 		break;
 	case CP_MSG_OFFER:
 		m->sdp = json_string_value(json_object_get(m->root, "sdp"));

@@ -12,10 +12,10 @@
 #include <jansson.h>
 
 #include "cp_err.h"
+#include "cp_roomname.h"
 
 #define CP_SIG_MAX_MSG (256 * 1024)
 #define CP_NAME_MAX 64
-#define CP_ROOM_MAX 64
 #define CP_CHAT_MAX 2000
 #define CP_SIG_TOKEN_MAX 4096
 #define CP_VIDEO_SLOTS_MAX 16 /* video a participant receives at once */
@@ -30,6 +30,7 @@ enum cp_msg_type {
 	CP_MSG_MODERATE,
 	CP_MSG_RESUME,	    /* take a participant back after a control-plane restart */
 	CP_MSG_CONSTRAINTS, /* what the page shows: its stage, tiles and how many videos */
+	CP_MSG_HAND,	    /* raise or lower my hand */
 };
 
 enum cp_mod_action {
@@ -39,9 +40,11 @@ enum cp_mod_action {
 	CP_MOD_PROMOTE,
 	CP_MOD_ONE_TIME,
 	CP_MOD_PASSWORD,
-	CP_MOD_ADMIT, /* let one waiting in the lobby in */
-	CP_MOD_DENY,  /* send one waiting in the lobby away */
-	CP_MOD_LOBBY, /* switch the room's lobby on or off */
+	CP_MOD_ADMIT,  /* let one waiting in the lobby in */
+	CP_MOD_DENY,   /* send one waiting in the lobby away */
+	CP_MOD_LOBBY,  /* switch the room's lobby on or off */
+	CP_MOD_LOWER,  /* lower someone's hand, or everyone's */
+	CP_MOD_DEMOTE, /* take someone's moderator rights back */
 };
 #define CP_PASSWORD_MAX 128
 
@@ -62,14 +65,18 @@ struct cp_sig_msg {
 	int on;			   /* moderate "lobby": 1 on, 0 off */
 	int video_slots;	   /* join: video receive slots asked for, -1: the default */
 	const char *screen;	   /* offer: the mid of the m-line sharing a screen */
+	int raised;		   /* hand: 1 raised, 0 lowered */
 	json_t *root;		   /* owns the strings above */
+	char room_buf[CP_ROOM_BYTES +
+		      1]; /* join, resume: the room's name as cp_roomname shows it */
 };
 
 /* 0 (CP_ERR_OK) with m filled, or an error code; free with cp_sig_msg_free either way. */
 enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m);
 void cp_sig_msg_free(struct cp_sig_msg *m);
 
-/* Room names: 1-64 of [A-Za-z0-9_-]; compared case-insensitively. */
+/* Room names as cp_roomname_canon takes them (letters of any script, digits, spaces and
+ * punctuation; 1-64 characters); looked up by their key. */
 bool cp_sig_valid_room(const char *s);
 /* Display names: 1-64 bytes of valid UTF-8 without control characters. */
 bool cp_sig_valid_name(const char *s);

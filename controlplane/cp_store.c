@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "cp_pwhash.h"
+#include "cp_roomname.h"
 #include "fh_log.h"
 
 static sqlite3 *db;
@@ -110,7 +111,7 @@ void cp_store_close(void)
  * later writes line up behind it, reads see what waits, and the tick replays the queue until
  * the database takes it. */
 
-#define CP_ROOM_KEY_MAX 64 /* room keys: lower-cased room names */
+#define CP_ROOM_KEY_MAX CP_ROOM_BYTES /* room keys (cp_roomname) */
 
 enum op { OP_TOUCH, OP_FORGET, OP_PW, OP_LOBBY };
 

@@ -8,7 +8,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev libsqlite3-dev curl
-	libcurl4-openssl-dev ca-certificates)
+	libcurl4-openssl-dev ca-certificates libicu-dev)
 if [ "$what" = bench ]; then
 	# bench/compare-janus.sh: the reference SFU and what reads the reports
 	pkgs+=(janus jq bsdextrautils iproute2)

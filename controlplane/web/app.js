@@ -51,6 +51,7 @@ const state = {
   slotMap: null, // the last "slots" message
   screenTr: null, screenTrack: null, // this page's screen share
   sentConstraints: '', constraintsTimer: null,
+  hand: false, // this page's hand is raised
 };
 
 /* ---- texts ---- */
@@ -671,6 +672,7 @@ function renderPeople() {
   me.className = 'me';
   me.textContent = `${state.name || ''} ${t('conf.you')}` +
     (state.moderator ? ` (${t('conf.moderator')})` : '');
+  if (state.hand) me.append(handMarker());
   ul.append(me);
   for (const [id, p] of state.peers) {
     const li = document.createElement('li');
@@ -702,6 +704,7 @@ function renderPeople() {
         li.append(' ', b);
       }
     }
+    handAndRights(li, id, p);
     ul.append(li);
   }
   if (state.dominant) onSpeaker(state.dominant);
@@ -717,6 +720,98 @@ async function moderate(action, id) {
   send({ type: 'moderate', action, id });
 }
 
+/* ---- raised hands and moderator rights ---- */
+
+function handMarker() {
+  const m = document.createElement('span');
+  m.className = 'hand-mark';
+  m.textContent = ` (${t('hand.mark')})`;
+  return m;
+}
+
+function markTile(tile, raised) {
+  tile.classList.toggle('hand', raised);
+  tile.dataset.hand = t('hand.mark');
+}
+
+/* A participant's line in the list: a hand marker when its hand is up, and for moderators
+ * "lower hand" and "revoke moderator"; its tile is marked too. */
+function handAndRights(li, id, p) {
+  li.classList.toggle('hand', !!p.hand);
+  if (p.hand) li.insertBefore(handMarker(), li.firstChild ? li.firstChild.nextSibling : null);
+  if (p.tile) markTile(p.tile, !!p.hand);
+  if (!state.moderator) return;
+  for (const [action, label, show] of [['lower', 'mod.lower', p.hand], ['demote', 'mod.demote', p.moderator]]) {
+    if (!show) continue;
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'link mod';
+    b.dataset.action = action;
+    b.textContent = t(label);
+    b.onclick = () => send({ type: 'moderate', action, id });
+    li.append(' ', b);
+  }
+}
+
+function updateHand() {
+  if (!$('hand')) return;
+  setCtl('hand', 'hand', t(state.hand ? 'hand.raised' : 'hand.raise'), state.hand);
+  if (state.selfTile) markTile(state.selfTile, state.hand);
+}
+
+function toggleHand() {
+  // the server tells everyone, this page too: the button follows what it says
+  send({ type: 'hand', raised: !state.hand });
+}
+
+function onHand(msg) {
+  if (msg.id === state.id) {
+    state.hand = !!msg.raised;
+    updateHand();
+  }
+  const p = state.peers.get(msg.id);
+  if (p) p.hand = !!msg.raised;
+  renderPeople();
+}
+
+/* "moderator": someone got the rights, or (moderator: false) lost them. */
+function onModerator(msg) {
+  const on = msg.moderator !== false;
+  if (msg.id === state.id && on !== state.moderator) {
+    state.moderator = on;
+    if (!on) state.waiting = [];
+    toast(t(on ? 'mod.nowyou' : 'mod.notyou'));
+  }
+  const p = state.peers.get(msg.id);
+  if (p) p.moderator = on;
+  updateControls();
+  renderPeople();
+  renderWaiting();
+}
+
+/* A path that is no room (the server answered it with 404): say so, and the way back. */
+function showNotFound() {
+  $('left-title').textContent = t('notfound.title');
+  $('rejoin').hidden = true;
+  const a = document.createElement('a');
+  a.href = `${state.base}/`;
+  a.textContent = t('notfound.start');
+  a.id = 'notfound-start';
+  $('left').append(a);
+  show('left');
+}
+
+/* Whether the server answered this page's address with 404 (where the browser says). */
+function answeredNotFound() {
+  const nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
+  return !!(nav && nav.responseStatus === 404);
+}
+
+/* What a person typed as a room name, as the server will show it: NFC, spaces tidied. */
+function tidyRoomName(s) {
+  return s.normalize('NFC').replace(/\s+/gu, ' ').trim();
+}
+
 /* Moderators: who waits in the lobby, each with "let in" and "turn away". */
 function renderWaiting() {
   const ul = $('waiting-list');
@@ -728,6 +823,7 @@ function renderWaiting() {
     const li = document.createElement('li');
     li.dataset.id = w.id;
     li.textContent = w.name; // a stranger's input: text only
+    if (w.returning) li.append(` (${t('lobby.returning')})`);
     for (const [action, label] of [['admit', 'lobby.admit'], ['deny', 'lobby.deny']]) {
       const b = document.createElement('button');
       b.type = 'button';
@@ -769,12 +865,13 @@ function addPeer(p) {
     known.audioMuted = !!p.audioMuted;
     known.videoMuted = !!p.videoMuted;
     known.moderator = !!p.moderator;
+    known.hand = !!p.hand;
     for (const tile of [known.tile, known.screenTile]) if (tile) { captionTile(tile); updateTileVideo(tile); }
     renderPeople();
     return;
   }
   const peer = { name: p.name, audioMuted: !!p.audioMuted, videoMuted: !!p.videoMuted,
-    moderator: !!p.moderator, stream: new MediaStream(), screen: new MediaStream(),
+    moderator: !!p.moderator, hand: !!p.hand, stream: new MediaStream(), screen: new MediaStream(),
     tile: null, screenTile: null, audio: {}, q: null };
   state.peers.set(p.id, peer);
   peer.tile = makeTile(p.id, 'camera', false);
@@ -1138,15 +1235,12 @@ async function handle(msg) {
       }
       toast(t('mod.mutedyou'));
       break;
-    case 'moderator': {
-      if (msg.id === state.id) { state.moderator = true; toast(t('mod.nowyou')); }
-      const p = state.peers.get(msg.id);
-      if (p) p.moderator = true;
-      updateControls();
-      renderPeople();
-      renderWaiting();
+    case 'moderator':
+      onModerator(msg);
       break;
-    }
+    case 'hand':
+      onHand(msg);
+      break;
     case 'closed':
       // the service switched off or the room ended for everyone: no reconnecting
       state.leaving = true;
@@ -1435,6 +1529,7 @@ function teardown() {
   state.busy = state.pending = false;
   state.joined = false;
   state.waiting = [];
+  state.hand = false;
   setTitle();
   for (const id of [...state.peers.keys()]) removePeer(id);
   $('tiles').textContent = '';
@@ -1478,6 +1573,7 @@ function updateControls() {
   $('mod-panel').hidden = !state.moderator;
   $('lobby-toggle').textContent = t(state.lobby ? 'lobby.off' : 'lobby.on');
   if (state.selfTile) { captionTile(state.selfTile); updateTileVideo(state.selfTile); }
+  updateHand();
   renderPeople();
 }
 
@@ -1554,10 +1650,16 @@ async function init() {
     localStorage.setItem('funkhaus.lang', lang);
     applyLang();
   };
-  // "/room", or "/prefix/room" and "/prefix/" where one host serves several tenants
-  const parts = location.pathname.split('/').slice(1).map(decodeURIComponent);
-  if (parts.length >= 2) state.base = `/${parts.shift()}`;
-  const path = parts[0] || '';
+  // "/room", or "/prefix/room" and "/prefix/" where one host serves several tenants; the
+  // room's name comes percent-encoded UTF-8 ("/B%C3%BCrgersprechstunde")
+  let parts;
+  try {
+    parts = location.pathname.split('/').slice(1).map(decodeURIComponent);
+  } catch (e) {
+    parts = null; // not UTF-8: no room's address
+  }
+  if (parts && parts.length >= 2) state.base = `/${parts.shift()}`;
+  const path = parts ? parts[0] || '' : '';
   const hp = hashParams();
   state.token = hp.token;
   state.relayOnly = hp.ice === 'relay';
@@ -1566,6 +1668,12 @@ async function init() {
     $('left-title').textContent = t('closed.access-off');
     $('rejoin').hidden = true;
     show('left');
+    return;
+  }
+  if (!parts || parts.length > 1 || answeredNotFound()) {
+    // under no tenant's prefix: the start page of the host's own tenant
+    if (!state.tenant) { state.base = ''; await loadTenant(); }
+    showNotFound();
     return;
   }
   if (!path) {
@@ -1579,7 +1687,8 @@ async function init() {
     $('forget').onclick = () => { localStorage.removeItem(recentKey()); showRecent(); };
     $('start-form').onsubmit = (e) => {
       e.preventDefault();
-      location.href = `${state.base}/${encodeURIComponent($('room-input').value.trim())}`;
+      const room = tidyRoomName($('room-input').value);
+      if (room) location.href = `${state.base}/${encodeURIComponent(room)}`;
     };
     return;
   }
@@ -1614,6 +1723,7 @@ function prejoinSetup(hp) {
   $('mic').onclick = () => setMute('audio');
   $('cam').onclick = () => setMute('video');
   $('screen').onclick = () => toggleScreen();
+  $('hand').onclick = toggleHand;
   $('view-toggle').onclick = () => setView(state.view === 'speaker' ? 'grid' : 'speaker');
   $('fullscreen').onclick = toggleFullscreen;
   document.addEventListener('fullscreenchange', () => { updateControls(); layout(); });

@@ -586,7 +586,14 @@ int main(int argc, char **argv)
 	 * removed, password and lobby set, closed */
 	struct fhc *a = join("Sitzung", "KanarienvogelName8");
 	struct fhc *b = join("Sitzung", "Bernd");
-	struct fhc *c2 = join("Sitzung", "Clara");
+	/* from another address: whoever comes from the address of one removed waits in the lobby
+	 * for the rest of the meeting, and the joins below come from 127.0.0.1 */
+	struct fhc_opts co = {.room = "Sitzung",
+			      .name = "Clara",
+			      .audio = true,
+			      .video = true,
+			      .source = "127.0.0.2"};
+	struct fhc *c2 = try_join_with(co, NULL);
 	struct fhc *all[] = {a, b, c2};
 
 	EXPECT(a && b && c2, "three in a room");

@@ -307,6 +307,29 @@ int main(int argc, char **argv)
 		fhc_send_text(mod, nobody, strlen(nobody));
 		pump(both, 2, 200);
 		EXPECT(fhc_last_error(mod) == 4031, "removing nobody is an error");
+
+		/* rights a token gave stay: a moderator made in the room cannot take them back;
+		 * the token's moderator takes that one's back */
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"promote\",\"id\":\"%s\"}",
+			 fhc_id(guest));
+		fhc_send_text(mod, req, strlen(req));
+		pump(both, 2, 200);
+		EXPECT(fhc_moderator(guest), "the guest is made moderator");
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"demote\",\"id\":\"%s\"}",
+			 fhc_id(mod));
+		fhc_send_text(guest, req, strlen(req));
+		pump(both, 2, 200);
+		EXPECT(fhc_last_error(guest) == 4039 && fhc_moderator(mod),
+		       "a token's moderator rights cannot be revoked (error %d)",
+		       fhc_last_error(guest));
+		snprintf(req, sizeof(req),
+			 "{\"type\":\"moderate\",\"action\":\"demote\",\"id\":\"%s\"}",
+			 fhc_id(guest));
+		fhc_send_text(mod, req, strlen(req));
+		pump(both, 2, 200);
+		EXPECT(!fhc_moderator(guest), "the token's moderator revokes the guest's rights");
 	}
 	printf("generated link, moderator, guest (%d failures so far)\n", failures);
 

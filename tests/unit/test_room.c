@@ -817,6 +817,165 @@ static void passwords(void)
 	CHECK(got(&d2, "joined"));
 }
 
+static void join_room(struct cp_conn *c, const char *room, const char *name)
+{
+	say(c, json_pack("{s:s, s:s, s:s}", "type", "join", "room", room, "name", name));
+}
+
+static void hand(struct cp_conn *c, bool raised)
+{
+	say(c, json_pack("{s:s, s:b}", "type", "hand", "raised", raised));
+}
+
+/* Whether c's last "hand" message says id's hand is raised (1), lowered (0); -1: none. */
+static int hand_of(const struct cp_conn *c, const char *id)
+{
+	json_t *o = last_of(c, "hand");
+	int r = o && !strcmp(json_string_value(json_object_get(o, "id")), id)
+			? json_is_true(json_object_get(o, "raised"))
+			: -1;
+
+	json_decref(o);
+	return r;
+}
+
+static struct cp_conn n1, n2, n3, n4, n5;
+
+/* One room whatever form its name was typed in; hands raised and lowered, by their owners
+ * and by a moderator; rights given and taken back; one removed who comes back waits in the
+ * lobby for this meeting (and so does anyone from that address), lobby on or off. */
+static void names_hands_rights(void)
+{
+	char id1[17], id2[17], id3[17];
+	json_t *o;
+
+	conn_init(&n1, "192.0.2.21");
+	conn_init(&n2, "192.0.2.22");
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n1, "B\xc3\xbcrgersprechstunde", "Hanna");
+	join_room(&n2, "Bu\xcc\x88rgersprechstunde", "Hugo");		   /* NFD */
+	join_room(&n3, " B\xc3\x9cRGER\xe2\x80\x8bSPRECHSTUNDE ", "Hedi"); /* caps, ZWSP */
+	copy_id(&n1, "joined", id1);
+	copy_id(&n2, "joined", id2);
+	copy_id(&n3, "joined", id3);
+	o = last_of(&n3, "joined");
+	CHECK(o && json_array_size(json_object_get(o, "participants")) == 2);
+	/* the name as shown: NFC, trimmed, without the invisible space; and every participant
+	 * object says whether its hand is up */
+	CHECK(o &&
+	      !strcmp(json_string_value(json_object_get(o, "room")), "B\xc3\x9cRGERSPRECHSTUNDE"));
+	CHECK(o && json_is_false(json_object_get(
+			   json_array_get(json_object_get(o, "participants"), 0), "hand")));
+	json_decref(o);
+	o = last_of(&n2, "joined");
+	CHECK(o &&
+	      !strcmp(json_string_value(json_object_get(o, "room")), "B\xc3\xbcrgersprechstunde"));
+	json_decref(o);
+
+	/* hands: everyone hears, the sender too; the same again is not relayed */
+	hand(&n2, true);
+	CHECK_EQ(hand_of(&n1, id2), 1);
+	CHECK_EQ(hand_of(&n2, id2), 1);
+	CHECK_EQ(hand_of(&n3, id2), 1);
+	for (int i = 0; i < 5; i++)
+		hand(&n2, true);
+	CHECK_EQ(count_of(&n1, "hand"), 1);
+	/* a guest cannot lower another's hand; a moderator can, one or all */
+	moderate(&n3, "lower", id2);
+	CHECK_EQ(last_error(&n3), 4030);
+	moderate(&n1, "lower", "0123456789abcdef");
+	CHECK_EQ(last_error(&n1), 4031);
+	moderate(&n1, "lower", id2);
+	CHECK_EQ(hand_of(&n3, id2), 0);
+	CHECK_EQ(count_of(&n1, "hand"), 2);
+	hand(&n2, true);
+	hand(&n3, true);
+	CHECK_EQ(count_of(&n1, "hand"), 4);
+	moderate(&n1, "lower", NULL);
+	CHECK_EQ(count_of(&n1, "hand"), 6);
+	CHECK_EQ(count_of(&n2, "hand"), 6);
+	hand(&n3, true);
+	/* one who comes later sees the raised hand in the list */
+	conn_init(&n4, "192.0.2.24");
+	join_room(&n4, "b\xc3\xbcrgersprechstunde", "Heiko");
+	o = last_of(&n4, "joined");
+	for (size_t i = 0; o && i < json_array_size(json_object_get(o, "participants")); i++) {
+		json_t *q = json_array_get(json_object_get(o, "participants"), i);
+
+		CHECK_EQ(json_is_true(json_object_get(q, "hand")),
+			 !strcmp(json_string_value(json_object_get(q, "id")), id3));
+	}
+	json_decref(o);
+
+	/* rights: given, and taken back; the last moderator keeps them */
+	moderate(&n1, "promote", id2);
+	o = last_of(&n3, "moderator");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), id2) &&
+	      json_is_true(json_object_get(o, "moderator")));
+	json_decref(o);
+	CHECK(got(&n2, "lobby")); /* a new moderator sees the lobby */
+	moderate(&n1, "demote", id2);
+	o = last_of(&n3, "moderator");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "id")), id2) &&
+	      json_is_false(json_object_get(o, "moderator")));
+	json_decref(o);
+	moderate(&n2, "lower", NULL);
+	CHECK_EQ(last_error(&n2), 4030);
+	moderate(&n1, "demote", id1);
+	CHECK_EQ(last_error(&n1), 4048);
+	moderate(&n3, "demote", id1);
+	CHECK_EQ(last_error(&n3), 4030);
+
+	/* removed: gone at once; back from the same address (a new connection), it waits though
+	 * the lobby is off, and stays waiting when the lobby is switched on and off */
+	moderate(&n1, "remove", id3);
+	o = last_of(&n3, "closed");
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "reason")), "removed"));
+	json_decref(o);
+	cp_room_closed(&n3);
+	conn_forget(&n3);
+	conn_forget(&n1);
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n3, "B\xc3\xbcrgersprechstunde", "Hedi");
+	CHECK(got(&n3, "waiting"));
+	CHECK(!got(&n3, "joined"));
+	o = last_of(&n1, "lobby");
+	json_t *w = json_array_get(json_object_get(o, "waiting"), 0);
+
+	CHECK(o && json_array_size(json_object_get(o, "waiting")) == 1 &&
+	      json_is_true(json_object_get(w, "returning")));
+	json_decref(o);
+	/* another address comes straight in */
+	conn_init(&n5, "192.0.2.25");
+	join_room(&n5, "B\xc3\xbcrgersprechstunde", "Henrik");
+	CHECK(got(&n5, "joined"));
+	say(&n1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 1));
+	say(&n1, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "lobby", "on", 0));
+	CHECK(!got(&n3, "joined"));
+	o = last_of(&n1, "lobby");
+	snprintf(id3, sizeof(id3), "%s",
+		 json_string_value(
+			 json_object_get(json_array_get(json_object_get(o, "waiting"), 0), "id")));
+	json_decref(o);
+	moderate(&n1, "admit", id3);
+	CHECK(got(&n3, "joined"));
+
+	/* the meeting ends with its last participant: the next one from that address comes in */
+	struct cp_conn *all[] = {&n1, &n2, &n3, &n4, &n5};
+
+	for (unsigned i = 0; i < 5; i++) {
+		cp_room_closed(all[i]);
+		conn_forget(all[i]);
+	}
+	tick();
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n3, "B\xc3\xbcrgersprechstunde", "Hedi");
+	CHECK(got(&n3, "joined"));
+	cp_room_closed(&n3);
+	conn_forget(&n3);
+	tick();
+}
+
 /* Every connection goes: the dataplane forgets who was in it, and the room goes. */
 /* How many of a "slots" message's entries of one kind carry someone; each carried source is
  * counted once. */
@@ -1017,4 +1176,4 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, speakers, passwords,
-	  large_room, teardown)
+	  large_room, names_hands_rights, teardown)

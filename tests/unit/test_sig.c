@@ -96,7 +96,17 @@ static void refused(void)
 	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"a\",\"name\":\"%s\"}", name);
 	CHECK_EQ(parse(buf), CP_ERR_OK);
 	snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"%sy\",\"name\":\"n\"}", name);
-	CHECK_EQ(parse(buf), CP_ERR_BAD_FIELD);
+	CHECK_EQ(parse(buf), CP_ERR_BAD_ROOM); /* 65 characters */
+	{
+		char big[CP_ROOM_IN_MAX + 2];
+
+		memset(big, ' ', sizeof(big) - 1);
+		big[0] = 'a';
+		big[sizeof(big) - 1] = '\0';
+		snprintf(buf, sizeof(buf), "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"n\"}",
+			 big);
+		CHECK_EQ(parse(buf), CP_ERR_BAD_FIELD); /* more bytes than a name may come with */
+	}
 	int n = snprintf(buf, sizeof(buf), "{\"type\":\"chat\",\"text\":\"");
 
 	memset(buf + n, 'c', 2001);
@@ -163,7 +173,8 @@ static void error_json(void)
 	CHECK_STR_CONTAINS(s, "\"type\":\"error\"");
 	free(s);
 	CHECK(cp_sig_valid_room("Rastatt-schnatzt_2"));
-	CHECK(!cp_sig_valid_room("Rastatt schnatzt!"));
+	CHECK(cp_sig_valid_room("Rastatt schnatzt!"));
+	CHECK(!cp_sig_valid_room("Rastatt/schnatzt"));
 }
 
 TEST_MAIN(accepted, refused, names, error_json)
