@@ -8,7 +8,7 @@
 // address that is no room shows the client's "not found" page. Screenshots go to the log folder.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFunkhaus, launchBrowser, openPage, waitReceives, fail, foreign } from './lib.mjs';
+import { startFunkhaus, launchBrowser, openPage, openSide, waitReceives, fail, foreign } from './lib.mjs';
 
 const build = process.env.FUNKHAUS_BUILD;
 const source = process.env.FUNKHAUS_SOURCE;
@@ -56,6 +56,7 @@ try {
 
     if (shown === 'Elternabend 4b') {
       // a raised hand: pressed on Anna's page, marked on Bernd's; the moderator lowers it
+      await openSide(a); // the list with the moderator's buttons
       await b.click('#hand');
       await b.waitForFunction(() => document.querySelector('#hand').getAttribute('aria-pressed') === 'true',
         null, { timeout: 5000 }).catch(() => fail('Bernd\'s hand button is not pressed'));
@@ -73,6 +74,8 @@ try {
 
       // removed, and back with one click: into the lobby, though the room has none
       await a.click('#people button[data-action="remove"]');
+      await a.waitForSelector('#dialog[open]', { timeout: 5000 }); // it asks first
+      await a.click('#dialog-ok');
       await visible(b, '#left', 'Bernd removed');
       const said = await b.evaluate(() => document.querySelector('#left-title').textContent);
       if (said !== 'Die Moderation hat Sie aus dem Raum entfernt.') fail(`Bernd's page says "${said}"`);

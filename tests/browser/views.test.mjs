@@ -194,7 +194,7 @@ try {
     ctl: [...document.querySelectorAll('.controls .lbl')].filter((x) => x.offsetParent).map((x) => x.textContent.replace(/\u00ad/g, '')),
     self: document.querySelector('.tile.self .name').textContent,
     mic: document.querySelector('.tile:not(.self) .mic-state').getAttribute('aria-label') }));
-  check(JSON.stringify(en.ctl) === JSON.stringify(['Mute microphone', 'Turn camera off', 'Share screen', 'Tile view', 'Full screen', 'Devices', 'People & chat', 'Copy link', 'Leave']) &&
+  check(JSON.stringify(en.ctl) === JSON.stringify(['Mute microphone', 'Turn camera off', 'Share screen', 'Raise hand', 'Tile view', 'Full screen', 'Devices', 'People & chat', 'Copy link', 'Leave']) &&
     en.self.endsWith('(you)') && /^Microphone/.test(en.mic), `the room in English: ${JSON.stringify(en)}`);
   await shot(a, fh.dir, 'views-english.png');
 
