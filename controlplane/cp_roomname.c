@@ -177,7 +177,9 @@ bool cp_roomname_canon(const char *in, size_t len, char name[CP_ROOM_BYTES + 1],
 		return false;
 	if (cp_roomname_file_like(name ? name : scratch))
 		return false;
+	/* the key within the same limits, so that it is a name whose key is itself (U+FDFA is
+	 * one character shown and 18 in the key) */
 	n = fold(nfc, n, k, CP_ROOMNAME_U16);
-	return n > 0 && has_alnum(k, n) && to_utf8(k, n, key ? key : scratch) &&
-	       !cp_roomname_file_like(key ? key : scratch);
+	return n > 0 && u_countChar32(k, n) <= CP_ROOM_MAX && has_alnum(k, n) &&
+	       to_utf8(k, n, key ? key : scratch) && !cp_roomname_file_like(key ? key : scratch);
 }

@@ -149,6 +149,11 @@ static void lengths(void)
 	memset(s, 'a', CP_ROOM_MAX);
 	s[CP_ROOM_MAX] = '\0';
 	CHECK(canon(s));
+	/* found by fuzz_sig: 47 characters shown, whose key (U+FDFA folds to 18) has 64 + 2;
+	 * refused, so that every key is a name whose key is itself */
+	CHECK(!canon("11111111111111111111111111111111111111111111\xe1\xba\x9e"
+		     "E \xef\xb7\xba"));
+	CHECK(canon("Sitzung \xef\xb7\xba"));
 	s[CP_ROOM_MAX] = 'a';
 	s[CP_ROOM_MAX + 1] = '\0';
 	CHECK(!canon(s)); /* 65 characters */
