@@ -8,14 +8,14 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev libsqlite3-dev curl
-	libcurl4-openssl-dev ca-certificates libicu-dev)
+	libcurl4-openssl-dev ca-certificates libicu-dev libhiredis-dev)
 if [ "$what" = bench ]; then
 	# bench/compare-janus.sh: the reference SFU and what reads the reports
 	pkgs+=(janus jq bsdextrautils iproute2)
 fi
 if [ "$what" = test ]; then
 	pkgs+=(clang libclang-rt-14-dev chromium firefox-esr iproute2 iputils-ping clang-format
-		janus jq bsdextrautils coturn espeak-ng)
+		janus jq bsdextrautils coturn espeak-ng redis-server redis-sentinel)
 	command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
 missing=()
