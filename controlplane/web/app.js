@@ -1166,7 +1166,7 @@ function lost(ws) {
     // flows, so keep the call and resume it, on the node that holds it, as soon as it answers
     state.resuming = true;
     toast(t('conf.resuming'));
-    const delay = Math.min(300 * 2 ** state.resumeTries++, 3000);
+    const delay = Math.min(250 * 2 ** state.resumeTries++, 1000);
     state.retryTimer = setTimeout(() => { if (!state.leaving) connect(state.node || state.home); }, delay);
     return;
   }
