@@ -1070,6 +1070,7 @@ const MAX_HOPS = 2;
 // a node whose host went away without closing the socket: unanswered pings for this long
 const PING_MS = 10000;
 const PONG_MS = 25000;
+const MEDIA_GONE_MS = 2000; // nothing received for this long while resuming: the node died
 
 function send(msg) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(msg));
@@ -1167,14 +1168,48 @@ function lost(ws) {
     state.resuming = true;
     toast(t('conf.resuming'));
     const delay = Math.min(250 * 2 ** state.resumeTries++, 1000);
-    state.retryTimer = setTimeout(() => { if (!state.leaving) connect(state.node || state.home); }, delay);
+    state.retryTimer = setTimeout(async () => {
+      // a node that died took the media with it: nothing arrives any more, join elsewhere
+      const flowing = await mediaFlowing(pc);
+      if (state.leaving || state.ws || state.pc !== pc) return;
+      if (flowing) connect(state.node || state.home);
+      else rejoinLater();
+    }, delay);
     return;
   }
-  // the node is gone with the media (or never answered): join the room afresh
+  rejoinLater();
+}
+
+// The node is gone with the media (or never answered): join the room afresh, after a pause.
+function rejoinLater() {
+  if (state.resuming) {
+    // the call does not go on after all: no "your call goes on" any more
+    clearTimeout(toast.timer);
+    $('toast').hidden = true;
+  }
   state.resuming = false;
   state.resumeTries = 0;
   if (state.pc || state.joined) teardown();
   retryLater();
+}
+
+// Whether the call's media still arrives: a packet (media, RTCP or an ICE answer) within the
+// last MEDIA_GONE_MS on the pair ICE chose; true where the browser does not say.
+async function mediaFlowing(pc) {
+  let stats;
+  try { stats = await pc.getStats(); } catch (e) { return true; }
+  let pairId = null;
+  const pairs = new Map();
+  let age = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    if (s.type === 'candidate-pair') pairs.set(s.id, s);
+  });
+  for (const p of pairs.values()) {
+    if (!(p.id === pairId || (!pairId && p.selected)) || !p.lastPacketReceivedTimestamp) continue;
+    age = p.timestamp - p.lastPacketReceivedTimestamp;
+  }
+  return age === null || age < MEDIA_GONE_MS;
 }
 
 // The next attempt after a pause: home first, then each other node in turn.
