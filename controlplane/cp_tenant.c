@@ -508,7 +508,7 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 		json_array_append_new(hosts, json_string(t->hosts[i]));
 	return json_pack(
 		"{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:i, "
-		"s:b, s:s, s:i, s:i, s:b, s:s, s:s}",
+		"s:b, s:s, s:i, s:i, s:b, s:s, s:s, s:s, s:s}",
 		"id", t->id, "display_name", t->display_name, "hosts", hosts, "path_prefix",
 		t->path_prefix, "imprint", t->imprint, "privacy", t->privacy, "create_rooms",
 		t->create == CP_CREATE_AUTHENTICATED ? "authenticated" : "anyone", "token_keys",
@@ -518,5 +518,6 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 		iplog[t->ip_logging], "log_retention_days", t->log_retention_days,
 		"room_inactivity_days", t->room_inactivity_days, "public_access", t->public_access,
 		"source", t->source, "screen_share",
-		t->screen_mods_only ? "moderators" : "everyone");
+		t->screen_mods_only ? "moderators" : "everyone", "pool",
+		t->pool[0] ? t->pool : "default", "region", t->region);
 }
