@@ -41,6 +41,7 @@ static const struct cp_param join_params[] = {
 	{"token", P_STRING, false, CP_SIG_TOKEN_MAX},
 	{"password", P_STRING, false, CP_PASSWORD_MAX},
 	{"video", P_UINT, false, CP_VIDEO_SLOTS_MAX},
+	{"hop", P_UINT, false, 8}, /* redirects this join has followed (cp_cluster) */
 	{NULL},
 };
 static const struct cp_param offer_params[] = {
@@ -265,11 +266,12 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 			json_object_get(m->root, "video")
 				? (int)json_integer_value(json_object_get(m->root, "video"))
 				: -1;
+		m->hop = (int)json_integer_value(json_object_get(m->root, "hop"));
 		break;
 	case CP_MSG_MODERATE: {
-		static const char *const names[] = {"mute",	"remove",   "end",   "promote",
-						    "one-time", "password", "admit", "deny",
-						    "lobby",	"lower",    "demote"};
+		static const char *const names[] = {"mute",	"remove",   "end",    "promote",
+						    "one-time", "password", "admit",  "deny",
+						    "lobby",	"lower",    "demote", "screen"};
 		const char *a = json_string_value(json_object_get(m->root, "action"));
 		json_t *on = json_object_get(m->root, "on");
 		int found = -1;
@@ -289,6 +291,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 				return CP_ERR_MISSING_FIELD;
 			break;
 		case CP_MOD_LOBBY:
+		case CP_MOD_SCREEN:
 			if (m->on < 0)
 				return CP_ERR_MISSING_FIELD;
 			break;

@@ -45,6 +45,7 @@ enum cp_mod_action {
 	CP_MOD_LOBBY,  /* switch the room's lobby on or off */
 	CP_MOD_LOWER,  /* lower someone's hand, or everyone's */
 	CP_MOD_DEMOTE, /* take someone's moderator rights back */
+	CP_MOD_SCREEN, /* screen sharing for moderators only (on) or everyone (off) */
 };
 #define CP_PASSWORD_MAX 128
 
@@ -64,6 +65,7 @@ struct cp_sig_msg {
 	const char *secret;	   /* resume: the secret "joined" gave */
 	int on;			   /* moderate "lobby": 1 on, 0 off */
 	int video_slots;	   /* join: video receive slots asked for, -1: the default */
+	int hop;		   /* join: redirects it followed to get here (0-8) */
 	const char *screen;	   /* offer: the mid of the m-line sharing a screen */
 	int raised;		   /* hand: 1 raised, 0 lowered */
 	json_t *root;		   /* owns the strings above */

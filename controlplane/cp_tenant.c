@@ -172,6 +172,14 @@ static int tenant_key(struct cp_tenant *t, struct load_ctx *lc, const char *key,
 		return fh_conf_bool(val, &t->chat);
 	if (!strcmp(key, "public_access"))
 		return fh_conf_bool(val, &t->public_access);
+	if (!strcmp(key, "pool") || !strcmp(key, "region")) {
+		if (!name_ok(val, 32, false)) {
+			snprintf(err, elen, "1-32 of a-z, 0-9 and -");
+			return -1;
+		}
+		return set(!strcmp(key, "pool") ? t->pool : t->region, sizeof(t->pool), val, err,
+			   elen);
+	}
 	if (!strcmp(key, "screen_share")) {
 		if (!strcmp(val, "everyone") || !strcmp(val, "moderators")) {
 			t->screen_mods_only = !strcmp(val, "moderators");
@@ -417,6 +425,16 @@ const struct cp_tenant *cp_tenant_for(const struct cp_tenants *ts, const char *h
 	char h[128];
 	size_t n = 0;
 
+	/* /t/<id>/...: the tenant by its id on any host (where the cluster sends a join) */
+	if (path && !strncmp(path, "/t/", 3)) {
+		char id[33];
+		size_t l = strcspn(path + 3, "/?");
+
+		if (l == 0 || l >= sizeof(id))
+			return NULL;
+		snprintf(id, sizeof(id), "%.*s", (int)l, path + 3);
+		return cp_tenant_by_id(ts, id);
+	}
 	for (; host && host[n] && host[n] != ':' && n + 1 < sizeof(h); n++)
 		h[n] = (char)tolower((unsigned char)host[n]);
 	h[n] = '\0';
@@ -490,7 +508,7 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 		json_array_append_new(hosts, json_string(t->hosts[i]));
 	return json_pack(
 		"{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:i, "
-		"s:b, s:s, s:i, s:i, s:b, s:s, s:s}",
+		"s:b, s:s, s:i, s:i, s:b, s:s, s:s, s:s, s:s}",
 		"id", t->id, "display_name", t->display_name, "hosts", hosts, "path_prefix",
 		t->path_prefix, "imprint", t->imprint, "privacy", t->privacy, "create_rooms",
 		t->create == CP_CREATE_AUTHENTICATED ? "authenticated" : "anyone", "token_keys",
@@ -500,5 +518,6 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 		iplog[t->ip_logging], "log_retention_days", t->log_retention_days,
 		"room_inactivity_days", t->room_inactivity_days, "public_access", t->public_access,
 		"source", t->source, "screen_share",
-		t->screen_mods_only ? "moderators" : "everyone");
+		t->screen_mods_only ? "moderators" : "everyone", "pool",
+		t->pool[0] ? t->pool : "default", "region", t->region);
 }
