@@ -196,8 +196,9 @@ static int show_nodes(void)
 		json_decref(c);
 		return 0;
 	}
-	printf("cluster seen from node %s, redis %s\n\n", str_of(c, "node", me, sizeof(me)),
-	       str_of(c, "redis", state, sizeof(state)));
+	printf("cluster %s seen from node %s: redis %s, %lld claim(s) held there\n\n",
+	       str_of(c, "cluster", region, sizeof(region)), str_of(c, "node", me, sizeof(me)),
+	       str_of(c, "redis", state, sizeof(state)), i_of(c, "claims_held"));
 	printf("%-17s %-32s %-10s %-16s %5s %6s %6s %-9s %6s\n", "ID", "URL", "REGION", "POOLS",
 	       "LOAD", "ROOMS", "PEOPLE", "STATE", "AGE");
 	json_array_foreach(json_object_get(c, "nodes"), i, nd)

@@ -1190,6 +1190,9 @@ function rejoinLater() {
   state.resuming = false;
   state.resumeTries = 0;
   if (state.pc || state.joined) teardown();
+  // what this page may do in the room it comes back to, the next joined says
+  state.moderator = false;
+  updateControls();
   retryLater();
 }
 
