@@ -33,6 +33,7 @@ const state = {
   base: '', tenant: null, token: null, moderator: false, password: null,
   joined: false, leaving: false, busy: false, pending: false,
   lobby: false, waiting: [], // moderators: the room's lobby and who waits in it
+  screenMods: false, // only moderators may share a screen in this room
   iceServers: [], relayOnly: false,
   want: { audio: 0, video: 0 },
   // id -> { name, audioMuted, videoMuted, moderator, stream (its camera tracks), screen
@@ -1341,6 +1342,7 @@ async function handle(msg) {
       connected();
       state.moderator = !!msg.moderator;
       state.lobby = !!msg.lobby;
+      state.screenMods = !!msg.screenModerators;
       updateControls();
       for (const p of msg.participants) addPeer(p);
       // whoever left while the server was away
@@ -1362,6 +1364,7 @@ async function handle(msg) {
       connected();
       state.moderator = !!msg.moderator;
       state.lobby = !!msg.lobby;
+      state.screenMods = !!msg.screenModerators;
       state.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
       // a room opened with a token: its generated link is this page's address from now on
       if (typeof msg.room === 'string') state.room = msg.room;
@@ -1407,6 +1410,11 @@ async function handle(msg) {
       break;
     case 'room':
       if (typeof msg.lobby === 'boolean') { state.lobby = msg.lobby; updateControls(); }
+      if (typeof msg.screenModerators === 'boolean') {
+        state.screenMods = msg.screenModerators;
+        updateControls();
+        if (!state.moderator) toast(t(state.screenMods ? 'screen.modsOnly' : 'screen.everyone'));
+      }
       break;
     case 'answer':
       await state.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
@@ -1778,6 +1786,9 @@ function updateControls() {
   setCtl('cam', state.videoMuted ? 'camOff' : 'cam', t(state.videoMuted ? 'conf.camon' : 'conf.camoff'), state.videoMuted);
   setCtl('screen', 'screen', t(state.screenTrack ? 'conf.screen.stop' : 'conf.screen'), !!state.screenTrack);
   $('screen').hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+  // restricted to moderators: others see why they cannot share (a share on is ended by the server)
+  $('screen').disabled = state.screenMods && !state.moderator && !state.screenTrack;
+  $('screen').title = $('screen').disabled ? t('screen.modsOnly') : '';
   // the button names the view it switches to; pressed while the speaker view is on
   setCtl('view-toggle', state.view === 'speaker' ? 'grid' : 'speaker',
     t(state.view === 'speaker' ? 'view.tile' : 'view.speaker'), state.view === 'speaker');
@@ -1792,6 +1803,8 @@ function updateControls() {
   setIcon($('page-next'), 'next');
   $('mod-panel').hidden = !state.moderator;
   $('lobby-toggle').textContent = t(state.lobby ? 'lobby.off' : 'lobby.on');
+  $('screen-toggle').textContent = t(state.screenMods ? 'screen.allowAll' : 'screen.restrict');
+  $('screen-toggle').setAttribute('aria-pressed', String(state.screenMods));
   if (state.selfTile) { captionTile(state.selfTile); updateTileVideo(state.selfTile); }
   updateHand();
   renderPeople();
@@ -1969,6 +1982,7 @@ function prejoinSetup(hp) {
     state.password = r.value || null;
   };
   $('lobby-toggle').onclick = () => send({ type: 'moderate', action: 'lobby', on: !state.lobby });
+  $('screen-toggle').onclick = () => send({ type: 'moderate', action: 'screen', on: !state.screenMods });
   $('lobby-leave').onclick = leave;
   $('rejoin').onclick = () => enterRoom(state.name);
   $('toggle-side').onclick = () => openSide(!sideOpen());
