@@ -25,6 +25,10 @@
 #define CLAIMS_SNAPSHOT_MAX 4096
 #define ACCESS_MAX 256
 #define CMDS_PER_PERIOD 32
+/* a node's pages may signal to this node this long after the node was last seen: a page the
+ * dead node served comes back through the others while the client retries (two minutes) */
+#define ORIGIN_KEEP_MS (10 * 60 * 1000)
+#define ORIGINS_MAX (2 * CP_CL_NODES_MAX)
 
 enum job_kind { J_LOCATE, J_TOUCH, J_PW, J_LOBBY, J_FORGET, J_PUT, J_RELEASE, J_FWD, J_ACCESS };
 
@@ -100,6 +104,10 @@ static struct {
 	unsigned n_acc;
 	unsigned rooms, parts;
 	bool draining;
+	/* the URLs of nodes seen lately, as origins their pages send */
+	char origin[ORIGINS_MAX][CP_CL_URL_MAX + 1];
+	int64_t origin_ms[ORIGINS_MAX];
+	unsigned n_origins;
 	struct cp_cluster_metrics m;
 	uint64_t boot;
 	/* loop only */
@@ -284,6 +292,24 @@ static const struct cp_cl_node *node_in(const struct cp_cl_node *nodes, unsigned
 	return NULL;
 }
 
+/* Under g.mu: url was seen at now (the oldest entry makes room when the list is full). */
+static void origin_seen(const char *url, int64_t now)
+{
+	unsigned k, oldest = 0;
+
+	for (k = 0; k < g.n_origins; k++) {
+		if (!strcasecmp(g.origin[k], url)) {
+			g.origin_ms[k] = now;
+			return;
+		}
+		if (g.origin_ms[k] < g.origin_ms[oldest])
+			oldest = k;
+	}
+	k = g.n_origins < ORIGINS_MAX ? g.n_origins++ : oldest;
+	snprintf(g.origin[k], sizeof(g.origin[k]), "%s", url);
+	g.origin_ms[k] = now;
+}
+
 static int read_nodes(struct cp_clstore *s)
 {
 	static struct cp_cl_node tmp[CP_CL_NODES_MAX];
@@ -295,6 +321,8 @@ static int read_nodes(struct cp_clstore *s)
 	memcpy(g.nodes, tmp, (size_t)n * sizeof(tmp[0]));
 	g.n_nodes = (unsigned)n;
 	g.nodes_ms = mono_ms();
+	for (int i = 0; i < n; i++)
+		origin_seen(tmp[i].url, g.nodes_ms);
 	g.m.nodes = (unsigned)n;
 	pthread_mutex_unlock(&g.mu);
 	return n;
@@ -1269,8 +1297,10 @@ bool cp_cluster_origin_ok(const char *origin)
 		return false;
 	pthread_mutex_lock(&g.mu);
 	ok = !strcasecmp(origin, g.conf.url);
-	for (unsigned i = 0; !ok && i < g.n_nodes; i++)
-		ok = !strcasecmp(origin, g.nodes[i].url);
+	/* a node seen lately, gone or not: the pages it served come here when it dies */
+	for (unsigned i = 0; !ok && i < g.n_origins; i++)
+		ok = !strcasecmp(origin, g.origin[i]) &&
+		     mono_ms() - g.origin_ms[i] < ORIGIN_KEEP_MS;
 	pthread_mutex_unlock(&g.mu);
 	return ok;
 }
