@@ -160,6 +160,13 @@ signalling_rate = 1000
 state_dir = $work/state
 [api]
 $tokline
+[limits]
+# every participant of the bench comes from one address; Janus has no such fair shares
+connections_per_source = 100000
+websockets_per_source = 100000
+participants_per_source = 100000
+rooms_per_source_per_minute = 10000
+slot_reserve = 0
 [tenant]
 name = bench
 display_name = Funkhaus bench
@@ -224,6 +231,23 @@ run_busy=$(awk -v b0="$(metric 'funkhaus_worker_busy_cycles_total{worker="0"}' b
 	-v f0="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' before)" \
 	-v f1="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' after)" \
 	'BEGIN { if (f1 > f0) printf "%.0f", (b1 - b0) / (f1 - f0); else print "null" }')
+# the same split by stage of the worker loop ("tx" holds the I/O backend's send: on the dpdk
+# backend the af_packet sendto, in which the kernel carries the frame over the veth into the
+# bench's socket); whole run, joins included
+stages=$(awk -v f0="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' before)" \
+	-v f1="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' after)" '
+	FNR == 1 { file++ }
+	/^funkhaus_worker_stage_cycles_total\{worker="0",/ {
+		st = $1; sub(/.*stage="/, "", st); sub(/".*/, "", st)
+		if (file == 1) c0[st] = $2; else { c1[st] = $2; order[++n] = st }
+	}
+	END {
+		printf "{"
+		for (i = 1; i <= n; i++)
+			printf "%s\"%s\": %s", (i > 1 ? ", " : ""), order[i],
+				(f1 > f0 ? sprintf("%.0f", (c1[order[i]] - c0[order[i]]) / (f1 - f0)) : "null")
+		printf "}"
+	}' "$out/funkhaus-metrics-before.txt" "$out/funkhaus-metrics-after.txt")
 
 # --- Janus VideoRoom, on the same address and path as the SFU side above ---
 kernel_addr
@@ -246,7 +270,7 @@ load_end=$(loadavg)
 # worker's busy seconds plus funkhaus-cp's CPU ---
 jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" \
 	--arg backend $backend --argjson veth $veth --argjson hz "$hz" \
-	--argjson run_busy "$run_busy" --arg date "$(date -u +%FT%TZ)" \
+	--argjson run_busy "$run_busy" --argjson stages "${stages:-null}" --arg date "$(date -u +%FT%TZ)" \
 	--arg command "bench/compare-janus.sh --backend $backend$([ $veth = 1 ] && [ $backend = socket ] && echo ' --veth') BUILD OUT $*" \
 	--arg l0 "$load_start" --arg l1 "$load_mid" --arg l2 "$load_end" '
 	def div(a; b): if a != null and b != null and a >= 0 and b > 0 then a / b else null end;
@@ -279,6 +303,7 @@ jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" \
 	{date: $date, command: $command, backend: $backend, two_namespaces: ($veth == 1),
 	 loadavg: {start: $l0, after_funkhaus: $l1, end: $l2},
 	 tsc_hz: $hz, run_busy_cycles_per_forwarded: $run_busy,
+	 run_stage_cycles_per_forwarded: $stages,
 	 counted: (if $backend == "dpdk" then "Funkhaus: worker busy cycles + funkhaus-cp CPU; Janus: process CPU"
 		   else "process CPU of both" end),
 	 equal_load: {participants: $at.participants,
@@ -310,7 +335,8 @@ jq -r '
 	"Janus / Funkhaus, process CPU\t\(.cpu_per_packet_janus_over_funkhaus_process | r2)",
 	"Janus / Funkhaus, counted (\(.counted))\t\(.cpu_per_packet_janus_over_funkhaus | r2)",
 	"load average (start, after Funkhaus, end)\t\(.loadavg.start)\t\(.loadavg.after_funkhaus)\t\(.loadavg.end)",
-	"worker TSC rate\t\(.tsc_hz)"' \
+	"worker TSC rate\t\(.tsc_hz)",
+	"busy cycles / forwarded copy by stage, whole run\t\(.run_stage_cycles_per_forwarded | tostring)"' \
 	"$out/compare.json" | column -t -s $'\t'
 jq -r 'if .equal_load.participants == null then
 		"no step with the same participants in both runs: not comparable at equal load"
