@@ -1,130 +1,323 @@
 #!/bin/bash
 # The same funkhaus-bench load against Funkhaus and against Janus' VideoRoom, one after the
-# other in one run, in a network namespace made here (both SFUs and the bench on 10.77.0.1,
-# nothing leaves the machine). Prints both reports and a side-by-side summary at equal load:
-# the largest step (participants) both SFUs passed within the limits (or, if there is none,
-# the largest both ran, marked so), and every step both ran; writes funkhaus.json, janus.json
-# and compare.json into OUT_DIR. CPU per packet is the SFU's user + system CPU over the packets
-# the participants received; everything is on loopback, where the kernel delivers a datagram
-# into the receiver's socket inside the sender's sendmmsg: the SFU is charged for delivering
-# what it sends into the bench's sockets, the bench for delivering what it sends to the SFU.
+# other in one run, in network namespaces made here (nothing leaves the machine). Prints both
+# reports and a side-by-side summary at equal load: the largest step (participants) both SFUs
+# passed within the limits (or, if there is none, the largest both ran, marked so), and every
+# step both ran; writes funkhaus.json, janus.json and compare.json into OUT_DIR.
 #
-# Usage: bench/compare-janus.sh BUILD_DIR OUT_DIR [funkhaus-bench options]
-#   e.g. bench/compare-janus.sh build /tmp/cmp -m steady -n 20 -x 5:100% -d 20 -S gcm
-# Needs root (network namespace) and the packages of scripts/deps.sh bench (janus, jq).
+#   --backend socket (default): one namespace, both SFUs and the bench on 10.77.0.1; the
+#      datagrams go over loopback, where the kernel delivers a datagram into the receiver's
+#      socket inside the sender's sendmmsg: each SFU is charged for delivering what it sends
+#      into the bench's sockets, the bench for delivering what it sends to the SFU. CPU per
+#      packet: the SFU's user + system CPU over the packets the participants received.
+#   --backend dpdk: two namespaces joined by a veth pair. funkhaus-dp owns the SFU side
+#      through a net_af_packet vdev (one queue, one worker, media address 10.77.0.2) in one;
+#      funkhaus-cp (on 10.77.0.1) and the bench are in the other. Janus then runs in the SFU
+#      namespace with 10.77.0.2 on the same veth, so both SFUs see the same path. Funkhaus'
+#      CPU per packet counts the worker's busy cycles (the polls that found work; its empty
+#      polls and naps are not work) plus funkhaus-cp's CPU; funkhaus-dp's plain process CPU
+#      is shown beside it. Janus: its process CPU, as with --backend socket.
+#   --veth (with socket): the socket backend in the dpdk run's two-namespace layout.
+#
+# Usage: bench/compare-janus.sh [--backend socket|dpdk] [--veth] BUILD_DIR OUT_DIR
+#                               [funkhaus-bench options]
+#   e.g. bench/compare-janus.sh --backend dpdk build-rel /tmp/cmp -m steady -n 20 -x 5:100% -d 20 -S gcm
+# Needs root (network namespaces) and the packages of scripts/deps.sh bench (janus, jq, curl).
 set -euo pipefail
-if [ $# -lt 2 ]; then
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+usage() {
+	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
-fi
+}
+backend=socket veth=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--backend)
+		[ $# -ge 2 ] || usage
+		backend=$2
+		shift 2
+		;;
+	--backend=*)
+		backend=${1#*=}
+		shift
+		;;
+	--veth)
+		veth=1
+		shift
+		;;
+	-h | --help) usage ;;
+	*) break ;;
+	esac
+done
+case $backend in
+socket) ;;
+dpdk) veth=1 ;;
+*)
+	echo "compare-janus: --backend takes socket or dpdk" >&2
+	exit 2
+	;;
+esac
+[ $# -ge 2 ] || usage
 build=$(realpath "$1") out=$2
 shift 2
 src=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "compare-janus: needs root (network namespace)" >&2; exit 1; }
-for c in janus jq ip; do
+[ "$(id -u)" = 0 ] || { echo "compare-janus: needs root (network namespaces)" >&2; exit 1; }
+for c in janus jq ip curl; do
 	command -v $c >/dev/null || { echo "compare-janus: $c is missing (scripts/deps.sh bench)" >&2; exit 1; }
 done
 bench=$build/bench/funkhaus-bench
 [ -x "$bench" ] || { echo "compare-janus: no $bench (ninja -C $1)" >&2; exit 1; }
 mkdir -p "$out"
-ns=fhcmp$$ addr=10.77.0.1 work=$(mktemp -d) inst=cmp$$
+work=$(mktemp -d) inst=cmp$$
+if [ $veth = 1 ]; then
+	# SFU side and client side; funkhaus-cp is on the client side (it reaches funkhaus-dp
+	# through the shared-memory region, not the network)
+	sns=fhcs$$ cns=fhcc$$ vs=fhcs$$v vc=fhcc$$v
+	sig=10.77.0.1 media=10.77.0.2
+else
+	sns=fhcmp$$ cns=fhcmp$$ media=10.77.0.1 sig=10.77.0.1
+fi
 cleanup() {
-	ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true
+	for n in $sns $cns; do
+		ip netns pids $n 2>/dev/null | xargs -r kill 2>/dev/null || true
+	done
 	sleep 0.5
-	ip netns pids $ns 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	ip netns del $ns 2>/dev/null || true
+	for n in $sns $cns; do
+		ip netns pids $n 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del $n 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add $ns
-ip -n $ns link set lo up
-ip -n $ns link add cmp0 type veth peer name cmp1
-ip -n $ns addr add $addr/24 dev cmp0
-ip -n $ns link set cmp0 up
-ip -n $ns link set cmp1 up
+netns() {
+	ip netns add "$1"
+	ip -n "$1" link set lo up
+	# IPv4 only: no router solicitations or MLD reports on the measured link
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1
+}
+if [ $veth = 1 ]; then
+	netns $sns
+	netns $cns
+	ip link add $vs type veth peer name $vc
+	ip link set $vs netns $sns
+	ip link set $vc netns $cns
+	ip -n $cns addr add $sig/24 dev $vc
+	ip -n $cns link set $vc up
+	ip -n $sns link set $vs up
+	# the kernel of the SFU side has the address only while a kernel-socket SFU runs
+	kernel_addr() { ip -n $sns addr replace $media/24 dev $vs; ip -n $cns neigh flush dev $vc; }
+else
+	netns $sns
+	ip -n $sns link add cmp0 type veth peer name cmp1
+	ip -n $sns addr add $media/24 dev cmp0
+	ip -n $sns link set cmp0 up
+	ip -n $sns link set cmp1 up
+	kernel_addr() { :; }
+fi
 "$src/scripts/gen-cert.sh" "$work/tls" >/dev/null
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_start=$(loadavg)
 
-# waits until something listens on TCP port $1 in the namespace
+# waits until something listens on $1:$2, tried from the bench's namespace
 listening() {
 	for _ in $(seq 100); do
-		ip netns exec $ns bash -c "echo >/dev/tcp/$addr/$1" 2>/dev/null && return 0
+		ip netns exec $cns bash -c "echo >/dev/tcp/$1/$2" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "compare-janus: nothing listens on $addr:$1" >&2
+	echo "compare-janus: nothing listens on $1:$2" >&2
+	return 1
+}
+# waits (bounded) until log $1 has a line matching $2 while process $3 lives
+logged() {
+	for _ in $(seq 300); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "compare-janus: no '$2' in $1:" >&2
+	tail -20 "$1" >&2
 	return 1
 }
 
-# --- Funkhaus: the embedded default (socket backend), one worker ---
+# --- Funkhaus, one worker ---
+token=$("$build/controlplane/funkhausctl" token-new bench '*')
+bearer=$(echo "$token" | sed -n 2p | tr -d ' ')
+tokline=$(echo "$token" | sed -n 4p | sed 's/^ *//')
 cat >"$work/funkhaus.conf" <<EOF
 [instance]
 name = $inst
 [dataplane]
 workers = 1
-bind = $addr
+bind = $media
 [controlplane]
 port = 8443
-bind = $addr
+bind = $sig
 tls_cert = $work/tls/cert.pem
 tls_key = $work/tls/key.pem
 web_root = $src/controlplane/web
-announce = $addr
+announce = $media
 signalling_rate = 1000
 state_dir = $work/state
+[api]
+$tokline
+[limits]
+# every participant of the bench comes from one address; Janus has no such fair shares
+connections_per_source = 100000
+websockets_per_source = 100000
+participants_per_source = 100000
+rooms_per_source_per_minute = 10000
+slot_reserve = 0
 [tenant]
 name = bench
 display_name = Funkhaus bench
 max_participants = 33
 max_rooms = 100000
 EOF
-ip netns exec $ns "$build/dataplane/funkhaus-dp" -c "$work/funkhaus.conf" >"$work/dp.log" 2>&1 &
+if [ $backend = dpdk ]; then
+	# tx_drain_us = 0: every datagram goes out (the af_packet sendto) in the poll that made
+	# it, so its cost is in that poll's busy cycles; with a drain timer a short burst would
+	# leave in a later, empty poll that busy_cycles does not count
+	cat >>"$work/funkhaus.conf" <<EOF
+[dataplane]
+backend = dpdk
+cores = float
+[dpdk]
+vdev = net_af_packet0,iface=$vs,qpairs=1
+memory = 512
+hugepages = no
+ipv4 = $media/24
+tx_drain_us = 0
+EOF
+else
+	kernel_addr
+fi
+api() {
+	ip netns exec $cns curl -sfk --max-time 5 -H "Authorization: Bearer $bearer" \
+		"https://$sig:8443$1"
+}
+# the admin view at one moment: wall time, /metrics, /api/v1/node
+snapshot() {
+	date +%s.%N >"$out/funkhaus-$1.time"
+	api /metrics >"$out/funkhaus-metrics-$1.txt" || echo "compare-janus: no /metrics" >&2
+	api /api/v1/node >"$out/funkhaus-node-$1.json" || echo "compare-janus: no /node" >&2
+}
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$out/funkhaus-metrics-$2.txt"; }
+ip netns exec $sns "$build/dataplane/funkhaus-dp" -c "$work/funkhaus.conf" >"$work/dp.log" 2>&1 &
 dp=$!
-sleep 1
-ip netns exec $ns "$build/controlplane/funkhaus-cp" -c "$work/funkhaus.conf" >"$work/cp.log" 2>&1 &
+logged "$work/dp.log" 'worker(s),' $dp
+ip netns exec $cns "$build/controlplane/funkhaus-cp" -c "$work/funkhaus.conf" >"$work/cp.log" 2>&1 &
 cp=$!
-listening 8443
-echo "== Funkhaus (funkhaus-dp $dp, funkhaus-cp $cp)"
+logged "$work/cp.log" 'dataplane attached' $cp
+listening $sig 8443
+echo "== Funkhaus, $backend backend$([ $veth = 1 ] && echo ' on a veth') (funkhaus-dp $dp, funkhaus-cp $cp)"
+grep -h 'SRTP by\|worker(s),\|media port' "$work/dp.log" | sed 's/^/   /' || true
+snapshot before
 rc_f=0
-ip netns exec $ns "$bench" -H $addr -P 8443 -i $inst -C $dp,$cp -o "$out/funkhaus.json" "$@" ||
+ip netns exec $cns "$bench" -H $sig -P 8443 -i $inst -C $dp,$cp -o "$out/funkhaus.json" "$@" ||
 	rc_f=$?
+snapshot after
 kill $cp $dp 2>/dev/null || true
 wait $cp $dp 2>/dev/null || true
+cp "$work/dp.log" "$out/funkhaus-dp.log"
+load_mid=$(loadavg)
+# the workers' TSC rate: their cycle counter over wall time between the two snapshots (what
+# funkhaus-bench's busy seconds rest on too)
+hz=$(awk -v c0="$(metric 'funkhaus_worker_cycles_total{worker="0"}' before)" \
+	-v c1="$(metric 'funkhaus_worker_cycles_total{worker="0"}' after)" \
+	-v t0="$(cat "$out/funkhaus-before.time")" -v t1="$(cat "$out/funkhaus-after.time")" \
+	'BEGIN { if (c1 > c0 && t1 > t0) printf "%.0f", (c1 - c0) / (t1 - t0); else print "null" }')
+run_busy=$(awk -v b0="$(metric 'funkhaus_worker_busy_cycles_total{worker="0"}' before)" \
+	-v b1="$(metric 'funkhaus_worker_busy_cycles_total{worker="0"}' after)" \
+	-v f0="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' before)" \
+	-v f1="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' after)" \
+	'BEGIN { if (f1 > f0) printf "%.0f", (b1 - b0) / (f1 - f0); else print "null" }')
+# the same split by stage of the worker loop ("tx" holds the I/O backend's send: on the dpdk
+# backend the af_packet sendto, in which the kernel carries the frame over the veth into the
+# bench's socket); whole run, joins included
+stages=$(awk -v f0="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' before)" \
+	-v f1="$(metric 'funkhaus_worker_rtp_forwarded_total{worker="0"}' after)" '
+	FNR == 1 { file++ }
+	/^funkhaus_worker_stage_cycles_total\{worker="0",/ {
+		st = $1; sub(/.*stage="/, "", st); sub(/".*/, "", st)
+		if (file == 1) c0[st] = $2; else { c1[st] = $2; order[++n] = st }
+	}
+	END {
+		printf "{"
+		for (i = 1; i <= n; i++)
+			printf "%s\"%s\": %s", (i > 1 ? ", " : ""), order[i],
+				(f1 > f0 ? sprintf("%.0f", (c1[order[i]] - c0[order[i]]) / (f1 - f0)) : "null")
+		printf "}"
+	}' "$out/funkhaus-metrics-before.txt" "$out/funkhaus-metrics-after.txt")
 
-# --- Janus VideoRoom ---
-ip netns exec $ns "$src/bench/janus.sh" "$work/janus" $addr 8989 "$work/tls/cert.pem" \
+# --- Janus VideoRoom, on the same address and path as the SFU side above ---
+kernel_addr
+ip netns exec $sns "$src/bench/janus.sh" "$work/janus" $media 8989 "$work/tls/cert.pem" \
 	"$work/tls/key.pem" >"$work/janus.log" 2>&1 &
 jp=$!
-listening 8989
-jpid=$(ip netns pids $ns | while read -r p; do
+listening $media 8989
+jpid=$(ip netns pids $sns | while read -r p; do
 	[ "$(cat /proc/$p/comm 2>/dev/null)" = janus ] && echo $p; done | head -1)
 echo "== Janus VideoRoom (janus $jpid)"
 rc_j=0
-ip netns exec $ns "$bench" -J -H $addr -P 8989 -C "$jpid" -o "$out/janus.json" "$@" || rc_j=$?
+ip netns exec $cns "$bench" -J -H $media -P 8989 -C "$jpid" -o "$out/janus.json" "$@" || rc_j=$?
 kill $jp 2>/dev/null || true
 wait $jp 2>/dev/null || true
+load_end=$(loadavg)
 
 # --- side by side at equal load: the steps both ran, matched by participants; the summary at
-# the largest of them that both passed within the limits (else the largest both ran) ---
-jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" '
+# the largest of them that both passed within the limits (else the largest both ran).
+# Funkhaus' counted CPU: its processes' CPU on the socket backend; on the dpdk backend the
+# worker's busy seconds plus funkhaus-cp's CPU ---
+jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" \
+	--arg backend $backend --argjson veth $veth --argjson hz "$hz" \
+	--argjson run_busy "$run_busy" --argjson stages "${stages:-null}" --arg date "$(date -u +%FT%TZ)" \
+	--arg command "bench/compare-janus.sh --backend $backend$([ $veth = 1 ] && [ $backend = socket ] && echo ' --veth') BUILD OUT $*" \
+	--arg l0 "$load_start" --arg l1 "$load_mid" --arg l2 "$load_end" '
+	def div(a; b): if a != null and b != null and a >= 0 and b > 0 then a / b else null end;
 	def sfu: {srtp, capacity, participants, loss_pct, p99_ms: .latency_ms.p99};
-	def cmp: {good, participants, loss_pct, p99_ms, sfu_cpu_s, packets_received,
-		sfu_cpu_us_per_packet};
-	def ratio(a; b): if (a // 0) > 0 and (b // 0) > 0 then b / a else null end;
+	def jcmp: {good, participants, loss_pct, p99_ms, sfu_cpu_s, packets_received,
+		sfu_cpu_us_per_packet, counted_us_per_packet: .sfu_cpu_us_per_packet};
+	def fcmp: (.sfu_cpu_s_each // []) as $each |
+		(if .sfu_busy_s != null and .sfu_busy_s >= 0 and ($each[1] // -1) >= 0
+		 then .sfu_busy_s + $each[1] else null end) as $work |
+		{good, participants, loss_pct, p99_ms, seconds, packets_received,
+		 sfu_cpu_s, sfu_cpu_us_per_packet, dp_cpu_s: $each[0], cp_cpu_s: $each[1],
+		 worker_busy_pct: .sfu_busy_pct, worker_busy_s: .sfu_busy_s,
+		 forwarded: .sfu_forwarded,
+		 worker_busy_us_per_packet: div(.sfu_busy_s * 1e6; .packets_received),
+		 worker_busy_cycles_per_forwarded:
+			(if $hz != null then div(.sfu_busy_s * $hz; .sfu_forwarded) else null end),
+		 busy_cp_cpu_s: $work,
+		 busy_cp_us_per_packet: div($work * 1e6; .packets_received)} |
+		.counted_us_per_packet = (if $backend == "dpdk" then .busy_cp_us_per_packet
+					  else .sfu_cpu_us_per_packet end);
 	[($f[0].steps // [])[] as $a | ($j[0].steps // [])[] |
 		select(.participants == $a.participants) |
-		{participants, funkhaus: ($a | cmp), janus: cmp,
-		 janus_over_funkhaus: ratio($a.sfu_cpu_us_per_packet; .sfu_cpu_us_per_packet)}] as $both |
+		{participants, funkhaus: ($a | fcmp), janus: jcmp} |
+		.janus_over_funkhaus = div(.janus.counted_us_per_packet;
+					   .funkhaus.counted_us_per_packet) |
+		.janus_over_funkhaus_process = div(.janus.sfu_cpu_us_per_packet;
+						   .funkhaus.sfu_cpu_us_per_packet)] as $both |
 	(($both | map(select(.funkhaus.good and .janus.good)) | max_by(.participants)) //
 	 ($both | max_by(.participants))) as $at |
-	{equal_load: {participants: $at.participants,
+	{date: $date, command: $command, backend: $backend, two_namespaces: ($veth == 1),
+	 loadavg: {start: $l0, after_funkhaus: $l1, end: $l2},
+	 tsc_hz: $hz, run_busy_cycles_per_forwarded: $run_busy,
+	 run_stage_cycles_per_forwarded: $stages,
+	 counted: (if $backend == "dpdk" then "Funkhaus: worker busy cycles + funkhaus-cp CPU; Janus: process CPU"
+		   else "process CPU of both" end),
+	 equal_load: {participants: $at.participants,
 		both_good: (if $at then ($at.funkhaus.good and $at.janus.good) else null end)},
 	 funkhaus: ($f[0] | sfu + {step: $at.funkhaus}),
 	 janus: ($j[0] | sfu + {step: $at.janus}),
 	 cpu_per_packet_janus_over_funkhaus: $at.janus_over_funkhaus,
+	 cpu_per_packet_janus_over_funkhaus_process: $at.janus_over_funkhaus_process,
 	 steps: $both}' >"$out/compare.json"
 jq -r '
 	def r2: if type == "number" then . * 100 | round / 100 else . end;
-	def row(k; f): "\(k)\t\(.funkhaus | f)\t\(.janus | f)";
-	"\nside by side at equal load\tFunkhaus\tJanus VideoRoom",
+	def row(k; f): "\(k)\t\(.funkhaus | f | r2)\t\(.janus | f | r2)";
+	def frow(k; f): "\(k)\t\(.funkhaus | f | r2)\t-";
+	"\nside by side at equal load\tFunkhaus (\(.backend)\(if .two_namespaces then ", veth" else "" end))\tJanus VideoRoom",
 	row("SRTP profile"; .srtp),
 	"participants (step both ran)\t\(.equal_load.participants)\t\(.equal_load.participants)",
 	row("step within the limits"; .step.good),
@@ -132,10 +325,18 @@ jq -r '
 	row("p99 latency ms (step)"; .step.p99_ms),
 	row("loss % (whole run)"; .loss_pct),
 	row("capacity (ramp: last good step)"; .capacity),
-	row("SFU CPU s (step)"; .step.sfu_cpu_s),
 	row("packets received (step)"; .step.packets_received),
-	row("SFU CPU us / packet (step)"; .step.sfu_cpu_us_per_packet),
-	"Janus / Funkhaus CPU per packet\t\(.cpu_per_packet_janus_over_funkhaus | r2)"' \
+	row("SFU process CPU s (step)"; .step.sfu_cpu_s),
+	frow("  funkhaus-dp / funkhaus-cp"; "\(.step.dp_cpu_s) / \(.step.cp_cpu_s)"),
+	frow("worker busy s (step)"; .step.worker_busy_s),
+	frow("worker busy cycles / forwarded copy"; .step.worker_busy_cycles_per_forwarded | if . then round else . end),
+	row("SFU process CPU us / packet (step)"; .step.sfu_cpu_us_per_packet),
+	frow("busy + funkhaus-cp us / packet (step)"; .step.busy_cp_us_per_packet),
+	"Janus / Funkhaus, process CPU\t\(.cpu_per_packet_janus_over_funkhaus_process | r2)",
+	"Janus / Funkhaus, counted (\(.counted))\t\(.cpu_per_packet_janus_over_funkhaus | r2)",
+	"load average (start, after Funkhaus, end)\t\(.loadavg.start)\t\(.loadavg.after_funkhaus)\t\(.loadavg.end)",
+	"worker TSC rate\t\(.tsc_hz)",
+	"busy cycles / forwarded copy by stage, whole run\t\(.run_stage_cycles_per_forwarded | tostring)"' \
 	"$out/compare.json" | column -t -s $'\t'
 jq -r 'if .equal_load.participants == null then
 		"no step with the same participants in both runs: not comparable at equal load"
@@ -143,11 +344,18 @@ jq -r 'if .equal_load.participants == null then
 		"no step that both passed within the limits: the one above is the largest both ran"
 	else empty end' "$out/compare.json"
 jq -r 'def r2: if type == "number" then . * 100 | round / 100 else . end;
-	"\nsteps both ran\tFunkhaus good\tp99 ms\tCPU us/packet\tJanus good\tp99 ms\tCPU us/packet\tJanus / Funkhaus",
-	(.steps[] | "\(.participants)\t\(.funkhaus.good)\t\(.funkhaus.p99_ms)\t\(.funkhaus.sfu_cpu_us_per_packet)\t\(.janus.good)\t\(.janus.p99_ms)\t\(.janus.sfu_cpu_us_per_packet)\t\(.janus_over_funkhaus | r2)")' \
+	"\nsteps both ran\tFunkhaus good\tp99 ms\tprocess CPU us/packet\tcounted us/packet\tJanus good\tp99 ms\tCPU us/packet\tJanus / Funkhaus counted\tprocess",
+	(.steps[] | "\(.participants)\t\(.funkhaus.good)\t\(.funkhaus.p99_ms)\t\(.funkhaus.sfu_cpu_us_per_packet | r2)\t\(.funkhaus.counted_us_per_packet | r2)\t\(.janus.good)\t\(.janus.p99_ms)\t\(.janus.sfu_cpu_us_per_packet | r2)\t\(.janus_over_funkhaus | r2)\t\(.janus_over_funkhaus_process | r2)")' \
 	"$out/compare.json" | column -t -s $'\t'
-echo "CPU per packet: the SFU's user + system CPU over the packets the participants received. On"
-echo "loopback the kernel delivers a datagram into the receiver's socket inside the sender's"
-echo "sendmmsg: each SFU is charged for delivering what it sends into the bench's sockets, and the"
-echo "bench for delivering what it sends to the SFU."
+if [ $veth = 1 ]; then
+	echo "CPU per packet: over the packets the participants received. Both SFUs on one end of a"
+	echo "veth pair: the kernel moves a sent datagram to the other end and on into the"
+	echo "receiver (or its af_packet ring) in the sender's syscall, so each SFU pays for"
+	echo "delivering its copies to the bench and the bench for delivering its packets to the SFU."
+else
+	echo "CPU per packet: the SFU's user + system CPU over the packets the participants received. On"
+	echo "loopback the kernel delivers a datagram into the receiver's socket inside the sender's"
+	echo "sendmmsg: each SFU is charged for delivering what it sends into the bench's sockets, and the"
+	echo "bench for delivering what it sends to the SFU."
+fi
 [ $rc_f = 0 ] && [ $rc_j = 0 ]

@@ -507,6 +507,9 @@ struct sfu {
 	bool ok;
 	uint64_t busy, total, fwd, drops;
 	double cpu_s; /* user + system seconds of the SFU's processes, -1 when unknown */
+
+	unsigned workers;
+	double cpu_each[8]; /* cpu_s per process of -C, in its order */
 };
 
 /* utime + stime of a process and all its threads, in seconds; -1 when it is gone. */
@@ -544,6 +547,7 @@ static void sfu_read(const struct opts *o, struct sfu *s)
 	for (unsigned i = 0; i < o->n_pids; i++) {
 		double v = proc_cpu_s(o->pids[i]);
 
+		s->cpu_each[i] = v;
 		s->cpu_s = v < 0 || s->cpu_s < 0 ? -1 : s->cpu_s + v;
 	}
 	if (!instance)
@@ -552,6 +556,7 @@ static void sfu_read(const struct opts *o, struct sfu *s)
 	if (fh_region_peek(&r, name) < 0)
 		return;
 	s->ok = true;
+	s->workers = r.hdr->n_workers;
 	for (unsigned w = 0; w < r.hdr->n_workers; w++) {
 		const struct fh_counters *c = fh_region_counters(&r, w);
 
@@ -572,6 +577,13 @@ struct step {
 	double cpu_us_per_packet; /* sfu_cpu_s per received packet, in µs; -1 unknown */
 	unsigned join_failures;
 	bool good;
+
+	double secs;		/* the window's length */
+	double sfu_cpu_each[8]; /* sfu_cpu_s per process of -C */
+	/* the workers' busy cycles in the window in seconds, summed (each worker's TSC rate is
+	 * its total cycles over the window's length); -1 unknown */
+	double sfu_busy_s;
+	uint64_t forwarded; /* copies the workers forwarded in the window */
 };
 
 static struct step steps[256];
@@ -640,6 +652,16 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 								(double)(sb.total - sa.total)
 						      : -1;
 	s.received = b.received - a.received;
+	s.secs = dt;
+	s.sfu_busy_s = sb.ok && sb.total > sa.total
+			       ? (double)(sb.busy - sa.busy) / (double)(sb.total - sa.total) * dt *
+					 sb.workers
+			       : -1;
+	s.forwarded = sb.ok ? sb.fwd - sa.fwd : 0;
+	for (unsigned i = 0; i < o->n_pids; i++)
+		s.sfu_cpu_each[i] = sa.cpu_each[i] >= 0 && sb.cpu_each[i] >= 0
+					    ? sb.cpu_each[i] - sa.cpu_each[i]
+					    : -1;
 	s.sfu_cpu_s = sa.cpu_s >= 0 && sb.cpu_s >= 0 ? sb.cpu_s - sa.cpu_s : -1;
 	s.cpu_us_per_packet =
 		s.sfu_cpu_s >= 0 && s.received ? s.sfu_cpu_s * 1e6 / (double)s.received : -1;
@@ -1001,17 +1023,24 @@ static void report(const struct opts *o, unsigned capacity)
 		failure ? failure : "null", failure ? "\"" : "");
 	link_report(o, f);
 	fprintf(f, "  \"steps\": [");
-	for (unsigned i = 0; i < n_steps; i++)
+	for (unsigned i = 0; i < n_steps; i++) {
 		fprintf(f,
 			"%s\n    {\"participants\": %u, \"loss_pct\": %.4f, \"p99_ms\": %.0f, "
 			"\"mbit_in\": %.3f, \"mbit_out\": %.3f, \"sfu_busy_pct\": %.1f, "
 			"\"sfu_cpu_s\": %.3f, \"packets_received\": %llu, "
-			"\"sfu_cpu_us_per_packet\": %.3f, \"join_failures\": %u, \"good\": %s}",
+			"\"sfu_cpu_us_per_packet\": %.3f, \"join_failures\": %u, \"good\": %s, "
+			"\"seconds\": %.3f, \"sfu_busy_s\": %.4f, \"sfu_forwarded\": %llu, "
+			"\"sfu_cpu_s_each\": [",
 			i ? "," : "", steps[i].participants, steps[i].loss_pct, steps[i].p99_ms,
 			steps[i].mbit_in, steps[i].mbit_out, steps[i].sfu_busy_pct,
 			steps[i].sfu_cpu_s, (unsigned long long)steps[i].received,
 			steps[i].cpu_us_per_packet, steps[i].join_failures,
-			steps[i].good ? "true" : "false");
+			steps[i].good ? "true" : "false", steps[i].secs, steps[i].sfu_busy_s,
+			(unsigned long long)steps[i].forwarded);
+		for (unsigned k = 0; k < o->n_pids; k++)
+			fprintf(f, "%s%.3f", k ? ", " : "", steps[i].sfu_cpu_each[k]);
+		fprintf(f, "]}");
+	}
 	fprintf(f, "\n  ]\n}\n");
 	fclose(f);
 }
