@@ -26,6 +26,7 @@ struct args {
 	char host[64];
 	uint16_t port;
 	const char *room, *password, *name, *ws_path;
+	const char *set_password; /* as the room's moderator, set this password once in */
 	unsigned timeout_ms, hold_s, peers;
 	int max_redirects;
 	bool listen; /* receive only: publishes nothing */
@@ -46,6 +47,7 @@ static void usage(void)
 		"  -H HOST[:PORT]  a node (or https://HOST:PORT), port 8443 when none is given\n"
 		"  -r ROOM         the room's name\n"
 		"  -w PASSWORD     the room's password\n"
+		"  -W PASSWORD     once in (as the room's moderator), set the room's password\n"
 		"  -n NAME         display name (fh-join)\n"
 		"  -t MS           bound of each step of the join (8000)\n"
 		"  -d SECONDS      hold the call this long, sending and receiving (0: leave at "
@@ -61,7 +63,7 @@ static int parse(int argc, char **argv, struct args *a)
 	int c;
 
 	*a = (struct args){.name = "fh-join", .timeout_ms = 8000, .max_redirects = 2};
-	while ((c = getopt(argc, argv, "H:r:w:n:t:d:p:R:s:lh")) != -1) {
+	while ((c = getopt(argc, argv, "H:r:w:W:n:t:d:p:R:s:lh")) != -1) {
 		switch (c) {
 		case 'H':
 			if (fhc_parse_url(optarg, 8443, a->host, sizeof(a->host), &a->port) < 0)
@@ -72,6 +74,9 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'w':
 			a->password = optarg;
+			break;
+		case 'W':
+			a->set_password = optarg;
 			break;
 		case 'n':
 			a->name = optarg;
@@ -123,6 +128,25 @@ static void send_due(struct fhc *c, uint64_t now, uint64_t *next_a, uint64_t *ne
 		}
 		*next_v += 100000;
 	}
+}
+
+/* As moderator: the room's password, confirmed by the server's "room" message; 0 or -1. */
+static int set_password(struct fhc *c, const char *pw, unsigned timeout_ms)
+{
+	json_t *m = json_pack("{s:s, s:s, s:s}", "type", "moderate", "action", "password",
+			      "password", pw);
+	char *s = json_dumps(m, JSON_COMPACT);
+	unsigned before = fhc_seen(c, "room", NULL);
+	uint64_t end = fhc_now_us() + (uint64_t)timeout_ms * 1000;
+	int rc = s && fhc_send_text(c, s, strlen(s)) == 0 ? 0 : -1;
+
+	free(s);
+	json_decref(m);
+	while (rc == 0 && fhc_seen(c, "room", NULL) == before) {
+		if (fhc_now_us() > end || fhc_poll(c, 20) < 0 || fhc_last_error(c))
+			rc = -1;
+	}
+	return rc;
 }
 
 /* The others whose media came: how many, their packets, the longest gap, the newest. */
@@ -195,6 +219,12 @@ int main(int argc, char **argv)
 		json_object_set_new(out, "redirect_loop",
 				    json_boolean(strstr(err, "redirected") != NULL));
 	} else {
+		if (a.set_password) {
+			bool set = set_password(c, a.set_password, a.timeout_ms) == 0;
+
+			json_object_set_new(out, "password_set", json_boolean(set));
+			ok = ok && set;
+		}
 		uint64_t end = fhc_now_us() + (uint64_t)a.hold_s * 1000000;
 		uint64_t next_a = fhc_now_us(), next_v = next_a;
 		struct got g = {0};
@@ -216,7 +246,7 @@ int main(int argc, char **argv)
 			received(c, &g);
 		}
 		received(c, &g);
-		ok = g.from >= a.peers;
+		ok = ok && g.from >= a.peers;
 		json_object_set_new(out, "error", json_integer(fhc_last_error(c)));
 		json_object_set_new(out, "room", json_string(fhc_room(c)));
 		json_object_set_new(out, "hops", json_integer(fhc_hops(c)));
