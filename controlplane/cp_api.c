@@ -2,6 +2,7 @@
  * cp_api: the admin REST API, /metrics and /readyz. See cp_api.h and docs/REST.md.
  */
 #include "cp_api.h"
+#include "cp_cluster.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,7 +171,9 @@ static const char *const global_keys[] = {"id",
 					  "token_hs256_secret_file",
 					  "token_rs256_key",
 					  "token_es256_key",
-					  "max_rooms"};
+					  "max_rooms",
+					  "pool",
+					  "region"};
 
 static bool in_list(const char *k, const char *const *list, size_t n)
 {
@@ -579,6 +582,43 @@ static void limits_metrics(struct buf *b)
 	put(b, "funkhaus_cp_commands_refused_total %llu\n", (unsigned long long)cp_dp_cmds_lost());
 }
 
+static void cluster_metrics(struct buf *b)
+{
+	struct cp_cluster_metrics c;
+
+	if (!cp_cluster_enabled())
+		return;
+	cp_cluster_metrics(&c);
+	metric_head(b, "cluster_redis_up", "gauge",
+		    "whether this node reaches the cluster's Redis");
+	put(b, "funkhaus_cluster_redis_up %d\n", c.redis_up ? 1 : 0);
+	metric_head(b, "cluster_nodes", "gauge", "live nodes of the cluster, as last read");
+	put(b, "funkhaus_cluster_nodes %u\n", c.nodes);
+	metric_head(b, "cluster_rooms_claimed", "gauge", "room claims this node holds");
+	put(b, "funkhaus_cluster_rooms_claimed %u\n", c.claims);
+	metric_head(b, "cluster_redirects_total", "counter",
+		    "joins sent to the node of their room");
+	put(b, "funkhaus_cluster_redirects_total %llu\n", (unsigned long long)c.redirects);
+	metric_head(b, "cluster_locates_total", "counter", "rooms looked up or placed in Redis");
+	put(b, "funkhaus_cluster_locates_total %llu\n", (unsigned long long)c.locates);
+	metric_head(b, "cluster_refused_down_total", "counter",
+		    "new rooms refused because Redis could not be reached");
+	put(b, "funkhaus_cluster_refused_down_total %llu\n", (unsigned long long)c.refused_down);
+	metric_head(b, "cluster_redis_errors_total", "counter", "Redis commands that failed");
+	put(b, "funkhaus_cluster_redis_errors_total %llu\n", (unsigned long long)c.errors);
+	metric_head(b, "cluster_bad_records_total", "counter",
+		    "records in Redis ignored: malformed, too large, of the wrong type or another "
+		    "cluster's");
+	put(b, "funkhaus_cluster_bad_records_total %llu\n", (unsigned long long)c.bad);
+	metric_head(b, "cluster_claims_lost_total", "counter",
+		    "rooms running here whose claim another node took");
+	put(b, "funkhaus_cluster_claims_lost_total %llu\n", (unsigned long long)c.lost);
+	metric_head(b, "cluster_writes_dropped_total", "counter",
+		    "record writes dropped because the queue for Redis was full");
+	put(b, "funkhaus_cluster_writes_dropped_total %llu\n",
+	    (unsigned long long)c.writes_dropped);
+}
+
 static char *metrics_text(void)
 {
 	struct buf b = {0};
@@ -754,6 +794,7 @@ static char *metrics_text(void)
 		put(&b, "funkhaus_join_failures_total{code=\"%d\"} %llu\n",
 		    cp_room_join_failure_code(k), (unsigned long long)m->join_failures[k]);
 	limits_metrics(&b);
+	cluster_metrics(&b);
 	return b.p ? b.p : strdup("");
 }
 
@@ -873,6 +914,21 @@ static void route(const struct cp_api_token *tok, enum cp_http_method m, const c
 		}
 		return;
 	}
+	if (!strcmp(seg[0], "cluster")) {
+		snprintf(rt, rtl, "%s /api/v1/cluster%s%s", method_names[m], n > 1 ? "/" : "",
+			 n > 1 ? seg[1] : "");
+		if (!global(tok))
+			respond_error(out, 403, "only a node admin sees the cluster");
+		else if (m != CP_HTTP_GET)
+			respond_error(out, 405, "GET only");
+		else if (n == 1)
+			respond_json(out, 200, cp_cluster_api());
+		else if (n == 2 && !strcmp(seg[1], "rooms"))
+			respond_json(out, 200, cp_cluster_api_rooms());
+		else
+			respond_error(out, 404, "no such resource");
+		return;
+	}
 	if (strcmp(seg[0], "tenants")) {
 		respond_error(out, 404, "no such resource");
 		return;
@@ -953,6 +1009,12 @@ static void route(const struct cp_api_token *tok, enum cp_http_method m, const c
 
 			if (!json_is_boolean(on)) {
 				respond_error(out, 400, "on: true or false");
+			} else if (cp_cluster_enabled()) {
+				/* the cluster's switch holds on every node, whatever a node's own
+				 * file says */
+				cp_cluster_set_access(tid, json_is_true(on));
+				cp_room_api_access(tid, json_is_true(on));
+				respond_json(out, 200, cp_room_api_tenant(tid));
 			} else {
 				json_t *ch = json_pack("{s:O}", "public_access", on);
 
@@ -981,7 +1043,19 @@ static void route(const struct cp_api_token *tok, enum cp_http_method m, const c
 	snprintf(rt, rtl, "%s /api/v1/tenants/%s/rooms/{room}%s%s%s", method_names[m], tid,
 		 n > 4 ? "/" : "", sub, n > 5 ? "/{id}" : "");
 	if (!cp_sig_valid_room(room) || !(t = cp_room_api_room(tid, room))) {
-		respond_error(out, 404, "no such room");
+		int rc = n == 4 && m == CP_HTTP_DELETE && cp_sig_valid_room(room)
+				 ? cp_room_api_close_elsewhere(tid, room)
+				 : 0;
+
+		/* in a cluster, a room held by another node is closed there */
+		if (rc == 1)
+			respond_json(out, 202,
+				     json_pack("{s:b,s:s}", "ok", 1, "closed",
+					       "by the node holding it"));
+		else if (rc < 0)
+			respond_error(out, 503, "the cluster's store cannot be reached");
+		else
+			respond_error(out, 404, "no such room");
 		return;
 	}
 	json_decref(t);

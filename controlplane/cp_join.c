@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "cp_cluster.h"
 #include "cp_dp.h"
 #include "cp_jwt.h"
 #include "cp_limits.h"
@@ -43,7 +44,7 @@ static void rand_alnum(char *out, size_t n)
 /* What a join's password step learned on an earlier run: a join that needs PBKDF2 is handed
  * to cp_pwhash and runs again, from the start, with the verdict; the room may have changed in
  * between, so a verdict counts only for the hash it was made against. */
-struct pw_verdict {
+struct join_verdict {
 	bool checked; /* against hash: ok or not */
 	bool ok;
 	uint8_t hash[CP_PW_HASH_LEN];
@@ -51,16 +52,23 @@ struct pw_verdict {
 	uint8_t made_hash[CP_PW_HASH_LEN];
 	bool have_quick;
 	uint8_t quick[32];
+	/* where the cluster says the room lives (cp_cluster_locate) */
+	bool cl_done;
+	struct cp_cluster_verdict cl;
+	char gen[CP_ROOM_BYTES + 1]; /* the name generated on the first run, kept for the rest */
 };
 
-/* A join waiting for cp_pwhash: its connection and the message as it came. */
+/* A join waiting for cp_pwhash or for cp_cluster: its connection and the message as it
+ * came. */
 struct pw_wait {
 	struct cp_conn *conn;
 	char *msg;
 	size_t len;
 	uint64_t ticket;
+	bool cluster; /* the ticket is cp_cluster's */
 	bool make;
 	uint8_t hash[CP_PW_HASH_LEN];
+	char gen[CP_ROOM_BYTES + 1];
 	struct pw_wait *next;
 };
 
@@ -88,12 +96,12 @@ static void pw_wait_unlink(struct pw_wait *w)
 }
 
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len,
-			const struct pw_verdict *v);
+			const struct join_verdict *v);
 
 static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t *quick)
 {
 	struct pw_wait *w = user;
-	struct pw_verdict v = {.ok = ok, .checked = !w->make, .made = hash != NULL};
+	struct join_verdict v = {.ok = ok, .checked = !w->make, .made = hash != NULL};
 	struct cp_sig_msg m;
 
 	if (!w->make)
@@ -104,6 +112,7 @@ static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t 
 		v.have_quick = true;
 		memcpy(v.quick, quick, sizeof(v.quick));
 	}
+	memcpy(v.gen, w->gen, sizeof(v.gen));
 	cp_room_g.now_ms = cp_room_g.ops->now_ms();
 	/* out of the list first: the join may hand itself out again */
 	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
@@ -120,25 +129,73 @@ static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t 
 	pw_wait_unlink(w);
 }
 
-/* Hands the join's password to cp_pwhash: against hash, or to make one (hash NULL). false
- * when the queue is full. */
-static bool pw_hand_out(struct cp_conn *c, const char *buf, size_t len, const char *password,
-			const uint8_t *hash)
+static void cl_job_done(void *user, const struct cp_cluster_verdict *cv)
+{
+	struct pw_wait *w = user;
+	struct join_verdict v = {.cl_done = true, .cl = *cv};
+	struct cp_sig_msg m;
+
+	memcpy(v.gen, w->gen, sizeof(v.gen));
+	cp_room_g.now_ms = cp_room_g.ops->now_ms();
+	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->next = NULL;
+	if (cp_sig_parse(w->msg, w->len, &m) == CP_ERR_OK && m.type == CP_MSG_JOIN)
+		handle_join(w->conn, &m, w->msg, w->len, &v);
+	cp_sig_msg_free(&m);
+	pw_wait_unlink(w);
+}
+
+static struct pw_wait *wait_new(struct cp_conn *c, const char *buf, size_t len, const char *gen)
 {
 	struct pw_wait *w = calloc(1, sizeof(*w));
 
 	if (!w || !(w->msg = malloc(len))) {
 		free(w);
-		return false;
+		return NULL;
 	}
 	memcpy(w->msg, buf, len);
 	w->len = len;
 	w->conn = c;
+	snprintf(w->gen, sizeof(w->gen), "%s", gen ? gen : "");
+	w->next = pw_waits;
+	pw_waits = w;
+	return w;
+}
+
+/* Hands the join to cp_cluster: where does its room live? false when it cannot take it. */
+static bool cl_hand_out(struct cp_conn *c, const char *buf, size_t len, const char *gen,
+			const struct cp_tenant *t, const char *key)
+{
+	struct pw_wait *w = wait_new(c, buf, len, gen);
+
+	if (!w)
+		return false;
+	w->cluster = true;
+	w->ticket = cp_cluster_locate(t->id, key, t->pool, t->region, cl_job_done, w);
+	if (!w->ticket) {
+		pw_wait_unlink(w);
+		return false;
+	}
+	return true;
+}
+
+/* Hands the join's password to cp_pwhash: against hash, or to make one (hash NULL). false
+ * when the queue is full. */
+static bool pw_hand_out(struct cp_conn *c, const char *buf, size_t len, const char *gen,
+			const char *password, const uint8_t *hash)
+{
+	struct pw_wait *w = wait_new(c, buf, len, gen);
+
+	if (!w)
+		return false;
 	w->make = !hash;
 	if (hash)
 		memcpy(w->hash, hash, CP_PW_HASH_LEN);
-	w->next = pw_waits;
-	pw_waits = w;
 	w->ticket = cp_pwhash_submit(password, hash, pw_job_done, w);
 	if (!w->ticket) {
 		cp_limits_count(CP_REFUSE_pw_queue);
@@ -244,6 +301,8 @@ json_t *cp_join_welcome(struct cp_part *p, const struct cp_tenant *t, const char
 					      "video", p->pool[CP_KIND_VIDEO]));
 	if (o && cp_room_g.conf.turn_secret_len)
 		json_object_set_new(o, "iceServers", cp_join_turn_servers(p));
+	if (o && cp_cluster_enabled()) /* where to come back when this node goes away */
+		json_object_set_new(o, "nodes", cp_cluster_other_urls());
 	return o;
 }
 
@@ -338,8 +397,8 @@ enum cp_err cp_join_admit(struct cp_part *p)
 #define CP_ERR_PENDING ((enum cp_err) - 1)
 static enum cp_err verify_password(struct cp_conn *c, const struct cp_tenant *t, const char *key,
 				   const struct cp_room *r, const char *password,
-				   const uint8_t pwh[CP_PW_HASH_LEN], const struct pw_verdict *v,
-				   const char *buf, size_t len)
+				   const uint8_t pwh[CP_PW_HASH_LEN], const struct join_verdict *v,
+				   const char *buf, size_t len, const char *gen)
 {
 	struct cp_source *src = cp_room_conn_source(c);
 	bool ok;
@@ -358,7 +417,7 @@ static enum cp_err verify_password(struct cp_conn *c, const struct cp_tenant *t,
 	} else if (v && v->checked && !memcmp(v->hash, pwh, CP_PW_HASH_LEN)) {
 		ok = v->ok;
 	} else {
-		return pw_hand_out(c, buf, len, password, pwh) ? CP_ERR_PENDING : CP_ERR_BUSY;
+		return pw_hand_out(c, buf, len, gen, password, pwh) ? CP_ERR_PENDING : CP_ERR_BUSY;
 	}
 	if (ok)
 		return CP_ERR_OK;
@@ -385,6 +444,7 @@ static const int join_codes[] = {
 	CP_ERR_TOO_MANY_ATTEMPTS, CP_ERR_PASSWORD_CHOOSE,
 	CP_ERR_NO_PASSWORD_YET,	  CP_ERR_UNAVAILABLE,
 	CP_ERR_SERVER_FULL,	  CP_ERR_INTERNAL,
+	CP_ERR_CLUSTER_DOWN,	  CP_ERR_CLUSTER_LOOP,
 	CP_ERR_DRAINING,	  CP_ERR_SOURCE_PARTICIPANTS,
 	CP_ERR_SOURCE_ROOMS,	  CP_ERR_SOURCE_LOBBY,
 };
@@ -409,7 +469,7 @@ struct join {
 	const struct cp_sig_msg *m;
 	const char *buf; /* the message as it came, for a hand-out to cp_pwhash */
 	size_t len;
-	const struct pw_verdict *v; /* NULL on the first run */
+	const struct join_verdict *v; /* NULL on the first run */
 	const struct cp_tenant *t;
 	struct cp_source *src;
 	struct cp_jwt_claims claims;
@@ -430,7 +490,10 @@ static enum cp_err resolve_tenant(struct join *j)
 	j->t = cp_room_conn_tenant(j->c);
 	if (!j->t)
 		return CP_ERR_UNKNOWN_TENANT;
-	return j->t->public_access ? CP_ERR_OK : CP_ERR_ACCESS_OFF;
+	/* in a cluster, the switch an admin threw on any node holds everywhere */
+	int on = cp_cluster_access(j->t->id);
+
+	return (on >= 0 ? on == 1 : j->t->public_access) ? CP_ERR_OK : CP_ERR_ACCESS_OFF;
 }
 
 static enum cp_err check_dataplane(struct join *j)
@@ -467,7 +530,11 @@ static enum cp_err find_room(struct join *j)
 
 	j->name = j->m->room;
 	if (!j->name) {
-		generated_room(j->gen, sizeof(j->gen));
+		/* a name generated on an earlier run stays the room's */
+		if (j->v && j->v->gen[0])
+			snprintf(j->gen, sizeof(j->gen), "%s", j->v->gen);
+		else
+			generated_room(j->gen, sizeof(j->gen));
 		j->name = j->gen;
 	}
 	j->r = cp_room_get(t->id, j->name, false);
@@ -478,6 +545,59 @@ static enum cp_err find_room(struct join *j)
 		       ((!j->r || j->r->n == 0) && (t->create == CP_CREATE_ANYONE || j->m->token));
 	cp_room_key(j->name, j->key);
 	return CP_ERR_OK;
+}
+
+/* With a cluster: the room lives on one node. A join for a room running here, or whose claim
+ * this node holds, goes on; otherwise cp_cluster finds or places the room (the join runs
+ * again with its verdict) and a join for another node is sent there. */
+static enum cp_err redirect(struct join *j, const struct cp_cluster_verdict *cv)
+{
+	char ws[48];
+	json_t *o;
+	char *s;
+
+	if (j->m->hop >= 2)
+		return CP_ERR_CLUSTER_LOOP; /* sent on twice already: the nodes disagree */
+	snprintf(ws, sizeof(ws), "/t/%s/ws", j->t->id);
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", "redirect", "url", cv->url, "ws", ws, "node",
+		      cv->node, "room", j->name);
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!s)
+		return CP_ERR_INTERNAL;
+	cp_room_g.ops->send(j->c, s);
+	cp_room_g.ops->close(j->c);
+	cp_cluster_count_redirect();
+	FH_DEBUG("a join was sent to node %s", cv->node);
+	return CP_ERR_PENDING; /* answered: nothing more to say */
+}
+
+static enum cp_err check_cluster(struct join *j)
+{
+	const struct cp_tenant *t = j->t;
+
+	if (!cp_cluster_enabled())
+		return CP_ERR_OK;
+	if (j->r ? !cp_cluster_lost(t->id, j->key) : cp_cluster_held(t->id, j->key))
+		return CP_ERR_OK;
+	if (j->v && j->v->cl_done) {
+		switch (j->v->cl.where) {
+		case CP_CL_MINE:
+			return CP_ERR_OK;
+		case CP_CL_ELSEWHERE:
+			return redirect(j, &j->v->cl);
+		case CP_CL_DOWN:
+			return CP_ERR_CLUSTER_DOWN;
+		case CP_CL_NO_NODE:
+			return CP_ERR_SERVER_FULL;
+		case CP_CL_BAD:
+			return CP_ERR_CLUSTER_LOOP;
+		}
+		return CP_ERR_INTERNAL;
+	}
+	return cl_hand_out(j->c, j->buf, j->len, j->m->room ? NULL : j->gen, t, j->key)
+		       ? CP_ERR_PENDING
+		       : CP_ERR_BUSY;
 }
 
 /* The room's password, from the room or from its record; a moderator by token needs none. */
@@ -494,13 +614,13 @@ static enum cp_err check_password(struct join *j)
 	if (!j->need_pw || j->claims.moderator)
 		return CP_ERR_OK;
 	return verify_password(j->c, j->t, j->key, j->r, j->m->password, j->pwh, j->v, j->buf,
-			       j->len);
+			       j->len, j->m->room ? NULL : j->gen);
 }
 
 /* Every room of a tenant that requires passwords has one: whoever opens one chooses it. */
 static enum cp_err check_password_policy(struct join *j)
 {
-	const struct pw_verdict *v = j->v;
+	const struct join_verdict *v = j->v;
 	const char *pw = j->m->password;
 
 	if (j->need_pw || !j->t->password_required)
@@ -511,7 +631,9 @@ static enum cp_err check_password_policy(struct join *j)
 		return CP_ERR_PASSWORD_CHOOSE;
 	/* the hash first, off the loop; the join runs again with it */
 	if (!v || !v->made || v->checked)
-		return pw_hand_out(j->c, j->buf, j->len, pw, NULL) ? CP_ERR_PENDING : CP_ERR_BUSY;
+		return pw_hand_out(j->c, j->buf, j->len, j->m->room ? NULL : j->gen, pw, NULL)
+			       ? CP_ERR_PENDING
+			       : CP_ERR_BUSY;
 	j->set_pw = true;
 	return CP_ERR_OK;
 }
@@ -564,7 +686,7 @@ static enum cp_err open_room(struct join *j)
  * record; never echoed. */
 static void apply_password(struct join *j)
 {
-	const struct pw_verdict *v = j->v;
+	const struct join_verdict *v = j->v;
 	struct cp_room *r = j->r;
 
 	if (j->set_pw) {
@@ -647,12 +769,13 @@ static enum cp_err admit_or_wait(struct join *j)
 /* The steps of a join, in order: each lets it go on (CP_ERR_OK), refuses it, or hands it to
  * cp_pwhash (CP_ERR_PENDING), from where it runs again from the first. */
 static enum cp_err (*const join_steps[])(struct join *) = {
-	resolve_tenant, check_dataplane,       check_source_share, check_token, find_room,
-	check_password, check_password_policy, check_creation,	   open_room,	admit_or_wait,
+	resolve_tenant, check_dataplane, check_source_share, check_token,
+	find_room,	check_cluster,	 check_password,     check_password_policy,
+	check_creation, open_room,	 admit_or_wait,
 };
 
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len,
-			const struct pw_verdict *v)
+			const struct join_verdict *v)
 {
 	struct join j = {.c = c, .m = m, .buf = buf, .len = len, .v = v};
 
@@ -663,6 +786,9 @@ static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const cha
 			continue;
 		if (e != CP_ERR_PENDING)
 			refuse(c, e);
+		if (e == CP_ERR_DRAINING && j.creating && cp_cluster_enabled())
+			/* placed here a moment before the drain: placed again on the next try */
+			cp_cluster_room_gone(j.t->id, j.key);
 		if (j.opened)
 			cp_room_unlink(j.r); /* nobody came in: the room never was */
 		return;
@@ -684,7 +810,10 @@ void cp_join_closed(const struct cp_conn *c)
 	struct pw_wait *w = pw_wait_of(c);
 
 	if (w) {
-		cp_pwhash_cancel(w->ticket);
+		if (w->cluster)
+			cp_cluster_cancel(w->ticket);
+		else
+			cp_pwhash_cancel(w->ticket);
 		pw_wait_unlink(w);
 	}
 }

@@ -18,7 +18,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cp_api.h"
+#include "cp_cluster.h"
 #include "cp_dp.h"
 #include "cp_limits.h"
 #include "cp_room.h"
@@ -54,6 +57,7 @@ struct cp_conf {
 	unsigned turn_ttl;
 	struct cp_api_conf api;
 	struct cp_limits_conf limits;
+	struct cp_cluster_conf cluster;
 };
 
 static int conf_cb(void *ctx, const char *sec, const char *key, const char *val, char *err,
@@ -159,6 +163,8 @@ static int conf_cb(void *ctx, const char *sec, const char *key, const char *val,
 	}
 	if (!strcmp(sec, "tenant"))
 		return 0; /* read by cp_tenant */
+	if (!strcmp(sec, "cluster"))
+		return cp_cluster_conf_set(&c->cluster, key, val, err, elen);
 	if (!strcmp(sec, "limits"))
 		return cp_limits_set(&c->limits, key, val, err, elen);
 	if (strcmp(sec, "controlplane") != 0) {
@@ -399,6 +405,17 @@ static void tick(uint64_t now_ms)
 		cp_store_retry(); /* room records that waited for the disk */
 	}
 	cp_room_tick(now_ms);
+	cp_cluster_tick(now_ms);
+	static uint64_t last_load;
+
+	if (now_ms - last_load >= 500) {
+		int ready;
+		unsigned rooms, parts;
+
+		last_load = now_ms;
+		cp_room_stats(&ready, &rooms, &parts);
+		cp_cluster_load(rooms, parts, cp_room_draining());
+	}
 	fh_log_tick();
 }
 
@@ -424,6 +441,12 @@ int main(int argc, char **argv)
 
 	if (done)
 		return rc;
+	char cerr[600];
+
+	if (cp_cluster_conf_finish(&conf.cluster, cerr, sizeof(cerr)) < 0) {
+		fprintf(stderr, "funkhaus-cp: %s\n", cerr);
+		return 2;
+	}
 	if (!conf.cert[0] || !conf.key[0]) {
 		fprintf(stderr, "funkhaus-cp: [controlplane] tls_cert and tls_key are required\n");
 		return 2;
@@ -535,6 +558,13 @@ int main(int argc, char **argv)
 		cp_room_fini();
 		return 1;
 	}
+	if (cp_cluster_start(&conf.cluster, &cp_room_cluster_handlers) < 0) {
+		cp_server_fini();
+		cp_room_fini();
+		return 1;
+	}
+	OPENSSL_cleanse(conf.cluster.password, sizeof(conf.cluster.password));
+	OPENSSL_cleanse(conf.cluster.secret, sizeof(conf.cluster.secret));
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_hup);
@@ -545,6 +575,16 @@ int main(int argc, char **argv)
 	/* Detach first: closing the connections must not tear down calls in the dataplane. */
 	cp_dp_fini();
 	cp_server_fini();
+	{
+		int ready;
+		unsigned rooms, parts;
+
+		/* a node that holds no room leaves the cluster's list now; one that does is
+		 * taken over when its record expires (its calls go on in the dataplane, and a
+		 * control plane started again in time adopts them) */
+		cp_room_stats(&ready, &rooms, &parts);
+		cp_cluster_stop(rooms == 0);
+	}
 	cp_room_fini();
 	cp_limits_fini();
 	cp_store_close();

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -22,6 +23,7 @@
 #include "cp_dtls.h"
 #include "cp_limits.h"
 #include "cp_pwhash.h"
+#include "cp_cluster.h"
 #include "cp_room_pvt.h"
 #include "cp_sig.h"
 #include "cp_store.h"
@@ -182,6 +184,7 @@ struct cp_room *cp_room_get(const char *tenant, const char *name, bool create)
 	r->next = cp_room_g.rooms;
 	cp_room_g.rooms = r;
 	cp_room_g.n_rooms++;
+	cp_cluster_room_open(r->tenant, r->key);
 	return r;
 }
 
@@ -191,6 +194,7 @@ void cp_room_unlink(struct cp_room *r)
 		if (*pp == r) {
 			*pp = r->next;
 			cp_room_g.n_rooms--;
+			cp_cluster_room_gone(r->tenant, r->key);
 			free(r);
 			return;
 		}
@@ -506,6 +510,73 @@ static unsigned inactivity_days(const char *tenant)
 	return t ? t->room_inactivity_days : 7;
 }
 
+bool cp_room_tenant_open(const struct cp_tenant *t)
+{
+	int on = cp_cluster_access(t->id); /* a cluster's switch holds on every node */
+
+	return on >= 0 ? on == 1 : t->public_access;
+}
+
+bool cp_room_origin_known(const char *origin)
+{
+	char h[128];
+	size_t n;
+
+	if (strncasecmp(origin, "https://", 8))
+		return false;
+	origin += 8;
+	n = origin[0] == '[' ? strcspn(origin, "]") + 1 : strcspn(origin, ":");
+	if (n == 0 || n >= sizeof(h))
+		return false;
+	snprintf(h, sizeof(h), "%.*s", (int)n, origin);
+	for (unsigned i = 0; i < cp_room_g.tenants.n; i++)
+		for (unsigned k = 0; k < cp_room_g.tenants.t[i].n_hosts; k++)
+			if (!strcasecmp(cp_room_g.tenants.t[i].hosts[k], h))
+				return true;
+	return false;
+}
+
+/* ---- what the cluster asks of the rooms here ---- */
+
+static void cluster_close_room(const char *tenant, const char *hash)
+{
+	for (struct cp_room *r = cp_room_g.rooms; r; r = r->next) {
+		char h[CP_CL_HASH_LEN + 1];
+
+		if (strcmp(r->tenant, tenant))
+			continue;
+		cp_cluster_room_hash(r->tenant, r->key, h);
+		if (!strcmp(h, hash)) {
+			cp_room_close(r, "admin");
+			return;
+		}
+	}
+}
+
+void cp_room_api_access(const char *tenant, bool on)
+{
+	if (on)
+		return;
+	for (struct cp_room *r = cp_room_g.rooms, *rn; r; r = rn) {
+		rn = r->next;
+		if (!strcmp(r->tenant, tenant) && !r->closing)
+			cp_room_close(r, "access-off");
+	}
+}
+
+static unsigned cluster_days(const char *tenant)
+{
+	/* called on cp_cluster's thread: the tenants are only read, and replaced only on the
+	 * loop by cp_room_set_tenants; a day count a moment old does no harm */
+	return inactivity_days(tenant);
+}
+
+const struct cp_cluster_handlers cp_room_cluster_handlers = {
+	.close_room = cluster_close_room,
+	.access = cp_room_api_access,
+	.days_of = cluster_days,
+};
+
 /* Rooms in use count as used now; records unused for their tenant's days go. */
 static void expire_records(void)
 {
@@ -579,7 +650,7 @@ void cp_room_set_tenants(struct cp_tenants *ts)
 		const struct cp_tenant *t = cp_room_tenant(r);
 
 		rn = r->next;
-		if (!t || !t->public_access)
+		if (!t || !cp_room_tenant_open(t))
 			cp_room_close(r, t ? "access-off" : "tenant-removed");
 	}
 	expire_records();
@@ -602,7 +673,7 @@ char *cp_room_tenant_info(const char *host, const char *path)
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "id", t->id, "name",
 			      t->display_name, "prefix", t->path_prefix, "imprint", t->imprint,
 			      "privacy", t->privacy, "login", t->create == CP_CREATE_AUTHENTICATED,
-			      "chat", t->chat, "open", t->public_access);
+			      "chat", t->chat, "open", cp_room_tenant_open(t));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);

@@ -91,9 +91,21 @@ int cp_room_api_mute(const char *tenant, const char *room, const char *id);
 int cp_room_api_remove(const char *tenant, const char *room, const char *id);
 int cp_room_api_password(const char *tenant, const char *room, const char *password);
 int cp_room_api_lobby(const char *tenant, const char *room, bool on);
+/* A room another node holds, closed there (cp_cluster): 1 passed on, 0 no node holds it,
+ * -1 the cluster's store cannot be reached. */
+int cp_room_api_close_elsewhere(const char *tenant, const char *room);
+/* The cluster-wide public access switch, applied here: off closes the tenant's rooms. */
+void cp_room_api_access(const char *tenant, bool on);
 /* Draining: no new rooms open here (joins to running ones go on); clients are told. */
 void cp_room_set_draining(bool on, unsigned grace_s);
 bool cp_room_draining(void);
+
+/* Whether origin ("https://host[:port]") is one of a tenant's hosts: its pages may signal to
+ * any node of a cluster. */
+bool cp_room_origin_known(const char *origin);
+/* What the cluster asks of the rooms here (cp_cluster_start). */
+struct cp_cluster_handlers;
+extern const struct cp_cluster_handlers cp_room_cluster_handlers;
 
 /* Counters for /metrics. */
 struct cp_room_metrics {

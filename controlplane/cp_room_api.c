@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cp_dp.h"
+#include "cp_cluster.h"
 #include "cp_room_pvt.h"
 #include "cp_sig.h"
 #include "cp_tenant.h"
@@ -180,6 +181,16 @@ int cp_room_api_close(const char *tenant, const char *room)
 		return -1;
 	cp_room_close(r, "admin");
 	return 0;
+}
+
+int cp_room_api_close_elsewhere(const char *tenant, const char *room)
+{
+	char key[CP_ROOM_BYTES + 1];
+
+	if (!cp_cluster_enabled())
+		return 0;
+	cp_room_key(room, key);
+	return key[0] ? cp_cluster_close_elsewhere(tenant, key) : 0;
 }
 
 int cp_room_api_mute(const char *tenant, const char *room, const char *id)

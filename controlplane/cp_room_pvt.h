@@ -231,6 +231,8 @@ void cp_room_unlink(struct cp_room *r);
 void cp_room_release(struct cp_room *r);
 void cp_room_close(struct cp_room *r, const char *reason);
 const struct cp_tenant *cp_room_tenant(const struct cp_room *r);
+/* Whether the tenant's public access is on (the cluster's switch, else its own setting). */
+bool cp_room_tenant_open(const struct cp_tenant *t);
 void cp_room_set_hash(struct cp_room *r, const uint8_t hash[CP_PW_HASH_LEN], const uint8_t *quick);
 /* p leaves its room (and the dataplane); frees p, and the room when it is the last. */
 void cp_room_leave(struct cp_part *p, const char *why);

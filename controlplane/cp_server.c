@@ -6,6 +6,7 @@
  * is cut off instead of growing the queue without bound.
  */
 #include "cp_server.h"
+#include "cp_cluster.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -504,7 +505,19 @@ static int http_request(struct lws *wsi, struct cp_conn *c, const char *uri)
 	return page_or_asset(wsi, c, uri);
 }
 
-/* Only /ws upgrades, and only from a page of our own origin (no cross-site signalling). */
+/* "/t/<tenant id>/ws": where the cluster sends a join for a room this node holds. */
+static bool tenant_ws(const char *uri)
+{
+	size_t l;
+
+	if (strncmp(uri, "/t/", 3))
+		return false;
+	l = strspn(uri + 3, "abcdefghijklmnopqrstuvwxyz0123456789-");
+	return l > 0 && l <= 32 && !strcmp(uri + 3 + l, "/ws");
+}
+
+/* Only /ws upgrades, and only from a page of our own origin, of a node of our cluster or of
+ * a tenant's host (no cross-site signalling). */
 static int filter_ws(struct lws *wsi)
 {
 	char uri[64], origin[256], host[256];
@@ -512,7 +525,8 @@ static int filter_ws(struct lws *wsi)
 	if (s.admin && lws_get_vhost(wsi) == s.admin)
 		return 1; /* no signalling on the admin listener */
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
-	    (strcmp(uri, "/ws") && (!prefix_len(uri) || strcmp(uri + prefix_len(uri), "/ws"))))
+	    (strcmp(uri, "/ws") && (!prefix_len(uri) || strcmp(uri + prefix_len(uri), "/ws")) &&
+	     !tenant_ws(uri)))
 		return 1;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
 		if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
@@ -520,7 +534,8 @@ static int filter_ws(struct lws *wsi)
 			return 1;
 		/* scheme, host and port: every page of ours is served over TLS, so an http://
 		 * origin on our host name is someone else's page */
-		if (strncasecmp(origin, "https://", 8) || strcasecmp(origin + 8, host))
+		if ((strncasecmp(origin, "https://", 8) || strcasecmp(origin + 8, host)) &&
+		    !cp_cluster_origin_ok(origin) && !cp_room_origin_known(origin))
 			return 1;
 	}
 	return 0;

@@ -41,6 +41,7 @@ static const struct cp_param join_params[] = {
 	{"token", P_STRING, false, CP_SIG_TOKEN_MAX},
 	{"password", P_STRING, false, CP_PASSWORD_MAX},
 	{"video", P_UINT, false, CP_VIDEO_SLOTS_MAX},
+	{"hop", P_UINT, false, 8}, /* redirects this join has followed (cp_cluster) */
 	{NULL},
 };
 static const struct cp_param offer_params[] = {
@@ -265,6 +266,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 			json_object_get(m->root, "video")
 				? (int)json_integer_value(json_object_get(m->root, "video"))
 				: -1;
+		m->hop = (int)json_integer_value(json_object_get(m->root, "hop"));
 		break;
 	case CP_MSG_MODERATE: {
 		static const char *const names[] = {"mute",	"remove",   "end",   "promote",

@@ -64,6 +64,7 @@ struct cp_sig_msg {
 	const char *secret;	   /* resume: the secret "joined" gave */
 	int on;			   /* moderate "lobby": 1 on, 0 off */
 	int video_slots;	   /* join: video receive slots asked for, -1: the default */
+	int hop;		   /* join: redirects it followed to get here (0-8) */
 	const char *screen;	   /* offer: the mid of the m-line sharing a screen */
 	int raised;		   /* hand: 1 raised, 0 lowered */
 	json_t *root;		   /* owns the strings above */

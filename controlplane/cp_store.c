@@ -266,7 +266,7 @@ static void fill(struct pending *w, enum op op, const char *tenant, const char *
 	snprintf(w->key, sizeof(w->key), "%s", key);
 }
 
-int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now)
+static int db_touch(const char *tenant, const char *key, bool generated, int64_t now)
 {
 	struct pending w;
 
@@ -276,7 +276,7 @@ int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t 
 	return submit(&w);
 }
 
-bool cp_store_exists(const char *tenant, const char *key)
+static bool db_exists(const char *tenant, const char *key)
 {
 	const struct pending *w = waiting(tenant, key, 1u << OP_TOUCH | 1u << OP_FORGET);
 	sqlite3_stmt *st;
@@ -292,7 +292,7 @@ bool cp_store_exists(const char *tenant, const char *key)
 	return found;
 }
 
-void cp_store_forget(const char *tenant, const char *key)
+static void db_forget(const char *tenant, const char *key)
 {
 	struct pending w;
 
@@ -300,7 +300,7 @@ void cp_store_forget(const char *tenant, const char *key)
 	submit(&w);
 }
 
-void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len)
+static void db_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len)
 {
 	struct pending w;
 
@@ -312,7 +312,7 @@ void cp_store_set_password(const char *tenant, const char *key, const uint8_t *h
 	OPENSSL_cleanse(&w, sizeof(w));
 }
 
-void cp_store_set_lobby(const char *tenant, const char *key, bool on)
+static void db_set_lobby(const char *tenant, const char *key, bool on)
 {
 	struct pending w;
 
@@ -321,7 +321,7 @@ void cp_store_set_lobby(const char *tenant, const char *key, bool on)
 	submit(&w);
 }
 
-int cp_store_lobby(const char *tenant, const char *key)
+static int db_lobby(const char *tenant, const char *key)
 {
 	const struct pending *w = waiting(tenant, key, 1u << OP_LOBBY | 1u << OP_FORGET);
 	sqlite3_stmt *st;
@@ -339,7 +339,7 @@ int cp_store_lobby(const char *tenant, const char *key)
 	return on;
 }
 
-int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
+static int db_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
 {
 	const struct pending *w = waiting(tenant, key, 1u << OP_PW | 1u << OP_FORGET);
 	sqlite3_stmt *st;
@@ -370,6 +370,77 @@ int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HA
 	}
 	sqlite3_finalize(st);
 	return found;
+}
+
+/* ---- what the rest of funkhaus-cp calls: the database, and the cluster's store when a
+ * mirror is set (its reads first: a room that moved here has its record there) ---- */
+
+static const struct cp_store_mirror *mirror;
+
+void cp_store_set_mirror(const struct cp_store_mirror *m)
+{
+	mirror = m;
+}
+
+int cp_store_touch(const char *tenant, const char *key, bool generated, int64_t now)
+{
+	int rc = db_touch(tenant, key, generated, now);
+
+	if (mirror)
+		mirror->touch(tenant, key, generated, now);
+	return rc;
+}
+
+bool cp_store_exists(const char *tenant, const char *key)
+{
+	int m = mirror ? mirror->exists(tenant, key) : -1;
+
+	return m >= 0 ? m == 1 : db_exists(tenant, key);
+}
+
+void cp_store_forget(const char *tenant, const char *key)
+{
+	db_forget(tenant, key);
+	if (mirror)
+		mirror->forget(tenant, key);
+}
+
+void cp_store_set_password(const char *tenant, const char *key, const uint8_t *hash, size_t len)
+{
+	db_set_password(tenant, key, hash, len);
+	if (mirror)
+		mirror->set_password(tenant, key, hash, len);
+}
+
+void cp_store_set_lobby(const char *tenant, const char *key, bool on)
+{
+	db_set_lobby(tenant, key, on);
+	if (mirror)
+		mirror->set_lobby(tenant, key, on);
+}
+
+int cp_store_lobby(const char *tenant, const char *key)
+{
+	int m = mirror ? mirror->lobby(tenant, key) : -2;
+
+	return m != -2 ? m : db_lobby(tenant, key);
+}
+
+int cp_store_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
+{
+	int m = mirror ? mirror->password(tenant, key, hash) : -1;
+
+	return m >= 0 ? m : db_password(tenant, key, hash);
+}
+
+int cp_store_local_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN])
+{
+	return db_password(tenant, key, hash);
+}
+
+int cp_store_local_lobby(const char *tenant, const char *key)
+{
+	return db_lobby(tenant, key);
 }
 
 unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant))

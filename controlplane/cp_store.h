@@ -38,6 +38,23 @@ int cp_store_lobby(const char *tenant, const char *key);
 /* Deletes records unused for longer than days_of(tenant) days; how many went. */
 unsigned cp_store_expire(int64_t now, unsigned (*days_of)(const char *tenant));
 
+/* With a cluster, room records live in its shared store too (cp_cluster): every write goes
+ * to the database and to the mirror, and the mirror's reads come first. A read answers -1
+ * (lobby: -2) when the mirror does not know the room, and the database answers. */
+struct cp_store_mirror {
+	void (*touch)(const char *tenant, const char *key, bool generated, int64_t now);
+	void (*forget)(const char *tenant, const char *key);
+	void (*set_password)(const char *tenant, const char *key, const uint8_t *hash, size_t len);
+	void (*set_lobby)(const char *tenant, const char *key, bool on);
+	int (*password)(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN]);
+	int (*lobby)(const char *tenant, const char *key); /* 1, 0, -1 none, -2 unknown */
+	int (*exists)(const char *tenant, const char *key);
+};
+void cp_store_set_mirror(const struct cp_store_mirror *m);
+/* The database's own answer, the mirror not asked (for seeding the mirror). */
+int cp_store_local_password(const char *tenant, const char *key, uint8_t hash[CP_PW_HASH_LEN]);
+int cp_store_local_lobby(const char *tenant, const char *key);
+
 /* Seconds since the epoch. Tests move it: FUNKHAUS_TEST_CLOCK names a file holding an offset
  * in seconds, read at every call (never set in production). */
 int64_t cp_clock_s(void);

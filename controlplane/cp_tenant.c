@@ -172,6 +172,14 @@ static int tenant_key(struct cp_tenant *t, struct load_ctx *lc, const char *key,
 		return fh_conf_bool(val, &t->chat);
 	if (!strcmp(key, "public_access"))
 		return fh_conf_bool(val, &t->public_access);
+	if (!strcmp(key, "pool") || !strcmp(key, "region")) {
+		if (!name_ok(val, 32, false)) {
+			snprintf(err, elen, "1-32 of a-z, 0-9 and -");
+			return -1;
+		}
+		return set(!strcmp(key, "pool") ? t->pool : t->region, sizeof(t->pool), val, err,
+			   elen);
+	}
 	if (!strcmp(key, "screen_share")) {
 		if (!strcmp(val, "everyone") || !strcmp(val, "moderators")) {
 			t->screen_mods_only = !strcmp(val, "moderators");
@@ -417,6 +425,16 @@ const struct cp_tenant *cp_tenant_for(const struct cp_tenants *ts, const char *h
 	char h[128];
 	size_t n = 0;
 
+	/* /t/<id>/...: the tenant by its id on any host (where the cluster sends a join) */
+	if (path && !strncmp(path, "/t/", 3)) {
+		char id[33];
+		size_t l = strcspn(path + 3, "/?");
+
+		if (l == 0 || l >= sizeof(id))
+			return NULL;
+		snprintf(id, sizeof(id), "%.*s", (int)l, path + 3);
+		return cp_tenant_by_id(ts, id);
+	}
 	for (; host && host[n] && host[n] != ':' && n + 1 < sizeof(h); n++)
 		h[n] = (char)tolower((unsigned char)host[n]);
 	h[n] = '\0';

@@ -41,6 +41,8 @@ struct cp_tenant {
 	unsigned log_retention_days;
 	unsigned room_inactivity_days;
 	bool public_access; /* off: every room closed, no joins */
+	char pool[33];	    /* the cluster's nodes that take its rooms (cp_cluster) */
+	char region[33];    /* "": any region, the one of the node a join reaches first */
 	char source[512];   /* the file it came from, for messages */
 };
 
