@@ -39,7 +39,8 @@ cl_redis SET "${P}node:huge" "$(jq -c '.id = "huge" | .capacity = 1000000000 | .
 cl_redis SADD "${P}nodes" huge >/dev/null
 # 2. records of the wrong type, one far too large, one that is no JSON
 cl_redis HSET "${P}node:wt" id wt >/dev/null
-cl_redis SET "${P}node:big" "$(head -c 1500000 /dev/zero | tr '\0' x)" PX 60000 >/dev/null
+head -c 1500000 /dev/zero | tr '\0' x | cl_redis -x SET "${P}node:big" >/dev/null # 1.5 MB
+cl_redis PEXPIRE "${P}node:big" 60000 >/dev/null
 cl_redis SET "${P}node:junk" '{"v":1,"id":"junk","cluster":' PX 60000 >/dev/null
 # 3. another cluster's node under the same prefix (it would take everything: it is empty)
 cl_redis SET "${P}node:other" "$(jq -c '.id = "other" | .cluster = "andere" | .rooms = 0 | .participants = 0 | .url = "https://198.18.60.98:8443"' <<<"$rec")" PX 60000 >/dev/null
@@ -63,7 +64,7 @@ cl_wait 15 "no room is claimed" cl_claims 0 || cl_log "rooms still claimed: $(cl
 cl_join_bg "$CL_TMP/l1" -H a -r "$room" -n loop -d 3
 cl_wait 10 "the room is claimed" cl_claims 1 || cl_fail "the room is not listed: $(cl_api a GET /api/v1/cluster/rooms)"
 hash=$(cl_api a GET /api/v1/cluster/rooms | jq -r '.[0].room // empty')
-cl_bg_wait
+cl_bg_wait "$CL_TMP/l1"
 [ ${#hash} = 32 ] || cl_fail "no room hash from GET /api/v1/cluster/rooms"
 cl_wait 15 "the room's claim is released" cl_no_key "${P}claim:test:$hash" ||
 	cl_log "the claim is still there: $(cl_redis GET "${P}claim:test:$hash")"

@@ -22,16 +22,18 @@ cl_wait 10 "every node sees $x draining" cl_all_show_draining "$x" true ||
 
 # six new rooms, through every node in turn (the drained one too): none opens on it
 i=0
+news=()
 for e in a b c a b c; do
 	i=$((i + 1))
 	cl_join_bg "$CL_TMP/new$i" -H $e -r "Neu-$RANDOM-$i" -n new$i -d 6
+	news+=("$CL_TMP/new$i")
 	sleep 0.3
 done
 # and one more in the running room, through the drained node: it still takes people there
 late=$(cl_join -H "$x" -r Stadtrat -n late -p 2)
 cl_expect "$late" '.ok' "a newcomer to the running room on the drained node"
 [ "$(cl_node_of "$late")" = "$x" ] || cl_check_fail "the newcomer is not on $x: $late"
-cl_bg_wait
+cl_bg_wait "${news[@]}"
 for i in 1 2 3 4 5 6; do
 	j=$(cat "$CL_TMP/new$i")
 	cl_expect "$j" '.joined' "new room $i"
@@ -45,12 +47,14 @@ cl_wait 10 "every node sees $x take rooms again" cl_all_show_draining "$x" false
 cl_wait 5 "$x ready" cl_ready "$x" || cl_check_fail "/readyz of $x after undrain is not 200"
 # new rooms again: with rooms held on every node, some land on x
 i=0
+agains=()
 for e in a b c a b c a b c; do
 	i=$((i + 1))
 	cl_join_bg "$CL_TMP/again$i" -H $e -r "Wieder-$RANDOM-$i" -n again$i -d 6
+	agains+=("$CL_TMP/again$i")
 	sleep 0.3
 done
-cl_bg_wait
+cl_bg_wait "${agains[@]}"
 on_x=0
 for i in 1 2 3 4 5 6 7 8 9; do
 	j=$(cat "$CL_TMP/again$i")

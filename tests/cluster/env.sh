@@ -135,6 +135,9 @@ cl_net() {
 		cl_in $n ip addr add "$(cl_ip $n)/24" dev eth0
 		cl_in $n ip link set eth0 up
 	done
+	# Chromium gathers no ICE candidate where no default route names an interface: the
+	# clients' one points at the bridge, which leads nowhere else (nothing leaves the test)
+	cl_in k ip route add default via "$(cl_ip r)"
 	# the bridge forwards once its ports are up (no STP): every node reaches redis
 	cl_wait 10 "node a reaches the bridge" cl_in a ping -c1 -W1 -q "$(cl_ip r)" >/dev/null
 }
@@ -197,7 +200,8 @@ cl_redis_kill() {
 }
 # redis-cli against the test's redis, from the client namespace.
 cl_redis() {
-	REDISCLI_AUTH=$(cat "$CL_TMP/redis.pass") cl_in k redis-cli -h "$(cl_ip r)" -p 6379 "$@"
+	REDISCLI_AUTH=$(cat "$CL_TMP/redis.pass") ip netns exec "$(cl_ns k)" \
+		redis-cli -h "$(cl_ip r)" -p 6379 "$@"
 }
 
 # ---- nodes ----
@@ -400,17 +404,23 @@ cl_letter() {
 }
 
 # cl_join_bg FILE ARGS...: cl_join in the background, its JSON line into FILE; cl_bg_wait
-# waits for all of them (each is bounded by its own -d and -t, and by cl_join's timeout).
-CL_BG=()
+# [FILE...] waits for those (none named: all of them); each is bounded by its own -d and -t,
+# and by cl_join's timeout.
+declare -A CL_BG=()
 cl_join_bg() {
 	local f=$1
 	shift
 	cl_join "$@" >"$f" &
-	CL_BG+=($!)
+	CL_BG[$f]=$!
 }
 cl_bg_wait() {
-	for p in "${CL_BG[@]}"; do wait "$p"; done
-	CL_BG=()
+	local fs=("$@")
+	[ ${#fs[@]} = 0 ] && fs=("${!CL_BG[@]}")
+	for f in "${fs[@]}"; do
+		[ -n "${CL_BG[$f]:-}" ] || continue
+		wait "${CL_BG[$f]}"
+		unset "CL_BG[$f]"
+	done
 }
 
 # The node letter that holds room key $1 now (GET .../tenants/test/rooms on each node lists
