@@ -41,7 +41,7 @@
 #define MAX_LINKS 8
 #define MAX_ENTRIES 8
 #define MAX_NODES 16
-#define REJOIN_THREADS 4
+#define JOIN_THREADS 8 /* joins under way at once: a join waits on round trips, not on CPU */
 #define SIM_FPS 30
 
 /* Simulcast encodings, lowest first, at Chrome's usual rates for 180p, 360p and 720p. */
@@ -60,6 +60,12 @@ struct mix {
 	unsigned size[MAX_SIZES];
 	double share[MAX_SIZES];
 	unsigned n;
+};
+
+/* An entry (-H): where participants knock first. */
+struct entry {
+	char host[64];
+	uint16_t port;
 };
 
 struct part {
@@ -81,19 +87,17 @@ struct part {
 	double first_media_s;
 	/* --rejoin: its connection broke (at the last media packet before, lost_at); the other
 	 * nodes its last "joined" named; the tries to join again */
-	enum { P_UP, P_WAIT, P_BUSY, P_GAVE_UP } state;
+	/* P_JOIN: its first join is due (P_JOINING: under way; P_FAILED: refused) */
+	enum { P_UP, P_WAIT, P_BUSY, P_GAVE_UP, P_JOIN, P_JOINING, P_FAILED } state;
 	bool affected;
 	unsigned drops;			   /* connections it lost */
 	double lost_at, next_try, back_at; /* back_at: first media again, -1 while none */
 	unsigned tries, tries_failed;
-	char peers[8][160];
-	unsigned n_peers;
-};
-
-/* An entry (-H): where participants knock first. */
-struct entry {
-	char host[64];
-	uint16_t port;
+	/* where it tries: its entry, then the other nodes "joined" named (HOST:PORT each, no
+	 * two alike); those that refused a connection are passed over until all have */
+	struct entry urls[9];
+	unsigned n_urls, next_url;
+	uint16_t refused;
 };
 
 struct opts {
@@ -391,9 +395,12 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned 
 	return c;
 }
 
-/* Joins one participant into the next room of the mix. */
+/* The next participant's slot, in the next room of the mix: a join thread makes its first
+ * join. -1 when no slot is left. */
 static int join_one(struct opts *o)
 {
+	static unsigned serial;
+
 	if (n_parts == MAX_PARTS)
 		return -1;
 	if (room_fill == room_target) {
@@ -401,34 +408,58 @@ static int join_one(struct opts *o)
 		room_fill = 0;
 		rooms_used++;
 	}
-	static unsigned serial;
-	unsigned link = next_link(&o->links), entry = serial++ % o->n_entries;
-	struct fhc *c = connect_one(o, rooms_used, link, entry);
-
-	if (!c)
-		return -1;
-	double t = now_s();
 	struct part *p = &parts[n_parts];
 
-	/* the slot is not visible to the driving threads until n_parts grows past it */
+	/* the slot is not visible to the other threads until n_parts grows past it */
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	p->c = c;
-	p->entry = entry;
+	p->link = next_link(&o->links);
+	p->entry = serial++ % o->n_entries;
+	p->room = rooms_used;
 	p->back_at = -1;
+	p->first_video_s = -1;
+	p->node = -1;
+	p->state = P_JOIN;
+	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
+	room_fill++;
+	return 0;
+}
+
+/* A join thread's first join of slot p (its lock not held: the join blocks). */
+static void first_join(const struct opts *o, struct part *p)
+{
+	struct fhc *c = connect_one(o, p->room, p->link, p->entry);
+	double t = now_s();
+
+	pthread_mutex_lock(&p->lock);
+	if (!c) {
+		p->state = P_FAILED;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->c = c;
 	place(p, c);
 	p->first_hops = p->hops;
 	p->first_media_s = p->media_s;
 	/* key frames of different people do not all fall on the same instant */
 	p->frames = (unsigned)rand() % (3 * o->fps);
-	p->room = rooms_used;
 	p->joined = t;
 	p->next_audio = p->next_frame = t;
-	p->first_video_s = -1;
-	p->link = link;
-	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
-	room_fill++;
-	return 0;
+	p->state = P_UP;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Participants whose first join went through (the others are counted as join failures). */
+static unsigned joined_parts(void)
+{
+	unsigned n = 0, all = __atomic_load_n(&n_parts, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < all; i++) {
+		int st = __atomic_load_n(&parts[i].state, __ATOMIC_ACQUIRE);
+
+		n += st != P_FAILED && st != P_JOIN && st != P_JOINING;
+	}
+	return n;
 }
 
 /* Sends what is due and receives what arrived for one participant. */
@@ -533,9 +564,21 @@ static void on_lost(const struct opts *o, struct part *p)
 		if (st[k].packets && (double)st[k].last_us / 1e6 > last)
 			last = (double)st[k].last_us / 1e6;
 	p->lost_at = last;
-	p->n_peers = 0;
-	for (const char *u; p->n_peers < 8 && (u = fhc_peer_node(p->c, p->n_peers));)
-		snprintf(p->peers[p->n_peers++], sizeof(p->peers[0]), "%s", u);
+	p->urls[0] = o->entries[p->entry];
+	p->n_urls = 1;
+	p->next_url = 0;
+	p->refused = 0;
+	for (unsigned i = 0; i < 8 && fhc_peer_node(p->c, i); i++) {
+		struct entry e;
+		bool dup = false;
+
+		if (fhc_parse_url(fhc_peer_node(p->c, i), 443, e.host, sizeof(e.host), &e.port) < 0)
+			continue;
+		for (unsigned k = 0; k < p->n_urls && !dup; k++)
+			dup = p->urls[k].port == e.port && !strcmp(p->urls[k].host, e.host);
+		if (!dup)
+			p->urls[p->n_urls++] = e;
+	}
 	pthread_mutex_lock(&retired_lock);
 	add_part(&retired, p);
 	pthread_mutex_unlock(&retired_lock);
@@ -554,10 +597,12 @@ struct driver {
 	pthread_t tid;
 };
 
-/* A rejoin thread: takes a participant whose connection broke once its next try is due and
- * joins its room again, at its entry first, then at the nodes its last "joined" named, in
- * turn; a join blocks this thread only (the driving threads keep everyone else's media). */
-static void *rejoin_thread(void *arg)
+/* A join thread: makes the first join of a new participant's slot, or, with --rejoin, takes a
+ * participant whose connection broke once its next try is due and joins its room again, at
+ * its entry first, then at the nodes its last "joined" named, in turn. A join blocks this
+ * thread only: the driving threads keep everyone's media going, and several joins are under
+ * way at once (the join rate does not wait for each round trip). */
+static void *join_thread(void *arg)
 {
 	const struct opts *o = arg;
 
@@ -567,6 +612,22 @@ static void *rejoin_thread(void *arg)
 		double t = now_s();
 
 		for (unsigned i = 0; i < n && !p; i++) {
+			struct part *q = &parts[i];
+
+			if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != P_JOIN)
+				continue;
+			pthread_mutex_lock(&q->lock);
+			if (q->state == P_JOIN) {
+				q->state = P_JOINING;
+				p = q;
+			}
+			pthread_mutex_unlock(&q->lock);
+		}
+		if (p) {
+			first_join(o, p);
+			continue;
+		}
+		for (unsigned i = 0; i < n && !p && o->rejoin; i++) {
 			struct part *q = &parts[i];
 
 			if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != P_WAIT)
@@ -579,23 +640,35 @@ static void *rejoin_thread(void *arg)
 			pthread_mutex_unlock(&q->lock);
 		}
 		if (!p) {
-			usleep(20000);
+			usleep(5000);
 			continue;
 		}
-		/* the URL of this try: the entry, then each node "joined" named, round again */
-		char host[64], err[256];
-		uint16_t port = o->entries[p->entry].port;
-		unsigned k = p->tries % (p->n_peers + 1);
+		/* the URL of this try: the entry, then each node "joined" named, round again,
+		 * passing over those that refused a connection (while any other is left) */
+		char err[256];
+		unsigned k = p->next_url % p->n_urls;
 
-		if (k == 0 || fhc_parse_url(p->peers[k - 1], 443, host, sizeof(host), &port) < 0) {
-			snprintf(host, sizeof(host), "%s", o->entries[p->entry].host);
-			port = o->entries[p->entry].port;
-		}
-		struct fhc *c = dial(o, p->room, p->link, host, port, err, sizeof(err));
+		if ((p->refused & ((1u << p->n_urls) - 1)) == (1u << p->n_urls) - 1)
+			p->refused = 0;
+		while (p->refused & (1u << k))
+			k = (k + 1) % p->n_urls;
+		p->next_url = k + 1;
+		struct fhc *c = dial(o, p->room, p->link, p->urls[k].host, p->urls[k].port, err,
+				     sizeof(err));
 		double now = now_s();
 
 		pthread_mutex_lock(&p->lock);
 		p->tries++;
+		/* "cannot connect to HOST:PORT": the entry, or where a redirect sent it */
+		const char *cc = c ? NULL : strstr(err, "cannot connect to ");
+
+		for (unsigned i = 0; cc && i < p->n_urls; i++) {
+			char hp[96];
+
+			snprintf(hp, sizeof(hp), "%s:%u", p->urls[i].host, p->urls[i].port);
+			if (!strcmp(cc + 18, hp))
+				p->refused |= (uint16_t)(1u << i);
+		}
 		if (c) {
 			p->c = c;
 			place(p, c);
@@ -1016,7 +1089,7 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 			fprintf(stderr,
 				"\r t=%4.0fs participants=%u rooms=%u in=%.1f Mbit/s loss=%.2f%% "
 				"p99=%.0fms join failures=%u   ",
-				now_s() - t_start, n_parts, rooms_used,
+				now_s() - t_start, joined_parts(), rooms_used,
 				(double)(m.bytes_in - a.bytes_in) * 8 / 1e6 / (now_s() - t0), loss,
 				p99, join_failures);
 			next_print += 1;
@@ -1027,7 +1100,8 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 
 	collect(&b);
 	sfu_read(o, &sb);
-	struct step s = {.participants = n_parts, .join_failures = join_failures - failures_before};
+	struct step s = {.participants = joined_parts(),
+			 .join_failures = join_failures - failures_before};
 
 	window(&a, &b, &s.loss_pct, &s.p99_ms);
 	s.mbit_in = (double)(b.bytes_in - a.bytes_in) * 8 / 1e6 / dt;
@@ -1045,19 +1119,40 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	return s;
 }
 
+/* Whether a first join is still due or under way. */
+static bool joins_pending(void)
+{
+	unsigned all = __atomic_load_n(&n_parts, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < all; i++) {
+		int st = __atomic_load_n(&parts[i].state, __ATOMIC_ACQUIRE);
+
+		if (st == P_JOIN || st == P_JOINING)
+			return true;
+	}
+	return false;
+}
+
+/* n new participants, one every 1/rate s; back once each of their joins ended (each is
+ * bounded by fhc's timeouts; here by 60 s more at most). */
 static void add_participants(struct opts *o, unsigned n, double t_start)
 {
-	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
-		double due = now_s() + 1.0 / o->join_rate;
+	double next = now_s();
 
-		join_one(o);
+	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
+		if (join_one(o) < 0)
+			break;
+		next += 1.0 / o->join_rate;
 		/* the driving threads keep everyone's media going while people arrive */
-		while (now_s() < due)
+		while (now_s() < next)
 			usleep(1000);
 		fprintf(stderr, "\r joining: %u of %u in this step, %u in all (t=%.0fs)   ", i + 1,
-			n, n_parts, now_s() - t_start);
+			n, joined_parts(), now_s() - t_start);
 	}
-	fprintf(stderr, "\n");
+	for (double end = now_s() + 60; joins_pending() && now_s() < end && !interrupted;)
+		usleep(10000);
+	fprintf(stderr, "\r joined: %u in all (t=%.0fs)%20s\n", joined_parts(), now_s() - t_start,
+		"");
 }
 
 /* What the receivers of one link class got. */
@@ -1339,7 +1434,8 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("\n%-28s %s\n", "SFU", o->janus ? "Janus VideoRoom" : "Funkhaus");
 	printf("%-28s %s\n", "SRTP profile", profile[0] ? profile : "-");
 	printf("%-28s %s\n", "mode", o->mode);
-	printf("%-28s %u in %u rooms (mix %s)\n", "participants", n_parts, rooms_used, o->mix_text);
+	printf("%-28s %u in %u rooms (mix %s)\n", "participants", joined_parts(), rooms_used,
+	       o->mix_text);
 	printf("%-28s %u\n", "join failures", join_failures);
 	if (churned)
 		printf("%-28s %u left and were replaced\n", "churn", churned);
@@ -1391,7 +1487,7 @@ static void report(const struct opts *o, unsigned capacity)
 		"%u, "
 		"\"video\": %u},\n  \"churned\": %u,\n  \"capacity\": %u,\n"
 		"  \"failure\": %s%s%s,\n",
-		o->mode, o->mix_text, n_parts, rooms_used, join_failures,
+		o->mode, o->mix_text, joined_parts(), rooms_used, join_failures,
 		(unsigned long long)t.received, (unsigned long long)t.expected, loss,
 		t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
 		(double)t.lat_max / 1000, t.jitter_max_us / 1000, ttfv_n ? ttfv_sum / ttfv_n : 0,
@@ -1520,7 +1616,7 @@ static void ready(const struct opts *o)
 
 	placement(&placed);
 	if (f) {
-		fprintf(f, "%u joined\n", n_parts);
+		fprintf(f, "%u joined\n", joined_parts());
 		fclose(f);
 	}
 }
@@ -1755,12 +1851,16 @@ int main(int argc, char **argv)
 	double t_start = now_s();
 	unsigned capacity = 0;
 	static struct driver drv[64];
-	pthread_t rejoiners[REJOIN_THREADS];
-	unsigned n_rejoiners = 0;
+	pthread_t joiners[JOIN_THREADS];
+	unsigned n_joiners = 0;
 
-	for (unsigned t = 0; o.rejoin && t < REJOIN_THREADS; t++)
-		if (pthread_create(&rejoiners[n_rejoiners], NULL, rejoin_thread, &o) == 0)
-			n_rejoiners++;
+	for (unsigned t = 0; t < JOIN_THREADS; t++)
+		if (pthread_create(&joiners[n_joiners], NULL, join_thread, &o) == 0)
+			n_joiners++;
+	if (!n_joiners) {
+		fprintf(stderr, "funkhaus-bench: cannot start a join thread\n");
+		return 1;
+	}
 
 	for (unsigned t = 0; t < o.threads; t++) {
 		drv[t] = (struct driver){.o = &o, .first = t, .stride = o.threads};
@@ -1803,8 +1903,8 @@ int main(int argc, char **argv)
 	threads_stop = true;
 	for (unsigned t = 0; t < o.threads; t++)
 		pthread_join(drv[t].tid, NULL);
-	for (unsigned t = 0; t < n_rejoiners; t++)
-		pthread_join(rejoiners[t], NULL);
+	for (unsigned t = 0; t < n_joiners; t++)
+		pthread_join(joiners[t], NULL);
 	report(&o, capacity);
 	if (o.plot)
 		plot(o.plot);

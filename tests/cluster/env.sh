@@ -46,6 +46,7 @@ cl_pass() {
 # cl_init NAME BUILD_DIR SOURCE_DIR: checks what the test needs (skips, saying why, when a tool
 # or root is missing), picks the run's suffix and folders, sets the trap.
 cl_init() {
+	local b t
 	CL_NAME=$1
 	CL_BUILD=$(realpath "$2")
 	CL_SRC=$(realpath "$3")
@@ -90,7 +91,7 @@ cl_in() {
 }
 
 cl_cleanup() {
-	local rc=$?
+	local rc=$? f n p # $? first: the status the test exits with
 	set +e
 	disown -a 2>/dev/null # what is killed here is not reported as "Killed" jobs
 	for p in "${CL_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -116,6 +117,7 @@ cl_cleanup() {
 
 # The namespaces, the bridge and the veths.
 cl_net() {
+	local n
 	local br
 	br=$(cl_ns r)
 	ip netns add "$br" || cl_fail "cannot make namespace $br"
@@ -341,12 +343,14 @@ cl_cluster_nodes() {
 cl_sees() { [ "$(cl_cluster_nodes "$1")" = "$2" ]; }
 # Every node in $CL_UP lists N nodes.
 cl_all_see() {
+	local n
 	local want=$1
 	for n in ${CL_UP:-$CL_NODES}; do cl_sees "$n" "$want" || return 1; done
 }
 
 # Everything up: network, redis, the three nodes; back once each node lists all three.
 cl_up() {
+	local n
 	cl_net
 	cl_redis_start
 	for n in $CL_NODES; do cl_start $n; done
@@ -377,6 +381,7 @@ cl_join() {
 }
 # The node letter (a, b, c) a fh-join line says its media ended on.
 cl_node_of() {
+	local n
 	local w
 	w=$(jq -r '.where // ""' <<<"$1" | cut -d: -f1)
 	for n in $CL_NODES; do [ "$w" = "$(cl_ip $n)" ] && echo $n && return 0; done
@@ -392,6 +397,7 @@ cl_bench() {
 		>"$CL_LOG/$name.txt" 2>"$CL_LOG/$name.err"
 }
 cl_entries() {
+	local n
 	local e=
 	for n in ${1:-$CL_NODES}; do e="$e${e:+,}$(cl_ip $n):$CL_PORT"; done
 	echo "$e"
@@ -399,6 +405,7 @@ cl_entries() {
 
 # The node letter an entry "HOST:PORT" of a bench report is.
 cl_letter() {
+	local n
 	for n in $CL_NODES; do [ "${1%:*}" = "$(cl_ip $n)" ] && echo $n && return 0; done
 	echo "?"
 }
@@ -414,6 +421,7 @@ cl_join_bg() {
 	CL_BG[$f]=$!
 }
 cl_bg_wait() {
+	local f
 	local fs=("$@")
 	[ ${#fs[@]} = 0 ] && fs=("${!CL_BG[@]}")
 	for f in "${fs[@]}"; do
@@ -426,6 +434,7 @@ cl_bg_wait() {
 # The node letter that holds room key $1 now (GET .../tenants/test/rooms on each node lists
 # the rooms it holds), with at least $2 participants; none: "".
 cl_holder() {
+	local n
 	for n in ${CL_UP:-$CL_NODES}; do
 		if cl_api "$n" GET /api/v1/tenants/test/rooms 2>/dev/null |
 			jq -e --arg r "$1" --argjson p "${2:-1}" \
@@ -445,6 +454,7 @@ cl_shows_draining() {
 		'any(.nodes[]; .id == $id and .draining == $d)' >/dev/null 2>&1
 }
 cl_all_show_draining() {
+	local n
 	for n in ${CL_UP:-$CL_NODES}; do cl_shows_draining "$n" "$1" "$2" || return 1; done
 }
 # A check on a fh-join line: cl_expect LINE JQ_EXPR WHAT.
@@ -454,6 +464,7 @@ cl_expect() {
 # Whether node $1 says its redis is $2 (up or down).
 cl_redis_is() { [ "$(cl_api "$1" GET /api/v1/cluster | jq -r .redis 2>/dev/null)" = "$2" ]; }
 cl_all_redis_is() {
+	local n
 	for n in ${CL_UP:-$CL_NODES}; do cl_redis_is "$n" "$1" || return 1; done
 }
 # The value of a /metrics sample of node $1 whose line starts with $2 (first match); "" none.
