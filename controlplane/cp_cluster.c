@@ -35,7 +35,8 @@ struct job {
 	char hash[CP_CL_HASH_LEN + 1];
 	char pool[CP_CL_ID_MAX + 1];
 	char region[CP_CL_ID_MAX + 1];
-	bool flag; /* generated, lobby on, access on */
+	bool flag;     /* generated, lobby on, access on */
+	unsigned days; /* the tenant's room_inactivity_days, read on the loop */
 	int64_t now_s;
 	uint8_t pw[CP_CL_PW_LEN];
 	size_t pw_len;
@@ -253,8 +254,7 @@ static void verdict(struct job *j, enum cp_cluster_where w, const struct cp_cl_n
 static void locate_mine(struct cp_clstore *s, struct job *j, const char *epoch)
 {
 	struct cp_cl_record rec;
-	unsigned days = g.h.days_of ? g.h.days_of(j->tenant) : 0;
-	int rc = cp_clstore_record_get(s, j->tenant, j->hash, &rec, days, wall_ms() / 1000);
+	int rc = cp_clstore_record_get(s, j->tenant, j->hash, &rec, j->days, wall_ms() / 1000);
 	struct entry *e;
 
 	if (rc == -1) {
@@ -401,7 +401,7 @@ static void do_locate(struct cp_clstore *s, struct job *j)
 /* A write; false when Redis failed (it is tried again once Redis is back). */
 static bool do_write(struct cp_clstore *s, struct job *j)
 {
-	unsigned days = g.h.days_of ? g.h.days_of(j->tenant) : 0;
+	unsigned days = j->days;
 	int rc = 0;
 
 	switch (j->k) {
@@ -909,6 +909,7 @@ uint64_t cp_cluster_locate(const char *tenant, const char *key, const char *pool
 	cp_cluster_room_hash(tenant, key, j.hash);
 	snprintf(j.pool, sizeof(j.pool), "%s", pool && *pool ? pool : "default");
 	snprintf(j.region, sizeof(j.region), "%s", region ? region : "");
+	j.days = g.h.days_of ? g.h.days_of(tenant) : 0;
 	j.ticket = w->ticket = ++g.next_ticket;
 	w->cb = cb;
 	w->user = user;
@@ -1022,6 +1023,7 @@ static void job_for(struct job *j, enum job_kind k, const char *tenant, const ch
 	j->k = k;
 	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
 	cp_cluster_room_hash(tenant, key, j->hash);
+	j->days = g.h.days_of ? g.h.days_of(tenant) : 0;
 }
 
 static void mirror_touch(const char *tenant, const char *key, bool generated, int64_t now)

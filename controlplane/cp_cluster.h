@@ -38,7 +38,7 @@ struct cp_cluster_handlers {
 	void (*close_room)(const char *tenant, const char *hash);
 	/* the cluster-wide public access switch of a tenant changed (or was first read) */
 	void (*access)(const char *tenant, bool on);
-	/* the tenant's room_inactivity_days, for the records' expiry */
+	/* the tenant's room_inactivity_days, for the records' expiry (called on the loop) */
 	unsigned (*days_of)(const char *tenant);
 };
 

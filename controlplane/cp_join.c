@@ -296,6 +296,10 @@ json_t *cp_join_welcome(struct cp_part *p, const struct cp_tenant *t, const char
 			      "moderator", p->moderator, "lobby", r->lobby, "password", r->has_pw);
 
 	if (o)
+		json_object_set_new(o, "screenModerators",
+				    json_boolean(r->screen_mods || t->screen_mods_only));
+
+	if (o)
 		json_object_set_new(o, "slots",
 				    json_pack("{s:i, s:i}", "audio", p->pool[CP_KIND_AUDIO],
 					      "video", p->pool[CP_KIND_VIDEO]));

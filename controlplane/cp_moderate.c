@@ -298,6 +298,22 @@ void cp_moderate_lobby(struct cp_room *r, bool on)
 	cp_resume_note_save_room(r);
 }
 
+/* Screen sharing for moderators only, or for everyone the tenant allows: shares of those who
+ * may not share any more are no longer forwarded, and they are told (4050). */
+static void screen_restrict(struct cp_room *r, bool on)
+{
+	const struct cp_tenant *t = cp_room_tenant(r);
+
+	r->screen_mods = on;
+	cp_room_broadcast(r, NULL,
+			  json_pack("{s:s, s:b}", "type", "room", "screenModerators",
+				    on || (t && t->screen_mods_only)));
+	for (struct cp_part *q = on ? r->parts : NULL; q; q = q->next)
+		if (q->pub[CP_PUB_SCREEN].present && !cp_slots_may_share(q))
+			cp_room_send_error(q->conn, CP_ERR_SCREEN_NOT_ALLOWED);
+	cp_slots_room(r);
+}
+
 void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 {
 	struct cp_room *r = p->room;
@@ -321,9 +337,9 @@ void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 		cp_room_send_error(p->conn, CP_ERR_PASSWORD_POLICY);
 		return;
 	}
-	static const char *const what[] = {"mute",     "remove",   "end",   "promote",
-					   "one-time", "password", "admit", "deny",
-					   "lobby",    "lower",	   "demote"};
+	static const char *const what[] = {"mute",     "remove",   "end",    "promote",
+					   "one-time", "password", "admit",  "deny",
+					   "lobby",    "lower",	   "demote", "screen"};
 
 	FH_INFO("participant %s: moderation %s%s%s", p->pseudo, what[m->action], q ? " of " : "",
 		q ? q->pseudo : "");
@@ -369,6 +385,9 @@ void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)
 		break;
 	case CP_MOD_LOBBY:
 		cp_moderate_lobby(r, m->on);
+		break;
+	case CP_MOD_SCREEN:
+		screen_restrict(r, m->on);
 		break;
 	}
 	cp_resume_note_save_room(r); /* moderation a restarted control plane must know of */

@@ -564,17 +564,10 @@ void cp_room_api_access(const char *tenant, bool on)
 	}
 }
 
-static unsigned cluster_days(const char *tenant)
-{
-	/* called on cp_cluster's thread: the tenants are only read, and replaced only on the
-	 * loop by cp_room_set_tenants; a day count a moment old does no harm */
-	return inactivity_days(tenant);
-}
-
 const struct cp_cluster_handlers cp_room_cluster_handlers = {
 	.close_room = cluster_close_room,
 	.access = cp_room_api_access,
-	.days_of = cluster_days,
+	.days_of = inactivity_days,
 };
 
 /* Rooms in use count as used now; records unused for their tenant's days go. */

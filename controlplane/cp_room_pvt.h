@@ -155,6 +155,7 @@ struct cp_room {
 	bool one_time;		    /* ends with its last participant, record and all */
 	bool lobby;		    /* joiners who are not moderators wait to be let in */
 	bool closing;		    /* everyone is being sent away */
+	bool screen_mods;	    /* a moderator restricted screen sharing to moderators */
 	bool has_pw;		    /* joins need the password whose salted hash is pw */
 	uint8_t pw[CP_PW_HASH_LEN]; /* cp_pwhash: iterations, salt, PBKDF2-HMAC-SHA256 */
 	bool has_quick;		    /* quick holds the password's cp_pwhash_quick() MAC */

@@ -269,9 +269,9 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 		m->hop = (int)json_integer_value(json_object_get(m->root, "hop"));
 		break;
 	case CP_MSG_MODERATE: {
-		static const char *const names[] = {"mute",	"remove",   "end",   "promote",
-						    "one-time", "password", "admit", "deny",
-						    "lobby",	"lower",    "demote"};
+		static const char *const names[] = {"mute",	"remove",   "end",    "promote",
+						    "one-time", "password", "admit",  "deny",
+						    "lobby",	"lower",    "demote", "screen"};
 		const char *a = json_string_value(json_object_get(m->root, "action"));
 		json_t *on = json_object_get(m->root, "on");
 		int found = -1;
@@ -291,6 +291,7 @@ enum cp_err cp_sig_parse(const char *buf, size_t len, struct cp_sig_msg *m)
 				return CP_ERR_MISSING_FIELD;
 			break;
 		case CP_MOD_LOBBY:
+		case CP_MOD_SCREEN:
 			if (m->on < 0)
 				return CP_ERR_MISSING_FIELD;
 			break;

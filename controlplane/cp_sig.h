@@ -45,6 +45,7 @@ enum cp_mod_action {
 	CP_MOD_LOBBY,  /* switch the room's lobby on or off */
 	CP_MOD_LOWER,  /* lower someone's hand, or everyone's */
 	CP_MOD_DEMOTE, /* take someone's moderator rights back */
+	CP_MOD_SCREEN, /* screen sharing for moderators only (on) or everyone (off) */
 };
 #define CP_PASSWORD_MAX 128
 

@@ -88,7 +88,8 @@ static bool video_before(const struct cp_part *p, const struct want *x, const st
 
 static bool receivable(const struct cp_part *p, const struct cp_part *q, unsigned pub)
 {
-	return q != p && !q->waiting && q->in_dp && q->slot >= 0 && q->pub[pub].present;
+	return q != p && !q->waiting && q->in_dp && q->slot >= 0 && q->pub[pub].present &&
+	       (pub != CP_PUB_SCREEN || cp_slots_may_share(q));
 }
 
 /* The sources p should get of one kind, best first, at most n. */
@@ -328,7 +329,7 @@ bool cp_slots_may_share(const struct cp_part *p)
 {
 	const struct cp_tenant *t = cp_room_tenant(p->room);
 
-	return p->moderator || (t && !t->screen_mods_only);
+	return p->moderator || (t && !t->screen_mods_only && !p->room->screen_mods);
 }
 
 bool cp_slots_lacking(const struct cp_part *p)

@@ -506,17 +506,18 @@ json_t *cp_tenant_json(const struct cp_tenant *t)
 
 	for (unsigned i = 0; i < t->n_hosts; i++)
 		json_array_append_new(hosts, json_string(t->hosts[i]));
-	return json_pack(
-		"{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:i, "
-		"s:b, s:s, s:i, s:i, s:b, s:s, s:s}",
-		"id", t->id, "display_name", t->display_name, "hosts", hosts, "path_prefix",
-		t->path_prefix, "imprint", t->imprint, "privacy", t->privacy, "create_rooms",
-		t->create == CP_CREATE_AUTHENTICATED ? "authenticated" : "anyone", "token_keys",
-		t->keys.n, "token_issuer", t->keys.issuer, "token_audience", t->keys.audience,
-		"lobby", t->lobby, "password_required", t->password_required, "max_participants",
-		t->max_participants, "max_rooms", t->max_rooms, "chat", t->chat, "ip_logging",
-		iplog[t->ip_logging], "log_retention_days", t->log_retention_days,
-		"room_inactivity_days", t->room_inactivity_days, "public_access", t->public_access,
-		"source", t->source, "screen_share",
-		t->screen_mods_only ? "moderators" : "everyone");
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:i, s:i, "
+			 "s:b, s:s, s:i, s:i, s:b, s:s, s:s, s:s, s:s}",
+			 "id", t->id, "display_name", t->display_name, "hosts", hosts,
+			 "path_prefix", t->path_prefix, "imprint", t->imprint, "privacy",
+			 t->privacy, "create_rooms",
+			 t->create == CP_CREATE_AUTHENTICATED ? "authenticated" : "anyone",
+			 "token_keys", t->keys.n, "token_issuer", t->keys.issuer, "token_audience",
+			 t->keys.audience, "lobby", t->lobby, "password_required",
+			 t->password_required, "max_participants", t->max_participants, "max_rooms",
+			 t->max_rooms, "chat", t->chat, "ip_logging", iplog[t->ip_logging],
+			 "log_retention_days", t->log_retention_days, "room_inactivity_days",
+			 t->room_inactivity_days, "public_access", t->public_access, "source",
+			 t->source, "screen_share", t->screen_mods_only ? "moderators" : "everyone",
+			 "pool", t->pool[0] ? t->pool : "default", "region", t->region);
 }

@@ -5,11 +5,13 @@
  * docs/PROTOCOL.md. The page belongs to a tenant (/tenant.json: its name, links and rules),
  * under a path prefix when one host serves several. Nothing typed here is stored but, in this
  * browser only, the language, the view, the display name and the names of recently visited
- * rooms. No request leaves for another origin.
+ * rooms. No request leaves for another origin but the signalling to the nodes of the same
+ * service its server names (a cluster: "redirect", "joined.nodes").
  *
  * Reading order: texts and dialogs; local media (devices, level meter); tiles and the layout
  * (tile view, speaker view, pages: layout() and window.fhLayout()); remote tracks, only
- * through attachTrack()/detachTrack(); connection quality; signalling; controls; pages.
+ * through attachTrack()/detachTrack(); connection quality; signalling (with redirects and
+ * reconnecting); controls; pages.
  *
  * Hooks for the rest of the client: every tile and people-list entry carries data-id (the
  * participant's id; a screen tile also data-source="screen"); the classes speaking, dominant
@@ -31,13 +33,20 @@ const state = {
   base: '', tenant: null, token: null, moderator: false, password: null,
   joined: false, leaving: false, busy: false, pending: false,
   lobby: false, waiting: [], // moderators: the room's lobby and who waits in it
+  screenMods: false, // only moderators may share a screen in this room
   iceServers: [], relayOnly: false,
   want: { audio: 0, video: 0 },
   // id -> { name, audioMuted, videoMuted, moderator, stream (its camera tracks), screen
   //         (its screen tracks), tile, screenTile, audio: {camera, screen} elements, q (stats) }
   peers: new Map(),
-  audioMuted: false, videoMuted: false, retry: 0,
+  audioMuted: false, videoMuted: false,
   resume: null, resuming: false, // the secret "joined" gave; a resume under way
+  // where the signalling goes (see "signalling"): this page's own address, the node that took
+  // the join, the one tried now, the cluster's other nodes; redirects followed in this attempt
+  home: null, node: null, target: null, nodes: [], hop: 0,
+  // reconnecting: attempts since the loss, resumes tried, when it was lost (0: connected)
+  retry: 0, resumeTries: 0, lostAt: 0, retryTimer: null, openTimer: null, bannerTimer: null,
+  lastPong: 0, // when the server last answered (0: not connected)
   mediaError: { audio: null, video: null }, // why a device could not be opened (DOMException name)
   senders: { audio: null, video: null }, // the transceivers this page publishes on
   view: localStorage.getItem('funkhaus.view') === 'speaker' ? 'speaker' : 'grid',
@@ -1045,6 +1054,25 @@ async function pollQuality() {
 
 /* ---- signalling ---- */
 
+/* Where the signalling goes: an endpoint is {host, path}, opened as wss://host path. "home"
+ * is the address this page came in through (the tenant's own host, or one node of a
+ * cluster). In a cluster a node that does not hold the room answers a join with "redirect":
+ * the page sends the same join to the node named there (at most MAX_HOPS times per attempt;
+ * its own address stays as it is). "joined" names the cluster's other nodes: when the node
+ * goes away (its socket closes without a "closed" or an error that ends the meeting), the
+ * page tries home first and then those, with a growing pause, for at most GIVE_UP_MS, and
+ * joins the same room with the same name, microphone and camera. Resume comes first where the
+ * call's media still flows (the node's control plane restarts). Nothing of this is stored. */
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const GIVE_UP_MS = 120000;
+const RESUME_MS = 60000; // the server keeps a participant for resume_timeout (60 s)
+const OPEN_MS = 6000; // a node that does not answer at all (its host gone) is given up after this
+const MAX_HOPS = 2;
+// a node whose host went away without closing the socket: unanswered pings for this long
+const PING_MS = 10000;
+const PONG_MS = 25000;
+const MEDIA_GONE_MS = 2000; // nothing received for this long while resuming: the node died
+
 function send(msg) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(msg));
 }
@@ -1054,13 +1082,42 @@ function joinMessage() {
   if (state.room) msg.room = state.room;
   if (state.token) msg.token = state.token;
   if (state.password) msg.password = state.password;
+  if (state.hop > 0) msg.hop = state.hop;
   return msg;
 }
 
-function connect() {
-  const ws = new WebSocket(`wss://${location.host}${state.base}/ws`);
+// An endpoint from a node's base URL (https only, no credentials) and a WebSocket path; null
+// for anything else a server may have sent
+function endpointOf(url, path) {
+  let u;
+  try { u = new URL(url); } catch (e) { return null; }
+  if (u.protocol !== 'https:' || !u.host || u.username || u.password) return null;
+  if (typeof path !== 'string' || path.length > 200 || !/^\/[A-Za-z0-9._~/-]*$/.test(path)) return null;
+  return { host: u.host, path };
+}
+
+// home, then the cluster's other nodes (by host: one node, one entry)
+function endpoints() {
+  const list = [state.home];
+  for (const ep of state.nodes) if (!list.some((x) => x.host === ep.host)) list.push(ep);
+  return list;
+}
+
+function connect(ep = state.home) {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  state.target = ep;
+  const ws = new WebSocket(`wss://${ep.host}${ep.path}`);
   state.ws = ws;
+  clearTimeout(state.openTimer);
+  state.openTimer = setTimeout(() => {
+    if (ws.readyState !== WebSocket.CONNECTING) return;
+    ws.onclose = null;
+    ws.close();
+    lost(ws);
+  }, OPEN_MS);
   ws.onopen = () => {
+    clearTimeout(state.openTimer);
     if (state.resuming) {
       // the call went on without signalling: take this participant back, media untouched
       send({ type: 'resume', id: state.id, secret: state.resume, room: state.room,
@@ -1072,34 +1129,189 @@ function connect() {
   ws.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (e) { return; }
+    if (!msg || typeof msg !== 'object') return;
+    if (state.lastPong) state.lastPong = Date.now(); // anything from it: it is there
     handle(msg).catch((e) => console.error('funkhaus:', e));
   };
-  ws.onclose = () => {
-    if (state.ws !== ws || state.leaving) return;
-    // the password dialog is open: the join goes out afresh once it is answered
-    if (state.pwAsking) { state.ws = null; return; }
-    const pc = state.pc;
-    if ((state.joined || state.resuming) && state.resume && pc &&
-        ['connected', 'connecting'].includes(pc.iceConnectionState)) {
-      // only the signalling broke (the server's control plane restarts): the media still
-      // flows, so keep the call and resume it as soon as the server answers again
-      state.resuming = true;
-      toast(t('conf.resuming'));
-      const delay = Math.min(300 * 2 ** state.retry++, 3000);
-      setTimeout(() => { if (!state.leaving) connect(); }, delay);
-      return;
-    }
-    state.resuming = false;
-    teardown();
-    toast(t('conf.reconnect'));
-    const delay = Math.min(1000 * 2 ** state.retry++, 15000);
-    setTimeout(() => { if (!state.leaving) connect(); }, delay);
+  ws.onclose = () => lost(ws);
+}
+
+// Every PING_MS while connected; no pong for PONG_MS and the socket counts as lost.
+function heartbeat() {
+  const ws = state.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN || state.leaving || !state.lastPong) return;
+  if (Date.now() - state.lastPong > PONG_MS) {
+    ws.onclose = null;
+    ws.close();
+    lost(ws);
+    return;
+  }
+  send({ type: 'ping' });
+}
+setInterval(heartbeat, PING_MS);
+
+// The signalling connection ws closed (or never opened) without an end of the meeting.
+function lost(ws) {
+  if (state.ws !== ws) return; // replaced (a redirect, a newer connection)
+  clearTimeout(state.openTimer);
+  state.ws = null;
+  state.lastPong = 0;
+  if (state.leaving) return;
+  // the password dialog is open: the join goes out afresh once it is answered
+  if (state.pwAsking) return;
+  if (!state.lostAt) state.lostAt = Date.now();
+  const pc = state.pc;
+  if ((state.joined || state.resuming) && state.resume && pc &&
+      ['connected', 'connecting'].includes(pc.iceConnectionState) &&
+      Date.now() - state.lostAt < RESUME_MS) {
+    // only the signalling broke (the server's control plane restarts): the media still
+    // flows, so keep the call and resume it, on the node that holds it, as soon as it answers
+    state.resuming = true;
+    toast(t('conf.resuming'));
+    const delay = Math.min(250 * 2 ** state.resumeTries++, 1000);
+    state.retryTimer = setTimeout(async () => {
+      // a node that died took the media with it: nothing arrives any more, join elsewhere
+      const flowing = await mediaFlowing(pc);
+      if (state.leaving || state.ws || state.pc !== pc) return;
+      if (flowing) connect(state.node || state.home);
+      else rejoinLater();
+    }, delay);
+    return;
+  }
+  rejoinLater();
+}
+
+// The node is gone with the media (or never answered): join the room afresh, after a pause.
+function rejoinLater() {
+  if (state.resuming) {
+    // the call does not go on after all: no "your call goes on" any more
+    clearTimeout(toast.timer);
+    $('toast').hidden = true;
+  }
+  state.resuming = false;
+  state.resumeTries = 0;
+  if (state.pc || state.joined) teardown();
+  // what this page may do in the room it comes back to, the next joined says
+  state.moderator = false;
+  updateControls();
+  retryLater();
+}
+
+// Whether the call's media still arrives: a packet (media, RTCP or an ICE answer) within the
+// last MEDIA_GONE_MS on the pair ICE chose; true where the browser does not say.
+async function mediaFlowing(pc) {
+  let stats;
+  try { stats = await pc.getStats(); } catch (e) { return true; }
+  let pairId = null;
+  const pairs = new Map();
+  let age = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    if (s.type === 'candidate-pair') pairs.set(s.id, s);
+  });
+  for (const p of pairs.values()) {
+    if (!(p.id === pairId || (!pairId && p.selected)) || !p.lastPacketReceivedTimestamp) continue;
+    age = p.timestamp - p.lastPacketReceivedTimestamp;
+  }
+  return age === null || age < MEDIA_GONE_MS;
+}
+
+// The next attempt after a pause: home first, then each other node in turn.
+function retryLater() {
+  if (!state.lostAt) state.lostAt = Date.now();
+  if (Date.now() - state.lostAt > GIVE_UP_MS) { gaveUp(); return; }
+  const delay = BACKOFF_MS[Math.min(state.retry, BACKOFF_MS.length - 1)];
+  const list = endpoints();
+  const ep = list[state.retry % list.length];
+  state.retry++;
+  const until = Date.now() + delay;
+  const tick = () => {
+    const s = Math.ceil((until - Date.now()) / 1000);
+    banner(s > 0 ? tf('conn.retry', { n: s }) : t('conf.reconnect'));
   };
+  tick();
+  clearInterval(state.bannerTimer);
+  state.bannerTimer = setInterval(tick, 250);
+  state.retryTimer = setTimeout(() => {
+    clearInterval(state.bannerTimer);
+    banner(t('conf.reconnect'));
+    state.hop = 0;
+    if (!state.leaving) connect(ep);
+  }, delay);
+}
+
+// The state of the connection, shown while it is not there; null hides it.
+function banner(text) {
+  const el = $('conn');
+  el.hidden = !text;
+  el.textContent = text || '';
+  document.body.classList.toggle('conn-lost', !!text);
+}
+
+// Connected (joined, resumed or waiting in the lobby): the next loss starts counting afresh.
+function connected() {
+  clearInterval(state.bannerTimer);
+  state.retry = state.resumeTries = 0;
+  state.lostAt = 0;
+  state.lastPong = Date.now();
+  state.node = state.target;
+  banner(null);
+}
+
+// An end that is meant (left, removed, closed, refused) or tried long enough: no more attempts.
+function stopRetrying() {
+  clearTimeout(state.retryTimer);
+  clearTimeout(state.openTimer);
+  clearInterval(state.bannerTimer);
+  state.retryTimer = null;
+  banner(null);
+}
+
+function gaveUp() {
+  state.leaving = true;
+  stopRetrying();
+  teardown();
+  stopMeter();
+  if (state.local) for (const tr of state.local.getTracks()) tr.stop();
+  state.local = null;
+  state.senders = { audio: null, video: null };
+  $('left-title').textContent = t('conn.gaveup');
+  $('rejoin').hidden = false;
+  show('left');
+}
+
+/* "redirect": the room lives on another node. The same join goes there, with the room's name
+ * (a room a token opens gets its generated name this way) and one hop more; a third redirect
+ * in one attempt (two nodes that name each other), or one that names no usable address, ends
+ * the attempt, and the next starts from home after its pause. */
+function onRedirect(msg) {
+  const ws = state.ws;
+  if (state.joined) return; // only a join is sent on
+  const ep = endpointOf(msg.url, msg.ws);
+  const room = typeof msg.room === 'string' && msg.room.length > 0 && msg.room.length <= 512 ? msg.room : null;
+  if (state.resuming) {
+    // the node no longer holds this call: a fresh join where the room is now
+    state.resuming = false;
+    state.resume = null;
+    teardown();
+  }
+  if (!ep || !room || state.hop >= MAX_HOPS) {
+    toast(t('err.5011'));
+    if (ws) ws.close(); // lost() counts the attempt
+    return;
+  }
+  state.room = room;
+  state.hop++;
+  state.ws = null; // the old socket closes without another attempt
+  if (ws) { ws.onclose = null; ws.close(); }
+  clearTimeout(state.openTimer);
+  connect(ep);
 }
 
 // a join the server refused: the page says why, in its language, and tries no more by itself
 function refused(text) {
   state.leaving = true;
+  stopRetrying();
   if (state.ws) state.ws.close();
   $('left-title').textContent = text;
   show('left');
@@ -1107,23 +1319,30 @@ function refused(text) {
 
 async function askPassword(code) {
   state.pwAsking = true;
+  banner(null);
   const r = await ask({ title: t('pw.title'), text: t({ 4032: 'pw.wrong', 4033: 'pw.ask', 4036: 'pw.choose' }[code]),
     input: 'password', ok: t('pw.enter') });
   state.pwAsking = false;
   if (!r.ok || !r.value) { refused(t(`err.${code}`)); return; }
   state.password = r.value; // kept in this page's memory only
   if (state.ws && state.ws.readyState === WebSocket.OPEN) send(joinMessage());
-  else connect();
+  else connect(state.target || state.home);
 }
 
 async function handle(msg) {
   switch (msg.type) {
+    case 'redirect':
+      onRedirect(msg);
+      break;
+    case 'pong':
+      break;
     case 'resumed':
       state.resuming = false;
       state.joined = true;
-      state.retry = 0;
+      connected();
       state.moderator = !!msg.moderator;
       state.lobby = !!msg.lobby;
+      state.screenMods = !!msg.screenModerators;
       updateControls();
       for (const p of msg.participants) addPeer(p);
       // whoever left while the server was away
@@ -1142,15 +1361,18 @@ async function handle(msg) {
       state.id = msg.id;
       state.resume = msg.resume || null;
       state.joined = true;
-      state.retry = 0;
+      connected();
       state.moderator = !!msg.moderator;
       state.lobby = !!msg.lobby;
+      state.screenMods = !!msg.screenModerators;
       state.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
-      if (msg.room !== state.room) {
-        // a room opened with a token: its generated link is this page's address from now on
-        state.room = msg.room;
-        $('room-title').textContent = state.room;
-      }
+      // a room opened with a token: its generated link is this page's address from now on
+      if (typeof msg.room === 'string') state.room = msg.room;
+      $('room-title').textContent = state.room;
+      // the cluster's other nodes, where this page goes should this one go away
+      state.nodes = (Array.isArray(msg.nodes) ? msg.nodes.slice(0, 64) : [])
+        .map((u) => (state.tenant ? endpointOf(u, `/t/${state.tenant.id}/ws`) : null))
+        .filter((ep) => ep);
       // the token has done its work: it leaves the address bar and this page's memory
       state.token = null;
       history.replaceState(null, '', `${state.base}/${encodeURIComponent(state.room)}`);
@@ -1167,6 +1389,7 @@ async function handle(msg) {
       break;
     case 'waiting':
       // the lobby: nothing of the room until a moderator lets this page in
+      connected();
       show('lobby');
       break;
     case 'lobby': {
@@ -1187,6 +1410,11 @@ async function handle(msg) {
       break;
     case 'room':
       if (typeof msg.lobby === 'boolean') { state.lobby = msg.lobby; updateControls(); }
+      if (typeof msg.screenModerators === 'boolean') {
+        state.screenMods = msg.screenModerators;
+        updateControls();
+        if (!state.moderator) toast(t(state.screenMods ? 'screen.modsOnly' : 'screen.everyone'));
+      }
       break;
     case 'answer':
       await state.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
@@ -1244,6 +1472,7 @@ async function handle(msg) {
     case 'closed':
       // the service switched off or the room ended for everyone: no reconnecting
       state.leaving = true;
+      stopRetrying();
       if (state.ws) state.ws.close();
       teardown();
       $('left-title').textContent = t(`closed.${msg.reason}`);
@@ -1255,9 +1484,7 @@ async function handle(msg) {
         state.resuming = false;
         state.resume = null;
         teardown();
-        const again = { type: 'join', name: state.name, room: state.room };
-        if (state.password) again.password = state.password;
-        send(again);
+        send(joinMessage());
         break;
       }
       if ([4032, 4033, 4036].includes(msg.code) && !state.joined) {
@@ -1274,7 +1501,8 @@ async function handle(msg) {
         refused(errText(msg));
         break;
       }
-      // server-side trouble (media server away, media lost): start over with a fresh join
+      // server-side trouble (media server away, media lost, the cluster's store away, a room
+      // that moves between nodes): start over with a fresh join after a pause
       if (msg.code >= 5000) {
         toast(errText(msg));
         if (state.ws) state.ws.close();
@@ -1558,6 +1786,9 @@ function updateControls() {
   setCtl('cam', state.videoMuted ? 'camOff' : 'cam', t(state.videoMuted ? 'conf.camon' : 'conf.camoff'), state.videoMuted);
   setCtl('screen', 'screen', t(state.screenTrack ? 'conf.screen.stop' : 'conf.screen'), !!state.screenTrack);
   $('screen').hidden = !(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+  // restricted to moderators: others see why they cannot share (a share on is ended by the server)
+  $('screen').disabled = state.screenMods && !state.moderator && !state.screenTrack;
+  $('screen').title = $('screen').disabled ? t('screen.modsOnly') : '';
   // the button names the view it switches to; pressed while the speaker view is on
   setCtl('view-toggle', state.view === 'speaker' ? 'grid' : 'speaker',
     t(state.view === 'speaker' ? 'view.tile' : 'view.speaker'), state.view === 'speaker');
@@ -1572,6 +1803,8 @@ function updateControls() {
   setIcon($('page-next'), 'next');
   $('mod-panel').hidden = !state.moderator;
   $('lobby-toggle').textContent = t(state.lobby ? 'lobby.off' : 'lobby.on');
+  $('screen-toggle').textContent = t(state.screenMods ? 'screen.allowAll' : 'screen.restrict');
+  $('screen-toggle').setAttribute('aria-pressed', String(state.screenMods));
   if (state.selfTile) { captionTile(state.selfTile); updateTileVideo(state.selfTile); }
   updateHand();
   renderPeople();
@@ -1604,6 +1837,7 @@ function openDevices() {
 
 function leave() {
   state.leaving = true;
+  stopRetrying();
   send({ type: 'leave' });
   if (state.ws) state.ws.close();
   teardown();
@@ -1625,6 +1859,8 @@ function show(section) {
 async function enterRoom(name) {
   state.name = name;
   state.leaving = false;
+  state.retry = state.resumeTries = state.hop = 0;
+  state.lostAt = 0;
   $('room-title').textContent = state.room || t('start.newroom');
   await getLocalMedia();
   connect();
@@ -1659,6 +1895,7 @@ async function init() {
     parts = null; // not UTF-8: no room's address
   }
   if (parts && parts.length >= 2) state.base = `/${parts.shift()}`;
+  state.home = { host: location.host, path: `${state.base}/ws` };
   const path = parts ? parts[0] || '' : '';
   const hp = hashParams();
   state.token = hp.token;
@@ -1739,9 +1976,13 @@ function prejoinSetup(hp) {
   };
   $('set-pw').onclick = async () => {
     const r = await ask({ title: t('pw.title'), text: t('pw.set'), input: 'password', ok: t('pw.save') });
-    if (r.ok) send({ type: 'moderate', action: 'password', password: r.value });
+    if (!r.ok) return;
+    send({ type: 'moderate', action: 'password', password: r.value });
+    // a rejoin (the node went away) needs it: this page's memory only, like the one it joined with
+    state.password = r.value || null;
   };
   $('lobby-toggle').onclick = () => send({ type: 'moderate', action: 'lobby', on: !state.lobby });
+  $('screen-toggle').onclick = () => send({ type: 'moderate', action: 'screen', on: !state.screenMods });
   $('lobby-leave').onclick = leave;
   $('rejoin').onclick = () => enterRoom(state.name);
   $('toggle-side').onclick = () => openSide(!sideOpen());
@@ -1787,6 +2028,13 @@ window.funkhaus = {
     return out;
   },
   peerNames() { return [...state.peers.values()].map((p) => p.name); },
+  // the signalling connection now: its URL, attempts since it was lost, the nodes known
+  conn() {
+    return { url: state.ws ? state.ws.url : null, open: !!state.ws && state.ws.readyState === WebSocket.OPEN,
+      joined: state.joined, resuming: state.resuming, retry: state.retry, lost: !!state.lostAt,
+      node: state.node ? state.node.host : null, nodes: state.nodes.map((ep) => ep.host),
+      banner: $('conn').hidden ? null : $('conn').textContent };
+  },
   // a server message handled as if it came over the socket (tests of the view logic)
   handle: (msg) => handle(msg),
   // the receive transceivers carrying participant id's audio and video now

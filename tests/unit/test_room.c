@@ -976,6 +976,45 @@ static void names_hands_rights(void)
 	tick();
 }
 
+/* A moderator restricts screen sharing to moderators for the room, and opens it again;
+ * others may not, and the switch needs its "on". */
+static void screen_rights(void)
+{
+	json_t *o;
+
+	conn_init(&n4, "192.0.2.24");
+	conn_init(&n5, "192.0.2.25");
+	join_room(&n4, "Vortrag", "Vera");
+	join_room(&n5, "Vortrag", "Viktor");
+	o = last_of(&n5, "joined");
+	CHECK(o && json_is_false(json_object_get(o, "screenModerators")));
+	json_decref(o);
+	say(&n5, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "screen", "on", 1));
+	CHECK_EQ(last_error(&n5), CP_ERR_NOT_MODERATOR);
+	say(&n4, json_pack("{s:s, s:s}", "type", "moderate", "action", "screen"));
+	CHECK_EQ(last_error(&n4), CP_ERR_MISSING_FIELD);
+	say(&n4, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "screen", "on", 1));
+	o = last_of(&n5, "room");
+	CHECK(o && json_is_true(json_object_get(o, "screenModerators")));
+	json_decref(o);
+	conn_init(&n3, "192.0.2.23");
+	join_room(&n3, "Vortrag", "Wanda");
+	o = last_of(&n3, "joined");
+	CHECK(o && json_is_true(json_object_get(o, "screenModerators")));
+	json_decref(o);
+	say(&n4, json_pack("{s:s, s:s, s:b}", "type", "moderate", "action", "screen", "on", 0));
+	o = last_of(&n3, "room");
+	CHECK(o && json_is_false(json_object_get(o, "screenModerators")));
+	json_decref(o);
+	struct cp_conn *all[] = {&n3, &n4, &n5};
+
+	for (unsigned i = 0; i < 3; i++) {
+		cp_room_closed(all[i]);
+		conn_forget(all[i]);
+	}
+	tick();
+}
+
 /* Every connection goes: the dataplane forgets who was in it, and the room goes. */
 /* How many of a "slots" message's entries of one kind carry someone; each carried source is
  * counted once. */
@@ -1176,4 +1215,4 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup, joins, offers, lobby, moderation, simulcast, firefox, bounded, speakers, passwords,
-	  large_room, names_hands_rights, teardown)
+	  large_room, names_hands_rights, screen_rights, teardown)
