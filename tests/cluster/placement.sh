@@ -1,5 +1,5 @@
 #!/bin/bash
-# Placement spread: 90 simulated participants in rooms of 5 (18 rooms) join through all three
+# Placement spread: 90 simulated participants in rooms of 3 (30 rooms) join through all three
 # nodes in turn; each room lives on one node, the rooms per node are within ±20 % of even, and
 # every participant gets media from everyone else in its room.
 # Usage: placement.sh BUILD_DIR SOURCE_DIR
@@ -9,8 +9,8 @@ cl_init placement "$@"
 cl_up
 
 parts=${CL_PARTS:-90}
-cl_log "bench: $parts participants in rooms of 5 through $(cl_entries)"
-cl_bench spread -H "$(cl_entries)" -n "$parts" -x 5:100% -r 15 -d 8 -b 100 -f 10 -l 100 -q 10000
+cl_log "bench: $parts participants in rooms of 3 through $(cl_entries)"
+cl_bench spread -H "$(cl_entries)" -n "$parts" -x 3:100% -r 15 -d 8 -b 100 -f 10 -l 100 -q 10000
 rc=$?
 r=$CL_LOG/spread.json
 [ -s "$r" ] || cl_fail "funkhaus-bench wrote no report (exit $rc): $(tail -3 "$CL_LOG/spread.err")"
