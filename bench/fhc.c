@@ -132,7 +132,17 @@ struct fhc {
 	struct fhc_opts o;
 	char room[80], name[80];
 	/* the options a reconnect needs again, kept here: the caller's strings may be gone */
-	char host[64], source[48], prefix[40], origin[128];
+	char host[64], source[48], prefix[40], origin[128], ws_path[80];
+	/* a cluster's redirects: how many were followed, the last one as it came, and the
+	 * other live nodes "joined" named (for a client that reconnects elsewhere) */
+	unsigned hops;
+	bool redirected; /* a redirect came on this connection, not yet followed */
+	char redir_url[160], redir_ws[80], redir_room[80], redir_node[40];
+	char node[40];	/* the node the last redirect named */
+	char where[80]; /* HOST:PORT we talk to now */
+	char peer_nodes[8][160];
+	unsigned n_peer_nodes;
+	uint64_t t0_us, joined_us, media_us; /* fhc_connect's start; then since it */
 	int tcp;
 	SSL_CTX *tls_ctx;
 	SSL *tls;
@@ -547,12 +557,17 @@ static int ws_open(struct fhc *c, char *err, size_t el)
 
 	RAND_bytes(key, sizeof(key));
 	EVP_EncodeBlock((unsigned char *)b64, key, sizeof(key));
-	char path[64];
+	char path[96];
 
-	/* Janus speaks its own subprotocol on /; a Funkhaus tenant may sit under /prefix/ */
-	snprintf(path, sizeof(path), "%s%s%s", c->o.janus ? "/" : "/",
-		 c->o.prefix && !c->o.janus ? c->o.prefix : "",
-		 c->o.janus ? "" : (c->o.prefix ? "/ws" : "ws"));
+	/* Janus speaks its own subprotocol on /; a Funkhaus tenant may sit under /prefix/, or
+	 * be named by its id (/t/ID/ws, where a cluster's redirect sends us) */
+	if (c->o.ws_path && !c->o.janus)
+		snprintf(path, sizeof(path), "%s", c->o.ws_path);
+	else
+		snprintf(path, sizeof(path), "%s%s%s", c->o.janus ? "/" : "/",
+			 c->o.prefix && !c->o.janus ? c->o.prefix : "",
+			 c->o.janus ? "" : (c->o.prefix ? "/ws" : "ws"));
+	snprintf(c->where, sizeof(c->where), "%s:%u", c->o.host, c->o.port);
 	char origin[300] = "";
 
 	if (c->o.origin)
@@ -1153,6 +1168,59 @@ static void slots_msg(struct fhc *c, json_t *m)
 	}
 }
 
+/* joined.nodes: base URLs of the other live nodes; what is not a short string is left out. */
+static void joined_nodes(struct fhc *c, json_t *a)
+{
+	json_t *e;
+	size_t i;
+
+	c->n_peer_nodes = 0;
+	json_array_foreach(a, i, e)
+	{
+		const char *u = json_string_value(e);
+
+		if (c->n_peer_nodes == 8)
+			break;
+		if (u && strlen(u) < sizeof(c->peer_nodes[0]))
+			snprintf(c->peer_nodes[c->n_peer_nodes++], sizeof(c->peer_nodes[0]), "%s",
+				 u);
+	}
+}
+
+/* Whether a string a server sent may go into a request line: printable, no space. */
+static bool plain(const char *s, size_t max)
+{
+	if (!s || !*s || strlen(s) >= max)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return false;
+	return true;
+}
+
+/* {"type":"redirect","url","ws","node","room"}: kept for fhc_connect to follow once the
+ * server has closed; one that is malformed is kept as none (the join then fails). */
+static void redirect_msg(struct fhc *c, json_t *m)
+{
+	const char *url = json_string_value(json_object_get(m, "url"));
+	const char *ws = json_string_value(json_object_get(m, "ws"));
+	const char *node = json_string_value(json_object_get(m, "node"));
+	const char *room = json_string_value(json_object_get(m, "room"));
+
+	if (!plain(url, sizeof(c->redir_url)) || !plain(ws, sizeof(c->redir_ws)) || ws[0] != '/' ||
+	    (node && strlen(node) >= sizeof(c->redir_node)) ||
+	    (room && strlen(room) >= sizeof(c->redir_room))) {
+		c->redirected = false;
+		c->last_error = -1; /* "join refused with error -1": a redirect we cannot follow */
+		return;
+	}
+	snprintf(c->redir_url, sizeof(c->redir_url), "%s", url);
+	snprintf(c->redir_ws, sizeof(c->redir_ws), "%s", ws);
+	snprintf(c->redir_node, sizeof(c->redir_node), "%s", node ? node : "");
+	snprintf(c->redir_room, sizeof(c->redir_room), "%s", room ? room : "");
+	c->redirected = true;
+}
+
 static void on_message(struct fhc *c, const char *text)
 {
 	json_error_t je;
@@ -1200,6 +1268,11 @@ static void on_message(struct fhc *c, const char *text)
 
 		snprintf(c->turn_user, sizeof(c->turn_user), "%s", tu ? tu : "");
 		snprintf(c->turn_cred, sizeof(c->turn_cred), "%s", tc ? tc : "");
+		joined_nodes(c, json_object_get(m, "nodes"));
+		if (!c->joined_us)
+			c->joined_us = now_us() - c->t0_us;
+	} else if (!strcmp(type, "redirect")) {
+		redirect_msg(c, m);
 	} else if (!strcmp(type, "server")) {
 		c->draining = json_is_true(json_object_get(m, "draining"));
 	} else if (!strcmp(type, "waiting")) {
@@ -2260,6 +2333,8 @@ static int funkhaus_join(struct fhc *c, char *err, size_t el)
 	if (c->o.video_slots)
 		json_object_set_new(j, "video",
 				    json_integer(c->o.video_slots < 0 ? 0 : c->o.video_slots));
+	if (c->hops)
+		json_object_set_new(j, "hop", json_integer(c->hops));
 	send_json(c, j);
 	c->waiting = false;
 	return funkhaus_enter(c, err, el);
@@ -2271,13 +2346,18 @@ static int funkhaus_enter(struct fhc *c, char *err, size_t el)
 	uint64_t deadline = now_ms() + c->o.timeout_ms;
 	bool was_waiting = c->waiting;
 
-	while (!c->id[0] && (was_waiting || !c->waiting) && now_ms() < deadline && c->ws_open) {
+	while (!c->id[0] && (was_waiting || !c->waiting) && now_ms() < deadline && c->ws_open &&
+	       !c->redirected) {
 		fhc_poll(c, 50);
+		if (c->redirected)
+			return 1;
 		if (c->last_error && c->last_error != 4035)
 			return seterr(err, el, "join refused with error %d", c->last_error);
 		if (c->closed[0])
 			return seterr(err, el, "closed: %s", c->closed);
 	}
+	if (c->redirected)
+		return 1;
 	if (c->waiting && !c->id[0])
 		return was_waiting ? seterr(err, el, "still waiting in the lobby") : 0;
 	if (!c->id[0])
@@ -2290,6 +2370,97 @@ static int funkhaus_enter(struct fhc *c, char *err, size_t el)
 	if (c->offer_pending)
 		return seterr(err, el, "no answer to the offer (error %d)", c->last_error);
 	return 0;
+}
+
+/* Drops the signalling connection (TLS, TCP, what was read) to open another. */
+static void ws_drop(struct fhc *c)
+{
+	if (c->tls) {
+		SSL_free(c->tls);
+		c->tls = NULL;
+	}
+	SSL_CTX_free(c->tls_ctx);
+	c->tls_ctx = NULL;
+	if (c->tcp >= 0)
+		close(c->tcp);
+	c->tcp = -1;
+	c->ws_open = false;
+	c->rx_len = 0;
+	free(c->frag);
+	c->frag = NULL;
+	c->frag_len = 0;
+}
+
+int fhc_parse_url(const char *url, uint16_t default_port, char *host, size_t host_len,
+		  uint16_t *port)
+{
+	const char *h = url, *end;
+	unsigned long p = default_port;
+
+	if (!url)
+		return -1;
+	if (!strncmp(h, "https://", 8))
+		h += 8;
+	else if (strstr(h, "://"))
+		return -1; /* wss, http: not what a node's base URL is */
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (!end || end == h + 1)
+			return -1;
+		if ((size_t)(end - h - 1) >= host_len)
+			return -1;
+		snprintf(host, host_len, "%.*s", (int)(end - h - 1), h + 1);
+		end++;
+	} else {
+		const char *colon = strchr(h, ':'), *slash = strchr(h, '/');
+
+		if (colon && strchr(colon + 1, ':')) { /* a bare IPv6 literal: no port */
+			if (slash || strlen(h) >= host_len)
+				return -1;
+			snprintf(host, host_len, "%s", h);
+			*port = default_port;
+			return 0;
+		}
+		end = colon && (!slash || colon < slash) ? colon : slash ? slash : h + strlen(h);
+		if (end == h || (size_t)(end - h) >= host_len)
+			return -1;
+		snprintf(host, host_len, "%.*s", (int)(end - h), h);
+	}
+	if (*end == ':') {
+		char *e;
+
+		p = strtoul(end + 1, &e, 10);
+		if (e == end + 1 || p == 0 || p > 65535 || (*e && *e != '/'))
+			return -1;
+	} else if (*end && *end != '/') {
+		return -1;
+	}
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* A redirect came and the server closed: the same join on a new connection to where it
+ * points, with its room and one hop more. */
+static int follow(struct fhc *c, char *err, size_t el)
+{
+	char host[sizeof(c->host)];
+	uint16_t port;
+
+	c->redirected = false;
+	if (fhc_parse_url(c->redir_url, 443, host, sizeof(host), &port) < 0)
+		return seterr(err, el, "a redirect to a URL that is none");
+	ws_drop(c);
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	c->o.port = port;
+	snprintf(c->ws_path, sizeof(c->ws_path), "%s", c->redir_ws);
+	c->o.ws_path = c->ws_path;
+	c->o.vhost = NULL; /* the path names the tenant now */
+	if (c->redir_room[0])
+		snprintf(c->room, sizeof(c->room), "%s", c->redir_room);
+	snprintf(c->node, sizeof(c->node), "%s", c->redir_node);
+	c->hops++;
+	c->last_error = 0;
+	return ws_open(c, err, el);
 }
 
 struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
@@ -2324,6 +2495,12 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 		snprintf(c->origin, sizeof(c->origin), "%s", o->origin);
 		c->o.origin = c->origin;
 	}
+	if (o->ws_path) {
+		snprintf(c->ws_path, sizeof(c->ws_path), "%s", o->ws_path);
+		c->o.ws_path = c->ws_path;
+	}
+	c->t0_us = now_us();
+	c->tcp = -1;
 	if (!c->o.timeout_ms)
 		c->o.timeout_ms = 5000;
 	c->leg[0].udp = c->leg[1].udp = -1;
@@ -2385,12 +2562,29 @@ struct fhc *fhc_connect(const struct fhc_opts *o, char *err, size_t el)
 		l->ml[i].send = true;
 		l->n_ml++;
 	}
-	if ((c->o.janus ? janus_join(c, err, el) : funkhaus_join(c, err, el)) < 0)
+	unsigned max_hops = o->max_redirects < 0 ? 0
+			    : o->max_redirects	 ? (unsigned)o->max_redirects
+						 : 2;
+	int rc;
+
+	while ((rc = c->o.janus ? janus_join(c, err, el) : funkhaus_join(c, err, el)) == 1) {
+		/* a loop (A says B, B says A) ends here, after a bounded number of hops */
+		if (c->hops >= max_hops) {
+			seterr(err, el, "redirected %s to node %s (%s)",
+			       max_hops ? "once more than the limit" : "and not following",
+			       c->redir_node[0] ? c->redir_node : "?", c->redir_url);
+			goto fail;
+		}
+		if (follow(c, err, el) < 0)
+			goto fail;
+	}
+	if (rc < 0)
 		goto fail;
 	if (c->waiting || o->stop == FHC_STOP_JOINED)
 		return c; /* in a lobby: fhc_enter once a moderator lets us in */
 	if (ice(c, l, err, el) < 0 || dtls(c, l, err, el) < 0)
 		goto fail;
+	c->media_us = now_us() - c->t0_us;
 	return c;
 fail:
 	fhc_close(c);
@@ -2401,9 +2595,49 @@ int fhc_enter(struct fhc *c, char *err, size_t el)
 {
 	if (!c->waiting && c->id[0])
 		return 0;
-	if (funkhaus_enter(c, err, el) < 0)
+	if (funkhaus_enter(c, err, el) != 0)
 		return -1;
-	return ice(c, &c->leg[0], err, el) < 0 || dtls(c, &c->leg[0], err, el) < 0 ? -1 : 0;
+	if (ice(c, &c->leg[0], err, el) < 0 || dtls(c, &c->leg[0], err, el) < 0)
+		return -1;
+	c->media_us = now_us() - c->t0_us;
+	return 0;
+}
+
+unsigned fhc_hops(const struct fhc *c)
+{
+	return c->hops;
+}
+
+const char *fhc_node(const struct fhc *c)
+{
+	return c->node;
+}
+
+const char *fhc_where(const struct fhc *c)
+{
+	return c->where;
+}
+
+const char *fhc_redirect(const struct fhc *c, const char **node)
+{
+	if (node)
+		*node = c->redir_url[0] ? c->redir_node : NULL;
+	return c->redir_url[0] ? c->redir_url : NULL;
+}
+
+const char *fhc_peer_node(const struct fhc *c, unsigned i)
+{
+	return i < c->n_peer_nodes ? c->peer_nodes[i] : NULL;
+}
+
+uint64_t fhc_joined_us(const struct fhc *c)
+{
+	return c->joined_us;
+}
+
+uint64_t fhc_media_us(const struct fhc *c)
+{
+	return c->media_us;
 }
 
 bool fhc_draining(const struct fhc *c)

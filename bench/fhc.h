@@ -101,6 +101,13 @@ struct fhc_opts {
 	 * receives arrives when that link would deliver it, or is dropped when the link's queue
 	 * holds more than 200 ms. 0: unlimited. */
 	uint64_t link_bps;
+	/* Funkhaus: the signalling path ("/t/test/ws", a redirect's "ws"); NULL: /ws, or
+	 * /PREFIX/ws with prefix */
+	const char *ws_path;
+	/* Funkhaus cluster: redirects followed in one fhc_connect (docs/PROTOCOL.md "redirect"):
+	 * 0 the client's usual 2, -1 none (a redirect then ends fhc_connect with an error and
+	 * fhc_redirect tells where it pointed), 1-3 that many */
+	int max_redirects;
 	enum fhc_stop {
 		FHC_STOP_MEDIA = 0, /* join, offer, ICE and DTLS: media flows */
 		FHC_STOP_UPGRADED,  /* the WebSocket is open; nothing sent (fhc_send_text) */
@@ -195,6 +202,22 @@ uint16_t fhc_media_port(const struct fhc *c);
 bool fhc_mapped_ok(const struct fhc *c);
 /* The SFU's media port we talk to (its worker's), 0 before the answer. */
 uint16_t fhc_sfu_port(const struct fhc *c);
+/* Funkhaus cluster: the redirects fhc_connect followed (0: the entry held the room), the node
+ * id the last one named ("" when none), and the node we talk to now as "HOST:PORT". */
+unsigned fhc_hops(const struct fhc *c);
+const char *fhc_node(const struct fhc *c);
+const char *fhc_where(const struct fhc *c);
+/* The last redirect the server sent (its url and node; NULL when none came). */
+const char *fhc_redirect(const struct fhc *c, const char **node);
+/* joined.nodes: the other live nodes' base URLs, the i-th; NULL past the last. */
+const char *fhc_peer_node(const struct fhc *c, unsigned i);
+/* µs from the start of fhc_connect until "joined" came, and until media was up (0: not yet). */
+uint64_t fhc_joined_us(const struct fhc *c);
+uint64_t fhc_media_us(const struct fhc *c);
+/* A base URL "https://HOST:PORT[/...]" (or "HOST[:PORT]", or "[V6]:PORT") split into host and
+ * port (default_port when it names none); 0, or -1 when it is none of those. */
+int fhc_parse_url(const char *url, uint16_t default_port, char *host, size_t host_len,
+		  uint16_t *port);
 void fhc_close(struct fhc *c);
 /* Ends the client the way a crashed browser or a lost network does: the TCP connection is
  * reset, without a WebSocket or TLS goodbye (tests of the server noticing). */

@@ -13,6 +13,12 @@
  *
  *   churn   hold a load while people leave and others join all the time (-r per second)
  *
+ * A cluster: -H takes several entries, participants are spread over them in turn and follow
+ * the nodes' redirects (fhc); the report says where each room's media ended up and how long a
+ * join through a redirect took against a direct one. With --rejoin a participant whose node
+ * went away joins its room again elsewhere (backoff 0.5, 1, 2, 4 s; its entry first, then the
+ * nodes "joined" named), and the report gives the time until its media flowed again.
+ *
  * Participants are spread over -t threads; the main thread joins, churns and reports.
  * Output: a progress line a second, a table at the end and a JSON report (-o).
  */
@@ -33,6 +39,9 @@
 #define MAX_SIZES 8
 #define MAX_PARTS 2000
 #define MAX_LINKS 8
+#define MAX_ENTRIES 8
+#define MAX_NODES 16
+#define JOIN_THREADS 8 /* joins under way at once: a join waits on round trips, not on CPU */
 #define SIM_FPS 30
 
 /* Simulcast encodings, lowest first, at Chrome's usual rates for 180p, 360p and 720p. */
@@ -53,6 +62,12 @@ struct mix {
 	unsigned n;
 };
 
+/* An entry (-H): where participants knock first. */
+struct entry {
+	char host[64];
+	uint16_t port;
+};
+
 struct part {
 	pthread_mutex_t lock; /* the thread driving it against the main thread reading it */
 	struct fhc *c;	      /* NULL while a churn replaces it */
@@ -63,6 +78,26 @@ struct part {
 	unsigned frames;
 	double first_video_s; /* join to first video from anyone, -1 while none */
 	unsigned link;	      /* its class in --links */
+	/* where it came in and where its media is; the join's time to "joined" and to media */
+	unsigned entry;
+	int node; /* index in nodes[], -1 none */
+	unsigned hops;
+	double joined_s, media_s;
+	unsigned first_hops; /* of its first join, for the join-time figures */
+	double first_media_s;
+	/* --rejoin: its connection broke (at the last media packet before, lost_at); the other
+	 * nodes its last "joined" named; the tries to join again */
+	/* P_JOIN: its first join is due (P_JOINING: under way; P_FAILED: refused) */
+	enum { P_UP, P_WAIT, P_BUSY, P_GAVE_UP, P_JOIN, P_JOINING, P_FAILED } state;
+	bool affected;
+	unsigned drops;			   /* connections it lost */
+	double lost_at, next_try, back_at; /* back_at: first media again, -1 while none */
+	unsigned tries, tries_failed;
+	/* where it tries: its entry, then the other nodes "joined" named (HOST:PORT each, no
+	 * two alike); those that refused a connection are passed over until all have */
+	struct entry urls[9];
+	unsigned n_urls, next_url;
+	uint16_t refused;
 };
 
 struct opts {
@@ -94,6 +129,11 @@ struct opts {
 	int video_slots;     /* Funkhaus: video receive slots each asks for (0: default) */
 	struct links links;  /* receivers' link classes; none: unlimited */
 	const char *links_text;
+	struct entry entries[MAX_ENTRIES]; /* -H, parsed; participants take them in turn */
+	unsigned n_entries;
+	bool rejoin;		/* a participant whose node goes away joins again elsewhere */
+	unsigned rejoin_tries;	/* and gives up after this many failed tries */
+	const char *ready_file; /* written once everyone joined (the hold begins) */
 };
 
 struct totals {
@@ -113,6 +153,17 @@ static unsigned room_fill, room_target;
 static char run_id[16];
 static volatile bool interrupted;
 static const char *failure; /* one line: why the run ended early */
+
+/* The nodes media ended up on, by HOST:PORT, with the id a redirect named for it. Appended
+ * under nodes_lock, never removed. */
+static struct node {
+	char where[80];
+	char id[40];
+} nodes[MAX_NODES];
+static unsigned n_nodes;
+static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned redirects, rejoin_tries_failed; /* atomically */
 
 static double now_s(void)
 {
@@ -257,11 +308,33 @@ static unsigned next_room_size(const struct mix *m)
 	return m->size[best];
 }
 
-/* A new simulated participant in room room_no; NULL (counted, with the reason) when refused. */
-static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned link)
+/* The node at where (HOST:PORT), added when new; id, when a redirect named it, is kept. */
+static int node_of(const char *where, const char *id)
 {
-	static unsigned serial;
-	char room[64], name[32], err[256];
+	int found = -1;
+
+	pthread_mutex_lock(&nodes_lock);
+	for (unsigned i = 0; i < n_nodes && found < 0; i++)
+		if (!strcmp(nodes[i].where, where))
+			found = (int)i;
+	if (found < 0 && n_nodes < MAX_NODES) {
+		snprintf(nodes[n_nodes].where, sizeof(nodes[0].where), "%s", where);
+		found = (int)n_nodes++;
+	}
+	if (found >= 0 && id && id[0] && !nodes[found].id[0])
+		snprintf(nodes[found].id, sizeof(nodes[0].id), "%s", id);
+	pthread_mutex_unlock(&nodes_lock);
+	return found;
+}
+
+/* A simulated participant joins room room_no at host:port; NULL with the reason in err. Safe
+ * to call from several threads (the rejoin threads and the main thread). */
+static struct fhc *dial(const struct opts *o, unsigned room_no, unsigned link, const char *host,
+			uint16_t port, char *err, size_t err_len)
+{
+	static unsigned serial_next;
+	unsigned serial = __atomic_fetch_add(&serial_next, 1, __ATOMIC_RELAXED);
+	char room[64], name[32];
 
 	snprintf(room, sizeof(room), "bench-%s-%u", run_id, room_no);
 	snprintf(name, sizeof(name), "sim-%u", serial);
@@ -270,15 +343,14 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned 
 	 * run has addresses of its own (127.R.x.y), so runs back to back do not add up */
 	char src[24];
 	unsigned k = o->per_source ? serial / o->per_source : 0;
-	bool spread = o->per_source && !o->janus && !strncmp(o->host, "127.", 4);
+	bool spread = o->per_source && !o->janus && !strncmp(host, "127.", 4);
 
 	snprintf(src, sizeof(src), "127.%u.%u.%u", 2 + (unsigned)getpid() % 250, k / 250 % 250,
 		 2 + k % 250);
-	serial++;
-	struct fhc_opts fo = {.host = o->host,
+	struct fhc_opts fo = {.host = host,
 			      .source = spread ? src : NULL,
 			      .resume = true, /* a control-plane restart is followed, not a loss */
-			      .port = (uint16_t)o->port,
+			      .port = port,
 			      .room = room,
 			      .name = name,
 			      .audio = true,
@@ -289,20 +361,46 @@ static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned 
 			      .simulcast = o->simulcast,
 			      .video_slots = o->video_slots,
 			      .link_bps = o->links.n ? o->links.bps[link] : 0};
-	struct fhc *c = fhc_connect(&fo, err, sizeof(err));
+	struct fhc *c = fhc_connect(&fo, err, err_len);
+
+	if (c && fhc_hops(c))
+		__atomic_fetch_add(&redirects, fhc_hops(c), __ATOMIC_RELAXED);
+	return c;
+}
+
+/* Where a participant's media is: the node the last redirect named, else where it knocked. */
+static void place(struct part *p, struct fhc *c)
+{
+	p->node = node_of(fhc_where(c), fhc_hops(c) ? fhc_node(c) : NULL);
+	p->hops = fhc_hops(c);
+	p->joined_s = (double)fhc_joined_us(c) / 1e6;
+	p->media_s = (double)fhc_media_us(c) / 1e6;
+}
+
+/* A new simulated participant in room room_no through entry; NULL (counted, with the reason)
+ * when refused. */
+static struct fhc *connect_one(const struct opts *o, unsigned room_no, unsigned link,
+			       unsigned entry)
+{
+	char err[256];
+	const struct entry *e = &o->entries[entry];
+	struct fhc *c = dial(o, room_no, link, e->host, e->port, err, sizeof(err));
 
 	if (!c) {
-		join_failures++;
+		__atomic_fetch_add(&join_failures, 1, __ATOMIC_RELAXED);
 		fprintf(stderr, "funkhaus-bench: a participant could not join: %s\n", err);
-		if (strstr(err, "cannot connect"))
+		if (strstr(err, "cannot connect") && o->n_entries == 1)
 			failure = "the SFU does not accept connections";
 	}
 	return c;
 }
 
-/* Joins one participant into the next room of the mix. */
+/* The next participant's slot, in the next room of the mix: a join thread makes its first
+ * join. -1 when no slot is left. */
 static int join_one(struct opts *o)
 {
+	static unsigned serial;
+
 	if (n_parts == MAX_PARTS)
 		return -1;
 	if (room_fill == room_target) {
@@ -310,27 +408,58 @@ static int join_one(struct opts *o)
 		room_fill = 0;
 		rooms_used++;
 	}
-	unsigned link = next_link(&o->links);
-	struct fhc *c = connect_one(o, rooms_used, link);
-
-	if (!c)
-		return -1;
-	double t = now_s();
 	struct part *p = &parts[n_parts];
 
-	/* the slot is not visible to the driving threads until n_parts grows past it */
+	/* the slot is not visible to the other threads until n_parts grows past it */
+	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	p->c = c;
-	/* key frames of different people do not all fall on the same instant */
-	p->frames = (unsigned)rand() % (3 * o->fps);
+	p->link = next_link(&o->links);
+	p->entry = serial++ % o->n_entries;
 	p->room = rooms_used;
-	p->joined = t;
-	p->next_audio = p->next_frame = t;
+	p->back_at = -1;
 	p->first_video_s = -1;
-	p->link = link;
+	p->node = -1;
+	p->state = P_JOIN;
 	__atomic_store_n(&n_parts, n_parts + 1, __ATOMIC_RELEASE);
 	room_fill++;
 	return 0;
+}
+
+/* A join thread's first join of slot p (its lock not held: the join blocks). */
+static void first_join(const struct opts *o, struct part *p)
+{
+	struct fhc *c = connect_one(o, p->room, p->link, p->entry);
+	double t = now_s();
+
+	pthread_mutex_lock(&p->lock);
+	if (!c) {
+		p->state = P_FAILED;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->c = c;
+	place(p, c);
+	p->first_hops = p->hops;
+	p->first_media_s = p->media_s;
+	/* key frames of different people do not all fall on the same instant */
+	p->frames = (unsigned)rand() % (3 * o->fps);
+	p->joined = t;
+	p->next_audio = p->next_frame = t;
+	p->state = P_UP;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Participants whose first join went through (the others are counted as join failures). */
+static unsigned joined_parts(void)
+{
+	unsigned n = 0, all = __atomic_load_n(&n_parts, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < all; i++) {
+		int st = __atomic_load_n(&parts[i].state, __ATOMIC_ACQUIRE);
+
+		n += st != P_FAILED && st != P_JOIN && st != P_JOINING;
+	}
+	return n;
 }
 
 /* Sends what is due and receives what arrived for one participant. */
@@ -389,6 +518,77 @@ static void drive_one(const struct opts *o, struct part *p, uint64_t *sent, uint
 			if (st[k].video && st[k].packets)
 				p->first_video_s = (double)st[k].first_us / 1e6 - p->joined;
 	}
+	if (p->affected && p->back_at < 0) { /* rejoined: the first media from anyone */
+		struct fhc_stream_stats st[FHC_MAX_RECV];
+		unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
+
+		for (unsigned k = 0; k < n; k++)
+			if (st[k].packets && (p->back_at < 0 || st[k].first_us / 1e6 < p->back_at))
+				p->back_at = (double)st[k].first_us / 1e6;
+	}
+}
+
+/* The connection is gone for good: the signalling broke and taking it back failed (the node
+ * is not there) or was refused. A control-plane restart alone is resumed before this. */
+static bool connection_lost(const struct fhc *c)
+{
+	return !fhc_signalling_open(c) &&
+	       (fhc_resume_refused(c) || fhc_resume_tries_failed(c) >= 2);
+}
+
+static void add_part(struct totals *t, const struct part *p);
+static struct totals retired; /* what participants who left had received */
+
+/* Backoff after the k-th failed try (1, 2, ...): 1, 2, 4, 4 ... s; the first try comes 0.5 s
+ * after the loss, as the web client's. */
+static double rejoin_delay(unsigned failed)
+{
+	double d = 0.5;
+
+	for (unsigned i = 0; i < failed && d < 4; i++)
+		d *= 2;
+	return d < 4 ? d : 4;
+}
+
+/* With the part's lock held: its connection broke; with --rejoin it waits for a rejoin thread. */
+static void on_lost(const struct opts *o, struct part *p)
+{
+	struct fhc_stream_stats st[FHC_MAX_RECV];
+	unsigned n = fhc_streams(p->c, st, FHC_MAX_RECV);
+	double last = p->joined;
+
+	p->drops++;
+	if (!o->rejoin)
+		return;
+	for (unsigned k = 0; k < n; k++)
+		if (st[k].packets && (double)st[k].last_us / 1e6 > last)
+			last = (double)st[k].last_us / 1e6;
+	p->lost_at = last;
+	p->urls[0] = o->entries[p->entry];
+	p->n_urls = 1;
+	p->next_url = 0;
+	p->refused = 0;
+	for (unsigned i = 0; i < 8 && fhc_peer_node(p->c, i); i++) {
+		struct entry e;
+		bool dup = false;
+
+		if (fhc_parse_url(fhc_peer_node(p->c, i), 443, e.host, sizeof(e.host), &e.port) < 0)
+			continue;
+		for (unsigned k = 0; k < p->n_urls && !dup; k++)
+			dup = p->urls[k].port == e.port && !strcmp(p->urls[k].host, e.host);
+		if (!dup)
+			p->urls[p->n_urls++] = e;
+	}
+	pthread_mutex_lock(&retired_lock);
+	add_part(&retired, p);
+	pthread_mutex_unlock(&retired_lock);
+	fhc_close(p->c);
+	p->c = NULL;
+	p->affected = true;
+	p->back_at = -1;
+	p->tries = 0;
+	p->next_try = now_s() + 0.5;
+	__atomic_store_n(&p->state, P_WAIT, __ATOMIC_RELEASE);
 }
 
 struct driver {
@@ -396,6 +596,99 @@ struct driver {
 	unsigned first, stride;
 	pthread_t tid;
 };
+
+/* A join thread: makes the first join of a new participant's slot, or, with --rejoin, takes a
+ * participant whose connection broke once its next try is due and joins its room again, at
+ * its entry first, then at the nodes its last "joined" named, in turn. A join blocks this
+ * thread only: the driving threads keep everyone's media going, and several joins are under
+ * way at once (the join rate does not wait for each round trip). */
+static void *join_thread(void *arg)
+{
+	const struct opts *o = arg;
+
+	while (!threads_stop) {
+		unsigned n = __atomic_load_n(&n_parts, __ATOMIC_ACQUIRE);
+		struct part *p = NULL;
+		double t = now_s();
+
+		for (unsigned i = 0; i < n && !p; i++) {
+			struct part *q = &parts[i];
+
+			if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != P_JOIN)
+				continue;
+			pthread_mutex_lock(&q->lock);
+			if (q->state == P_JOIN) {
+				q->state = P_JOINING;
+				p = q;
+			}
+			pthread_mutex_unlock(&q->lock);
+		}
+		if (p) {
+			first_join(o, p);
+			continue;
+		}
+		for (unsigned i = 0; i < n && !p && o->rejoin; i++) {
+			struct part *q = &parts[i];
+
+			if (__atomic_load_n(&q->state, __ATOMIC_ACQUIRE) != P_WAIT)
+				continue;
+			pthread_mutex_lock(&q->lock);
+			if (q->state == P_WAIT && q->next_try <= t) {
+				q->state = P_BUSY;
+				p = q;
+			}
+			pthread_mutex_unlock(&q->lock);
+		}
+		if (!p) {
+			usleep(5000);
+			continue;
+		}
+		/* the URL of this try: the entry, then each node "joined" named, round again,
+		 * passing over those that refused a connection (while any other is left) */
+		char err[256];
+		unsigned k = p->next_url % p->n_urls;
+
+		if ((p->refused & ((1u << p->n_urls) - 1)) == (1u << p->n_urls) - 1)
+			p->refused = 0;
+		while (p->refused & (1u << k))
+			k = (k + 1) % p->n_urls;
+		p->next_url = k + 1;
+		struct fhc *c = dial(o, p->room, p->link, p->urls[k].host, p->urls[k].port, err,
+				     sizeof(err));
+		double now = now_s();
+
+		pthread_mutex_lock(&p->lock);
+		p->tries++;
+		/* "cannot connect to HOST:PORT": the entry, or where a redirect sent it */
+		const char *cc = c ? NULL : strstr(err, "cannot connect to ");
+
+		for (unsigned i = 0; cc && i < p->n_urls; i++) {
+			char hp[96];
+
+			snprintf(hp, sizeof(hp), "%s:%u", p->urls[i].host, p->urls[i].port);
+			if (!strcmp(cc + 18, hp))
+				p->refused |= (uint16_t)(1u << i);
+		}
+		if (c) {
+			p->c = c;
+			place(p, c);
+			p->joined = now;
+			p->next_audio = p->next_frame = now;
+			p->state = P_UP;
+		} else {
+			p->tries_failed++;
+			__atomic_fetch_add(&rejoin_tries_failed, 1, __ATOMIC_RELAXED);
+			p->next_try = now + rejoin_delay(p->tries_failed);
+			p->state = p->tries_failed >= o->rejoin_tries ? P_GAVE_UP : P_WAIT;
+			if (p->state == P_GAVE_UP)
+				fprintf(stderr,
+					"funkhaus-bench: a participant gave up rejoining: %s\n",
+					err);
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
 
 /* A driving thread: its share of the participants, round and round until told to stop. */
 static void *drive_thread(void *arg)
@@ -410,8 +703,13 @@ static void *drive_thread(void *arg)
 			struct part *p = &parts[i];
 
 			pthread_mutex_lock(&p->lock);
-			if (p->c)
+			if (p->c) {
+				bool was_lost = connection_lost(p->c);
+
 				drive_one(d->o, p, &sent, &bytes);
+				if (!was_lost && connection_lost(p->c))
+					on_lost(d->o, p);
+			}
 			pthread_mutex_unlock(&p->lock);
 		}
 		__atomic_fetch_add(&sent_packets, sent, __ATOMIC_RELAXED);
@@ -420,8 +718,6 @@ static void *drive_thread(void *arg)
 	}
 	return NULL;
 }
-
-static struct totals retired; /* what participants who left had received */
 
 static void add_part(struct totals *t, const struct part *p)
 {
@@ -447,7 +743,9 @@ static void add_part(struct totals *t, const struct part *p)
 
 static void collect(struct totals *t)
 {
+	pthread_mutex_lock(&retired_lock);
 	*t = retired;
+	pthread_mutex_unlock(&retired_lock);
 	for (unsigned i = 0; i < n_parts; i++) {
 		pthread_mutex_lock(&parts[i].lock);
 		if (parts[i].c)
@@ -467,12 +765,18 @@ static void churn_one(const struct opts *o)
 	struct part *p = &parts[i];
 
 	pthread_mutex_lock(&p->lock);
+	if (!p->c) { /* waiting for a rejoin */
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_lock(&retired_lock);
 	add_part(&retired, p);
+	pthread_mutex_unlock(&retired_lock);
 	fhc_close(p->c);
 	p->c = NULL;
 	pthread_mutex_unlock(&p->lock);
 	churned++;
-	struct fhc *c = connect_one(o, p->room, p->link);
+	struct fhc *c = connect_one(o, p->room, p->link, p->entry);
 
 	if (!c)
 		return;
@@ -480,10 +784,176 @@ static void churn_one(const struct opts *o)
 
 	pthread_mutex_lock(&p->lock);
 	p->c = c;
+	place(p, c);
 	p->joined = t;
 	p->next_audio = p->next_frame = t;
 	p->first_video_s = -1;
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* Rooms and participants on each node, as the participants' connections say. */
+struct placement {
+	unsigned rooms[MAX_NODES], parts[MAX_NODES];
+	unsigned split; /* rooms with participants on more than one node */
+	unsigned n;	/* nodes known */
+};
+
+static void placement(struct placement *pl)
+{
+	static uint16_t on[MAX_PARTS + 1]; /* per room: a bit per node */
+	unsigned max_room = 0;
+
+	memset(pl, 0, sizeof(*pl));
+	memset(on, 0, sizeof(on));
+	for (unsigned i = 0; i < n_parts; i++) {
+		struct part *p = &parts[i];
+
+		pthread_mutex_lock(&p->lock);
+		if (p->c && p->node >= 0 && p->room <= MAX_PARTS) {
+			on[p->room] |= (uint16_t)(1u << p->node);
+			pl->parts[p->node]++;
+			max_room = p->room > max_room ? p->room : max_room;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	for (unsigned r = 0; r <= max_room; r++) {
+		unsigned bits = 0;
+
+		for (unsigned k = 0; k < MAX_NODES; k++)
+			if (on[r] & (1u << k)) {
+				pl->rooms[k]++;
+				bits++;
+			}
+		pl->split += bits > 1;
+	}
+	pl->n = __atomic_load_n(&n_nodes, __ATOMIC_ACQUIRE);
+}
+
+static struct placement placed; /* once everyone joined */
+
+struct spread {
+	unsigned n;
+	double mean, p50, p95, max;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Mean, median, 95th percentile and maximum of v (sorted in place). */
+static struct spread spread_of(double *v, unsigned n)
+{
+	struct spread s = {.n = n};
+
+	if (!n)
+		return s;
+	qsort(v, n, sizeof(*v), cmp_double);
+	for (unsigned i = 0; i < n; i++)
+		s.mean += v[i] / n;
+	s.p50 = v[n / 2];
+	s.p95 = v[(n * 95 + 99) / 100 - 1];
+	s.max = v[n - 1];
+	return s;
+}
+
+static void print_spread(const char *what, const struct spread *s)
+{
+	printf("%-28s n=%u mean %.3f s, p50 %.3f s, p95 %.3f s, max %.3f s\n", what, s->n, s->mean,
+	       s->p50, s->p95, s->max);
+}
+
+static void json_spread(FILE *f, const char *key, const struct spread *s, const char *tail)
+{
+	fprintf(f,
+		"\"%s\": {\"n\": %u, \"mean\": %.4f, \"p50\": %.4f, \"p95\": %.4f, \"max\": "
+		"%.4f}%s",
+		key, s->n, s->mean, s->p50, s->p95, s->max, tail);
+}
+
+/* The cluster's figures: where rooms and participants are, joins through a redirect against
+ * direct ones, and (--rejoin) how the participants of a node that went away came back. */
+static void cluster_report(const struct opts *o, FILE *json)
+{
+	static double direct[MAX_PARTS], redirected[MAX_PARTS], gaps[MAX_PARTS];
+	unsigned nd = 0, nr = 0, ng = 0, affected = 0, gave_up = 0, waiting = 0, lost = 0;
+	double first_loss = -1, last_back = -1;
+	struct placement now;
+
+	placement(&now);
+	for (unsigned i = 0; i < n_parts; i++) {
+		const struct part *p = &parts[i];
+
+		if (p->first_media_s > 0) {
+			if (p->first_hops)
+				redirected[nr++] = p->first_media_s;
+			else
+				direct[nd++] = p->first_media_s;
+		}
+		lost += p->drops > 0;
+		if (!p->affected)
+			continue;
+		affected++;
+		gave_up += p->state == P_GAVE_UP;
+		waiting += p->state == P_WAIT || p->state == P_BUSY || p->back_at < 0;
+		if (first_loss < 0 || p->lost_at < first_loss)
+			first_loss = p->lost_at;
+		if (p->back_at >= 0) {
+			gaps[ng++] = p->back_at - p->lost_at;
+			last_back = p->back_at > last_back ? p->back_at : last_back;
+		}
+	}
+	struct spread sd = spread_of(direct, nd), sr = spread_of(redirected, nr);
+	struct spread sg = spread_of(gaps, ng);
+	/* every affected participant back: from the first loss to the last one's media */
+	double all_back = affected && ng == affected ? last_back - first_loss : -1;
+
+	if (!json) {
+		if (o->n_entries < 2 && !redirects && !o->rejoin)
+			return;
+		printf("%-28s %u (%u redirects followed)\n", "entries", o->n_entries, redirects);
+		for (unsigned k = 0; k < now.n; k++)
+			printf("  node %-8s %-22s %4u rooms %5u participants (once joined: %u "
+			       "rooms, "
+			       "%u participants)\n",
+			       nodes[k].id[0] ? nodes[k].id : "?", nodes[k].where, now.rooms[k],
+			       now.parts[k], placed.rooms[k], placed.parts[k]);
+		printf("%-28s %u\n", "rooms on several nodes", now.split);
+		print_spread("join to media, direct", &sd);
+		print_spread("join to media, redirected", &sr);
+		printf("%-28s %u participants\n", "connections lost", lost);
+		if (o->rejoin) {
+			printf("%-28s %u affected, %u back, %u not back (%u gave up), %u tries "
+			       "failed\n",
+			       "rejoin", affected, ng, affected - ng, gave_up, rejoin_tries_failed);
+			print_spread("  loss to media again", &sg);
+			if (all_back >= 0)
+				printf("%-28s %.2f s after the first loss\n", "  everyone back",
+				       all_back);
+		}
+		(void)waiting;
+		return;
+	}
+	fprintf(json, "  \"cluster\": {\"entries\": %u, \"redirects\": %u, \"nodes\": [",
+		o->n_entries, redirects);
+	for (unsigned k = 0; k < now.n; k++)
+		fprintf(json,
+			"%s\n    {\"id\": \"%s\", \"where\": \"%s\", \"rooms\": %u, "
+			"\"participants\": %u, \"rooms_joined\": %u, \"participants_joined\": %u}",
+			k ? "," : "", nodes[k].id, nodes[k].where, now.rooms[k], now.parts[k],
+			placed.rooms[k], placed.parts[k]);
+	fprintf(json, "\n  ],\n    \"rooms_split\": %u, \"rooms_split_joined\": %u,\n    ",
+		now.split, placed.split);
+	json_spread(json, "join_direct_s", &sd, ",\n    ");
+	json_spread(json, "join_redirected_s", &sr, ",\n    ");
+	fprintf(json,
+		"\"connections_lost\": %u,\n    \"rejoin\": {\"enabled\": %s, \"affected\": %u, "
+		"\"back\": %u, \"gave_up\": %u, \"tries_failed\": %u, \"all_back_s\": %.3f, ",
+		lost, o->rejoin ? "true" : "false", affected, ng, gave_up, rejoin_tries_failed,
+		all_back);
+	json_spread(json, "gap_s", &sg, "}},\n");
 }
 
 /* Loss and p99 latency between two snapshots. */
@@ -631,7 +1101,7 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 			fprintf(stderr,
 				"\r t=%4.0fs participants=%u rooms=%u in=%.1f Mbit/s loss=%.2f%% "
 				"p99=%.0fms join failures=%u   ",
-				now_s() - t_start, n_parts, rooms_used,
+				now_s() - t_start, joined_parts(), rooms_used,
 				(double)(m.bytes_in - a.bytes_in) * 8 / 1e6 / (now_s() - t0), loss,
 				p99, join_failures);
 			next_print += 1;
@@ -642,7 +1112,8 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 
 	collect(&b);
 	sfu_read(o, &sb);
-	struct step s = {.participants = n_parts, .join_failures = join_failures - failures_before};
+	struct step s = {.participants = joined_parts(),
+			 .join_failures = join_failures - failures_before};
 
 	window(&a, &b, &s.loss_pct, &s.p99_ms);
 	s.mbit_in = (double)(b.bytes_in - a.bytes_in) * 8 / 1e6 / dt;
@@ -670,19 +1141,40 @@ static struct step hold(const struct opts *o, double secs, double t_start, unsig
 	return s;
 }
 
+/* Whether a first join is still due or under way. */
+static bool joins_pending(void)
+{
+	unsigned all = __atomic_load_n(&n_parts, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < all; i++) {
+		int st = __atomic_load_n(&parts[i].state, __ATOMIC_ACQUIRE);
+
+		if (st == P_JOIN || st == P_JOINING)
+			return true;
+	}
+	return false;
+}
+
+/* n new participants, one every 1/rate s; back once each of their joins ended (each is
+ * bounded by fhc's timeouts; here by 60 s more at most). */
 static void add_participants(struct opts *o, unsigned n, double t_start)
 {
-	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
-		double due = now_s() + 1.0 / o->join_rate;
+	double next = now_s();
 
-		join_one(o);
+	for (unsigned i = 0; i < n && !interrupted && !failure; i++) {
+		if (join_one(o) < 0)
+			break;
+		next += 1.0 / o->join_rate;
 		/* the driving threads keep everyone's media going while people arrive */
-		while (now_s() < due)
+		while (now_s() < next)
 			usleep(1000);
 		fprintf(stderr, "\r joining: %u of %u in this step, %u in all (t=%.0fs)   ", i + 1,
-			n, n_parts, now_s() - t_start);
+			n, joined_parts(), now_s() - t_start);
 	}
-	fprintf(stderr, "\n");
+	for (double end = now_s() + 60; joins_pending() && now_s() < end && !interrupted;)
+		usleep(10000);
+	fprintf(stderr, "\r joined: %u in all (t=%.0fs)%20s\n", joined_parts(), now_s() - t_start,
+		"");
 }
 
 /* What the receivers of one link class got. */
@@ -926,7 +1418,7 @@ static void report(const struct opts *o, unsigned capacity)
 		unsigned n = fhc_streams(parts[i].c, st, FHC_MAX_RECV), others = 0;
 
 		for (unsigned j = 0; j < n_parts; j++)
-			others += j != i && parts[j].room == parts[i].room;
+			others += j != i && parts[j].room == parts[i].room && parts[j].c;
 		/* Janus sends everyone; Funkhaus as many as the receive slots hold */
 		unsigned pa = others, pv = others, want, got_a = 0, got_v = 0;
 
@@ -964,7 +1456,8 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("\n%-28s %s\n", "SFU", o->janus ? "Janus VideoRoom" : "Funkhaus");
 	printf("%-28s %s\n", "SRTP profile", profile[0] ? profile : "-");
 	printf("%-28s %s\n", "mode", o->mode);
-	printf("%-28s %u in %u rooms (mix %s)\n", "participants", n_parts, rooms_used, o->mix_text);
+	printf("%-28s %u in %u rooms (mix %s)\n", "participants", joined_parts(), rooms_used,
+	       o->mix_text);
 	printf("%-28s %u\n", "join failures", join_failures);
 	if (churned)
 		printf("%-28s %u left and were replaced\n", "churn", churned);
@@ -981,6 +1474,7 @@ static void report(const struct opts *o, unsigned capacity)
 	printf("%-28s %.0f ms\n", "longest video gap", (double)gap_us / 1000);
 	printf("%-28s %u resumed, %u reconnect tries failed, %u without it now\n", "signalling",
 	       resumed, tries_failed, no_signalling);
+	cluster_report(o, NULL);
 	if (o->simulcast || o->links.n)
 		link_report(o, NULL);
 	if (!strcmp(o->mode, "ramp"))
@@ -1015,13 +1509,14 @@ static void report(const struct opts *o, unsigned capacity)
 		"%u, "
 		"\"video\": %u},\n  \"churned\": %u,\n  \"capacity\": %u,\n"
 		"  \"failure\": %s%s%s,\n",
-		o->mode, o->mix_text, n_parts, rooms_used, join_failures,
+		o->mode, o->mix_text, joined_parts(), rooms_used, join_failures,
 		(unsigned long long)t.received, (unsigned long long)t.expected, loss,
 		t.lat_count ? (double)t.lat_sum / (double)t.lat_count / 1000 : 0, p99,
 		(double)t.lat_max / 1000, t.jitter_max_us / 1000, ttfv_n ? ttfv_sum / ttfv_n : 0,
 		ttfv_max, silent, max_audio, max_video, churned, capacity, failure ? "\"" : "",
 		failure ? failure : "null", failure ? "\"" : "");
 	link_report(o, f);
+	cluster_report(o, f);
 	fprintf(f, "  \"steps\": [");
 	for (unsigned i = 0; i < n_steps; i++) {
 		fprintf(f,
@@ -1112,6 +1607,49 @@ static void plot(const char *path)
 	fclose(f);
 }
 
+/* -H: HOST[:PORT] or https://HOST:PORT entries, comma-separated; 0, or -1 with why. */
+static int parse_entries(struct opts *o, char *why, size_t why_len)
+{
+	char buf[1024], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", o->host);
+	o->n_entries = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct entry *e = &o->entries[o->n_entries];
+
+		if (o->n_entries == MAX_ENTRIES) {
+			snprintf(why, why_len, "at most %d entries", MAX_ENTRIES);
+			return -1;
+		}
+		if (fhc_parse_url(t, (uint16_t)o->port, e->host, sizeof(e->host), &e->port) < 0) {
+			snprintf(why, why_len, "'%s' is no HOST[:PORT] or https://HOST:PORT", t);
+			return -1;
+		}
+		o->n_entries++;
+	}
+	if (!o->n_entries) {
+		snprintf(why, why_len, "no entry");
+		return -1;
+	}
+	if (o->janus && o->n_entries > 1) {
+		snprintf(why, why_len, "one Janus at a time");
+		return -1;
+	}
+	return 0;
+}
+
+/* --ready: everyone joined; a script may now break things under the load. */
+static void ready(const struct opts *o)
+{
+	FILE *f = o->ready_file ? fopen(o->ready_file, "w") : NULL;
+
+	placement(&placed);
+	if (f) {
+		fprintf(f, "%u joined\n", joined_parts());
+		fclose(f);
+	}
+}
+
 static int parse_pids(const char *s, struct opts *o)
 {
 	char buf[256], *save = NULL;
@@ -1138,7 +1676,19 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: funkhaus-bench [options]\n"
-		"  -H HOST  -P PORT        Funkhaus signalling (127.0.0.1, 8443)\n"
+		"  -H HOST  -P PORT        Funkhaus signalling (127.0.0.1, 8443); a cluster: "
+		"several\n"
+		"                          entries HOST[:PORT] or https://HOST:PORT, "
+		"comma-separated,\n"
+		"                          taken in turn by the participants (redirects followed)\n"
+		"  --rejoin                a participant whose connection breaks (its node went "
+		"away)\n"
+		"                          joins its room again: after 0.5 s, then backoff 1, 2, 4 "
+		"s,\n"
+		"                          its entry first, then the nodes \"joined\" named\n"
+		"  --rejoin-tries N        failed tries before it gives up (8)\n"
+		"  --ready FILE            write FILE once everyone joined (for scripts: the hold\n"
+		"                          begins)\n"
 		"  -m steady|ramp|churn    mode (steady)\n"
 		"  -n N                    participants (steady: all; ramp: the most)\n"
 		"  -x MIX                  room sizes, e.g. 2:30%%,5:50%%,20:20%% (5:100%%)\n"
@@ -1182,12 +1732,16 @@ int main(int argc, char **argv)
 			 .max_loss = 1.0,
 			 .max_p99_ms = 200,
 			 .mix_text = "5:100%",
-			 .threads = 2};
+			 .threads = 2,
+			 .rejoin_tries = 8};
 	int c;
 
 	static const struct option longs[] = {{"simulcast", no_argument, NULL, 1000},
 					      {"links", required_argument, NULL, 1001},
 					      {"video-slots", required_argument, NULL, 1002},
+					      {"rejoin", no_argument, NULL, 1003},
+					      {"rejoin-tries", required_argument, NULL, 1004},
+					      {"ready", required_argument, NULL, 1005},
 					      {"help", no_argument, NULL, 'h'},
 					      {NULL, 0, NULL, 0}};
 	char why[160];
@@ -1215,6 +1769,19 @@ int main(int argc, char **argv)
 			}
 			if (o.video_slots == 0)
 				o.video_slots = -1; /* none: fhc's 0 is the server's default */
+			break;
+		case 1003:
+			o.rejoin = true;
+			break;
+		case 1004:
+			o.rejoin_tries = (unsigned)atoi(optarg);
+			if (o.rejoin_tries < 1 || o.rejoin_tries > 100) {
+				fprintf(stderr, "funkhaus-bench: --rejoin-tries takes 1 to 100\n");
+				return 2;
+			}
+			break;
+		case 1005:
+			o.ready_file = optarg;
 			break;
 		case 'A':
 			o.per_source = (unsigned)atoi(optarg);
@@ -1303,12 +1870,26 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (parse_entries(&o, why, sizeof(why)) < 0) {
+		fprintf(stderr, "funkhaus-bench: bad -H '%s': %s\n", o.host, why);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	snprintf(run_id, sizeof(run_id), "%x", (unsigned)getpid());
 	double t_start = now_s();
 	unsigned capacity = 0;
 	static struct driver drv[64];
+	pthread_t joiners[JOIN_THREADS];
+	unsigned n_joiners = 0;
+
+	for (unsigned t = 0; t < JOIN_THREADS; t++)
+		if (pthread_create(&joiners[n_joiners], NULL, join_thread, &o) == 0)
+			n_joiners++;
+	if (!n_joiners) {
+		fprintf(stderr, "funkhaus-bench: cannot start a join thread\n");
+		return 1;
+	}
 
 	for (unsigned t = 0; t < o.threads; t++) {
 		drv[t] = (struct driver){.o = &o, .first = t, .stride = o.threads};
@@ -1320,10 +1901,12 @@ int main(int argc, char **argv)
 
 	if (!strcmp(o.mode, "churn")) {
 		add_participants(&o, o.participants, t_start);
+		ready(&o);
 		if (!failure && n_parts)
 			steps[n_steps++] = hold(&o, o.seconds, t_start, 0, o.join_rate);
 	} else if (!strcmp(o.mode, "steady")) {
 		add_participants(&o, o.participants, t_start);
+		ready(&o);
 		if (!failure && n_parts)
 			steps[n_steps++] = hold(&o, o.seconds, t_start, 0, 0);
 	} else {
@@ -1344,15 +1927,23 @@ int main(int argc, char **argv)
 			capacity = s.participants;
 		}
 	}
+	if (strcmp(o.mode, "steady") && strcmp(o.mode, "churn"))
+		ready(&o);
 	threads_stop = true;
 	for (unsigned t = 0; t < o.threads; t++)
 		pthread_join(drv[t].tid, NULL);
+	for (unsigned t = 0; t < n_joiners; t++)
+		pthread_join(joiners[t], NULL);
 	report(&o, capacity);
 	if (o.plot)
 		plot(o.plot);
 	for (unsigned i = 0; i < n_parts; i++)
 		fhc_close(parts[i].c);
 	bool bad = failure || join_failures || interrupted;
+
+	/* --rejoin: everyone whose node went away must have media again */
+	for (unsigned i = 0; i < n_parts; i++)
+		bad = bad || (parts[i].affected && parts[i].back_at < 0);
 
 	if (strcmp(o.mode, "ramp") != 0 && n_steps && !steps[0].good)
 		bad = true;
