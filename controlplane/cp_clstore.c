@@ -923,9 +923,19 @@ static bool serves(const struct cp_cl_node *n, const char *pool)
 static int choose_in(const struct cp_cl_node *nodes, unsigned n, const char *pool,
 		     const char *region)
 {
-	double best = 0;
+	double best = 0, per_room = 1;
 	int pick = -1;
 	unsigned ties = 0;
+	uint64_t parts = 0, rooms = 0;
+
+	/* a room placed since a node counted soon brings its people: weigh it as the cluster's
+	 * rooms hold on average (one at least) */
+	for (unsigned i = 0; i < n; i++) {
+		parts += nodes[i].participants;
+		rooms += nodes[i].rooms;
+	}
+	if (rooms && parts > rooms)
+		per_room = (double)parts / (double)rooms;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct cp_cl_node *x = &nodes[i];
@@ -934,8 +944,7 @@ static int choose_in(const struct cp_cl_node *nodes, unsigned n, const char *poo
 		if (x->draining || !serves(x, pool) || (region && strcmp(x->region, region)) ||
 		    x->participants >= x->capacity)
 			continue;
-		/* every room placed since it counted weighs at least one participant */
-		load = ((double)x->participants + x->placed) / x->capacity;
+		load = ((double)x->participants + x->placed * per_room) / x->capacity;
 		if (pick < 0 || load < best - 1e-9) {
 			best = load;
 			pick = (int)i;

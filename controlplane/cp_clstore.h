@@ -145,7 +145,8 @@ int cp_clstore_claims(struct cp_clstore *s, struct cp_cl_claim *out, unsigned ma
 
 /* The index of the node a new room of pool goes to: live, not draining, serving pool, below
  * its capacity, in region when region is set (else in prefer when any there qualifies), the
- * least loaded counting rooms placed on it since it last counted; ties broken at random.
+ * least loaded counting rooms placed on it since it last counted (each weighs the cluster's
+ * participants per room, at least one); ties broken at random.
  * -1 when none takes it. */
 int cp_clstore_choose(const struct cp_cl_node *nodes, unsigned n, const char *pool,
 		      const char *region, const char *prefer);

@@ -85,8 +85,15 @@ try {
   console.log(`stopped: gone from Bernd's page after ${Date.now() - t1} ms`);
   await b.screenshot({ path: `${fh.dir}/screen-stopped-bernd.png` });
 
-  // Bernd is no moderator: his share is refused and ends on his page
+  // Bernd is no moderator: his page offers no share (the button is disabled and says why), and
+  // a share his page sends anyway (the button forced on: a page is not to be trusted) is
+  // refused by the server and ends on his page
   const berndId = await b.evaluate(() => window.funkhaus.state.id);
+  const btn = await b.evaluate(() => ({ disabled: document.getElementById('screen').disabled,
+    title: document.getElementById('screen').title }));
+  if (!btn.disabled || !btn.title) fail(`Bernd's share button is not disabled with a reason: ${JSON.stringify(btn)}`);
+  console.log(`Bernd's share button: disabled, "${btn.title}"`);
+  await b.evaluate(() => { document.getElementById('screen').disabled = false; });
   await b.click('#screen');
   const t2 = Date.now();
   let refused = '';

@@ -304,6 +304,15 @@ static void test_nodes_and_placement(void)
 	CHECK_EQ(cp_clstore_choose(x, 2, "default", "north", NULL), 0);
 	CHECK_EQ(cp_clstore_choose(x, 2, "default", NULL, "north"), 0);
 	CHECK_EQ(cp_clstore_choose(x, 2, "default", NULL, "west"), 1);
+	/* a room placed since a node counted weighs as the cluster's rooms hold (here 5) */
+	struct cp_cl_node w[2] = {node_of(&ca, 10), node_of(&cb, 12)};
+
+	w[0].rooms = 2;
+	w[1].rooms = 2;
+	w[0].placed = 1;
+	CHECK_EQ(cp_clstore_choose(w, 2, "default", NULL, NULL), 1);
+	w[0].placed = 0;
+	CHECK_EQ(cp_clstore_choose(w, 2, "default", NULL, NULL), 0);
 	/* equally loaded: both get rooms */
 	struct cp_cl_node e[2] = {node_of(&ca, 5), node_of(&cb, 5)};
 	int count[2] = {0, 0};
