@@ -1185,11 +1185,12 @@ static int mirror_exists(const char *tenant, const char *key)
 
 json_t *cp_cluster_api(void)
 {
-	json_t *o, *nodes = json_array();
+	json_t *o, *nodes;
 	int64_t now = wall_ms();
 
 	if (!g.on)
 		return json_pack("{s:b}", "enabled", 0);
+	nodes = json_array();
 	pthread_mutex_lock(&g.mu);
 	for (unsigned i = 0; i < g.n_nodes; i++) {
 		const struct cp_cl_node *n = &g.nodes[i];
