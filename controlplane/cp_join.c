@@ -98,11 +98,31 @@ static void pw_wait_unlink(struct pw_wait *w)
 static void handle_join(struct cp_conn *c, const struct cp_sig_msg *m, const char *buf, size_t len,
 			const struct join_verdict *v);
 
+/* A waiting join's verdict came (v, its generated name added): the join runs again from the
+ * first step, out of the list first (it may hand itself out again), and its wait goes. */
+static void join_again(struct pw_wait *w, struct join_verdict *v)
+{
+	struct cp_sig_msg m;
+
+	memcpy(v->gen, w->gen, sizeof(v->gen));
+	cp_room_g.now_ms = cp_room_g.ops->now_ms();
+	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->next = NULL;
+	if (cp_sig_parse(w->msg, w->len, &m) == CP_ERR_OK && m.type == CP_MSG_JOIN)
+		handle_join(w->conn, &m, w->msg, w->len, v);
+	cp_sig_msg_free(&m);
+	pw_wait_unlink(w);
+}
+
 static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t *quick)
 {
 	struct pw_wait *w = user;
 	struct join_verdict v = {.ok = ok, .checked = !w->make, .made = hash != NULL};
-	struct cp_sig_msg m;
 
 	if (!w->make)
 		memcpy(v.hash, w->hash, sizeof(v.hash));
@@ -112,42 +132,16 @@ static void pw_job_done(void *user, bool ok, const uint8_t *hash, const uint8_t 
 		v.have_quick = true;
 		memcpy(v.quick, quick, sizeof(v.quick));
 	}
-	memcpy(v.gen, w->gen, sizeof(v.gen));
-	cp_room_g.now_ms = cp_room_g.ops->now_ms();
-	/* out of the list first: the join may hand itself out again */
-	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	w->next = NULL;
-	if (cp_sig_parse(w->msg, w->len, &m) == CP_ERR_OK && m.type == CP_MSG_JOIN)
-		handle_join(w->conn, &m, w->msg, w->len, &v);
-	cp_sig_msg_free(&m);
+	join_again(w, &v);
 	OPENSSL_cleanse(&v, sizeof(v));
-	pw_wait_unlink(w);
 }
 
 static void cl_job_done(void *user, const struct cp_cluster_verdict *cv)
 {
 	struct pw_wait *w = user;
 	struct join_verdict v = {.cl_done = true, .cl = *cv};
-	struct cp_sig_msg m;
 
-	memcpy(v.gen, w->gen, sizeof(v.gen));
-	cp_room_g.now_ms = cp_room_g.ops->now_ms();
-	for (struct pw_wait **pp = &pw_waits; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
-	w->next = NULL;
-	if (cp_sig_parse(w->msg, w->len, &m) == CP_ERR_OK && m.type == CP_MSG_JOIN)
-		handle_join(w->conn, &m, w->msg, w->len, &v);
-	cp_sig_msg_free(&m);
-	pw_wait_unlink(w);
+	join_again(w, &v);
 }
 
 static struct pw_wait *wait_new(struct cp_conn *c, const char *buf, size_t len, const char *gen)
