@@ -17,18 +17,24 @@
 #      CPU per packet counts the worker's busy cycles (the polls that found work; its empty
 #      polls and naps are not work) plus funkhaus-cp's CPU; funkhaus-dp's plain process CPU
 #      is shown beside it. Janus: its process CPU, as with --backend socket.
+#   --nic memif (with dpdk): funkhaus-dp's port is a net_memif instead, and fh-nic (a process
+#      of its own, standing in for a NIC) carries the frames between that memif and an
+#      af_packet port on the same veth end: the kernel's delivery over the veth is then in
+#      fh-nic's CPU, as on a real NIC it is in the NIC, not in the worker's busy cycles.
+#      fh-nic's CPU and busy seconds are written beside the figures (compare.json: nic_report).
 #   --veth (with socket): the socket backend in the dpdk run's two-namespace layout.
 #
-# Usage: bench/compare-janus.sh [--backend socket|dpdk] [--veth] BUILD_DIR OUT_DIR
+# Usage: bench/compare-janus.sh [--backend socket|dpdk] [--nic af_packet|memif] [--veth]
+#                               BUILD_DIR OUT_DIR
 #                               [funkhaus-bench options]
 #   e.g. bench/compare-janus.sh --backend dpdk build-rel /tmp/cmp -m steady -n 20 -x 5:100% -d 20 -S gcm
 # Needs root (network namespaces) and the packages of scripts/deps.sh bench (janus, jq, curl).
 set -euo pipefail
 usage() {
-	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
-backend=socket veth=0
+backend=socket veth=0 nic=af_packet
 while [ $# -gt 0 ]; do
 	case $1 in
 	--backend)
@@ -39,6 +45,11 @@ while [ $# -gt 0 ]; do
 	--backend=*)
 		backend=${1#*=}
 		shift
+		;;
+	--nic)
+		[ $# -ge 2 ] || usage
+		nic=$2
+		shift 2
 		;;
 	--veth)
 		veth=1
@@ -53,6 +64,14 @@ socket) ;;
 dpdk) veth=1 ;;
 *)
 	echo "compare-janus: --backend takes socket or dpdk" >&2
+	exit 2
+	;;
+esac
+case $nic in
+af_packet) ;;
+memif) [ $backend = dpdk ] || { echo "compare-janus: --nic memif is for --backend dpdk" >&2; exit 2; } ;;
+*)
+	echo "compare-janus: --nic takes af_packet or memif" >&2
 	exit 2
 	;;
 esac
@@ -182,7 +201,8 @@ if [ $backend = dpdk ]; then
 backend = dpdk
 cores = float
 [dpdk]
-vdev = net_af_packet0,iface=$vs,qpairs=1
+vdev = $([ $nic = memif ] && echo "net_memif0,role=client,socket=$work/memif.sock,socket-abstract=no" ||
+	echo "net_af_packet0,iface=$vs,qpairs=1")
 memory = 512
 hugepages = no
 ipv4 = $media/24
@@ -202,6 +222,16 @@ snapshot() {
 	api /api/v1/node >"$out/funkhaus-node-$1.json" || echo "compare-janus: no /node" >&2
 }
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$out/funkhaus-metrics-$2.txt"; }
+# user + system CPU seconds of process $1
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' /proc/$1/stat; }
+nicp=
+if [ $nic = memif ]; then
+	[ -x "$build/bench/fh-nic" ] || { echo "compare-janus: no $build/bench/fh-nic" >&2; exit 1; }
+	ip netns exec $sns "$build/bench/fh-nic" "$work/memif.sock" $vs >"$work/nic.json" \
+		2>"$work/nic.log" &
+	nicp=$!
+	logged "$work/nic.log" 'carrying frames' $nicp
+fi
 ip netns exec $sns "$build/dataplane/funkhaus-dp" -c "$work/funkhaus.conf" >"$work/dp.log" 2>&1 &
 dp=$!
 logged "$work/dp.log" 'worker(s),' $dp
@@ -212,10 +242,21 @@ listening $sig 8443
 echo "== Funkhaus, $backend backend$([ $veth = 1 ] && echo ' on a veth') (funkhaus-dp $dp, funkhaus-cp $cp)"
 grep -h 'SRTP by\|worker(s),\|media port' "$work/dp.log" | sed 's/^/   /' || true
 snapshot before
+nic_cpu0=$([ -n "$nicp" ] && cpu_s $nicp || echo 0)
 rc_f=0
 ip netns exec $cns "$bench" -H $sig -P 8443 -i $inst -C $dp,$cp -o "$out/funkhaus.json" "$@" ||
 	rc_f=$?
 snapshot after
+nic_rep='null'
+if [ -n "$nicp" ]; then
+	nic_cpu1=$(cpu_s $nicp)
+	kill $nicp 2>/dev/null || true
+	wait $nicp 2>/dev/null || true
+	# fh-nic's own report over its whole life, and its CPU over the bench's run
+	nic_rep=$(jq -c --argjson c "$(awk -v a="$nic_cpu0" -v b="$nic_cpu1" 'BEGIN { printf "%.2f", b - a }')" \
+		'. + {cpu_s_during_bench: $c}' "$work/nic.json" 2>/dev/null || echo null)
+	echo "== fh-nic (the NIC's stand-in): $nic_rep"
+fi
 kill $cp $dp 2>/dev/null || true
 wait $cp $dp 2>/dev/null || true
 cp "$work/dp.log" "$out/funkhaus-dp.log"
@@ -269,9 +310,10 @@ load_end=$(loadavg)
 # Funkhaus' counted CPU: its processes' CPU on the socket backend; on the dpdk backend the
 # worker's busy seconds plus funkhaus-cp's CPU ---
 jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" \
-	--arg backend $backend --argjson veth $veth --argjson hz "$hz" \
+	--arg backend $backend --arg nic "$([ $backend = dpdk ] && echo $nic || echo none)" \
+	--argjson nicrep "$nic_rep" --argjson veth $veth --argjson hz "$hz" \
 	--argjson run_busy "$run_busy" --argjson stages "${stages:-null}" --arg date "$(date -u +%FT%TZ)" \
-	--arg command "bench/compare-janus.sh --backend $backend$([ $veth = 1 ] && [ $backend = socket ] && echo ' --veth') BUILD OUT $*" \
+	--arg command "bench/compare-janus.sh --backend $backend$([ $nic = memif ] && echo ' --nic memif')$([ $veth = 1 ] && [ $backend = socket ] && echo ' --veth') BUILD OUT $*" \
 	--arg l0 "$load_start" --arg l1 "$load_mid" --arg l2 "$load_end" '
 	def div(a; b): if a != null and b != null and a >= 0 and b > 0 then a / b else null end;
 	def sfu: {srtp, capacity, participants, loss_pct, p99_ms: .latency_ms.p99};
@@ -300,7 +342,8 @@ jq -n --slurpfile f "$out/funkhaus.json" --slurpfile j "$out/janus.json" \
 						   .funkhaus.sfu_cpu_us_per_packet)] as $both |
 	(($both | map(select(.funkhaus.good and .janus.good)) | max_by(.participants)) //
 	 ($both | max_by(.participants))) as $at |
-	{date: $date, command: $command, backend: $backend, two_namespaces: ($veth == 1),
+	{date: $date, command: $command, backend: $backend, nic: $nic, nic_report: $nicrep,
+	 two_namespaces: ($veth == 1),
 	 loadavg: {start: $l0, after_funkhaus: $l1, end: $l2},
 	 tsc_hz: $hz, run_busy_cycles_per_forwarded: $run_busy,
 	 run_stage_cycles_per_forwarded: $stages,
@@ -336,7 +379,8 @@ jq -r '
 	"Janus / Funkhaus, counted (\(.counted))\t\(.cpu_per_packet_janus_over_funkhaus | r2)",
 	"load average (start, after Funkhaus, end)\t\(.loadavg.start)\t\(.loadavg.after_funkhaus)\t\(.loadavg.end)",
 	"worker TSC rate\t\(.tsc_hz)",
-	"busy cycles / forwarded copy by stage, whole run\t\(.run_stage_cycles_per_forwarded | tostring)"' \
+	"busy cycles / forwarded copy by stage, whole run\t\(.run_stage_cycles_per_forwarded | tostring)",
+	(if .nic_report then "fh-nic (the NIC): CPU s during the bench, busy s, frames to wire / to worker, dropped\t\(.nic_report.cpu_s_during_bench)\t\(.nic_report.busy_s)\t\(.nic_report.frames_to_wire) / \(.nic_report.frames_to_worker)\t\(.nic_report.dropped_to_wire + .nic_report.dropped_to_worker)" else empty end)' \
 	"$out/compare.json" | column -t -s $'\t'
 jq -r 'if .equal_load.participants == null then
 		"no step with the same participants in both runs: not comparable at equal load"

@@ -5,12 +5,15 @@
 #   af_xdp:    the same veth pair through net_af_xdp (AF_XDP sockets, one worker).
 #   tap:       funkhaus-dp creates a net_tap device (one worker), which is then moved into
 #              the client namespace.
+#   memif:     funkhaus-dp's port is a net_memif (one worker); fh-nic ($FH_NIC, the NIC's
+#              stand-in of bench/compare-janus.sh --nic memif) carries its frames to and from
+#              the veth pair through net_af_packet; it must have carried frames both ways.
 #   two_ports: two veth pairs, two media ports (net_af_packet0 and 1, two workers each with a
 #              queue on both); the second port has 10.98.0.2 and fd98::2, the client side
 #              10.98.0.1 and fd98::1 on its second link.
 # The test, the control plane and the clients run in the client namespace, which has
 # 10.99.0.1/24 and fd99::1/64; the SFU's media addresses are 10.99.0.2 and fd99::2.
-# Usage: run.sh af_packet|af_xdp|tap|two_ports COMMAND ARGS...   (the test program, or node with a browser test)
+# Usage: run.sh af_packet|af_xdp|memif|tap|two_ports COMMAND ARGS...   (the test program, or node with a browser test)
 set -eu
 mode=$1; shift
 if [ "$(id -u)" != 0 ]; then echo "SKIP: the dpdk suite needs root (network namespaces)"; exit 77; fi
@@ -58,6 +61,20 @@ af_xdp)
 	iface=$vc
 	after=
 	;;
+memif)
+	veth_pair
+	[ -x "${FH_NIC:-}" ] || { echo "FAIL: FH_NIC (bench/fh-nic) is not set"; exit 1; }
+	ip netns exec $sfu "$FH_NIC" "$work/memif.sock" $vs >"$work/nic.json" 2>"$work/nic.log" &
+	nic=$!
+	for _ in $(seq 100); do grep -q 'carrying frames' "$work/nic.log" && break; sleep 0.1; done
+	grep -q 'carrying frames' "$work/nic.log" || { cat "$work/nic.log"; echo "FAIL: fh-nic did not start"; exit 1; }
+	vdev="net_memif0,role=client,socket=$work/memif.sock,socket-abstract=no"
+	# fh-nic's net_af_packet holds fragments back for reassembly: none reach the worker
+	export FUNKHAUS_TEST_FRAGMENTS=0
+	workers=1
+	iface=$vc
+	after=
+	;;
 tap)
 	vdev="net_tap0,iface=$vc"
 	workers=1
@@ -99,7 +116,7 @@ ipv6 = fd98::2/64"
 	after=
 	;;
 *)
-	echo "usage: run.sh af_packet|af_xdp|tap|two_ports ..." >&2
+	echo "usage: run.sh af_packet|af_xdp|memif|tap|two_ports ..." >&2
 	exit 2
 	;;
 esac
@@ -117,4 +134,13 @@ ipv6 = fd99::2/64}
 CONF
 export FUNKHAUS_DP_NETNS=$sfu FUNKHAUS_EXTRA_CONF=$work/dpdk.conf FUNKHAUS_ANNOUNCE=$announce \
 	FUNKHAUS_TEST_IFACE=$iface FUNKHAUS_TEST_WORKERS=$workers FUNKHAUS_AFTER_DP="$after"
-timeout 170 ip netns exec $cli "$@"
+rc=0
+timeout 170 ip netns exec $cli "$@" || rc=$?
+if [ "$mode" = memif ]; then
+	kill $nic 2>/dev/null || true
+	wait $nic 2>/dev/null || true
+	cat "$work/nic.json"
+	grep -qE '"frames_to_wire": [1-9][0-9]*, "frames_to_worker": [1-9]' "$work/nic.json" ||
+		{ echo "FAIL: fh-nic did not carry frames both ways"; exit 1; }
+fi
+exit $rc
