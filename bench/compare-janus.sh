@@ -227,7 +227,8 @@ cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($1
 nicp=
 if [ $nic = memif ]; then
 	[ -x "$build/bench/fh-nic" ] || { echo "compare-janus: no $build/bench/fh-nic" >&2; exit 1; }
-	ip netns exec $sns "$build/bench/fh-nic" "$work/memif.sock" $vs >"$work/nic.json" \
+	# bounded: it stops by itself after 4 hours if this script is gone without killing it
+	ip netns exec $sns "$build/bench/fh-nic" "$work/memif.sock" $vs 14400 >"$work/nic.json" \
 		2>"$work/nic.log" &
 	nicp=$!
 	logged "$work/nic.log" 'carrying frames' $nicp

@@ -128,6 +128,8 @@ int main(int argc, char **argv)
 		unsigned n = carry(pm, pa, &to_wire, &drop_wire) +
 			     carry(pa, pm, &to_worker, &drop_worker);
 
+		if (end && s > end)
+			break;
 		polls++;
 		if (n) {
 			busy += rte_rdtsc() - s;
@@ -137,8 +139,6 @@ int main(int argc, char **argv)
 			struct timespec nap = {0, 50000};
 
 			nanosleep(&nap, NULL);
-			if (end && rte_rdtsc() > end)
-				break;
 		}
 	}
 	printf("{\"frames_to_wire\": %llu, \"frames_to_worker\": %llu, \"dropped_to_wire\": %llu, "

@@ -64,7 +64,7 @@ af_xdp)
 memif)
 	veth_pair
 	[ -x "${FH_NIC:-}" ] || { echo "FAIL: FH_NIC (bench/fh-nic) is not set"; exit 1; }
-	ip netns exec $sfu "$FH_NIC" "$work/memif.sock" $vs >"$work/nic.json" 2>"$work/nic.log" &
+	ip netns exec $sfu "$FH_NIC" "$work/memif.sock" $vs 200 >"$work/nic.json" 2>"$work/nic.log" &
 	nic=$!
 	for _ in $(seq 100); do grep -q 'carrying frames' "$work/nic.log" && break; sleep 0.1; done
 	grep -q 'carrying frames' "$work/nic.log" || { cat "$work/nic.log"; echo "FAIL: fh-nic did not start"; exit 1; }
