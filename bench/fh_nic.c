@@ -10,7 +10,6 @@
  *   runs until SIGTERM/SIGINT (or SECONDS), then prints one JSON line to stdout: frames each
  *   way, frames dropped (the other side's ring full), busy seconds (polls that carried a frame,
  *   at the TSC rate) and the polls. Empty polls nap: after 16 in a row, 50 µs each. */
-#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,11 +76,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *sock = argv[1], *iface = argv[2];
-	double limit = argc == 4 ? strtod(argv[3], NULL) : 0;
-	char prefix[64], memif[512], afp[256];
+	char prefix[64], memif[512], afp[256], *rest = NULL;
+	double limit = argc == 4 ? strtod(argv[3], &rest) : 0;
 
-	if (strlen(sock) > 200 || strlen(iface) > 64 || limit < 0) {
+	if (strlen(sock) > 200 || strlen(iface) > 64) {
 		fprintf(stderr, "fh-nic: socket path or interface name too long\n");
+		return 2;
+	}
+	if (argc == 4 && (rest == argv[3] || *rest || !(limit > 0 && limit < 1e6))) {
+		fprintf(stderr, "fh-nic: SECONDS must be a number of seconds above 0\n");
 		return 2;
 	}
 	snprintf(prefix, sizeof(prefix), "--file-prefix=fh-nic-%d", (int)getpid());
