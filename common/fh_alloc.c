@@ -201,8 +201,11 @@ static void sort_order(struct run *r)
 	}
 }
 
-/* Whether source i may climb to option bps with need_new the allocation's total after it. */
-static bool can_up(const struct run *r, unsigned i, uint64_t need_new, uint64_t bps)
+/* Whether source i may climb to option bps with need_new the allocation's total after it;
+ * quick_ms: a shorter hold-off for this step (0: none), for a paused video's lowest option or a
+ * higher frame rate of the same layer. */
+static bool can_up(const struct run *r, unsigned i, uint64_t need_new, uint64_t bps,
+		   uint64_t quick_ms)
 {
 	const struct fh_alloc_state *st = &r->st[i];
 	uint64_t elapsed;
@@ -212,7 +215,7 @@ static bool can_up(const struct run *r, unsigned i, uint64_t need_new, uint64_t 
 	if (!st->down)
 		return true;
 	elapsed = r->now > st->down_ms ? r->now - st->down_ms : 0;
-	if (elapsed >= FH_ALLOC_HOLD_MS)
+	if (elapsed >= FH_ALLOC_HOLD_MS || (quick_ms && elapsed >= quick_ms))
 		return true;
 	return elapsed >= FH_ALLOC_HOLD_SHORT_MS &&
 	       need_new * (100 + FH_ALLOC_COMFORT_PCT) <= r->est * 100;
@@ -240,7 +243,7 @@ static void pass_base(struct run *r)
 		struct work *w = &r->w[i = r->order[k]];
 		uint64_t c = w->lad.bps[0];
 		bool ok = w->cap >= 0 ? fits(r->need, (int64_t)c, r->est)
-				      : can_up(r, i, r->need + c, c);
+				      : can_up(r, i, r->need + c, c, FH_ALLOC_RESUME_MS);
 
 		if (ok) {
 			w->level = 0;
@@ -270,7 +273,10 @@ static void pass_climb(struct run *r, bool up)
 			c = step_cost(w);
 			if (up)
 				ok = can_up(r, i, (uint64_t)((int64_t)r->need + c),
-					    w->lad.bps[next]);
+					    w->lad.bps[next],
+					    w->lad.s[next] == w->lad.s[w->level]
+						    ? FH_ALLOC_TEMPORAL_HOLD_MS
+						    : 0);
 			else
 				ok = fits(r->need, c, r->est);
 			if (!ok)

@@ -10,7 +10,8 @@
  * first (7.5, 15, 30 fps), then the higher layers at full frame rate: a weak link shows more
  * people at a lower frame rate before fewer people sharper. When even the cheapest options do
  * not fit, the lowest-priority videos pause. Going down is immediate; going up needs headroom and,
- * after a downgrade of that source, a hold-off, so that a noisy estimate does not flip layers.
+ * after a downgrade of that source, a hold-off, so that a noisy estimate does not flip layers
+ * (a paused video's hold-off is shorter).
  */
 #ifndef FH_ALLOC_H
 #define FH_ALLOC_H
@@ -31,6 +32,13 @@
  * the estimate; then FH_ALLOC_HOLD_SHORT_MS is enough. */
 #define FH_ALLOC_COMFORT_PCT 50
 #define FH_ALLOC_HOLD_SHORT_MS 5000
+/* A paused video (a person not seen at all) comes back as soon as its lowest option fits with
+ * the margin for this long: a frozen tile is worse than a key frame more. */
+#define FH_ALLOC_RESUME_MS 2000
+/* A step up in frame rate within the same simulcast layer costs no key frame (the worker
+ * waits for a frame the higher rate may start from); its hold-off is this long, so that one
+ * video does not stay at the lowest frame rate while another keeps the full one. */
+#define FH_ALLOC_TEMPORAL_HOLD_MS 2000
 
 enum fh_alloc_kind {
 	FH_ALLOC_AUDIO,

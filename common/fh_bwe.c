@@ -43,6 +43,15 @@
 #define LOSS_MIN_PKTS 20
 #define LOSS_INTERVAL_US 1000000
 #define LOSS_DECREASE_GAP_US 300000
+/* Link capacity: samples averaged with this weight; its spread never taken under
+ * CAP_MIN_DEV of it; the estimate climbs CAP_ADD of it per second near it. */
+#define CAP_ALPHA 0.25
+#define CAP_MIN_DEV 0.05
+#define CAP_ADD 0.05
+#define CAP_ADD_MIN_BPS 4000.0
+#define CAP_RESET_US 1000000 /* acknowledged above the upper bound this long: forgotten */
+#define CAP_WINDOW_US 300000 /* what a capacity sample is measured over */
+#define PROBE_ABOVE 1.2	     /* a probe session aims this far over the upper bound */
 
 /* The reference time's period: 2^24 ticks of 64 ms. */
 #define ARRIVAL_PERIOD_US (((int64_t)1 << 24) * FH_TWCC_REF_US)
@@ -269,10 +278,29 @@ static void group_add(struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
 	b->cur.arrival_us = arrival_us;
 }
 
-static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
+/* Bit/s acknowledged by the entries newer than the newest one at least window_us old (or
+ * than the oldest one, with less history), over the time since that one; 0 when unknown. */
+static double ack_rate(const struct fh_bwe *b, uint64_t now_us, uint64_t window_us)
 {
 	unsigned k, idx;
 	uint64_t sum = 0, start = 0;
+
+	for (k = 0; k < b->ack_n; k++) {
+		idx = (b->ack_head + FH_BWE_ACK_RING - 1 - k) % FH_BWE_ACK_RING;
+		start = b->ack[idx].t_us;
+		if (k > 0 && now_us - start >= window_us)
+			break;
+		if (k + 1 < b->ack_n)
+			sum += b->ack[idx].bytes;
+	}
+	if (now_us <= start)
+		return 0;
+	return fmin((double)sum * 8e6 / (double)(now_us - start), 4e9);
+}
+
+static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
+{
+	double v;
 
 	if (b->ack_n && now_us < b->ack[(b->ack_head + FH_BWE_ACK_RING - 1) % FH_BWE_ACK_RING].t_us)
 		return; /* time went backwards: keep the last rate */
@@ -283,22 +311,63 @@ static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
 		b->ack_n++;
 	if (b->ack_n < 2)
 		return;
-	/*
-	 * The bytes of the entries newer than the newest one at least ACK_WINDOW_US old (or than the
-	 * oldest one, with less history), over the time since that one.
-	 */
-	for (k = 0; k < b->ack_n; k++) {
-		idx = (b->ack_head + FH_BWE_ACK_RING - 1 - k) % FH_BWE_ACK_RING;
-		start = b->ack[idx].t_us;
-		if (k > 0 && now_us - start >= ACK_WINDOW_US)
-			break;
-		if (k + 1 < b->ack_n)
-			sum += b->ack[idx].bytes;
-	}
-	if (now_us <= start)
+	v = ack_rate(b, now_us, ACK_WINDOW_US);
+	if (v <= 0)
 		return;
-	b->acked_bps = (uint32_t)fmin((double)sum * 8e6 / (double)(now_us - start), 4e9);
+	b->acked_bps = (uint32_t)v;
 	b->acked_valid = true;
+	/* While a queue grows the packets leave the bottleneck at its rate: the last moments
+	 * say what it carries (a second would count a shaper's bucket emptying). */
+	b->recent_bps = ack_rate(b, now_us, CAP_WINDOW_US);
+}
+
+static double cap_dev(const struct fh_bwe *b)
+{
+	return fmax(sqrt(b->cap_var), CAP_MIN_DEV * b->cap_bps);
+}
+
+static double cap_upper(const struct fh_bwe *b)
+{
+	return b->cap_bps + 3 * cap_dev(b);
+}
+
+/* A delay-based decrease: what was acknowledged is what the link carried while it queued. */
+static void cap_sample(struct fh_bwe *b, double sample)
+{
+	if (b->cap_valid && sample < b->cap_bps - 3 * cap_dev(b))
+		b->cap_valid = false; /* the link got worse: start over from here */
+	if (!b->cap_valid) {
+		b->cap_bps = sample;
+		b->cap_var = 0;
+		b->cap_valid = true;
+		b->above = false;
+		return;
+	}
+	double d = sample - b->cap_bps;
+
+	b->cap_bps += CAP_ALPHA * d;
+	b->cap_var = (1 - CAP_ALPHA) * b->cap_var + CAP_ALPHA * d * d;
+}
+
+/* The link carried more than its capacity's upper bound without a queue for a while (over the
+ * last ~300 ms each time, so that a shaper's bucket emptying within a second does not count):
+ * it is not the link it was (a line raised, a probe through a faster one). */
+static void cap_check(struct fh_bwe *b, uint64_t at_us)
+{
+	if (!b->cap_valid || !b->acked_valid)
+		return;
+	if (b->recent_bps <= cap_upper(b) || b->queue_ms >= CONFIRM_QUEUE_MS ||
+	    b->state == FH_BWE_OVERUSING) {
+		b->above = false;
+		return;
+	}
+	if (!b->above) {
+		b->above = true;
+		b->above_since_us = at_us;
+	} else if (at_us - b->above_since_us >= CAP_RESET_US) {
+		b->cap_valid = false;
+		b->above = false;
+	}
 }
 
 static void rate_control(struct fh_bwe *b, uint64_t now_us)
@@ -323,8 +392,11 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 				target = v * APP_LIMITED_FLOOR;
 			if (target < v)
 				v = target;
+			if (b->acked_valid && b->recent_bps > 0)
+				cap_sample(b, b->recent_bps);
 			b->have_decreased = true;
 			b->last_decrease_us = now_us;
+			b->delay_decreases++;
 		}
 		b->hold = true;
 	} else if (b->state == FH_BWE_UNDERUSING || b->state == FH_BWE_OVERUSING) {
@@ -339,8 +411,16 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 		 * queue: that much is known to pass. */
 		if (b->acked_bps * PROBE_CONFIRM > v && b->queue_ms < CONFIRM_QUEUE_MS)
 			v = b->acked_bps * PROBE_CONFIRM;
-		if (v < limit)
-			v = fmin(limit, v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s);
+		/* Near a capacity the link has shown: slowly (what passes a shaper's bucket
+		 * for a moment is no proof of more; a sender that fills the estimate shows
+		 * more by taking it without a queue). */
+		if (v < limit) {
+			if (b->cap_valid && v >= b->cap_bps - 3 * cap_dev(b))
+				v = fmin(limit,
+					 v + fmax(CAP_ADD * b->cap_bps, CAP_ADD_MIN_BPS) * dt_s);
+			else
+				v = fmin(limit, v * pow(GROWTH_PER_S, dt_s) + 1000 * dt_s);
+		}
 		b->send_limited = v >= limit;
 	}
 	b->delay_bps = clamp_bps(b, v);
@@ -370,6 +450,7 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 		if (!b->have_loss_decrease ||
 		    now_us - b->last_loss_decrease_us >= LOSS_DECREASE_GAP_US) {
 			v = fmin(v, b->estimate_bps) * (1 - frac / 2);
+			b->loss_decreases++;
 			b->have_loss_decrease = true;
 			b->last_loss_decrease_us = now_us;
 		}
@@ -425,7 +506,71 @@ void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned 
 	 * in a burst must not look like a fast link. */
 	if (have_arr && last_arr > 0)
 		ack_push(b, (uint64_t)last_arr, acked);
+	cap_check(b, now_us);
 	rate_control(b, now_us);
 	loss_control(b, now_us);
 	b->estimate_bps = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+}
+
+uint32_t fh_bwe_target_bps(const struct fh_bwe *b)
+{
+	if (b->cap_valid) {
+		double c = b->cap_bps * FH_BWE_CAP_USE_PCT / 100;
+
+		if (c < b->estimate_bps)
+			return clamp_bps(b, c);
+	}
+	return b->estimate_bps;
+}
+
+uint32_t fh_bwe_capacity_bps(const struct fh_bwe *b)
+{
+	return b->cap_valid ? clamp_bps(b, b->cap_bps) : 0;
+}
+
+static void probe_end(struct fh_bwe *b, uint64_t now_us)
+{
+	if (b->probing) {
+		b->probing = false;
+		b->probed = true;
+		b->probe_end_us = now_us;
+	}
+}
+
+uint32_t fh_bwe_probe_bps(struct fh_bwe *b, uint32_t media_bps, uint32_t want_bps, uint64_t now_us)
+{
+	uint32_t est = fh_bwe_target_bps(b);
+
+	if (want_bps <= est || b->state != FH_BWE_NORMAL || b->loss_fraction >= 6) {
+		probe_end(b, now_us);
+		return 0;
+	}
+	if (!b->cap_valid) {
+		uint32_t want = want_bps - est > est / 4 ? want_bps - est : est / 4;
+
+		b->probing = false;
+		return want < est / 2 ? want : est / 2;
+	}
+	/* a session ends when its time is up, or at the first sign of a queue (and none
+	 * starts on one): on a line at its end that is the answer, and what queues behind
+	 * the padding is media */
+	if (b->queue_ms >= CONFIRM_QUEUE_MS) {
+		probe_end(b, now_us);
+		return 0;
+	}
+	if (b->probing &&
+	    (now_us < b->probe_start_us || now_us - b->probe_start_us >= FH_BWE_PROBE_SESSION_US))
+		probe_end(b, now_us);
+	if (!b->probing) {
+		if (b->probed && now_us >= b->probe_end_us &&
+		    now_us - b->probe_end_us < FH_BWE_PROBE_GAP_US)
+			return 0;
+		b->probing = true;
+		b->probe_start_us = now_us;
+	}
+	double aim = fmax(cap_upper(b) * PROBE_ABOVE, want_bps);
+
+	if (aim <= media_bps)
+		return 0;
+	return (uint32_t)fmin(aim - media_bps, est / 2.0);
 }

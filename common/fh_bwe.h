@@ -3,7 +3,13 @@
  * that receiver returns about what Funkhaus sends it. A delay-based part (inter-group delay
  * variation, a trendline over it, an overuse detector with an adaptive threshold, and AIMD rate
  * control) and a loss-based part run side by side; the estimate is the lower of the two, within
- * [min_bps, max_bps]. The worker that owns the receiver's transport calls fh_bwe_sent for every
+ * [min_bps, max_bps]. Each delay-based decrease also samples the link's capacity (what arrived
+ * over the last ~300 ms while the queue grew); while a capacity is known the estimate climbs
+ * towards it additively, what the streams are planned with (fh_bwe_target_bps) stays under it,
+ * and probes come in bounded sessions that end at the first queue. A shaper's token bucket
+ * passes bursts above its rate for a while; without that memory the estimate climbs on them and
+ * the share-out plans more than the line carries (test_bwe's token_bucket_line). The worker that
+ * owns the receiver's transport calls fh_bwe_sent for every
  * packet it stamps with a transport-wide sequence number and fh_bwe_feedback for every feedback
  * packet parsed by fh_twcc_parse. Fixed-size state, no allocation, no I/O, no DPDK.
  *
@@ -93,10 +99,24 @@ struct fh_bwe {
 	uint64_t int_start_us, last_loss_us, last_loss_decrease_us;
 	bool loss_started, have_loss_decrease;
 
+	/* The link's capacity as far as it showed it: what was acknowledged at each
+	 * delay-based decrease, averaged, with its spread. While known, the estimate climbs
+	 * towards it slowly and not beyond its upper bound, and what the streams may plan
+	 * with stays a little under it; acknowledged rates above the bound held for a while
+	 * (a probe through a faster link) forget it. */
+	double cap_bps, cap_var;
+	double recent_bps; /* acknowledged over the last ~300 ms */
+	bool cap_valid;
+	uint64_t above_since_us;
+	bool above;
+	/* Probes while the capacity is known: sessions of a bounded length, a gap between. */
+	uint64_t probe_start_us, probe_end_us;
+	bool probing, probed;
 	/* Counters for the caller. */
 	uint64_t fb_unknown; /* reported seqs never sent, or no longer in the history */
 	uint64_t fb_packets; /* reported seqs that matched a sent packet */
 	uint64_t fb_resets;  /* delay samples thrown away as implausible */
+	uint64_t delay_decreases, loss_decreases; /* the estimate lowered, by cause */
 };
 
 void fh_bwe_init(struct fh_bwe *b, uint32_t start_bps, uint32_t min_bps, uint32_t max_bps);
@@ -127,6 +147,26 @@ static inline uint32_t fh_bwe_acked_bps(const struct fh_bwe *b)
 	return b->acked_bps;
 }
 
+/*
+ * What the share-out of streams may plan with, bit/s: the estimate, and while the link's
+ * capacity is known at most FH_BWE_CAP_USE_PCT of it (room for key frames and RTX on a line
+ * that has shown where it ends).
+ */
+#define FH_BWE_CAP_USE_PCT 90
+uint32_t fh_bwe_target_bps(const struct fh_bwe *b);
+/* The capacity the link showed, bit/s; 0 while not known. */
+uint32_t fh_bwe_capacity_bps(const struct fh_bwe *b);
+/*
+ * Padding to send now, bit/s, on top of media_bps, when the allocator's next step would need
+ * want_bps: 0 when the step fits the target or the link shows a queue or loss. While the
+ * capacity is not known, padding whenever a step waits (up to half the target); while it is,
+ * sessions of FH_BWE_PROBE_SESSION_US every FH_BWE_PROBE_GAP_US that carry the total above the
+ * capacity's upper bound, so that a raised line shows itself and a line at its end costs a
+ * short queue, not a lasting one.
+ */
+#define FH_BWE_PROBE_SESSION_US 3000000
+#define FH_BWE_PROBE_GAP_US 5000000
+uint32_t fh_bwe_probe_bps(struct fh_bwe *b, uint32_t media_bps, uint32_t want_bps, uint64_t now_us);
 static inline uint8_t fh_bwe_loss_fraction(const struct fh_bwe *b)
 {
 	return b->loss_fraction;

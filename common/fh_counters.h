@@ -43,6 +43,8 @@
 	_(twcc_fb_sent, "transport-wide feedback packets sent to publishers")           \
 	_(twcc_fb_in, "transport-wide feedback packets from receivers used")            \
 	_(probe_sent, "padding packets sent to probe a receiver link")                  \
+	_(bwe_delay_decrease, "receiver estimates lowered for a growing queue")         \
+	_(bwe_loss_decrease, "receiver estimates lowered for loss")                     \
 	_(ssrc_learned, "simulcast SSRCs learned from the mid and rid extensions")
 
 /* Why a datagram, frame or command was not used; funkhaus_worker_drops_total{reason=<name>}.

@@ -24,7 +24,7 @@
 #include "fh_ext.h"
 
 #define FH_REGION_MAGIC 0x464b4855u /* "FKHU" */
-#define FH_REGION_ABI 9
+#define FH_REGION_ABI 10
 #define FH_MAX_WORKERS 64
 #define FH_MAX_SLOTS 1024 /* participants per worker */
 /* Streams one participant receives at once: its receive slots, onto which the control plane
@@ -223,6 +223,8 @@ struct fh_slot_stat {
 	volatile uint32_t gen; /* odd while the worker writes */
 	uint32_t estimate_bps; /* 0 while there is no estimate */
 	uint32_t sent_bps;     /* media, RTX and probes sent to it */
+	uint32_t target_bps;   /* what the share-out plans with (fh_bwe_target_bps) */
+	uint32_t capacity_bps; /* the capacity its link showed; 0: not known */
 	uint32_t n_out;
 	struct fh_out_stat out[FH_MAX_RECV_STREAMS];
 };

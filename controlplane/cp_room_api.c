@@ -141,8 +141,10 @@ static json_t *downlink_json(const struct cp_part *q)
 		if (ml->assigned && !ml->dead && ml->src && ml->kind != CP_KIND_OTHER)
 			json_array_append_new(recv, receive_json(ml, &st));
 	}
-	return json_pack("{s:I, s:I, s:o}", "estimate_bps", (json_int_t)st.estimate_bps, "sent_bps",
-			 (json_int_t)st.sent_bps, "receives", recv);
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "estimate_bps", (json_int_t)st.estimate_bps,
+			 "target_bps", (json_int_t)st.target_bps, "capacity_bps",
+			 (json_int_t)st.capacity_bps, "sent_bps", (json_int_t)st.sent_bps,
+			 "receives", recv);
 }
 
 json_t *cp_room_api_room(const char *tenant, const char *room)

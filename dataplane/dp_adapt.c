@@ -26,7 +26,6 @@
 #define DP_RATE_MS 500	     /* measurement window of layer and stream rates */
 #define DP_KEY_RETRY_MS 1000 /* a switch waiting this long for a key frame asks again */
 #define DP_RTX_SHARE 4	     /* RTX may take 1/4 of the estimate */
-#define DP_PROBE_SHARE 2     /* probes at most 1/2 of the estimate on top of media */
 #define DP_START_BPS 1000000 /* first estimate, before feedback says more */
 #define DP_MIN_BPS 50000
 #define DP_MAX_BPS 20000000
@@ -130,13 +129,21 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 		dp_drop(w, FH_DROP_twcc_malformed);
 		return;
 	}
-	uint64_t unknown = p->ad->bwe.fb_unknown;
+	struct fh_bwe *b = &p->ad->bwe;
+	uint64_t unknown = b->fb_unknown, dd = b->delay_decreases, ld = b->loss_decreases;
 
-	fh_bwe_feedback(&p->ad->bwe, pk, (unsigned)n, dp_worker_us(w, now));
-	if (p->ad->bwe.fb_unknown != unknown)
+	fh_bwe_feedback(b, pk, (unsigned)n, dp_worker_us(w, now));
+	if (b->fb_unknown != unknown)
 		dp_drop(w, FH_DROP_twcc_unknown);
+	dp_count(w, FH_CTR_bwe_delay_decrease, b->delay_decreases - dd);
+	dp_count(w, FH_CTR_bwe_loss_decrease, b->loss_decreases - ld);
 	dp_count(w, FH_CTR_twcc_fb_in, 1);
 	p->estimate = fh_bwe_estimate(&p->ad->bwe);
+	/* a probe stops at the feedback that shows a queue, not at the next allocation */
+	if (p->probe_bps)
+		p->probe_bps = fh_bwe_probe_bps(&p->ad->bwe, fh_alloc_need_bps(&p->ad->alloc),
+						fh_alloc_next_step_bps(&p->ad->alloc),
+						dp_worker_us(w, now));
 }
 
 bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes)
@@ -248,10 +255,10 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	}
 	if (!n)
 		return;
-	uint32_t est = p->twcc ? fh_bwe_estimate(&p->ad->bwe) : UINT32_MAX;
+	uint32_t est = p->twcc ? fh_bwe_target_bps(&p->ad->bwe) : UINT32_MAX;
 	struct dp_adapt *ad = p->ad;
 
-	/* The allocator sees the lowest estimate of the last two seconds: it goes down with
+	/* The allocator sees the lowest target of the last two seconds: it goes down with
 	 * the estimate at once, and up only once a higher estimate has held. Probing and a
 	 * shaper's bucket make the estimate peak above what the line carries for a moment;
 	 * a layer raised on a peak comes down again a second later, and each switch costs a
@@ -265,7 +272,6 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 		if (ad->est_hist[k] < ad->alloc_est)
 			ad->alloc_est = ad->est_hist[k];
 	fh_alloc_run(&ad->alloc, src, n, ad->alloc_est, dp_worker_us(w, now) / 1000, ch);
-	est = ad->alloc_est;
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_out *o = &p->out[idx[i]];
 		struct dp_pub *pub = dp_media_find_key(&w->parts[o->pub_slot], o->pub_key);
@@ -295,18 +301,12 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 			dp_media_request_key(w, o->pub_slot, pub, o->target, now, false);
 		}
 	}
-	/* probe when what the allocator would give next does not fit the estimate yet */
-	uint32_t next = fh_alloc_next_step_bps(&p->ad->alloc);
-
-	p->probe_bps = 0;
-	if (p->twcc && next > est && fh_bwe_state(&p->ad->bwe) == FH_BWE_NORMAL &&
-	    fh_bwe_loss_fraction(&p->ad->bwe) < 6) {
-		/* at least a quarter of the estimate, so that the receiver's answer says
-		 * something within a feedback window or two */
-		uint32_t want = next - est > est / 4 ? next - est : est / 4;
-
-		p->probe_bps = want < est / DP_PROBE_SHARE ? want : est / DP_PROBE_SHARE;
-	}
+	/* probe when what the allocator would give next does not fit the target yet (fh_bwe
+	 * says how much, and while the link's capacity is known, when) */
+	p->probe_bps =
+		p->twcc ? fh_bwe_probe_bps(&ad->bwe, fh_alloc_need_bps(&ad->alloc),
+					   fh_alloc_next_step_bps(&ad->alloc), dp_worker_us(w, now))
+			: 0;
 }
 
 /* What a receiver gets, for the admin API (struct fh_slot_stat). */
@@ -318,6 +318,8 @@ static void write_stat(struct dp_worker *w, uint16_t slot)
 
 	__atomic_store_n(&st->gen, st->gen + 1, __ATOMIC_RELEASE);
 	st->estimate_bps = p->twcc ? p->estimate : 0;
+	st->target_bps = p->twcc && p->ad ? fh_bwe_target_bps(&p->ad->bwe) : 0;
+	st->capacity_bps = p->twcc && p->ad ? fh_bwe_capacity_bps(&p->ad->bwe) : 0;
 	st->sent_bps = p->sent_bps;
 	for (int i = 0; i < DP_MAX_OUT; i++) {
 		struct dp_out *o = &p->out[i];

@@ -48,6 +48,24 @@ function tbf(rate, verb = 'add') {
     'latency', '200ms']);
 }
 
+// What the shaped line sent and dropped so far (tc's counters of the tbf).
+function lineStats() {
+  const t = sh('tc', ['-s', 'qdisc', 'show', 'dev', 'fhws']);
+  const m = t.match(/Sent \d+ bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)/);
+  return m ? { sent: Number(m[1]), dropped: Number(m[2]), held: Number(m[3]) }
+    : { sent: 0, dropped: 0, held: 0 };
+}
+
+// One second of the weak page's downlink, as the admin API shows it.
+async function weakTrace(id) {
+  const d = (await fh.downlinks()).find((x) => x.id === id);
+  if (!d || !d.downlink) return '?';
+  const v = d.downlink.receives.filter((r) => r.kind === 'video')
+    .map((r) => `${r.layer}.${r.temporal}`).join(',');
+  const k = (x) => Math.round((x || 0) / 1000);
+  return `${k(d.downlink.estimate_bps)}/${k(d.downlink.target_bps)}/${k(d.downlink.capacity_bps)}/${k(d.downlink.sent_bps)} ${v}`;
+}
+
 // The weak line: the page's namespace, a veth pair to it, the server's end shaped.
 function makeLine() {
   sh('ip', ['netns', 'add', NS]);
@@ -69,7 +87,7 @@ function dropLine() {
 // Per own camera: key frames encoded (all layers).
 const probe = async () => {
   const st = window.funkhaus && window.funkhaus.state;
-  const out = { id: st && st.id, peers: {}, keyFrames: 0, sentWidth: 0 };
+  const out = { id: st && st.id, peers: {}, keyFrames: 0, sentWidth: 0, lowFrames: 0 };
   if (!st || !st.pc) return out;
   for (const [id, p] of st.peers) {
     const r = { name: p.name, video: null, audio: null };
@@ -79,7 +97,8 @@ const probe = async () => {
         const v = { frames: s.framesDecoded || 0, width: s.frameWidth || 0,
           fps: s.framesPerSecond || 0, packets: s.packetsReceived || 0,
           lost: s.packetsLost || 0, freezes: s.totalFreezesDuration || 0,
-          keys: s.keyFramesDecoded || 0 };
+          keys: s.keyFramesDecoded || 0, received: s.framesReceived || 0,
+          dropped: s.framesDropped || 0 };
         if (s.kind === 'video') r.video = v;
         else if (s.kind === 'audio') r.audio = v;
       });
@@ -90,6 +109,7 @@ const probe = async () => {
     if (s.type === 'outbound-rtp' && s.kind === 'video') {
       out.keyFrames += s.keyFramesEncoded || 0;
       out.sentWidth = Math.max(out.sentWidth, s.frameWidth || 0);
+      if (s.rid === 'l') out.lowFrames = s.framesEncoded || 0; // the lowest layer
     }
   });
   return out;
@@ -163,10 +183,20 @@ try {
   const w0 = await weakPage.evaluate(probe);
   const g0 = await Promise.all(goodPages.map(({ page }) => page.evaluate(probe)));
   const samples = [];
+  const trace = [];
+  const c0 = await fh.counters(/pli_sent|rtx_sent|drop_rtx_budget|probe_sent|layer_switches|bwe_/);
+  const q0 = lineStats();
   for (let t = 0; t < WINDOW_MS / 1000; t++) {
     await sleep(1000);
     samples.push(await Promise.all(goodPages.map(({ page }) => page.evaluate(probe))));
+    trace.push(await weakTrace(w0.id));
   }
+  // the weak page's downlink second by second: estimate, target, capacity and sent (kbit/s),
+  // then per video spatial.temporal layer
+  console.log(`weak page, each second: ${trace.join(' | ')}`);
+  const c1 = await fh.counters(/pli_sent|rtx_sent|drop_rtx_budget|probe_sent|layer_switches|bwe_/);
+  const q1 = lineStats();
+  console.log(`in the window: ${Object.keys(c1).map((k) => `${k} ${c1[k] - (c0[k] || 0)}`).join(', ')}; the line dropped ${q1.dropped - q0.dropped} of ${q1.sent - q0.sent} packets and held back ${q1.held - q0.held} times (its bucket empty)`);
   const w1 = await weakPage.evaluate(probe);
   const g1 = samples[samples.length - 1];
   const secs = WINDOW_MS / 1000;
@@ -180,7 +210,9 @@ try {
     const frozen = b.video.freezes - a.video.freezes;
     const arecv = b.audio.packets - a.audio.packets; const alost = b.audio.lost - a.audio.lost;
     const aloss = pct(alost, arecv + alost);
-    console.log(`  from ${n}: ${fps.toFixed(1)} fps at ${b.video.width} px, video loss ${vloss.toFixed(2)} %, frozen ${frozen.toFixed(2)} s; audio loss ${aloss.toFixed(2)} %`);
+    const rfps = (b.video.received - a.video.received) / secs;
+    const dropped = b.video.dropped - a.video.dropped;
+    console.log(`  from ${n}: ${fps.toFixed(1)} fps at ${b.video.width} px (${rfps.toFixed(1)} received, ${dropped} dropped), video loss ${vloss.toFixed(2)} %, frozen ${frozen.toFixed(2)} s; audio loss ${aloss.toFixed(2)} %`);
     if (fps < LIM.weakFps) why.push(`weak page gets ${fps.toFixed(1)} fps from ${n}`);
     if (vloss > LIM.weakVideoLoss) why.push(`weak page loses ${vloss.toFixed(2)} % of ${n}'s video`);
     if (frozen > LIM.weakFrozen) why.push(`weak page frozen ${frozen.toFixed(2)} s on ${n}`);
@@ -199,7 +231,8 @@ try {
     });
     // the same length of time as the baseline, scaled
     const allowed = Math.ceil((baseKeys[i] * WINDOW_MS) / BASE_MS) + 1;
-    console.log(`  ${name}: ${from.join('; ')}; made ${keys} key frames (alone: ${baseKeys[i]} in ${BASE_MS / 1000} s)`);
+    const low = (g1[i].lowFrames - g0[i].lowFrames) / secs;
+    console.log(`  ${name}: ${from.join('; ')}; made ${keys} key frames (alone: ${baseKeys[i]} in ${BASE_MS / 1000} s), lowest layer encoded at ${low.toFixed(1)} fps`);
     if (FIGURES && keys > allowed) why.push(`${name} made ${keys} key frames with the weak page there (alone ${baseKeys[i]} in ${BASE_MS / 1000} s)`);
   });
   console.log('dataplane:', JSON.stringify(await fh.counters(/layer|keyframe|pli|probe|rtx|temporal|twcc/)));
@@ -225,7 +258,12 @@ try {
 
   // the line is raised: the weak page gets the middle layer
   tbf('1mbit', 'change');
-  await sleep(RAISE_MS);
+  const raised = [];
+  for (let t = 0; t < RAISE_MS / 1000; t++) {
+    await sleep(1000);
+    raised.push(await weakTrace(w0.id));
+  }
+  console.log(`weak page at 1 Mbit/s, each second: ${raised.join(' | ')}`);
   const dl = (await fh.downlinks()).find((d) => d.id === w1.id);
   const videos = dl ? dl.downlink.receives.filter((r) => r.kind === 'video') : [];
   const w2 = await weakPage.evaluate(probe);

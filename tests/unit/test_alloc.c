@@ -265,6 +265,40 @@ static void hold_off(void)
 	CHECK_EQ(out[0].spatial, 2);
 }
 
+/* A lower frame rate forced by the estimate comes back after FH_ALLOC_TEMPORAL_HOLD_MS (it
+ * costs no key frame), a higher layer only after the full hold-off. Layer 0 is 60/90/150k by
+ * temporal layer, the microphone 40k. */
+static void temporal_hold(void)
+{
+	struct fh_alloc_src src[2];
+	struct fh_alloc_choice out[2];
+	struct fh_alloc a;
+	uint64_t down;
+
+	cam(&src[0], 1, 3);
+	mic(&src[1], 2);
+	fh_alloc_init(&a);
+	run_for(&a, src, 2, 250000, 1000, out);
+	CHECK_EQ(out[0].spatial, 0);
+	CHECK_EQ(out[0].temporal, 2);
+	fh_alloc_run(&a, src, 2, 150000, now_ms, out);
+	CHECK_EQ(out[0].temporal, 1);
+	down = now_ms;
+	now_ms += FH_ALLOC_PERIOD_MS;
+	/* room again, and more than enough for the middle layer without comfort (540k + margin) */
+	run_for(&a, src, 2, 700000, FH_ALLOC_TEMPORAL_HOLD_MS - 2 * FH_ALLOC_PERIOD_MS, out);
+	CHECK_EQ(out[0].temporal, 1);
+	run_for(&a, src, 2, 700000, FH_ALLOC_PERIOD_MS, out);
+	CHECK(now_ms - down >= FH_ALLOC_TEMPORAL_HOLD_MS);
+	CHECK_EQ(out[0].spatial, 0);
+	CHECK_EQ(out[0].temporal, 2);
+	while (now_ms - down < FH_ALLOC_HOLD_MS - FH_ALLOC_PERIOD_MS)
+		run_for(&a, src, 2, 700000, 0, out);
+	CHECK_EQ(out[0].spatial, 0);
+	run_for(&a, src, 2, 700000, FH_ALLOC_PERIOD_MS, out);
+	CHECK_EQ(out[0].spatial, 1);
+}
+
 /* A layer that stops is left for the next one down, and comes back at once when it resumes:
  * the sender stopping it is no reason to hold the receiver down. */
 static void stopped_layer(void)
@@ -354,10 +388,15 @@ static void no_temporal_layers(void)
 	CHECK(out[2].paused);
 	audio_never_paused(out);
 
-	/* The paused one was held down: it comes back soon, and reaches the top after the
-	 * hold-off, as all three top layers need more than comfortable room. */
-	run_for(&a, src, N_SRC, 6000000, FH_ALLOC_HOLD_SHORT_MS + 500, out);
+	/* The paused one was held down: it comes back after FH_ALLOC_RESUME_MS (not at the
+	 * first run with room: a dip of the estimate for one run is no reason to flip), and
+	 * reaches the top after the hold-off, as all three top layers need more than
+	 * comfortable room. */
+	fh_alloc_run(&a, src, N_SRC, 6000000, now_ms, out);
+	CHECK(out[2].paused);
+	run_for(&a, src, N_SRC, 6000000, FH_ALLOC_RESUME_MS, out);
 	CHECK(!out[2].paused);
+	CHECK_EQ(out[2].spatial, 0);
 	run_for(&a, src, N_SRC, 6000000, FH_ALLOC_HOLD_MS, out);
 	for (unsigned i = 0; i < N_CAM; i++) {
 		CHECK(!out[i].paused);
@@ -499,5 +538,6 @@ static void key_frames_count(void)
 }
 
 TEST_MAIN(weak_link_lowers_frame_rate_first, middle_link, strong_link_gets_top,
-	  starved_link_pauses_video, pause_is_stable, hysteresis, hold_off, stopped_layer,
-	  no_active_layer, no_temporal_layers, random_walk_stays_within, due, key_frames_count)
+	  starved_link_pauses_video, pause_is_stable, hysteresis, hold_off, temporal_hold,
+	  stopped_layer, no_active_layer, no_temporal_layers, random_walk_stays_within, due,
+	  key_frames_count)

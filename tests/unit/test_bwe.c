@@ -16,6 +16,7 @@
 #define QUEUE_MAX_US 500000
 #define INFLIGHT 8192
 #define FB_SLOTS 64
+#define LATE_US 150000
 
 struct inflight {
 	uint16_t seq;
@@ -43,6 +44,21 @@ struct sim {
 	uint16_t seq;
 	uint64_t rng;
 	uint64_t sent_bytes;
+	/* A token-bucket line instead of the plain queue (as tc's tbf): bucket_bytes of burst,
+	 * a backlog of at most limit_us of the rate. */
+	uint32_t bucket_bytes;
+	uint64_t limit_us;
+	double tokens;
+	uint64_t tok_us;
+	uint64_t media_sent, media_dropped, media_late; /* late: queued over LATE_US */
+	/* A sender with discrete rates (layers): the highest rung that the lowest target of the
+	 * last 2 s allows, chosen every 250 ms, with padding when the bwe asks for it. */
+	const uint32_t *ladder;
+	unsigned n_ladder;
+	uint32_t media_bps, probe_bps, next_bps;
+	uint32_t target_hist[8];
+	unsigned target_n;
+	uint64_t next_alloc_us;
 };
 
 static struct sim s;
@@ -76,17 +92,59 @@ static void send_one(bool padding)
 	else
 		fh_bwe_sent(&s.bwe, s.seq, t, PKT_BYTES);
 	s.sent_bytes += PKT_BYTES;
+	if (!padding)
+		s.media_sent++;
 	if (s.loss > 0 && rnd() < s.loss)
 		return;
 	start = s.link_free_us > t ? s.link_free_us : t;
-	if (start - t > QUEUE_MAX_US)
-		return; /* drop-tail */
-	s.link_free_us = start + (uint64_t)PKT_BYTES * 8 * 1000000 / s.link_bps;
+	if (s.bucket_bytes) {
+		/* the bucket as it is when this packet's turn comes; it waits for the tokens */
+		double tok = s.tokens + (double)(start - s.tok_us) * s.link_bps / 8e6;
+		uint64_t dep = start;
+
+		if (tok > s.bucket_bytes)
+			tok = s.bucket_bytes;
+		if (tok < PKT_BYTES)
+			dep += (uint64_t)((PKT_BYTES - tok) * 8e6 / s.link_bps);
+		if (dep - t > s.limit_us) {
+			if (!padding)
+				s.media_dropped++;
+			return;
+		}
+		if (!padding && dep - t > LATE_US)
+			s.media_late++;
+		s.tokens = tok + (double)(dep - start) * s.link_bps / 8e6 - PKT_BYTES;
+		s.tok_us = dep;
+		s.link_free_us = dep;
+	} else {
+		if (start - t > QUEUE_MAX_US)
+			return; /* drop-tail */
+		s.link_free_us = start + (uint64_t)PKT_BYTES * 8 * 1000000 / s.link_bps;
+	}
 	if (s.fly_n < INFLIGHT) {
 		s.fly[(s.fly_head + s.fly_n) % INFLIGHT] =
 			(struct inflight){.seq = s.seq, .arrival_us = s.link_free_us + PROP_US};
 		s.fly_n++;
 	}
+}
+
+/* The layered sender's choice, as the worker's allocator makes it. */
+static void ladder_alloc(void)
+{
+	uint32_t lo = fh_bwe_target_bps(&s.bwe), next;
+	unsigned k;
+
+	s.target_hist[s.target_n++ % 8] = lo;
+	for (k = 0; k < 8 && k < s.target_n; k++)
+		if (s.target_hist[k] < lo)
+			lo = s.target_hist[k];
+	for (k = 0; k + 1 < s.n_ladder && s.ladder[k + 1] <= lo; k++)
+		;
+	s.media_bps = s.ladder[k];
+	next = k + 1 < s.n_ladder ? s.ladder[k + 1] : s.ladder[k];
+	s.next_bps = next;
+	s.probe_bps = fh_bwe_probe_bps(&s.bwe, s.media_bps, next, s.now_us);
+	s.next_alloc_us = s.now_us + 250000;
 }
 
 /* Runs the trace for us microseconds in 1 ms steps. */
@@ -104,6 +162,10 @@ static void sim_run(uint64_t us)
 			CHECK(n > 0);
 			if (n > 0)
 				fh_bwe_feedback(&s.bwe, pk, (unsigned)n, s.now_us);
+			/* as the worker does: a probe stops at the feedback that shows a queue */
+			if (n > 0 && s.probe_bps)
+				s.probe_bps =
+					fh_bwe_probe_bps(&s.bwe, s.media_bps, s.next_bps, s.now_us);
 			s.fb_head = (s.fb_head + 1) % FB_SLOTS;
 			s.fb_n--;
 		}
@@ -124,12 +186,18 @@ static void sim_run(uint64_t us)
 				s.fb_n++;
 			}
 		}
+		if (s.n_ladder && s.now_us >= s.next_alloc_us)
+			ladder_alloc();
 		while (s.next_send_us <= s.now_us) {
 			uint32_t media = s.fixed_bps ? s.fixed_bps : fh_bwe_estimate(&s.bwe);
 			uint32_t rate = media;
 			bool pad = false;
 
-			if (s.pad_to_estimate && fh_bwe_estimate(&s.bwe) > media) {
+			if (s.n_ladder) {
+				media = s.media_bps;
+				rate = media + s.probe_bps;
+				pad = rnd() * rate >= media;
+			} else if (s.pad_to_estimate && fh_bwe_estimate(&s.bwe) > media) {
 				/* Media at fixed_bps, padding for the rest of the estimate. */
 				rate = fh_bwe_estimate(&s.bwe);
 				pad = rnd() * rate >= media;
@@ -275,6 +343,64 @@ static void limited_by_what_is_sent(void)
 	CHECK(t <= 20000000);
 }
 
+/*
+ * A citizen's 400 kbit/s line shaped as tc's tbf does it (16 kB of burst, 200 ms of backlog),
+ * and what it receives in steps of 20-40 kbit/s (one video's temporal layer after another,
+ * from 225 kbit/s for everyone's lowest frame rate to 405 kbit/s for full frame rate, then
+ * 705 kbit/s for a middle layer). The bucket lets the estimate's upward steps through for a
+ * while: a target that follows them plans more than the line carries, and the line drops what
+ * it cannot hold. What is planned must stay within the line once the line has shown where it
+ * ends, without giving up the rungs below it; when the line is raised, the rungs above come.
+ */
+static void token_bucket_line(void)
+{
+	static const uint32_t ladder[] = {225000, 245000, 265000, 285000, 305000, 325000,
+					  345000, 365000, 385000, 405000, 705000};
+	uint64_t over = 0, low = 0, samples = 0, sent0, drop0, late0;
+	uint32_t lo = UINT32_MAX, hi = 0;
+	uint64_t t;
+
+	sim_init(1000000, 50000, 20000000, 400000);
+	s.bucket_bytes = 16000;
+	s.tokens = s.bucket_bytes;
+	s.limit_us = 200000 + (uint64_t)s.bucket_bytes * 8 * 1000000 / s.link_bps;
+	s.ladder = ladder;
+	s.n_ladder = sizeof(ladder) / sizeof(ladder[0]);
+	sim_run(15000000);
+	sent0 = s.media_sent;
+	drop0 = s.media_dropped;
+	late0 = s.media_late;
+	for (t = 0; t < 60000000; t += 100000) {
+		sim_run(100000);
+		samples++;
+		if (s.media_bps > 390000)
+			over++;
+		if (s.media_bps < 285000)
+			low++;
+		if (s.media_bps < lo)
+			lo = s.media_bps;
+		if (s.media_bps > hi)
+			hi = s.media_bps;
+	}
+	double loss = 100.0 * (double)(s.media_dropped - drop0) / (double)(s.media_sent - sent0);
+	double late = 100.0 * (double)(s.media_late - late0) / (double)(s.media_sent - sent0);
+
+	fprintf(stderr,
+		"tbf 400k: media %u..%u over 60 s, above the line %.1f %% of the time, under "
+		"285k %.1f %%, media lost %.2f %%, queued over %u ms %.2f %%\n",
+		lo, hi, 100.0 * over / samples, 100.0 * low / samples, loss, LATE_US / 1000, late);
+	CHECK(loss < 0.5);
+	CHECK(late < 1);	    /* probes find the line's end without a lasting queue */
+	CHECK(over * 20 < samples); /* above the line less than 5 % of the time */
+	CHECK(low * 10 < samples);  /* under everyone's half frame rate less than 10 % */
+	s.link_bps = 1000000;
+	for (t = 0; t < 20000000 && s.media_bps < 705000; t += 100000)
+		sim_run(100000);
+	fprintf(stderr, "tbf 400k -> 1M: the 705k rung after %llu ms\n",
+		(unsigned long long)t / 1000);
+	CHECK(s.media_bps == 705000);
+}
+
 static void garbage(void)
 {
 	static struct fh_twcc_pkt pk[300];
@@ -315,7 +441,15 @@ static void garbage(void)
 		fh_bwe_feedback(&s.bwe, pk, n, now);
 		e = fh_bwe_estimate(&s.bwe);
 		CHECK(e >= 30000 && e <= 3000000);
-		if (e < 30000 || e > 3000000)
+		/* what the share-out and the prober see stays within the same bounds */
+		uint32_t tg = fh_bwe_target_bps(&s.bwe), cap = fh_bwe_capacity_bps(&s.bwe);
+		uint32_t pr = fh_bwe_probe_bps(&s.bwe, (uint32_t)(rnd() * 4e9),
+					       (uint32_t)(rnd() * 4e9), now);
+
+		CHECK(tg >= 30000 && tg <= e);
+		CHECK(cap == 0 || (cap >= 30000 && cap <= 3000000));
+		CHECK(pr <= tg / 2);
+		if (e < 30000 || e > 3000000 || tg > e || pr > tg / 2)
 			break;
 	}
 	/* Everything lost: down to min, not below. */
@@ -363,4 +497,4 @@ static void cost(void)
 }
 
 TEST_MAIN(settles_at_bottleneck, drop_and_recover, random_loss, bounds, limited_by_what_is_sent,
-	  garbage, cost)
+	  token_bucket_line, garbage, cost)
