@@ -11,7 +11,7 @@
  * people at a lower frame rate before fewer people sharper. When even the cheapest options do
  * not fit, the lowest-priority videos pause. Going down is immediate; going up needs headroom and,
  * after a downgrade of that source, a hold-off, so that a noisy estimate does not flip layers
- * (a paused video's hold-off is shorter).
+ * (shorter for a paused video coming back and for a higher frame rate of the same layer).
  */
 #ifndef FH_ALLOC_H
 #define FH_ALLOC_H

@@ -99,11 +99,11 @@ struct fh_bwe {
 	uint64_t int_start_us, last_loss_us, last_loss_decrease_us;
 	bool loss_started, have_loss_decrease;
 
-	/* The link's capacity as far as it showed it: what was acknowledged at each
-	 * delay-based decrease, averaged, with its spread. While known, the estimate climbs
-	 * towards it slowly and not beyond its upper bound, and what the streams may plan
-	 * with stays a little under it; acknowledged rates above the bound held for a while
-	 * (a probe through a faster link) forget it. */
+	/* The link's capacity as far as it showed it: what arrived over the last ~300 ms at
+	 * each delay-based decrease, averaged, with its spread. While known, the estimate
+	 * climbs near it additively and what the streams may plan with stays under it;
+	 * arrivals above its upper bound without a queue for a while (a probe through a
+	 * faster link) forget it. */
 	double cap_bps, cap_var;
 	double recent_bps; /* acknowledged over the last ~300 ms */
 	bool cap_valid;

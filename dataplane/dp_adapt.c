@@ -112,6 +112,15 @@ void dp_twcc_sent(struct dp_worker *w, struct dp_part *p, int seq, uint16_t len,
 	fh_bwe_sent(&p->ad->bwe, (uint16_t)seq, dp_worker_us(w, now), (uint16_t)(len + 10 + 28));
 }
 
+/* The padding receiver p should get now, as fh_bwe says for the allocator's next step. */
+static uint32_t probe_rate(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_adapt *ad = p->ad;
+
+	return fh_bwe_probe_bps(&ad->bwe, fh_alloc_need_bps(&ad->alloc),
+				fh_alloc_next_step_bps(&ad->alloc), dp_worker_us(w, now));
+}
+
 /* A receiver's transport-wide feedback about what we sent it. */
 void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rtcp_pkt *pkt,
 		      uint64_t now)
@@ -141,9 +150,7 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 	p->estimate = fh_bwe_estimate(&p->ad->bwe);
 	/* a probe stops at the feedback that shows a queue, not at the next allocation */
 	if (p->probe_bps)
-		p->probe_bps = fh_bwe_probe_bps(&p->ad->bwe, fh_alloc_need_bps(&p->ad->alloc),
-						fh_alloc_next_step_bps(&p->ad->alloc),
-						dp_worker_us(w, now));
+		p->probe_bps = probe_rate(w, p, now);
 }
 
 bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes)
@@ -303,10 +310,7 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	}
 	/* probe when what the allocator would give next does not fit the target yet (fh_bwe
 	 * says how much, and while the link's capacity is known, when) */
-	p->probe_bps =
-		p->twcc ? fh_bwe_probe_bps(&ad->bwe, fh_alloc_need_bps(&ad->alloc),
-					   fh_alloc_next_step_bps(&ad->alloc), dp_worker_us(w, now))
-			: 0;
+	p->probe_bps = p->twcc ? probe_rate(w, p, now) : 0;
 }
 
 /* What a receiver gets, for the admin API (struct fh_slot_stat). */
