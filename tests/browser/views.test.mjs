@@ -57,13 +57,22 @@ try {
   const [a, b] = pages;
   await waitReceives(a, names.slice(1), 60000, 'Anna'); // six pages on two cores: slow to start
   await waitReceives(b, names.filter((n) => n !== 'Bernd'), 20000, 'Bernd');
-  await sleep(4000); // a quality reading or two
   const ids = Object.fromEntries(await Promise.all(pages.map(async (p, i) => [names[i], await p.evaluate(() => window.funkhaus.state.id)])));
   const nameOf = Object.fromEntries(Object.entries(ids).map(([n, id]) => [id, n]));
 
   // --- tile view ---
   await a.evaluate(() => { const vt = document.querySelector('#view-toggle'); if (vt && window.funkhaus.state.view !== 'grid') vt.click(); });
   await sleep(500);
+  // a connection quality needs two readings 3 s apart of a track already shown; six pages on two
+  // cores can be slow to give them: wait (bounded) until Anna's remote tiles all show one
+  const t0q = Date.now();
+  for (;;) {
+    const q = (await look(a)).tiles.filter((x) => !x.self).map((x) => x.quality);
+    if (q.length >= 5 && q.every((l) => ['good', 'medium', 'poor'].includes(l))) break;
+    if (Date.now() - t0q > 30000) { console.log(`qualities after 30 s: ${JSON.stringify(q)}`); break; }
+    await sleep(1000);
+  }
+  console.log(`remote tiles show a quality after ${((Date.now() - t0q) / 1000).toFixed(1)} s`);
   let s = await look(a);
   await shot(a, fh.dir, 'views-tile-1280.png');
   const area = s.tiles.reduce((sum, x) => sum + x.box.w * x.box.h, 0);
