@@ -12,6 +12,7 @@
 #define F_PADDING 2
 #define F_ACKED 4    /* reported received: never counted again */
 #define F_REPORTED 8 /* reported at all: loss counted once */
+#define F_LOST 16    /* counted lost; taken back if it is reported received later */
 
 #define GROUP_US 5000
 #define SAMPLE_MAX_US 3000000 /* a delay sample beyond this means a clock jump: start over */
@@ -261,6 +262,10 @@ static int64_t unwrap_arrival(struct fh_bwe *b, int64_t a)
 
 static void group_add(struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
 {
+	/* sent before the group being built (a packet that came after the feedback that
+	 * reported it lost): its delay says nothing about the queue now */
+	if (b->cur.valid && send_us < b->cur.first_send_us)
+		return;
 	if (b->cur.valid && send_us - b->cur.first_send_us <= GROUP_US) {
 		if (send_us > b->cur.send_us)
 			b->cur.send_us = send_us;
@@ -437,6 +442,12 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 	if (b->int_total == 0 ||
 	    (b->int_total < LOSS_MIN_PKTS && now_us - b->int_start_us < LOSS_INTERVAL_US))
 		return;
+	if (b->loss_credit > 0) {
+		uint32_t c = b->loss_credit < b->int_lost ? b->loss_credit : b->int_lost;
+
+		b->int_lost -= c;
+		b->loss_credit -= c;
+	}
 	frac = (double)b->int_lost / b->int_total;
 	b->loss_fraction = (uint8_t)fmin(frac * 256, 255);
 	if (now_us > b->last_loss_us)
@@ -485,15 +496,28 @@ void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned 
 		if (!pkts[i].received) {
 			if (!(p->flags & F_REPORTED)) {
 				b->int_total++;
-				b->int_lost++;
+				b->lost_new++;
+				p->flags |= F_LOST;
+				p->loss_gen = b->fb_gen;
 			}
 			p->flags |= F_REPORTED;
 			continue;
 		}
-		if (!(p->flags & F_REPORTED))
+		if (!(p->flags & F_REPORTED)) {
 			b->int_total++;
-		p->flags |= F_REPORTED;
-		p->flags |= F_ACKED;
+		} else if (p->flags & F_LOST) {
+			/* reported lost, then received: not a loss after all. Taken back
+			 * while still pending, else off the next loss interval */
+			if (p->loss_gen == b->fb_gen && b->lost_new > 0)
+				b->lost_new--;
+			else if (p->loss_gen == (uint16_t)(b->fb_gen - 1) && b->lost_pending > 0)
+				b->lost_pending--;
+			else if (b->loss_credit < FH_BWE_HISTORY)
+				b->loss_credit++;
+			b->fb_late++;
+		}
+		p->flags &= (uint8_t)~F_LOST;
+		p->flags |= F_REPORTED | F_ACKED;
 		acked += p->bytes;
 		int64_t arr = unwrap_arrival(b, pkts[i].arrival_us);
 
@@ -506,6 +530,13 @@ void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned 
 	 * in a burst must not look like a fast link. */
 	if (have_arr && last_arr > 0)
 		ack_push(b, (uint64_t)last_arr, acked);
+	/* A packet counts as lost once the feedback after the one that first reported it
+	 * missing has not reported it received: a receiver reports a packet that comes after
+	 * its feedback in the next one, and one that late is no loss. */
+	b->int_lost += b->lost_pending;
+	b->lost_pending = b->lost_new;
+	b->lost_new = 0;
+	b->fb_gen++;
 	cap_check(b, now_us);
 	rate_control(b, now_us);
 	loss_control(b, now_us);

@@ -38,7 +38,8 @@ struct fh_bwe_sent_pkt {
 	uint64_t send_us;
 	uint16_t seq;
 	uint16_t bytes;
-	uint8_t flags; /* FH_BWE_F_* in fh_bwe.c */
+	uint8_t flags;	   /* F_* in fh_bwe.c */
+	uint16_t loss_gen; /* the feedback that first reported it missing */
 };
 
 /* Packets sent within 5 ms of the first of them: the unit of delay variation. */
@@ -94,8 +95,12 @@ struct fh_bwe {
 	} ack[FH_BWE_ACK_RING];
 	unsigned ack_head, ack_n;
 
-	/* Loss over an interval of at least 20 reported packets or 1 s. */
-	uint32_t int_lost, int_total;
+	/* Loss over an interval of at least 20 reported packets or 1 s. A packet reported
+	 * missing is pending until the next feedback (lost_new, then lost_pending) and only
+	 * then counted lost; one received later still is taken off the next interval
+	 * (loss_credit, at most FH_BWE_HISTORY). */
+	uint32_t int_lost, int_total, loss_credit, lost_new, lost_pending;
+	uint16_t fb_gen; /* feedbacks processed, for loss_gen */
 	uint64_t int_start_us, last_loss_us, last_loss_decrease_us;
 	bool loss_started, have_loss_decrease;
 
@@ -115,6 +120,7 @@ struct fh_bwe {
 	/* Counters for the caller. */
 	uint64_t fb_unknown; /* reported seqs never sent, or no longer in the history */
 	uint64_t fb_packets; /* reported seqs that matched a sent packet */
+	uint64_t fb_late;    /* reported lost, then received */
 	uint64_t fb_resets;  /* delay samples thrown away as implausible */
 	uint64_t delay_decreases, loss_decreases; /* the estimate lowered, by cause */
 };
@@ -127,7 +133,8 @@ void fh_bwe_sent_padding(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint1
 /*
  * One parsed feedback packet, processed at now_us (the local clock fh_bwe_sent uses). Reported
  * seqs that were never sent or fell out of the history are ignored and counted in fb_unknown;
- * a seq already reported received is not counted twice.
+ * a seq already reported received is not counted twice; one reported lost and received in a
+ * later feedback is not a loss (fb_late) and gives no delay sample.
  */
 void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned n, uint64_t now_us);
 

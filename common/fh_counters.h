@@ -45,6 +45,7 @@
 	_(probe_sent, "padding packets sent to probe a receiver link")                  \
 	_(bwe_delay_decrease, "receiver estimates lowered for a growing queue")         \
 	_(bwe_loss_decrease, "receiver estimates lowered for loss")                     \
+	_(bwe_late, "packets a receiver reported missing, then received (no loss)")     \
 	_(ssrc_learned, "simulcast SSRCs learned from the mid and rid extensions")
 
 /* Why a datagram, frame or command was not used; funkhaus_worker_drops_total{reason=<name>}.

@@ -140,12 +140,14 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 	}
 	struct fh_bwe *b = &p->ad->bwe;
 	uint64_t unknown = b->fb_unknown, dd = b->delay_decreases, ld = b->loss_decreases;
+	uint64_t late = b->fb_late;
 
 	fh_bwe_feedback(b, pk, (unsigned)n, dp_worker_us(w, now));
 	if (b->fb_unknown != unknown)
 		dp_drop(w, FH_DROP_twcc_unknown);
 	dp_count(w, FH_CTR_bwe_delay_decrease, b->delay_decreases - dd);
 	dp_count(w, FH_CTR_bwe_loss_decrease, b->loss_decreases - ld);
+	dp_count(w, FH_CTR_bwe_late, b->fb_late - late);
 	dp_count(w, FH_CTR_twcc_fb_in, 1);
 	p->estimate = fh_bwe_estimate(&p->ad->bwe);
 	/* a probe stops at the feedback that shows a queue, not at the next allocation */

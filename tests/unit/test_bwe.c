@@ -467,6 +467,67 @@ static void garbage(void)
 	CHECK_EQ(fh_bwe_loss_fraction(&s.bwe), 255);
 }
 
+/*
+ * 100 feedbacks of 10 packets at 1 Mbit/s on a line that holds every fifth packet back past one
+ * feedback: each is reported missing, then received at the start of the next feedback (as a
+ * receiver reports a packet that comes after the feedback that covered it). With real_loss,
+ * every tenth packet also never comes.
+ */
+static void late_run(bool real_loss)
+{
+	static struct fh_twcc_pkt pk[64];
+	uint16_t q = 0, late[8];
+	unsigned n_late = 0;
+
+	fh_bwe_init(&s.bwe, 1000000, 30000, 5000000);
+	for (unsigned w = 0; w < 100; w++) {
+		unsigned n = 0, held = 0;
+		uint64_t t0 = 1000000 + (uint64_t)w * 100000;
+
+		for (unsigned i = 0; i < n_late; i++)
+			pk[n++] = (struct fh_twcc_pkt){.seq = late[i],
+						       .received = true,
+						       .arrival_us = (int64_t)t0 + 15000 + i * 100};
+		for (unsigned i = 0; i < 10; i++, q++) {
+			uint64_t t = t0 + i * 10000;
+			bool lost = real_loss && q % 10 == 1;
+
+			fh_bwe_sent(&s.bwe, q, t, 1200);
+			pk[n++] = (struct fh_twcc_pkt){.seq = q,
+						       .received = q % 5 != 0 && !lost,
+						       .arrival_us = (int64_t)t + 20000};
+			if (q % 5 == 0)
+				late[held++] = q;
+		}
+		n_late = held;
+		fh_bwe_feedback(&s.bwe, pk, n, t0 + 120000);
+	}
+	fprintf(stderr,
+		"late arrivals%s: estimate %u, loss %u/256, late %llu, decreases by loss %llu, by "
+		"delay %llu, delay resets %llu\n",
+		real_loss ? " and 10% loss" : "", fh_bwe_estimate(&s.bwe),
+		fh_bwe_loss_fraction(&s.bwe), (unsigned long long)s.bwe.fb_late,
+		(unsigned long long)s.bwe.loss_decreases, (unsigned long long)s.bwe.delay_decreases,
+		(unsigned long long)s.bwe.fb_resets);
+}
+
+/* A packet reported missing and received in a later feedback is not a loss, and its old send
+ * time is no delay sample; real loss among such packets still counts. */
+static void late_arrivals(void)
+{
+	late_run(false);
+	CHECK_EQ(s.bwe.fb_late, 99 * 2);
+	CHECK_EQ(s.bwe.loss_decreases, 0);
+	CHECK_EQ(s.bwe.delay_decreases, 0);
+	CHECK_EQ(s.bwe.fb_resets, 0);
+	CHECK(fh_bwe_loss_fraction(&s.bwe) < 6);
+	CHECK(fh_bwe_estimate(&s.bwe) >= 1000000);
+
+	late_run(true);
+	CHECK(fh_bwe_loss_fraction(&s.bwe) >= 20 && fh_bwe_loss_fraction(&s.bwe) <= 32);
+	CHECK(s.bwe.loss_decreases > 0);
+}
+
 /* Measures fh_bwe_feedback on 30-packet feedback; prints, checks only a generous bound. */
 static void cost(void)
 {
@@ -497,4 +558,4 @@ static void cost(void)
 }
 
 TEST_MAIN(settles_at_bottleneck, drop_and_recover, random_loss, bounds, limited_by_what_is_sent,
-	  token_bucket_line, garbage, cost)
+	  token_bucket_line, late_arrivals, garbage, cost)
