@@ -113,22 +113,61 @@ static void trend_reset(struct fh_bwe *b)
 	b->fb_resets++;
 }
 
+/*
+ * The window's sums for the least-squares fit, over the points less a reference point (so that
+ * they stay small whatever the time): kept up to date as points come and go, and summed afresh
+ * from a new reference (the oldest point) every FH_BWE_TREND_WINDOW points, so that rounding
+ * cannot pile up. A fit per send group costs O(1), not a pass over the window (at a browser's
+ * 80 packets/s every packet is a group of its own).
+ */
+static void trend_rebase(struct fh_bwe *b)
+{
+	unsigned oldest = b->t_n < FH_BWE_TREND_WINDOW ? 0 : b->t_head;
+
+	b->x0 = b->tx[oldest];
+	b->y0 = b->ty[oldest];
+	b->sx = b->sy = b->sxx = b->sxy = 0;
+	for (unsigned i = 0; i < b->t_n; i++) {
+		double dx = b->tx[i] - b->x0, dy = b->ty[i] - b->y0;
+
+		b->sx += dx, b->sy += dy, b->sxx += dx * dx, b->sxy += dx * dy;
+	}
+	b->t_added = 0;
+}
+
+static void trend_sum(struct fh_bwe *b, double x, double y, double sign)
+{
+	double dx = x - b->x0, dy = y - b->y0;
+
+	b->sx += sign * dx, b->sy += sign * dy;
+	b->sxx += sign * dx * dx, b->sxy += sign * dx * dy;
+}
+
+/* Adds a point to the window (the oldest leaves a full one). */
+static void trend_add(struct fh_bwe *b, double x, double y)
+{
+	if (b->t_n == 0) {
+		b->x0 = x, b->y0 = y;
+		b->sx = b->sy = b->sxx = b->sxy = 0;
+		b->t_added = 0;
+	}
+	if (b->t_n == FH_BWE_TREND_WINDOW)
+		trend_sum(b, b->tx[b->t_head], b->ty[b->t_head], -1);
+	b->tx[b->t_head] = x;
+	b->ty[b->t_head] = y;
+	trend_sum(b, x, y, 1);
+	b->t_head = (b->t_head + 1) % FH_BWE_TREND_WINDOW;
+	if (b->t_n < FH_BWE_TREND_WINDOW)
+		b->t_n++;
+	if (++b->t_added >= FH_BWE_TREND_WINDOW)
+		trend_rebase(b);
+}
+
 /* Least-squares slope of the smoothed delay over arrival time, in ms per ms. */
 static void trend_fit(struct fh_bwe *b)
 {
-	double mx = 0, my = 0, num = 0, den = 0;
-	unsigned i;
+	double n = b->t_n, den = b->sxx - b->sx * b->sx / n, num = b->sxy - b->sx * b->sy / n;
 
-	for (i = 0; i < b->t_n; i++) {
-		mx += b->tx[i];
-		my += b->ty[i];
-	}
-	mx /= b->t_n;
-	my /= b->t_n;
-	for (i = 0; i < b->t_n; i++) {
-		num += (b->tx[i] - mx) * (b->ty[i] - my);
-		den += (b->tx[i] - mx) * (b->tx[i] - mx);
-	}
 	if (den > 0)
 		b->slope = num / den;
 }
@@ -224,11 +263,7 @@ static void delay_sample(struct fh_bwe *b)
 	b->smoothed_ms = SMOOTHING * b->smoothed_ms + (1 - SMOOTHING) * b->acc_delay_ms;
 	if (b->num_deltas < TREND_DELTAS_MAX)
 		b->num_deltas++;
-	b->tx[b->t_head] = now_ms - b->first_arrival_ms;
-	b->ty[b->t_head] = b->smoothed_ms;
-	b->t_head = (b->t_head + 1) % FH_BWE_TREND_WINDOW;
-	if (b->t_n < FH_BWE_TREND_WINDOW)
-		b->t_n++;
+	trend_add(b, now_ms - b->first_arrival_ms, b->smoothed_ms);
 	if (b->t_n == FH_BWE_TREND_WINDOW)
 		trend_fit(b);
 	trend = b->num_deltas * b->slope * TREND_GAIN;

@@ -13,10 +13,10 @@
  * packet it stamps with a transport-wide sequence number and fh_bwe_feedback for every feedback
  * packet parsed by fh_twcc_parse. Fixed-size state, no allocation, no I/O, no DPDK.
  *
- * Cost: fh_bwe_sent is a few stores. fh_bwe_feedback is O(n) in the packets reported, plus a
- * 20-point least-squares fit per 5 ms send group and two pow() calls: test_bwe's cost check
- * measured ~3 us per 30-packet feedback at -O2 (x86-64, one core; 40-100 times that under the
- * debug ASan/UBSan build), so ~10 feedbacks/s per receiver cost ~30 us/s of a worker's timer path.
+ * Cost: fh_bwe_sent is a few stores. fh_bwe_feedback is O(n) in the packets reported (the
+ * 20-point least-squares fit per 5 ms send group is kept as running sums), plus two pow() calls
+ * and two passes over a 16-entry ring per feedback. bench/adaptive-cost.sh gives it per
+ * forwarded copy in instructions.
  * State: ~17 KB per receiver (the sent history is 1024 x 16 bytes).
  */
 #ifndef FH_BWE_H
@@ -75,7 +75,8 @@ struct fh_bwe {
 	double base_delay_ms, queue_ms, last_base_ms, time_high_ms;
 	bool have_base;
 	double tx[FH_BWE_TREND_WINDOW], ty[FH_BWE_TREND_WINDOW];
-	unsigned t_n, t_head, num_deltas;
+	unsigned t_n, t_head, num_deltas, t_added;
+	double x0, y0, sx, sy, sxx, sxy; /* the fit's sums, against (x0, y0) */
 	double slope;
 
 	/* Overuse detector. */

@@ -51,9 +51,21 @@
  * descriptor (15-bit picture id, TL0PICIDX, L1T3 temporal ids 0,2,1,2, a key frame first) and
  * the transport-wide sequence number and send time in a one-byte extension block.
  *
+ * With -F (with -a, on the ring backend) the receivers answer as browsers do: the generator
+ * reads the transport-wide number of every copy the worker sends (the RTP header is not
+ * encrypted), notes when it took the frame off the TX ring, and sends each receiver's
+ * transport-wide feedback in SRTCP under that receiver's key every 100 ms. The worker then runs
+ * everything a receiver with feedback costs it: its pacer, the send history, SRTCP in, the
+ * feedback's parse, the estimator and the share-out on the estimate. A receiver's estimate
+ * starts at 1 Mbit/s, so with -F the publisher is paced (-r) at a browser's rate.
+ *
+ * -r KBPS paces the publisher at KBPS kbit/s of RTP (one packet at a time, as a browser's
+ * pacer does) instead of as fast as the generator can.
+ *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
  *                     [-f worker|read|sink] [-m cache|memory] [-o] [-H auto|yes|no] [-a]
+ *                     [-F] [-r KBPS]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -85,6 +97,7 @@
 #include "fh_rtpext.h"
 #include "fh_srtp.h"
 #include "fh_stun.h"
+#include "fh_twcc.h"
 
 #define MAX_ROOM 33
 #define MAX_PAIRS 16
@@ -112,6 +125,10 @@ struct pair {
 	unsigned char keys[MAX_ROOM][FH_KEY_MAX];
 	struct dp_srtp_engine *geng;
 	struct dp_srtp_sess *gen;
+	/* -F: each receiver's arrivals and its SRTCP session for the feedback */
+	struct fh_twcc_rx twrx[MAX_ROOM];
+	struct dp_srtp_sess *fb_sess[MAX_ROOM];
+	uint64_t fb_sent, fb_seen; /* feedback packets sent; copies whose number was recorded */
 	struct dp_worker w;
 	struct fh_counters *ctr;
 	uint64_t sent, sunk;
@@ -135,6 +152,8 @@ static enum free_mode free_mode = FREE_WORKER;
 static bool rx_from_memory; /* -m memory */
 static bool csum_offload;   /* -o */
 static bool adaptive;	    /* -a: extensions, feedback, simulcast and VP8 as browsers send */
+static bool rx_feedback;    /* -F: the receivers send transport-wide feedback */
+static unsigned pace_kbps;  /* -r: the publisher's rate; 0: as fast as the generator can */
 
 /* Chrome's header extension ids, as funkhaus-bench --simulcast offers them (-a) */
 static const uint8_t chrome_ext[FH_EXT_MAX] = {
@@ -196,6 +215,29 @@ static void dma_read(const struct rte_mbuf *m)
 		(void)d[off];
 }
 
+/* -F: a frame the worker sent; when it is RTP with a transport-wide number to a receiver, that
+ * receiver records its arrival (now). */
+static void note_arrival(struct pair *pr, const struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t len = rte_pktmbuf_data_len(m);
+	struct fh_rtp_hdr h;
+	struct fh_rtpext_view v;
+	uint16_t tw;
+
+	if (len < 42 + 12 || fh_rd16(f + 12) != 0x0800 || (f[14] & 0x0f) != 5 || f[23] != 17)
+		return;
+	unsigned i = (unsigned)(fh_rd16(f + 36) - 5000);
+
+	if (i < 1 || i >= room_size || fh_demux(f + 42, len - 42) != FH_DEMUX_RTP ||
+	    fh_rtp_parse(f + 42, len - 42, &h) < 0 ||
+	    fh_rtpext_parse(f + 42, len - 42, &h, chrome_ext, &v) < 0 ||
+	    fh_rtpext_twcc_seq(f + 42, &v, &tw) < 0)
+		return;
+	fh_twcc_rx_record(&pr->twrx[i], tw, rte_rdtsc() / (rte_get_tsc_hz() / 1000000));
+	pr->fb_seen++;
+}
+
 static void drain(struct pair *pr)
 {
 	struct rte_mbuf *m[64];
@@ -217,6 +259,9 @@ static void drain(struct pair *pr)
 		unsigned done = 0;
 
 		pr->sunk += n;
+		if (rx_feedback)
+			for (unsigned i = 0; i < n; i++)
+				note_arrival(pr, m[i]);
 		if (free_mode == FREE_READ)
 			for (unsigned i = 0; i < n; i++)
 				dma_read(m[i]);
@@ -384,12 +429,13 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 		cmd(reg, w, &kc);
 		if (adaptive) {
 			/* the publisher takes transport-wide feedback; the receivers get
-			 * transport-wide numbers but send none (see the top of the file) */
+			 * transport-wide numbers, and send feedback with -F (see the top of
+			 * the file) */
 			struct fh_cmd mc = {
 				.type = FH_CMD_MEDIA, .slot = (uint16_t)i, .room = 1 + w};
 
 			memcpy(mc.u.media.ext, chrome_ext, sizeof(chrome_ext));
-			mc.u.media.twcc = i == 0;
+			mc.u.media.twcc = i == 0 || rx_feedback;
 			cmd(reg, w, &mc);
 		}
 	}
@@ -442,10 +488,63 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 		fprintf(stderr, "fh-ringbench: no generator session\n");
 		return -1;
 	}
+	for (unsigned i = 1; rx_feedback && i < n; i++) {
+		fh_twcc_rx_init(&pr->twrx[i]);
+		pr->fb_sess[i] =
+			dp_srtp_sess_new(pr->geng, profile, pr->keys[i], pr->keys[i], klen);
+		if (!pr->fb_sess[i]) {
+			fprintf(stderr, "fh-ringbench: no feedback session\n");
+			return -1;
+		}
+	}
 	return 0;
 }
 
 static volatile bool go;
+
+/* -F: every receiver's transport-wide feedback that is due, in SRTCP under its key. */
+static void send_feedback(struct pair *pr, uint64_t now_us)
+{
+	for (unsigned i = 1; i < room_size; i++) {
+		struct fh_twcc_rx *r = &pr->twrx[i];
+
+		if (!fh_twcc_rx_due(r, now_us))
+			continue;
+		for (int k = 0; k < 8; k++) {
+			struct rte_mbuf *m;
+
+			while (!(m = rte_pktmbuf_alloc(pr->gen_pool)))
+				drain(pr);
+			m->data_off = (uint16_t)(m->data_off + 42);
+			size_t len = fh_twcc_rx_build(r, rte_pktmbuf_mtod(m, uint8_t *), 1200,
+						      0x3000 + i, 0x2000 + i);
+
+			if (len == 0) {
+				rte_pktmbuf_free(m);
+				break;
+			}
+			m->data_len = (uint16_t)len;
+			m->pkt_len = m->data_len;
+			struct dp_srtp_op op = {.s = pr->fb_sess[i], .m = m, .rtcp = 1, .tw = -1};
+
+			dp_srtp_protect(pr->geng, &op, 1);
+			if (op.status != DP_SRTP_OK) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			send_frame(pr, &pr->cl[i], i, m);
+			pr->fb_sent++;
+		}
+	}
+}
+
+/* What the generator does while it waits: takes what the worker sent, answers it (-F). */
+static void tend(struct pair *pr, uint64_t hz)
+{
+	drain(pr);
+	if (rx_feedback)
+		send_feedback(pr, rte_rdtsc() / (hz / 1000000));
+}
 
 /* The worker's counters (written by the worker's lcore; 8-byte loads see whole values).
  * Forwarded are the copies made less those the TX ring refused (tx_fail: counted when a copy
@@ -510,6 +609,14 @@ static int generate(void *arg)
 	 * worker has measured the layers' rates (a 500 ms window, allocations every 250 ms):
 	 * that first second and a half is not measured */
 	uint64_t start = rte_rdtsc(), warm = adaptive ? hz * 3 / 2 : 0, end = UINT64_MAX;
+	/* -r: one packet every gap cycles (its SRTP size: header, 1200 bytes, a 16-byte tag) */
+	uint64_t gap = pace_kbps ? hz * 8 * ((adaptive ? 24 : 12) + 1216) / (pace_kbps * 1000ull)
+				 : 0,
+		 next = start;
+
+	/* with -F the estimates, the pacers and the share-out settle first */
+	if (rx_feedback)
+		warm = hz * 3;
 
 	memset(pkt, 0x5a, sizeof(pkt));
 	for (uint64_t now; (now = rte_rdtsc()) < end;) {
@@ -519,9 +626,17 @@ static int generate(void *arg)
 			end = pr->at[0].tsc + hz * seconds;
 		}
 		struct dp_srtp_op ops[32];
-		unsigned k = 0;
+		unsigned k = 0, burst = gap ? 1 : 32;
 
-		for (; k < 32; k++) {
+		if (gap) {
+			while ((now = rte_rdtsc()) < next) {
+				tend(pr, hz);
+				if (next - now > hz / 10000)
+					rte_delay_us_sleep(50);
+			}
+			next += gap;
+		}
+		for (; k < burst; k++) {
 			size_t hl = 12;
 
 			pkt[0] = 0x80;
@@ -557,7 +672,7 @@ static int generate(void *arg)
 				rte_pktmbuf_free(m);
 			}
 		}
-		drain(pr);
+		tend(pr, hz);
 	}
 	/* what the worker does with the frames still queued is not in the seconds measured */
 	take_snap(pr, &pr->at[1]);
@@ -616,7 +731,7 @@ static void usage(void)
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
 			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o] "
-			"[-H auto|yes|no] [-a]\n");
+			"[-H auto|yes|no] [-a] [-F] [-r KBPS]\n");
 }
 
 int main(int argc, char **argv)
@@ -630,7 +745,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL, *huge = "auto";
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:a")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:aFr:")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -655,6 +770,10 @@ int main(int argc, char **argv)
 			csum_offload = true;
 		else if (o == 'a')
 			adaptive = true;
+		else if (o == 'F')
+			rx_feedback = true;
+		else if (o == 'r')
+			pace_kbps = (unsigned)atoi(optarg);
 		else if (o == 'H' && (!strcmp(optarg, "auto") || !strcmp(optarg, "yes") ||
 				      !strcmp(optarg, "no")))
 			huge = optarg;
@@ -673,6 +792,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 #endif
+	if (rx_feedback && (!adaptive || use_socket || !pace_kbps)) {
+		fprintf(stderr, "fh-ringbench: -F needs -a, -r and the ring backend\n");
+		return 2;
+	}
+	if (pace_kbps > 10000000) {
+		fprintf(stderr, "fh-ringbench: -r is in kbit/s, at most 10000000\n");
+		return 2;
+	}
 	if (room_size < 2 || room_size > MAX_ROOM || seconds < 1 || seconds > 120 || nw < 1 ||
 	    nw > MAX_PAIRS / 2 || (use_socket && (nw != 1 || csum_offload))) {
 		fprintf(stderr,
@@ -781,8 +908,8 @@ int main(int argc, char **argv)
 			dp_srtp_engine_new(engine, w, 0, 64, pmds, err, sizeof(err));
 
 		/* the generator's own, so that making the load costs as little as possible */
-		pr->geng =
-			dp_srtp_engine_new(DP_SRTP_CRYPTODEV, nw + w, 0, 4, pmds, err, sizeof(err));
+		pr->geng = dp_srtp_engine_new(DP_SRTP_CRYPTODEV, nw + w, 0, MAX_ROOM + 1, pmds, err,
+					      sizeof(err));
 		if (!weng || !pr->geng) {
 			fprintf(stderr, "fh-ringbench: %s\n", err);
 			return 1;
@@ -901,8 +1028,16 @@ int main(int argc, char **argv)
 			       room_size - 1, (unsigned long long)ctr->ctr[FH_CTR_layer_switches],
 			       (unsigned long long)ctr->ctr[FH_CTR_twcc_fb_sent],
 			       (unsigned long long)ctr->ctr[FH_CTR_twcc_fb_in]);
+		if (rx_feedback)
+			printf("  receivers' feedback (-F): %llu SRTCP packets sent about %llu "
+			       "copies\n",
+			       (unsigned long long)pr->fb_sent, (unsigned long long)pr->fb_seen);
 		for (unsigned i = 1; adaptive && i < room_size; i++) {
 			const struct fh_slot_stat *st = fh_region_slot_stat(&reg, w, i);
+
+			if (rx_feedback)
+				printf("  receiver %u: estimate %u bit/s, target %u, sent %u\n", i,
+				       st->estimate_bps, st->target_bps, st->sent_bps);
 
 			for (uint32_t k = 0; k < st->n_out && k < FH_MAX_RECV_STREAMS; k++)
 				printf("  receiver %u: layer %u, temporal %u, target %u of %u, "
@@ -930,6 +1065,9 @@ int main(int argc, char **argv)
 		printf("%u workers: %.0f forwarded packets/s in all (%s)\n", nw, total_pps, report);
 	for (unsigned w = 0; w < nw; w++) {
 		dp_srtp_sess_free(pairs[w].geng, pairs[w].gen);
+		for (unsigned i = 1; i < room_size; i++)
+			if (pairs[w].fb_sess[i])
+				dp_srtp_sess_free(pairs[w].geng, pairs[w].fb_sess[i]);
 		dp_srtp_engine_free(pairs[w].geng);
 	}
 	fh_region_close(&reg);

@@ -2,7 +2,7 @@
 # Installs the Debian packages Funkhaus needs. "build": compilers and libraries to build and
 # run it; "test": also what the test suites need (clang with libFuzzer, Chromium, Firefox ESR,
 # Node.js);
-# "bench": also Janus and jq for bench/compare-janus.sh.
+# "bench": also Janus and jq for bench/compare-janus.sh, valgrind for bench/adaptive-cost.sh.
 # Runs apt-get update only when something is missing. Needs root.
 set -euo pipefail
 what=${1:-build}
@@ -10,8 +10,9 @@ pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev lib
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev libsqlite3-dev curl
 	libcurl4-openssl-dev ca-certificates libicu-dev libhiredis-dev)
 if [ "$what" = bench ]; then
-	# bench/compare-janus.sh: the reference SFU and what reads the reports
-	pkgs+=(janus jq bsdextrautils iproute2)
+	# bench/compare-janus.sh: the reference SFU and what reads the reports;
+	# bench/adaptive-cost.sh: callgrind
+	pkgs+=(janus jq bsdextrautils iproute2 valgrind)
 fi
 if [ "$what" = test ]; then
 	pkgs+=(clang libclang-rt-14-dev chromium firefox-esr iproute2 iputils-ping clang-format

@@ -1,0 +1,69 @@
+#!/bin/bash
+# What the adaptive path costs the worker per forwarded copy, in instructions (callgrind, which
+# holds steady on a shared machine where cycles do not), for one room with the publisher paced
+# at a browser's rate, three ways in one run:
+#   plain     no header extensions, one video layer, no feedback
+#   -a        Chrome's extension ids, three simulcast layers (the lowest sent, VP8 with L1T3),
+#             transport-wide numbers on every copy, feedback to the publisher
+#   -a -F     the same, and every receiver answers with transport-wide feedback in SRTCP, so
+#             the worker runs each receiver's pacer, estimate and share-out as in a call
+# The worker's work is what dp_worker_main calls when it has something to do (dataplane/
+# dp_worker.c calls nothing on an empty poll): input, decrypt, media, release and encrypt,
+# timers, the pacer, flush; commands and empty polls are left out. A copy is one call of
+# dp_media_header. Usage: bench/adaptive-cost.sh [BUILD_DIR] [ROOM_SIZE] [SECONDS] [KBPS]
+# (defaults build-rel 10 10 800); writes its profiles and outputs to a temporary folder it
+# names, and a table to stdout.
+set -euo pipefail
+build=${1:-build-rel}; n=${2:-10}; secs=${3:-10}; kbps=${4:-800}
+bin=$build/dataplane/fh-ringbench
+[ -x "$bin" ] || { echo "build $bin first (ninja -C $build)" >&2; exit 1; }
+command -v valgrind >/dev/null || { echo "valgrind is missing: scripts/deps.sh bench" >&2; exit 1; }
+out=$(mktemp -d /tmp/fh-adaptive-cost.XXXXXX)
+echo "profiles and outputs in $out"
+
+# Sums, over the worker thread's profile, the inclusive instructions of the calls that
+# dp_worker_main makes to the work functions, and counts the calls of dp_media_header.
+work() {
+	awk '
+	function nm(s,   i, id, rest) {
+		if (substr(s, 1, 1) != "(" || (i = index(s, ")")) == 0) return s
+		id = substr(s, 2, i - 2); rest = substr(s, i + 2)
+		if (rest != "") names[id] = rest
+		return names[id]
+	}
+	BEGIN {
+		split("dp_worker_input dp_media_decrypt dp_media_input dp_media_release " \
+		      "dp_worker_timers dp_adapt_pace dp_media_encrypt dp_worker_flush", w, " ")
+		for (k in w) want[w[k]] = 1
+	}
+	/^fn=/ { cur = nm(substr($0, 4)); next }
+	/^cfn=/ { cfn = nm(substr($0, 5)); next }
+	/^calls=/ { split(substr($0, 7), a, " "); pend = a[1]; next }
+	pend != "" && /^[-+*0-9]/ {
+		if (cur == "dp_worker_main" && (cfn in want)) ins += $2
+		if (cfn == "dp_media_header") copies += pend
+		pend = ""
+	}
+	END { printf "%d %d\n", ins, copies }' "$1"
+}
+
+printf '%-8s %-14s %-10s %-12s %s\n' run instructions copies "per copy" "against plain"
+base=
+for run in plain a aF; do
+	case $run in plain) args=() ;; a) args=(-a) ;; aF) args=(-a -F) ;; esac
+	valgrind --tool=callgrind --separate-threads=yes \
+		--callgrind-out-file="$out/$run.%p.out" \
+		"$bin" "${args[@]}" -r "$kbps" -p gcm -e cryptodev -n "$n" -s "$secs" \
+		>"$out/$run.txt" 2>&1 || { echo "fh-ringbench $run failed: $out/$run.txt" >&2; exit 1; }
+	f=$(grep -l -E '^c?fn=\([0-9]+\) dp_worker_main$' "$out/$run".*.out* || true)
+	f=${f%%$'\n'*}
+	[ -n "$f" ] || { echo "no worker thread in the $run profiles" >&2; exit 1; }
+	read -r ins copies < <(work "$f")
+	[ "$copies" -gt 0 ] || { echo "$run: no copies made" >&2; exit 1; }
+	per=$(awk -v i="$ins" -v c="$copies" 'BEGIN { printf "%.0f", i / c }')
+	[ -n "$base" ] || base=$per
+	printf '%-8s %-14s %-10s %-12s %.3fx\n' "$run" "$ins" "$copies" "$per" \
+		"$(awk -v a="$per" -v b="$base" 'BEGIN { print a / b }')"
+done
+echo "fh-ringbench's own lines (forwarded share, feedback, estimates): $out/*.txt"
+grep -h "adaptive path\|receivers' feedback\|forwarded packets/s" "$out"/a*.txt || true
