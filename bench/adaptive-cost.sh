@@ -7,9 +7,9 @@
 #             transport-wide numbers on every copy, feedback to the publisher
 #   -a -F     the same, and every receiver answers with transport-wide feedback in SRTCP, so
 #             the worker runs each receiver's pacer, estimate and share-out as in a call
-# The worker's work is what dp_worker_main calls when it has something to do (dataplane/
-# dp_worker.c calls nothing on an empty poll): input, decrypt, media, release and encrypt,
-# timers, the pacer, flush; commands and empty polls are left out. A copy is one call of
+# The worker's work is what dp_worker_main calls: input, decrypt, media, release and encrypt,
+# timers, the pacer, flush (also on its empty polls, which are in the sums); commands are left
+# out. A copy is one call of
 # dp_media_header. Usage: bench/adaptive-cost.sh [BUILD_DIR] [ROOM_SIZE] [SECONDS] [KBPS]
 # (defaults build-rel 10 10 800); writes its profiles and outputs to a temporary folder it
 # names, and a table to stdout.

@@ -752,16 +752,11 @@ int dp_worker_main(void *arg)
 		for (uint16_t i = 0; i < n; i++)
 			dp_worker_input(w, pkts[i], now);
 		t[FH_STAGE_classify + 1] = rte_rdtsc();
-		/* an empty poll calls nothing it does not need (also what lets a profile's call
-		 * counts tell work from polling: bench/adaptive-cost.sh) */
-		if (w->n_dec)
-			dp_media_decrypt(w);
+		dp_media_decrypt(w);
 		t[FH_STAGE_decrypt + 1] = rte_rdtsc();
-		if (w->n_dec)
-			dp_media_input(w, now);
+		dp_media_input(w, now);
 		t[FH_STAGE_media + 1] = rte_rdtsc();
-		if (w->n_dec)
-			dp_media_release(w); /* encrypts the copies, then frees the burst */
+		dp_media_release(w); /* encrypts the copies, then frees the burst */
 		t[FH_STAGE_encrypt + 1] = rte_rdtsc();
 		/* Commands are applied between bursts, so state never changes mid-packet. */
 		for (int i = 0; i < 32 && rte_ring_sc_dequeue_elem(w->cmd, &cmd, sizeof(cmd)) == 0;
@@ -778,10 +773,8 @@ int dp_worker_main(void *arg)
 			dp_adapt_pace(w, now);
 			w->next_pace_tsc = now + w->hz / 200;
 		}
-		if (w->n_enc)
-			dp_media_encrypt(w);
-		if (w->n_tx)
-			dp_worker_flush(w);
+		dp_media_encrypt(w);
+		dp_worker_flush(w);
 		if (w->io->drain)
 			w->io->drain(w->port, rte_rdtsc());
 
