@@ -160,7 +160,8 @@ static const uint8_t chrome_ext[FH_EXT_MAX] = {
 	[FH_EXT_AUDIO_LEVEL] = 1, [FH_EXT_ABS_SEND_TIME] = 2, [FH_EXT_TWCC] = 3,
 	[FH_EXT_MID] = 4,	  [FH_EXT_RID] = 10,	      [FH_EXT_RRID] = 11,
 };
-#define PUB_SSRC 0x1111u /* the video's SSRC, with -a its lowest layer's */
+#define PUB_SSRC 0x1111u  /* the video's SSRC, with -a its lowest layer's */
+#define CLIENT_PORT0 5000 /* participant i sends from UDP port CLIENT_PORT0 + i */
 
 /* Writes a frame and its buffer's header back to memory and out of every cache (-m memory). */
 static void flush_frame(const struct rte_mbuf *m)
@@ -227,7 +228,7 @@ static void note_arrival(struct pair *pr, const struct rte_mbuf *m)
 
 	if (len < 42 + 12 || fh_rd16(f + 12) != 0x0800 || (f[14] & 0x0f) != 5 || f[23] != 17)
 		return;
-	unsigned i = (unsigned)(fh_rd16(f + 36) - 5000);
+	unsigned i = (unsigned)(fh_rd16(f + 36) - CLIENT_PORT0);
 
 	if (i < 1 || i >= room_size || fh_demux(f + 42, len - 42) != FH_DEMUX_RTP ||
 	    fh_rtp_parse(f + 42, len - 42, &h) < 0 ||
@@ -394,7 +395,7 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 		c->net.mac[5] = (uint8_t)(100 + i);
 		c->net.ip4[2] = (uint8_t)(1 + w);
 		c->net.ip4[3] = (uint8_t)(100 + i);
-		c->port = (uint16_t)(5000 + i);
+		c->port = (uint16_t)(CLIENT_PORT0 + i);
 		snprintf(c->ufrag, sizeof(c->ufrag), "%04xbenchufrag", i);
 		snprintf(c->pwd, sizeof(c->pwd), "benchpassword0123456789%u", i);
 		if (use_socket) {
