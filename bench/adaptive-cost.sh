@@ -9,12 +9,16 @@
 #             the worker runs each receiver's pacer, estimate and share-out as in a call
 # The worker's work is what dp_worker_main calls: input, decrypt, media, release and encrypt,
 # timers, the pacer, flush (also on its empty polls, which are in the sums); commands are left
-# out. A copy is one call of
-# dp_media_header. Usage: bench/adaptive-cost.sh [BUILD_DIR] [ROOM_SIZE] [SECONDS] [KBPS]
-# (defaults build-rel 10 10 800); writes its profiles and outputs to a temporary folder it
+# out. A copy is one call of fh_rewrite_map (each copy is numbered with it once; the header is
+# built once per packet and receiver id set, so dp_media_header no longer counts copies).
+# Usage: bench/adaptive-cost.sh [BUILD_DIR] [ROOM_SIZE] [SECONDS] [KBPS] [PUBLISHERS]
+# (defaults build-rel 10 10 800 1). PUBLISHERS above 1 (fh-ringbench -P) makes a meeting: that
+# many publishers at KBPS each, every participant receiving all but its own; there every
+# publisher takes transport-wide feedback, so a receiver without its own feedback (-a alone)
+# would keep the estimate it starts with, and the -a run is left out. Writes its profiles and outputs to a temporary folder it
 # names, and a table to stdout.
 set -euo pipefail
-build=${1:-build-rel}; n=${2:-10}; secs=${3:-10}; kbps=${4:-800}
+build=${1:-build-rel}; n=${2:-10}; secs=${3:-10}; kbps=${4:-800}; pubs=${5:-1}
 bin=$build/dataplane/fh-ringbench
 [ -x "$bin" ] || { echo "build $bin first (ninja -C $build)" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "valgrind is missing: scripts/deps.sh bench" >&2; exit 1; }
@@ -22,7 +26,7 @@ out=$(mktemp -d /tmp/fh-adaptive-cost.XXXXXX)
 echo "profiles and outputs in $out"
 
 # Sums, over the worker thread's profile, the inclusive instructions of the calls that
-# dp_worker_main makes to the work functions, and counts the calls of dp_media_header.
+# dp_worker_main makes to the work functions, and counts the calls of fh_rewrite_map.
 work() {
 	awk '
 	function nm(s,   i, id, rest) {
@@ -41,7 +45,7 @@ work() {
 	/^calls=/ { split(substr($0, 7), a, " "); pend = a[1]; next }
 	pend != "" && /^[-+*0-9]/ {
 		if (cur == "dp_worker_main" && (cfn in want)) ins += $2
-		if (cfn == "dp_media_header") copies += pend
+		if (cfn == "fh_rewrite_map") copies += pend
 		pend = ""
 	}
 	END { printf "%d %d\n", ins, copies }' "$1"
@@ -49,8 +53,11 @@ work() {
 
 printf '%-8s %-14s %-10s %-12s %s\n' run instructions copies "per copy" "against plain"
 base=
-for run in plain a aF; do
+runs="plain a aF"
+[ "$pubs" -le 1 ] || runs="plain aF"
+for run in $runs; do
 	case $run in plain) args=() ;; a) args=(-a) ;; aF) args=(-a -F) ;; esac
+	args+=(-P "$pubs")
 	valgrind --tool=callgrind --separate-threads=yes \
 		--callgrind-out-file="$out/$run.%p.out" \
 		"$bin" "${args[@]}" -r "$kbps" -p gcm -e cryptodev -n "$n" -s "$secs" \
@@ -66,4 +73,4 @@ for run in plain a aF; do
 		"$(awk -v a="$per" -v b="$base" 'BEGIN { print a / b }')"
 done
 echo "fh-ringbench's own lines (forwarded share, feedback, estimates): $out/*.txt"
-grep -h "adaptive path\|receivers' feedback\|forwarded packets/s" "$out"/a*.txt || true
+grep -h "adaptive path\|receivers' feedback\|key frames\|forwarded packets/s" "$out"/a*.txt || true

@@ -156,7 +156,8 @@ static void trend_add(struct fh_bwe *b, double x, double y)
 	b->tx[b->t_head] = x;
 	b->ty[b->t_head] = y;
 	trend_sum(b, x, y, 1);
-	b->t_head = (b->t_head + 1) % FH_BWE_TREND_WINDOW;
+	if (++b->t_head == FH_BWE_TREND_WINDOW)
+		b->t_head = 0;
 	if (b->t_n < FH_BWE_TREND_WINDOW)
 		b->t_n++;
 	if (++b->t_added >= FH_BWE_TREND_WINDOW)
@@ -254,8 +255,9 @@ static void delay_sample(struct fh_bwe *b)
 		b->base_delay_ms = owd_ms;
 		b->have_base = true;
 	} else if (now_ms > b->last_base_ms) {
-		b->base_delay_ms +=
-			fmin(now_ms - b->last_base_ms, 1000.0) / 1000.0 * BASE_DRIFT_MS_PER_S;
+		double gap = now_ms - b->last_base_ms;
+
+		b->base_delay_ms += (gap < 1000.0 ? gap : 1000.0) / 1000.0 * BASE_DRIFT_MS_PER_S;
 	}
 	b->last_base_ms = now_ms;
 	b->queue_ms = owd_ms - b->base_delay_ms;
@@ -318,29 +320,46 @@ static void group_add(struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
 	b->cur.arrival_us = arrival_us;
 }
 
-/* Bit/s acknowledged by the entries newer than the newest one at least window_us old (or
- * than the oldest one, with less history), over the time since that one; 0 when unknown. */
-static double ack_rate(const struct fh_bwe *b, uint64_t now_us, uint64_t window_us)
+static double ack_bps(uint64_t sum, uint64_t start, uint64_t now_us)
+{
+	if (now_us <= start)
+		return 0;
+	double v = (double)sum * 8e6 / (double)(now_us - start);
+
+	return v < 4e9 ? v : 4e9;
+}
+
+/* Bit/s acknowledged over about the last ACK_WINDOW_US and CAP_WINDOW_US, in one pass: for each,
+ * by the entries newer than the newest one at least that old (or than the oldest one, with
+ * less history), over the time since that one; 0 when unknown. */
+static void ack_rates(const struct fh_bwe *b, uint64_t now_us, double *long_bps, double *short_bps)
 {
 	unsigned k, idx;
 	uint64_t sum = 0, start = 0;
+	bool have_short = false;
 
+	_Static_assert(CAP_WINDOW_US <= ACK_WINDOW_US, "the short window ends first");
+	_Static_assert((FH_BWE_ACK_RING & (FH_BWE_ACK_RING - 1)) == 0, "the ring wraps by mask");
 	for (k = 0; k < b->ack_n; k++) {
-		idx = (b->ack_head + FH_BWE_ACK_RING - 1 - k) % FH_BWE_ACK_RING;
+		idx = (b->ack_head + FH_BWE_ACK_RING - 1 - k) & (FH_BWE_ACK_RING - 1);
 		start = b->ack[idx].t_us;
-		if (k > 0 && now_us - start >= window_us)
+		if (k > 0 && now_us - start >= CAP_WINDOW_US && !have_short) {
+			*short_bps = ack_bps(sum, start, now_us);
+			have_short = true;
+		}
+		if (k > 0 && now_us - start >= ACK_WINDOW_US)
 			break;
 		if (k + 1 < b->ack_n)
 			sum += b->ack[idx].bytes;
 	}
-	if (now_us <= start)
-		return 0;
-	return fmin((double)sum * 8e6 / (double)(now_us - start), 4e9);
+	*long_bps = ack_bps(sum, start, now_us);
+	if (!have_short)
+		*short_bps = *long_bps;
 }
 
 static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
 {
-	double v;
+	double v, recent;
 
 	if (b->ack_n && now_us < b->ack[(b->ack_head + FH_BWE_ACK_RING - 1) % FH_BWE_ACK_RING].t_us)
 		return; /* time went backwards: keep the last rate */
@@ -351,14 +370,14 @@ static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
 		b->ack_n++;
 	if (b->ack_n < 2)
 		return;
-	v = ack_rate(b, now_us, ACK_WINDOW_US);
+	ack_rates(b, now_us, &v, &recent);
 	if (v <= 0)
 		return;
 	b->acked_bps = (uint32_t)v;
 	b->acked_valid = true;
 	/* While a queue grows the packets leave the bottleneck at its rate: the last moments
 	 * say what it carries (a second would count a shaper's bucket emptying). */
-	b->recent_bps = ack_rate(b, now_us, CAP_WINDOW_US);
+	b->recent_bps = recent;
 }
 
 static double cap_dev(const struct fh_bwe *b)
@@ -513,7 +532,7 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned n, uint64_t now_us)
 {
 	uint32_t acked = 0;
-	int64_t last_arr = 0;
+	int64_t last_arr = 0, wrap = 0;
 	bool have_arr = false;
 	unsigned i;
 
@@ -554,11 +573,16 @@ void fh_bwe_feedback(struct fh_bwe *b, const struct fh_twcc_pkt *pkts, unsigned 
 		p->flags &= (uint8_t)~F_LOST;
 		p->flags |= F_REPORTED | F_ACKED;
 		acked += p->bytes;
-		int64_t arr = unwrap_arrival(b, pkts[i].arrival_us);
+		/* one feedback's arrivals are its reference time plus deltas: continuous, so
+		 * the first one's unwrapping holds for all */
+		if (!have_arr)
+			wrap = unwrap_arrival(b, pkts[i].arrival_us) - pkts[i].arrival_us;
+		int64_t arr = pkts[i].arrival_us + wrap;
 
 		if (!have_arr || arr > last_arr)
 			last_arr = arr;
 		have_arr = true;
+		b->last_arrival_us = arr;
 		group_add(b, p->send_us, arr);
 	}
 	/* The acknowledged rate on the receiver's clock: feedback that was held up and comes

@@ -148,7 +148,8 @@ struct elem {
 	const uint8_t *data;
 };
 
-/* Lists the elements to write into el (at most four) and returns the block length, 0 if none. */
+/* Lists the elements to write into el (at most four; the transport-wide number first, see
+ * fh_rtpext_twcc_offset) and returns the block length, 0 if none. */
 static size_t plan(const uint8_t ids[FH_EXT_MAX], const struct fh_rtpext_values *vals,
 		   uint8_t scratch[6], struct elem el[4], unsigned *n, bool *two_byte)
 {
@@ -235,4 +236,24 @@ size_t fh_rtpext_rebuild_header(uint8_t *out, size_t cap, const uint8_t *in,
 	}
 	out[0] |= 0x10;
 	return fixed + fh_rtpext_write(out + fixed, cap - fixed, ids, vals);
+}
+
+size_t fh_rtpext_twcc_offset(const uint8_t *hdr, size_t len, uint8_t id)
+{
+	size_t fixed;
+
+	if (len < FH_RTP_HDR_MIN || !(hdr[0] & 0x10) || id == 0)
+		return 0;
+	fixed = FH_RTP_HDR_MIN + (size_t)(hdr[0] & 0x0f) * 4;
+	if (len < fixed + 8)
+		return 0;
+	uint16_t profile = fh_rd16(hdr + fixed);
+
+	if (profile == FH_RTPEXT_ONE_BYTE)
+		return id <= FH_RTPEXT_ONE_BYTE_MAX_ID && hdr[fixed + 4] == (uint8_t)(id << 4 | 1)
+			       ? fixed + 5
+			       : 0;
+	if ((profile & 0xfff0) == FH_RTPEXT_TWO_BYTE)
+		return hdr[fixed + 4] == id && hdr[fixed + 5] == 2 ? fixed + 6 : 0;
+	return 0;
 }

@@ -87,6 +87,14 @@ size_t fh_rtpext_rebuild_header(uint8_t *out, size_t cap, const uint8_t *in,
 				const struct fh_rtp_hdr *h, const uint8_t ids[FH_EXT_MAX],
 				const struct fh_rtpext_values *vals);
 
+/*
+ * Where the transport-wide sequence number's two bytes sit in a header that
+ * fh_rtpext_rebuild_header wrote with one under id (it writes that element first, so that a
+ * header built for one receiver serves others with the same ids once their number is written
+ * in); 0 when the header has none there.
+ */
+size_t fh_rtpext_twcc_offset(const uint8_t *hdr, size_t len, uint8_t id);
+
 /* abs-send-time: seconds in 6.18 fixed point (64 s wrap) from a microsecond clock. */
 static inline uint32_t fh_rtpext_abs_time(uint64_t us)
 {

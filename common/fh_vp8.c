@@ -78,7 +78,7 @@ static bool newer(uint16_t a, uint16_t b, uint16_t mask)
 {
 	uint16_t diff = (uint16_t)((a - b) & mask);
 
-	return diff != 0 && diff < (mask + 1) / 2;
+	return diff != 0 && diff <= mask >> 1; /* under half the space: (mask + 1) / 2 */
 }
 
 #define HIST(r, i) ((r)->hist[((r)->head + (i)) % FH_VP8_HISTORY])

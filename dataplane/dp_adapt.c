@@ -63,9 +63,13 @@ struct dp_adapt {
 	struct dp_pq_ent pq[DP_PQ];
 	uint16_t pq_head, pq_n;
 	bool pq_listed;
-	uint32_t pq_tokens;
-	uint64_t pq_tsc;
+	uint64_t pq_credit; /* bytes times TSC ticks per second: what may leave, kept exact */
+	uint64_t pq_tsc;    /* up to when it is counted */
+	uint32_t pq_est;    /* the estimate pq_Bps was worked out for */
+	uint32_t pq_Bps;    /* the pacer's rate, bytes per second */
 };
+
+_Static_assert((DP_PQ & (DP_PQ - 1)) == 0, "the pacer's queue wraps by mask");
 
 int dp_adapt_new(struct dp_part *p)
 {
@@ -81,7 +85,7 @@ int dp_adapt_new(struct dp_part *p)
 void dp_adapt_free(struct dp_part *p)
 {
 	for (unsigned i = 0; p->ad && i < p->ad->pq_n; i++)
-		rte_pktmbuf_free(p->ad->pq[(p->ad->pq_head + i) % DP_PQ].m);
+		rte_pktmbuf_free(p->ad->pq[(p->ad->pq_head + i) & (DP_PQ - 1)].m);
 	free(p->ad);
 	p->ad = NULL;
 }
@@ -469,31 +473,82 @@ static void pq_send(struct dp_worker *w, struct dp_part *p, uint64_t now)
 	struct dp_pq_ent *e = &ad->pq[ad->pq_head];
 	uint16_t len = e->m->data_len;
 
-	ad->pq_head = (uint16_t)((ad->pq_head + 1) % DP_PQ);
+	ad->pq_head = (uint16_t)((ad->pq_head + 1) & (DP_PQ - 1));
 	ad->pq_n--;
 	dp_worker_send(w, e->m);
 	fh_bwe_sent(&ad->bwe, e->tw, dp_worker_us(w, now), (uint16_t)(len + 28));
 }
 
-/* An encrypted video copy for p, in its pacer's queue (sent at once when the queue is full:
- * late is better than lost). */
+/* The pacer's credit by now: it leaves at DP_PACE_GAIN_PCT of the estimate (never under
+ * DP_PACE_MIN_BPS), with 20 ms of sending saved at most. Counted in bytes times ticks per
+ * second, so that no fraction of a byte is lost however often it is asked (at 300 kbit/s a
+ * call every 100 us earns 3.75 bytes). */
+static void pq_refill(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_adapt *ad = p->ad;
+	uint64_t save = w->hz / 50;
+
+	if (unlikely(p->estimate != ad->pq_est || !ad->pq_Bps)) {
+		uint64_t bps = (uint64_t)p->estimate * DP_PACE_GAIN_PCT / 100;
+
+		ad->pq_est = p->estimate;
+		ad->pq_Bps = (uint32_t)((bps < DP_PACE_MIN_BPS ? DP_PACE_MIN_BPS : bps) / 8);
+	}
+	if (ad->pq_tsc && now > ad->pq_tsc) {
+		uint64_t dt = now - ad->pq_tsc < save ? now - ad->pq_tsc : save;
+
+		ad->pq_credit += dt * ad->pq_Bps;
+		if (ad->pq_credit > save * ad->pq_Bps)
+			ad->pq_credit = save * ad->pq_Bps;
+	}
+	if (now > ad->pq_tsc) /* the callers' clocks are read at different moments */
+		ad->pq_tsc = now;
+}
+
+/* Sends from the head of p's queue what the credit covers, and what waited too long. */
+static void pq_drain(struct dp_worker *w, struct dp_part *p, uint64_t now)
+{
+	struct dp_adapt *ad = p->ad;
+	uint64_t max_wait = w->hz * DP_PACE_MAX_WAIT_MS / 1000;
+
+	while (ad->pq_n) {
+		struct dp_pq_ent *e = &ad->pq[ad->pq_head];
+		uint64_t need = (uint64_t)e->m->data_len * w->hz;
+
+		if (need <= ad->pq_credit)
+			ad->pq_credit -= need;
+		else if (now <= e->tsc || now - e->tsc < max_wait)
+			break;
+		pq_send(w, p, now);
+	}
+}
+
+/* An encrypted video copy for p: sent now when nothing waits and the pacer's credit covers
+ * it, else into the pacer's queue (sent at once when the queue is full: late is better than
+ * lost). */
 void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw)
 {
 	struct dp_adapt *ad = p->ad;
 	uint64_t now = rte_rdtsc();
 
-	if (!ad || ad->pq_n == DP_PQ) {
+	if (unlikely(!ad)) {
 		dp_worker_send(w, m);
-		if (ad)
-			fh_bwe_sent(&ad->bwe, (uint16_t)tw, dp_worker_us(w, now),
-				    (uint16_t)(m->data_len + 28));
 		return;
 	}
-	ad->pq[(ad->pq_head + ad->pq_n) % DP_PQ] =
+	pq_refill(w, p, now);
+	uint64_t need = (uint64_t)m->data_len * w->hz;
+
+	if (ad->pq_n == DP_PQ || (!ad->pq_n && need <= ad->pq_credit)) {
+		ad->pq_credit = need <= ad->pq_credit ? ad->pq_credit - need : 0;
+		dp_worker_send(w, m);
+		fh_bwe_sent(&ad->bwe, (uint16_t)tw, dp_worker_us(w, now),
+			    (uint16_t)(m->data_len + 28));
+		return;
+	}
+	ad->pq[(ad->pq_head + ad->pq_n) & (DP_PQ - 1)] =
 		(struct dp_pq_ent){.m = m, .tsc = now, .tw = (uint16_t)tw};
 	ad->pq_n++;
-	/* with tokens saved up (an idle moment), what fits leaves right away */
-	dp_adapt_pace_one(w, p, now);
+	pq_drain(w, p, now);
 	if (ad->pq_n && !ad->pq_listed && w->n_pacing < FH_MAX_SLOTS) {
 		ad->pq_listed = true;
 		w->pacing[w->n_pacing++] = (uint16_t)(p - w->parts);
@@ -503,26 +558,6 @@ void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *
 /* Sends what p's pacer allows by now. */
 void dp_adapt_pace_one(struct dp_worker *w, struct dp_part *p, uint64_t now)
 {
-	struct dp_adapt *ad = p->ad;
-	uint32_t rate = (uint32_t)((uint64_t)p->estimate * DP_PACE_GAIN_PCT / 100);
-	uint64_t max_wait = w->hz * DP_PACE_MAX_WAIT_MS / 1000;
-
-	if (rate < DP_PACE_MIN_BPS)
-		rate = DP_PACE_MIN_BPS;
-	if (ad->pq_tsc && now > ad->pq_tsc) {
-		uint64_t add = (uint64_t)((double)(now - ad->pq_tsc) * rate / 8 / (double)w->hz);
-		uint32_t cap = rate / 8 / 50; /* 20 ms of sending saved at most */
-
-		ad->pq_tokens = ad->pq_tokens + add > cap ? cap : (uint32_t)(ad->pq_tokens + add);
-	}
-	ad->pq_tsc = now;
-	while (ad->pq_n) {
-		struct dp_pq_ent *e = &ad->pq[ad->pq_head];
-
-		if (e->m->data_len <= ad->pq_tokens)
-			ad->pq_tokens -= e->m->data_len;
-		else if (now - e->tsc < max_wait)
-			break;
-		pq_send(w, p, now);
-	}
+	pq_refill(w, p, now);
+	pq_drain(w, p, now);
 }

@@ -277,10 +277,50 @@ struct dp_fwd_pkt {
 	int audio_level; /* -1: none */
 };
 
+/* A receiver's outbound header depends only on the packet, the receiver's extension ids and
+ * its transport-wide number: receivers with the same ids (every Chrome page, every Firefox
+ * page) get the header built for the first of them, with their own number written in. */
+#define DP_HDR_CACHE_MAX 128
+struct dp_hdr_cache {
+	bool valid;
+	uint8_t ids[FH_EXT_MAX];
+	uint8_t len;
+	uint8_t tw_off; /* where the transport-wide number sits; 0: none */
+	uint8_t buf[DP_HDR_CACHE_MAX];
+};
+
+static size_t fwd_header(struct dp_worker *w, struct dp_part *s, struct dp_hdr_cache *hc,
+			 uint8_t *q, size_t cap, const struct dp_fwd_pkt *fp, uint64_t now, int *tw)
+{
+	if (hc->valid && hc->len <= cap && memcmp(hc->ids, s->ext, sizeof(hc->ids)) == 0) {
+		memcpy(q, hc->buf, hc->len);
+		*tw = -1;
+		if (hc->tw_off) {
+			fh_wr16(q + hc->tw_off, s->tw_seq);
+			*tw = s->tw_seq++;
+		}
+		return hc->len;
+	}
+	size_t hl = dp_media_header(w, s, q, cap, rte_pktmbuf_mtod(fp->src, const uint8_t *), fp->h,
+				    fp->audio_level, now, tw);
+
+	if (hl && hl <= sizeof(hc->buf)) {
+		hc->valid = true;
+		memcpy(hc->ids, s->ext, sizeof(hc->ids));
+		hc->len = (uint8_t)hl;
+		memcpy(hc->buf, q, hl);
+		hc->tw_off =
+			*tw >= 0 ? (uint8_t)fh_rtpext_twcc_offset(q, hl, s->ext[FH_EXT_TWCC]) : 0;
+		if (*tw >= 0 && !hc->tw_off)
+			hc->valid = false;
+	}
+	return hl;
+}
+
 /* One copy of the packet for a receiver in m (a fresh buffer, consumed; NULL when the pool
  * ran dry). */
-static void forward(struct dp_worker *w, const struct dp_fwd_pkt *fp, const struct dp_fwd *f,
-		    struct rte_mbuf *m, uint64_t now)
+static void forward(struct dp_worker *w, const struct dp_fwd_pkt *fp, struct dp_hdr_cache *hc,
+		    const struct dp_fwd *f, struct rte_mbuf *m, uint64_t now)
 {
 	struct dp_part *s = &w->parts[f->slot];
 	struct dp_out *o = &s->out[f->out];
@@ -297,10 +337,10 @@ static void forward(struct dp_worker *w, const struct dp_fwd_pkt *fp, const stru
 	}
 	uint8_t *q = rte_pktmbuf_mtod(m, uint8_t *);
 	size_t room = rte_pktmbuf_tailroom(m);
-	size_t hl = room > body + DP_SRTP_TRAILER_MAX
-			    ? dp_media_header(w, s, q, room - body - DP_SRTP_TRAILER_MAX, in, h,
-					      fp->audio_level, now, &tw)
-			    : 0;
+	size_t hl =
+		room > body + DP_SRTP_TRAILER_MAX
+			? fwd_header(w, s, hc, q, room - body - DP_SRTP_TRAILER_MAX, fp, now, &tw)
+			: 0;
 
 	if (unlikely(!hl)) {
 		dp_drop(w, FH_DROP_ext_malformed);
@@ -572,8 +612,11 @@ static void media_rtp(struct dp_worker *w, struct rte_mbuf *m, int slot, uint64_
 	if (unlikely(rte_pktmbuf_alloc_bulk(w->pool, copies, n) != 0))
 		for (uint16_t i = 0; i < n; i++)
 			copies[i] = rte_pktmbuf_alloc(w->pool); /* as many as there are */
+	struct dp_hdr_cache hc;
+
+	hc.valid = false;
 	for (uint16_t i = 0; i < n; i++)
-		forward(w, &fp, to[i], copies[i], now);
+		forward(w, &fp, &hc, to[i], copies[i], now);
 }
 
 /* Asks the publisher for a key frame of one layer, at most every pli_min_cycles (a quarter

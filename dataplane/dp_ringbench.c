@@ -49,7 +49,10 @@
  * decrypt, so no estimator update is in the figure), and the video is simulcast with three
  * layers whose SSRCs the offer named. The generator sends the lowest layer with a VP8 payload
  * descriptor (15-bit picture id, TL0PICIDX, L1T3 temporal ids 0,2,1,2, a key frame first) and
- * the transport-wide sequence number and send time in a one-byte extension block.
+ * the transport-wide sequence number and send time in a one-byte extension block. It reads the
+ * SRTCP the worker sends each publisher and answers a PLI or FIR as a browser does, with a key
+ * frame (on the next frame of TID 0): a receiver whose estimate did not cover a stream at the
+ * first key frame gets it on the one it asks for once it does.
  *
  * With -F (with -a, on the ring backend) the receivers answer as browsers do: the generator
  * reads the transport-wide number of every copy the worker sends (the RTP header is not
@@ -62,10 +65,15 @@
  * -r KBPS paces the publisher at KBPS kbit/s of RTP (one packet at a time, as a browser's
  * pacer does) instead of as fast as the generator can.
  *
+ * -P N makes participants 0..N-1 publishers (default 1), each with its own video (and SSRCs),
+ * and every participant receives every publisher but itself: -P with the room size is a
+ * meeting where everyone's camera is on, each receiver getting N-1 streams (N with -r is each
+ * publisher's rate). With -F each receiver's feedback then reports the packets of all of them.
+ *
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
  *                     [-f worker|read|sink] [-m cache|memory] [-o] [-H auto|yes|no] [-a]
- *                     [-F] [-r KBPS]
+ *                     [-F] [-r KBPS] [-P PUBLISHERS]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
@@ -124,7 +132,12 @@ struct pair {
 	struct client cl[MAX_ROOM];
 	unsigned char keys[MAX_ROOM][FH_KEY_MAX];
 	struct dp_srtp_engine *geng;
-	struct dp_srtp_sess *gen;
+	struct dp_srtp_sess *gen[MAX_ROOM]; /* each publisher's SRTP */
+	/* -a: each publisher's SRTCP from the worker, read for its key-frame requests, which
+	 * the publisher answers with a key frame as a browser does */
+	struct dp_srtp_sess *rtcp_in[MAX_ROOM];
+	bool want_key[MAX_ROOM];
+	uint64_t key_asked, key_made;
 	/* -F: each receiver's arrivals and its SRTCP session for the feedback */
 	struct fh_twcc_rx twrx[MAX_ROOM];
 	struct dp_srtp_sess *fb_sess[MAX_ROOM];
@@ -153,7 +166,8 @@ static bool rx_from_memory; /* -m memory */
 static bool csum_offload;   /* -o */
 static bool adaptive;	    /* -a: extensions, feedback, simulcast and VP8 as browsers send */
 static bool rx_feedback;    /* -F: the receivers send transport-wide feedback */
-static unsigned pace_kbps;  /* -r: the publisher's rate; 0: as fast as the generator can */
+static unsigned pace_kbps;  /* -r: each publisher's rate; 0: as fast as the generator can */
+static unsigned n_pub = 1;  /* -P: participants 0..n_pub-1 publish, everyone gets all others */
 
 /* Chrome's header extension ids, as funkhaus-bench --simulcast offers them (-a) */
 static const uint8_t chrome_ext[FH_EXT_MAX] = {
@@ -162,6 +176,13 @@ static const uint8_t chrome_ext[FH_EXT_MAX] = {
 };
 #define PUB_SSRC 0x1111u  /* the video's SSRC, with -a its lowest layer's */
 #define CLIENT_PORT0 5000 /* participant i sends from UDP port CLIENT_PORT0 + i */
+#define PUB_STEP 16u	  /* publisher j's SSRCs are PUB_SSRC + j * PUB_STEP (+ layer) */
+
+/* Whether participant i gets any video: every one does but a lone publisher. */
+static bool receives(unsigned i)
+{
+	return i < room_size && (n_pub > 1 || i > 0);
+}
 
 /* Writes a frame and its buffer's header back to memory and out of every cache (-m memory). */
 static void flush_frame(const struct rte_mbuf *m)
@@ -230,13 +251,54 @@ static void note_arrival(struct pair *pr, const struct rte_mbuf *m)
 		return;
 	unsigned i = (unsigned)(fh_rd16(f + 36) - CLIENT_PORT0);
 
-	if (i < 1 || i >= room_size || fh_demux(f + 42, len - 42) != FH_DEMUX_RTP ||
+	if (!receives(i) || fh_demux(f + 42, len - 42) != FH_DEMUX_RTP ||
 	    fh_rtp_parse(f + 42, len - 42, &h) < 0 ||
 	    fh_rtpext_parse(f + 42, len - 42, &h, chrome_ext, &v) < 0 ||
 	    fh_rtpext_twcc_seq(f + 42, &v, &tw) < 0)
 		return;
 	fh_twcc_rx_record(&pr->twrx[i], tw, rte_rdtsc() / (rte_get_tsc_hz() / 1000000));
 	pr->fb_seen++;
+}
+
+/* -a: SRTCP the worker sent publisher j: a PLI or FIR in it asks j for a key frame. Read
+ * from a copy (the worker still frees the frame). */
+static void note_rtcp(struct pair *pr, const struct rte_mbuf *m)
+{
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t len = rte_pktmbuf_data_len(m);
+
+	if (len < 42 + 8 || fh_rd16(f + 12) != 0x0800 || (f[14] & 0x0f) != 5 || f[23] != 17)
+		return;
+	unsigned j = (unsigned)(fh_rd16(f + 36) - CLIENT_PORT0);
+
+	if (j >= n_pub || !pr->rtcp_in[j] || fh_demux(f + 42, len - 42) != FH_DEMUX_RTCP)
+		return;
+	struct rte_mbuf *c = rte_pktmbuf_alloc(pr->gen_pool);
+
+	if (!c)
+		return;
+	if (len - 42 > rte_pktmbuf_tailroom(c)) {
+		rte_pktmbuf_free(c);
+		return;
+	}
+	memcpy(rte_pktmbuf_mtod(c, uint8_t *), f + 42, len - 42);
+	c->data_len = (uint16_t)(len - 42);
+	c->pkt_len = c->data_len;
+	struct dp_srtp_op op = {.s = pr->rtcp_in[j], .m = c, .rtcp = 1, .tw = -1};
+
+	dp_srtp_unprotect(pr->geng, &op, 1);
+	if (op.status == DP_SRTP_OK) {
+		const uint8_t *r = rte_pktmbuf_mtod(op.m, const uint8_t *);
+		struct fh_rtcp_pkt pk;
+		size_t off = 0;
+
+		while (fh_rtcp_next(r, op.m->data_len, &off, &pk) == 1)
+			if (pk.pt == 206 && (pk.count == 1 || pk.count == 4)) { /* PLI, FIR */
+				pr->want_key[j] = true;
+				pr->key_asked++;
+			}
+	}
+	rte_pktmbuf_free(op.m);
 }
 
 static void drain(struct pair *pr)
@@ -247,9 +309,11 @@ static void drain(struct pair *pr)
 	if (use_socket) {
 		static uint8_t buf[2048];
 
-		for (unsigned i = 1; i < n_sock; i++) {
+		for (unsigned i = 0; i < n_sock; i++) {
 			ssize_t r;
 
+			if (!receives(i))
+				continue;
 			for (int k = 0;
 			     k < 64 && (r = recv(sock[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0; k++)
 				pr->sunk++;
@@ -263,6 +327,9 @@ static void drain(struct pair *pr)
 		if (rx_feedback)
 			for (unsigned i = 0; i < n; i++)
 				note_arrival(pr, m[i]);
+		if (adaptive)
+			for (unsigned i = 0; i < n; i++)
+				note_rtcp(pr, m[i]);
 		if (free_mode == FREE_READ)
 			for (unsigned i = 0; i < n; i++)
 				dma_read(m[i]);
@@ -436,40 +503,51 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 				.type = FH_CMD_MEDIA, .slot = (uint16_t)i, .room = 1 + w};
 
 			memcpy(mc.u.media.ext, chrome_ext, sizeof(chrome_ext));
-			mc.u.media.twcc = i == 0 || rx_feedback;
+			mc.u.media.twcc = i < n_pub || rx_feedback;
 			cmd(reg, w, &mc);
 		}
 	}
-	struct fh_cmd sc = {.type = FH_CMD_STREAM_ADD, .slot = 0, .room = 1 + w};
+	for (unsigned j = 0; j < n_pub; j++) {
+		struct fh_cmd sc = {.type = FH_CMD_STREAM_ADD, .slot = (uint16_t)j, .room = 1 + w};
 
-	sc.u.stream = (struct fh_cmd_stream){.key = 0x1111,
-					     .ssrc = PUB_SSRC,
-					     .kind = FH_KIND_VIDEO,
-					     .pt = 96,
-					     .clock_rate = 90000};
-	if (adaptive) {
-		/* simulcast, lowest first, with the SSRCs named: nothing to learn */
-		sc.u.stream.ssrc = 0;
-		sc.u.stream.n_layers = 3;
-		snprintf(sc.u.stream.mid, sizeof(sc.u.stream.mid), "1");
-		for (int l = 0; l < 3; l++) {
-			snprintf(sc.u.stream.rid[l], sizeof(sc.u.stream.rid[l]), "%c", "lmh"[l]);
-			sc.u.stream.layer_ssrc[l] = PUB_SSRC + (uint32_t)l;
+		sc.u.stream = (struct fh_cmd_stream){.key = 0x1111 + j,
+						     .ssrc = PUB_SSRC + j * PUB_STEP,
+						     .kind = FH_KIND_VIDEO,
+						     .pt = 96,
+						     .clock_rate = 90000};
+		if (adaptive) {
+			/* simulcast, lowest first, with the SSRCs named: nothing to learn */
+			sc.u.stream.ssrc = 0;
+			sc.u.stream.n_layers = 3;
+			snprintf(sc.u.stream.mid, sizeof(sc.u.stream.mid), "1");
+			for (int l = 0; l < 3; l++) {
+				snprintf(sc.u.stream.rid[l], sizeof(sc.u.stream.rid[l]), "%c",
+					 "lmh"[l]);
+				sc.u.stream.layer_ssrc[l] = PUB_SSRC + j * PUB_STEP + (uint32_t)l;
+			}
+		}
+		cmd(reg, w, &sc);
+	}
+	unsigned n_subs = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned j = 0; j < n_pub; j++) {
+			if (j == i)
+				continue;
+			struct fh_cmd su = {
+				.type = FH_CMD_SUB_ADD, .slot = (uint16_t)i, .room = 1 + w};
+
+			su.u.sub = (struct fh_cmd_sub){.pub_slot = (uint16_t)j,
+						       .pub_key = 0x1111 + j,
+						       .out_ssrc = (0x2000 + i) | j << 16,
+						       .out_pt = 96,
+						       .kind = FH_KIND_VIDEO};
+			cmd(reg, w, &su);
+			n_subs++;
 		}
 	}
-	cmd(reg, w, &sc);
-	for (unsigned i = 1; i < n; i++) {
-		struct fh_cmd su = {.type = FH_CMD_SUB_ADD, .slot = (uint16_t)i, .room = 1 + w};
-
-		su.u.sub = (struct fh_cmd_sub){.pub_slot = 0,
-					       .pub_key = 0x1111,
-					       .out_ssrc = 0x2000 + i,
-					       .out_pt = 96,
-					       .kind = FH_KIND_VIDEO};
-		cmd(reg, w, &su);
-	}
 	/* the worker applies commands between bursts: let it catch up before the first frame */
-	unsigned want = 2 * n + 1 + (n - 1) + (adaptive ? n : 0);
+	unsigned want = 2 * n + n_pub + n_subs + (adaptive ? n : 0);
 
 	for (int t = 0; t < 2000 && pr->ctr->ctr[FH_CTR_commands] < want; t++)
 		rte_delay_us_sleep(1000);
@@ -484,12 +562,19 @@ static int room_setup(struct fh_region *reg, struct pair *pr)
 			w, pr->ctr->bound, n);
 		return -1;
 	}
-	pr->gen = dp_srtp_sess_new(pr->geng, profile, pr->keys[0], pr->keys[0], klen);
-	if (!pr->gen) {
-		fprintf(stderr, "fh-ringbench: no generator session\n");
-		return -1;
+	for (unsigned j = 0; j < n_pub; j++) {
+		pr->gen[j] = dp_srtp_sess_new(pr->geng, profile, pr->keys[j], pr->keys[j], klen);
+		pr->rtcp_in[j] = adaptive ? dp_srtp_sess_new(pr->geng, profile, pr->keys[j],
+							     pr->keys[j], klen)
+					  : pr->gen[j];
+		if (!pr->gen[j] || !pr->rtcp_in[j]) {
+			fprintf(stderr, "fh-ringbench: no generator session\n");
+			return -1;
+		}
 	}
-	for (unsigned i = 1; rx_feedback && i < n; i++) {
+	for (unsigned i = 0; rx_feedback && i < n; i++) {
+		if (!receives(i))
+			continue;
 		fh_twcc_rx_init(&pr->twrx[i]);
 		pr->fb_sess[i] =
 			dp_srtp_sess_new(pr->geng, profile, pr->keys[i], pr->keys[i], klen);
@@ -506,9 +591,11 @@ static volatile bool go;
 /* -F: every receiver's transport-wide feedback that is due, in SRTCP under its key. */
 static void send_feedback(struct pair *pr, uint64_t now_us)
 {
-	for (unsigned i = 1; i < room_size; i++) {
+	for (unsigned i = 0; i < room_size; i++) {
 		struct fh_twcc_rx *r = &pr->twrx[i];
 
+		if (!receives(i))
+			continue;
 		if (!fh_twcc_rx_due(r, now_us))
 			continue;
 		for (int k = 0; k < 8; k++) {
@@ -563,9 +650,9 @@ static void take_snap(struct pair *pr, struct snap *s)
 /* What a browser's simulcast sender writes into its n-th video packet, whose fixed header is
  * in pkt (-a): the transport-wide sequence number and the send time in a one-byte extension
  * block, and a VP8 payload descriptor (frames of 8 packets, 15-bit picture id, TL0PICIDX, the
- * L1T3 temporal ids 0,2,1,2, the first frame a key frame) at the start of the 1200-byte
- * payload. Returns the header's length. */
-static size_t browser_packet(uint8_t *pkt, uint32_t n, uint64_t hz)
+ * L1T3 temporal ids 0,2,1,2, the first frame and those asked for key frames) at the start of
+ * the 1200-byte payload. Returns the header's length. */
+static size_t browser_packet(uint8_t *pkt, uint32_t n, bool key, uint64_t hz)
 {
 	static const uint8_t tid_of[4] = {0, 2, 1, 2}, sync_of[4] = {0, 1, 1, 0};
 	uint32_t frame = n >> 3;
@@ -591,18 +678,21 @@ static size_t browser_packet(uint8_t *pkt, uint32_t n, uint64_t hz)
 	vp8[3] = (uint8_t)frame;
 	vp8[4] = (uint8_t)(frame >> 2); /* TL0PICIDX: the last frame of TID 0 */
 	vp8[5] = (uint8_t)(tid << 6 | sync_of[frame & 3] << 5);
-	vp8[6] = frame == 0 ? 0x00 : 0x01; /* the VP8 payload header's P bit: 0 on a key frame */
+	vp8[6] = key ? 0x00 : 0x01; /* the VP8 payload header's P bit: 0 on a key frame */
 	return 24;
 }
 
-/* The load: SRTP video from client 0, as fast as the generator can make it, for `seconds`. */
+/* The load: SRTP video from the publishers (client 0, or clients 0..n_pub-1 in turn), as fast
+ * as the generator can make it or at -r each, for `seconds`. */
 static int generate(void *arg)
 {
 	struct pair *pr = arg;
 	uint64_t hz = rte_get_tsc_hz();
 	uint8_t pkt[1400];
-	uint16_t seq = 0;
-	uint32_t ts = 0, sent_n = 0;
+	uint16_t seq[MAX_ROOM] = {0};
+	uint32_t ts[MAX_ROOM] = {0}, sent_n[MAX_ROOM] = {0};
+	bool key[MAX_ROOM] = {false};
+	unsigned pub_of[32], cur = 0;
 
 	while (!go)
 		rte_pause();
@@ -610,14 +700,18 @@ static int generate(void *arg)
 	 * worker has measured the layers' rates (a 500 ms window, allocations every 250 ms):
 	 * that first second and a half is not measured */
 	uint64_t start = rte_rdtsc(), warm = adaptive ? hz * 3 / 2 : 0, end = UINT64_MAX;
-	/* -r: one packet every gap cycles (its SRTP size: header, 1200 bytes, a 16-byte tag) */
-	uint64_t gap = pace_kbps ? hz * 8 * ((adaptive ? 24 : 12) + 1216) / (pace_kbps * 1000ull)
+	/* -r: one packet every gap cycles (its SRTP size: header, 1200 bytes, a 16-byte tag),
+	 * each publisher's turn coming every n_pub packets */
+	uint64_t gap = pace_kbps ? hz * 8 * ((adaptive ? 24 : 12) + 1216) /
+					   (pace_kbps * 1000ull * n_pub)
 				 : 0,
 		 next = start;
 
-	/* with -F the estimates, the pacers and the share-out settle first */
+	/* with -F the estimates, the pacers and the share-out settle first (with several
+	 * publishers each receiver's estimate climbs from its start to their sum, and a stream
+	 * that did not fit at first waits for the key frame it asked for) */
 	if (rx_feedback)
-		warm = hz * 3;
+		warm = hz * (n_pub > 1 ? 8 : 3);
 
 	memset(pkt, 0x5a, sizeof(pkt));
 	for (uint64_t now; (now = rte_rdtsc()) < end;) {
@@ -639,18 +733,31 @@ static int generate(void *arg)
 		}
 		for (; k < burst; k++) {
 			size_t hl = 12;
+			unsigned j = cur;
 
+			cur = cur + 1 < n_pub ? cur + 1 : 0;
 			pkt[0] = 0x80;
 			pkt[1] = 96;
-			fh_wr16(pkt + 2, seq);
-			fh_wr32(pkt + 4, ts);
-			fh_wr32(pkt + 8, PUB_SSRC);
+			fh_wr16(pkt + 2, seq[j]);
+			fh_wr32(pkt + 4, ts[j]);
+			fh_wr32(pkt + 8, PUB_SSRC + j * PUB_STEP);
+			if (adaptive && (sent_n[j] & 7) == 0) {
+				/* a frame begins: a key frame when asked, on the next frame of
+				 * TID 0 (where an encoder starts its temporal pattern again) */
+				uint32_t frame = sent_n[j] >> 3;
+
+				key[j] = frame == 0 || (pr->want_key[j] && (frame & 3) == 0);
+				if (key[j] && frame) {
+					pr->want_key[j] = false;
+					pr->key_made++;
+				}
+			}
 			if (adaptive)
-				hl = browser_packet(pkt, sent_n, hz);
-			sent_n++;
-			seq++;
-			if ((seq & 7) == 0)
-				ts += 3000;
+				hl = browser_packet(pkt, sent_n[j], key[j], hz);
+			sent_n[j]++;
+			seq[j]++;
+			if ((seq[j] & 7) == 0)
+				ts[j] += 3000;
 			struct rte_mbuf *m;
 
 			while (!(m = rte_pktmbuf_alloc(pr->gen_pool)))
@@ -660,14 +767,15 @@ static int generate(void *arg)
 			memcpy(rte_pktmbuf_mtod(m, void *), pkt, hl + 1200);
 			m->data_len = (uint16_t)(hl + 1200);
 			m->pkt_len = m->data_len;
-			ops[k] = (struct dp_srtp_op){.s = pr->gen, .m = m};
+			ops[k] = (struct dp_srtp_op){.s = pr->gen[j], .m = m};
+			pub_of[k] = j;
 		}
 		dp_srtp_protect(pr->geng, ops, k);
 		for (unsigned i = 0; i < k; i++) {
 			struct rte_mbuf *m = ops[i].m;
 
 			if (ops[i].status == DP_SRTP_OK) {
-				send_frame(pr, &pr->cl[0], 0, m);
+				send_frame(pr, &pr->cl[pub_of[i]], pub_of[i], m);
 				pr->sent++;
 			} else {
 				rte_pktmbuf_free(m);
@@ -732,7 +840,7 @@ static void usage(void)
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
 			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o] "
-			"[-H auto|yes|no] [-a] [-F] [-r KBPS]\n");
+			"[-H auto|yes|no] [-a] [-F] [-r KBPS] [-P PUBLISHERS]\n");
 }
 
 int main(int argc, char **argv)
@@ -746,7 +854,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL, *huge = "auto";
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:aFr:")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:aFr:P:")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -775,6 +883,8 @@ int main(int argc, char **argv)
 			rx_feedback = true;
 		else if (o == 'r')
 			pace_kbps = (unsigned)atoi(optarg);
+		else if (o == 'P')
+			n_pub = (unsigned)atoi(optarg);
 		else if (o == 'H' && (!strcmp(optarg, "auto") || !strcmp(optarg, "yes") ||
 				      !strcmp(optarg, "no")))
 			huge = optarg;
@@ -795,6 +905,10 @@ int main(int argc, char **argv)
 #endif
 	if (rx_feedback && (!adaptive || use_socket || !pace_kbps)) {
 		fprintf(stderr, "fh-ringbench: -F needs -a, -r and the ring backend\n");
+		return 2;
+	}
+	if (n_pub < 1 || n_pub > room_size) {
+		fprintf(stderr, "fh-ringbench: -P is 1 to the room size publishers\n");
 		return 2;
 	}
 	if (pace_kbps > 10000000) {
@@ -909,7 +1023,7 @@ int main(int argc, char **argv)
 			dp_srtp_engine_new(engine, w, 0, 64, pmds, err, sizeof(err));
 
 		/* the generator's own, so that making the load costs as little as possible */
-		pr->geng = dp_srtp_engine_new(DP_SRTP_CRYPTODEV, nw + w, 0, MAX_ROOM + 1, pmds, err,
+		pr->geng = dp_srtp_engine_new(DP_SRTP_CRYPTODEV, nw + w, 0, 2 * MAX_ROOM, pmds, err,
 					      sizeof(err));
 		if (!weng || !pr->geng) {
 			fprintf(stderr, "fh-ringbench: %s\n", err);
@@ -1033,13 +1147,35 @@ int main(int argc, char **argv)
 			printf("  receivers' feedback (-F): %llu SRTCP packets sent about %llu "
 			       "copies\n",
 			       (unsigned long long)pr->fb_sent, (unsigned long long)pr->fb_seen);
-		for (unsigned i = 1; adaptive && i < room_size; i++) {
+		if (adaptive)
+			printf("  key frames: %llu asked for by the worker (PLI/FIR), %llu made on "
+			       "request\n",
+			       (unsigned long long)pr->key_asked, (unsigned long long)pr->key_made);
+		for (unsigned i = 0; adaptive && i < room_size; i++) {
 			const struct fh_slot_stat *st = fh_region_slot_stat(&reg, w, i);
 
+			if (!receives(i))
+				continue;
 			if (rx_feedback)
 				printf("  receiver %u: estimate %u bit/s, target %u, sent %u\n", i,
 				       st->estimate_bps, st->target_bps, st->sent_bps);
+			if (n_pub > 1) {
+				/* a stream per publisher: the spread, not a line each */
+				unsigned lo = 3, hi = 0, tlo = 3, thi = 0, bps = 0;
 
+				for (uint32_t k = 0; k < st->n_out && k < FH_MAX_RECV_STREAMS;
+				     k++) {
+					lo = st->out[k].spatial < lo ? st->out[k].spatial : lo;
+					hi = st->out[k].spatial > hi ? st->out[k].spatial : hi;
+					tlo = st->out[k].temporal < tlo ? st->out[k].temporal : tlo;
+					thi = st->out[k].temporal > thi ? st->out[k].temporal : thi;
+					bps += st->out[k].bitrate;
+				}
+				printf("  receiver %u: %u streams, layers %u-%u, temporal %u-%u, "
+				       "%u bit/s in all\n",
+				       i, st->n_out, lo, hi, tlo, thi, bps);
+				continue;
+			}
 			for (uint32_t k = 0; k < st->n_out && k < FH_MAX_RECV_STREAMS; k++)
 				printf("  receiver %u: layer %u, temporal %u, target %u of %u, "
 				       "%u bit/s\n",
@@ -1065,8 +1201,13 @@ int main(int argc, char **argv)
 	if (nw > 1)
 		printf("%u workers: %.0f forwarded packets/s in all (%s)\n", nw, total_pps, report);
 	for (unsigned w = 0; w < nw; w++) {
-		dp_srtp_sess_free(pairs[w].geng, pairs[w].gen);
-		for (unsigned i = 1; i < room_size; i++)
+		for (unsigned j = 0; j < n_pub; j++) {
+			if (pairs[w].rtcp_in[j] && pairs[w].rtcp_in[j] != pairs[w].gen[j])
+				dp_srtp_sess_free(pairs[w].geng, pairs[w].rtcp_in[j]);
+			if (pairs[w].gen[j])
+				dp_srtp_sess_free(pairs[w].geng, pairs[w].gen[j]);
+		}
+		for (unsigned i = 0; i < room_size; i++)
 			if (pairs[w].fb_sess[i])
 				dp_srtp_sess_free(pairs[w].geng, pairs[w].fb_sess[i]);
 		dp_srtp_engine_free(pairs[w].geng);

@@ -11,8 +11,8 @@ try {
   const t0 = Date.now();
   const a = await openPage(browser, fh.url, 'UeberDPDK', 'Anna');
   const b = await openPage(browser, fh.url, 'UeberDPDK', 'Bernd');
-  await waitReceives(a, ['Bernd'], 10000, 'Anna');
-  await waitReceives(b, ['Anna'], 10000, 'Bernd');
+  await waitReceives(a, ['Bernd'], 20000, 'Anna');
+  await waitReceives(b, ['Anna'], 20000, 'Bernd');
   const pair = await a.evaluate(async () => {
     let remote = '';
     (await window.funkhaus.state.pc.getStats()).forEach((s) => {

@@ -177,7 +177,20 @@ export async function openPage(browser, url, room, name, hash = '', initScript =
     if (u.host !== origin && !['data:', 'blob:'].includes(u.protocol)) foreign.push(r.url());
   });
   page.on('websocket', (ws) => { if (new URL(ws.url()).host !== origin) foreign.push(ws.url()); });
-  await page.goto(`${url}/${room}#name=${encodeURIComponent(name)}${opts.prejoin ? '' : '&prejoin=off'}${hash}`);
+  // A link in the test's namespace going down and up (a DPDK port taking its veth) makes
+  // Chromium drop a navigation under way with ERR_NETWORK_CHANGED: it is tried again, 3 times
+  // at most.
+  const target = `${url}/${room}#name=${encodeURIComponent(name)}${opts.prejoin ? '' : '&prejoin=off'}${hash}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.goto(target);
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !String(e.message).includes('ERR_NETWORK_CHANGED')) throw e;
+      console.log(`[${name}] navigation hit ERR_NETWORK_CHANGED, try ${attempt + 1}`);
+      await sleep(500);
+    }
+  }
   return page;
 }
 

@@ -5,7 +5,8 @@
 # other way of freeing sent frames (-f read, -f sink), with received frames in memory
 # (-m memory), with the checksums left to the port (-o) and on 4 KiB pages (-H no). The EAL's
 # memory is on hugepages where enough are free, as funkhaus-dp's; the generator-worker round
-# trip is printed before and after. Usage: ringbench.sh BIN
+# trip is printed before and after. Last, a meeting with the adaptive path and every receiver's
+# feedback (-a -F -P). Usage: ringbench.sh BIN
 set -eu
 [ "$(id -u)" = 0 ] || { echo "SKIP: DPDK's EAL needs root"; exit 77; }
 free_mb=0
@@ -46,4 +47,13 @@ for opt in "-f read" "-f sink" "-m memory" "-o" "-H no"; do
 	*) [ "${asked% *}" = 0 ] || { echo "FAIL: $opt: frames ask for offload ($asked)"; exit 1; } ;;
 	esac
 done
+# a meeting (-P: everyone publishes and gets everyone else) with every receiver's feedback:
+# once the estimates have climbed (the warm-up), each receiver gets all three streams, a stream
+# it could not take at the first key frame starting on the one it asked for
+out=$("$1" -a -F -r 300 -n 4 -P 4 -s 2 -p gcm -e cryptodev 2>&1) || { echo "$out"; echo "FAIL: -P exited with an error"; exit 1; }
+echo "$out"
+share=$(sed -nE 's/.*rtp_forwarded [0-9]+ \(([0-9.]+) of every packet to each of 3 receivers\).*/\1/p' <<<"$out")
+[ -n "$share" ] && awk -v s="$share" 'BEGIN { exit !(s >= 0.99) }' || { echo "FAIL: -P: receivers got ${share:-no} share of the packets"; exit 1; }
+[ "$(grep -cE '^  receiver [0-3]: 3 streams, layers 0-0' <<<"$out")" = 4 ] || { echo "FAIL: -P: not every receiver gets the 3 streams"; exit 1; }
+grep -qE '^  key frames: [0-9]+ asked for by the worker \(PLI/FIR\), [0-9]+ made on request$' <<<"$out" || { echo "FAIL: -P: no key-frame line"; exit 1; }
 echo "ringbench ok"

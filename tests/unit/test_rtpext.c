@@ -290,6 +290,49 @@ static void write_two_byte(void)
 	CHECK_EQ(fh_rtpext_write(out, sizeof(out), small, &vals), 0);
 }
 
+/* A header built for one receiver, with another's transport-wide number written at
+ * fh_rtpext_twcc_offset, is the header built for the other (the workers' fan-out relies on
+ * it); in both forms, and 0 where there is no such element. */
+static void twcc_offset(void)
+{
+	const uint8_t two[FH_EXT_MAX] = {[FH_EXT_TWCC] = 15, [FH_EXT_ABS_SEND_TIME] = 2};
+	const uint8_t *tables[] = {chrome, firefox, two};
+	struct fh_rtpext_values vals = {.set = FH_RTPEXT_BIT(FH_EXT_TWCC) |
+					       FH_RTPEXT_BIT(FH_EXT_ABS_SEND_TIME) |
+					       FH_RTPEXT_BIT(FH_EXT_AUDIO_LEVEL),
+					.twcc_seq = 0x1234,
+					.abs_send_time = 0x010203,
+					.level = 40};
+	uint8_t in[64], a[128], b[128];
+	struct fh_rtp_hdr h;
+	size_t n = build(in, 2, FH_RTPEXT_ONE_BYTE, (const uint8_t *)"\x22\1\2\3", 4);
+
+	CHECK_EQ(fh_rtp_parse(in, n, &h), 0);
+	for (int i = 0; i < 3; i++) {
+		vals.twcc_seq = 0x1234;
+		size_t hl = fh_rtpext_rebuild_header(a, sizeof(a), in, &h, tables[i], &vals);
+		size_t off = fh_rtpext_twcc_offset(a, hl, tables[i][FH_EXT_TWCC]);
+
+		CHECK(hl > 0);
+		CHECK_EQ(off, 12 + 8 + 4 + (i == 2 ? 2 : 1));
+		CHECK_EQ(fh_rd16(a + off), 0x1234);
+		vals.twcc_seq = 0xfffe;
+		CHECK_EQ(fh_rtpext_rebuild_header(b, sizeof(b), in, &h, tables[i], &vals), hl);
+		fh_wr16(a + off, 0xfffe);
+		CHECK(memcmp(a, b, hl) == 0);
+		/* another id, a cut header, no block: not there */
+		CHECK_EQ(fh_rtpext_twcc_offset(a, hl, (uint8_t)(tables[i][FH_EXT_TWCC] + 1)), 0);
+		CHECK_EQ(fh_rtpext_twcc_offset(a, off, tables[i][FH_EXT_TWCC]), 0);
+		CHECK_EQ(fh_rtpext_twcc_offset(a, 11, tables[i][FH_EXT_TWCC]), 0);
+		CHECK_EQ(fh_rtpext_twcc_offset(a, hl, 0), 0);
+	}
+	const uint8_t no_twcc[FH_EXT_MAX] = {[FH_EXT_ABS_SEND_TIME] = 3};
+	size_t hl = fh_rtpext_rebuild_header(a, sizeof(a), in, &h, no_twcc, &vals);
+
+	CHECK_EQ(fh_rtpext_twcc_offset(a, hl, chrome[FH_EXT_TWCC]), 0);
+	CHECK_EQ(fh_rtpext_twcc_offset(in, 12, chrome[FH_EXT_TWCC]), 0);
+}
+
 static void abs_time(void)
 {
 	CHECK_EQ(fh_rtpext_abs_time(0), 0);
@@ -301,4 +344,4 @@ static void abs_time(void)
 }
 
 TEST_MAIN(chrome_video, chrome_audio_with_csrcs, firefox_ids, two_byte_and_padding, malformed,
-	  write_roundtrip, write_two_byte, abs_time)
+	  write_roundtrip, write_two_byte, twcc_offset, abs_time)
