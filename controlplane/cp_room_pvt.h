@@ -135,6 +135,7 @@ struct cp_part {
 	bool map_sent;	  /* its client was told the slots' sources */
 	struct cp_constraints cons;
 	uint64_t spoke_ms; /* when it last became the room's speaker; 0: never */
+	uint64_t heard_ms; /* when it was last in the room's speaking set; 0: never */
 	uint64_t seq;	   /* order of arrival in the room, for ties */
 };
 
@@ -266,6 +267,9 @@ void cp_slots_update(struct cp_part *p);
 void cp_slots_room(struct cp_room *r);
 /* p became the room's speaker at now_ms: it ranks first for slots in large rooms. */
 void cp_slots_spoke(struct cp_part *p, uint64_t now_ms);
+/* The worker's set of those speaking now in r changed to ps[0..n-1]: they rank first for
+ * audio slots (a short answer that never takes the stage is heard), video is not moved. */
+void cp_slots_heard(struct cp_room *r, struct cp_part *const *ps, unsigned n, uint64_t now_ms);
 /* p's slots carrying gone are emptied (gone leaves). */
 void cp_slots_forget(struct cp_part *p, const struct cp_part *gone);
 /* Whether p may share its screen (the tenant's screen_share, its moderator right). */

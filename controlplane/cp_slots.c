@@ -8,8 +8,9 @@
  * participant's video is on which m-line from a "slots" message. The mapping is sticky: a
  * source keeps its slot while it stays chosen.
  *
- * Audio: every other participant's microphone while they fit; beyond that the ones who spoke
- * last (cp_slots_spoke), those muted last of all. Video: screen shares first, then what the
+ * Audio: every other participant's microphone while they fit; beyond that the ones heard last,
+ * as the room's speaker (cp_slots_spoke) or among those speaking now (cp_slots_heard: a short
+ * answer that never takes the stage is heard at once), those muted last of all. Video: screen shares first, then what the
  * receiver's constraints name (the stage, then its visible tiles in order, at most its max),
  * or without constraints the last speakers (last-N). A tile's height caps the simulcast layers it gets; the
  * stage and screen shares come first in the worker's share-out of the estimate. Event loop only.
@@ -55,6 +56,12 @@ static bool mapped_to(const struct cp_part *p, const struct cp_part *q, unsigned
 	return false;
 }
 
+/* When the room last heard p: as its speaker or in the set of those speaking. */
+static uint64_t heard(const struct cp_part *p)
+{
+	return p->spoke_ms > p->heard_ms ? p->spoke_ms : p->heard_ms;
+}
+
 /* Whether x comes before y among the audio sources of p. */
 static bool audio_before(const struct cp_part *p, const struct cp_part *x, const struct cp_part *y)
 {
@@ -62,8 +69,8 @@ static bool audio_before(const struct cp_part *p, const struct cp_part *x, const
 
 	if (mx != my)
 		return my;
-	if (x->spoke_ms != y->spoke_ms)
-		return x->spoke_ms > y->spoke_ms;
+	if (heard(x) != heard(y))
+		return heard(x) > heard(y);
 	bool ox = mapped_to(p, x, CP_PUB_AUDIO), oy = mapped_to(p, y, CP_PUB_AUDIO);
 
 	if (ox != oy)
@@ -316,6 +323,14 @@ void cp_slots_spoke(struct cp_part *p, uint64_t now_ms)
 {
 	p->spoke_ms = now_ms ? now_ms : 1;
 	cp_slots_room(p->room);
+}
+
+void cp_slots_heard(struct cp_room *r, struct cp_part *const *ps, unsigned n, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < n; i++)
+		ps[i]->heard_ms = now_ms ? now_ms : 1;
+	if (n)
+		cp_slots_room(r);
 }
 
 void cp_slots_forget(struct cp_part *p, const struct cp_part *gone)

@@ -4,8 +4,9 @@
  * those speaking changes; here its slots become participant ids, the room hears
  * {"type":"speaker"} and {"type":"speaking"} (the latter at most every CP_SPEAKING_MIN_MS, the
  * last state kept and sent when that time is up), each room keeps its recent dominant speakers
- * in order, and a new dominant speaker ranks first for receive slots (cp_slots_spoke). Event
- * loop only; nothing here is logged (who speaks is nobody's business).
+ * in order, a new dominant speaker ranks first for receive slots (cp_slots_spoke) and those
+ * speaking now rank first for audio slots (cp_slots_heard). Event loop only; nothing here is
+ * logged (who speaks is nobody's business).
  */
 #include <stdio.h>
 #include <string.h>
@@ -95,6 +96,7 @@ static void on_speaking(unsigned w, const struct fh_evt *e)
 		return;
 	struct cp_speakers *k = &r->spk;
 	uint64_t ids[FH_EVT_SLOTS];
+	struct cp_part *ps[FH_EVT_SLOTS];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < e->arg; i++) {
@@ -103,13 +105,17 @@ static void on_speaking(unsigned w, const struct fh_evt *e)
 
 		while (p && j < n && ids[j] != p->id)
 			j++;
-		if (p && j == n)
+		if (p && j == n) {
+			ps[n] = p;
 			ids[n++] = p->id;
+		}
 	}
 	if (n == k->n_speaking && !memcmp(ids, k->speaking, n * sizeof(ids[0])))
 		return;
 	memcpy(k->speaking, ids, n * sizeof(ids[0]));
 	k->n_speaking = n;
+	/* in a room larger than the audio slots, who speaks now is heard first */
+	cp_slots_heard(r, ps, n, cp_room_g.now_ms);
 	if (cp_room_g.now_ms - k->speaking_ms >= CP_SPEAKING_MIN_MS)
 		send_speaking(r);
 	else

@@ -1174,6 +1174,32 @@ static void large_room(void)
 	CHECK_EQ(slots_carried(&big[2], "audio"), 6);
 	CHECK_EQ(count_of(&big[2], "renegotiate"), 0);
 
+	/* Someone who speaks but never takes the stage (a short answer): the worker's set of
+	 * those speaking names it, and a receiver whose audio slots did not carry it gets its
+	 * audio at once; its video stays as it was (the stage decides that) */
+	const struct fh_cmd *pa_of[BIG];
+	unsigned n_pa = 0;
+	int quiet = -1;
+
+	for (unsigned i = 0; i < n_cmds; i++)
+		if (cmds[i].type == FH_CMD_PART_ADD && cmds[i].room == p13->room && n_pa < BIG)
+			pa_of[n_pa++] = &cmds[i];
+	CHECK_EQ(n_pa, BIG);
+	for (unsigned j = 3; j < BIG - 1 && quiet < 0; j++)
+		if (!slot_has(&big[2], "audio", ids[j]))
+			quiet = (int)j;
+	CHECK(quiet >= 3);
+	bool had_video = slot_has(&big[2], "video", ids[quiet]);
+	const uint16_t set[1] = {pa_of[quiet]->slot};
+
+	speaker_evt(FH_EVT_SPEAKING, 0xffff, p13->room, 1, set);
+	tick();
+	CHECK(slot_has(&big[2], "audio", ids[quiet]));
+	CHECK(slot_has(&big[2], "audio", ids[13])); /* the speaker keeps its audio */
+	CHECK_EQ(slots_carried(&big[2], "audio"), 6);
+	CHECK_EQ(slot_has(&big[2], "video", ids[quiet]), had_video);
+	CHECK_EQ(count_of(&big[2], "renegotiate"), 0);
+
 	/* P1 leaves: everyone's slots carry the others, still without SDP */
 	cp_room_closed(&big[1]);
 	tick();
