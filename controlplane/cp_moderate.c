@@ -312,6 +312,7 @@ static void screen_restrict(struct cp_room *r, bool on)
 		if (q->pub[CP_PUB_SCREEN].present && !cp_slots_may_share(q))
 			cp_room_send_error(q->conn, CP_ERR_SCREEN_NOT_ALLOWED);
 	cp_slots_room(r);
+	cp_resume_note_save_room(r); /* a restarted control plane keeps the restriction */
 }
 
 void cp_moderate_message(struct cp_part *p, const struct cp_sig_msg *m)

@@ -50,7 +50,7 @@ struct note {
 	char key[CP_ROOM_BYTES + 1];
 	uint8_t flags; /* 1 moderator, 2 forced mute, 4 audio muted, 8 video muted, 16 hand raised,
 			* 32 moderator by token */
-	uint8_t room_flags; /* 1 one-time, 2 lobby, 4 password */
+	uint8_t room_flags; /* 1 one-time, 2 lobby, 4 password, 8 screen sharing for moderators */
 	uint8_t pw[CP_PW_HASH_LEN];
 	char lufrag[FH_UFRAG_MAX + 1];
 	char lpwd[FH_PWD_MAX + 1];
@@ -86,7 +86,8 @@ void cp_resume_note_save(const struct cp_part *p)
 	snprintf(n.key, sizeof(n.key), "%s", r->key);
 	n.flags = (uint8_t)(p->moderator | p->forced_mute << 1 | p->audio_muted << 2 |
 			    p->video_muted << 3 | p->hand << 4 | p->token_mod << 5);
-	n.room_flags = (uint8_t)(r->one_time | r->lobby << 1 | r->has_pw << 2);
+	n.room_flags =
+		(uint8_t)(r->one_time | r->lobby << 1 | r->has_pw << 2 | r->screen_mods << 3);
 	memcpy(n.pw, r->pw, sizeof(n.pw));
 	memcpy(n.lufrag, p->lufrag, sizeof(n.lufrag));
 	memcpy(n.lpwd, p->lpwd, sizeof(n.lpwd));
@@ -175,6 +176,7 @@ static bool note_adopt(unsigned w, unsigned s)
 		r->one_time = n.room_flags & 1;
 		r->lobby = n.room_flags & 2;
 		r->has_pw = n.room_flags & 4;
+		r->screen_mods = n.room_flags & 8;
 		memcpy(r->pw, n.pw, sizeof(r->pw));
 	} else if (r->worker != w || r->id != n.room_id) {
 		return false; /* two rooms of one name: only the first one's participants resume */

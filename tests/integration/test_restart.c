@@ -119,6 +119,14 @@ int main(int argc, char **argv)
 	       "two rooms on two workers (%u + %u)", harness_participants(&h, 0),
 	       harness_participants(&h, 1));
 
+	/* Anna allows screen sharing to moderators only: that holds across the restart */
+	char req[160];
+
+	snprintf(req, sizeof(req), "{\"type\":\"moderate\",\"action\":\"screen\",\"on\":true}");
+	fhc_send_text(a, req, strlen(req));
+	pump(all, 5, 300);
+	EXPECT(fhc_last_error(a) == 0, "the moderator restricts screen sharing");
+
 	/* kill -9: no control plane for two seconds; media goes on meanwhile */
 	harness_kill_cp(&h, SIGKILL);
 	media_flows(four, 4, b, "ohne", "while no control plane runs");
@@ -140,10 +148,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		EXPECT(!strcmp(ids[i], fhc_id(three[i])), "participant %d keeps its id", i);
 	EXPECT(fhc_moderator(a) && !fhc_moderator(b), "Anna still moderates, Bernd does not");
+	const char *resumed = NULL;
+
+	fhc_seen(b, "resumed", &resumed);
+	EXPECT(resumed && strstr(resumed, "\"screenModerators\":true"),
+	       "screen sharing is still for moderators only (%s)", resumed ? resumed : "none");
 	media_flows(four, 4, c, "nachher", "after the restart");
 
 	/* moderation goes on: a guest cannot, the moderator can */
-	char req[160];
 
 	snprintf(req, sizeof(req), "{\"type\":\"moderate\",\"action\":\"mute\",\"id\":\"%s\"}",
 		 fhc_id(a));
