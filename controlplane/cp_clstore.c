@@ -496,6 +496,13 @@ static const char LUA_RELEASE[] = "if redis.pcall('GET', KEYS[1]) ~= ARGV[1] the
 				  "redis.pcall('SREM', KEYS[2], ARGV[2]) "
 				  "return 1";
 
+/* KEYS claim, claims; ARGV member: a key without expiry goes, whatever it holds */
+static const char LUA_CLEARBAD[] = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+				   "if redis.call('PTTL', KEYS[1]) >= 0 then return 2 end "
+				   "redis.call('DEL', KEYS[1]) "
+				   "redis.pcall('SREM', KEYS[2], ARGV[1]) "
+				   "return 1";
+
 /* KEYS placed; ARGV since: rooms placed since */
 static const char LUA_PLACED[] = "local n = redis.pcall('ZCOUNT', KEYS[1], ARGV[1], '+inf') "
 				 "if type(n) ~= 'number' then return 0 end "
@@ -869,6 +876,26 @@ int cp_clstore_claim_release(struct cp_clstore *s, const struct cp_cl_claim *c)
 int cp_clstore_claim_takeover(struct cp_clstore *s, const struct cp_cl_claim *old)
 {
 	return cp_clstore_claim_release(s, old);
+}
+
+int cp_clstore_claim_clear_bad(struct cp_clstore *s, const char *tenant, const char *hash)
+{
+	char key[200], setk[160], mem[80];
+	redisReply *r;
+	int rc;
+
+	if (!id_ok(tenant) || !hash_ok(hash))
+		return -1;
+	key_of(s, key, sizeof(key), "claim", tenant, hash);
+	key_of(s, setk, sizeof(setk), "claims", NULL, NULL);
+	snprintf(mem, sizeof(mem), "%s:%s", tenant, hash);
+	r = run(s, "EVAL %s 2 %s %s %s", LUA_CLEARBAD, key, setk, mem);
+	if (!r)
+		return -1;
+	rc = r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && r->integer <= 2 ? (int)r->integer
+										  : -1;
+	freeReplyObject(r);
+	return rc;
 }
 
 int cp_clstore_claims(struct cp_clstore *s, struct cp_cl_claim *out, unsigned max)

@@ -354,8 +354,24 @@ static void do_locate(struct cp_clstore *s, struct job *j)
 			return;
 		}
 		if (rc == -2) {
+			/* one that never expires was made by no node of ours: it goes, and the
+			 * room is placed; one that expires is waited for (5011, retry later) */
+			int cleared = cp_clstore_claim_clear_bad(s, j->tenant, j->hash);
+
+			if (cleared == -1) {
+				verdict(j, CP_CL_DOWN, NULL);
+				return;
+			}
+			if (cleared == 1) {
+				FH_WARN("cluster: removed a room claim of tenant %s that does not "
+					"check and never expires; the room is placed again",
+					j->tenant);
+				continue;
+			}
+			if (cleared == 0)
+				continue; /* gone meanwhile */
 			FH_WARN("cluster: the claim of a room of tenant %s does not check (%s); "
-				"its joins are refused",
+				"its joins are refused until it expires",
 				j->tenant, s->last_err);
 			verdict(j, CP_CL_BAD, NULL);
 			return;

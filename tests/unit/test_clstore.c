@@ -64,6 +64,27 @@ static void raw_cmd(const char *fmt, ...)
 	redisFree(c);
 }
 
+/* An integer answer to a command, -1 when there is none. */
+static long long raw_int(const char *fmt, ...)
+{
+	redisContext *c = raw();
+	va_list ap;
+	redisReply *r;
+	long long v = -1;
+
+	if (!c)
+		return -1;
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		v = r->integer;
+	if (r)
+		freeReplyObject(r);
+	redisFree(c);
+	return v;
+}
+
 static bool start_redis(void)
 {
 	char port[16];
@@ -462,6 +483,28 @@ static void test_bad_input(void)
 	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), -2);
 	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", "not-a-hash", &c), -2);
 	raw_cmd("DEL fhtest:claim:demo:%s", h);
+	/* a claim that does not check goes when it has no expiry (no node made it: every claim
+	 * of ours expires unless refreshed), of whatever type; one that expires is left to do so */
+	raw_cmd("SET fhtest:claim:demo:%s garbage", h);
+	raw_cmd("SADD fhtest:claims demo:%s", h);
+	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), -2);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", h), 1);
+	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), 0);
+	CHECK_EQ(raw_int("SISMEMBER fhtest:claims demo:%s", h), 0); /* out of the set too */
+	raw_cmd("LPUSH fhtest:claim:demo:%s a", h);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", h), 1);
+	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), 0);
+	raw_cmd("SET fhtest:claim:demo:%s elsewhere|a|0000000000000001 PX 60000", h);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", h), 2);
+	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), -2);
+	raw_cmd("DEL fhtest:claim:demo:%s", h);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", h), 0); /* none there */
+	CHECK_EQ(cp_clstore_claim_try(&sa, "demo", h, "a", "0000000000000001", now_ms()), 1);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", h), 2); /* a real one expires */
+	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), 1);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", "not-a-hash"), -1);
+	raw_cmd("DEL fhtest:claim:demo:%s", h);
+	raw_cmd("DEL fhtest:claims");
 	/* records: a password that is not hex, a hash of too many fields, the wrong type */
 	raw_cmd("HSET fhtest:rec:demo:%s used 5 pw nothex", h);
 	CHECK_EQ(cp_clstore_record_get(&sa, "demo", h, &rec, 0, 10), -2);
