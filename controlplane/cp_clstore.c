@@ -454,6 +454,17 @@ static const char LUA_GETB[] = "local v = redis.pcall('GET', KEYS[1]) "
 			       "if #v > tonumber(ARGV[1]) then return -2 end "
 			       "return v";
 
+/* KEYS node, nodes; ARGV record, ttl, id: the record, and the id in the node set, which is
+ * made again when something else stands there (each node adds itself at every announcement,
+ * so the set is whole again within one); 1 when it was made again */
+static const char LUA_REGISTER[] = "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+				   "local t = redis.call('TYPE', KEYS[2]).ok "
+				   "local again = 0 "
+				   "if t ~= 'set' and t ~= 'none' then "
+				   "  redis.call('DEL', KEYS[2]) again = 1 end "
+				   "redis.call('SADD', KEYS[2], ARGV[3]) "
+				   "return again";
+
 /* KEYS[1] the set; ARGV[1] the members' key prefix, ARGV[2] how many at most, ARGV[3] the
  * most bytes of a value: {member, value, ...}, a value "!" when bad; members whose key is
  * gone leave the set */
@@ -633,14 +644,15 @@ int cp_clstore_register(struct cp_clstore *s, const struct cp_cl_node *n)
 		return -1;
 	key_of(s, key, sizeof(key), "node", n->id, NULL);
 	key_of(s, setk, sizeof(setk), "nodes", NULL, NULL);
-	r = run(s, "SET %s %s PX %d", key, js, CP_CL_NODE_TTL_MS);
+	r = run(s, "EVAL %s 2 %s %s %s %d %s", LUA_REGISTER, key, setk, js, CP_CL_NODE_TTL_MS,
+		n->id);
 	free(js);
 	if (!r)
 		return -1;
-	freeReplyObject(r);
-	r = run(s, "SADD %s %s", setk, n->id);
-	if (!r)
-		return -1;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		s->bad++;
+		snprintf(s->last_err, sizeof(s->last_err), "the node set was no set: made again");
+	}
 	freeReplyObject(r);
 	return 0;
 }

@@ -468,6 +468,13 @@ static void test_bad_input(void)
 	raw_cmd("DEL fhtest:nodes");
 	raw_cmd("SET fhtest:nodes x");
 	CHECK_EQ(cp_clstore_nodes(&sa, got, 8, now_ms()), 0);
+	/* ... made again by the next announcement, counted */
+	bad = sa.bad;
+	CHECK_EQ(cp_clstore_register(&sa, &a), 0);
+	CHECK_EQ(sa.bad, bad + 1);
+	CHECK_EQ(cp_clstore_nodes(&sa, got, 8, now_ms()), 1);
+	CHECK_EQ(cp_clstore_register(&sa, &a), 0);
+	CHECK_EQ(sa.bad, bad + 1); /* a set is left as it is */
 	raw_cmd("DEL fhtest:nodes");
 	/* claims: of the wrong type, another cluster's, malformed */
 	cp_clstore_room_hash(ca.secret, ca.secret_len, "demo", "x", h);
