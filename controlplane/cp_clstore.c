@@ -897,7 +897,7 @@ int cp_clstore_claim_clear_bad(struct cp_clstore *s, const char *tenant, const c
 	int rc;
 
 	if (!id_ok(tenant) || !hash_ok(hash))
-		return -1;
+		return -2;
 	key_of(s, key, sizeof(key), "claim", tenant, hash);
 	key_of(s, setk, sizeof(setk), "claims", NULL, NULL);
 	snprintf(mem, sizeof(mem), "%s:%s", tenant, hash);

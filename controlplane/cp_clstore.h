@@ -142,7 +142,7 @@ int cp_clstore_claim_release(struct cp_clstore *s, const struct cp_cl_claim *c);
 int cp_clstore_claim_takeover(struct cp_clstore *s, const struct cp_cl_claim *old);
 /* A claim that did not check is removed when it never expires (no node of ours made it: each
  * claim expires unless its owner refreshes it), of whatever type: 1 removed, 2 it expires by
- * itself (left alone), 0 none there, -1 failed. */
+ * itself (left alone), 0 none there, -1 failed, -2 no room's key (tenant or hash malformed). */
 int cp_clstore_claim_clear_bad(struct cp_clstore *s, const char *tenant, const char *hash);
 /* Every claim (at most max); how many, or -1. */
 int cp_clstore_claims(struct cp_clstore *s, struct cp_cl_claim *out, unsigned max);

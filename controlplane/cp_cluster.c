@@ -370,6 +370,7 @@ static void do_locate(struct cp_clstore *s, struct job *j)
 			}
 			if (cleared == 0)
 				continue; /* gone meanwhile */
+			/* 2: it expires by itself; -2: no room's key at all */
 			FH_WARN("cluster: the claim of a room of tenant %s does not check (%s); "
 				"its joins are refused until it expires",
 				j->tenant, s->last_err);

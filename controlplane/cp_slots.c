@@ -10,10 +10,11 @@
  *
  * Audio: every other participant's microphone while they fit; beyond that the ones heard last,
  * as the room's speaker (cp_slots_spoke) or among those speaking now (cp_slots_heard: a short
- * answer that never takes the stage is heard at once), those muted last of all. Video: screen shares first, then what the
- * receiver's constraints name (the stage, then its visible tiles in order, at most its max),
- * or without constraints the last speakers (last-N). A tile's height caps the simulcast layers it gets; the
- * stage and screen shares come first in the worker's share-out of the estimate. Event loop only.
+ * answer that never takes the stage is heard at once), those muted last of all. Video: screen
+ * shares first, then what the receiver's constraints name (the stage, then its visible tiles in
+ * order, at most its max), or without constraints the last speakers (last-N). A tile's height
+ * caps the simulcast layers it gets; the stage and screen shares come first in the worker's
+ * share-out of the estimate. Event loop only.
  */
 #include <stdio.h>
 #include <stdlib.h>

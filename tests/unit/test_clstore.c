@@ -509,7 +509,7 @@ static void test_bad_input(void)
 	CHECK_EQ(cp_clstore_claim_try(&sa, "demo", h, "a", "0000000000000001", now_ms()), 1);
 	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", h), 2); /* a real one expires */
 	CHECK_EQ(cp_clstore_claim_get(&sa, "demo", h, &c), 1);
-	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", "not-a-hash"), -1);
+	CHECK_EQ(cp_clstore_claim_clear_bad(&sa, "demo", "not-a-hash"), -2);
 	raw_cmd("DEL fhtest:claim:demo:%s", h);
 	raw_cmd("DEL fhtest:claims");
 	/* records: a password that is not hex, a hash of too many fields, the wrong type */
