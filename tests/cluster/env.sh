@@ -461,6 +461,18 @@ cl_all_show_draining() {
 cl_expect() {
 	jq -e "$2" <<<"$1" >/dev/null 2>&1 || cl_check_fail "$3: $1"
 }
+# cl_kept_call NAME...: the background joins $CL_TMP/NAME (cl_join_bg), ended, kept their call
+# with signalling, received media until the end, with no gap over 2 s.
+cl_kept_call() {
+	local h j
+	for h in "$@"; do
+		j=$(cat "$CL_TMP/$h")
+		cl_log "$h: $j"
+		cl_expect "$j" '.ok and .from >= 1 and .signalling' "$h kept its call"
+		cl_expect "$j" '.last_rx_age_ms >= 0 and .last_rx_age_ms < 1500' "$h's media flowed until the end"
+		cl_expect "$j" '.max_gap_ms < 2000' "$h's media had no gap over 2 s"
+	done
+}
 # Whether node $1 says its redis is $2 (up or down).
 cl_redis_is() { [ "$(cl_api "$1" GET /api/v1/cluster | jq -r .redis 2>/dev/null)" = "$2" ]; }
 cl_all_redis_is() {
