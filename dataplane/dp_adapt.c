@@ -71,6 +71,12 @@ struct dp_adapt {
 
 _Static_assert((DP_PQ & (DP_PQ - 1)) == 0, "the pacer's queue wraps by mask");
 
+void dp_adapt_worker_init(struct dp_worker *w)
+{
+	w->pace_save_cycles = w->hz / 50; /* 20 ms */
+	w->pace_wait_cycles = w->hz * DP_PACE_MAX_WAIT_MS / 1000;
+}
+
 int dp_adapt_new(struct dp_part *p)
 {
 	p->ad = calloc(1, sizeof(*p->ad));
@@ -486,7 +492,7 @@ static void pq_send(struct dp_worker *w, struct dp_part *p, uint64_t now)
 static void pq_refill(struct dp_worker *w, struct dp_part *p, uint64_t now)
 {
 	struct dp_adapt *ad = p->ad;
-	uint64_t save = w->hz / 50;
+	uint64_t save = w->pace_save_cycles;
 
 	if (unlikely(p->estimate != ad->pq_est || !ad->pq_Bps)) {
 		uint64_t bps = (uint64_t)p->estimate * DP_PACE_GAIN_PCT / 100;
@@ -509,7 +515,7 @@ static void pq_refill(struct dp_worker *w, struct dp_part *p, uint64_t now)
 static void pq_drain(struct dp_worker *w, struct dp_part *p, uint64_t now)
 {
 	struct dp_adapt *ad = p->ad;
-	uint64_t max_wait = w->hz * DP_PACE_MAX_WAIT_MS / 1000;
+	uint64_t max_wait = w->pace_wait_cycles;
 
 	while (ad->pq_n) {
 		struct dp_pq_ent *e = &ad->pq[ad->pq_head];

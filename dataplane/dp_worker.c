@@ -693,6 +693,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_worker_conf *c, struct f
 	w->hz = rte_get_tsc_hz();
 	w->consent_cycles = w->hz * c->consent_timeout_s;
 	w->pli_min_cycles = w->hz / 2;
+	dp_adapt_worker_init(w);
 	w->remb_bitrate = c->remb_bitrate;
 	w->srtp = c->srtp;
 	snprintf(w->ctr->srtp_engine, sizeof(w->ctr->srtp_engine), "%s",

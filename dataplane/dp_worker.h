@@ -187,6 +187,8 @@ struct dp_worker {
 	uint64_t start_tsc;
 	uint64_t consent_cycles;
 	uint64_t pli_min_cycles;
+	uint64_t pace_save_cycles; /* the most sending a pacer saves up (dp_adapt) */
+	uint64_t pace_wait_cycles; /* what waited this long in a pacer leaves at once */
 	uint64_t remb_bitrate;
 	struct dp_srtp_engine *srtp;
 	uint16_t n_dec, n_enc;
@@ -295,6 +297,8 @@ static inline void dp_speaker_level(struct dp_worker *w, const struct dp_part *p
 }
 
 /* dp_adapt.c */
+/* The pacers' cycle counts, from w->hz. */
+void dp_adapt_worker_init(struct dp_worker *w);
 int dp_adapt_new(struct dp_part *p);
 void dp_adapt_free(struct dp_part *p);
 int dp_adapt_media(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_media *c);
