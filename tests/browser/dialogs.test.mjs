@@ -233,10 +233,16 @@ try {
   });
   check(after.track !== before.track && after.label !== before.label && after.enc === before.enc && before.enc === 3 && after.senders === 1,
     `camera changed on the same sender with its three encodings (${JSON.stringify(before)} → ${JSON.stringify(after)})`);
+  // the new camera's frames reach Maria (bounded: 15 s, a loaded machine takes a while)
   const f0 = (await m.evaluate(() => window.funkhaus.received()))[pid];
-  await sleep(2000);
-  const f1 = (await m.evaluate(() => window.funkhaus.received()))[pid];
-  check(f0 && f1 && f1.framesDecoded > f0.framesDecoded, `Maria still decodes Paula after the change (${f0 && f0.framesDecoded} → ${f1 && f1.framesDecoded})`);
+  const t0 = Date.now();
+  let f1 = f0;
+  while (Date.now() - t0 < 15000) {
+    await sleep(250);
+    f1 = (await m.evaluate(() => window.funkhaus.received()))[pid];
+    if (f0 && f1 && f1.framesDecoded > f0.framesDecoded) break;
+  }
+  check(f0 && f1 && f1.framesDecoded > f0.framesDecoded, `Maria still decodes Paula after the change (${f0 && f0.framesDecoded} → ${f1 && f1.framesDecoded} in ${Date.now() - t0} ms)`);
   await p.click('#devices-close');
 
   // --- camera permission refused (the microphone allowed) ---
