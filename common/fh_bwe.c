@@ -110,6 +110,7 @@ static void trend_reset(struct fh_bwe *b)
 	b->prev_trend = 0;
 	b->prev.valid = false;
 	b->have_base = false;
+	b->have_prev_owd = false;
 	b->fb_resets++;
 }
 
@@ -251,16 +252,25 @@ static void delay_sample(struct fh_bwe *b)
 		b->first_arrival_ms = now_ms;
 	double owd_ms = ((double)b->cur.arrival_us - (double)b->cur.send_us) / 1000.0;
 
-	if (!b->have_base || owd_ms < b->base_delay_ms) {
-		b->base_delay_ms = owd_ms;
+	/* The lowest delay is taken over pairs of samples, each pair counting with the larger
+	 * of its two: one sample far under the rest (a receiver's first reports, a glitch of its
+	 * clock) would otherwise become the base, and every later packet would look queued by
+	 * that much, an overuse that no decrease can end. Two in a row are a shorter path. */
+	double pair = b->have_prev_owd && b->prev_owd_ms > owd_ms ? b->prev_owd_ms : owd_ms;
+	bool paired = b->have_prev_owd;
+
+	b->prev_owd_ms = owd_ms;
+	b->have_prev_owd = true;
+	if (paired && (!b->have_base || pair < b->base_delay_ms)) {
+		b->base_delay_ms = pair;
 		b->have_base = true;
-	} else if (now_ms > b->last_base_ms) {
+	} else if (b->have_base && now_ms > b->last_base_ms) {
 		double gap = now_ms - b->last_base_ms;
 
 		b->base_delay_ms += (gap < 1000.0 ? gap : 1000.0) / 1000.0 * BASE_DRIFT_MS_PER_S;
 	}
 	b->last_base_ms = now_ms;
-	b->queue_ms = owd_ms - b->base_delay_ms;
+	b->queue_ms = b->have_base ? owd_ms - b->base_delay_ms : 0;
 	b->acc_delay_ms += (double)(arr_delta - send_delta) / 1000.0;
 	b->smoothed_ms = SMOOTHING * b->smoothed_ms + (1 - SMOOTHING) * b->acc_delay_ms;
 	if (b->num_deltas < TREND_DELTAS_MAX)
@@ -442,6 +452,12 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 	if (b->overuse_fired) {
 		if (!b->have_decreased || now_us - b->last_decrease_us >= DECREASE_GAP_US) {
 			double target = BETA * (b->acked_valid ? b->acked_bps : v);
+			/* What passed while a queue grew is the link's capacity only when we
+			 * sent at least about what the estimate allowed: far below it (audio and
+			 * a key frame for a newcomer, a few low layers) the queue is someone
+			 * else's, a browser busy starting up or cross traffic, and a capacity
+			 * taken from it would hold the target at what little we sent. */
+			bool filled = b->recent_bps >= v * APP_LIMITED_FLOOR;
 
 			/* What was acknowledged says what the path carries only when we filled
 			 * it; sending far below the estimate (a few low layers), a queue says
@@ -451,7 +467,7 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 				target = v * APP_LIMITED_FLOOR;
 			if (target < v)
 				v = target;
-			if (b->acked_valid && b->recent_bps > 0)
+			if (b->acked_valid && b->recent_bps > 0 && filled)
 				cap_sample(b, b->recent_bps);
 			b->have_decreased = true;
 			b->last_decrease_us = now_us;

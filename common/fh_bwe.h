@@ -73,7 +73,8 @@ struct fh_bwe {
 	double acc_delay_ms, smoothed_ms, first_arrival_ms;
 	/* one-way delay against the lowest seen (clocks differ: only the difference counts) */
 	double base_delay_ms, queue_ms, last_base_ms, time_high_ms;
-	bool have_base;
+	double prev_owd_ms; /* the last sample's delay, for the base's pairs */
+	bool have_base, have_prev_owd;
 	double tx[FH_BWE_TREND_WINDOW], ty[FH_BWE_TREND_WINDOW];
 	unsigned t_n, t_head, num_deltas, t_added;
 	double x0, y0, sx, sy, sxx, sxy; /* the fit's sums, against (x0, y0) */

@@ -17,6 +17,7 @@
 #define INFLIGHT 8192
 #define FB_SLOTS 64
 #define LATE_US 150000
+#define GLITCH_US 120000
 
 struct inflight {
 	uint16_t seq;
@@ -59,6 +60,7 @@ struct sim {
 	uint32_t target_hist[8];
 	unsigned target_n;
 	uint64_t next_alloc_us;
+	uint16_t glitch_seq; /* its arrival is reported GLITCH_US early (0: none) */
 };
 
 static struct sim s;
@@ -122,8 +124,12 @@ static void send_one(bool padding)
 		s.link_free_us = start + (uint64_t)PKT_BYTES * 8 * 1000000 / s.link_bps;
 	}
 	if (s.fly_n < INFLIGHT) {
+		uint64_t arr = s.link_free_us + PROP_US;
+
+		if (s.glitch_seq && s.seq == s.glitch_seq)
+			arr -= GLITCH_US;
 		s.fly[(s.fly_head + s.fly_n) % INFLIGHT] =
-			(struct inflight){.seq = s.seq, .arrival_us = s.link_free_us + PROP_US};
+			(struct inflight){.seq = s.seq, .arrival_us = arr};
 		s.fly_n++;
 	}
 }
@@ -344,6 +350,51 @@ static void limited_by_what_is_sent(void)
 }
 
 /*
+ * A newcomer gets 120 kbit/s at first (audio and a key frame) against the first estimate of
+ * 1 Mbit/s on a fast line, and its browser, busy starting up, takes in only 60 kbit/s for
+ * 400 ms: a queue. The estimate comes down (a queue is a queue), but what passed while we sent
+ * far below the estimate is no capacity of the line: a capacity taken from it would hold the
+ * target at what audio alone needs, and no video would be sent to show that the line carries
+ * more. (Once the estimate is down to about twice what passes, what passes is a sample.)
+ */
+static void app_limited_queue(void)
+{
+	sim_init(1000000, 50000, 20000000, 10000000);
+	s.fixed_bps = 120000;
+	sim_run(1500000);
+	s.link_bps = 60000;
+	sim_run(400000);
+	s.link_bps = 10000000;
+	sim_run(300000);
+	fprintf(stderr,
+		"120k sent, 400 ms at 60k: estimate %u, target %u, capacity %u, %llu decreases\n",
+		fh_bwe_estimate(&s.bwe), fh_bwe_target_bps(&s.bwe), fh_bwe_capacity_bps(&s.bwe),
+		(unsigned long long)s.bwe.delay_decreases);
+	CHECK(s.bwe.delay_decreases >= 1); /* the queue was seen */
+	CHECK_EQ(fh_bwe_capacity_bps(&s.bwe), 0);
+	CHECK(fh_bwe_target_bps(&s.bwe) >= 250000);
+}
+
+/*
+ * One packet's arrival reported 120 ms early (a receiver's first reports after it started, a
+ * glitch of its clock), still after the packet before it: one delay sample far under all the
+ * others. Taken as the lowest delay, every later packet would look queued by 120 ms, a standing
+ * queue that no decrease can end, and the estimate would fall to its floor on a fast line.
+ */
+static void early_arrival(void)
+{
+	sim_init(1000000, 50000, 20000000, 10000000);
+	s.fixed_bps = 60000; /* a packet every 160 ms: the early one stays in order */
+	sim_run(1500000);
+	s.glitch_seq = (uint16_t)(s.seq + 2);
+	sim_run(3000000);
+	fprintf(stderr, "one arrival 120 ms early: estimate %u, %llu decreases\n",
+		fh_bwe_estimate(&s.bwe), (unsigned long long)s.bwe.delay_decreases);
+	CHECK_EQ(s.bwe.delay_decreases, 0);
+	CHECK(fh_bwe_estimate(&s.bwe) >= 1000000);
+}
+
+/*
  * A citizen's 400 kbit/s line shaped as tc's tbf does it (16 kB of burst, 200 ms of backlog),
  * and what it receives in steps of 20-40 kbit/s (one video's temporal layer after another,
  * from 225 kbit/s for everyone's lowest frame rate to 405 kbit/s for full frame rate, then
@@ -558,4 +609,4 @@ static void cost(void)
 }
 
 TEST_MAIN(settles_at_bottleneck, drop_and_recover, random_loss, bounds, limited_by_what_is_sent,
-	  token_bucket_line, late_arrivals, garbage, cost)
+	  app_limited_queue, early_arrival, token_bucket_line, late_arrivals, garbage, cost)
