@@ -304,11 +304,11 @@ static void out_point(struct dp_worker *w, uint16_t slot, uint8_t idx, uint16_t 
 	if (!pub)
 		return;
 	pub->fwd[pub->n_fwd++] = (struct dp_fwd){.slot = slot, .out = idx};
-	/* A newcomer needs a key frame to show anything. */
-	if (pub->kind == FH_KIND_VIDEO) {
-		o->want_key_tsc = now;
-		dp_media_request_key(w, pub_slot, pub, 0, now, true);
-	}
+	/* A newcomer needs a key frame to show anything. One not asked for now (the receiver
+	 * has no keys yet, or the layer was asked a moment ago) is asked for by the first
+	 * allocation run that finds the receiver ready: its wait counts as long past. */
+	if (pub->kind == FH_KIND_VIDEO)
+		o->want_key_tsc = dp_media_request_key(w, pub_slot, pub, 0, now, true) ? now : 1;
 }
 
 /* A new out for receiver c->slot, pointing at nothing yet; -errno. */
