@@ -40,6 +40,7 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
     `web_root = ${source}/controlplane/web\nannounce = ${announce}\nstate_dir = ${dir}/state\n` +
     tokenLine + `[tenant]\nname = test\ndisplay_name = Funkhaus test\n${tenant}` + more + extra);
   const logs = { dp: join(dir, 'dp.log'), cp: join(dir, 'cp.log') };
+  // what a failed wait prints beside the page's view: the dataplane's (see waitReceives)
   const { openSync } = await import('node:fs');
   const dpCmd = process.env.FUNKHAUS_DP_NETNS ?
     ['ip', ['netns', 'exec', process.env.FUNKHAUS_DP_NETNS, `${build}/dataplane/funkhaus-dp`, '-c', conf]] :
@@ -64,7 +65,7 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
     const r = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     return path.startsWith('/metrics') ? r.text() : r.json();
   };
-  return {
+  const fh = {
     url, dir, logs, admin,
     // the worker counters whose names match re, summed over workers and labels
     async counters(re) {
@@ -107,6 +108,38 @@ export async function startFunkhaus({ build, source, workers = 1, port = 8443, b
       }
     },
   };
+  running = fh;
+  return fh;
+}
+
+// the Funkhaus the test started last, for what a failed wait prints
+let running = null;
+
+// What a page's receive side looks like, and what the dataplane says each participant gets:
+// printed when a wait for media fails, so that a failure says where the media stopped.
+async function mediaDetail(page) {
+  const out = {};
+  try {
+    out.page = await page.evaluate(async () => {
+      const st = window.funkhaus.state;
+      const v = [];
+      if (st.pc) (await st.pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video')
+          v.push({ mid: s.mid, packets: s.packetsReceived || 0, frames: s.framesReceived || 0,
+            decoded: s.framesDecoded || 0, keys: s.keyFramesDecoded || 0, plis: s.pliCount || 0,
+            width: s.frameWidth || 0 });
+      });
+      return { video: v, slots: [...st.videoSlots].map(([mid, x]) => ({ mid, id: x.id, source: x.source })),
+        constraints: st.sentConstraints };
+    });
+  } catch (e) { out.page = String(e); }
+  if (running) {
+    try {
+      out.downlinks = await running.downlinks();
+      out.counters = await running.counters(/layer_switches|pli|key|drop_(receiver|temporal|paced|pace)/);
+    } catch (e) { out.dataplane = String(e); }
+  }
+  return JSON.stringify(out);
 }
 
 // fakeUi: false leaves out --use-fake-ui-for-media-stream, so that camera and microphone are
@@ -219,6 +252,7 @@ export async function waitReceives(page, names, timeoutMs, label) {
     if (ok) return last;
     await sleep(250);
   }
+  console.error(`${label}: ${await mediaDetail(page)}`);
   fail(`${label}: did not decode video and audio from ${names.join(', ')} within ` +
     `${timeoutMs} ms; got ${JSON.stringify(last)}`);
 }
