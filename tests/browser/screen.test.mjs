@@ -45,6 +45,11 @@ const countOffers = `(() => {
 
 try {
   const a = await openPage(browser, fh.url, 'Bauausschuss', 'Anna', '', countOffers);
+  // Anna opens the room, so she moderates it and may share: the others come once she is in
+  // (a page loaded is not yet a page joined; a busy machine let Bernd in first once)
+  await a.waitForFunction(() => window.funkhaus.state.joined, null, { timeout: 15000 })
+    .catch(() => fail('Anna did not join within 15 s'));
+  if (!(await a.evaluate(() => window.funkhaus.state.moderator))) fail('Anna opened the room but does not moderate it');
   const b = await openPage(browser, fh.url, 'Bauausschuss', 'Bernd', '', countOffers);
   const c = await openPage(browser, fh.url, 'Bauausschuss', 'Clara', '', countOffers);
   await waitReceives(b, ['Anna', 'Clara'], 15000, 'Bernd');
