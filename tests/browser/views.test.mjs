@@ -42,7 +42,8 @@ const look = (p) => p.evaluate(() => {
   return { view: r(view), tiles, ctl, nav: nav ? r(nav) : null,
     scrollW: document.documentElement.scrollWidth, innerW: innerWidth,
     side: vis(document.querySelector('#side')),
-    layout: typeof window.fhLayout === 'function' ? window.fhLayout() : null };
+    layout: typeof window.fhLayout === 'function' ? window.fhLayout() : null,
+    dominant: window.funkhaus ? window.funkhaus.state.dominant : null };
 });
 // a click that is a failed check, not the end of the test, where the control is missing
 const click = (p, sel) => p.click(sel, { timeout: 20000 }).catch(() => check(false, `no control ${sel} to click`));
@@ -127,9 +128,16 @@ try {
   check(await a.evaluate(() => document.querySelector('#view-toggle').getAttribute('aria-pressed')) === 'true', 'the view toggle is pressed in speaker view');
 
   // the dominant speaker (a server message) goes on the stage and is highlighted
-  await speak(a, ids.Dora);
-  await sleep(300);
-  s = await look(a);
+  // every page's fake microphone sounds, so the room's own speaker messages go on meanwhile: one
+  // that lands between the message given here and the look names another speaker, rightly; then
+  // give it again (bounded), a failure is a stage or highlight that does not follow the speaker
+  for (let i = 0; i < 5; i++) {
+    await speak(a, ids.Dora);
+    await sleep(300);
+    s = await look(a);
+    if (s.dominant === ids.Dora) break;
+    console.log(`the room named ${nameOf[s.dominant]} the dominant speaker meanwhile: again`);
+  }
   check(s.layout && s.layout.stage === ids.Dora, `the dominant speaker Dora is on the stage (${s.layout && nameOf[s.layout.stage]})`);
   check(s.tiles.some((x) => x.id === ids.Dora && x.dominant), 'Dora\'s tile is highlighted');
   await shot(a, fh.dir, 'views-dominant.png');
