@@ -15,8 +15,9 @@
 # (defaults build-rel 10 10 800 1). PUBLISHERS above 1 (fh-ringbench -P) makes a meeting: that
 # many publishers at KBPS each, every participant receiving all but its own; there every
 # publisher takes transport-wide feedback, so a receiver without its own feedback (-a alone)
-# would keep the estimate it starts with, and the -a run is left out. Writes its profiles and outputs to a temporary folder it
-# names, and a table to stdout.
+# would keep the estimate it starts with, and the -a run is left out. FH_RUNS (e.g. "plain aF",
+# plain first: the ratios are against the first) runs only those. Writes its profiles and
+# outputs to a temporary folder it names, and a table to stdout.
 set -euo pipefail
 build=${1:-build-rel}; n=${2:-10}; secs=${3:-10}; kbps=${4:-800}; pubs=${5:-1}
 bin=$build/dataplane/fh-ringbench
@@ -53,7 +54,7 @@ work() {
 
 printf '%-8s %-14s %-10s %-12s %s\n' run instructions copies "per copy" "against plain"
 base=
-runs="plain a aF"
+runs=${FH_RUNS:-"plain a aF"}
 [ "$pubs" -le 1 ] || runs="plain aF"
 for run in $runs; do
 	case $run in plain) args=() ;; a) args=(-a) ;; aF) args=(-a -F) ;; esac

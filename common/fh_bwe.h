@@ -13,10 +13,10 @@
  * packet it stamps with a transport-wide sequence number and fh_bwe_feedback for every feedback
  * packet parsed by fh_twcc_parse. Fixed-size state, no allocation, no I/O, no DPDK.
  *
- * Cost: fh_bwe_sent is a few stores. fh_bwe_feedback is O(n) in the packets reported (the
- * 20-point least-squares fit per 5 ms send group is kept as running sums), plus two pow() calls
- * and two passes over a 16-entry ring per feedback. bench/adaptive-cost.sh gives it per
- * forwarded copy in instructions.
+ * Cost: fh_bwe_sent is a few stores, inline. fh_bwe_feedback is O(n) in the packets reported
+ * (the 20-point least-squares fit per 5 ms send group is kept as running sums), plus a pass
+ * back over the times of a 16-entry ring of running totals per feedback. bench/adaptive-cost.sh
+ * gives it per forwarded copy in instructions.
  * State: ~17 KB per receiver (the sent history is 1024 x 16 bytes).
  */
 #ifndef FH_BWE_H
@@ -38,7 +38,7 @@ struct fh_bwe_sent_pkt {
 	uint64_t send_us;
 	uint16_t seq;
 	uint16_t bytes;
-	uint8_t flags;	   /* F_* in fh_bwe.c */
+	uint8_t flags;	   /* FH_BWE_F_* here and F_* in fh_bwe.c */
 	uint16_t loss_gen; /* the feedback that first reported it missing */
 };
 
@@ -90,12 +90,14 @@ struct fh_bwe {
 	uint64_t last_rate_us, last_decrease_us;
 	bool rate_started, have_decreased, hold;
 
-	/* Acknowledged bytes per feedback, by the time the feedback was processed. */
+	/* Acknowledged bytes per feedback, by the time the feedback was processed, as a running
+	 * total (what came after an entry is the newest total less its own). */
 	struct {
 		uint64_t t_us;
-		uint32_t bytes;
+		uint64_t total;
 	} ack[FH_BWE_ACK_RING];
 	unsigned ack_head, ack_n;
+	uint64_t ack_total;
 
 	/* Loss over an interval of at least 20 reported packets or 1 s. A packet reported
 	 * missing is pending until the next feedback (lost_new, then lost_pending) and only
@@ -128,10 +130,33 @@ struct fh_bwe {
 };
 
 void fh_bwe_init(struct fh_bwe *b, uint32_t start_bps, uint32_t min_bps, uint32_t max_bps);
-/* A media packet of bytes (on the wire) went out with transport-wide seq at send_us. */
-void fh_bwe_sent(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes);
+#define FH_BWE_F_SENT 1
+#define FH_BWE_F_PADDING 2
+
+static inline void fh_bwe_record(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes,
+				 uint8_t flags)
+{
+	struct fh_bwe_sent_pkt *p = &b->hist[seq & (FH_BWE_HISTORY - 1)];
+
+	p->send_us = send_us;
+	p->seq = seq;
+	p->bytes = bytes;
+	p->flags = flags;
+}
+
+/* A media packet of bytes (on the wire) went out with transport-wide seq at send_us (a few
+ * stores, inline: once per video copy). */
+static inline void fh_bwe_sent(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes)
+{
+	fh_bwe_record(b, seq, send_us, bytes, FH_BWE_F_SENT);
+}
+
 /* The same for padding or a probe: it counts toward the acknowledged rate like media. */
-void fh_bwe_sent_padding(struct fh_bwe *b, uint16_t seq, uint64_t send_us, uint16_t bytes);
+static inline void fh_bwe_sent_padding(struct fh_bwe *b, uint16_t seq, uint64_t send_us,
+				       uint16_t bytes)
+{
+	fh_bwe_record(b, seq, send_us, bytes, FH_BWE_F_SENT | FH_BWE_F_PADDING);
+}
 /*
  * One parsed feedback packet, processed at now_us (the local clock fh_bwe_sent uses). Reported
  * seqs that were never sent or fell out of the history are ignored and counted in fb_unknown;

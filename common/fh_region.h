@@ -182,7 +182,7 @@ struct fh_pkt_msg {
 struct fh_counters {
 	uint64_t ctr[FH_CTR_MAX];
 	uint64_t drop[FH_DROP_MAX];
-	uint64_t busy_cycles;		     /* TSC cycles spent processing */
+	uint64_t busy_cycles;		     /* TSC cycles of polls with work */
 	uint64_t total_cycles;		     /* TSC cycles since start */
 	uint64_t stage_cycles[FH_STAGE_MAX]; /* busy_cycles split by stage of the loop */
 	uint64_t est_hist[FH_EST_BUCKETS];   /* receivers' estimates, see fh_est_bucket_bps */

@@ -690,7 +690,8 @@ static char *metrics_text(void)
 		put(&b, "funkhaus_worker_cycles_total{worker=\"%u\"} %llu\n", w,
 		    (unsigned long long)cp_dp_counters(w)->total_cycles);
 	metric_head(&b, "worker_busy_cycles_total", "counter",
-		    "TSC cycles the worker spent on packets (rate over the rate of "
+		    "TSC cycles of the worker's polls that received, sent, ran its timers or "
+		    "applied a command (rate over the rate of "
 		    "funkhaus_worker_cycles_total: the busy share now)");
 	for (unsigned w = 0; w < nw; w++)
 		put(&b, "funkhaus_worker_busy_cycles_total{worker=\"%u\"} %llu\n", w,

@@ -529,26 +529,23 @@ static void pq_drain(struct dp_worker *w, struct dp_part *p, uint64_t now)
 	}
 }
 
-/* An encrypted video copy for p: sent now when nothing waits and the pacer's credit covers
- * it, else into the pacer's queue (sent at once when the queue is full: late is better than
- * lost). */
-void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw)
+/* The rest of dp_adapt_pace_put: no pacer, a full TX burst, or the copy has to wait. */
+static __attribute__((noinline)) void pace_put_slow(struct dp_worker *w, struct dp_part *p,
+						    struct rte_mbuf *m, int tw, uint64_t now,
+						    uint64_t now_us)
 {
 	struct dp_adapt *ad = p->ad;
-	uint64_t now = rte_rdtsc();
 
 	if (unlikely(!ad)) {
 		dp_worker_send(w, m);
 		return;
 	}
-	pq_refill(w, p, now);
 	uint64_t need = (uint64_t)m->data_len * w->hz;
 
 	if (ad->pq_n == DP_PQ || (!ad->pq_n && need <= ad->pq_credit)) {
 		ad->pq_credit = need <= ad->pq_credit ? ad->pq_credit - need : 0;
 		dp_worker_send(w, m);
-		fh_bwe_sent(&ad->bwe, (uint16_t)tw, dp_worker_us(w, now),
-			    (uint16_t)(m->data_len + 28));
+		fh_bwe_sent(&ad->bwe, (uint16_t)tw, now_us, (uint16_t)(m->data_len + 28));
 		return;
 	}
 	ad->pq[(ad->pq_head + ad->pq_n) & (DP_PQ - 1)] =
@@ -559,6 +556,29 @@ void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *
 		ad->pq_listed = true;
 		w->pacing[w->n_pacing++] = (uint16_t)(p - w->parts);
 	}
+}
+
+/* An encrypted video copy for p: sent now when nothing waits and the pacer's credit covers
+ * it, else into the pacer's queue (sent at once when the queue is full: late is better than
+ * lost). now is the TSC, now_us the same moment by dp_worker_us. The usual case (nothing
+ * waits, the credit covers it) calls nothing: a few loads and stores a copy. */
+void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw,
+		       uint64_t now, uint64_t now_us)
+{
+	struct dp_adapt *ad = p->ad;
+
+	if (likely(ad)) {
+		pq_refill(w, p, now);
+		uint64_t need = (uint64_t)m->data_len * w->hz;
+
+		if (likely(!ad->pq_n && need <= ad->pq_credit && w->n_tx < DP_TX_MAX)) {
+			ad->pq_credit -= need;
+			w->tx[w->n_tx++] = m;
+			fh_bwe_sent(&ad->bwe, (uint16_t)tw, now_us, (uint16_t)(m->data_len + 28));
+			return;
+		}
+	}
+	pace_put_slow(w, p, m, tw, now, now_us);
 }
 
 /* Sends what p's pacer allows by now. */

@@ -155,14 +155,15 @@ static struct rte_mbuf *copy_pkt(struct dp_worker *w, const uint8_t *d, size_t l
 }
 
 /* Encrypts the waiting copies in one batch and queues what succeeded for sending. */
-void dp_media_encrypt(struct dp_worker *w)
+static __attribute__((noinline)) void encrypt_batch(struct dp_worker *w)
 {
 	unsigned n = w->n_enc;
 
-	if (!n)
-		return;
 	w->n_enc = 0;
 	dp_srtp_protect(w->srtp, w->enc, n);
+	/* one clock for the batch: its copies leave together (read once, not per copy) */
+	uint64_t now = rte_rdtsc(), now_us = dp_worker_us(w, now);
+
 	for (unsigned i = 0; i < n; i++) {
 		struct dp_srtp_op *o = &w->enc[i];
 
@@ -172,11 +173,19 @@ void dp_media_encrypt(struct dp_worker *w)
 			rte_pktmbuf_free(o->m);
 			continue;
 		}
-		if (o->tw >= 0)
-			dp_adapt_pace_put(w, &w->parts[o->slot], o->m, o->tw); /* video, paced */
+		if (o->tw >= 0) /* video, paced */
+			dp_adapt_pace_put(w, &w->parts[o->slot], o->m, o->tw, now, now_us);
 		else
 			dp_worker_send(w, o->m);
 	}
+}
+
+/* The worker calls this on every poll: an empty one returns before the batch's registers are
+ * saved. */
+void dp_media_encrypt(struct dp_worker *w)
+{
+	if (w->n_enc)
+		encrypt_batch(w);
 }
 
 /* Queues m for encryption for participant p; consumes m. With src, m holds only the header

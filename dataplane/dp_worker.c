@@ -766,15 +766,21 @@ int dp_worker_main(void *arg)
 			n++;
 		}
 		dtls_down(w);
+		/* busy: it received, applied a command, ran the timers or sent anything (the
+		 * pacer and the timers send in iterations that received nothing) */
+		bool worked = n;
+
 		if (now >= next_timer) {
 			dp_worker_timers(w, now);
 			next_timer = now + w->hz / 10;
+			worked = true;
 		}
 		if ((w->n_probing || w->n_pacing) && now >= w->next_pace_tsc) {
 			dp_adapt_pace(w, now);
 			w->next_pace_tsc = now + w->hz / 200;
 		}
 		dp_media_encrypt(w);
+		worked |= w->n_tx > 0;
 		dp_worker_flush(w);
 		if (w->io->drain)
 			w->io->drain(w->port, rte_rdtsc());
@@ -786,10 +792,11 @@ int dp_worker_main(void *arg)
 		if (rx)
 			for (int s = 0; s < FH_STAGE_MAX; s++)
 				w->ctr->stage_cycles[s] += t[s + 1] - t[s];
-		if (n) {
+		if (worked)
 			w->ctr->busy_cycles += end - now;
+		if (n)
 			idle = 0;
-		} else if (++idle >= DP_IDLE_POLLS) {
+		else if (++idle >= DP_IDLE_POLLS) {
 			w->io->idle(w->port, DP_IDLE_SLEEP_MS);
 		}
 		last = end;

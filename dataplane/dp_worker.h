@@ -309,7 +309,8 @@ void dp_twcc_feedback(struct dp_worker *w, struct dp_part *p, const struct fh_rt
 bool dp_adapt_rtx_budget(struct dp_part *p, size_t bytes);
 void dp_adapt_timer(struct dp_worker *w, uint16_t slot, uint64_t now);
 void dp_adapt_pace(struct dp_worker *w, uint64_t now);
-void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw);
+void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw,
+		       uint64_t now, uint64_t now_us);
 void dp_adapt_pace_one(struct dp_worker *w, struct dp_part *p, uint64_t now);
 int dp_media_set_keys(struct dp_worker *w, struct dp_part *p, const struct fh_cmd_keys *k);
 void dp_media_free_keys(struct dp_worker *w, struct dp_part *p);

@@ -6,7 +6,7 @@
 # Runs apt-get update only when something is missing. Needs root.
 set -euo pipefail
 what=${1:-build}
-pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libsrtp2-dev
+pkgs=(build-essential pkg-config meson ninja-build dpdk dpdk-dev libdpdk-dev libipsec-mb-dev libsrtp2-dev
 	libssl-dev openssl libwebsockets-dev libjansson-dev libhwloc-dev libsqlite3-dev curl
 	libcurl4-openssl-dev ca-certificates libicu-dev libhiredis-dev)
 if [ "$what" = bench ]; then
