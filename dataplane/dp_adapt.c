@@ -216,7 +216,7 @@ static void measure(struct dp_worker *w, struct dp_part *p, uint64_t now)
 					   L->ssrc && now - L->last_rx_tsc < w->hz);
 		}
 	}
-	for (int i = 0; i < DP_MAX_OUT; i++) {
+	for (int i = 0; i < p->n_out; i++) {
 		struct dp_out *o = &p->out[i];
 
 		if (!o->used)
@@ -268,7 +268,7 @@ static void allocate(struct dp_worker *w, uint16_t slot, uint64_t now)
 	uint8_t idx[DP_MAX_OUT];
 	unsigned n = 0;
 
-	for (int i = 0; i < DP_MAX_OUT; i++) {
+	for (int i = 0; i < p->n_out; i++) {
 		if (p->out[i].used && alloc_src(w, &p->out[i], &src[n]))
 			idx[n++] = (uint8_t)i;
 	}
@@ -337,7 +337,7 @@ static void write_stat(struct dp_worker *w, uint16_t slot)
 	st->target_bps = p->twcc && p->ad ? fh_bwe_target_bps(&p->ad->bwe) : 0;
 	st->capacity_bps = p->twcc && p->ad ? fh_bwe_capacity_bps(&p->ad->bwe) : 0;
 	st->sent_bps = p->sent_bps;
-	for (int i = 0; i < DP_MAX_OUT; i++) {
+	for (int i = 0; i < p->n_out; i++) {
 		struct dp_out *o = &p->out[i];
 
 		if (!o->used)
@@ -396,7 +396,7 @@ static bool send_probe(struct dp_worker *w, struct dp_part *p, uint64_t now)
 {
 	struct dp_out *o = NULL;
 
-	for (int i = 0; i < DP_MAX_OUT && !o; i++)
+	for (int i = 0; i < p->n_out && !o; i++)
 		if (p->out[i].used && p->out[i].kind == FH_KIND_VIDEO && p->out[i].out_rtx_ssrc &&
 		    p->out[i].rw.started)
 			o = &p->out[i];

@@ -79,7 +79,7 @@ struct dp_pub *dp_media_find_key(struct dp_part *p, uint32_t key)
 
 static struct dp_out *find_out(struct dp_part *p, uint32_t out_ssrc)
 {
-	for (int i = 0; i < DP_MAX_OUT; i++)
+	for (int i = 0; i < p->n_out; i++)
 		if (p->out[i].used && p->out[i].out_ssrc == out_ssrc)
 			return &p->out[i];
 	return NULL;

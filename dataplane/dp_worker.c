@@ -131,6 +131,10 @@ static void out_remove(struct dp_worker *w, uint16_t slot, uint8_t idx)
 		fwd_remove(pub, slot, idx);
 	free(o->map);
 	memset(o, 0, sizeof(*o));
+	struct dp_part *p = &w->parts[slot];
+
+	while (p->n_out && !p->out[p->n_out - 1].used)
+		p->n_out--;
 }
 
 static void pub_remove(struct dp_worker *w, struct dp_pub *pub)
@@ -335,6 +339,8 @@ static int out_new(struct dp_worker *w, const struct fh_cmd *c, uint8_t *idx)
 			return -ENOMEM;
 	}
 	o->used = true;
+	if (sub->n_out < free_i + 1)
+		sub->n_out = (uint8_t)(free_i + 1);
 	o->cur = DP_NONE;
 	fh_vp8_temporal_init(&o->temp, DP_MAX_TID - 1);
 	fh_vp8_rewrite_init(&o->vp8);

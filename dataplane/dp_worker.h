@@ -24,10 +24,11 @@
 #define DP_ENC_MAX 256 /* copies collected before one SRTP batch */
 #define DP_MAX_PUB 4   /* streams one participant publishes */
 #define DP_MAX_OUT FH_MAX_RECV_STREAMS /* streams one participant receives */
-#define DP_MAX_FWD 256		       /* receivers of one stream */
-#define DP_CACHE 256		       /* video packets kept per stream to answer NACKs */
-#define DP_CACHE_PKT 1280	       /* larger packets are forwarded but not cached */
-#define DP_ADDR_HASH 2048	       /* power of two, twice FH_MAX_SLOTS */
+_Static_assert(FH_MAX_RECV_STREAMS <= 255, "dp_part.n_out is a uint8_t");
+#define DP_MAX_FWD 256	  /* receivers of one stream */
+#define DP_CACHE 256	  /* video packets kept per stream to answer NACKs */
+#define DP_CACHE_PKT 1280 /* larger packets are forwarded but not cached */
+#define DP_ADDR_HASH 2048 /* power of two, twice FH_MAX_SLOTS */
 
 struct dp_cache_ent {
 	uint16_t seq;
@@ -161,6 +162,7 @@ struct dp_part {
 	struct dp_adapt *ad;	   /* feedback, estimate and allocation state, with FH_CMD_MEDIA */
 	struct dp_pub pub[DP_MAX_PUB];
 	struct dp_out out[DP_MAX_OUT];
+	uint8_t n_out; /* one past the highest out[] in use: the loops over them end there */
 };
 
 /* A room as the worker knows it: the room id of its participants' FH_CMD_PART_ADD, and the
