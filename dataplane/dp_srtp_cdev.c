@@ -856,6 +856,11 @@ int dp_srtp_cdev_init(struct dp_srtp_engine *e, unsigned worker, int socket, uns
 		snprintf(e->name, sizeof(e->name), "cryptodev %s%s + %s%s", c->dev[DEV_GCM].driver,
 			 c->oop[DEV_GCM] ? " (oop)" : "", c->dev[DEV_CM].driver,
 			 c->oop[DEV_CM] ? " (oop)" : "");
+	if (c->mb) {
+		size_t l = strlen(e->name);
+
+		snprintf(e->name + l, sizeof(e->name) - l, ", GCM SRTCP in by ipsec-mb");
+	}
 	return 0;
 fail:
 	dev_close(&c->dev[DEV_GCM]);
