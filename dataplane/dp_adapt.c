@@ -9,9 +9,11 @@
  * participant, allocation every 250 ms, probes paced every 5 ms) and from the media path for
  * feedback packets; the state is allocated with the participant, never per packet.
  *
- * Cost note: per forwarded copy one history entry (fh_bwe_sent, a few stores); per feedback
- * packet a parse and an estimator update over its packets; per receiver and allocation a pass
- * over its streams. None of it is per packet and per receiver beyond the history entry.
+ * Cost note: per forwarded video copy the pacer's credit check (it calls nothing when nothing
+ * waits) and one history entry (fh_bwe_sent, a few stores, inline); per feedback packet a
+ * parse and an estimator update over its packets; per receiver and allocation a pass over the
+ * streams it receives (up to its n_out). None of it is per packet and per receiver beyond the
+ * pacer and the history entry.
  */
 #include <stdlib.h>
 #include <string.h>
