@@ -9,11 +9,11 @@
  * participant, allocation every 250 ms, probes paced every 5 ms) and from the media path for
  * feedback packets; the state is allocated with the participant, never per packet.
  *
- * Cost note: per forwarded video copy the pacer's credit check (it calls nothing when nothing
- * waits) and one history entry (fh_bwe_sent, a few stores, inline); per feedback packet a
- * parse and an estimator update over its packets; per receiver and allocation a pass over the
- * streams it receives (up to its n_out). None of it is per packet and per receiver beyond the
- * pacer and the history entry.
+ * Cost note: per forwarded video copy the pacer's credit check and one history entry
+ * (fh_bwe_sent, a few stores, inline); per feedback packet a parse and an estimator update
+ * over its packets; per receiver and allocation a pass over the streams it receives (up to
+ * its n_out). None of it is per packet and per receiver beyond the pacer and the history
+ * entry.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -531,10 +531,11 @@ static void pq_drain(struct dp_worker *w, struct dp_part *p, uint64_t now)
 	}
 }
 
-/* The rest of dp_adapt_pace_put: no pacer, a full TX burst, or the copy has to wait. */
-static __attribute__((noinline)) void pace_put_slow(struct dp_worker *w, struct dp_part *p,
-						    struct rte_mbuf *m, int tw, uint64_t now,
-						    uint64_t now_us)
+/* An encrypted video copy for p: sent now when nothing waits and the pacer's credit covers
+ * it, else into the pacer's queue (sent at once when the queue is full: late is better than
+ * lost). now is the TSC, now_us the same moment by dp_worker_us (read once per batch). */
+void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw,
+		       uint64_t now, uint64_t now_us)
 {
 	struct dp_adapt *ad = p->ad;
 
@@ -542,6 +543,7 @@ static __attribute__((noinline)) void pace_put_slow(struct dp_worker *w, struct 
 		dp_worker_send(w, m);
 		return;
 	}
+	pq_refill(w, p, now);
 	uint64_t need = (uint64_t)m->data_len * w->hz;
 
 	if (ad->pq_n == DP_PQ || (!ad->pq_n && need <= ad->pq_credit)) {
@@ -558,29 +560,6 @@ static __attribute__((noinline)) void pace_put_slow(struct dp_worker *w, struct 
 		ad->pq_listed = true;
 		w->pacing[w->n_pacing++] = (uint16_t)(p - w->parts);
 	}
-}
-
-/* An encrypted video copy for p: sent now when nothing waits and the pacer's credit covers
- * it, else into the pacer's queue (sent at once when the queue is full: late is better than
- * lost). now is the TSC, now_us the same moment by dp_worker_us. The usual case (nothing
- * waits, the credit covers it) calls nothing: a few loads and stores a copy. */
-void dp_adapt_pace_put(struct dp_worker *w, struct dp_part *p, struct rte_mbuf *m, int tw,
-		       uint64_t now, uint64_t now_us)
-{
-	struct dp_adapt *ad = p->ad;
-
-	if (likely(ad)) {
-		pq_refill(w, p, now);
-		uint64_t need = (uint64_t)m->data_len * w->hz;
-
-		if (likely(!ad->pq_n && need <= ad->pq_credit && w->n_tx < DP_TX_MAX)) {
-			ad->pq_credit -= need;
-			w->tx[w->n_tx++] = m;
-			fh_bwe_sent(&ad->bwe, (uint16_t)tw, now_us, (uint16_t)(m->data_len + 28));
-			return;
-		}
-	}
-	pace_put_slow(w, p, m, tw, now, now_us);
 }
 
 /* Sends what p's pacer allows by now. */
