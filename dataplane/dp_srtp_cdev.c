@@ -286,6 +286,28 @@ static struct dp_srtp_sess *sess_new(struct dp_srtp_engine *e, enum fh_srtp_prof
 	return s;
 }
 
+/* Received SRTCP: the length, the trailer (E flag and index; with GCM the packet must be
+ * encrypted) and the replay window, before any decryption; pd gets the SSRC and index. Shared
+ * by the device's path (prepare) and the library's (open_rtcp_gcm). */
+static inline int rtcp_rx_index(struct dp_srtp_sess *s, const uint8_t *p, unsigned len, bool gcm,
+				struct pend *pd, uint32_t *trailer)
+{
+	unsigned tag = gcm ? 16 : 10;
+
+	if (len < 8 + 4 + tag || (p[0] >> 6) != 2)
+		return DP_SRTP_MALFORMED;
+	*trailer = fh_rd32(p + (gcm ? len - 4 : len - 4 - tag));
+	if (gcm && !(*trailer & 0x80000000u))
+		return DP_SRTP_UNSUPPORTED;
+	pd->idx = *trailer & 0x7fffffff;
+	pd->ssrc = fh_rd32(p + 4);
+	struct stream *st = stream_find(s->in, IN_STREAMS, pd->ssrc, false, &s->n_in);
+
+	if (st && dp_srtp_replay_check(&st->rtcp, pd->idx) < 0)
+		return DP_SRTP_REPLAY;
+	return DP_SRTP_OK;
+}
+
 /* Fills op for ops[i]; DP_SRTP_OK when it is to be submitted, else the status to give it. */
 static inline __attribute__((always_inline)) int prepare(struct dp_srtp_sess *s,
 							 struct dp_srtp_op *o,
@@ -368,28 +390,26 @@ static inline __attribute__((always_inline)) int prepare(struct dp_srtp_sess *s,
 			touched = len + 4;
 		}
 	} else {
-		if (len < 8 || (p[0] >> 6) != 2 || (!enc && len < 8 + 4 + tag))
-			return DP_SRTP_MALFORMED;
-		uint32_t ssrc = fh_rd32(p + 4), trailer;
-		struct stream *st;
+		uint32_t trailer;
 
 		if (enc) {
-			st = stream_find(s->out, OUT_STREAMS, ssrc, true, &s->n_out);
+			if (len < 8 || (p[0] >> 6) != 2)
+				return DP_SRTP_MALFORMED;
+			pd->ssrc = fh_rd32(p + 4);
+			struct stream *st =
+				stream_find(s->out, OUT_STREAMS, pd->ssrc, true, &s->n_out);
+
 			if (!st || st->rtcp.hi >= 0x7fffffff)
 				return DP_SRTP_FAIL;
 			pd->idx = ++st->rtcp.hi;
 			trailer = 0x80000000u | (uint32_t)pd->idx;
 		} else {
-			trailer = fh_rd32(p + (gcm ? len - 4 : len - 4 - tag));
-			if (gcm && !(trailer & 0x80000000u))
-				return DP_SRTP_UNSUPPORTED;
-			pd->idx = trailer & 0x7fffffff;
-			st = stream_find(s->in, IN_STREAMS, ssrc, false, &s->n_in);
-			if (st && dp_srtp_replay_check(&st->rtcp, pd->idx) < 0)
-				return DP_SRTP_REPLAY;
+			int st = rtcp_rx_index(s, p, len, gcm, pd, &trailer);
+
+			if (st != DP_SRTP_OK)
+				return st;
 		}
-		pd->ssrc = ssrc;
-		make_iv(iv, enc ? s->tx_rtcp_salt : s->rx_rtcp_salt, gcm, ssrc, pd->idx);
+		make_iv(iv, enc ? s->tx_rtcp_salt : s->rx_rtcp_salt, gcm, pd->ssrc, pd->idx);
 		sess = enc ? s->tx_rtcp : s->rx_rtcp;
 		data_off = 8;
 		if (gcm) {
@@ -472,24 +492,17 @@ static __attribute__((noinline)) int open_rtcp_gcm(IMB_MGR *mb, struct dp_srtp_s
 	unsigned len = m->data_len;
 	struct gcm_context_data ctx;
 	struct pend pd = {0};
+	uint32_t trailer;
 
 	if (rte_pktmbuf_tailroom(m) < DP_SRTP_TRAILER_MAX)
 		return DP_SRTP_FAIL; /* as on the device: the engine cannot take it */
-	if (len < 8 + 4 + 16 || (p[0] >> 6) != 2)
-		return DP_SRTP_MALFORMED;
-	uint32_t trailer = fh_rd32(p + len - 4);
+	int st = rtcp_rx_index(s, p, len, true, &pd, &trailer);
 
-	if (!(trailer & 0x80000000u))
-		return DP_SRTP_UNSUPPORTED;
-	pd.idx = trailer & 0x7fffffff;
-	pd.ssrc = fh_rd32(p + 4);
-	struct stream *st = stream_find(s->in, IN_STREAMS, pd.ssrc, false, &s->n_in);
-
-	if (st && dp_srtp_replay_check(&st->rtcp, pd.idx) < 0)
-		return DP_SRTP_REPLAY;
+	if (st != DP_SRTP_OK)
+		return st;
 	make_iv(iv, s->rx_rtcp_salt, true, pd.ssrc, pd.idx);
 	memcpy(aad, p, 8);
-	memcpy(aad + 8, p + len - 4, 4); /* E flag and index, as sent */
+	fh_wr32(aad + 8, trailer);
 	IMB_AES128_GCM_DEC(mb, s->rx_rtcp_mb, &ctx, p + 8, p + 8, len - 8 - 16 - 4, iv, aad, 12,
 			   tag, 16);
 	m->data_len = (uint16_t)(len - 16 - 4);
