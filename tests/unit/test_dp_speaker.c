@@ -8,8 +8,7 @@
  */
 #include <stdlib.h>
 
-#include "dp_worker.h"
-#include "fh_test.h"
+#include "dp_test_worker.h"
 
 #define HZ 1000000ull /* a TSC of 1 MHz: cycles are microseconds */
 
@@ -19,16 +18,7 @@ static uint64_t tsc = 5000000; /* 5 s */
 
 static void worker_init(void)
 {
-	ssize_t sz = rte_ring_get_memsize_elem(sizeof(struct fh_evt), FH_EVT_RING_SIZE);
-
-	memset(&w, 0, sizeof(w));
-	w.hz = HZ;
-	w.ctr = &ctr;
-	w.parts = calloc(FH_MAX_SLOTS, sizeof(*w.parts));
-	w.evt = aligned_alloc(64, (size_t)(sz + 63) / 64 * 64);
-	CHECK(w.parts && w.evt);
-	CHECK_EQ(rte_ring_init(w.evt, "evt", FH_EVT_RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
-	CHECK_EQ(dp_speaker_init(&w), 0);
+	dp_test_worker_init(&w, &ctr, HZ);
 }
 
 static void join(uint16_t slot, uint32_t room)

@@ -8,25 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dp_worker.h"
-#include "fh_test.h"
+#include "dp_test_worker.h"
 
 static struct dp_worker w;
 static struct fh_counters ctr;
-
-static void worker_init(void)
-{
-	ssize_t sz = rte_ring_get_memsize_elem(sizeof(struct fh_evt), FH_EVT_RING_SIZE);
-
-	memset(&w, 0, sizeof(w));
-	w.hz = 1000000;
-	w.ctr = &ctr;
-	w.parts = calloc(FH_MAX_SLOTS, sizeof(*w.parts));
-	w.evt = aligned_alloc(64, (size_t)(sz + 63) / 64 * 64);
-	CHECK(w.parts && w.evt);
-	CHECK_EQ(rte_ring_init(w.evt, "evt", FH_EVT_RING_SIZE, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
-	CHECK_EQ(dp_speaker_init(&w), 0);
-}
 
 /* Command errors waiting in the event ring, taken out. */
 static unsigned errors(void)
@@ -96,7 +81,7 @@ static unsigned in_use(const struct dp_part *p)
 
 static void streams_come_and_go(void)
 {
-	worker_init();
+	dp_test_worker_init(&w, &ctr, 1000000);
 	struct dp_part *p = &w.parts[3];
 
 	publisher();
