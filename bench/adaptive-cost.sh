@@ -11,12 +11,17 @@
 # timers, the pacer, flush (also on its empty polls, which are in the sums); commands are left
 # out. A copy is one call of fh_rewrite_map (each copy is numbered with it once; the header is
 # built once per packet and receiver id set, so dp_media_header no longer counts copies).
+# fh-ringbench dumps the profile as its measured seconds begin and end (a callgrind client
+# request), so the measured seconds are a part of their own: "measured" is that part, the
+# steady state the cycle figures of fh-ringbench are also taken over; "whole run" adds the
+# start (ICE, keys, the estimates climbing with probes, the first key frames) and the tail.
 # Usage: bench/adaptive-cost.sh [BUILD_DIR] [ROOM_SIZE] [SECONDS] [KBPS] [PUBLISHERS]
 # (defaults build-rel 10 10 800 1). PUBLISHERS above 1 (fh-ringbench -P) makes a meeting: that
 # many publishers at KBPS each, every participant receiving all but its own; there every
 # publisher takes transport-wide feedback, so a receiver without its own feedback (-a alone)
 # would keep the estimate it starts with, and the -a run is left out. FH_RUNS (e.g. "plain aF",
-# plain first: the ratios are against the first) runs only those. Writes its profiles and
+# plain first: the ratios are against the first) runs only those; FH_RINGBENCH_ARGS adds
+# fh-ringbench options to every run (-u: the publisher's packets evenly spaced, not in frames). Writes its profiles and
 # outputs to a temporary folder it names, and a table to stdout.
 set -euo pipefail
 build=${1:-build-rel}; n=${2:-10}; secs=${3:-10}; kbps=${4:-800}; pubs=${5:-1}
@@ -26,8 +31,9 @@ command -v valgrind >/dev/null || { echo "valgrind is missing: scripts/deps.sh b
 out=$(mktemp -d /tmp/fh-adaptive-cost.XXXXXX)
 echo "profiles and outputs in $out"
 
-# Sums, over the worker thread's profile, the inclusive instructions of the calls that
-# dp_worker_main makes to the work functions, and counts the calls of fh_rewrite_map.
+# Sums, over one part of the profile, the inclusive instructions of the calls that
+# dp_worker_main makes to the work functions, and counts the calls of fh_rewrite_map (only the
+# worker makes either, so the threads need not be told apart).
 work() {
 	awk '
 	function nm(s,   i, id, rest) {
@@ -52,26 +58,38 @@ work() {
 	END { printf "%d %d\n", ins, copies }' "$1"
 }
 
-printf '%-8s %-14s %-10s %-12s %s\n' run instructions copies "per copy" "against plain"
-base=
+printf '%-8s %-14s %-8s %-10s %-9s | %-10s %s\n' run "measured:" copies "per copy" \
+	"against" "whole run" against
+base=; wbase=
 runs=${FH_RUNS:-"plain a aF"}
 [ "$pubs" -le 1 ] || runs="plain aF"
 for run in $runs; do
 	case $run in plain) args=() ;; a) args=(-a) ;; aF) args=(-a -F) ;; esac
 	args+=(-P "$pubs")
-	valgrind --tool=callgrind --separate-threads=yes \
-		--callgrind-out-file="$out/$run.%p.out" \
+	# FH_RINGBENCH_ARGS: more options for both runs (e.g. -u, packets evenly spaced)
+	read -r -a extra <<<"${FH_RINGBENCH_ARGS:-}"
+	args+=(${extra[@]+"${extra[@]}"})
+	valgrind --tool=callgrind --callgrind-out-file="$out/$run.out" \
 		"$bin" "${args[@]}" -r "$kbps" -p gcm -e cryptodev -n "$n" -s "$secs" \
 		>"$out/$run.txt" 2>&1 || { echo "fh-ringbench $run failed: $out/$run.txt" >&2; exit 1; }
-	f=$(grep -l -E '^c?fn=\([0-9]+\) dp_worker_main$' "$out/$run".*.out* || true)
-	f=${f%%$'\n'*}
-	[ -n "$f" ] || { echo "no worker thread in the $run profiles" >&2; exit 1; }
-	read -r ins copies < <(work "$f")
-	[ "$copies" -gt 0 ] || { echo "$run: no copies made" >&2; exit 1; }
+	# parts: .1 up to the measured seconds, .2 the measured seconds, the file itself the rest
+	for f in "$out/$run.out.1" "$out/$run.out.2" "$out/$run.out"; do
+		[ -f "$f" ] || { echo "$run: no profile part $f (fh-ringbench built without" \
+			"valgrind/callgrind.h?)" >&2; exit 1; }
+	done
+	read -r ins copies < <(work "$out/$run.out.2")
+	wins=0; wcopies=0
+	for f in "$out/$run.out.1" "$out/$run.out.2" "$out/$run.out"; do
+		read -r i c < <(work "$f")
+		wins=$((wins + i)); wcopies=$((wcopies + c))
+	done
+	[ "$copies" -gt 0 ] || { echo "$run: no copies made in the measured seconds" >&2; exit 1; }
 	per=$(awk -v i="$ins" -v c="$copies" 'BEGIN { printf "%.0f", i / c }')
-	[ -n "$base" ] || base=$per
-	printf '%-8s %-14s %-10s %-12s %.3fx\n' "$run" "$ins" "$copies" "$per" \
-		"$(awk -v a="$per" -v b="$base" 'BEGIN { print a / b }')"
+	wper=$(awk -v i="$wins" -v c="$wcopies" 'BEGIN { printf "%.0f", i / c }')
+	[ -n "$base" ] || { base=$per; wbase=$wper; }
+	printf '%-8s %-14s %-8s %-10s %-9s | %-10s %.3fx\n' "$run" "$ins" "$copies" "$per" \
+		"$(awk -v a="$per" -v b="$base" 'BEGIN { printf "%.3fx", a / b }')" "$wper" \
+		"$(awk -v a="$wper" -v b="$wbase" 'BEGIN { print a / b }')"
 done
 echo "fh-ringbench's own lines (forwarded share, feedback, estimates): $out/*.txt"
 grep -h "adaptive path\|receivers' feedback\|key frames\|forwarded packets/s" "$out"/a*.txt || true

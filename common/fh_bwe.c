@@ -59,6 +59,18 @@
 /* The reference time's period: 2^24 ticks of 64 ms. */
 #define ARRIVAL_PERIOD_US (((int64_t)1 << 24) * FH_TWCC_REF_US)
 
+/* fmin and fmax for the numbers here, which are never NaN: inline, where the library's are a
+ * call (they must handle NaN), a few of them every feedback. */
+static inline double dmin(double a, double b)
+{
+	return b < a ? b : a;
+}
+
+static inline double dmax(double a, double b)
+{
+	return b > a ? b : a;
+}
+
 static uint32_t clamp_bps(const struct fh_bwe *b, double v)
 {
 	if (!(v >= b->min_bps)) /* also NaN */
@@ -119,12 +131,19 @@ static void trend_rebase(struct fh_bwe *b)
 	b->t_added = 0;
 }
 
-static void trend_sum(struct fh_bwe *b, double x, double y, double sign)
+static void trend_sum(struct fh_bwe *b, double x, double y)
 {
 	double dx = x - b->x0, dy = y - b->y0;
 
-	b->sx += sign * dx, b->sy += sign * dy;
-	b->sxx += sign * dx * dx, b->sxy += sign * dx * dy;
+	b->sx += dx, b->sy += dy, b->sxx += dx * dx, b->sxy += dx * dy;
+}
+
+/* The same point taken out again (the exact negation of what trend_sum added). */
+static void trend_unsum(struct fh_bwe *b, double x, double y)
+{
+	double dx = x - b->x0, dy = y - b->y0;
+
+	b->sx -= dx, b->sy -= dy, b->sxx -= dx * dx, b->sxy -= dx * dy;
 }
 
 /* Adds a point to the window (the oldest leaves a full one). */
@@ -136,10 +155,10 @@ static void trend_add(struct fh_bwe *b, double x, double y)
 		b->t_added = 0;
 	}
 	if (b->t_n == FH_BWE_TREND_WINDOW)
-		trend_sum(b, b->tx[b->t_head], b->ty[b->t_head], -1);
+		trend_unsum(b, b->tx[b->t_head], b->ty[b->t_head]);
 	b->tx[b->t_head] = x;
 	b->ty[b->t_head] = y;
-	trend_sum(b, x, y, 1);
+	trend_sum(b, x, y);
 	if (++b->t_head == FH_BWE_TREND_WINDOW)
 		b->t_head = 0;
 	if (b->t_n < FH_BWE_TREND_WINDOW)
@@ -322,44 +341,58 @@ static double ack_bps(uint64_t sum, uint64_t start, uint64_t now_us)
 	return v < 4e9 ? v : 4e9;
 }
 
-/* Bit/s acknowledged over about the last ACK_WINDOW_US and CAP_WINDOW_US, in one pass back over
- * the times: for each, by the entries newer than the newest one at least that old (or than the
- * oldest one, with less history), over the time since that one; 0 when unknown. */
-static void ack_rates(const struct fh_bwe *b, uint64_t now_us, double *long_bps, double *short_bps)
+/* The newest entry at least window_us old, from the cursor the last feedback left (absolute
+ * push numbers, the ring's index by mask): the times only grow, so the answer only moves
+ * forward, a step or two a feedback instead of a pass over the ring. Returns whether one is
+ * that old; if none is, the cursor stays at the oldest. */
+static bool ack_seek(const struct fh_bwe *b, uint32_t *cur, uint64_t now_us, uint64_t window_us)
 {
-	unsigned newest = (b->ack_head - 1) & (FH_BWE_ACK_RING - 1), idx = newest, k;
-	uint64_t last = b->ack[newest].total;
-	bool have_short = false;
+	uint32_t newest = b->ack_seq - 1, oldest = b->ack_seq - b->ack_n, c = *cur;
+
+	if ((int32_t)(c - oldest) < 0 || (int32_t)(c - newest) >= 0)
+		c = oldest;
+	while (c + 1 != newest &&
+	       now_us - b->ack[(c + 1) & (FH_BWE_ACK_RING - 1)].t_us >= window_us)
+		c++;
+	*cur = c;
+	return now_us - b->ack[c & (FH_BWE_ACK_RING - 1)].t_us >= window_us;
+}
+
+/* Bit/s acknowledged over about the last ACK_WINDOW_US and CAP_WINDOW_US: each by the entries
+ * newer than the newest one at least that old (or than the oldest one, with less history), over
+ * the time since that one; 0 when unknown. The short one is the long one with too little
+ * history for it. */
+static void ack_rates(struct fh_bwe *b, uint64_t now_us, double *long_bps, double *short_bps)
+{
+	const unsigned mask = FH_BWE_ACK_RING - 1;
+	uint64_t last = b->ack[(b->ack_seq - 1) & mask].total;
+	bool have_short = ack_seek(b, &b->ack_short, now_us, CAP_WINDOW_US);
+	unsigned idx = ack_seek(b, &b->ack_long, now_us, ACK_WINDOW_US)
+			       ? b->ack_long & mask
+			       : (b->ack_seq - b->ack_n) & mask;
 
 	_Static_assert(CAP_WINDOW_US <= ACK_WINDOW_US, "the short window ends first");
 	_Static_assert((FH_BWE_ACK_RING & (FH_BWE_ACK_RING - 1)) == 0, "the ring wraps by mask");
-	for (k = 1; k < b->ack_n; k++) {
-		idx = (idx - 1) & (FH_BWE_ACK_RING - 1);
-		uint64_t age = now_us - b->ack[idx].t_us;
-
-		if (!have_short && age >= CAP_WINDOW_US) {
-			*short_bps = ack_bps(last - b->ack[idx].total, b->ack[idx].t_us, now_us);
-			have_short = true;
-		}
-		if (age >= ACK_WINDOW_US)
-			break;
-	}
-	/* idx: the one that ended the long window, else the oldest */
 	*long_bps = ack_bps(last - b->ack[idx].total, b->ack[idx].t_us, now_us);
-	if (!have_short)
+	if (have_short) {
+		unsigned s = b->ack_short & mask;
+
+		*short_bps = ack_bps(last - b->ack[s].total, b->ack[s].t_us, now_us);
+	} else {
 		*short_bps = *long_bps;
+	}
 }
 
 static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
 {
 	double v, recent;
 
-	if (b->ack_n && now_us < b->ack[(b->ack_head - 1) & (FH_BWE_ACK_RING - 1)].t_us)
+	if (b->ack_n && now_us < b->ack[(b->ack_seq - 1) & (FH_BWE_ACK_RING - 1)].t_us)
 		return; /* time went backwards: keep the last rate */
 	b->ack_total += bytes;
-	b->ack[b->ack_head].t_us = now_us;
-	b->ack[b->ack_head].total = b->ack_total;
-	b->ack_head = (b->ack_head + 1) & (FH_BWE_ACK_RING - 1);
+	b->ack[b->ack_seq & (FH_BWE_ACK_RING - 1)].t_us = now_us;
+	b->ack[b->ack_seq & (FH_BWE_ACK_RING - 1)].total = b->ack_total;
+	b->ack_seq++;
 	if (b->ack_n < FH_BWE_ACK_RING)
 		b->ack_n++;
 	if (b->ack_n < 2)
@@ -376,7 +409,7 @@ static void ack_push(struct fh_bwe *b, uint64_t now_us, uint32_t bytes)
 
 static double cap_dev(const struct fh_bwe *b)
 {
-	return fmax(sqrt(b->cap_var), CAP_MIN_DEV * b->cap_bps);
+	return dmax(sqrt(b->cap_var), CAP_MIN_DEV * b->cap_bps);
 }
 
 static double cap_upper(const struct fh_bwe *b)
@@ -437,7 +470,7 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 	double dt_s = 0, v = b->delay_bps, limit;
 
 	if (b->rate_started && now_us > b->last_rate_us)
-		dt_s = fmin((double)(now_us - b->last_rate_us) / 1e6, 1.0);
+		dt_s = dmin((double)(now_us - b->last_rate_us) / 1e6, 1.0);
 	b->rate_started = true;
 	b->last_rate_us = now_us;
 	b->send_limited = false;
@@ -484,10 +517,10 @@ static void rate_control(struct fh_bwe *b, uint64_t now_us)
 		 * more by taking it without a queue). */
 		if (v < limit) {
 			if (b->cap_valid && v >= b->cap_bps - 3 * cap_dev(b))
-				v = fmin(limit,
-					 v + fmax(CAP_ADD * b->cap_bps, CAP_ADD_MIN_BPS) * dt_s);
+				v = dmin(limit,
+					 v + dmax(CAP_ADD * b->cap_bps, CAP_ADD_MIN_BPS) * dt_s);
 			else
-				v = fmin(limit, v * growth(dt_s) + 1000 * dt_s);
+				v = dmin(limit, v * growth(dt_s) + 1000 * dt_s);
 		}
 		b->send_limited = v >= limit;
 	}
@@ -512,9 +545,9 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 		b->loss_credit -= c;
 	}
 	frac = (double)b->int_lost / b->int_total;
-	b->loss_fraction = (uint8_t)fmin(frac * 256, 255);
+	b->loss_fraction = (uint8_t)dmin(frac * 256, 255);
 	if (now_us > b->last_loss_us)
-		dt_s = fmin((double)(now_us - b->last_loss_us) / 1e6, 1.0);
+		dt_s = dmin((double)(now_us - b->last_loss_us) / 1e6, 1.0);
 	if (frac < 0.02) {
 		v = v * growth(dt_s) + 1000 * dt_s;
 		/* what the receiver took with (almost) no loss is known not to lose */
@@ -523,7 +556,7 @@ static void loss_control(struct fh_bwe *b, uint64_t now_us)
 	} else if (frac >= 0.10) {
 		if (!b->have_loss_decrease ||
 		    now_us - b->last_loss_decrease_us >= LOSS_DECREASE_GAP_US) {
-			v = fmin(v, b->estimate_bps) * (1 - frac / 2);
+			v = dmin(v, b->estimate_bps) * (1 - frac / 2);
 			b->loss_decreases++;
 			b->have_loss_decrease = true;
 			b->last_loss_decrease_us = now_us;
@@ -668,9 +701,9 @@ uint32_t fh_bwe_probe_bps(struct fh_bwe *b, uint32_t media_bps, uint32_t want_bp
 		b->probing = true;
 		b->probe_start_us = now_us;
 	}
-	double aim = fmax(cap_upper(b) * PROBE_ABOVE, want_bps);
+	double aim = dmax(cap_upper(b) * PROBE_ABOVE, want_bps);
 
 	if (aim <= media_bps)
 		return 0;
-	return (uint32_t)fmin(aim - media_bps, est / 2.0);
+	return (uint32_t)dmin(aim - media_bps, est / 2.0);
 }

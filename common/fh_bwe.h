@@ -14,8 +14,8 @@
  * packet parsed by fh_twcc_parse. Fixed-size state, no allocation, no I/O, no DPDK.
  *
  * Cost: fh_bwe_sent is a few stores, inline. fh_bwe_feedback is O(n) in the packets reported
- * (the 20-point least-squares fit per 5 ms send group is kept as running sums), plus a pass
- * back over the times of a 16-entry ring of running totals per feedback. bench/adaptive-cost.sh
+ * (the 20-point least-squares fit per 5 ms send group is kept as running sums), plus a step
+ * or two of two cursors over a 16-entry ring of running totals per feedback. bench/adaptive-cost.sh
  * gives it per forwarded copy in instructions.
  * State: ~17 KB per receiver (the sent history is 1024 x 16 bytes).
  */
@@ -96,7 +96,9 @@ struct fh_bwe {
 		uint64_t t_us;
 		uint64_t total;
 	} ack[FH_BWE_ACK_RING];
-	unsigned ack_head, ack_n;
+	uint32_t ack_seq; /* entries pushed: the newest is ack_seq - 1 (by mask in the ring) */
+	uint32_t ack_short, ack_long; /* where the last feedback found each window's start */
+	unsigned ack_n;
 	uint64_t ack_total;
 
 	/* Loss over an interval of at least 20 reported packets or 1 s. A packet reported

@@ -62,8 +62,13 @@
  * feedback's parse, the estimator and the share-out on the estimate. A receiver's estimate
  * starts at 1 Mbit/s, so with -F the publisher is paced (-r) at a browser's rate.
  *
- * -r KBPS paces the publisher at KBPS kbit/s of RTP (one packet at a time, as a browser's
- * pacer does) instead of as fast as the generator can.
+ * -r KBPS paces the publisher at KBPS kbit/s of RTP instead of as fast as the generator can:
+ * about 30 frames a second, of as many 1200-byte packets as that gives at the rate (at least
+ * one, at most eight; the frames come as often as the rate then allows), each frame's packets
+ * back to back, as a browser's pacer sends them (libwebrtc's
+ * PacingController may run up a debt of its send burst interval, 40 ms by default, so a
+ * frame smaller than 40 ms of its pacing rate leaves at once). With -u they come one at a
+ * time, evenly spaced, in frames of eight (the figures before the bursts).
  *
  * -P N makes participants 0..N-1 publishers (default 1), each with its own video (and SSRCs),
  * and every participant receives every publisher but itself: -P with the room size is a
@@ -73,11 +78,14 @@
  * Usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] [-b ring|socket]
  *                     [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] [-C CPUS]
  *                     [-f worker|read|sink] [-m cache|memory] [-o] [-H auto|yes|no] [-a]
- *                     [-F] [-r KBPS] [-P PUBLISHERS]
+ *                     [-F] [-r KBPS [-u]] [-P PUBLISHERS]
  * -C: float (the default), or 2N-1 CPUs for the lcores besides the main one (e.g. 1-15 as
  * "1,2,...,15" for eight workers on a 16-core machine).
  */
 #include <arpa/inet.h>
+#ifdef FH_HAVE_CALLGRIND
+#include <valgrind/callgrind.h>
+#endif
 #include <getopt.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -162,12 +170,14 @@ static unsigned room_size = 5, seconds = 5;
 /* Who frees the frames the worker sent: see the top of the file. */
 enum free_mode { FREE_WORKER, FREE_READ, FREE_SINK };
 static enum free_mode free_mode = FREE_WORKER;
-static bool rx_from_memory; /* -m memory */
-static bool csum_offload;   /* -o */
-static bool adaptive;	    /* -a: extensions, feedback, simulcast and VP8 as browsers send */
-static bool rx_feedback;    /* -F: the receivers send transport-wide feedback */
-static unsigned pace_kbps;  /* -r: each publisher's rate; 0: as fast as the generator can */
-static unsigned n_pub = 1;  /* -P: participants 0..n_pub-1 publish, everyone gets all others */
+static bool rx_from_memory;	/* -m memory */
+static bool csum_offload;	/* -o */
+static bool adaptive;		/* -a: extensions, feedback, simulcast and VP8 as browsers send */
+static bool rx_feedback;	/* -F: the receivers send transport-wide feedback */
+static unsigned pace_kbps;	/* -r: each publisher's rate; 0: as fast as the generator can */
+static unsigned n_pub = 1;	/* -P: participants 0..n_pub-1 publish, everyone gets all others */
+static bool pace_uniform;	/* -u: with -r, packets evenly spaced instead of frames in bursts */
+static unsigned frame_pkts = 8; /* packets to a frame (with -r and no -u, from the rate) */
 
 /* Chrome's header extension ids, as funkhaus-bench --simulcast offers them (-a) */
 static const uint8_t chrome_ext[FH_EXT_MAX] = {
@@ -637,6 +647,20 @@ static void tend(struct pair *pr, uint64_t hz)
 /* The worker's counters (written by the worker's lcore; 8-byte loads see whole values).
  * Forwarded are the copies made less those the TX ring refused (tx_fail: counted when a copy
  * is made, dropped when the port does not take it). */
+/* Under callgrind (bench/adaptive-cost.sh), generator 0 dumps the profile as the measured
+ * seconds begin and as they end, so that they are a part of their own: the start-up (ICE,
+ * keys, the estimates climbing, the first key frames) and the tail are the other parts. Outside
+ * valgrind this is a few instructions, twice a run. */
+static void profile_mark(const struct pair *pr, const char *what)
+{
+#ifdef FH_HAVE_CALLGRIND
+	if (pr->id == 0)
+		CALLGRIND_DUMP_STATS_AT(what);
+#else
+	(void)pr, (void)what;
+#endif
+}
+
 static void take_snap(struct pair *pr, struct snap *s)
 {
 	s->fwd = pr->ctr->ctr[FH_CTR_rtp_forwarded] - pr->ctr->drop[FH_DROP_tx_fail];
@@ -649,19 +673,19 @@ static void take_snap(struct pair *pr, struct snap *s)
 
 /* What a browser's simulcast sender writes into its n-th video packet, whose fixed header is
  * in pkt (-a): the transport-wide sequence number and the send time in a one-byte extension
- * block, and a VP8 payload descriptor (frames of 8 packets, 15-bit picture id, TL0PICIDX, the
- * L1T3 temporal ids 0,2,1,2, the first frame and those asked for key frames) at the start of
- * the 1200-byte payload. Returns the header's length. */
+ * block, and a VP8 payload descriptor (frames of frame_pkts packets, 15-bit picture id,
+ * TL0PICIDX, the L1T3 temporal ids 0,2,1,2, the first frame and those asked for key frames) at
+ * the start of the 1200-byte payload. Returns the header's length. */
 static size_t browser_packet(uint8_t *pkt, uint32_t n, bool key, uint64_t hz)
 {
 	static const uint8_t tid_of[4] = {0, 2, 1, 2}, sync_of[4] = {0, 1, 1, 0};
-	uint32_t frame = n >> 3;
+	uint32_t frame = n / frame_pkts, in_frame = n % frame_pkts;
 	unsigned tid = tid_of[frame & 3];
 	uint64_t us = rte_rdtsc() / (hz / 1000000);
 	uint8_t *x = pkt + 12, *vp8 = pkt + 24;
 
 	pkt[0] |= 0x10; /* X */
-	if ((n & 7) == 7)
+	if (in_frame == frame_pkts - 1)
 		pkt[1] |= 0x80; /* the marker on a frame's last packet */
 	fh_wr16(x, 0xbede);
 	fh_wr16(x + 2, 2); /* two words: 3 + 4 bytes of elements and one of padding */
@@ -672,9 +696,9 @@ static size_t browser_packet(uint8_t *pkt, uint32_t n, bool key, uint64_t hz)
 
 	x[8] = (uint8_t)(ast >> 16), x[9] = (uint8_t)(ast >> 8), x[10] = (uint8_t)ast;
 	x[11] = 0;
-	vp8[0] = (uint8_t)(0x80 | ((n & 7) == 0 ? 0x10 : 0)); /* X, S on a frame's first */
-	vp8[1] = 0xe0;					      /* I, L, T */
-	vp8[2] = (uint8_t)(0x80 | (frame >> 8 & 0x7f));	      /* 15-bit picture id */
+	vp8[0] = (uint8_t)(0x80 | (in_frame == 0 ? 0x10 : 0)); /* X, S on a frame's first */
+	vp8[1] = 0xe0;					       /* I, L, T */
+	vp8[2] = (uint8_t)(0x80 | (frame >> 8 & 0x7f));	       /* 15-bit picture id */
 	vp8[3] = (uint8_t)frame;
 	vp8[4] = (uint8_t)(frame >> 2); /* TL0PICIDX: the last frame of TID 0 */
 	vp8[5] = (uint8_t)(tid << 6 | sync_of[frame & 3] << 5);
@@ -700,12 +724,16 @@ static int generate(void *arg)
 	 * worker has measured the layers' rates (a 500 ms window, allocations every 250 ms):
 	 * that first second and a half is not measured */
 	uint64_t start = rte_rdtsc(), warm = adaptive ? hz * 3 / 2 : 0, end = UINT64_MAX;
-	/* -r: one packet every gap cycles (its SRTP size: header, 1200 bytes, a 16-byte tag),
-	 * each publisher's turn coming every n_pub packets */
+	/* -r: one packet every gap cycles on average (its SRTP size: header, 1200 bytes, a
+	 * 16-byte tag), each publisher's turn coming every n_pub packets (-u) or frames */
 	uint64_t gap = pace_kbps ? hz * 8 * ((adaptive ? 24 : 12) + 1216) /
 					   (pace_kbps * 1000ull * n_pub)
 				 : 0,
 		 next = start;
+	/* a burst: one frame of one publisher (-r), one packet (-r -u), or 32 packets of the
+	 * publishers in turn */
+	bool by_frame = gap && !pace_uniform;
+	unsigned burst = by_frame ? frame_pkts : gap ? 1 : 32;
 
 	/* with -F the estimates, the pacers and the share-out settle first (with several
 	 * publishers each receiver's estimate climbs from its start to their sum, and a stream
@@ -716,12 +744,13 @@ static int generate(void *arg)
 	memset(pkt, 0x5a, sizeof(pkt));
 	for (uint64_t now; (now = rte_rdtsc()) < end;) {
 		if (!pr->measuring && now - start >= warm) {
+			profile_mark(pr, "before the measured seconds");
 			take_snap(pr, &pr->at[0]);
 			pr->measuring = true;
 			end = pr->at[0].tsc + hz * seconds;
 		}
 		struct dp_srtp_op ops[32];
-		unsigned k = 0, burst = gap ? 1 : 32;
+		unsigned k = 0;
 
 		if (gap) {
 			while ((now = rte_rdtsc()) < next) {
@@ -729,22 +758,23 @@ static int generate(void *arg)
 				if (next - now > hz / 10000)
 					rte_delay_us_sleep(50);
 			}
-			next += gap;
+			next += gap * burst;
 		}
 		for (; k < burst; k++) {
 			size_t hl = 12;
 			unsigned j = cur;
 
-			cur = cur + 1 < n_pub ? cur + 1 : 0;
+			if (!by_frame || k + 1 == burst)
+				cur = cur + 1 < n_pub ? cur + 1 : 0;
 			pkt[0] = 0x80;
 			pkt[1] = 96;
 			fh_wr16(pkt + 2, seq[j]);
 			fh_wr32(pkt + 4, ts[j]);
 			fh_wr32(pkt + 8, PUB_SSRC + j * PUB_STEP);
-			if (adaptive && (sent_n[j] & 7) == 0) {
+			if (adaptive && sent_n[j] % frame_pkts == 0) {
 				/* a frame begins: a key frame when asked, on the next frame of
 				 * TID 0 (where an encoder starts its temporal pattern again) */
-				uint32_t frame = sent_n[j] >> 3;
+				uint32_t frame = sent_n[j] / frame_pkts;
 
 				key[j] = frame == 0 || (pr->want_key[j] && (frame & 3) == 0);
 				if (key[j] && frame) {
@@ -756,7 +786,7 @@ static int generate(void *arg)
 				hl = browser_packet(pkt, sent_n[j], key[j], hz);
 			sent_n[j]++;
 			seq[j]++;
-			if ((seq[j] & 7) == 0)
+			if (sent_n[j] % frame_pkts == 0)
 				ts[j] += 3000;
 			struct rte_mbuf *m;
 
@@ -785,6 +815,7 @@ static int generate(void *arg)
 	}
 	/* what the worker does with the frames still queued is not in the seconds measured */
 	take_snap(pr, &pr->at[1]);
+	profile_mark(pr, "the measured seconds");
 	pr->measuring = false;
 	for (int t = 0; t < 100; t++) {
 		drain(pr);
@@ -840,7 +871,7 @@ static void usage(void)
 	fprintf(stderr, "usage: fh-ringbench [-n ROOM_SIZE] [-s SECONDS] [-p gcm|cm] "
 			"[-b ring|socket] [-e libsrtp|cryptodev] [-c CRYPTO_PMDS] [-w WORKERS] "
 			"[-C float|CPU,...] [-f worker|read|sink] [-m cache|memory] [-o] "
-			"[-H auto|yes|no] [-a] [-F] [-r KBPS] [-P PUBLISHERS]\n");
+			"[-H auto|yes|no] [-a] [-F] [-r KBPS [-u]] [-P PUBLISHERS]\n");
 }
 
 int main(int argc, char **argv)
@@ -854,7 +885,7 @@ int main(int argc, char **argv)
 	const char *pmds = NULL, *huge = "auto";
 
 	/* options first: the EAL's lcores depend on the number of workers */
-	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:aFr:P:")) != -1) {
+	while ((o = getopt(argc, argv, "n:s:p:b:e:c:w:C:f:m:oH:aFr:uP:")) != -1) {
 		if (o == 'e' && dp_srtp_kind_parse(optarg, &engine) == 0 && engine != DP_SRTP_AUTO)
 			continue;
 		if (o == 'c')
@@ -885,6 +916,8 @@ int main(int argc, char **argv)
 			pace_kbps = (unsigned)atoi(optarg);
 		else if (o == 'P')
 			n_pub = (unsigned)atoi(optarg);
+		else if (o == 'u')
+			pace_uniform = true;
 		else if (o == 'H' && (!strcmp(optarg, "auto") || !strcmp(optarg, "yes") ||
 				      !strcmp(optarg, "no")))
 			huge = optarg;
@@ -914,6 +947,17 @@ int main(int argc, char **argv)
 	if (pace_kbps > 10000000) {
 		fprintf(stderr, "fh-ringbench: -r is in kbit/s, at most 10000000\n");
 		return 2;
+	}
+	if (pace_uniform && !pace_kbps) {
+		fprintf(stderr, "fh-ringbench: -u needs -r\n");
+		return 2;
+	}
+	if (pace_kbps && !pace_uniform) {
+		/* 30 frames a second of packets of the size the pacing counts */
+		unsigned size = (adaptive ? 24 : 12) + 1216,
+			 per_frame = (unsigned)((pace_kbps * 1000ull / 8 / 30 + size / 2) / size);
+
+		frame_pkts = per_frame < 1 ? 1 : per_frame > 8 ? 8 : per_frame;
 	}
 	if (room_size < 2 || room_size > MAX_ROOM || seconds < 1 || seconds > 120 || nw < 1 ||
 	    nw > MAX_PAIRS / 2 || (use_socket && (nw != 1 || csum_offload))) {

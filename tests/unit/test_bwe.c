@@ -580,6 +580,93 @@ static void late_arrivals(void)
 }
 
 /* Measures fh_bwe_feedback on 30-packet feedback; prints, checks only a generous bound. */
+/* Bit/s as fh_bwe documents it, from the test's own record of what each feedback acknowledged:
+ * over the entries newer than the newest at least window_us old among the last
+ * FH_BWE_ACK_RING (or than the oldest of them), over the time since that one. */
+static double ref_rate(const uint64_t *t, const uint64_t *total, unsigned n, uint64_t window_us,
+		       bool *found)
+{
+	unsigned first = n > FH_BWE_ACK_RING ? n - FH_BWE_ACK_RING : 0, k = first;
+	uint64_t now = t[n - 1];
+
+	*found = false;
+	for (unsigned i = n - 1; i-- > first;)
+		if (now - t[i] >= window_us) {
+			k = i;
+			*found = true;
+			break;
+		}
+	if (now <= t[k])
+		return 0;
+	double v = (double)(total[n - 1] - total[k]) * 8e6 / (double)(now - t[k]);
+
+	return v < 4e9 ? v : 4e9;
+}
+
+/* The acknowledged rates over feedback at irregular times, bursts of it and long gaps (the ring
+ * overwritten, its cursors left behind), against a pass over the test's own record. */
+static void acked_rate_windows(void)
+{
+	enum { N = 3000 };
+	static uint64_t t[N], total[N];
+	static struct fh_twcc_pkt pk[8];
+	struct fh_bwe b;
+	uint64_t now = 1000000, sum = 0;
+	uint16_t q = 0;
+	unsigned checked = 0, shorts = 0, longs = 0;
+
+	fh_bwe_init(&b, 1000000, 30000, 5000000);
+	s.rng = 0x9e3779b97f4a7c15ull;
+	for (unsigned f = 0; f < N; f++) {
+		double r = rnd();
+		unsigned n = 1 + (unsigned)(rnd() * 8) % 8;
+		uint64_t bytes = 0;
+
+		/* mostly 20-150 ms, sometimes at once, sometimes a gap past the whole ring */
+		now += r < 0.05	  ? 0
+		       : r < 0.08 ? 2000000 + (uint64_t)(rnd() * 3e6)
+				  : 20000 + (uint64_t)(rnd() * 130000);
+		for (unsigned i = 0; i < n; i++, q++) {
+			uint16_t len = (uint16_t)(100 + rnd() * 1100);
+
+			fh_bwe_sent(&b, q, now, len);
+			pk[i] = (struct fh_twcc_pkt){
+				.seq = q, .received = true, .arrival_us = (int64_t)now};
+			bytes += len;
+		}
+		uint32_t before = fh_bwe_acked_bps(&b);
+		double recent_before = b.recent_bps;
+
+		fh_bwe_feedback(&b, pk, n, now);
+		sum += bytes;
+		t[f] = now;
+		total[f] = sum;
+		if (f == 0)
+			continue;
+		bool have_long, have_short;
+		double lv = ref_rate(t, total, f + 1, 1000000, &have_long);
+		double sv = ref_rate(t, total, f + 1, 300000, &have_short);
+
+		if (!have_short)
+			sv = lv;
+		if (lv > 0) {
+			CHECK_EQ(fh_bwe_acked_bps(&b), (uint32_t)lv);
+			CHECK(b.recent_bps == sv);
+			checked++;
+			shorts += have_short;
+			longs += have_long;
+		} else {
+			CHECK_EQ(fh_bwe_acked_bps(&b), before);
+			CHECK(b.recent_bps == recent_before);
+		}
+	}
+	fprintf(stderr,
+		"acknowledged rates: %u feedbacks checked, %u with the short window, %u "
+		"with the long one\n",
+		checked, shorts, longs);
+	CHECK(checked > N / 2 && shorts > N / 4 && longs > N / 4);
+}
+
 static void cost(void)
 {
 	static struct fh_twcc_pkt pk[30];
@@ -609,4 +696,5 @@ static void cost(void)
 }
 
 TEST_MAIN(settles_at_bottleneck, drop_and_recover, random_loss, bounds, limited_by_what_is_sent,
-	  app_limited_queue, early_arrival, token_bucket_line, late_arrivals, garbage, cost)
+	  app_limited_queue, early_arrival, token_bucket_line, late_arrivals, garbage,
+	  acked_rate_windows, cost)
