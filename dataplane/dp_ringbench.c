@@ -65,10 +65,10 @@
  * -r KBPS paces the publisher at KBPS kbit/s of RTP instead of as fast as the generator can:
  * about 30 frames a second, of as many 1200-byte packets as that gives at the rate (at least
  * one, at most eight; the frames come as often as the rate then allows), each frame's packets
- * back to back, as a browser's pacer sends them (libwebrtc's
- * PacingController may run up a debt of its send burst interval, 40 ms by default, so a
- * frame smaller than 40 ms of its pacing rate leaves at once). With -u they come one at a
- * time, evenly spaced, in frames of eight (the figures before the bursts).
+ * back to back, as a browser's pacer sends them (libwebrtc's PacingController may run up a
+ * debt of its send burst interval, 40 ms by default, so a frame smaller than 40 ms of its
+ * pacing rate leaves at once). With -u they come one at a time, evenly spaced, in frames of
+ * eight (the figures before the bursts).
  *
  * -P N makes participants 0..N-1 publishers (default 1), each with its own video (and SSRCs),
  * and every participant receives every publisher but itself: -P with the room size is a
@@ -644,9 +644,6 @@ static void tend(struct pair *pr, uint64_t hz)
 		send_feedback(pr, rte_rdtsc() / (hz / 1000000));
 }
 
-/* The worker's counters (written by the worker's lcore; 8-byte loads see whole values).
- * Forwarded are the copies made less those the TX ring refused (tx_fail: counted when a copy
- * is made, dropped when the port does not take it). */
 /* Under callgrind (bench/adaptive-cost.sh), generator 0 dumps the profile as the measured
  * seconds begin and as they end, so that they are a part of their own: the start-up (ICE,
  * keys, the estimates climbing, the first key frames) and the tail are the other parts. Outside
@@ -661,6 +658,9 @@ static void profile_mark(const struct pair *pr, const char *what)
 #endif
 }
 
+/* The worker's counters (written by the worker's lcore; 8-byte loads see whole values).
+ * Forwarded are the copies made less those the TX ring refused (tx_fail: counted when a copy
+ * is made, dropped when the port does not take it). */
 static void take_snap(struct pair *pr, struct snap *s)
 {
 	s->fwd = pr->ctr->ctr[FH_CTR_rtp_forwarded] - pr->ctr->drop[FH_DROP_tx_fail];
