@@ -21,8 +21,8 @@
 # publisher takes transport-wide feedback, so a receiver without its own feedback (-a alone)
 # would keep the estimate it starts with, and the -a run is left out. FH_RUNS (e.g. "plain aF",
 # plain first: the ratios are against the first) runs only those; FH_RINGBENCH_ARGS adds
-# fh-ringbench options to every run (-u: the publisher's packets evenly spaced, not in frames). Writes its profiles and
-# outputs to a temporary folder it names, and a table to stdout.
+# fh-ringbench options to every run (-u: the publisher's packets evenly spaced, not in
+# frames). Writes its profiles and outputs to a temporary folder it names, and a table to stdout.
 set -euo pipefail
 build=${1:-build-rel}; n=${2:-10}; secs=${3:-10}; kbps=${4:-800}; pubs=${5:-1}
 bin=$build/dataplane/fh-ringbench
