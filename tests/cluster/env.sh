@@ -217,6 +217,9 @@ cl_token() {
 # cl_conf NODE [EXTRA_FILE]: writes the node's configuration (every node: one tenant "test",
 # the same redis, secret and prefix; its own instance name, address, state and node id).
 # CL_CAPACITY (default 500) and CL_EXTRA_CLUSTER (lines for [cluster]) are read here.
+# Every join of a test comes from the one client address, so the per-source limits are raised
+# far above what a test does (wrong passwords too: password.sh guesses wrong five times within a
+# minute, on one node when placement puts both its rooms there; the guess limits have unit tests).
 cl_conf() {
 	local n=$1 d=$CL_TMP/$1 ip
 	ip=$(cl_ip "$n")
@@ -248,6 +251,7 @@ cl_conf() {
 		websockets_per_source = 2000
 		participants_per_source = 2000
 		rooms_per_source_per_minute = 2000
+		wrong_passwords_per_source = 100
 		[api]
 		token = tests * $hash
 		[tenant]
