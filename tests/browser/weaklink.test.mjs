@@ -61,8 +61,16 @@ function lineStats() {
 }
 
 // One second of the weak page's downlink, as the admin API shows it.
+// The best video layer any page but the weak one gets, over every downlinks view taken.
+let goodLayerSeen = -1;
 async function weakTrace(id) {
-  const d = (await fh.downlinks()).find((x) => x.id === id);
+  const dls = await fh.downlinks();
+  for (const g of dls) {
+    if (g.id === id || !g.downlink) continue;
+    for (const r of g.downlink.receives)
+      if (r.kind === 'video' && r.layer !== null) goodLayerSeen = Math.max(goodLayerSeen, r.layer);
+  }
+  const d = dls.find((x) => x.id === id);
   if (!d || !d.downlink) return '?';
   const v = d.downlink.receives.filter((r) => r.kind === 'video')
     .map((r) => `${r.layer}.${r.temporal}`).join(',');
@@ -200,6 +208,7 @@ try {
   const trace = [];
   const c0 = await fh.counters(/pli_sent|rtx_sent|drop_rtx_budget|probe_sent|layer_switches|bwe_/);
   const q0 = lineStats();
+  goodLayerSeen = -1;
   for (let t = 0; t < WINDOW_MS / 1000; t++) {
     await sleep(1000);
     samples.push(await Promise.all(goodPages.map(({ page }) => page.evaluate(probe))));
@@ -263,7 +272,9 @@ try {
     why.push(`the weak page's estimate is not within its 400 kbit/s line: ${JSON.stringify(wdl)}`);
   if (wv.some((v) => v.layer !== null && v.layer > 0))
     why.push(`the weak page gets more than the lowest layer: ${JSON.stringify(wv)}`);
-  const goodMax = Math.max(0, ...dls.filter((d) => d.id !== w1.id).flatMap((d) =>
+  // each second of the window and now: a good page's estimate swings with the CPU the
+  // browsers leave each other, so one moment's view is not the judge
+  const goodMax = Math.max(0, goodLayerSeen, ...dls.filter((d) => d.id !== w1.id).flatMap((d) =>
     d.downlink.receives.filter((r) => r.kind === 'video' && r.layer !== null).map((r) => r.layer)));
   const goodBest = Math.max(0, ...goodPages.flatMap((gp, i) => GOOD.filter((x) => x !== gp.name)
     .map((n) => Math.max(...samples.map((smp) => byName(smp[i], n).video.width)))));
@@ -271,7 +282,7 @@ try {
   // A layer above the lowest can only be forwarded while a sender encodes one: a browser
   // starved of CPU stops its upper layers itself (its limit says "cpu").
   const upperFps = goodPages.map((_, i) => (g1[i].upperFrames - g0[i].upperFrames) / gsecs);
-  console.log(`best layer a good page gets: ${goodMax}; widest video a good page decoded ${goodBest} px, the weak page ${weakBest} px; the good senders encoded layers above the lowest at ${upperFps.map((x) => x.toFixed(1)).join(', ')} fps`);
+  console.log(`best layer a good page got in the window: ${goodMax}; widest video a good page decoded ${goodBest} px, the weak page ${weakBest} px; the good senders encoded layers above the lowest at ${upperFps.map((x) => x.toFixed(1)).join(', ')} fps`);
   if (goodMax < 1 && goodBest <= weakBest) {
     if (upperFps.some((x) => x >= 1))
       why.push('no good page gets more than the weak page');
