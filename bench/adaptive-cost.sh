@@ -32,8 +32,9 @@ out=$(mktemp -d /tmp/fh-adaptive-cost.XXXXXX)
 echo "profiles and outputs in $out"
 
 # Sums, over one part of the profile, the inclusive instructions of the calls that
-# dp_worker_main makes to the work functions, and counts the calls of fh_rewrite_map (only the
-# worker makes either, so the threads need not be told apart).
+# dp_worker_main makes to the work functions, and counts the calls of fh_rewrite_map (copies)
+# and of media_rtp (RTP packets received; only the worker makes any of these, so the threads
+# need not be told apart).
 work() {
 	awk '
 	function nm(s,   i, id, rest) {
@@ -53,14 +54,15 @@ work() {
 	pend != "" && /^[-+*0-9]/ {
 		if (cur == "dp_worker_main" && (cfn in want)) ins += $2
 		if (cfn == "fh_rewrite_map") copies += pend
+		if (cfn == "media_rtp") pkts += pend
 		pend = ""
 	}
-	END { printf "%d %d\n", ins, copies }' "$1"
+	END { printf "%d %d %d\n", ins, copies, pkts }' "$1"
 }
 
 printf '%-8s %-14s %-8s %-10s %-9s | %-10s %s\n' run "measured:" copies "per copy" \
 	"against" "whole run" against
-base=; wbase=
+base=; wbase=; share=()
 runs=${FH_RUNS:-"plain a aF"}
 [ "$pubs" -le 1 ] || runs="plain aF"
 for run in $runs; do
@@ -77,12 +79,17 @@ for run in $runs; do
 		[ -f "$f" ] || { echo "$run: no profile part $f (fh-ringbench built without" \
 			"valgrind/callgrind.h?)" >&2; exit 1; }
 	done
-	read -r ins copies < <(work "$out/$run.out.2")
+	read -r ins copies pkts < <(work "$out/$run.out.2")
 	wins=0; wcopies=0
 	for f in "$out/$run.out.1" "$out/$run.out.2" "$out/$run.out"; do
-		read -r i c < <(work "$f")
+		read -r i c _ < <(work "$f")
 		wins=$((wins + i)); wcopies=$((wcopies + c))
 	done
+	read -r _ scopies spkts < <(work "$out/$run.out.1")
+	share+=("$(awk -v r="$run" -v c="$copies" -v p="$pkts" -v sc="$scopies" -v sp="$spkts" '
+		function per(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
+		BEGIN { printf "  %s: copies per RTP packet received %s in the measured seconds, %s " \
+			"before them (%d copies of %d packets)", r, per(c, p), per(sc, sp), sc, sp }')")
 	[ "$copies" -gt 0 ] || { echo "$run: no copies made in the measured seconds" >&2; exit 1; }
 	per=$(awk -v i="$ins" -v c="$copies" 'BEGIN { printf "%.0f", i / c }')
 	wper=$(awk -v i="$wins" -v c="$wcopies" 'BEGIN { printf "%.0f", i / c }')
@@ -91,5 +98,10 @@ for run in $runs; do
 		"$(awk -v a="$per" -v b="$base" 'BEGIN { printf "%.3fx", a / b }')" "$wper" \
 		"$(awk -v a="$wper" -v b="$wbase" 'BEGIN { print a / b }')"
 done
+# Before the measured seconds the estimates are still climbing from where they start and
+# not every receiver gets every stream yet: the work each received packet costs is shared by
+# fewer copies there, which is what lifts the whole run's figure per copy.
+echo "forwarded share:"
+printf '%s\n' "${share[@]}"
 echo "fh-ringbench's own lines (forwarded share, feedback, estimates): $out/*.txt"
 grep -h "adaptive path\|receivers' feedback\|key frames\|forwarded packets/s" "$out"/a*.txt || true
