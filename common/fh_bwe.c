@@ -15,6 +15,8 @@
 #define F_LOST 16    /* counted lost; taken back if it is reported received later */
 
 #define GROUP_US 5000
+#define BURST_US 5000	      /* arrivals this close, and closer than they were sent, ... */
+#define BURST_MAX_US 100000   /* ... join the group before, for at most this long */
 #define SAMPLE_MAX_US 3000000 /* a delay sample beyond this means a clock jump: start over */
 #define SMOOTHING 0.9
 #define TREND_GAIN 4.0
@@ -309,13 +311,31 @@ static int64_t unwrap_arrival(struct fh_bwe *b, int64_t a)
 	return u;
 }
 
+/*
+ * Whether a packet sent after the group being built arrived in a burst with it: closer behind
+ * its last arrival than it was sent behind its last packet, within BURST_US of it and
+ * BURST_MAX_US of the group's first arrival. A receiver that could not read its socket for a
+ * while (a busy CPU, a radio's aggregation) stamps what waited at once; each packet of such a
+ * burst as a group of its own would show a queue growing and draining that the path never
+ * held. As one group the burst is measured by its last packet, with the delay the path has
+ * again (libwebrtc's inter-arrival grouping does the same, with the same 5 ms and 100 ms).
+ */
+static bool in_burst(const struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
+{
+	int64_t arr_delta = arrival_us - b->cur.arrival_us;
+
+	return arr_delta <= BURST_US && arr_delta < (int64_t)(send_us - b->cur.send_us) &&
+	       arrival_us - b->cur.first_arrival_us < BURST_MAX_US;
+}
+
 static void group_add(struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
 {
 	/* sent before the group being built (a packet that came after the feedback that
 	 * reported it lost): its delay says nothing about the queue now */
 	if (b->cur.valid && send_us < b->cur.first_send_us)
 		return;
-	if (b->cur.valid && send_us - b->cur.first_send_us <= GROUP_US) {
+	if (b->cur.valid &&
+	    (send_us - b->cur.first_send_us <= GROUP_US || in_burst(b, send_us, arrival_us))) {
 		if (send_us > b->cur.send_us)
 			b->cur.send_us = send_us;
 		if (arrival_us > b->cur.arrival_us)
@@ -329,7 +349,7 @@ static void group_add(struct fh_bwe *b, uint64_t send_us, int64_t arrival_us)
 	}
 	b->cur.valid = true;
 	b->cur.first_send_us = b->cur.send_us = send_us;
-	b->cur.arrival_us = arrival_us;
+	b->cur.first_arrival_us = b->cur.arrival_us = arrival_us;
 }
 
 static double ack_bps(uint64_t sum, uint64_t start, uint64_t now_us)

@@ -1,8 +1,9 @@
 /*
  * fh_bwe: the send-side bandwidth estimate for one receiver, from the transport-wide feedback
  * that receiver returns about what Funkhaus sends it. A delay-based part (inter-group delay
- * variation, a trendline over it, an overuse detector with an adaptive threshold, and AIMD rate
- * control) and a loss-based part run side by side; the estimate is the lower of the two, within
+ * variation between groups of 5 ms of send time, a burst of arrivals counting as one group, a
+ * trendline over it, an overuse detector with an adaptive threshold, and AIMD rate control)
+ * and a loss-based part run side by side; the estimate is the lower of the two, within
  * [min_bps, max_bps]. Each delay-based decrease also samples the link's capacity (what arrived
  * over the last ~300 ms while the queue grew); while a capacity is known the estimate climbs
  * towards it additively, what the streams are planned with (fh_bwe_target_bps) stays under it,
@@ -45,8 +46,9 @@ struct fh_bwe_sent_pkt {
 /* Packets sent within 5 ms of the first of them: the unit of delay variation. */
 struct fh_bwe_group {
 	uint64_t first_send_us;
-	uint64_t send_us;   /* of the last packet */
-	int64_t arrival_us; /* latest arrival, unwrapped */
+	uint64_t send_us;	  /* of the last packet */
+	int64_t first_arrival_us; /* unwrapped, as the next */
+	int64_t arrival_us;	  /* latest arrival */
 	bool valid;
 };
 

@@ -61,21 +61,28 @@ function lineStats() {
 }
 
 // One second of the weak page's downlink, as the admin API shows it.
-// The best video layer any page but the weak one gets, over every downlinks view taken.
+// The best video layer any page but the weak one gets, over every downlinks view taken, and
+// the good pages' downlinks second by second (the same form as the weak page's).
 let goodLayerSeen = -1;
-async function weakTrace(id) {
-  const dls = await fh.downlinks();
-  for (const g of dls) {
-    if (g.id === id || !g.downlink) continue;
-    for (const r of g.downlink.receives)
-      if (r.kind === 'video' && r.layer !== null) goodLayerSeen = Math.max(goodLayerSeen, r.layer);
-  }
-  const d = dls.find((x) => x.id === id);
-  if (!d || !d.downlink) return '?';
+const goodTrace = [];
+function downlinkLine(d) {
   const v = d.downlink.receives.filter((r) => r.kind === 'video')
     .map((r) => `${r.layer}.${r.temporal}`).join(',');
   const k = (x) => Math.round((x || 0) / 1000);
   return `${k(d.downlink.estimate_bps)}/${k(d.downlink.target_bps)}/${k(d.downlink.capacity_bps)}/${k(d.downlink.sent_bps)} ${v}`;
+}
+async function weakTrace(id) {
+  const dls = await fh.downlinks();
+  const good = [];
+  for (const g of dls) {
+    if (g.id === id || !g.downlink) continue;
+    good.push(downlinkLine(g));
+    for (const r of g.downlink.receives)
+      if (r.kind === 'video' && r.layer !== null) goodLayerSeen = Math.max(goodLayerSeen, r.layer);
+  }
+  goodTrace.push(good.join('; '));
+  const d = dls.find((x) => x.id === id);
+  return d && d.downlink ? downlinkLine(d) : '?';
 }
 
 // The weak line: the page's namespace, a veth pair to it, the server's end shaped.
@@ -218,6 +225,7 @@ try {
   // the weak page's downlink second by second: estimate, target, capacity and sent (kbit/s),
   // then per video spatial.temporal layer
   console.log(`weak page, each second: ${trace.join(' | ')}`);
+  console.log(`good pages, each second: ${goodTrace.slice(-trace.length).join(' | ')}`);
   const c1 = await fh.counters(/pli_sent|rtx_sent|drop_rtx_budget|probe_sent|layer_switches|bwe_/);
   const q1 = lineStats();
   console.log(`in the window: ${Object.keys(c1).map((k) => `${k} ${c1[k] - (c0[k] || 0)}`).join(', ')}; the line dropped ${q1.dropped - q0.dropped} of ${q1.sent - q0.sent} packets and held back ${q1.held - q0.held} times (its bucket empty)`);
