@@ -117,7 +117,7 @@ let running = null;
 
 // What a page's receive side looks like, and what the dataplane says each participant gets:
 // printed when a wait for media fails, so that a failure says where the media stopped.
-async function mediaDetail(page) {
+export async function mediaDetail(page) {
   const out = {};
   try {
     out.page = await page.evaluate(async () => {

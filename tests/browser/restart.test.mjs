@@ -4,18 +4,23 @@
 // participant, and a newcomer after the restart meets everyone. Screenshots in the log folder.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFunkhaus, launchBrowser, openPage, waitReceives, waitPeers, sleep, fail } from './lib.mjs';
+import { startFunkhaus, launchBrowser, openPage, waitReceives, waitPeers, sleep, fail, mediaDetail } from './lib.mjs';
 
 const fh = await startFunkhaus({ build: process.env.FUNKHAUS_BUILD, source: process.env.FUNKHAUS_SOURCE });
 const browser = await launchBrowser();
 
 // Samples every page's decoded frames per peer for ms; the longest stretch, over every
-// stream, without a new frame.
+// stream, without a new frame (and where and when it ended, ms after the start, for a failure's
+// report).
 async function longestFreeze(pages, ms) {
   const last = pages.map(() => ({}));
   const since = pages.map(() => ({}));
   let worst = 0;
+  let where = null;
   const t0 = Date.now();
+  const note = (stretch, i, id, now) => {
+    if (stretch > worst) { worst = stretch; where = { page: i, peer: id, ended: now - t0 }; }
+  };
   while (Date.now() - t0 < ms) {
     const now = Date.now();
     for (let i = 0; i < pages.length; i++) {
@@ -23,17 +28,17 @@ async function longestFreeze(pages, ms) {
       for (const [id, r] of Object.entries(got)) {
         // the time between two samples that saw new frames: at least one sampling round
         if (r.framesDecoded !== last[i][id]) {
-          if (since[i][id]) worst = Math.max(worst, now - since[i][id]);
+          if (since[i][id]) note(now - since[i][id], i, id, now);
           last[i][id] = r.framesDecoded;
           since[i][id] = now;
         } else {
-          worst = Math.max(worst, now - (since[i][id] || now));
+          note(now - (since[i][id] || now), i, id, now);
         }
       }
     }
     await sleep(100);
   }
-  return worst;
+  return { worst, where };
 }
 
 try {
@@ -44,7 +49,7 @@ try {
     await waitReceives(pages[i], names.filter((n) => n !== names[i]), 15000, names[i]);
   const ids = await Promise.all(pages.map((p) => p.evaluate(() => window.funkhaus.state.id)));
 
-  const calm = await longestFreeze(pages, 6000);
+  const calm = (await longestFreeze(pages, 6000)).worst;
   console.log(`without a restart: longest stretch without a new frame ${calm} ms`);
 
   const t0 = Date.now();
@@ -63,14 +68,21 @@ try {
     if (states.every((s) => s.joined && !s.resuming)) back = Date.now() - t0 - restarted;
     else await sleep(100);
   }
-  const freeze = await during;
+  const { worst: freeze, where } = await during;
   console.log(`kill -9 and a new funkhaus-cp 3 s later: signalling back on every page ${back} ms ` +
     `after the new one served; longest stretch without a new frame ${freeze} ms`);
   if (!back) fail('a page did not get its signalling back');
   const after = await Promise.all(pages.map((p) => p.evaluate(() => window.funkhaus.state.id)));
   if (JSON.stringify(after) !== JSON.stringify(ids)) fail(`ids changed: ${ids} -> ${after}`);
   // a freeze no longer than without the kill, give or take a sampling round of three pages
-  if (freeze > Math.max(calm, 500) + 1000) fail(`pictures froze for ${freeze} ms (${calm} ms without the kill)`);
+  if (freeze > Math.max(calm, 500) + 1000) {
+    // which stream, when (the kill came 1 s into the sampling), and what the page and the
+    // dataplane say about its media now
+    console.error(`the longest freeze: ${names[where.page]}'s video from ${where.peer}, ended ${where.ended} ms ` +
+      `into the sampling (the kill at about 1000 ms, the new funkhaus-cp at ${restarted} ms); ` +
+      `${names[where.page]}: ${await mediaDetail(pages[where.page])}`);
+    fail(`pictures froze for ${freeze} ms (${calm} ms without the kill)`);
+  }
   for (let i = 0; i < 3; i++) await waitPeers(pages[i], names.filter((n) => n !== names[i]), 5000, `${names[i]} after`);
 
   const dora = await openPage(browser, fh.url, 'Stadtrat', 'Dora');
