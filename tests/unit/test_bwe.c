@@ -142,7 +142,7 @@ static void send_one(bool padding)
 
 			if (arr < at + len)
 				arr = at + len;
-			if (arr < s.last_arr_us + STALL_READ_US && arr - s.last_arr_us < 100000)
+			if (arr < s.last_arr_us + STALL_READ_US)
 				arr = s.last_arr_us + STALL_READ_US;
 			s.last_arr_us = arr;
 		}
