@@ -82,10 +82,11 @@ for run in $runs; do
 	read -r ins copies pkts < <(work "$out/$run.out.2")
 	wins=0; wcopies=0
 	for f in "$out/$run.out.1" "$out/$run.out.2" "$out/$run.out"; do
-		read -r i c _ < <(work "$f")
+		read -r i c p < <(work "$f")
 		wins=$((wins + i)); wcopies=$((wcopies + c))
+		# the start's share, below the table
+		[ "$f" != "$out/$run.out.1" ] || { scopies=$c; spkts=$p; }
 	done
-	read -r _ scopies spkts < <(work "$out/$run.out.1")
 	share+=("$(awk -v r="$run" -v c="$copies" -v p="$pkts" -v sc="$scopies" -v sp="$spkts" '
 		function per(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 		BEGIN { printf "  %s: copies per RTP packet received %s in the measured seconds, %s " \

@@ -43,7 +43,8 @@ struct fh_bwe_sent_pkt {
 	uint16_t loss_gen; /* the feedback that first reported it missing */
 };
 
-/* Packets sent within 5 ms of the first of them: the unit of delay variation. */
+/* Packets sent within 5 ms of the first of them, and those that arrived in a burst with them:
+ * the unit of delay variation. */
 struct fh_bwe_group {
 	uint64_t first_send_us;
 	uint64_t send_us;	  /* of the last packet */

@@ -60,9 +60,8 @@ function lineStats() {
     : { sent: 0, dropped: 0, held: 0 };
 }
 
-// One second of the weak page's downlink, as the admin API shows it.
-// The best video layer any page but the weak one gets, over every downlinks view taken, and
-// the good pages' downlinks second by second (the same form as the weak page's).
+// The best video layer any page but the weak one got, and the good pages' downlinks second by
+// second (the same form as the weak page's), over the downlinks views since the window began.
 let goodLayerSeen = -1;
 const goodTrace = [];
 function downlinkLine(d) {
@@ -71,6 +70,7 @@ function downlinkLine(d) {
   const k = (x) => Math.round((x || 0) / 1000);
   return `${k(d.downlink.estimate_bps)}/${k(d.downlink.target_bps)}/${k(d.downlink.capacity_bps)}/${k(d.downlink.sent_bps)} ${v}`;
 }
+// One second of the weak page's downlink, as the admin API shows it (and the good pages' too).
 async function weakTrace(id) {
   const dls = await fh.downlinks();
   const good = [];
@@ -216,6 +216,7 @@ try {
   const c0 = await fh.counters(/pli_sent|rtx_sent|drop_rtx_budget|probe_sent|layer_switches|bwe_/);
   const q0 = lineStats();
   goodLayerSeen = -1;
+  goodTrace.length = 0;
   for (let t = 0; t < WINDOW_MS / 1000; t++) {
     await sleep(1000);
     samples.push(await Promise.all(goodPages.map(({ page }) => page.evaluate(probe))));
@@ -225,7 +226,7 @@ try {
   // the weak page's downlink second by second: estimate, target, capacity and sent (kbit/s),
   // then per video spatial.temporal layer
   console.log(`weak page, each second: ${trace.join(' | ')}`);
-  console.log(`good pages, each second: ${goodTrace.slice(-trace.length).join(' | ')}`);
+  console.log(`good pages, each second: ${goodTrace.join(' | ')}`);
   const c1 = await fh.counters(/pli_sent|rtx_sent|drop_rtx_budget|probe_sent|layer_switches|bwe_/);
   const q1 = lineStats();
   console.log(`in the window: ${Object.keys(c1).map((k) => `${k} ${c1[k] - (c0[k] || 0)}`).join(', ')}; the line dropped ${q1.dropped - q0.dropped} of ${q1.sent - q0.sent} packets and held back ${q1.held - q0.held} times (its bucket empty)`);
